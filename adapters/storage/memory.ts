@@ -1,0 +1,172 @@
+import { comparePageOrder, type CursorPosition } from '../../src/cursor.js';
+import { actionPrefix, toPage, type StoreQuery } from '../../src/query.js';
+import type {
+  ActivityPage,
+  ActivityRecord,
+  NormalizedActivityFilter,
+  NormalizedPurgeOptions,
+  NormalizedSummaryQuery,
+  SummaryBucket,
+} from '../../src/schema.js';
+import type { ActivityStore } from '../../src/store.js';
+import { bucketKey, sortBuckets } from '../../src/summary.js';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Fail every `insert` while this returns true: for tests of retries and outages.
+   * @default undefined
+   */
+  failInsert?: (records: readonly ActivityRecord[]) => boolean;
+}
+
+/** The in-memory store, with a way to inspect what it holds in tests. */
+export interface MemoryStore extends ActivityStore {
+  /** Every record, newest first (copies). */
+  all(): ActivityRecord[];
+  /** How many records are stored. */
+  readonly size: number;
+}
+
+interface Entry {
+  occurredAtMs: number;
+  id: string;
+  record: ActivityRecord;
+}
+
+/**
+ * A complete store in process memory, for tests and development: idempotent inserts, every
+ * filter, keyset pagination, count, summarize and purge, with the same semantics as the SQL
+ * stores. Records are copied in and out, so no caller can change what is stored.
+ *
+ * @example
+ * const activity = createActivityLogger({ store: memoryStore() });
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  /** Sorted in page order: newest first, ties by id descending. */
+  const entries: Entry[] = [];
+  const byId = new Map<string, Entry>();
+
+  /** Index of the first entry that comes strictly after `position` in page order. */
+  const indexAfter = (position: CursorPosition): number => {
+    let low = 0;
+    let high = entries.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (comparePageOrder(entries[mid]!, position) <= 0) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  };
+
+  const store: MemoryStore = {
+    name: 'memory',
+    capabilities: { count: true, summarize: true, metadataFilter: true },
+
+    get size() {
+      return entries.length;
+    },
+
+    async insert(records) {
+      if (options.failInsert?.(records)) throw new Error('memory store: insert failed (failInsert)');
+      const fresh: Entry[] = [];
+      const seen = new Set<string>();
+      for (const record of records) {
+        if (byId.has(record.id) || seen.has(record.id)) continue;
+        seen.add(record.id);
+        fresh.push({ occurredAtMs: record.occurredAt.getTime(), id: record.id, record: structuredClone(record) });
+      }
+      // All or nothing: the batch is copied before any of it is applied.
+      for (const entry of fresh) {
+        entries.splice(indexAfter(entry), 0, entry);
+        byId.set(entry.id, entry);
+      }
+    },
+
+    async query(query: StoreQuery): Promise<ActivityPage> {
+      const start = query.after ? indexAfter(query.after) : 0;
+      const found: ActivityRecord[] = [];
+      for (let i = start; i < entries.length && found.length <= query.limit; i++) {
+        const entry = entries[i]!;
+        if (matches(entry, query)) found.push(structuredClone(entry.record));
+      }
+      return toPage(found, query.limit);
+    },
+
+    async get(id) {
+      const entry = byId.get(id);
+      return entry ? structuredClone(entry.record) : undefined;
+    },
+
+    async count(filter) {
+      return entries.filter((entry) => matches(entry, filter)).length;
+    },
+
+    async summarize(query) {
+      return summarize(entries.filter((entry) => matches(entry, query)), query);
+    },
+
+    async purge(options: NormalizedPurgeOptions) {
+      const before = options.before.getTime();
+      let removed = 0;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const entry = entries[i]!;
+        if (entry.occurredAtMs >= before) break;
+        if (options.tenantId !== undefined && entry.record.tenantId !== options.tenantId) continue;
+        if (options.action !== undefined && !actionMatches(entry.record.action, options.action)) continue;
+        entries.splice(i, 1);
+        byId.delete(entry.id);
+        removed++;
+      }
+      return removed;
+    },
+
+    all() {
+      return entries.map((entry) => structuredClone(entry.record));
+    },
+  };
+  return store;
+}
+
+/** Whether an action matches a filter: exact, or under a `prefix.*`. */
+function actionMatches(action: string, filter: string): boolean {
+  const prefix = actionPrefix(filter);
+  return prefix === undefined ? action === filter : action.startsWith(prefix);
+}
+
+function matches(entry: Entry, filter: NormalizedActivityFilter): boolean {
+  const record = entry.record;
+  if (filter.actorType !== undefined && record.actor?.type !== filter.actorType) return false;
+  if (filter.actorId !== undefined && record.actor?.id !== filter.actorId) return false;
+  if (filter.action !== undefined && !actionMatches(record.action, filter.action)) return false;
+  if (filter.status !== undefined && record.status !== filter.status) return false;
+  if (filter.targetType !== undefined && record.target?.type !== filter.targetType) return false;
+  if (filter.targetId !== undefined && record.target?.id !== filter.targetId) return false;
+  if (filter.tenantId !== undefined && record.tenantId !== filter.tenantId) return false;
+  if (filter.from !== undefined && entry.occurredAtMs < filter.from.getTime()) return false;
+  if (filter.to !== undefined && entry.occurredAtMs >= filter.to.getTime()) return false;
+  if (filter.metadata !== undefined) {
+    const metadata = record.metadata;
+    if (!metadata) return false;
+    for (const [key, value] of Object.entries(filter.metadata)) {
+      if (!Object.hasOwn(metadata, key) || metadata[key] !== value) return false;
+    }
+  }
+  return true;
+}
+
+function summarize(entries: Entry[], query: NormalizedSummaryQuery): SummaryBucket[] {
+  const buckets = new Map<string, SummaryBucket>();
+  for (const { record, occurredAtMs } of entries) {
+    const key = bucketKey(record, occurredAtMs, query.by);
+    let bucket = buckets.get(key);
+    if (!bucket) {
+      bucket = { key, count: 0 };
+      if (query.by === 'hour' || query.by === 'day') bucket.byStatus = {};
+      buckets.set(key, bucket);
+    }
+    bucket.count++;
+    if (bucket.byStatus) bucket.byStatus[record.status] = (bucket.byStatus[record.status] ?? 0) + 1;
+  }
+  return sortBuckets([...buckets.values()], query.by);
+}

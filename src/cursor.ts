@@ -1,0 +1,50 @@
+import { ActivityLogError } from './errors.js';
+
+/**
+ * The keyset cursor: the `(occurredAt, id)` of the last record of a page, as an opaque string.
+ * Pages are ordered by `occurredAt` descending, then `id` descending, so the next page is
+ * everything strictly "before" that pair. A page therefore costs the same at any depth, and a
+ * record inserted while a reader pages never shifts the records it has not seen yet.
+ */
+export interface CursorPosition {
+  occurredAtMs: number;
+  id: string;
+}
+
+const VERSION = 1;
+
+/** Encodes a position as a URL-safe opaque string. */
+export function encodeCursor(position: { occurredAt: Date; id: string }): string {
+  const json = JSON.stringify([VERSION, position.occurredAt.getTime(), position.id]);
+  return btoa(json).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Decodes a cursor made by {@link encodeCursor}; anything else is an `INVALID_QUERY` error. */
+export function decodeCursor(cursor: string): CursorPosition {
+  const invalid = () =>
+    new ActivityLogError('INVALID_QUERY', 'cursor: is not a cursor this library issued (pass the nextCursor of a page)');
+  let parsed: unknown;
+  try {
+    const base64 = cursor.replace(/-/g, '+').replace(/_/g, '/');
+    parsed = JSON.parse(atob(base64));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw invalid();
+  const [version, occurredAtMs, id] = parsed as unknown[];
+  if (version !== VERSION || typeof occurredAtMs !== 'number' || !Number.isSafeInteger(occurredAtMs)) throw invalid();
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) throw invalid();
+  return { occurredAtMs, id };
+}
+
+/**
+ * Compares two records in page order: negative when `a` comes first (is newer).
+ * Ids break ties between equal timestamps, so the order is total.
+ */
+export function comparePageOrder(
+  a: { occurredAtMs: number; id: string },
+  b: { occurredAtMs: number; id: string },
+): number {
+  if (a.occurredAtMs !== b.occurredAtMs) return b.occurredAtMs - a.occurredAtMs;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}

@@ -1,0 +1,79 @@
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * UUIDv7 (RFC 9562) generation: 48 bits of Unix milliseconds, then a 12-bit counter that keeps
+ * ids generated in the same millisecond strictly increasing, then 62 random bits. Ids sort by
+ * creation time, which keeps B-tree inserts at the right edge of the index (measured: random
+ * UUIDv4 ids halve SQLite's insert rate) and gives the keyset cursor a stable tiebreak.
+ *
+ * It is on the caller's path (`log()` stamps every event), so it draws randomness from a pool
+ * refilled 4 KiB at a time and formats with a lookup table instead of per-call allocations.
+ */
+
+const HEX: string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const POOL_SIZE = 4096;
+const pool = new Uint8Array(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+let lastMs = 0;
+let counter = 0;
+
+function randomBytes8(): number {
+  if (poolOffset + 8 > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const offset = poolOffset;
+  poolOffset += 8;
+  return offset;
+}
+
+/** A new UUIDv7 string; monotonic within this process. */
+export function uuidv7(nowMs: number = Date.now()): string {
+  let ms = nowMs;
+  if (ms <= lastMs) {
+    ms = lastMs;
+    counter++;
+    if (counter > 0xfff) {
+      // 4096 ids in one millisecond: borrow the next millisecond rather than lose order.
+      ms = ++lastMs;
+      counter = 0;
+    }
+  } else {
+    lastMs = ms;
+    counter = 0;
+  }
+  const r = randomBytes8();
+  const hi = Math.floor(ms / 0x1000000); // top 24 bits of the 48-bit timestamp
+  const lo = ms % 0x1000000; // bottom 24 bits
+  return (
+    HEX[(hi >>> 16) & 0xff]! +
+    HEX[(hi >>> 8) & 0xff]! +
+    HEX[hi & 0xff]! +
+    HEX[(lo >>> 16) & 0xff]! +
+    '-' +
+    HEX[(lo >>> 8) & 0xff]! +
+    HEX[lo & 0xff]! +
+    '-' +
+    HEX[0x70 | (counter >>> 8)]! +
+    HEX[counter & 0xff]! +
+    '-' +
+    HEX[0x80 | (pool[r]! & 0x3f)]! +
+    HEX[pool[r + 1]!]! +
+    '-' +
+    HEX[pool[r + 2]!]! +
+    HEX[pool[r + 3]!]! +
+    HEX[pool[r + 4]!]! +
+    HEX[pool[r + 5]!]! +
+    HEX[pool[r + 6]!]! +
+    HEX[pool[r + 7]!]!
+  );
+}
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The millisecond timestamp inside a UUIDv7, or undefined for any other string. */
+export function uuidv7Time(id: string): number | undefined {
+  if (!UUID_V7.test(id)) return undefined;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}

@@ -1,0 +1,152 @@
+import type { z } from 'zod';
+import { diffChanges } from './changes.js';
+import { ActivityLogError } from './errors.js';
+import type { Redactor } from './redact.js';
+import { activityEventSchema, LIMITS, type ActivityActor, type ActivityContext, type ActivityRecord } from './schema.js';
+import { capJsonObject } from './size-cap.js';
+import type { EventSnapshot } from './snapshot.js';
+import { formatIssues } from './validation.js';
+
+/**
+ * The flusher's half of `log()`: it turns a queued snapshot into a stored record, or into a
+ * specific `INVALID_EVENT` reason. Validation, redaction and size caps all happen here, off
+ * the caller's path.
+ */
+
+/** Context bound with `logger.with()`; an event's own fields win over it. */
+export interface ActivityBindings {
+  actor?: ActivityActor;
+  tenantId?: string | number;
+  context?: ActivityContext;
+  /** Merged key by key under the event's own metadata. */
+  metadata?: Record<string, unknown>;
+}
+
+/** A per-action metadata schema map; see `createActivityLogger({ catalog })`. */
+export type ActivityCatalog = Record<string, z.ZodType>;
+
+/** An event waiting in the queue. */
+export interface PendingEvent {
+  /** The caller's id when it gave a string, else a fresh UUIDv7. */
+  id: string;
+  /** When `log()` was called. */
+  loggedAtMs: number;
+  snapshot: EventSnapshot;
+  bindings: ActivityBindings | undefined;
+}
+
+/** What materialising needs from the logger's options. */
+export interface MaterializeConfig {
+  redactor: Redactor;
+  maxMetadataBytes: number;
+  catalog: ActivityCatalog | undefined;
+}
+
+export type MaterializeResult = { record: ActivityRecord; error?: undefined } | { record?: undefined; error: ActivityLogError };
+
+/** Validates, merges, redacts and caps one queued event. Never throws. */
+export function materialize(pending: PendingEvent, config: MaterializeConfig): MaterializeResult {
+  try {
+    return materializeUnsafe(pending, config);
+  } catch (cause) {
+    return { error: invalid(pending, 'event: could not be processed', cause) };
+  }
+}
+
+function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): MaterializeResult {
+  const { snapshot, bindings } = pending;
+  if (snapshot.problem) return { error: invalid(pending, snapshot.problem) };
+  if (snapshot.unknownKeys) {
+    const names = snapshot.unknownKeys.map((key) => JSON.stringify(key)).join(', ');
+    return {
+      error: invalid(
+        pending,
+        `${snapshot.unknownKeys.length === 1 ? 'unknown field' : 'unknown fields'} ${names} (known: action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt, id)`,
+      ),
+    };
+  }
+
+  const fields = snapshot.fields;
+  const candidate: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) candidate[key] = value;
+  if (bindings) {
+    if (candidate.actor === undefined && bindings.actor !== undefined) candidate.actor = bindings.actor;
+    if (candidate.tenantId === undefined && bindings.tenantId !== undefined) candidate.tenantId = bindings.tenantId;
+    candidate.context = mergeObjects(bindings.context, candidate.context);
+    candidate.metadata = mergeObjects(bindings.metadata, candidate.metadata);
+  }
+  const context = candidate.context as Record<string, unknown> | undefined;
+  if (isPlainObject(context) && typeof context.userAgent === 'string' && context.userAgent.length > LIMITS.userAgent) {
+    candidate.context = { ...context, userAgent: context.userAgent.slice(0, LIMITS.userAgent) };
+  }
+  for (const key of ['context', 'metadata'] as const) if (candidate[key] === undefined) delete candidate[key];
+
+  const parsed = activityEventSchema.safeParse(candidate);
+  if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues)) };
+  const event = parsed.data;
+
+  let metadata = event.metadata;
+  const actionSchema = config.catalog && Object.hasOwn(config.catalog, event.action) ? config.catalog[event.action] : undefined;
+  if (actionSchema) {
+    const checked = actionSchema.safeParse(metadata ?? {});
+    if (!checked.success) return { error: invalid(pending, formatIssues(checked.error.issues, 'metadata')) };
+    metadata = isPlainObject(checked.data) ? checked.data : metadata;
+  }
+
+  const { redactor, maxMetadataBytes } = config;
+  const record: ActivityRecord = {
+    id: event.id ?? pending.id,
+    occurredAt: event.occurredAt ?? new Date(pending.loggedAtMs),
+    action: event.action,
+    status: event.status ?? 'success',
+  };
+  if (event.actor) record.actor = dropUndefined(event.actor);
+  if (event.target) record.target = dropUndefined(event.target);
+  if (event.tenantId !== undefined) record.tenantId = event.tenantId;
+  if (metadata && Object.keys(metadata).length > 0) {
+    record.metadata = capJsonObject(redactor.redact(metadata), maxMetadataBytes);
+  }
+  if (event.changes) {
+    const diff = diffChanges(event.changes.before, event.changes.after);
+    if (Object.keys(diff).length > 0) record.changes = capJsonObject(redactChanges(diff, redactor), maxMetadataBytes) as ActivityRecord['changes'];
+  }
+  if (event.error !== undefined) record.error = event.error as ActivityRecord['error'];
+  if (event.context && Object.keys(event.context).length > 0) record.context = redactor.redact(dropUndefined(event.context));
+  return { record };
+}
+
+/** Redacts a diff by field path, so a changed password is recorded as changed, with both values hidden. */
+function redactChanges(diff: NonNullable<ActivityRecord['changes']>, redactor: Redactor) {
+  const out: NonNullable<ActivityRecord['changes']> = {};
+  for (const [field, { before, after }] of Object.entries(diff)) {
+    out[field] = redactor.isSensitive([field])
+      ? { before: redactor.censor, after: redactor.censor }
+      : { before: redactor.redact(before, [field]), after: redactor.redact(after, [field]) };
+  }
+  return out;
+}
+
+function invalid(pending: PendingEvent, message: string, cause?: unknown): ActivityLogError {
+  const action = pending.snapshot.fields.action;
+  return new ActivityLogError('INVALID_EVENT', message, {
+    cause,
+    details: { id: pending.id, action: typeof action === 'string' ? action : undefined },
+  });
+}
+
+function mergeObjects(base: unknown, override: unknown): unknown {
+  if (base === undefined) return override;
+  if (override === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(override)) return override;
+  return { ...base, ...override };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  const out = {} as T;
+  for (const [key, item] of Object.entries(value)) if (item !== undefined) (out as Record<string, unknown>)[key] = item;
+  return out;
+}

@@ -1,0 +1,73 @@
+import { LIMITS, type ActivityErrorInfo } from './schema.js';
+
+/**
+ * Turns anything thrown (an Error, a string, an object, `undefined`) into the stored
+ * `{ name, message, code?, stack? }`. Never throws: a value whose properties cannot be read
+ * still yields a record that says so.
+ */
+export function normalizeThrown(thrown: unknown, includeStack = false): ActivityErrorInfo {
+  try {
+    if (thrown instanceof Error) {
+      const info: ActivityErrorInfo = {
+        name: cap(readString(thrown, 'name') ?? 'Error', LIMITS.errorName),
+        message: cap(readString(thrown, 'message') ?? '', LIMITS.errorMessage),
+      };
+      const code = readCode(thrown);
+      if (code !== undefined) info.code = code;
+      if (includeStack) {
+        const stack = readString(thrown, 'stack');
+        if (stack !== undefined) info.stack = cap(stack, LIMITS.stack);
+      }
+      return info;
+    }
+    if (typeof thrown === 'string') return { name: 'Error', message: cap(thrown, LIMITS.errorMessage) };
+    if (thrown !== null && typeof thrown === 'object') {
+      const message = readString(thrown, 'message');
+      const info: ActivityErrorInfo = {
+        name: cap(readString(thrown, 'name') ?? 'NonError', LIMITS.errorName),
+        message: cap(message ?? safeString(thrown), LIMITS.errorMessage),
+      };
+      const code = readCode(thrown);
+      if (code !== undefined) info.code = code;
+      return info;
+    }
+    return { name: 'NonError', message: cap(safeString(thrown), LIMITS.errorMessage) };
+  } catch {
+    return { name: 'NonError', message: '[unreadable thrown value]' };
+  }
+}
+
+function readString(source: object, key: string): string | undefined {
+  try {
+    const value = (source as Record<string, unknown>)[key];
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readCode(source: object): string | undefined {
+  try {
+    const code = (source as Record<string, unknown>).code;
+    if (typeof code === 'string') return cap(code, LIMITS.errorCode);
+    if (typeof code === 'number' && Number.isFinite(code)) return String(code);
+  } catch {
+    // An unreadable code is simply absent.
+  }
+  return undefined;
+}
+
+function safeString(value: unknown): string {
+  try {
+    if (typeof value === 'bigint') return `${value}n`;
+    if (typeof value === 'symbol') return value.toString();
+    if (value !== null && typeof value === 'object') return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function cap(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

@@ -1,0 +1,289 @@
+import { z } from 'zod';
+
+/**
+ * The shapes of activity-log, as zod schemas. Every TypeScript type of the event, the stored
+ * record and the query is inferred from here, so a rule is written once and both the compiler
+ * and the run-time validator enforce it.
+ */
+
+/** `recipe.update`, `user.preferences.update`: lower-case segments joined by dots. */
+export const ACTION_PATTERN = /^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$/;
+
+/** Maximum lengths, shared by validation, stores (column sizes) and the HTTP layer. */
+export const LIMITS = {
+  action: 128,
+  type: 64,
+  id: 255,
+  name: 255,
+  ip: 64,
+  userAgent: 512,
+  requestId: 128,
+  method: 16,
+  route: 512,
+  traceId: 64,
+  errorMessage: 2000,
+  errorName: 128,
+  errorCode: 128,
+  stack: 16_000,
+} as const;
+
+/** The statuses an activity can end in. */
+export const ACTIVITY_STATUSES = ['success', 'failure', 'denied'] as const;
+
+/** Actor types with a shared meaning; any other short string is allowed too. */
+export const ACTOR_TYPES = ['user', 'admin', 'system', 'service', 'anonymous'] as const;
+
+const describe = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (value === null) return 'null';
+  if (value instanceof Date) return 'a Date';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+};
+
+const text = (max: number) =>
+  z
+    .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
+    .min(1, { error: 'must not be empty' })
+    .max(max, { error: `must be at most ${max} characters` });
+
+/** An identifier: a non-empty string, or a number that is stored as its string form. */
+const idValue = z
+  .union([z.string(), z.number().finite()], {
+    error: (issue) => `must be a string or a finite number, got ${describe(issue.input)}`,
+  })
+  .transform(String)
+  .pipe(text(LIMITS.id));
+
+/** A caller-supplied event id: kept as given, so a retried `log()` with the same id is stored once. */
+export const eventIdSchema = z
+  .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, {
+    error: (issue) => `must be 1-64 characters of letters, digits, "_", ".", ":" or "-", got ${describe(issue.input)}`,
+  });
+
+/** The action: what was done, as dotted lower-case segments. */
+export const actionSchema = z
+  .string({ error: (issue) => `is required and must be a string, got ${describe(issue.input)}` })
+  .max(LIMITS.action, { error: `must be at most ${LIMITS.action} characters` })
+  .regex(ACTION_PATTERN, {
+    error: (issue) => `must be dotted lower-case like "recipe.update", got ${describe(issue.input)}`,
+  });
+
+/** `success` (the default), `failure` or `denied`. */
+export const statusSchema = z.enum(ACTIVITY_STATUSES, {
+  error: (issue) => `must be one of success, failure, denied, got ${describe(issue.input)}`,
+});
+
+const jsonObject = z.record(z.string(), z.unknown(), {
+  error: (issue) => `must be a plain object, got ${describe(issue.input)}`,
+});
+
+const validDate = z
+  .union([z.date(), z.string(), z.number()], {
+    error: (issue) => `must be a Date, an ISO string or epoch milliseconds, got ${describe(issue.input)}`,
+  })
+  .transform((value) => (value instanceof Date ? value : new Date(value)))
+  .refine((date) => !Number.isNaN(date.getTime()), { error: 'must be a valid date' });
+
+/** Who did it. `type` is one of {@link ACTOR_TYPES} or your own. */
+export const actorSchema = z.strictObject({
+  type: text(LIMITS.type),
+  id: idValue.optional(),
+  name: z.string().max(LIMITS.name, { error: `must be at most ${LIMITS.name} characters` }).optional(),
+});
+
+/** The thing acted on. */
+export const targetSchema = z.strictObject({
+  type: text(LIMITS.type),
+  id: idValue,
+  name: z.string().max(LIMITS.name, { error: `must be at most ${LIMITS.name} characters` }).optional(),
+});
+
+/** Where the action came from; filled by the framework middleware. */
+export const contextSchema = z.strictObject({
+  ip: text(LIMITS.ip).optional(),
+  userAgent: text(LIMITS.userAgent).optional(),
+  requestId: text(LIMITS.requestId).optional(),
+  method: text(LIMITS.method).optional(),
+  route: text(LIMITS.route).optional(),
+  traceId: text(LIMITS.traceId).optional(),
+});
+
+/** `{ before, after }` as given by the caller; stored as the changed fields only. */
+export const changesInputSchema = z.strictObject({
+  before: jsonObject.nullish(),
+  after: jsonObject.nullish(),
+});
+
+/** The stored form of changes: one entry per changed field. */
+export const changesSchema = z.record(z.string(), z.object({ before: z.unknown(), after: z.unknown() }));
+
+/** A thrown value, normalised. `stack` is kept only when the logger is configured to. */
+export const errorInfoSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  code: z.string().optional(),
+  stack: z.string().optional(),
+});
+
+/**
+ * What a caller passes to `log()`. Only `action` is required. Unknown top-level fields are
+ * rejected (with their name) rather than silently dropped.
+ */
+export const activityEventSchema = z.strictObject({
+  id: eventIdSchema.optional(),
+  action: actionSchema,
+  status: statusSchema.optional(),
+  actor: actorSchema.optional(),
+  target: targetSchema.optional(),
+  tenantId: idValue.optional(),
+  metadata: jsonObject.optional(),
+  changes: changesInputSchema.optional(),
+  /** Anything thrown; stored as `{ name, message, code? }`. */
+  error: z.unknown().optional(),
+  context: contextSchema.optional(),
+  occurredAt: validDate.optional(),
+});
+
+/** What a store keeps and returns: normalised, with defaults applied. */
+export const activityRecordSchema = z.object({
+  id: z.string(),
+  occurredAt: z.date(),
+  action: z.string(),
+  status: statusSchema,
+  actor: z.object({ type: z.string(), id: z.string().optional(), name: z.string().optional() }).optional(),
+  target: z.object({ type: z.string(), id: z.string(), name: z.string().optional() }).optional(),
+  tenantId: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  changes: changesSchema.optional(),
+  error: errorInfoSchema.optional(),
+  context: contextSchema.partial().optional(),
+});
+
+/** An action filter: an exact action, or a prefix such as `recipe.*`. */
+export const actionFilterSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*(?:\.\*)?$/, {
+  error: (issue) => `must be an action like "recipe.update" or a prefix like "recipe.*", got ${describe(issue.input)}`,
+});
+
+/** Largest page a query may ask for. */
+export const MAX_PAGE_SIZE = 500;
+/** Page size when none is given. */
+export const DEFAULT_PAGE_SIZE = 50;
+
+const metadataFilterKey = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+const filterShape = z.strictObject({
+    actorType: text(LIMITS.type).optional(),
+    actorId: idValue.optional(),
+    /** Exact action, or `prefix.*` for every action under a prefix. */
+    action: actionFilterSchema.optional(),
+    status: statusSchema.optional(),
+    targetType: text(LIMITS.type).optional(),
+    targetId: idValue.optional(),
+    tenantId: idValue.optional(),
+    /** Inclusive lower bound on `occurredAt`. */
+    from: validDate.optional(),
+    /** Exclusive upper bound on `occurredAt`. */
+    to: validDate.optional(),
+    /** Equality on top-level metadata keys, e.g. `{ recipeId: 'r_1' }`. */
+    metadata: z
+      .record(
+        z.string().regex(metadataFilterKey, { error: 'keys must be identifiers (letters, digits, "_")' }),
+        z.union([z.string(), z.number().finite(), z.boolean()], {
+          error: 'values must be strings, finite numbers or booleans',
+        }),
+      )
+      .optional(),
+});
+
+const fromNotAfterTo = <T extends { from?: Date; to?: Date }>(query: T) =>
+  !(query.from && query.to && query.from.getTime() > query.to.getTime());
+const fromNotAfterToError = { error: 'must not be after "to"', path: ['from'] };
+
+/** Filters every store implements, and the keyset cursor. Results are newest first. */
+export const activityQuerySchema = filterShape
+  .extend({
+    limit: z
+      .number({ error: (issue) => `must be a number, got ${describe(issue.input)}` })
+      .int({ error: 'must be a whole number' })
+      .min(1, { error: 'must be at least 1' })
+      .max(MAX_PAGE_SIZE, { error: `must be at most ${MAX_PAGE_SIZE}` })
+      .default(DEFAULT_PAGE_SIZE),
+    /** The `nextCursor` of the previous page. */
+    cursor: z.string().max(512, { error: 'is not a cursor this library issued' }).optional(),
+  })
+  .refine(fromNotAfterTo, fromNotAfterToError);
+
+/** Filters shared by count and summarize: the query without paging. */
+export const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError);
+
+/** The buckets `summarize()` can group by. */
+export const SUMMARY_DIMENSIONS = ['action', 'status', 'actorType', 'hour', 'day'] as const;
+
+/** What a summary groups by, plus the same filters as a query. */
+export const summaryQuerySchema = filterShape
+  .extend({
+    by: z.enum(SUMMARY_DIMENSIONS, {
+      error: (issue) => `must be one of ${SUMMARY_DIMENSIONS.join(', ')}, got ${describe(issue.input)}`,
+    }),
+  })
+  .refine(fromNotAfterTo, fromNotAfterToError);
+
+/** What `purge()` deletes: records older than `before`, optionally of one tenant or action. */
+export const purgeOptionsSchema = z.strictObject({
+  before: validDate,
+  tenantId: idValue.optional(),
+  action: actionFilterSchema.optional(),
+});
+
+/** What a caller passes to `log()`. */
+export type ActivityEvent = z.input<typeof activityEventSchema>;
+/** An event after validation, before it is turned into a record. */
+export type ParsedActivityEvent = z.output<typeof activityEventSchema>;
+/** What a store keeps and returns. */
+export type ActivityRecord = z.output<typeof activityRecordSchema>;
+/** `success`, `failure` or `denied`. */
+export type ActivityStatus = (typeof ACTIVITY_STATUSES)[number];
+/** Who did it, as passed by a caller. */
+export type ActivityActor = z.input<typeof actorSchema>;
+/** What was acted on, as passed by a caller. */
+export type ActivityTarget = z.input<typeof targetSchema>;
+/** Request context, as passed by a caller or the middleware. */
+export type ActivityContext = z.input<typeof contextSchema>;
+/** A normalised thrown value. */
+export type ActivityErrorInfo = z.output<typeof errorInfoSchema>;
+/** Stored changes: the changed fields only. */
+export type ActivityChanges = z.output<typeof changesSchema>;
+/** A query as a caller writes it. */
+export type ActivityQuery = z.input<typeof activityQuerySchema>;
+/** A query after validation and defaults: what stores receive. */
+export type NormalizedActivityQuery = z.output<typeof activityQuerySchema>;
+/** Filters without paging. */
+export type ActivityFilter = z.input<typeof activityFilterSchema>;
+/** Filters without paging, validated. */
+export type NormalizedActivityFilter = z.output<typeof activityFilterSchema>;
+/** A summary request. */
+export type SummaryQuery = z.input<typeof summaryQuerySchema>;
+/** A summary request, validated. */
+export type NormalizedSummaryQuery = z.output<typeof summaryQuerySchema>;
+/** What a summary groups by. */
+export type SummaryDimension = (typeof SUMMARY_DIMENSIONS)[number];
+/** A purge request. */
+export type PurgeOptions = z.input<typeof purgeOptionsSchema>;
+/** A purge request, validated. */
+export type NormalizedPurgeOptions = z.output<typeof purgeOptionsSchema>;
+
+/** One page of results, newest first. `nextCursor` is absent on the last page. */
+export interface ActivityPage {
+  items: ActivityRecord[];
+  nextCursor?: string;
+}
+
+/** One bucket of a summary: the group's key (an action, a status, an ISO hour or day) and its count. */
+export interface SummaryBucket {
+  key: string;
+  /** For `hour` and `day`, the counts split by status, for a stacked chart. */
+  byStatus?: Partial<Record<ActivityStatus, number>>;
+  count: number;
+}

@@ -1,0 +1,48 @@
+/**
+ * Caps the serialised size of a JSON object. Values are replaced whole, largest first, by a
+ * marker that says how large they were, so what is stored is always valid JSON and never a
+ * value silently cut in the middle.
+ */
+
+/** Bytes of `text` in UTF-8. */
+export function utf8Length(text: string): number {
+  const NodeBuffer = (globalThis as { Buffer?: { byteLength(text: string, encoding: string): number } }).Buffer;
+  if (NodeBuffer) return NodeBuffer.byteLength(text, 'utf8');
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** The marker stored in place of a value that did not fit. */
+export function truncatedMarker(bytes: number): string {
+  return `[truncated: ${bytes} bytes]`;
+}
+
+/** Key under which a whole object is summarised when even its markers do not fit. */
+export const TRUNCATED_KEY = '_truncated';
+
+/** Returns `value` unchanged when its JSON fits in `maxBytes`, else a copy with the largest values replaced. */
+export function capJsonObject(value: Record<string, unknown>, maxBytes: number): Record<string, unknown> {
+  const total = utf8Length(JSON.stringify(value));
+  if (total <= maxBytes) return value;
+  const sizes = Object.keys(value)
+    .map((key) => ({ key, bytes: utf8Length(JSON.stringify(value[key]) ?? '') }))
+    .sort((a, b) => b.bytes - a.bytes);
+  const out: Record<string, unknown> = { ...value };
+  let remaining = total;
+  for (const { key, bytes } of sizes) {
+    const marker = truncatedMarker(bytes);
+    remaining += utf8Length(JSON.stringify(marker)) - bytes;
+    out[key] = marker;
+    if (remaining <= maxBytes) return out;
+  }
+  return { [TRUNCATED_KEY]: truncatedMarker(total) };
+}

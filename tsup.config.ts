@@ -1,0 +1,23 @@
+import { defineConfig } from 'tsup';
+
+/**
+ * One entry per subpath export. Keep this list and package.json "exports" in step: the
+ * packaging test (test/package.test.ts) fails when they drift.
+ */
+export const entries = {
+  index: 'src/index.ts',
+  memory: 'adapters/storage/memory.ts',
+} as const;
+
+export default defineConfig({
+  entry: entries,
+  format: ['esm', 'cjs'],
+  dts: true,
+  // Shared chunks in both formats, so the core (and its request scope) is loaded once per format.
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  platform: 'node',
+  outDir: 'dist',
+});

@@ -154,6 +154,13 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
   summarize(query: SummaryQuery): Promise<SummaryBucket[]>;
   /** Deletes records older than `before`; returns how many. */
   purge(options: PurgeOptions): Promise<number>;
+  /**
+   * Writes one event inside the caller's own database transaction (a Kysely `Transaction` for
+   * the SQL stores), so the activity exists if and only if the business change commits. Unlike
+   * `log()`, this validates at once and rejects (`INVALID_EVENT`, or the database's error),
+   * because the caller asked for atomicity. Resolves to the stored record.
+   */
+  logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord>;
   /** The store this logger writes to. */
   readonly store: ActivityStore;
   /** The context bound by `with()`. */
@@ -327,6 +334,17 @@ class LoggerCore {
       }
     })();
     return this.closing;
+  }
+
+  /** Turns one event into a record now, on the caller's path; throws `INVALID_EVENT`. */
+  buildRecord(event: unknown, bindings: ActivityBindings | undefined): ActivityRecord {
+    const loggedAtMs = Date.now();
+    const snapshot = snapshotEvent(event, this.includeStack);
+    const callerId = snapshot.fields.id;
+    const id = typeof callerId === 'string' ? callerId : uuidv7(loggedAtMs);
+    const result = materialize({ id, loggedAtMs, snapshot, bindings }, this.options.materialize);
+    if (result.error) throw result.error;
+    return result.record;
   }
 
   report(error: ActivityLogError): void {
@@ -548,6 +566,14 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   async purge(options: PurgeOptions): Promise<number> {
     return this.core.store.purge(parsePurgeOptions(options));
+  }
+
+  async logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord> {
+    const store = this.core.store;
+    if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction');
+    const record = this.core.buildRecord(event, this.bound);
+    await store.insertInTransaction(transaction, [record]);
+    return record;
   }
 }
 

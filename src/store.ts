@@ -46,6 +46,13 @@ export interface ActivityStore {
   /** Counts grouped for dashboards. Present when `capabilities.summarize`. */
   summarize?(query: NormalizedSummaryQuery): Promise<SummaryBucket[]>;
 
+  /**
+   * Writes records inside the caller's own open transaction (for a Kysely store, a Kysely
+   * `Transaction`), so they commit or roll back with the caller's business change. Present
+   * when `capabilities.transactions`; used by `logger.logInTransaction()`.
+   */
+  insertInTransaction?(transaction: unknown, records: readonly ActivityRecord[]): Promise<void>;
+
   /** Creates or upgrades the schema; idempotent, safe from two processes at once. */
   migrate?(): Promise<void>;
 
@@ -61,6 +68,8 @@ export interface StoreCapabilities {
   readonly summarize: boolean;
   /** `metadata` equality filters are supported in queries. */
   readonly metadataFilter: boolean;
+  /** `insertInTransaction()` is implemented. */
+  readonly transactions?: boolean;
 }
 
 /** True when `value` has the shape of an {@link ActivityStore}. */

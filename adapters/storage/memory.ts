@@ -61,7 +61,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   const store: MemoryStore = {
     name: 'memory',
-    capabilities: { count: true, summarize: true, metadataFilter: true },
+    capabilities: { count: true, summarize: true, metadataFilter: true, transactions: false },
 
     get size() {
       return entries.length;

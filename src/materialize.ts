@@ -85,7 +85,10 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
   if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues)) };
   const event = parsed.data;
 
-  let metadata = event.metadata;
+  // zod rebuilds records by assignment, which would turn an own "__proto__" key into a
+  // prototype; the snapshot's copies are already plain JSON data, so keep those.
+  let metadata = candidate.metadata as Record<string, unknown> | undefined;
+  const changes = candidate.changes as { before?: Record<string, unknown> | null; after?: Record<string, unknown> | null } | undefined;
   const actionSchema = config.catalog && Object.hasOwn(config.catalog, event.action) ? config.catalog[event.action] : undefined;
   if (actionSchema) {
     const checked = actionSchema.safeParse(metadata ?? {});
@@ -106,8 +109,8 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
   if (metadata && Object.keys(metadata).length > 0) {
     record.metadata = capJsonObject(redactor.redact(metadata), maxMetadataBytes);
   }
-  if (event.changes) {
-    const diff = diffChanges(event.changes.before, event.changes.after);
+  if (changes) {
+    const diff = diffChanges(changes.before, changes.after);
     if (Object.keys(diff).length > 0) record.changes = capJsonObject(redactChanges(diff, redactor), maxMetadataBytes) as ActivityRecord['changes'];
   }
   if (event.error !== undefined) record.error = event.error as ActivityRecord['error'];

@@ -80,7 +80,7 @@ const jsonObject = z.record(z.string(), z.unknown(), {
 });
 
 const validDate = z
-  .union([z.date(), z.string(), z.number()], {
+  .union([z.instanceof(Date), z.string(), z.number()], {
     error: (issue) => `must be a Date, an ISO string or epoch milliseconds, got ${describe(issue.input)}`,
   })
   .transform((value) => (value instanceof Date ? value : new Date(value)))

@@ -1,0 +1,71 @@
+import type { ActivityLogError } from '../src/errors.js';
+import type { ActivityRecord } from '../src/schema.js';
+import type { ActivityStore } from '../src/store.js';
+import { memoryStore, type MemoryStore } from '../adapters/storage/memory.js';
+
+/** Collects what a logger reports through onError. */
+export function errorCollector() {
+  const errors: ActivityLogError[] = [];
+  return { errors, onError: (error: ActivityLogError) => void errors.push(error) };
+}
+
+/**
+ * A real memory store whose inserts can be held open (to fill the queue) or failed on demand.
+ * Every batch the store receives is recorded in `batches`.
+ */
+export function controllableStore(): MemoryStore & {
+  batches: ActivityRecord[][];
+  hold(): void;
+  release(): void;
+  failNext(count: number): void;
+  failAlways(on: boolean): void;
+  closed: boolean;
+} {
+  const inner = memoryStore();
+  let gate: Promise<void> | undefined;
+  let openGate: (() => void) | undefined;
+  let failuresLeft = 0;
+  let alwaysFail = false;
+  const store = Object.assign(Object.create(inner) as MemoryStore, {
+    batches: [] as ActivityRecord[][],
+    closed: false,
+    hold() {
+      gate = new Promise<void>((resolve) => (openGate = resolve));
+    },
+    release() {
+      openGate?.();
+      gate = undefined;
+    },
+    failNext(count: number) {
+      failuresLeft = count;
+    },
+    failAlways(on: boolean) {
+      alwaysFail = on;
+    },
+    async insert(records: readonly ActivityRecord[]) {
+      store.batches.push([...records]);
+      if (gate) await gate;
+      if (alwaysFail || failuresLeft > 0) {
+        failuresLeft = Math.max(0, failuresLeft - 1);
+        throw new Error('store unavailable (injected)');
+      }
+      return inner.insert(records);
+    },
+    async close() {
+      store.closed = true;
+    },
+  });
+  Object.defineProperty(store, 'size', { get: () => inner.size });
+  return store;
+}
+
+/** Waits until `predicate` holds, polling; fails after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export type { ActivityStore };

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { createActivityLogger, createRedactor, type ActivityEvent, type ActivityLoggerOptions } from '../../src/index.js';
+import { memoryStore } from '../../adapters/storage/memory.js';
+
+async function storeOne(event: ActivityEvent, options: Omit<ActivityLoggerOptions, 'store'> = {}) {
+  const store = memoryStore();
+  const activity = createActivityLogger({ store, ...options });
+  activity.log(event);
+  await activity.flush();
+  return store.all()[0];
+}
+
+describe('redaction', () => {
+  it('hides the default sensitive keys at any depth of metadata, in any spelling', async () => {
+    const record = await storeOne({
+      action: 'user.signup',
+      metadata: {
+        email: 'ada@example.com',
+        password: 'p1',
+        nested: { deeper: [{ accessToken: 't1', keep: 1 }], client_secret: 's1' },
+        'X-Api-Key': 'k1',
+        apiKey: 'k2',
+        authorization: 'Bearer x',
+        cookie: 'sid=1',
+        creditCardNumber: '4111111111111111',
+        card_number: '4111',
+        cvv: '123',
+      },
+    });
+    expect(record?.metadata).toEqual({
+      email: 'ada@example.com',
+      password: '[REDACTED]',
+      nested: { deeper: [{ accessToken: '[REDACTED]', keep: 1 }], client_secret: '[REDACTED]' },
+      'X-Api-Key': '[REDACTED]',
+      apiKey: '[REDACTED]',
+      authorization: '[REDACTED]',
+      cookie: '[REDACTED]',
+      creditCardNumber: '[REDACTED]',
+      card_number: '[REDACTED]',
+      cvv: '[REDACTED]',
+    });
+  });
+
+  it('records a changed secret as changed, with both values hidden', async () => {
+    const record = await storeOne({
+      action: 'user.update',
+      changes: {
+        before: { password: 'old', profile: { token: 'a', name: 'Ada' } },
+        after: { password: 'new', profile: { token: 'b', name: 'Ada L' } },
+      },
+    });
+    expect(record?.changes).toEqual({
+      password: { before: '[REDACTED]', after: '[REDACTED]' },
+      profile: { before: { token: '[REDACTED]', name: 'Ada' }, after: { token: '[REDACTED]', name: 'Ada L' } },
+    });
+  });
+
+  it('adds user keys and paths: a bare key at any depth, a dotted path from the root, * and **', async () => {
+    const record = await storeOne(
+      {
+        action: 'user.update',
+        metadata: {
+          user: { ssn: '1', name: 'Ada', profile: { ssn: 'kept: not at user.ssn' } },
+          ssn: 'kept: the path is user.ssn',
+          a: { pin: '1' },
+          b: { c: { pin: 'kept: * is one level' }, email: 'e' },
+          deep: { x: { y: { secretAnswer: 'hidden by default term' } } },
+          dob: '1990-01-01',
+          nest: { z: { dob: 'any depth' } },
+        },
+        context: { ip: '10.0.0.1', requestId: 'r1' },
+      },
+      { redact: ['user.ssn', '*.pin', '**.email', 'dob', 'ip'] },
+    );
+    expect(record?.metadata).toEqual({
+      user: { ssn: '[REDACTED]', name: 'Ada', profile: { ssn: 'kept: not at user.ssn' } },
+      ssn: 'kept: the path is user.ssn',
+      a: { pin: '[REDACTED]' },
+      b: { c: { pin: 'kept: * is one level' }, email: '[REDACTED]' },
+      deep: { x: { y: { secretAnswer: '[REDACTED]' } } },
+      dob: '[REDACTED]',
+      nest: { z: { dob: '[REDACTED]' } },
+    });
+    expect(record?.context).toEqual({ ip: '[REDACTED]', requestId: 'r1' });
+  });
+
+  it('can replace the default list, change the censor, or be turned off', async () => {
+    const replaced = await storeOne(
+      { action: 'a.b', metadata: { password: 'visible', ssn: '1' } },
+      { redact: { paths: ['ssn'], replaceDefaults: true, censor: '***' } },
+    );
+    expect(replaced?.metadata).toEqual({ password: 'visible', ssn: '***' });
+    const off = await storeOne({ action: 'a.b', metadata: { password: 'visible' } }, { redact: false });
+    expect(off?.metadata).toEqual({ password: 'visible' });
+  });
+
+  it('is usable on its own', () => {
+    const redactor = createRedactor(['pin']);
+    expect(redactor.redact({ pin: 1, token: 2, ok: 3 })).toEqual({ pin: '[REDACTED]', token: '[REDACTED]', ok: 3 });
+  });
+});
+
+describe('size caps', () => {
+  it('replaces an oversize metadata value by a marker with its size, keeping the rest and valid JSON', async () => {
+    const big = 'é'.repeat(20_000); // 40,000 bytes in UTF-8
+    const record = await storeOne({ action: 'a.b', metadata: { big, small: 'kept', n: 1 } });
+    expect(record?.metadata).toEqual({ big: '[truncated: 40002 bytes]', small: 'kept', n: 1 });
+  });
+
+  it('honours maxMetadataBytes and summarises an object whose many small values cannot fit', async () => {
+    const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`key${i}`, i]));
+    const record = await storeOne({ action: 'a.b', metadata: many }, { maxMetadataBytes: 256 });
+    expect(record?.metadata).toEqual({ _truncated: expect.stringMatching(/^\[truncated: \d+ bytes\]$/) });
+    const fits = await storeOne({ action: 'a.b', metadata: { a: 'x'.repeat(100) } }, { maxMetadataBytes: 256 });
+    expect(fits?.metadata).toEqual({ a: 'x'.repeat(100) });
+  });
+
+  it('caps changes the same way', async () => {
+    const record = await storeOne({
+      action: 'doc.update',
+      changes: { before: { body: 'a'.repeat(10_000), title: 'T' }, after: { body: 'b'.repeat(10_000), title: 'U' } },
+    });
+    expect(record?.changes).toEqual({
+      body: '[truncated: 20024 bytes]',
+      title: { before: 'T', after: 'U' },
+    });
+  });
+
+  it('caps the user agent instead of rejecting the event', async () => {
+    const record = await storeOne({ action: 'a.b', context: { userAgent: 'M'.repeat(5000) } });
+    expect(record?.context?.userAgent).toHaveLength(512);
+  });
+});

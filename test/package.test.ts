@@ -1,0 +1,100 @@
+/**
+ * The package as users get it: build, pack, lint the tarball with publint and
+ * "Are the Types Wrong?", then install the tarball into an empty folder and both import and
+ * require every subpath. A broken exports map fails here, before a user hits it.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entries } from '../tsup.config.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, unknown>;
+  files: string[];
+  sideEffects: boolean;
+};
+const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json');
+
+let work: string;
+let tarball: string;
+
+const run = (command: string, args: string[], cwd = root) =>
+  execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'activity-log-pack-'));
+  run('npm', ['run', 'build', '--silent']);
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work])) as { filename: string }[];
+  tarball = join(work, packed[0]!.filename);
+}, 300_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('package', () => {
+  it('has one exports subpath per build entry, each with types for import and require', () => {
+    const fromEntries = Object.keys(entries).map((name) => (name === 'index' ? '.' : `./${name}`));
+    expect(subpaths.sort()).toEqual(fromEntries.sort());
+    for (const subpath of subpaths) {
+      const name = subpath === '.' ? 'index' : subpath.slice(2);
+      expect(pkg.exports[subpath]).toEqual({
+        import: { types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` },
+        require: { types: `./dist/${name}.d.cts`, default: `./dist/${name}.cjs` },
+      });
+    }
+    expect(pkg.files).toEqual(['dist']);
+    expect(pkg.sideEffects).toBe(false);
+  });
+
+  it('passes publint --strict', () => {
+    const output = run('npx', ['publint', 'run', tarball, '--strict', '--pack', 'false']);
+    expect(output).toMatch(/All good|No issues/i);
+  });
+
+  it('passes "Are the Types Wrong?" for node16 in both module systems', () => {
+    // node16 profile: subpath exports are not visible to the legacy node10 resolver by design.
+    // attw exits non-zero on any problem in the profile; the JSON is checked too, to say which.
+    const output = run('npx', ['attw', tarball, '--profile', 'node16', '--format', 'json']);
+    const report = JSON.parse(output) as { analysis: { problems: { kind: string; resolutionKind?: string; entrypoint?: string }[] } };
+    const problems = report.analysis.problems.filter((problem) => problem.resolutionKind !== 'node10');
+    expect(problems).toEqual([]);
+  });
+
+  it('imports and requires every subpath from the installed tarball, with the same exports', () => {
+    const app = join(work, 'app');
+    run('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke', private: true }));
+    run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+    const names = (subpath: string) => `activity-log${subpath === '.' ? '' : subpath.slice(1)}`;
+    const esm = `
+      const out = {};
+      for (const name of ${JSON.stringify(subpaths.map(names))}) out[name] = Object.keys(await import(name)).sort();
+      console.log(JSON.stringify(out));`;
+    const cjs = `
+      const out = {};
+      for (const name of ${JSON.stringify(subpaths.map(names))}) out[name] = Object.keys(require(name)).filter((k) => k !== '__esModule').sort();
+      console.log(JSON.stringify(out));`;
+    writeFileSync(join(app, 'smoke.mjs'), esm);
+    writeFileSync(join(app, 'smoke.cjs'), cjs);
+    const imported = JSON.parse(run('node', ['smoke.mjs'], app)) as Record<string, string[]>;
+    const required = JSON.parse(run('node', ['smoke.cjs'], app)) as Record<string, string[]>;
+    expect(required).toEqual(imported);
+    for (const subpath of subpaths) expect(imported[names(subpath)]!.length, subpath).toBeGreaterThan(0);
+    expect(imported['activity-log']).toEqual(expect.arrayContaining(['createActivityLogger', 'currentActivity', 'ActivityLogError']));
+    expect(imported['activity-log/memory']).toEqual(['memoryStore']);
+    // End to end through the installed package, in CommonJS.
+    writeFileSync(
+      join(app, 'use.cjs'),
+      `const { createActivityLogger } = require('activity-log');
+       const { memoryStore } = require('activity-log/memory');
+       const activity = createActivityLogger({ store: memoryStore() });
+       activity.log({ action: 'smoke.test' });
+       activity.flush().then(() => activity.query()).then((page) => console.log(page.items[0].action));`,
+    );
+    expect(run('node', ['use.cjs'], app).trim()).toBe('smoke.test');
+  });
+});

@@ -18,18 +18,21 @@ let poolOffset = POOL_SIZE;
 let lastMs = 0;
 let counter = 0;
 
-function randomBytes8(): number {
-  if (poolOffset + 8 > POOL_SIZE) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  const offset = poolOffset;
-  poolOffset += 8;
-  return offset;
+/** The parts of a UUIDv7, taken at `log()` time; formatting waits for the flusher. */
+export interface UuidV7Stamp {
+  ms: number;
+  counter: number;
+  /** Random bits in three small integers (24 + 24 + 16 bits), which V8 stores unboxed. */
+  rand0: number;
+  rand1: number;
+  rand2: number;
 }
 
-/** A new UUIDv7 string; monotonic within this process. */
-export function uuidv7(nowMs: number = Date.now()): string {
+/**
+ * Fixes the next UUIDv7 without formatting it: the time and the in-millisecond counter that
+ * give the id its place in order, and its random bits. Cheap enough for the caller's path.
+ */
+export function stampUuidv7<T extends UuidV7Stamp>(nowMs: number, into: T): T {
   let ms = nowMs;
   if (ms <= lastMs) {
     ms = lastMs;
@@ -43,7 +46,23 @@ export function uuidv7(nowMs: number = Date.now()): string {
     lastMs = ms;
     counter = 0;
   }
-  const r = randomBytes8();
+  if (poolOffset + 8 > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const r = poolOffset;
+  poolOffset += 8;
+  into.ms = ms;
+  into.counter = counter;
+  into.rand0 = (pool[r]! << 16) | (pool[r + 1]! << 8) | pool[r + 2]!;
+  into.rand1 = (pool[r + 3]! << 16) | (pool[r + 4]! << 8) | pool[r + 5]!;
+  into.rand2 = (pool[r + 6]! << 8) | pool[r + 7]!;
+  return into;
+}
+
+/** Formats a stamp as the canonical 36-character UUID string. */
+export function formatUuidv7(stamp: UuidV7Stamp): string {
+  const { ms, counter, rand0, rand1, rand2 } = stamp;
   const hi = Math.floor(ms / 0x1000000); // top 24 bits of the 48-bit timestamp
   const lo = ms % 0x1000000; // bottom 24 bits
   return (
@@ -58,16 +77,21 @@ export function uuidv7(nowMs: number = Date.now()): string {
     HEX[0x70 | (counter >>> 8)]! +
     HEX[counter & 0xff]! +
     '-' +
-    HEX[0x80 | (pool[r]! & 0x3f)]! +
-    HEX[pool[r + 1]!]! +
+    HEX[0x80 | ((rand0 >>> 16) & 0x3f)]! +
+    HEX[(rand0 >>> 8) & 0xff]! +
     '-' +
-    HEX[pool[r + 2]!]! +
-    HEX[pool[r + 3]!]! +
-    HEX[pool[r + 4]!]! +
-    HEX[pool[r + 5]!]! +
-    HEX[pool[r + 6]!]! +
-    HEX[pool[r + 7]!]!
+    HEX[rand0 & 0xff]! +
+    HEX[(rand1 >>> 16) & 0xff]! +
+    HEX[(rand1 >>> 8) & 0xff]! +
+    HEX[rand1 & 0xff]! +
+    HEX[(rand2 >>> 8) & 0xff]! +
+    HEX[rand2 & 0xff]!
   );
+}
+
+/** A new UUIDv7 string; monotonic within this process. */
+export function uuidv7(nowMs: number = Date.now()): string {
+  return formatUuidv7(stampUuidv7(nowMs, { ms: 0, counter: 0, rand0: 0, rand1: 0, rand2: 0 }));
 }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import { ActivityLogError } from './errors.js';
-import { uuidv7 } from './ids.js';
-import { materialize, type ActivityBindings, type ActivityCatalog, type MaterializeConfig, type PendingEvent } from './materialize.js';
+import { capture, materialize, type ActivityBindings, type ActivityCatalog, type MaterializeConfig, type PendingEvent } from './materialize.js';
 import { parseActivityFilter, parseActivityQuery, parsePurgeOptions, parseSummaryQuery } from './query.js';
 import { RingBuffer } from './queue.js';
 import { createRedactor, type RedactOptions } from './redact.js';
@@ -16,7 +15,7 @@ import type {
   SummaryBucket,
   SummaryQuery,
 } from './schema.js';
-import { snapshotEvent, snapshotPlain } from './snapshot.js';
+import { snapshotPlain } from './snapshot.js';
 import { isActivityStore, type ActivityStore } from './store.js';
 
 /** How failed `store.insert` calls are retried. */
@@ -165,6 +164,13 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
   readonly store: ActivityStore;
   /** The context bound by `with()`. */
   readonly bindings: Readonly<ActivityBindings>;
+  /**
+   * Hands an error to this logger's `onError` (and `stats().lastError`) without throwing.
+   * For integrations that contain a failure of their own, such as a framework middleware
+   * whose `actor()` callback threw (`CALLBACK_FAILED`): the request goes on, and the failure
+   * is reported where every other failure of the logger is.
+   */
+  report(error: ActivityLogError): void;
 }
 
 /**
@@ -338,11 +344,7 @@ class LoggerCore {
 
   /** Turns one event into a record now, on the caller's path; throws `INVALID_EVENT`. */
   buildRecord(event: unknown, bindings: ActivityBindings | undefined): ActivityRecord {
-    const loggedAtMs = Date.now();
-    const snapshot = snapshotEvent(event, this.includeStack);
-    const callerId = snapshot.fields.id;
-    const id = typeof callerId === 'string' ? callerId : uuidv7(loggedAtMs);
-    const result = materialize({ id, loggedAtMs, snapshot, bindings }, this.options.materialize);
+    const result = materialize(capture(event, bindings, this.includeStack), this.options.materialize);
     if (result.error) throw result.error;
     return result.record;
   }
@@ -503,15 +505,7 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
         core.dropNew();
         return;
       }
-      const loggedAtMs = Date.now();
-      const snapshot = snapshotEvent(event, core.includeStack);
-      const callerId = snapshot.fields.id;
-      core.enqueue({
-        id: typeof callerId === 'string' ? callerId : uuidv7(loggedAtMs),
-        loggedAtMs,
-        snapshot,
-        bindings: this.bound,
-      });
+      core.enqueue(capture(event, this.bound, core.includeStack));
     } catch (cause) {
       // Unreachable by design (every step above catches its own throws); log() still must not throw.
       try {
@@ -539,6 +533,10 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   stats(): ActivityStats {
     return this.core.stats();
+  }
+
+  report(error: ActivityLogError): void {
+    this.core.report(error);
   }
 
   async query(query?: ActivityQuery): Promise<ActivityPage> {

@@ -1,10 +1,11 @@
 import type { z } from 'zod';
 import { diffChanges } from './changes.js';
+import { formatUuidv7, stampUuidv7, type UuidV7Stamp } from './ids.js';
 import { ActivityLogError } from './errors.js';
 import type { Redactor } from './redact.js';
 import { activityEventSchema, LIMITS, type ActivityActor, type ActivityContext, type ActivityRecord } from './schema.js';
 import { capJsonObject } from './size-cap.js';
-import type { EventSnapshot } from './snapshot.js';
+import { snapshotEvent, type EventSnapshot } from './snapshot.js';
 import { formatIssues } from './validation.js';
 
 /**
@@ -25,14 +26,35 @@ export interface ActivityBindings {
 /** A per-action metadata schema map; see `createActivityLogger({ catalog })`. */
 export type ActivityCatalog = Record<string, z.ZodType>;
 
-/** An event waiting in the queue. */
-export interface PendingEvent {
-  /** The caller's id when it gave a string, else a fresh UUIDv7. */
-  id: string;
+/**
+ * An event waiting in the queue: one object holding the copied fields and the parts of the
+ * UUIDv7 stamped at `log()` time (formatted later, by the flusher), because every allocation
+ * on the caller's path shows up in the log-call benchmark.
+ */
+export interface PendingEvent extends EventSnapshot, UuidV7Stamp {
   /** When `log()` was called. */
   loggedAtMs: number;
-  snapshot: EventSnapshot;
   bindings: ActivityBindings | undefined;
+}
+
+/** Copies an event and stamps its id and time: all of `log()`'s work on the caller's path. */
+export function capture(event: unknown, bindings: ActivityBindings | undefined, includeStack: boolean): PendingEvent {
+  const loggedAtMs = Date.now();
+  const pending: PendingEvent = {
+    fields: {},
+    unknownKeys: undefined,
+    problem: undefined,
+    ms: 0,
+    counter: 0,
+    rand0: 0,
+    rand1: 0,
+    rand2: 0,
+    loggedAtMs,
+    bindings,
+  };
+  snapshotEvent(event, includeStack, pending);
+  // A caller-supplied id replaces the stamp; stamping anyway keeps the counter simple.
+  return stampUuidv7(loggedAtMs, pending);
 }
 
 /** What materialising needs from the logger's options. */
@@ -54,19 +76,19 @@ export function materialize(pending: PendingEvent, config: MaterializeConfig): M
 }
 
 function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): MaterializeResult {
-  const { snapshot, bindings } = pending;
-  if (snapshot.problem) return { error: invalid(pending, snapshot.problem) };
-  if (snapshot.unknownKeys) {
-    const names = snapshot.unknownKeys.map((key) => JSON.stringify(key)).join(', ');
+  const { bindings } = pending;
+  if (pending.problem) return { error: invalid(pending, pending.problem) };
+  if (pending.unknownKeys) {
+    const names = pending.unknownKeys.map((key) => JSON.stringify(key)).join(', ');
     return {
       error: invalid(
         pending,
-        `${snapshot.unknownKeys.length === 1 ? 'unknown field' : 'unknown fields'} ${names} (known: action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt, id)`,
+        `${pending.unknownKeys.length === 1 ? 'unknown field' : 'unknown fields'} ${names} (known: action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt, id)`,
       ),
     };
   }
 
-  const fields = snapshot.fields;
+  const fields = pending.fields;
   const candidate: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) candidate[key] = value;
   if (bindings) {
@@ -98,7 +120,7 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
 
   const { redactor, maxMetadataBytes } = config;
   const record: ActivityRecord = {
-    id: event.id ?? pending.id,
+    id: event.id ?? pendingId(pending),
     occurredAt: event.occurredAt ?? new Date(pending.loggedAtMs),
     action: event.action,
     status: event.status ?? 'success',
@@ -130,18 +152,25 @@ function redactChanges(diff: NonNullable<ActivityRecord['changes']>, redactor: R
 }
 
 function invalid(pending: PendingEvent, message: string, cause?: unknown): ActivityLogError {
-  const action = pending.snapshot.fields.action;
+  const action = pending.fields.action;
   return new ActivityLogError('INVALID_EVENT', message, {
     cause,
-    details: { id: pending.id, action: typeof action === 'string' ? action : undefined },
+    details: { id: pendingId(pending), action: typeof action === 'string' ? action : undefined },
   });
+}
+
+function pendingId(pending: PendingEvent): string {
+  const callerId = pending.fields.id;
+  return typeof callerId === 'string' ? callerId : formatUuidv7(pending);
 }
 
 function mergeObjects(base: unknown, override: unknown): unknown {
   if (base === undefined) return override;
   if (override === undefined) return base;
   if (!isPlainObject(base) || !isPlainObject(override)) return override;
-  return { ...base, ...override };
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(override)) if (value !== undefined) merged[key] = value;
+  return merged;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -39,40 +39,92 @@ const EVENT_FIELD_SET: ReadonlySet<string> = new Set(EVENT_FIELDS);
 export interface EventSnapshot {
   fields: Partial<Record<EventField, unknown>>;
   /** Top-level keys the event schema does not know; reported by name. */
-  unknownKeys?: string[];
+  unknownKeys: string[] | undefined;
   /** Why the value could not be read as an event at all (not an object, unreadable). */
-  problem?: string;
+  problem: string | undefined;
 }
 
-/** Copies what a caller passed to `log()`. Never throws. */
-export function snapshotEvent(input: unknown, includeStack: boolean): EventSnapshot {
+type Copied = Pick<EventSnapshot, 'fields' | 'unknownKeys'>;
+const NO_FIELDS: EventSnapshot['fields'] = Object.freeze({});
+
+/**
+ * Copies what a caller passed to `log()` into `into` (the queued entry itself, to spare an
+ * allocation on the caller's path). Never throws.
+ */
+export function snapshotEvent<T extends EventSnapshot>(input: unknown, includeStack: boolean, into: T): T {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    return { fields: {}, problem: `event: must be an object with an "action", got ${typeName(input)}` };
+    into.fields = NO_FIELDS;
+    into.problem = `event: must be an object with an "action", got ${typeName(input)}`;
+    return into;
   }
+  let copied: Copied | undefined;
   try {
-    const fields: EventSnapshot['fields'] = {};
-    let unknownKeys: string[] | undefined;
-    for (const key of Object.keys(input)) {
-      if (!EVENT_FIELD_SET.has(key)) {
-        (unknownKeys ??= []).push(key);
-        continue;
-      }
-      let value: unknown;
-      try {
-        value = (input as Record<string, unknown>)[key];
-      } catch {
-        fields[key as EventField] = UNREADABLE;
-        continue;
-      }
-      if (value === undefined) continue;
-      if (key === 'error') fields.error = normalizeThrown(value, includeStack);
-      else if (key === 'occurredAt') fields.occurredAt = value instanceof Date ? new Date(value.getTime()) : copyValue(value, 1, []);
-      else fields[key as EventField] = copyValue(value, 1, []);
-    }
-    return unknownKeys ? { fields, unknownKeys } : { fields };
+    copied = snapshotFast(input as Record<string, unknown>, includeStack);
   } catch {
-    return { fields: {}, problem: 'event: could not be read (a Proxy or getter threw)' };
+    // A getter or Proxy trap threw: copy field by field, marking only what cannot be read.
+    try {
+      copied = snapshotCareful(input, includeStack);
+    } catch {
+      into.fields = NO_FIELDS;
+      into.problem = 'event: could not be read (a Proxy or getter threw)';
+      return into;
+    }
   }
+  into.fields = copied.fields;
+  into.unknownKeys = copied.unknownKeys;
+  return into;
+}
+
+/**
+ * The common case, read into a fixed-shape object (cheap for V8). Undefined fields stay as
+ * undefined properties; the flusher skips them.
+ */
+function snapshotFast(source: Record<string, unknown>, includeStack: boolean): Copied {
+  const { id, action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt } = source;
+  const fields: EventSnapshot['fields'] = {
+    id: typeof id === 'string' || id === undefined ? id : copyValue(id, 1, []),
+    action: typeof action === 'string' || action === undefined ? action : copyValue(action, 1, []),
+    status: typeof status === 'string' || status === undefined ? status : copyValue(status, 1, []),
+    actor: actor === undefined ? undefined : copyActorOrTarget(actor),
+    target: target === undefined ? undefined : copyActorOrTarget(target),
+    tenantId: typeof tenantId === 'object' ? copyValue(tenantId, 1, []) : tenantId,
+    metadata: metadata === undefined ? undefined : copyValue(metadata, 1, []),
+    changes: changes === undefined ? undefined : copyValue(changes, 1, []),
+    error: error === undefined ? undefined : normalizeThrown(error, includeStack),
+    context: context === undefined ? undefined : copyContext(context),
+    occurredAt: occurredAt instanceof Date ? new Date(occurredAt.getTime()) : copyValue(occurredAt, 1, []),
+  };
+  const defined = definedCount(id, action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt);
+  const keys = Object.keys(source);
+  if (keys.length === defined) return { fields, unknownKeys: undefined };
+  const unknownKeys = keys.filter((key) => !EVENT_FIELD_SET.has(key));
+  return { fields, unknownKeys: unknownKeys.length > 0 ? unknownKeys : undefined };
+}
+
+/** Field by field, each read guarded: for events whose getters or Proxy traps throw. */
+function snapshotCareful(input: object, includeStack: boolean): Copied {
+  const fields: EventSnapshot['fields'] = {};
+  let unknownKeys: string[] | undefined;
+  for (const key of Object.keys(input)) {
+    if (!EVENT_FIELD_SET.has(key)) {
+      (unknownKeys ??= []).push(key);
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = (input as Record<string, unknown>)[key];
+    } catch {
+      fields[key as EventField] = UNREADABLE;
+      continue;
+    }
+    if (value === undefined) continue;
+    if (key === 'actor' || key === 'target') fields[key] = copyActorOrTarget(value);
+    else if (key === 'context') fields.context = copyContext(value);
+    else if (key === 'error') fields.error = normalizeThrown(value, includeStack);
+    else if (key === 'occurredAt') fields.occurredAt = value instanceof Date ? new Date(value.getTime()) : copyValue(value, 1, []);
+    else fields[key as EventField] = copyValue(value, 1, []);
+  }
+  return { fields, unknownKeys };
 }
 
 /** Copies bound context for `with()`; same rules as an event's fields. Never throws. */
@@ -81,6 +133,48 @@ export function snapshotPlain(value: unknown): unknown {
 }
 
 const UNREADABLE = '[Unreadable]';
+
+/**
+ * Copies actor, target and context into fixed-shape literals, several times cheaper than a
+ * generic copy (these are on every event). Anything unusual (extra keys, a class instance,
+ * a nested object) takes the generic path, so validation can still name it.
+ */
+function copyActorOrTarget(value: unknown): unknown {
+  if (!isPlainRecord(value)) return copyValue(value, 1, []);
+  const { type, id, name } = value;
+  if (!allPrimitive(type, id, name) || Object.keys(value).length !== definedCount(type, id, name)) return copyValue(value, 1, []);
+  return { type, id, name };
+}
+
+function copyContext(value: unknown): unknown {
+  if (!isPlainRecord(value)) return copyValue(value, 1, []);
+  const { ip, userAgent, requestId, method, route, traceId } = value;
+  if (
+    !allPrimitive(ip, userAgent, requestId, method, route, traceId) ||
+    Object.keys(value).length !== definedCount(ip, userAgent, requestId, method, route, traceId)
+  ) {
+    return copyValue(value, 1, []);
+  }
+  return { ip, userAgent, requestId, method, route, traceId };
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+function allPrimitive(...values: unknown[]): boolean {
+  for (const value of values) {
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'undefined') return false;
+  }
+  return true;
+}
+
+function definedCount(...values: unknown[]): number {
+  let count = 0;
+  for (const value of values) if (value !== undefined) count++;
+  return count;
+}
 
 function copyValue(value: unknown, depth: number, ancestors: object[]): unknown {
   switch (typeof value) {
@@ -105,25 +199,15 @@ function copyValue(value: unknown, depth: number, ancestors: object[]): unknown 
 }
 
 function copyObject(value: object, depth: number, ancestors: object[]): unknown {
-  if (ancestors.includes(value)) return '[Circular]';
   if (depth > MAX_DEPTH) return '[Too deep]';
-  if (Array.isArray(value)) {
-    ancestors.push(value);
-    const length = value.length;
-    const out = new Array<unknown>(length);
-    for (let i = 0; i < length; i++) {
-      let item: unknown;
-      try {
-        item = value[i];
-      } catch {
-        item = UNREADABLE;
-      }
-      const copied = copyValue(item, depth + 1, ancestors);
-      out[i] = copied === undefined ? null : copied;
-    }
-    ancestors.pop();
-    return out;
+  if (ancestors.includes(value)) return '[Circular]';
+  const proto: unknown = Object.getPrototypeOf(value);
+  // Fast paths first: events are almost always object literals and arrays.
+  if (proto === Array.prototype) return copyArray(value as unknown[], depth, ancestors);
+  if ((proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+    return copyProperties(value, depth, ancestors);
   }
+  if (Array.isArray(value)) return copyArray(value, depth, ancestors);
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof Error) return normalizeThrown(value);
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[Binary ${value.byteLength} bytes]`;
@@ -134,7 +218,7 @@ function copyObject(value: object, depth: number, ancestors: object[]): unknown 
     ancestors.pop();
     return out;
   }
-  if (value instanceof Set) return copyObject(Array.from(value), depth, ancestors);
+  if (value instanceof Set) return copyArray(Array.from(value), depth, ancestors);
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') {
     ancestors.push(value);
@@ -142,16 +226,44 @@ function copyObject(value: object, depth: number, ancestors: object[]): unknown 
     ancestors.pop();
     return copied;
   }
+  return copyProperties(value, depth, ancestors);
+}
+
+function copyArray(value: unknown[], depth: number, ancestors: object[]): unknown[] {
+  ancestors.push(value);
+  const length = value.length;
+  const out = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) {
+    let item: unknown;
+    try {
+      item = value[i];
+    } catch {
+      item = UNREADABLE;
+    }
+    const copied = typeof item === 'string' ? item : copyValue(item, depth + 1, ancestors);
+    out[i] = copied === undefined ? null : copied;
+  }
+  ancestors.pop();
+  return out;
+}
+
+/** Own enumerable string-keyed properties, as JSON.stringify reads them. */
+function copyProperties(value: object, depth: number, ancestors: object[]): Record<string, unknown> {
   ancestors.push(value);
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     let item: unknown;
     try {
       item = (value as Record<string, unknown>)[key];
     } catch {
       item = UNREADABLE;
     }
-    setOwn(out, key, copyValue(item, depth + 1, ancestors));
+    const copied = typeof item === 'string' ? item : copyValue(item, depth + 1, ancestors);
+    if (copied === undefined) continue;
+    if (key === '__proto__') setOwn(out, key, copied);
+    else out[key] = copied;
   }
   ancestors.pop();
   return out;

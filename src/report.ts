@@ -24,7 +24,8 @@ export function rateLimitedWarn(burst = 10, windowMs = 10_000): ErrorHandler {
       return;
     }
     shown++;
-    console.warn(`[activity-log] ${error.code}: ${error.message}`, error.cause ?? '');
+    if (error.cause === undefined) console.warn(`[activity-log] ${error.code}: ${error.message}`);
+    else console.warn(`[activity-log] ${error.code}: ${error.message}`, error.cause);
   };
 }
 

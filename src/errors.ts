@@ -26,7 +26,11 @@ export type ActivityLogErrorCode =
   /** A user callback (such as `actor()` in the middleware) threw; the request went on. */
   | 'CALLBACK_FAILED'
   /** The store does not implement an optional method (see its `capabilities`). */
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  /** The spool reached `maxBytes`; the events that did not fit were dropped and counted. */
+  | 'SPOOL_FULL'
+  /** The spool itself failed (its file could not be written); the events were dropped and counted. */
+  | 'SPOOL_FAILED';
 
 /** Options for {@link ActivityLogError}. */
 export interface ActivityLogErrorOptions {

@@ -1,10 +1,11 @@
 import type { z } from 'zod';
 import { ActivityLogError } from './errors.js';
-import { capture, materialize, type ActivityBindings, type ActivityCatalog, type MaterializeConfig, type PendingEvent } from './materialize.js';
+import { LoggerEngine } from './engine.js';
+import { capture, type ActivityBindings, type ActivityCatalog } from './materialize.js';
+import { resolveOptions } from './options.js';
 import { parseActivityFilter, parseActivityQuery, parsePurgeOptions, parseSummaryQuery } from './query.js';
-import { RingBuffer } from './queue.js';
-import { createRedactor, type RedactOptions } from './redact.js';
-import { rateLimitedWarn, safeReport, type ErrorHandler } from './report.js';
+import type { RedactOptions } from './redact.js';
+import type { ErrorHandler } from './report.js';
 import type {
   ActivityEvent,
   ActivityFilter,
@@ -16,7 +17,10 @@ import type {
   SummaryQuery,
 } from './schema.js';
 import { snapshotPlain } from './snapshot.js';
-import { isActivityStore, type ActivityStore } from './store.js';
+import type { ActivitySpool, SpoolOptions } from './spool.js';
+import type { ActivityStore } from './store.js';
+
+export { backoffDelay } from './engine.js';
 
 /** How failed `store.insert` calls are retried. */
 export interface RetryOptions {
@@ -93,9 +97,23 @@ export interface ActivityLoggerOptions<C extends ActivityCatalog = {}> {
    * @default false
    */
   includeStack?: boolean;
+  /**
+   * A local spool for outages: when the store fails, or the queue passes a high-water mark,
+   * batches go to a SQLite file instead of being dropped, and are replayed to the store once
+   * it answers (also by the next process, after a crash). `true` uses
+   * `.activity-log-spool.db` in the working directory. Needs better-sqlite3.
+   * @default undefined (no spool)
+   */
+  spool?: boolean | SpoolOptions | ActivitySpool;
+  /**
+   * How long `close()` waits for the store before moving what is left to the spool (or
+   * counting it as dropped, without one).
+   * @default 10000
+   */
+  closeTimeoutMs?: number;
 }
 
-/** Counters since the logger was created. `calls = written + invalid + failed + dropped + queued`. */
+/** Counters since the logger was created. `calls = written + invalid + failed + dropped + spooled + queued`. */
 export interface ActivityStats {
   /** Events accepted into the queue. */
   enqueued: number;
@@ -109,6 +127,10 @@ export interface ActivityStats {
   failed: number;
   /** Retried `store.insert` calls. */
   retries: number;
+  /** Events moved to the spool (they count as settled: the spool is durable). */
+  spooled: number;
+  /** Events forwarded from the spool to the store, including spools left by earlier processes. */
+  replayed: number;
   /** Events waiting or being written now. */
   queued: number;
   /** The most recent error reported through `onError`. */
@@ -182,311 +204,13 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
  * await activity.close();
  */
 export function createActivityLogger<C extends ActivityCatalog = {}>(options: ActivityLoggerOptions<C>): ActivityLogger<C> {
-  const core = new LoggerCore(resolveOptions(options));
+  const core = new LoggerEngine(resolveOptions(options));
   return new Logger<C>(core, undefined);
-}
-
-interface ResolvedOptions {
-  store: ActivityStore;
-  batchSize: number;
-  flushIntervalMs: number;
-  maxQueue: number;
-  overflow: 'drop-newest' | 'drop-oldest';
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  onError: ErrorHandler;
-  includeStack: boolean;
-  materialize: MaterializeConfig;
-}
-
-function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>): ResolvedOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new ActivityLogError('INVALID_OPTIONS', 'createActivityLogger: options must be an object with a "store"');
-  }
-  if (!isActivityStore(options.store)) {
-    throw new ActivityLogError(
-      'INVALID_OPTIONS',
-      'store: must be an activity store (an object with insert, query, get and purge), such as memoryStore() from "activity-log/memory"',
-    );
-  }
-  const maxQueue = wholeNumber('maxQueue', options.maxQueue, 10_000, 1, 10_000_000);
-  const batchSize = wholeNumber('batchSize', options.batchSize, Math.min(500, maxQueue), 1, maxQueue);
-  const overflow = options.overflow ?? 'drop-newest';
-  if (overflow !== 'drop-newest' && overflow !== 'drop-oldest') {
-    throw new ActivityLogError('INVALID_OPTIONS', `overflow: must be "drop-newest" or "drop-oldest", got ${JSON.stringify(overflow)}`);
-  }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    throw new ActivityLogError('INVALID_OPTIONS', 'onError: must be a function');
-  }
-  const catalog = options.catalog;
-  if (catalog !== undefined) {
-    if (catalog === null || typeof catalog !== 'object') throw new ActivityLogError('INVALID_OPTIONS', 'catalog: must be an object of zod schemas');
-    for (const [action, schema] of Object.entries(catalog)) {
-      if (!schema || typeof (schema as { safeParse?: unknown }).safeParse !== 'function') {
-        throw new ActivityLogError('INVALID_OPTIONS', `catalog.${action}: must be a zod schema`);
-      }
-    }
-  }
-  const retry = options.retry ?? {};
-  const baseDelayMs = wholeNumber('retry.baseDelayMs', retry.baseDelayMs, 200, 0, 3_600_000);
-  return {
-    store: options.store,
-    batchSize,
-    maxQueue,
-    overflow,
-    flushIntervalMs: wholeNumber('flushIntervalMs', options.flushIntervalMs, 100, 1, 3_600_000),
-    maxAttempts: wholeNumber('retry.maxAttempts', retry.maxAttempts, 6, 1, 1000),
-    baseDelayMs,
-    maxDelayMs: wholeNumber('retry.maxDelayMs', retry.maxDelayMs, Math.max(10_000, baseDelayMs), baseDelayMs, 3_600_000),
-    onError: options.onError ?? rateLimitedWarn(),
-    includeStack: options.includeStack === true,
-    materialize: {
-      redactor: createRedactor(options.redact),
-      maxMetadataBytes: wholeNumber('maxMetadataBytes', options.maxMetadataBytes, 8192, 64, 16 * 1024 * 1024),
-      catalog,
-    },
-  };
-}
-
-function wholeNumber(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ActivityLogError('INVALID_OPTIONS', `${name}: must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** The shared engine behind a logger and its children: queue, flusher, counters. */
-class LoggerCore {
-  readonly store: ActivityStore;
-  readonly includeStack: boolean;
-  private readonly options: ResolvedOptions;
-  private readonly queue: RingBuffer<PendingEvent>;
-  private readonly counters = { enqueued: 0, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0 };
-  private lastError: ActivityLogError | undefined;
-  /** Events taken from the queue whose batch has not settled yet. */
-  private inFlight = 0;
-  /** Enqueued events that reached a final state, in queue order. */
-  private settled = 0;
-  private flushWaiters: { target: number; resolve: () => void }[] = [];
-  private draining: Promise<void> | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private drainSoon = false;
-  private overflowBurst: { droppedBefore: number } | undefined;
-  private closedDropsUnreported = 0;
-  closed = false;
-  private closing: Promise<void> | undefined;
-
-  constructor(options: ResolvedOptions) {
-    this.options = options;
-    this.store = options.store;
-    this.includeStack = options.includeStack;
-    this.queue = new RingBuffer(options.maxQueue);
-  }
-
-  /** True when a newly logged event would be dropped without being looked at. */
-  rejectsNewEvents(): boolean {
-    return this.closed || (this.options.overflow === 'drop-newest' && this.queue.size + this.inFlight >= this.options.maxQueue);
-  }
-
-  /** Counts and reports an event that was not accepted. */
-  dropNew(): void {
-    this.counters.dropped++;
-    if (this.closed) this.noteClosedDrop();
-    else this.noteOverflow();
-  }
-
-  enqueue(pending: PendingEvent): void {
-    if (this.queue.size + this.inFlight >= this.options.maxQueue) {
-      if (this.options.overflow === 'drop-oldest' && this.queue.size > 0) {
-        this.queue.shift();
-        this.counters.dropped++;
-        this.noteOverflow();
-        this.settle(1);
-      } else {
-        this.dropNew();
-        return;
-      }
-    }
-    this.queue.push(pending);
-    this.counters.enqueued++;
-    this.schedule();
-  }
-
-  stats(): ActivityStats {
-    const stats: ActivityStats = { ...this.counters, queued: this.queue.size + this.inFlight };
-    if (this.lastError) stats.lastError = this.lastError;
-    return stats;
-  }
-
-  flush(): Promise<void> {
-    const target = this.counters.enqueued;
-    if (this.settled >= target) return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.flushWaiters.push({ target, resolve }));
-    void this.startDrain();
-    return done;
-  }
-
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.closed = true;
-      this.clearTimer();
-      await this.flush();
-      try {
-        await this.store.close?.();
-      } catch (cause) {
-        this.report(new ActivityLogError('STORE_FAILED', `store "${this.store.name}" failed to close`, { cause }));
-      }
-    })();
-    return this.closing;
-  }
-
-  /** Turns one event into a record now, on the caller's path; throws `INVALID_EVENT`. */
-  buildRecord(event: unknown, bindings: ActivityBindings | undefined): ActivityRecord {
-    const result = materialize(capture(event, bindings, this.includeStack), this.options.materialize);
-    if (result.error) throw result.error;
-    return result.record;
-  }
-
-  report(error: ActivityLogError): void {
-    this.lastError = error;
-    safeReport(this.options.onError, error);
-  }
-
-  private schedule(): void {
-    if (this.draining) return;
-    if (this.queue.size >= this.options.batchSize) {
-      if (!this.drainSoon) {
-        this.drainSoon = true;
-        this.clearTimer();
-        // Never flush inside log(): the caller's turn of the event loop ends first.
-        unref(
-          setTimeout(() => {
-            this.drainSoon = false;
-            void this.startDrain();
-          }, 0),
-        );
-      }
-    } else if (!this.timer && !this.drainSoon) {
-      this.timer = unref(
-        setTimeout(() => {
-          this.timer = undefined;
-          void this.startDrain();
-        }, this.options.flushIntervalMs),
-      );
-    }
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private startDrain(): Promise<void> {
-    this.draining ??= this.drainLoop().finally(() => {
-      this.draining = undefined;
-      if (this.queue.size > 0) this.schedule();
-    });
-    return this.draining;
-  }
-
-  private async drainLoop(): Promise<void> {
-    this.clearTimer();
-    while (this.queue.size > 0) {
-      const batch = this.queue.take(this.options.batchSize);
-      this.inFlight = batch.length;
-      const records: ActivityRecord[] = [];
-      for (const pending of batch) {
-        const result = materialize(pending, this.options.materialize);
-        if (result.error) {
-          this.counters.invalid++;
-          this.inFlight--;
-          this.settle(1);
-          this.report(result.error);
-        } else {
-          records.push(result.record);
-        }
-      }
-      if (records.length > 0) await this.write(records);
-      this.inFlight = 0;
-      if (this.overflowBurst && this.queue.size < this.options.maxQueue) this.overflowBurst = undefined;
-    }
-  }
-
-  /** Writes one batch, retrying with backoff; settles it as written or failed. Never rejects. */
-  private async write(records: ActivityRecord[]): Promise<void> {
-    const { maxAttempts, baseDelayMs, maxDelayMs } = this.options;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.insert(records);
-        this.counters.written += records.length;
-        break;
-      } catch (cause) {
-        if (attempt >= maxAttempts) {
-          this.counters.failed += records.length;
-          this.report(
-            new ActivityLogError(
-              'STORE_FAILED',
-              `store "${this.store.name}" rejected a batch of ${records.length} events ${attempt} times; they are counted as failed`,
-              { cause, details: { count: records.length, attempts: attempt } },
-            ),
-          );
-          break;
-        }
-        this.counters.retries++;
-        // Someone awaiting flush() or close() must not see the process exit under them.
-        const keepAlive = this.closed || this.flushWaiters.length > 0;
-        await sleep(backoffDelay(attempt, baseDelayMs, maxDelayMs), keepAlive);
-      }
-    }
-    this.inFlight -= records.length;
-    this.settle(records.length);
-  }
-
-  private settle(count: number): void {
-    this.settled += count;
-    if (this.flushWaiters.length === 0) return;
-    const waiting: typeof this.flushWaiters = [];
-    for (const waiter of this.flushWaiters) {
-      if (waiter.target <= this.settled) waiter.resolve();
-      else waiting.push(waiter);
-    }
-    this.flushWaiters = waiting;
-  }
-
-  private noteOverflow(): void {
-    if (this.overflowBurst) return;
-    const burst = { droppedBefore: this.counters.dropped - 1 };
-    this.overflowBurst = burst;
-    // Reported after the caller's turn, once per burst, with the drops counted so far.
-    setTimeout(() => {
-      const dropped = this.counters.dropped - burst.droppedBefore;
-      this.report(
-        new ActivityLogError(
-          'QUEUE_FULL',
-          `queue full (maxQueue ${this.options.maxQueue}): ${dropped} events dropped so far in this burst (overflow: ${this.options.overflow}); the store is slower than the event rate or unavailable. Further drops in this burst are counted in stats().dropped`,
-          { details: { dropped, maxQueue: this.options.maxQueue } },
-        ),
-      );
-    }, 0);
-  }
-
-  private noteClosedDrop(): void {
-    if (this.closedDropsUnreported++ > 0) return;
-    setTimeout(() => {
-      const dropped = this.closedDropsUnreported;
-      this.closedDropsUnreported = 0;
-      this.report(
-        new ActivityLogError('LOGGER_CLOSED', `log() was called after close(): ${dropped} events dropped`, { details: { dropped } }),
-      );
-    }, 0);
-  }
 }
 
 class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   constructor(
-    private readonly core: LoggerCore,
+    private readonly core: LoggerEngine,
     private readonly bound: ActivityBindings | undefined,
   ) {}
 
@@ -587,22 +311,4 @@ function mergeBindings(parent: ActivityBindings | undefined, child: ActivityBind
   if (child.context !== undefined) merged.context = { ...parent.context, ...child.context };
   if (child.metadata !== undefined) merged.metadata = { ...parent.metadata, ...child.metadata };
   return merged;
-}
-
-/** Exponential backoff with "equal jitter": half the delay fixed, half random. */
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number): number {
-  const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-  return delay / 2 + Math.random() * (delay / 2);
-}
-
-function sleep(ms: number, keepAlive: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    if (!keepAlive) unref(timer);
-  });
-}
-
-function unref<T>(timer: T): T {
-  (timer as { unref?: () => void }).unref?.();
-  return timer;
 }

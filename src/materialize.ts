@@ -35,6 +35,8 @@ export interface PendingEvent extends EventSnapshot, UuidV7Stamp {
   /** When `log()` was called. */
   loggedAtMs: number;
   bindings: ActivityBindings | undefined;
+  /** Position in the queue, set on enqueue; `flush()` waits on it. */
+  seq: number;
 }
 
 /** Copies an event and stamps its id and time: all of `log()`'s work on the caller's path. */
@@ -51,6 +53,7 @@ export function capture(event: unknown, bindings: ActivityBindings | undefined, 
     rand2: 0,
     loggedAtMs,
     bindings,
+    seq: 0,
   };
   snapshotEvent(event, includeStack, pending);
   // A caller-supplied id replaces the stamp; stamping anyway keeps the counter simple.

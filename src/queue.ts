@@ -21,6 +21,11 @@ export class RingBuffer<T> {
     this.length++;
   }
 
+  /** The oldest item, without removing it. */
+  peek(): T | undefined {
+    return this.length === 0 ? undefined : this.items[this.head];
+  }
+
   /** Removes and returns the oldest item. */
   shift(): T | undefined {
     if (this.length === 0) return undefined;

@@ -489,7 +489,7 @@ describe('stats()', () => {
     const activity = createActivityLogger({ store: memoryStore(), onError: () => {} });
     activity.log({ action: 'a.b' });
     activity.log({ action: 'A' });
-    expect(activity.stats()).toEqual({ enqueued: 2, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0, queued: 2 });
+    expect(activity.stats()).toEqual({ enqueued: 2, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0, spooled: 0, replayed: 0, queued: 2 });
     await activity.flush();
     expect(activity.stats()).toMatchObject({ enqueued: 2, written: 1, invalid: 1, queued: 0 });
   });

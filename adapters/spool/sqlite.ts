@@ -1,0 +1,91 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { ActivityLogError } from '../../src/errors.js';
+import type { ActivityRecord } from '../../src/schema.js';
+import {
+  DEFAULT_SPOOL_FILENAME,
+  DEFAULT_SPOOL_MAX_BYTES,
+  deserializeBatch,
+  serializeBatch,
+  type ActivitySpool,
+  type SpooledBatch,
+  type SpoolOptions,
+} from '../../src/spool.js';
+import { defaultExport, loadPeer } from '../storage/peer.js';
+
+/**
+ * The built-in spool: one SQLite file (WAL, `synchronous=NORMAL`, which survives a crash of
+ * the process), one row per batch. Opened lazily on first use. Several processes may share a
+ * file: SQLite serialises the writers and ids make a batch replayed twice stored once.
+ */
+export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
+  const filename = options.filename ?? DEFAULT_SPOOL_FILENAME;
+  const maxBytes = options.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES;
+  let opened: Promise<Opened> | undefined;
+
+  interface Opened {
+    db: BetterSqlite3.Database;
+    append: BetterSqlite3.Statement<[number, number, string, number]>;
+    peek: BetterSqlite3.Statement<[], { id: number; payload: string }>;
+    remove: BetterSqlite3.Statement<[number]>;
+    size: BetterSqlite3.Statement<[], { batches: number; records: number | null; bytes: number | null }>;
+  }
+
+  const open = () =>
+    (opened ??= (async () => {
+      const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'spool'));
+      const db = new Database(filename);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(`CREATE TABLE IF NOT EXISTS activity_spool (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        records INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        spooled_at INTEGER NOT NULL
+      )`);
+      return {
+        db,
+        append: db.prepare('INSERT INTO activity_spool (records, bytes, payload, spooled_at) VALUES (?, ?, ?, ?)'),
+        peek: db.prepare('SELECT id, payload FROM activity_spool ORDER BY id LIMIT 1'),
+        remove: db.prepare('DELETE FROM activity_spool WHERE id = ?'),
+        size: db.prepare('SELECT COUNT(*) AS batches, SUM(records) AS records, SUM(bytes) AS bytes FROM activity_spool'),
+      };
+    })());
+
+  return {
+    name: `sqlite spool (${filename})`,
+    async append(records: readonly ActivityRecord[]) {
+      const spool = await open();
+      const payload = serializeBatch(records);
+      const bytes = Buffer.byteLength(payload);
+      // Read the size in the same transaction as the insert, so two processes cannot both pass the bound.
+      spool.db.transaction(() => {
+        const used = spool.size.get()?.bytes ?? 0;
+        if (used + bytes > maxBytes) {
+          throw new ActivityLogError('SPOOL_FULL', `spool ${filename} is full (${used} of ${maxBytes} bytes); ${records.length} events dropped`, {
+            details: { dropped: records.length, usedBytes: used, maxBytes },
+          });
+        }
+        spool.append.run(records.length, bytes, payload, Date.now());
+      }).immediate();
+    },
+    async peek(): Promise<SpooledBatch | undefined> {
+      const row = (await open()).peek.get();
+      return row ? { id: row.id, records: deserializeBatch(row.payload) } : undefined;
+    },
+    async remove(batchId: number) {
+      (await open()).remove.run(batchId);
+    },
+    async size() {
+      const row = (await open()).size.get();
+      return { batches: row?.batches ?? 0, records: row?.records ?? 0, bytes: row?.bytes ?? 0 };
+    },
+    async close() {
+      if (!opened) return;
+      const spool = await opened;
+      opened = undefined;
+      spool.db.close();
+    },
+  };
+}

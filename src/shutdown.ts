@@ -1,0 +1,63 @@
+import type { ActivityLogger } from './logger.js';
+
+/** Options of {@link installShutdownHandlers}. */
+export interface ShutdownOptions {
+  /**
+   * Signals after which the logger is closed before the process goes on to exit.
+   * @default ['SIGTERM', 'SIGINT']
+   */
+  signals?: readonly NodeJS.Signals[];
+  /**
+   * Flush when the event loop empties (`beforeExit`), so a script that simply ends still
+   * writes what it logged.
+   * @default true
+   */
+  flushBeforeExit?: boolean;
+}
+
+/**
+ * Closes the logger (drain the queue, write to the store or the spool, close the store) on
+ * SIGTERM and SIGINT, then lets the process exit as it would have: when no other listener
+ * handles the signal, the signal is raised again with Node's default action, so the exit
+ * status and the parent's view of it stay the same. With other listeners, they decide.
+ *
+ * Returns a function that removes the handlers.
+ *
+ * @example
+ * const activity = createActivityLogger({ store: sqliteStore() });
+ * installShutdownHandlers(activity);
+ */
+export function installShutdownHandlers(logger: ActivityLogger<any>, options: ShutdownOptions = {}): () => void {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  if (!proc || typeof proc.on !== 'function') return () => {};
+  const signals = options.signals ?? (['SIGTERM', 'SIGINT'] as const);
+  let shuttingDown = false;
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    void logger.close().finally(() => {
+      uninstall();
+      // Re-raise only when nobody else listens: then Node's default action (exit by signal) runs.
+      if (proc.listenerCount(signal) === 0) proc.kill(proc.pid, signal);
+    });
+  };
+
+  const onBeforeExit = () => {
+    // Each flush schedules work, so beforeExit fires again afterwards; stop when nothing waits.
+    if (logger.stats().queued > 0) void logger.flush();
+  };
+
+  const handlers = signals.map((signal) => {
+    const handler = () => onSignal(signal);
+    proc.on(signal, handler);
+    return { signal, handler };
+  });
+  if (options.flushBeforeExit !== false) proc.on('beforeExit', onBeforeExit);
+
+  function uninstall() {
+    for (const { signal, handler } of handlers) proc!.removeListener(signal, handler);
+    proc!.removeListener('beforeExit', onBeforeExit);
+  }
+  return uninstall;
+}

@@ -1,0 +1,121 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createActivityLogger } from '../../src/index.js';
+import { controllableStore, errorCollector, waitFor } from '../helpers.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'activity-log-spool-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Rows in the spool file, read with SQLite's own client rather than through the spool. */
+function spooledRecords(filename: string): number {
+  const db = new Database(filename, { readonly: true });
+  try {
+    return (db.prepare('SELECT COALESCE(SUM(records), 0) AS n FROM activity_spool').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+describe('spool', () => {
+  it('moves batches to the spool while the store fails, and replays them once it answers: each event stored once', async () => {
+    const filename = join(dir, 'spool.db');
+    const store = controllableStore();
+    store.failAlways(true);
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, spool: { filename }, batchSize: 50, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    for (let i = 0; i < 500; i++) activity.log({ action: 'order.pay', metadata: { i } });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ spooled: 500, written: 0, dropped: 0, failed: 0, queued: 0 });
+    expect(spooledRecords(filename)).toBe(500);
+    expect(errors.some((error) => error.code === 'STORE_FAILED' && error.details?.spooled === true)).toBe(true);
+
+    store.failAlways(false);
+    await waitFor(() => activity.stats().replayed === 500, 10_000);
+    expect(spooledRecords(filename)).toBe(0);
+    const stored = store.all().map((record) => record.metadata?.i as number).sort((a, b) => a - b);
+    expect(stored).toEqual([...Array(500).keys()]);
+    await activity.close();
+  });
+
+  it('replays a spool left by an earlier process when a new logger starts', async () => {
+    const filename = join(dir, 'left-behind.db');
+    const down = controllableStore();
+    down.failAlways(true);
+    const first = createActivityLogger({ store: down, spool: { filename }, onError: () => {} });
+    for (let i = 0; i < 120; i++) first.log({ id: `evt-${i}`, action: 'user.login' });
+    await first.close();
+    expect(spooledRecords(filename)).toBe(120);
+
+    const up = controllableStore();
+    const second = createActivityLogger({ store: up, spool: { filename } });
+    await waitFor(() => up.size === 120, 10_000);
+    expect(second.stats().replayed).toBe(120);
+    expect(spooledRecords(filename)).toBe(0);
+    await second.close();
+  });
+
+  it('drops and counts what does not fit in maxBytes (SPOOL_FULL)', async () => {
+    const filename = join(dir, 'small.db');
+    const store = controllableStore();
+    store.failAlways(true);
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, batchSize: 10, spool: { filename, maxBytes: 4096 } });
+    for (let i = 0; i < 100; i++) activity.log({ action: 'a.b', metadata: { text: 'x'.repeat(100) } });
+    await activity.flush();
+    const stats = activity.stats();
+    expect(stats.spooled).toBeGreaterThan(0);
+    expect(stats.dropped).toBeGreaterThan(0);
+    expect(stats.spooled + stats.dropped).toBe(100);
+    expect(spooledRecords(filename)).toBe(stats.spooled);
+    expect(errors.filter((error) => error.code === 'SPOOL_FULL').length).toBeGreaterThan(0);
+    await activity.close();
+  });
+
+  it('sends batches straight to the spool when the queue passes the high-water mark', async () => {
+    const filename = join(dir, 'hwm.db');
+    const store = controllableStore();
+    store.hold(); // a store that answers, but slowly
+    const activity = createActivityLogger({ store, batchSize: 10, maxQueue: 100, spool: { filename, highWaterMark: 0.5 } });
+    for (let i = 0; i < 100; i++) activity.log({ action: 'a.b', metadata: { i } });
+    await waitFor(() => activity.stats().spooled > 0, 5000);
+    expect(activity.stats().dropped).toBe(0);
+    store.release();
+    await activity.flush();
+    await waitFor(() => store.size === 100, 10_000);
+    await activity.close();
+  });
+});
+
+describe('close() with a store that does not answer', () => {
+  it('gives up after closeTimeoutMs and counts what is left as dropped, without a spool', async () => {
+    const store = controllableStore();
+    store.hold();
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, batchSize: 10, closeTimeoutMs: 200 });
+    for (let i = 0; i < 35; i++) activity.log({ action: 'a.b' });
+    const started = Date.now();
+    await activity.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(activity.stats()).toMatchObject({ dropped: 35, written: 0, queued: 0 });
+    expect(errors.some((error) => error.code === 'STORE_FAILED' && /closeTimeoutMs/.test(error.message))).toBe(true);
+    store.release();
+  });
+
+  it('moves what is left to the spool, with one', async () => {
+    const filename = join(dir, 'close.db');
+    const store = controllableStore();
+    store.hold();
+    const activity = createActivityLogger({ store, batchSize: 10, closeTimeoutMs: 200, spool: { filename } });
+    for (let i = 0; i < 35; i++) activity.log({ action: 'a.b' });
+    await activity.close();
+    expect(activity.stats()).toMatchObject({ spooled: 35, dropped: 0, queued: 0 });
+    expect(spooledRecords(filename)).toBe(35);
+    store.release();
+  });
+});

@@ -1,0 +1,93 @@
+import type { Kysely } from 'kysely';
+import type { Pool, PoolOptions } from 'mysql2';
+import { createSqlStore, SQL_DIALECTS, type SqlActivityStore } from './kysely.js';
+import { defaultExport, loadPeer } from './peer.js';
+
+type KyselyModule = typeof import('kysely');
+
+/** Options of {@link mysqlStore} shared by both forms. */
+export interface MysqlStoreCommonOptions {
+  /**
+   * Name of the activity table.
+   * @default 'activity_logs'
+   */
+  tableName?: string;
+  /**
+   * Database holding the table.
+   * @default the connection's current database
+   */
+  schema?: string;
+  /**
+   * Create the table and indexes on first use.
+   * @default true
+   */
+  migrate?: boolean;
+}
+
+/** Options of {@link mysqlStore}: a URI, or a mysql2 pool you own. */
+export type MysqlStoreOptions = MysqlStoreCommonOptions &
+  (
+    | {
+        /** `mysql://user:password@host:3306/db`; the store opens (and closes) its own pool. */
+        uri: string;
+        /**
+         * More settings of the store's own pool.
+         * @default { connectionLimit: 10 }
+         */
+        poolOptions?: Omit<PoolOptions, 'uri'>;
+        pool?: undefined;
+      }
+    | {
+        /** A pool from mysql2's `createPool()` (the callback API, as Kysely's MysqlDialect takes); `close()` leaves it open. */
+        pool: Pool;
+        uri?: undefined;
+        poolOptions?: undefined;
+      }
+  );
+
+/**
+ * MySQL and MariaDB storage on `mysql2`: JSON columns, `DATETIME(3)` in UTC, binary
+ * collation so ids and filters compare exactly as in JavaScript.
+ *
+ * Times are written and read as UTC by the SQL itself, so the pool's `timezone` setting and
+ * the server's time zone do not shift them.
+ *
+ * Requires the optional peers `mysql2` and `kysely`.
+ *
+ * @example
+ * import { mysqlStore } from 'activity-log/mysql';
+ * const activity = createActivityLogger({ store: mysqlStore({ uri: process.env.MYSQL_URL! }) });
+ */
+export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
+  const userPool = options.pool;
+  let kysely: Kysely<unknown> | undefined;
+  return createSqlStore({
+    name: 'mysql',
+    subpath: 'mysql',
+    tableName: options.tableName,
+    schema: options.schema,
+    migrate: options.migrate,
+    async connect() {
+      if (!kysely) {
+        let pool = userPool;
+        if (!pool) {
+          const mysql = defaultExport<typeof import('mysql2')>(await loadPeer('mysql2', 'mysql'));
+          pool = mysql.createPool({
+            connectionLimit: 10,
+            timezone: 'Z',
+            charset: 'utf8mb4',
+            ...options.poolOptions,
+            uri: options.uri,
+          });
+        }
+        const k = await loadPeer<KyselyModule>('kysely', 'mysql');
+        kysely = new k.Kysely({ dialect: new k.MysqlDialect({ pool }) });
+      }
+      return { db: kysely, dialect: SQL_DIALECTS.mysql };
+    },
+    async disconnect() {
+      if (!userPool) await kysely?.destroy();
+      kysely = undefined;
+    },
+  });
+}

@@ -1,0 +1,432 @@
+/**
+ * Storage benchmarks (issue #3), printed side by side in one run:
+ *
+ *   1. SQLite: events/s end to end (log() -> flush -> sqliteStore) vs raw better-sqlite3
+ *      (1000-row transactions, cached prepared statement).            target >= 0.80
+ *   2. PostgreSQL: postgresStore vs raw `pg` multi-row inserts of 1000. target >= 0.80
+ *   3. MariaDB: mysqlStore vs raw `mysql2` multi-row inserts of 1000.   target >= 0.80
+ *   4. Query on 1,000,000 SQLite events: first page and page 2,000 (keyset) of an actorId +
+ *      time-range filter, and page 2,000 by OFFSET.                    target deep/first <= 2
+ *
+ * Same row shape everywhere: the store's own table (15 columns, 5 secondary indexes), ~200-byte
+ * metadata, UUIDv7 ids. Raw writers insert into a table the store migrated, so the shape is
+ * identical.
+ *
+ * Run: npx tsx test/bench/storage.bench.ts  (or npm run bench)
+ * Env: BENCH_SCALE=0.1 scales every size down; ACTIVITY_LOG_POSTGRES_URL / ACTIVITY_LOG_MYSQL_URL
+ *      enable the server databases (skipped, with a printed reason, when unset).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import mysql from 'mysql2';
+import pg from 'pg';
+import { mysqlStore } from '../../adapters/storage/mysql.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
+import { COLUMNS } from '../../adapters/storage/kysely.js';
+import { encodeCursor } from '../../src/cursor.js';
+import { uuidv7 } from '../../src/ids.js';
+import { createActivityLogger } from '../../src/logger.js';
+import { parseActivityQuery } from '../../src/query.js';
+import type { ActivityEvent } from '../../src/schema.js';
+import type { ActivityStore } from '../../src/store.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const scaled = (n: number) => Math.max(1000, Math.round((n * SCALE) / 1000) * 1000);
+const BATCH = 1000;
+
+interface Result {
+  name: string;
+  value: string;
+  note?: string;
+}
+const results: Result[] = [];
+const report = (name: string, value: string, note?: string) => {
+  results.push({ name, value, note });
+  console.log(`  ${name.padEnd(52)} ${value}${note ? `   ${note}` : ''}`);
+};
+const verdict = (ok: boolean) => (ok ? 'meets target' : 'MISSES target');
+
+/** One event of the benchmark's shape: actor, target, tenant, context, ~200 bytes of metadata. */
+function event(i: number): ActivityEvent {
+  return {
+    action: i % 3 === 0 ? 'recipe.update' : 'recipe.view',
+    actor: { type: 'user', id: `u_${i % 50}`, name: 'Ada Lovelace' },
+    target: { type: 'recipe', id: `r_${i % 1000}` },
+    tenantId: `t_${i % 7}`,
+    metadata: {
+      recipeId: `r_${i % 1000}`,
+      title: 'Slow-roasted tomato and fennel pasta',
+      servings: 4,
+      tags: ['dinner', 'vegetarian', 'quick'],
+      source: 'web',
+      experiment: { name: 'new-editor', variant: i % 2 === 0 ? 'a' : 'b' },
+      note: 'edited from the recipe page',
+    },
+    context: { ip: '203.0.113.7', requestId: `req-${i}`, method: 'POST', route: '/recipes/:id' },
+  };
+}
+
+/** The row a raw writer inserts for event i: the same values the store writes. */
+function rawRow(i: number, encodeTime: (ms: number) => unknown): unknown[] {
+  const e = event(i);
+  const now = Date.now();
+  return [
+    uuidv7(now),
+    encodeTime(now),
+    e.action,
+    'success',
+    e.actor!.type,
+    String(e.actor!.id),
+    e.actor!.name,
+    e.target!.type,
+    String(e.target!.id),
+    null,
+    String(e.tenantId),
+    JSON.stringify(e.metadata),
+    null,
+    null,
+    JSON.stringify(e.context),
+  ];
+}
+
+/** Logs n events through a logger over `store` and waits until they are stored; events/s. */
+async function throughLogger(store: ActivityStore, n: number, delays?: { p99: number; max: number }): Promise<number> {
+  const logger = createActivityLogger({ store, batchSize: BATCH, maxQueue: n + BATCH, onError: (error) => console.error(error) });
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const started = performance.now();
+  for (let i = 0; i < n; i += BATCH) {
+    for (let j = i; j < i + BATCH; j++) logger.log(event(j));
+    // Yield as a server would between requests, so the flusher runs alongside.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await logger.flush();
+  const seconds = (performance.now() - started) / 1000;
+  histogram.disable();
+  if (delays) {
+    delays.p99 = histogram.percentile(99) / 1e6;
+    delays.max = histogram.max / 1e6;
+  }
+  const stats = logger.stats();
+  if (stats.written !== n) throw new Error(`logger wrote ${stats.written} of ${n}: ${JSON.stringify(stats)}`);
+  await logger.close();
+  return n / seconds;
+}
+
+/** The same records the logger would build, for timing `store.insert` on its own; rows/s. */
+async function directInsert(store: ActivityStore, n: number): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < n; i += BATCH) {
+    const records = [];
+    for (let j = i; j < i + BATCH; j++) {
+      const e = event(j);
+      const now = Date.now();
+      records.push({
+        id: uuidv7(now),
+        occurredAt: new Date(now),
+        action: e.action,
+        status: 'success' as const,
+        actor: { type: 'user', id: String(e.actor!.id), name: e.actor!.name! },
+        target: { type: 'recipe', id: String(e.target!.id) },
+        tenantId: String(e.tenantId),
+        metadata: e.metadata!,
+        context: e.context!,
+      });
+    }
+    await store.insert(records);
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+const placeholders = (rows: number, numbered: boolean) =>
+  Array.from(
+    { length: rows },
+    (_, r) => `(${COLUMNS.map((_, c) => (numbered ? `$${r * COLUMNS.length + c + 1}` : '?')).join(', ')})`,
+  ).join(', ');
+
+/**
+ * Raw, direct store.insert and end to end, each run twice in turn on an emptied table; the
+ * better run of each counts (other processes share these 2 cores).
+ */
+async function compareWrites(options: {
+  label: string;
+  n: number;
+  reset: () => Promise<void>;
+  raw: (n: number) => Promise<number>;
+  store: () => Promise<ActivityStore>;
+}): Promise<void> {
+  const { n } = options;
+  let raw = 0;
+  let direct = 0;
+  let endToEnd = 0;
+  for (let round = 0; round < 2; round++) {
+    await options.reset();
+    raw = Math.max(raw, await options.raw(n));
+    await options.reset();
+    let store = await options.store();
+    direct = Math.max(direct, await directInsert(store, n));
+    await store.close?.();
+    await options.reset();
+    store = await options.store();
+    endToEnd = Math.max(endToEnd, await throughLogger(store, n));
+  }
+  const noop: ActivityStore = {
+    name: 'noop',
+    capabilities: { count: false, summarize: false, metadataFilter: false },
+    insert: async () => undefined,
+    query: async () => ({ items: [] }),
+    get: async () => undefined,
+    purge: async () => 0,
+  };
+  const loggerOnly = Math.max(await throughLogger(noop, n), await throughLogger(noop, n));
+  report(`raw ${options.label}`, `${Math.round(raw)} rows/s`);
+  report('store.insert() alone (records prebuilt)', `${Math.round(direct)} rows/s`, `ratio ${(direct / raw).toFixed(2)}`);
+  report('log() -> flush -> store (end to end)', `${Math.round(endToEnd)} events/s`);
+  report('  logger alone, no-op store (ceiling)', `${Math.round(loggerOnly)} events/s`);
+  report('ratio end to end / raw (target >= 0.80)', (endToEnd / raw).toFixed(3), verdict(endToEnd / raw >= 0.8));
+}
+
+// ---- 1. SQLite writes ------------------------------------------------------------------------
+
+async function sqliteWrites(dir: string): Promise<void> {
+  const n = scaled(100_000);
+  console.log(`\nSQLite writes (${n} events; 1000-row transactions)`);
+  let file = 0;
+  let current = '';
+  await compareWrites({
+    label: 'better-sqlite3 (prepared statement)',
+    n,
+    // A fresh file per run: every run starts from an empty table and index.
+    reset: async () => {
+      current = join(dir, `writes-${file++}.db`);
+      const created = sqliteStore({ filename: current, tableName: 'activity_logs' });
+      await created.migrate();
+      await created.close();
+    },
+    raw: async (count) => {
+      const db = new Database(current);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      const insert = db.prepare(`insert into activity_logs (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`);
+      const insertBatch = db.transaction((from: number) => {
+        for (let i = from; i < from + BATCH; i++) insert.run(rawRow(i, (ms) => ms));
+      });
+      const started = performance.now();
+      for (let i = 0; i < count; i += BATCH) insertBatch(i);
+      const rate = count / ((performance.now() - started) / 1000);
+      db.close();
+      return rate;
+    },
+    store: async () => {
+      const store = sqliteStore({ filename: current, tableName: 'activity_logs' });
+      await store.migrate();
+      return store;
+    },
+  });
+
+  // Where the 1000-row transactions run: what the event loop sees (the bench's own log() loop
+  // blocks for a few ms per 1000 events in both cases).
+  for (const writer of ['worker', 'main'] as const) {
+    const store = sqliteStore({ filename: join(dir, `writer-${writer}.db`), tableName: 'activity_logs', writer });
+    await store.migrate();
+    const delays = { p99: 0, max: 0 };
+    const rate = await throughLogger(store, n, delays);
+    report(`  end to end, writer: '${writer}'`, `${Math.round(rate)} events/s`, `event-loop delay p99 ${delays.p99.toFixed(1)} ms, max ${delays.max.toFixed(1)} ms`);
+  }
+}
+
+// ---- 2. PostgreSQL writes --------------------------------------------------------------------
+
+async function postgresWrites(url: string): Promise<void> {
+  const n = scaled(50_000);
+  console.log(`\nPostgreSQL writes (${n} events; 1000-row statements)`);
+  const table = `bench_pg_${Date.now().toString(36)}`;
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  try {
+    const text = `insert into "${table}" (${COLUMNS.join(', ')}) values ${placeholders(BATCH, true)}`;
+    await compareWrites({
+      label: 'pg (1000-row multi-row insert)',
+      n,
+      reset: async () => {
+        const created = postgresStore({ connectionString: url, tableName: table });
+        await created.migrate();
+        await created.close();
+        await pool.query(`truncate "${table}"`);
+      },
+      raw: async (count) => {
+        const started = performance.now();
+        for (let i = 0; i < count; i += BATCH) {
+          const params: unknown[] = [];
+          for (let j = i; j < i + BATCH; j++) params.push(...rawRow(j, (ms) => new Date(ms).toISOString()));
+          await pool.query(text, params);
+        }
+        return count / ((performance.now() - started) / 1000);
+      },
+      store: async () => {
+        const store = postgresStore({ connectionString: url, tableName: table });
+        await store.migrate();
+        return store;
+      },
+    });
+  } finally {
+    await pool.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"`);
+    await pool.end();
+  }
+}
+
+// ---- 3. MariaDB writes -----------------------------------------------------------------------
+
+async function mysqlWrites(url: string): Promise<void> {
+  const n = scaled(50_000);
+  console.log(`\nMariaDB writes (${n} events; 1000-row statements)`);
+  const table = `bench_my_${Date.now().toString(36)}`;
+  const pool = mysql.createPool({ uri: url, connectionLimit: 2 }).promise();
+  try {
+    const text = `insert into \`${table}\` (${COLUMNS.join(', ')}) values ${placeholders(BATCH, false)}`;
+    const utc = (ms: number) => new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
+    await compareWrites({
+      label: 'mysql2 (1000-row multi-row insert)',
+      n,
+      reset: async () => {
+        const created = mysqlStore({ uri: url, tableName: table });
+        await created.migrate();
+        await created.close();
+        await pool.query(`truncate \`${table}\``);
+      },
+      raw: async (count) => {
+        const started = performance.now();
+        for (let i = 0; i < count; i += BATCH) {
+          const params: unknown[] = [];
+          for (let j = i; j < i + BATCH; j++) params.push(...rawRow(j, utc));
+          await pool.query(text, params);
+        }
+        return count / ((performance.now() - started) / 1000);
+      },
+      store: async () => {
+        const store = mysqlStore({ uri: url, tableName: table });
+        await store.migrate();
+        return store;
+      },
+    });
+  } finally {
+    await pool.query(`drop table if exists \`${table}\`, \`${table}_schema\``);
+    await pool.end();
+  }
+}
+
+// ---- 4. Deep pages ---------------------------------------------------------------------------
+
+async function deepPages(dir: string): Promise<void> {
+  const n = scaled(1_000_000);
+  const pageSize = 50;
+  const actors = 5;
+  // Page 2,000 must exist: the filter has to match at least 100,000 events.
+  const deepPage = Math.min(2000, Math.floor((n / actors) * 0.8 / pageSize) - 1);
+  console.log(`\nQuery on ${n} SQLite events: actorId + time range, ${pageSize} per page, page 1 vs page ${deepPage}`);
+  const filename = join(dir, 'query.db');
+  const store = sqliteStore({ filename, tableName: 'activity_logs' });
+  await store.migrate();
+  const db = new Database(filename);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  const insert = db.prepare(`insert into activity_logs (${COLUMNS.join(', ')}) values (${COLUMNS.map(() => '?').join(', ')})`);
+  // Ten days of events, one every few ms, in time order (as they would arrive).
+  const start = Date.UTC(2026, 0, 1);
+  const step = Math.floor((10 * 86_400_000) / n);
+  const fill = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const row = rawRow(i, (ms) => ms);
+      const ms = start + i * step;
+      row[0] = uuidv7(ms);
+      row[1] = ms;
+      row[5] = `u_${i % actors}`;
+      insert.run(row);
+    }
+  });
+  const filled = performance.now();
+  for (let i = 0; i < n; i += 10_000) fill(i, Math.min(n, i + 10_000));
+  db.exec('analyze');
+  console.log(`  (generated in ${((performance.now() - filled) / 1000).toFixed(1)} s)`);
+
+  const filter = { actorId: 'u_3', from: new Date(start + 86_400_000), to: new Date(start + 9 * 86_400_000) };
+  const time = async (fn: () => Promise<unknown> | unknown, runs = 30): Promise<number> => {
+    for (let i = 0; i < 3; i++) await fn();
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      await fn();
+      samples.push(performance.now() - t);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[Math.floor(samples.length / 2)]!;
+  };
+
+  // The cursor of page `deepPage`: the last record of the page before it.
+  const offsetSql = `select * from activity_logs where actor_id = ? and occurred_at >= ? and occurred_at < ?
+    order by occurred_at desc, id desc limit ? offset ?`;
+  const offsetStatement = db.prepare(offsetSql);
+  const offsetArgs = [filter.actorId, filter.from.getTime(), filter.to.getTime(), pageSize + 1, (deepPage - 1) * pageSize];
+  const before = offsetStatement.all(filter.actorId, filter.from.getTime(), filter.to.getTime(), 1, (deepPage - 1) * pageSize - 1) as {
+    id: string;
+    occurred_at: number;
+  }[];
+  const cursor = encodeCursor({ id: before[0]!.id, occurredAt: new Date(before[0]!.occurred_at) });
+
+  const first = parseActivityQuery({ ...filter, limit: pageSize });
+  const deep = parseActivityQuery({ ...filter, limit: pageSize, cursor });
+  const deepItems = (await store.query(deep)).items;
+  const offsetItems = offsetStatement.all(...offsetArgs) as { id: string }[];
+  if (deepItems.length !== pageSize || deepItems.map((r) => r.id).join() !== offsetItems.slice(0, pageSize).map((r) => r.id).join()) {
+    throw new Error('keyset page and OFFSET page differ');
+  }
+
+  const firstMs = await time(() => store.query(first));
+  const deepMs = await time(() => store.query(deep));
+  const offsetMs = await time(() => offsetStatement.all(...offsetArgs), 10);
+  const plan = db.prepare(`explain query plan select * from activity_logs where actor_id = ? and occurred_at >= ? and occurred_at < ? order by occurred_at desc, id desc limit 51`).all('u_3', 0, 1) as { detail: string }[];
+
+  report(`first page (store.query)`, `${firstMs.toFixed(3)} ms`);
+  report(`page ${deepPage} by keyset cursor (store.query)`, `${deepMs.toFixed(3)} ms`);
+  report(`page ${deepPage} by OFFSET (same SQL, raw)`, `${offsetMs.toFixed(3)} ms`);
+  report('ratio deep keyset / first (target <= 2)', (deepMs / firstMs).toFixed(3), verdict(deepMs / firstMs <= 2));
+  report('ratio OFFSET / keyset at that depth', (offsetMs / deepMs).toFixed(1));
+  console.log(`  (query plan: ${plan.map((row) => row.detail).join('; ')})`);
+  db.close();
+  await store.close();
+}
+
+/** Runs every storage benchmark and prints the figures. */
+export async function runStorageBench(): Promise<Result[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'activity-log-bench-'));
+  // Leave nothing behind, also when the run is interrupted.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeDir);
+  const started = performance.now();
+  try {
+    console.log(`storage benchmarks (BENCH_SCALE=${SCALE})`);
+    await sqliteWrites(dir);
+    const postgresUrl = process.env.ACTIVITY_LOG_POSTGRES_URL;
+    if (postgresUrl) await postgresWrites(postgresUrl);
+    else console.log('\nPostgreSQL writes: skipped, ACTIVITY_LOG_POSTGRES_URL is not set');
+    const mysqlUrl = process.env.ACTIVITY_LOG_MYSQL_URL;
+    if (mysqlUrl) await mysqlWrites(mysqlUrl);
+    else console.log('\nMariaDB writes: skipped, ACTIVITY_LOG_MYSQL_URL is not set');
+    await deepPages(dir);
+  } finally {
+    removeDir();
+  }
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return results;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runStorageBench().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,623 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { memoryStore } from '../adapters/storage/memory.js';
+import { isActivityLogError, type ActivityLogError } from '../src/errors.js';
+import { uuidv7 } from '../src/ids.js';
+import { createActivityLogger } from '../src/logger.js';
+import { parseActivityQuery } from '../src/query.js';
+import type {
+  ActivityQuery,
+  ActivityRecord,
+  NormalizedActivityFilter,
+  SummaryDimension,
+} from '../src/schema.js';
+import type { ActivityStore } from '../src/store.js';
+
+/**
+ * The one conformance suite every store runs. A store's test file passes a factory, a raw
+ * reader (the database's own client, not the store) and its capabilities; the suite checks
+ * every write through the raw reader and every read against the memory store's results.
+ */
+
+/** A stored row as the database's own client sees it: `occurred_at` in epoch ms, JSON parsed. */
+export interface RawRow {
+  id: string;
+  occurred_at: number;
+  action: string;
+  status: string;
+  actor_type: string | null;
+  actor_id: string | null;
+  actor_name: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  tenant_id: string | null;
+  metadata: unknown;
+  changes: unknown;
+  error: unknown;
+  context: unknown;
+}
+
+/** Reads the store's table through the database's own client. */
+export interface RawReader {
+  /** Every row of the activity table, in id order. */
+  rows(): Promise<RawRow[]>;
+  /** The schema version recorded by migrate(), if any. */
+  schemaVersion?(): Promise<number | undefined>;
+  /** Marks the table with a schema version, as a later release would. */
+  setSchemaVersion?(version: number): Promise<void>;
+}
+
+/** One test's store, on a table of its own. */
+export interface ConformanceContext {
+  store: ActivityStore;
+  raw: RawReader;
+  /** Another store on the same table through its own connection, as a second process would have. */
+  makeSecondStore?: () => ActivityStore;
+  /** Runs `fn` in a transaction of the caller's own Kysely on the same database. */
+  transaction?: <T>(fn: (trx: unknown) => Promise<T>) => Promise<T>;
+  /** Kills the store's open database connections from the server side. */
+  killConnections?: () => Promise<number>;
+  /** Drops what the test created and closes every client. */
+  cleanup: () => Promise<void>;
+}
+
+/** What a store's test file passes to {@link describeStoreConformance}. */
+export interface StoreConformanceOptions {
+  name: string;
+  /** Why the suite cannot run here (printed), or false to run it. */
+  skip?: string | false;
+  /** Creates a store (and raw reader) on a fresh table called `tableName`. */
+  setup: (tableName: string) => Promise<ConformanceContext>;
+  /** A store whose database cannot be reached. */
+  unreachableStore?: () => ActivityStore;
+  capabilities: {
+    /** Two stores can share one database (the memory store cannot). */
+    sharedDatabase: boolean;
+    /** `insertInTransaction` with a Kysely transaction. */
+    transactions: boolean;
+    /** `migrate()` and a recorded schema version. */
+    migrations: boolean;
+    /** `killConnections()` is available. */
+    killConnections: boolean;
+  };
+}
+
+const BASE = Date.UTC(2026, 0, 2, 3, 0, 0, 0);
+const HOUR = 3_600_000;
+
+/** Registers the whole conformance suite for one store. */
+export function describeStoreConformance(options: StoreConformanceOptions): void {
+  const { capabilities: can } = options;
+  if (options.skip) {
+    console.warn(`[store conformance] skipping "${options.name}": ${options.skip}`);
+  }
+
+  describe.skipIf(Boolean(options.skip))(options.name, () => {
+    let context: ConformanceContext;
+    let store: ActivityStore;
+    let raw: RawReader;
+    let tableName: string;
+
+    beforeEach(async () => {
+      tableName = `al_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+      context = await options.setup(tableName);
+      store = context.store;
+      raw = context.raw;
+    });
+
+    afterEach(async () => {
+      await context.cleanup();
+    });
+
+    describe('insert', () => {
+      it('stores every field and reads it back unchanged', async () => {
+        const records = dataset(40);
+        await store.insert(records);
+        const rows = await raw.rows();
+        expect(rows.map(rowToRecord)).toEqual(sortById(records));
+        for (const record of records.slice(0, 5)) expect(await store.get(record.id)).toEqual(record);
+        expect(await store.get('no-such-id')).toBeUndefined();
+      });
+
+      it('skips a record whose id is already stored, also within one batch', async () => {
+        const records = dataset(30);
+        await store.insert(records.slice(0, 20));
+        const changed = { ...records[0]!, action: 'changed.action' };
+        await store.insert([changed, ...records.slice(10), records[25]!]);
+        const rows = await raw.rows();
+        expect(rows).toHaveLength(30);
+        expect(rows.map(rowToRecord)).toEqual(sortById(records));
+      });
+
+      it('writes a batch larger than one statement in one call', async () => {
+        const records = dataset(2500);
+        await store.insert(records);
+        expect((await raw.rows()).length).toBe(2500);
+      });
+
+      it('round-trips JSON with unicode, emoji, nested arrays and escapes', async () => {
+        const metadata = {
+          text: 'Grüße, 東京, Ελληνικά, 😀👩‍👩‍👧, \u2028',
+          quotes: `"double" 'single' \\back\\slash`,
+          nested: [[1, [2, [3, { deep: ['a', null, true, false] }]]], [], {}],
+          numbers: [0, -1, 1.5, 1e21, 123456789012],
+          empty: '',
+          nothing: null,
+        };
+        const record = makeRecord(0, {
+          metadata,
+          changes: { title: { before: 'Old 🍝', after: 'New 🍕' }, tags: { before: ['a'], after: ['a', 'b'] } },
+          error: { name: 'TypeError', message: 'ünïcødé ☃', code: 'E_X' },
+          context: { ip: '::1', userAgent: 'Mozilla/5.0 (😀)', route: '/recipes/:id' },
+        });
+        await store.insert([record]);
+        expect(await store.get(record.id)).toEqual(record);
+        const [row] = await raw.rows();
+        expect(row!.metadata).toEqual(metadata);
+        expect(row!.changes).toEqual(record.changes);
+        expect(row!.error).toEqual(record.error);
+        expect(row!.context).toEqual(record.context);
+      });
+
+      it('round-trips timestamps exactly to the millisecond in UTC', async () => {
+        const times = [
+          Date.UTC(2026, 2, 29, 1, 59, 59, 999), // a European DST switch
+          Date.UTC(1999, 11, 31, 23, 59, 59, 1),
+          Date.UTC(2026, 0, 2, 3, 0, 0, 0),
+          Date.UTC(2038, 0, 19, 3, 14, 8, 123), // past the 32-bit epoch
+          Date.UTC(2024, 1, 29, 12, 0, 0, 7),
+        ];
+        const records = times.map((ms, i) => makeRecord(i, { occurredAt: new Date(ms) }));
+        await store.insert(records);
+        for (const record of records) expect((await store.get(record.id))!.occurredAt.getTime()).toBe(record.occurredAt.getTime());
+        const rows = await raw.rows();
+        expect(rows.map((row) => row.occurred_at).sort()).toEqual([...times].sort());
+      });
+    });
+
+    describe('query', () => {
+      it('returns the same pages as the memory store for every filter, alone and combined', async () => {
+        const records = dataset(300);
+        const reference = memoryStore();
+        await reference.insert(records);
+        await store.insert(records);
+        for (const query of QUERIES) {
+          const expected = await collect(reference, query);
+          const actual = await collect(store, query);
+          expect({ query, ids: actual.map((r) => r.id) }).toEqual({ query, ids: expected.map((r) => r.id) });
+          expect(actual).toEqual(expected);
+        }
+      });
+
+      it('counts as the memory store does', async () => {
+        if (!store.count) throw new Error('store has no count()');
+        const records = dataset(300);
+        const reference = memoryStore();
+        await reference.insert(records);
+        await store.insert(records);
+        for (const query of QUERIES) {
+          const { limit: _limit, after: _after, ...filter } = parseActivityQuery(query);
+          expect({ query, n: await store.count(filter) }).toEqual({ query, n: await reference.count!(filter) });
+        }
+      });
+
+      it('summarizes by every dimension as the memory store does', async () => {
+        if (!store.summarize) throw new Error('store has no summarize()');
+        const records = dataset(300);
+        const reference = memoryStore();
+        await reference.insert(records);
+        await store.insert(records);
+        const dimensions: SummaryDimension[] = ['action', 'status', 'actorType', 'hour', 'day'];
+        const filters: NormalizedActivityFilter[] = [{}, { tenantId: 't_1' }, { action: 'recipe.*', from: new Date(BASE + 10 * HOUR) }];
+        for (const by of dimensions) {
+          for (const filter of filters) {
+            const expected = await reference.summarize!({ ...filter, by });
+            expect(expected.length).toBeGreaterThan(0);
+            expect({ by, filter, buckets: await store.summarize({ ...filter, by }) }).toEqual({ by, filter, buckets: expected });
+          }
+        }
+      });
+
+      it('matches SQL-looking and wildcard values exactly, never as SQL or patterns', async () => {
+        const tricky = ["' OR 1=1 --", '%', '_', '\\', 'a%b', 'a_b', '!', '"; drop table x; --', 'U_1'];
+        const records = tricky.map((value, i) =>
+          makeRecord(i, { actor: { type: 'user', id: value }, metadata: { note: value }, tenantId: value }),
+        );
+        records.push(
+          makeRecord(20, { actor: { type: 'user', id: 'axb' }, metadata: { note: 'axb' }, tenantId: 'axb' }),
+          makeRecord(21, { actor: { type: 'user', id: 'u_1' }, metadata: { note: 'u_1' } }),
+          makeRecord(22, { action: 'a_b.create' }),
+          makeRecord(23, { action: 'axb.create' }),
+          makeRecord(24, { action: 'a_bc.create' }),
+        );
+        await store.insert(records);
+        for (const value of tricky) {
+          const byActor = await collect(store, { actorId: value });
+          expect(byActor.map((r) => r.actor?.id)).toEqual([value]);
+          expect((await collect(store, { metadata: { note: value } })).map((r) => r.id)).toEqual(byActor.map((r) => r.id));
+          expect((await collect(store, { tenantId: value })).map((r) => r.tenantId)).toEqual([value]);
+        }
+        expect((await collect(store, { action: 'a_b.*' })).map((r) => r.action)).toEqual(['a_b.create']);
+        expect(await collect(store, { actorId: "' OR 1=1 --", action: 'recipe.*' })).toHaveLength(1);
+        expect(await collect(store, { actorId: 'nobody' })).toEqual([]);
+      });
+
+      it('compares metadata by JSON type: the string "1" is not the number 1, nor true', async () => {
+        const records = [
+          makeRecord(0, { metadata: { v: 1 } }),
+          makeRecord(1, { metadata: { v: '1' } }),
+          makeRecord(2, { metadata: { v: true } }),
+          makeRecord(3, { metadata: { v: 'true' } }),
+          makeRecord(4, { metadata: { v: 1.5 } }),
+          makeRecord(5, { metadata: { v: null } }),
+          makeRecord(6, { metadata: { v: [1] } }),
+          makeRecord(7, { metadata: { w: 1 } }),
+          makeRecord(8, { metadata: { v: 'Abc' } }),
+          makeRecord(9, { metadata: { v: false } }),
+          makeRecord(10, {}),
+          makeRecord(11, { metadata: { v: { a: 1 } } }),
+        ];
+        await store.insert(records);
+        const idsFor = async (value: string | number | boolean) =>
+          (await collect(store, { metadata: { v: value } })).map((r) => r.id);
+        expect(await idsFor(1)).toEqual([records[0]!.id]);
+        expect(await idsFor('1')).toEqual([records[1]!.id]);
+        expect(await idsFor(true)).toEqual([records[2]!.id]);
+        expect(await idsFor(false)).toEqual([records[9]!.id]);
+        expect(await idsFor('true')).toEqual([records[3]!.id]);
+        expect(await idsFor(1.5)).toEqual([records[4]!.id]);
+        expect(await idsFor('abc')).toEqual([]);
+        // Arrays and objects are never equal to a string holding their JSON.
+        expect(await idsFor('[1]')).toEqual([]);
+        expect(await idsFor('{"a":1}')).toEqual([]);
+        expect(await idsFor('Abc')).toEqual([records[8]!.id]);
+      });
+
+      it('pages through deep result sets in order without skipping or repeating', async () => {
+        // Many records share a millisecond, so the id tiebreak matters.
+        const records = Array.from({ length: 1200 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + Math.floor(i / 7)) }));
+        await store.insert(records);
+        const seen = await collect(store, {}, 23);
+        expect(seen.map((r) => r.id)).toEqual(inPageOrder(records).map((r) => r.id));
+        const filtered = await collect(store, { actorId: 'u_1' }, 9);
+        expect(filtered.map((r) => r.id)).toEqual(inPageOrder(records.filter((r) => r.actor?.id === 'u_1')).map((r) => r.id));
+      });
+
+      it('pages under concurrent inserts without skipping or repeating a record', async () => {
+        const records = Array.from({ length: 200 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + Math.floor(i / 3)) }));
+        await store.insert(records);
+        const seen: string[] = [];
+        let query = parseActivityQuery({ limit: 15 });
+        for (let page = 0; ; page++) {
+          // Newer records, records at the cursor's own millisecond, and older ones arrive between pages.
+          await store.insert([
+            makeRecord(10_000 + page * 3, { occurredAt: new Date(BASE + 1_000_000 + page) }),
+            makeRecord(10_001 + page * 3, { occurredAt: new Date(BASE + 66) }),
+            makeRecord(10_002 + page * 3, { occurredAt: new Date(BASE - 1000 - page) }),
+          ]);
+          const result = await store.query(query);
+          seen.push(...result.items.map((r) => r.id));
+          if (!result.nextCursor) break;
+          query = parseActivityQuery({ limit: 15, cursor: result.nextCursor });
+        }
+        expect(new Set(seen).size).toBe(seen.length);
+        for (const record of records) expect(seen).toContain(record.id);
+      });
+
+      it('rejects a metadata key that is not an identifier instead of building SQL with it', async () => {
+        await store.insert(dataset(3));
+        const query = { ...parseActivityQuery({}), metadata: { "a') or 1=1 --": 'x' } };
+        // The memory store has no SQL to protect and finds nothing; a SQL store refuses the key.
+        const outcome = await store.query(query).then(
+          (page) => page.items.length,
+          (error: ActivityLogError) => error.code,
+        );
+        expect([0, 'INVALID_QUERY']).toContain(outcome);
+      });
+    });
+
+    describe('purge', () => {
+      it('deletes records older than "before", in batches, and returns the count', async () => {
+        const records = Array.from({ length: 4300 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + i * 1000) }));
+        await store.insert(records);
+        const before = new Date(BASE + 4200 * 1000);
+        expect(await store.purge({ before })).toBe(4200);
+        const rows = await raw.rows();
+        expect(rows).toHaveLength(100);
+        for (const row of rows) expect(row.occurred_at).toBeGreaterThanOrEqual(before.getTime());
+        expect(await store.purge({ before })).toBe(0);
+      });
+
+      it('purges only one tenant or one action when asked', async () => {
+        const records = dataset(300);
+        const reference = memoryStore();
+        await reference.insert(records);
+        await store.insert(records);
+        const cases = [
+          { before: new Date(BASE + 40 * HOUR), tenantId: 't_1' },
+          { before: new Date(BASE + 60 * HOUR), action: 'recipe.*' },
+          { before: new Date(BASE + 50 * HOUR), action: 'user.signup', tenantId: 't_2' },
+        ];
+        for (const options of cases) expect(await store.purge(options)).toBe(await reference.purge(options));
+        expect((await raw.rows()).map(rowToRecord)).toEqual(sortById(reference.all()));
+      });
+    });
+
+    describe.skipIf(!can.sharedDatabase)('several writers', () => {
+      it('lets two stores write to one table at once, each record stored once', async () => {
+        const other = context.makeSecondStore!();
+        try {
+          const records = dataset(1000);
+          const batches = (from: number, to: number) =>
+            Array.from({ length: (to - from) / 100 }, (_, i) => records.slice(from + i * 100, from + (i + 1) * 100));
+          // The two writers overlap on records 400-599.
+          await Promise.all([
+            (async () => { for (const batch of batches(0, 600)) await store.insert(batch); })(),
+            (async () => { for (const batch of batches(400, 1000)) await other.insert(batch); })(),
+          ]);
+          const rows = await raw.rows();
+          expect(rows.map(rowToRecord)).toEqual(sortById(records));
+          expect((await other.query(parseActivityQuery({ limit: 500 }))).items).toHaveLength(500);
+        } finally {
+          await other.close?.();
+        }
+      });
+    });
+
+    describe.skipIf(!can.migrations)('migrations', () => {
+      it('migrates twice, and from two stores at once, recording the schema version', async () => {
+        const other = context.makeSecondStore?.();
+        try {
+          await Promise.all([store.migrate!(), other?.migrate!(), store.migrate!()]);
+          await store.migrate!();
+          expect(await raw.schemaVersion!()).toBe(1);
+          await store.insert(dataset(5));
+          expect(await raw.rows()).toHaveLength(5);
+        } finally {
+          await other?.close?.();
+        }
+      });
+
+      it('refuses to write to a table marked with a newer schema version', async () => {
+        await store.migrate!();
+        await raw.setSchemaVersion!(99);
+        const other = context.makeSecondStore?.() ?? store;
+        try {
+          const error = await other.insert(dataset(2)).catch((e: unknown) => e);
+          expect(isActivityLogError(error, 'SCHEMA_VERSION')).toBe(true);
+          expect((error as Error).message).toMatch(/version 99/);
+          expect(await raw.rows()).toHaveLength(0);
+        } finally {
+          if (other !== store) await other.close?.();
+        }
+      });
+    });
+
+    describe.skipIf(!can.transactions)('logInTransaction', () => {
+      it('writes the activity when the caller commits, and not when it rolls back', async () => {
+        const logger = createActivityLogger({ store, onError: () => undefined });
+        const committed = await context.transaction!((trx) =>
+          logger.logInTransaction(trx, { action: 'recipe.update', actor: { type: 'user', id: 'u_1' }, metadata: { kept: true } }),
+        );
+        const failure = await context
+          .transaction!(async (trx) => {
+            await logger.logInTransaction(trx, { id: 'rolled-back', action: 'recipe.delete' });
+            throw new Error('business change failed');
+          })
+          .catch((error: Error) => error.message);
+        expect(failure).toBe('business change failed');
+        const rows = await raw.rows();
+        expect(rows.map((row) => row.id)).toEqual([committed.id]);
+        expect(await store.get(committed.id)).toEqual(committed);
+        await logger.close();
+      });
+    });
+
+    describe('faults', () => {
+      it.skipIf(!options.unreachableStore)('does not throw from the factory for an unreachable database; the logger retries and reports', async () => {
+        const unreachable = options.unreachableStore!();
+        await expect(unreachable.insert(dataset(1))).rejects.toBeDefined();
+        const errors: ActivityLogError[] = [];
+        const logger = createActivityLogger({
+          store: unreachable,
+          retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
+          onError: (error) => errors.push(error),
+        });
+        logger.log({ action: 'recipe.create' });
+        await logger.flush();
+        expect(logger.stats()).toMatchObject({ failed: 1, retries: 2, written: 0 });
+        expect(errors.map((error) => error.code)).toEqual(['STORE_FAILED']);
+        await logger.close();
+      });
+
+      it.skipIf(!can.killConnections)('reconnects after its connection is killed and writes every event exactly once', async () => {
+        const errors: ActivityLogError[] = [];
+        const logger = createActivityLogger({
+          store,
+          batchSize: 25,
+          flushIntervalMs: 5,
+          retry: { maxAttempts: 30, baseDelayMs: 10, maxDelayMs: 100 },
+          onError: (error) => errors.push(error),
+        });
+        const ids: string[] = [];
+        let killed = 0;
+        for (let i = 0; i < 400; i++) {
+          const id = `evt-${i}`;
+          ids.push(id);
+          logger.log({ id, action: 'recipe.view', actor: { type: 'user', id: `u_${i % 5}` } });
+          if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 5));
+          if (i === 150 || i === 300) killed += await context.killConnections!();
+        }
+        await logger.flush();
+        expect(killed).toBeGreaterThan(0);
+        expect(logger.stats()).toMatchObject({ written: 400, failed: 0 });
+        expect(errors).toEqual([]);
+        const rows = await raw.rows();
+        expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
+        await logger.close();
+      });
+    });
+  });
+}
+
+// ---- data -------------------------------------------------------------------------------
+
+/** A record as the logger would produce it, with a time-ordered id. */
+function makeRecord(i: number, overrides: Partial<ActivityRecord> = {}): ActivityRecord {
+  const record: ActivityRecord = {
+    id: uuidv7(BASE + i),
+    occurredAt: new Date(BASE + i * 1000),
+    action: 'recipe.update',
+    status: 'success',
+    actor: { type: 'user', id: 'u_1' },
+    ...overrides,
+  };
+  return record;
+}
+
+/** A deterministic, varied data set: every filter finds some records and misses others. */
+function dataset(n: number): ActivityRecord[] {
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+  const actions = ['recipe.create', 'recipe.update', 'recipe.delete', 'recipes.list', 'recipe_x.view', 'user.signup', 'plan.generate'];
+  const statuses = ['success', 'success', 'failure', 'denied'] as const;
+  const records: ActivityRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    // Spread over three days, with runs of equal timestamps.
+    const occurredAtMs = BASE + Math.floor(random() * 72) * HOUR + (random() < 0.3 ? 0 : Math.floor(random() * 3_600_000));
+    const record: ActivityRecord = {
+      id: uuidv7(occurredAtMs + i),
+      occurredAt: new Date(occurredAtMs),
+      action: pick(actions),
+      status: pick(statuses),
+    };
+    const actorRoll = random();
+    if (actorRoll < 0.8) {
+      record.actor = { type: pick(['user', 'admin', 'service']), id: pick(['u_1', 'u_2', 'u_3', 'U_1']) };
+      if (random() < 0.5) record.actor.name = pick(['Ada', 'Zoë 😀', '']);
+    } else if (actorRoll < 0.9) {
+      record.actor = { type: 'system' };
+    }
+    if (random() < 0.7) {
+      record.target = { type: pick(['recipe', 'plan']), id: pick(['r_1', 'r_2', 'r_3', '42']) };
+      if (random() < 0.5) record.target.name = 'Pasta al forno';
+    }
+    if (random() < 0.6) record.tenantId = pick(['t_1', 't_2']);
+    if (random() < 0.8) {
+      record.metadata = {
+        recipeId: pick(['r_1', 'r_2', '1']),
+        n: pick([1, 2, 1.5, '1']),
+        flag: pick([true, false]),
+        tags: [pick(['a', 'b']), { nested: [1, 2] }],
+      };
+    }
+    if (random() < 0.2) record.changes = { title: { before: 'a', after: 'b' } };
+    if (record.status === 'failure') record.error = { name: 'Error', message: 'boom', code: 'E_BOOM' };
+    if (random() < 0.5) record.context = { ip: '127.0.0.1', requestId: `req-${i}`, method: 'POST' };
+    records.push(record);
+  }
+  return records;
+}
+
+/** The queries the memory comparison runs: every filter alone, then combined. */
+const QUERIES: ActivityQuery[] = [
+  {},
+  { actorType: 'user' },
+  { actorType: 'system' },
+  { actorId: 'u_1' },
+  { actorId: 'U_1' },
+  { action: 'recipe.update' },
+  { action: 'recipe.*' },
+  { action: 'recipe_x.*' },
+  { action: 'user.*' },
+  { status: 'failure' },
+  { status: 'denied' },
+  { targetType: 'recipe' },
+  { targetId: '42' },
+  { targetType: 'plan', targetId: 'r_2' },
+  { tenantId: 't_1' },
+  { from: new Date(BASE + 24 * HOUR) },
+  { to: new Date(BASE + 24 * HOUR) },
+  { from: new Date(BASE + 10 * HOUR), to: new Date(BASE + 11 * HOUR) },
+  { metadata: { recipeId: 'r_1' } },
+  { metadata: { n: 1 } },
+  { metadata: { n: '1' } },
+  { metadata: { n: 1.5 } },
+  { metadata: { flag: true } },
+  { metadata: { flag: false, recipeId: 'r_2' } },
+  { metadata: { missing: 'x' } },
+  { actorId: 'u_2', action: 'recipe.*', status: 'success', from: new Date(BASE + 5 * HOUR) },
+  { tenantId: 't_2', targetType: 'recipe', metadata: { recipeId: '1' }, to: new Date(BASE + 60 * HOUR) },
+  { actorType: 'admin', status: 'failure', tenantId: 't_1' },
+];
+
+/** Every record a query finds, page by page. */
+async function collect(store: ActivityStore, query: ActivityQuery, limit = 17): Promise<ActivityRecord[]> {
+  const found: ActivityRecord[] = [];
+  let parsed = parseActivityQuery({ ...query, limit });
+  for (;;) {
+    const page = await store.query(parsed);
+    expect(page.items.length).toBeLessThanOrEqual(limit);
+    found.push(...page.items);
+    if (!page.nextCursor) return found;
+    parsed = parseActivityQuery({ ...query, limit, cursor: page.nextCursor });
+  }
+}
+
+function inPageOrder(records: ActivityRecord[]): ActivityRecord[] {
+  return [...records].sort((a, b) => b.occurredAt.getTime() - a.occurredAt.getTime() || (a.id < b.id ? 1 : -1));
+}
+
+function sortById(records: ActivityRecord[]): ActivityRecord[] {
+  return [...records].sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+/** A raw row as a record, so writes can be compared with what was inserted. */
+function rowToRecord(row: RawRow): ActivityRecord {
+  const record: ActivityRecord = {
+    id: row.id,
+    occurredAt: new Date(row.occurred_at),
+    action: row.action,
+    status: row.status as ActivityRecord['status'],
+  };
+  if (row.actor_type !== null) {
+    record.actor = { type: row.actor_type };
+    if (row.actor_id !== null) record.actor.id = row.actor_id;
+    if (row.actor_name !== null) record.actor.name = row.actor_name;
+  }
+  if (row.target_type !== null && row.target_id !== null) {
+    record.target = { type: row.target_type, id: row.target_id };
+    if (row.target_name !== null) record.target.name = row.target_name;
+  }
+  if (row.tenant_id !== null) record.tenantId = row.tenant_id;
+  if (row.metadata !== null) record.metadata = row.metadata as ActivityRecord['metadata'];
+  if (row.changes !== null) record.changes = row.changes as ActivityRecord['changes'];
+  if (row.error !== null) record.error = row.error as ActivityRecord['error'];
+  if (row.context !== null) record.context = row.context as ActivityRecord['context'];
+  return record;
+}
+
+/** Flattens a record into a row: how the memory store's "raw" view is built. */
+export function recordToRow(record: ActivityRecord): RawRow {
+  return {
+    id: record.id,
+    occurred_at: record.occurredAt.getTime(),
+    action: record.action,
+    status: record.status,
+    actor_type: record.actor?.type ?? null,
+    actor_id: record.actor?.id ?? null,
+    actor_name: record.actor?.name ?? null,
+    target_type: record.target?.type ?? null,
+    target_id: record.target?.id ?? null,
+    target_name: record.target?.name ?? null,
+    tenant_id: record.tenantId ?? null,
+    metadata: record.metadata ?? null,
+    changes: record.changes ?? null,
+    error: record.error ?? null,
+    context: record.context ?? null,
+  };
+}

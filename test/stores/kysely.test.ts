@@ -1,0 +1,8 @@
+import { describeStoreConformance } from '../store-conformance.js';
+import { sqliteContext } from './databases.js';
+
+describeStoreConformance({
+  name: 'kysely store (SqliteDialect)',
+  setup: (tableName) => sqliteContext(tableName, 'kysely'),
+  capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: false },
+});

@@ -3,7 +3,8 @@ import { diffChanges } from './changes.js';
 import { formatUuidv7, stampUuidv7, type UuidV7Stamp } from './ids.js';
 import { ActivityLogError } from './errors.js';
 import type { Redactor } from './redact.js';
-import { activityEventSchema, LIMITS, type ActivityActor, type ActivityContext, type ActivityRecord } from './schema.js';
+import { isValidEvent } from './fast-validate.js';
+import { activityEventSchema, LIMITS, type ActivityActor, type ActivityContext, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
 import { capJsonObject } from './size-cap.js';
 import { snapshotEvent, type EventSnapshot } from './snapshot.js';
 import { formatIssues } from './validation.js';
@@ -91,24 +92,33 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     };
   }
 
-  const fields = pending.fields;
-  const candidate: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) candidate[key] = value;
+  // The snapshot's fields object is the candidate (a fixed shape; copying it key by key or
+  // deleting keys would turn it into a slow dictionary-mode object). Undefined fields are absent.
+  const fields = pending.fields as Record<string, unknown>;
+  let candidate = fields;
   if (bindings) {
-    if (candidate.actor === undefined && bindings.actor !== undefined) candidate.actor = bindings.actor;
-    if (candidate.tenantId === undefined && bindings.tenantId !== undefined) candidate.tenantId = bindings.tenantId;
-    candidate.context = mergeObjects(bindings.context, candidate.context);
-    candidate.metadata = mergeObjects(bindings.metadata, candidate.metadata);
+    candidate = {
+      ...fields,
+      actor: fields.actor ?? bindings.actor,
+      tenantId: fields.tenantId ?? bindings.tenantId,
+      context: mergeObjects(bindings.context, fields.context),
+      metadata: mergeObjects(bindings.metadata, fields.metadata),
+    };
   }
-  const context = candidate.context as Record<string, unknown> | undefined;
+  const context = candidate.context;
   if (isPlainObject(context) && typeof context.userAgent === 'string' && context.userAgent.length > LIMITS.userAgent) {
-    candidate.context = { ...context, userAgent: context.userAgent.slice(0, LIMITS.userAgent) };
+    candidate = { ...candidate, context: { ...context, userAgent: context.userAgent.slice(0, LIMITS.userAgent) } };
   }
-  for (const key of ['context', 'metadata'] as const) if (candidate[key] === undefined) delete candidate[key];
 
-  const parsed = activityEventSchema.safeParse(candidate);
-  if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues)) };
-  const event = parsed.data;
+  let event: ParsedActivityEvent;
+  if (isValidEvent(candidate)) {
+    event = normalizeValid(candidate);
+  } else {
+    // The slow path, for its messages: zod names each bad field and the rule it breaks.
+    const parsed = activityEventSchema.safeParse(candidate);
+    if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues)) };
+    event = parsed.data;
+  }
 
   // zod rebuilds records by assignment, which would turn an own "__proto__" key into a
   // prototype; the snapshot's copies are already plain JSON data, so keep those.
@@ -128,8 +138,8 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     action: event.action,
     status: event.status ?? 'success',
   };
-  if (event.actor) record.actor = dropUndefined(event.actor);
-  if (event.target) record.target = dropUndefined(event.target);
+  if (event.actor) record.actor = party(event.actor);
+  if (event.target) record.target = party(event.target) as NonNullable<ActivityRecord['target']>;
   if (event.tenantId !== undefined) record.tenantId = event.tenantId;
   if (metadata && Object.keys(metadata).length > 0) {
     record.metadata = capJsonObject(redactor.redact(metadata), maxMetadataBytes);
@@ -139,7 +149,10 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     if (Object.keys(diff).length > 0) record.changes = capJsonObject(redactChanges(diff, redactor), maxMetadataBytes) as ActivityRecord['changes'];
   }
   if (event.error !== undefined) record.error = event.error as ActivityRecord['error'];
-  if (event.context && Object.keys(event.context).length > 0) record.context = redactor.redact(dropUndefined(event.context));
+  if (event.context) {
+    const context = dropUndefined(event.context);
+    if (Object.keys(context).length > 0) record.context = redactor.redactContext(context);
+  }
   return { record };
 }
 
@@ -178,6 +191,29 @@ function mergeObjects(base: unknown, override: unknown): unknown {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The fast path's equivalent of zod's output for a candidate `isValidEvent` accepted: ids as
+ * strings, `occurredAt` as a Date. Nothing else differs between input and output.
+ */
+function normalizeValid(candidate: Record<string, unknown>): ParsedActivityEvent {
+  const event = candidate as unknown as ParsedActivityEvent & { occurredAt?: unknown; tenantId?: unknown };
+  const normalized: ParsedActivityEvent = { ...event, occurredAt: undefined };
+  if (event.occurredAt !== undefined) {
+    const occurredAt = event.occurredAt;
+    normalized.occurredAt = occurredAt instanceof Date ? occurredAt : new Date(occurredAt as string | number);
+  }
+  if (typeof event.tenantId === 'number') normalized.tenantId = String(event.tenantId);
+  return normalized;
+}
+
+/** An actor or target without undefined fields, its id as a string. */
+function party(value: { type: string; id?: string | number; name?: string }): NonNullable<ActivityRecord['actor']> {
+  const out: NonNullable<ActivityRecord['actor']> = { type: value.type };
+  if (value.id !== undefined) out.id = String(value.id);
+  if (value.name !== undefined) out.name = value.name;
+  return out;
 }
 
 function dropUndefined<T extends object>(value: T): T {

@@ -50,8 +50,13 @@ export interface RedactOptions {
 
 /** A compiled redaction rule set. */
 export interface Redactor {
-  /** A copy of `value` (a JSON-like tree) with sensitive values replaced. */
+  /**
+   * `value` (a JSON-like tree) with sensitive values replaced: a copy where something was
+   * replaced, the same object where nothing was.
+   */
   redact<T>(value: T, basePath?: readonly string[]): T;
+  /** Like `redact`, for the fixed keys of a context; skips the walk when no rule can match them. */
+  redactContext<T>(value: T): T;
   /** Whether the value at `path` (keys from the root) must be hidden. */
   isSensitive(path: readonly string[]): boolean;
   readonly censor: string;
@@ -61,7 +66,7 @@ const normalizeKey = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, ''
 
 /** Builds a {@link Redactor}; `false` turns redaction off. */
 export function createRedactor(options: RedactOptions | string[] | false | undefined): Redactor {
-  if (options === false) return { redact: (value) => value, isSensitive: () => false, censor: REDACTED };
+  if (options === false) return { redact: (value) => value, redactContext: (value) => value, isSensitive: () => false, censor: REDACTED };
   const config: RedactOptions = Array.isArray(options) ? { paths: options } : (options ?? {});
   const censor = config.censor ?? REDACTED;
   const terms = config.replaceDefaults ? [] : DEFAULT_REDACT_TERMS;
@@ -73,11 +78,17 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     else if (segments.length > 0) pathPatterns.push(segments);
   }
 
+  // Keys repeat from event to event, so their verdicts are cached (bounded, then cleared).
+  const verdicts = new Map<string, boolean>();
   const keyIsSensitive = (key: string): boolean => {
-    const normalized = normalizeKey(key);
-    if (anyDepthKeys.has(normalized)) return true;
-    for (const term of terms) if (normalized.includes(term)) return true;
-    return false;
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) {
+      const normalized = normalizeKey(key);
+      verdict = anyDepthKeys.has(normalized) || terms.some((term) => normalized.includes(term));
+      if (verdicts.size >= 10_000) verdicts.clear();
+      verdicts.set(key, verdict);
+    }
+    return verdict;
   };
 
   const isSensitive = (path: readonly string[]): boolean => {
@@ -87,25 +98,49 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     return false;
   };
 
+  /** Copy-on-write: a subtree with nothing to hide is returned as it is. */
   const walk = (value: unknown, path: string[]): unknown => {
     if (value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) return value.map((item) => walk(item, path));
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      path.push(key);
-      const child = isSensitive(path) ? censor : walk((value as Record<string, unknown>)[key], path);
-      path.pop();
-      if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
-      else out[key] = child;
+    if (Array.isArray(value)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const item = walk(value[i], path);
+        if (item !== value[i]) (copy ??= value.slice())[i] = item;
+      }
+      return copy ?? value;
     }
-    return out;
+    let copy: Record<string, unknown> | undefined;
+    const source = value as Record<string, unknown>;
+    for (const key of Object.keys(source)) {
+      path.push(key);
+      const child = isSensitive(path) ? censor : walk(source[key], path);
+      path.pop();
+      if (child === source[key]) continue;
+      copy ??= copyOwn(source);
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: child, enumerable: true, writable: true, configurable: true });
+      else copy[key] = child;
+    }
+    return copy ?? value;
   };
+
+  const contextNeedsWalk =
+    pathPatterns.length > 0 || ['ip', 'userAgent', 'requestId', 'method', 'route', 'traceId'].some((key) => keyIsSensitive(key));
 
   return {
     censor,
     isSensitive,
     redact: <T>(value: T, basePath: readonly string[] = []) => walk(value, [...basePath]) as T,
+    redactContext: <T>(value: T) => (contextNeedsWalk ? (walk(value, []) as T) : value),
   };
+}
+
+function copyOwn(source: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) {
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: source[key], enumerable: true, writable: true, configurable: true });
+    else copy[key] = source[key];
+  }
+  return copy;
 }
 
 function matchPath(pattern: readonly string[], pi: number, path: readonly string[], i: number): boolean {

@@ -29,8 +29,42 @@ export function truncatedMarker(bytes: number): string {
 /** Key under which a whole object is summarised when even its markers do not fit. */
 export const TRUNCATED_KEY = '_truncated';
 
+/**
+ * An upper bound of the UTF-8 JSON size of `value`, computed without serialising, that stops
+ * counting once past `limit`. Most metadata is small, and this proves it cheaply.
+ */
+function jsonSizeUpperBound(value: unknown, limit: number): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length * 6 + 2; // every UTF-16 unit as a \uXXXX escape at worst
+    case 'number':
+      return 24;
+    case 'boolean':
+      return 5;
+    case 'object': {
+      if (value === null) return 4;
+      let size = 2;
+      if (Array.isArray(value)) {
+        for (const item of value) {
+          size += jsonSizeUpperBound(item, limit) + 1;
+          if (size > limit) return size;
+        }
+        return size;
+      }
+      for (const key of Object.keys(value)) {
+        size += key.length * 6 + 4 + jsonSizeUpperBound((value as Record<string, unknown>)[key], limit);
+        if (size > limit) return size;
+      }
+      return size;
+    }
+    default:
+      return 0;
+  }
+}
+
 /** Returns `value` unchanged when its JSON fits in `maxBytes`, else a copy with the largest values replaced. */
 export function capJsonObject(value: Record<string, unknown>, maxBytes: number): Record<string, unknown> {
+  if (jsonSizeUpperBound(value, maxBytes) <= maxBytes) return value;
   const total = utf8Length(JSON.stringify(value));
   if (total <= maxBytes) return value;
   const sizes = Object.keys(value)

@@ -186,15 +186,30 @@ export class LoggerEngine {
     return this.draining;
   }
 
+  /**
+   * Writes batches one after another, in queue order, while preparing the next: the next
+   * batch is validated and redacted while the store is busy with the current one.
+   */
   private async drainLoop(): Promise<void> {
     this.clearTimer();
+    let writing: Promise<void> | undefined;
     while (this.queue.size > 0 && !this.stopping) {
       const batch = this.takeBatch();
-      if (batch.records.length === 0) this.settle(batch, 'written');
-      else if (this.spool && this.storeDown) await this.toSpool(batch);
-      else await this.write(batch);
+      if (writing) await writing;
+      writing = this.dispatch(batch);
       if (this.overflowBurst && this.queue.size < this.options.maxQueue) this.overflowBurst = undefined;
     }
+    await writing;
+  }
+
+  private dispatch(batch: Batch): Promise<void> {
+    if (batch.records.length === 0) {
+      this.settle(batch, 'written');
+      return Promise.resolve();
+    }
+    if (this.stopping) return Promise.resolve(); // close() settles it (abandonRemaining)
+    if (this.spool && this.storeDown) return this.toSpool(batch);
+    return this.write(batch);
   }
 
   /**

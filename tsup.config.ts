@@ -7,6 +7,13 @@ import { defineConfig } from 'tsup';
 export const entries = {
   index: 'src/index.ts',
   memory: 'adapters/storage/memory.ts',
+  kysely: 'adapters/storage/kysely.ts',
+  sqlite: 'adapters/storage/sqlite.ts',
+  postgres: 'adapters/storage/postgres.ts',
+  mysql: 'adapters/storage/mysql.ts',
+  express: 'adapters/frameworks/express.ts',
+  fastify: 'adapters/frameworks/fastify.ts',
+  hono: 'adapters/frameworks/hono.ts',
 } as const;
 
 export default defineConfig({

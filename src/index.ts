@@ -70,3 +70,35 @@ export type {
   SummaryDimension,
   SummaryQuery,
 } from './schema.js';
+
+// The web-standard HTTP layer the framework shims share; usable directly on any fetch runtime.
+export {
+  createActivityLogsHandler,
+  csvCell,
+  EXPORT_CSV_COLUMNS,
+  createRequestScopeFactory,
+  extractRequestContext,
+  isWellFormedRequestId,
+  traceIdFromTraceparent,
+  clientIpFromHeaders,
+  compileCapturePolicy,
+  statusOf,
+} from './http/index.js';
+export type {
+  ActivityLogsHandler,
+  ActivityLogsOptions,
+  ParameterProblem,
+  ActivityMiddlewareOptions,
+  ActivityRequestScope,
+  ActorResult,
+  RequestScopeFactory,
+  RequestScopeInput,
+  CaptureMode,
+  CaptureOptions,
+  CapturePolicy,
+  CaptureDecision,
+  RouteCapture,
+  RequestLike,
+  RequestContextOptions,
+  ExtractedRequestContext,
+} from './http/index.js';

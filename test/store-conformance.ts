@@ -90,6 +90,16 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
   const { capabilities: can } = options;
   if (options.skip) {
     console.warn(`[store conformance] skipping "${options.name}": ${options.skip}`);
+  } else {
+    // A capability a store lacks skips its tests; say which and why, so no skip is silent.
+    const lacking = [
+      !can.sharedDatabase && 'several writers (no database shared between two stores)',
+      !can.migrations && 'migrations (the store has no schema)',
+      !can.transactions && 'logInTransaction (the store has no transactions)',
+      !options.unreachableStore && 'unreachable database (the store has no network connection)',
+      !can.killConnections && 'killed connection (the store has no connection to kill)',
+    ].filter(Boolean);
+    if (lacking.length > 0) console.info(`[store conformance] ${options.name}: skipping ${lacking.join('; ')}`);
   }
 
   describe.skipIf(Boolean(options.skip))(options.name, () => {

@@ -1,0 +1,110 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ActivityLogger } from '../../src/logger.js';
+import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { nodeRequestLike, sendWebResponse, toWebRequest } from './shared.js';
+
+/**
+ * activity-log for express 5 (and express 4): `activityMiddleware` binds a request-scoped
+ * logger as `req.activity`, and `activityLogsRouter` mounts the admin logs API. Nothing here
+ * imports express at run time; express is an optional peer dependency.
+ */
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /**
+       * The activity logger of this request, with actor, tenant and request context bound.
+       * Set by `activityMiddleware` from `activity-log/express`.
+       */
+      activity: ActivityLogger<any>;
+    }
+  }
+}
+
+/** Options of the express {@link activityMiddleware}. `actor(req)` receives express's `req`. */
+export type ExpressActivityOptions = ActivityMiddlewareOptions<Request>;
+
+/** Options of {@link activityLogsRouter}. `authorize(req)` and `tenant(req)` receive express's `req`. */
+export type ExpressActivityLogsOptions = ActivityLogsOptions<Request>;
+
+const SCOPE = Symbol('activity-log.scope');
+type ScopedRequest = Request & { [SCOPE]?: ActivityRequestScope };
+
+/**
+ * The request middleware. Register it before your routes. The client address is express's
+ * `req.ip`, so it follows the app's `trust proxy` setting.
+ *
+ * Unhandled errors: on the first request of an app it appends one error-recording layer at
+ * the end of the app's stack, which records an error that reaches it as `system.error` and
+ * passes it on with `next(err)`, so express's own handling answers exactly as before. An error
+ * your own error middleware answers without `next(err)` is recorded by automatic capture of
+ * the status it sends (a 5xx is a `failure`).
+ *
+ * @example
+ * app.use(activityMiddleware(activity, { actor: (req) => req.user && { type: 'user', id: req.user.id } }));
+ */
+export function activityMiddleware(logger: ActivityLogger<any>, options: ExpressActivityOptions = {}): RequestHandler {
+  const open = createRequestScopeFactory(logger, options);
+  const { actor, tenant } = options;
+  const appsWithErrorLayer = new WeakSet<object>();
+
+  const recordError: ErrorRequestHandler = function activityErrorRecorder(error: unknown, req: Request, _res: Response, next: NextFunction) {
+    (req as ScopedRequest)[SCOPE]?.recordError(error);
+    next(error);
+  };
+
+  return function activityMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const app = req.app as { use?: (fn: ErrorRequestHandler) => unknown } | undefined;
+    if (app && typeof app.use === 'function' && !appsWithErrorLayer.has(app)) {
+      appsWithErrorLayer.add(app);
+      // Appended now, after the app registered its routes, so it runs after every one of them.
+      app.use(recordError);
+    }
+    const scope = open({
+      request: nodeRequestLike(req.method, req.headers),
+      ip: req.ip,
+      route: () => routeTemplate(req),
+      actor: actor && (() => actor(req)),
+      tenant: tenant && (() => tenant(req)),
+    });
+    const start = (scope: ActivityRequestScope): void => {
+      (req as ScopedRequest)[SCOPE] = scope;
+      req.activity = scope.activity;
+      if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
+      res.once('finish', () => scope.finish(res.statusCode));
+      scope.run(() => next());
+    };
+    if (scope instanceof Promise) scope.then(start, next);
+    else start(scope);
+  };
+}
+
+/** `/recipes/:id` for a request matched by `router.get('/recipes/:id')` under its mount path. */
+function routeTemplate(req: Request): string | undefined {
+  const route = (req as { route?: { path?: unknown } }).route;
+  if (!route || route.path === undefined) return undefined;
+  const path = typeof route.path === 'string' ? route.path : String(route.path);
+  const base = req.baseUrl ?? '';
+  return base + (path === '/' && base ? '' : path) || '/';
+}
+
+/**
+ * The admin logs API as an express middleware: mount it under a path. It converts the request
+ * to a fetch `Request`, runs the web-standard handler (`createActivityLogsHandler`) and
+ * streams the `Response` back. Throws `INVALID_OPTIONS` at start-up without `authorize`.
+ *
+ * @example
+ * app.use('/admin/logs', activityLogsRouter(activity, { authorize: (req) => req.user?.role === 'admin' }));
+ */
+export function activityLogsRouter(logger: ActivityLogger<any>, options: ExpressActivityLogsOptions): RequestHandler {
+  const handler = createActivityLogsHandler<Request>(logger, options);
+  return function activityLogsRouter(req: Request, res: Response, next: NextFunction): void {
+    // Under a mount path express has already stripped it from req.url.
+    const request = toWebRequest(req.method, req.url, req.headers, req.headers.host);
+    handler(request, req, new URL(request.url).pathname)
+      .then((response) => sendWebResponse(res, response))
+      .catch(next);
+  };
+}

@@ -1,0 +1,131 @@
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import type { ActivityLogger } from '../../src/logger.js';
+import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { nodeRequestLike, toWebRequest } from './shared.js';
+
+/**
+ * activity-log for fastify 5: `activityPlugin` binds a request-scoped logger as
+ * `request.activity`; `activityLogsPlugin` serves the admin logs API under a `prefix`. Both
+ * are plain plugins declaring their name and supported fastify version themselves, so
+ * neither fastify nor fastify-plugin is loaded at run time by this module.
+ */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The activity logger of this request, with actor, tenant and request context bound.
+     * Set by `activityPlugin` from `activity-log/fastify`.
+     */
+    activity: ActivityLogger<any>;
+  }
+}
+
+/** Options of {@link activityPlugin}. `actor(request)` receives fastify's `request`. */
+export interface FastifyActivityOptions extends ActivityMiddlewareOptions<FastifyRequest> {
+  /** The logger from `createActivityLogger()`. */
+  logger: ActivityLogger<any>;
+}
+
+/** Options of {@link activityLogsPlugin}. `authorize(request)` and `tenant(request)` receive fastify's `request`. */
+export interface FastifyActivityLogsOptions extends ActivityLogsOptions<FastifyRequest> {
+  /** The logger from `createActivityLogger()`. */
+  logger: ActivityLogger<any>;
+}
+
+/** The fastify versions these plugins are written for. */
+export const SUPPORTED_FASTIFY = '5.x';
+
+const SCOPE = Symbol('activity-log.scope');
+type ScopedRequest = FastifyRequest & { [SCOPE]?: ActivityRequestScope };
+
+/**
+ * Request plugin. It is not encapsulated (`skip-override`), so its hooks cover every route of
+ * the instance it is registered on. The client address is fastify's `request.ip`, which
+ * follows the server's `trustProxy` option. Unhandled errors are recorded from the `onError`
+ * hook, which fastify runs beside its error handler without changing the reply.
+ *
+ * @example
+ * await app.register(activityPlugin, { logger: activity, actor: (request) => request.user && { type: 'user', id: request.user.id } });
+ */
+export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Object.assign(
+  function activityPlugin(fastify: FastifyInstance, options: FastifyActivityOptions, done: (error?: Error) => void): void {
+    const { logger, actor, tenant, ...rest } = options;
+    let open: ReturnType<typeof createRequestScopeFactory>;
+    try {
+      open = createRequestScopeFactory(logger, rest);
+    } catch (error) {
+      // A bad option fails fastify's start-up (register/ready rejects), not the process.
+      done(error as Error);
+      return;
+    }
+    fastify.decorateRequest('activity', null as unknown as ActivityLogger<any>);
+
+    fastify.addHook('onRequest', (request, reply, next) => {
+      const scope = open({
+        request: nodeRequestLike(request.method, request.headers),
+        ip: request.ip,
+        route: request.routeOptions.url,
+        actor: actor && (() => actor(request)),
+        tenant: tenant && (() => tenant(request)),
+      });
+      const start = (scope: ActivityRequestScope): void => {
+        (request as ScopedRequest)[SCOPE] = scope;
+        request.activity = scope.activity;
+        reply.header(scope.requestIdHeader, scope.requestId);
+        scope.run(() => next());
+      };
+      if (scope instanceof Promise) void scope.then(start);
+      else start(scope);
+    });
+    fastify.addHook('onError', (request, _reply, error, next) => {
+      (request as ScopedRequest)[SCOPE]?.recordError(error);
+      next();
+    });
+    fastify.addHook('onResponse', (request, reply, next) => {
+      (request as ScopedRequest)[SCOPE]?.finish(reply.statusCode);
+      next();
+    });
+    done();
+  },
+  {
+    [Symbol.for('skip-override')]: true,
+    [Symbol.for('fastify.display-name')]: 'activity-log',
+    [Symbol.for('plugin-meta')]: { name: 'activity-log', fastify: SUPPORTED_FASTIFY },
+  },
+);
+
+/**
+ * The admin logs API as a fastify plugin; mount it with `prefix`. Encapsulated, so its routes
+ * live under the prefix. Throws `INVALID_OPTIONS` at registration without `authorize`.
+ *
+ * @example
+ * await app.register(activityLogsPlugin, { prefix: '/admin/logs', logger: activity, authorize: (request) => request.user?.role === 'admin' });
+ */
+export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOptions> = Object.assign(
+  function activityLogsPlugin(fastify: FastifyInstance, options: FastifyActivityLogsOptions, done: (error?: Error) => void): void {
+    const { logger, authorize, tenant, basePath, exportPageSize } = options;
+    let handler: ReturnType<typeof createActivityLogsHandler<FastifyRequest>>;
+    try {
+      handler = createActivityLogsHandler<FastifyRequest>(logger, { authorize, tenant, basePath, exportPageSize });
+    } catch (error) {
+      // Refused at start-up: register/ready rejects with the INVALID_OPTIONS error.
+      done(error as Error);
+      return;
+    }
+    const serve = async (request: FastifyRequest, reply: FastifyReply) => {
+      const rest = (request.params as { '*'?: string })['*'];
+      const response = await handler(toWebRequest(request.method, request.url, request.headers, request.headers.host), request, `/${rest ?? ''}`);
+      reply.code(response.status);
+      response.headers.forEach((value, name) => void reply.header(name, value));
+      return reply.send(response.body ?? '');
+    };
+    fastify.get('/', serve);
+    fastify.get('/*', serve);
+    done();
+  },
+  {
+    [Symbol.for('fastify.display-name')]: 'activity-log-logs',
+    [Symbol.for('plugin-meta')]: { name: 'activity-log-logs', fastify: SUPPORTED_FASTIFY },
+  },
+);

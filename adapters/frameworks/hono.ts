@@ -1,0 +1,172 @@
+import { createRequire } from 'node:module';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { ActivityLogError } from '../../src/errors.js';
+import type { ActivityLogger } from '../../src/logger.js';
+import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { clientIpFromHeaders, type RequestLike } from '../../src/http/request-context.js';
+import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+
+/**
+ * activity-log for hono 4: `activityMiddleware` binds a request-scoped logger as
+ * `c.get('activity')`; `activityLogsApp` is the admin logs API as a sub-app for `app.route`.
+ * The middleware uses nothing but the web `Request` and AsyncLocalStorage, so it runs on every
+ * runtime that has AsyncLocalStorage.
+ */
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /**
+     * The activity logger of this request, with actor, tenant and request context bound.
+     * Set by `activityMiddleware` from `activity-log/hono`.
+     */
+    activity: ActivityLogger<any>;
+  }
+}
+
+/** Options of the hono {@link activityMiddleware}. `actor(c)` receives hono's context. */
+export interface HonoActivityOptions extends ActivityMiddlewareOptions<Context> {
+  /**
+   * Take the client address from `x-forwarded-for` / `x-real-ip`. Hono has no proxy setting
+   * of its own; only turn this on behind a proxy you control.
+   * @default false
+   */
+  trustProxy?: boolean;
+  /**
+   * The client address when not taken from proxy headers. The default reads the socket of
+   * `@hono/node-server` (`c.env.incoming`); pass your runtime's own on others.
+   * @default (c) => c.env?.incoming?.socket?.remoteAddress
+   */
+  clientIp?: (c: Context) => string | undefined;
+}
+
+/** Options of {@link activityLogsApp}. `authorize(c)` and `tenant(c)` receive hono's context. */
+export type HonoActivityLogsOptions = ActivityLogsOptions<Context>;
+
+const nodeServerIp = (c: Context): string | undefined =>
+  (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+
+/**
+ * The request middleware.
+ *
+ * Unhandled errors: hono answers a throwing handler with `app.onError` (its default is a plain
+ * 500) and leaves the error on `c.error`; the middleware records it as `system.error` after
+ * the fact, so the response is whatever hono made of it. A non-Error throw that hono rethrows
+ * is recorded and rethrown unchanged.
+ *
+ * @example
+ * app.use(activityMiddleware(activity, { actor: (c) => c.get('user') && { type: 'user', id: c.get('user').id } }));
+ */
+export function activityMiddleware(
+  logger: ActivityLogger<any>,
+  { trustProxy = false, clientIp = nodeServerIp, actor, tenant, ...options }: HonoActivityOptions = {},
+): MiddlewareHandler {
+  const open = createRequestScopeFactory(logger, options);
+  return async function activityMiddleware(c, next) {
+    const request = requestLike(c);
+    const ownPath = routePath(c);
+    let ip: string | undefined;
+    try {
+      ip = (trustProxy ? clientIpFromHeaders(request.headers) : undefined) ?? clientIp(c);
+    } catch {
+      ip = undefined;
+    }
+    const opened = open({
+      request,
+      ip,
+      // Hono matches every route up front and moves routeIndex as it dispatches: read inside
+      // the handler, routePath is the handler's template; here it would be this middleware's.
+      route: () => {
+        const path = routePath(c);
+        return path === ownPath ? undefined : path;
+      },
+      actor: actor && (() => actor(c)),
+      tenant: tenant && (() => tenant(c)),
+    });
+    const scope: ActivityRequestScope = opened instanceof Promise ? await opened : opened;
+    c.set('activity', scope.activity);
+    c.header(scope.requestIdHeader, scope.requestId);
+    try {
+      await scope.run(() => next());
+    } catch (error) {
+      scope.recordError(error);
+      throw error;
+    }
+    if (c.error !== undefined) scope.recordError(c.error);
+    scope.finish(c.res.status);
+  };
+}
+
+type NodeHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * The request as the middleware reads it. On `@hono/node-server`, `c.req.raw.headers` builds a
+ * fetch `Headers` from the socket's raw headers on first use, which costs more than the rest
+ * of the middleware; Node's own parsed headers (`c.env.incoming.headers`) are read instead.
+ * Other runtimes hand hono a real `Request`, read as it is.
+ */
+function requestLike(c: Context): RequestLike {
+  const incoming = (c.env as { incoming?: { headers?: NodeHeaders } } | undefined)?.incoming?.headers;
+  if (!incoming || typeof incoming !== 'object') return c.req.raw;
+  return {
+    method: c.req.method,
+    headers: {
+      get(name: string): string | null {
+        const value = incoming[name.toLowerCase()];
+        if (value === undefined) return null;
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    },
+  };
+}
+
+function routePath(c: Context): string | undefined {
+  try {
+    return (c.req as { routePath?: string }).routePath;
+  } catch {
+    return undefined;
+  }
+}
+
+type HonoModule = { Hono: new () => Hono };
+let honoModule: HonoModule | undefined;
+
+/**
+ * Loads hono only when a sub-app is built: the middleware needs none of it, and importing
+ * this module must work where hono is not installed.
+ */
+function loadHono(): HonoModule {
+  if (honoModule) return honoModule;
+  try {
+    // No import.meta here: this file is also built as CommonJS, where it is a syntax error.
+    // CommonJS resolves from this file; ESM from the app's directory, where the app's own
+    // hono is installed.
+    const base = typeof __filename === 'string' ? __filename : `${process.cwd()}/`;
+    honoModule = createRequire(base)('hono') as HonoModule;
+    return honoModule;
+  } catch (cause) {
+    throw new ActivityLogError('MISSING_PEER', 'activity-log/hono needs hono: npm install hono', { cause });
+  }
+}
+
+/**
+ * The admin logs API as a hono sub-app; mount it with `app.route('/admin/logs', ...)`.
+ * Throws `INVALID_OPTIONS` at start-up without `authorize`.
+ *
+ * @example
+ * app.route('/admin/logs', activityLogsApp(activity, { authorize: (c) => c.get('user')?.role === 'admin' }));
+ */
+export function activityLogsApp(logger: ActivityLogger<any>, options: HonoActivityLogsOptions): Hono {
+  const handler = createActivityLogsHandler<Context>(logger, options);
+  const { Hono } = loadHono();
+  const app = new Hono();
+  const serve = (c: Context) => {
+    // After app.route() the template is '<mount>/*' or '<mount>': the rest of the path is ours.
+    const template = routePath(c) ?? '';
+    const mount = template.replace(/\/?\*$/, '').replace(/\/$/, '');
+    const path = c.req.path.startsWith(mount) ? c.req.path.slice(mount.length) || '/' : c.req.path;
+    return handler(c.req.raw, c, path);
+  };
+  app.get('/', serve);
+  app.get('/*', serve);
+  return app;
+}

@@ -321,7 +321,9 @@ export const EXPORT_CSV_COLUMNS = [
 export function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
   let text = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  // A leading apostrophe is what spreadsheets strip, so a text that starts with one gets
+  // one more: every cell reads back as exactly its text, and none runs as a formula.
+  if (/^[=+\-@\t\r']/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

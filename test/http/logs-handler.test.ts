@@ -12,6 +12,8 @@ describe('csvCell', () => {
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
     expect(csvCell('\tx')).toBe("'\tx");
     expect(csvCell('\rx')).toBe(`"'\rx"`);
+    // Spreadsheets hide one leading apostrophe, so a text that starts with one keeps it.
+    expect(csvCell("'=1")).toBe("''=1");
   });
 
   it('quotes commas, quotes and line breaks, and leaves plain text alone', () => {

@@ -183,8 +183,8 @@ function safeRoute(routeOf: () => string | undefined): string | undefined {
 /**
  * A logger bound to the request whose route template is filled in when it is known: the
  * child logger is (re)built on first use after routing, so `req.activity.log()` in a handler
- * carries `/recipes/:id` although the middleware ran before the router. Every property is
- * read from the current child, so the object is a complete `ActivityLogger`.
+ * carries `/recipes/:id` although the middleware ran before the router. A plain delegating
+ * object (not a Proxy): `log()` runs on every request and must stay cheap.
  */
 function lazyRouteLogger(parent: ActivityLogger<any>, bindings: ActivityBindings, routeOf: () => string | undefined): ActivityLogger<any> {
   let child: ActivityLogger<any> | undefined;
@@ -197,14 +197,26 @@ function lazyRouteLogger(parent: ActivityLogger<any>, bindings: ActivityBindings
     }
     return child;
   };
-  return new Proxy({} as ActivityLogger<any>, {
-    get(_, property) {
-      const target = current();
-      const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  return {
+    log: (event) => current().log(event),
+    with: (more) => current().with(more),
+    flush: () => parent.flush(),
+    close: () => parent.close(),
+    stats: () => parent.stats(),
+    report: (error) => parent.report(error),
+    query: (query) => parent.query(query),
+    get: (id) => parent.get(id),
+    count: (filter) => parent.count(filter),
+    summarize: (query) => parent.summarize(query),
+    purge: (options) => parent.purge(options),
+    logInTransaction: (transaction, event) => current().logInTransaction(transaction, event),
+    get store() {
+      return parent.store;
     },
-    has: (_, property) => Reflect.has(current(), property),
-  });
+    get bindings() {
+      return current().bindings;
+    },
+  };
 }
 
 function callSafely(logger: ActivityLogger<any>, name: string, fn: (() => unknown) | undefined): unknown {

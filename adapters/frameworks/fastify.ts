@@ -104,10 +104,10 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
  */
 export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOptions> = Object.assign(
   function activityLogsPlugin(fastify: FastifyInstance, options: FastifyActivityLogsOptions, done: (error?: Error) => void): void {
-    const { logger, authorize, tenant, basePath, exportPageSize } = options;
+    const { logger, authorize, tenant, basePath, exportPageSize, viewer } = options;
     let handler: ReturnType<typeof createActivityLogsHandler<FastifyRequest>>;
     try {
-      handler = createActivityLogsHandler<FastifyRequest>(logger, { authorize, tenant, basePath, exportPageSize });
+      handler = createActivityLogsHandler<FastifyRequest>(logger, { authorize, tenant, basePath, exportPageSize, viewer });
     } catch (error) {
       // Refused at start-up: register/ready rejects with the INVALID_OPTIONS error.
       done(error as Error);

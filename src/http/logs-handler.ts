@@ -10,6 +10,7 @@ import {
   type ActivityRecord,
 } from '../schema.js';
 import { extractRequestContext } from './request-context.js';
+import { viewerResponse, wantsViewerPage } from './viewer/page.js';
 
 /** Options of {@link createActivityLogsHandler}. `Source` is what the callbacks receive. */
 export interface ActivityLogsOptions<Source = Request> {
@@ -37,6 +38,15 @@ export interface ActivityLogsOptions<Source = Request> {
    * @default 500
    */
   exportPageSize?: number;
+  /**
+   * Also serve the Activity Logs page for browsers at the mount point: a request there that
+   * accepts HTML (a browser's navigation) gets the page, every other request the JSON list as
+   * before. The page is one self-contained document under a strict Content-Security-Policy,
+   * loads nothing from elsewhere, calls this API relative to its own URL, and is behind the
+   * same `authorize` (and `tenant`) as the API.
+   * @default false
+   */
+  viewer?: boolean;
 }
 
 /**
@@ -65,7 +75,8 @@ type View = 'list' | 'get' | 'summary' | 'export';
  * `{ items, nextCursor }`), `GET /:id`, `GET /summary?by=...` and
  * `GET /export?format=ndjson|csv` (streamed page by page). Every read is itself recorded as
  * `activity.query` or `activity.export` with the filters used, and every refusal as `denied`.
- * Bad parameters get a 400 naming each one; the store never sees them.
+ * Bad parameters get a 400 naming each one; the store never sees them. With `viewer: true`
+ * a browser opening the mount point gets the Activity Logs page instead of the JSON list.
  *
  * @example
  * const handler = createActivityLogsHandler(activity, { authorize: (req) => req.headers.get('x-admin') === 'yes' });
@@ -87,7 +98,10 @@ export function createActivityLogsHandler<Source = Request>(
   if (options.tenant !== undefined && typeof options.tenant !== 'function') {
     throw new ActivityLogError('INVALID_OPTIONS', 'activity logs API: options.tenant must be a function returning the caller\'s tenant id');
   }
-  const { authorize, tenant, basePath = '', exportPageSize = 500 } = options;
+  if (options.viewer !== undefined && typeof options.viewer !== 'boolean') {
+    throw new ActivityLogError('INVALID_OPTIONS', `activity logs API: options.viewer must be true or false, got ${typeof options.viewer}`);
+  }
+  const { authorize, tenant, basePath = '', exportPageSize = 500, viewer = false } = options;
   if (!Number.isInteger(exportPageSize) || exportPageSize < 1 || exportPageSize > 500) {
     throw new ActivityLogError('INVALID_OPTIONS', `activity logs API: exportPageSize must be a whole number from 1 to 500, got ${String(exportPageSize)}`);
   }
@@ -103,6 +117,10 @@ export function createActivityLogsHandler<Source = Request>(
     const callerSource = (source ?? request) as Source;
     let recorder = tryCurrentActivity() ?? logger.with({ context: extractRequestContext(request).context });
     const action = view.name === 'export' ? 'activity.export' : 'activity.query';
+    // The page holds no records (its own API calls are read and recorded as usual), so it is
+    // decided before the query parameters, which are the page's filters, not the API's.
+    const page = viewer && view.name === 'list' && wantsViewerPage(request);
+    const viewName = page ? 'viewer' : view.name;
 
     let allowed = false;
     try {
@@ -111,7 +129,7 @@ export function createActivityLogsHandler<Source = Request>(
       logger.report(new ActivityLogError('CALLBACK_FAILED', 'activity logs API: authorize() threw; the request was refused', { cause }));
     }
     if (!allowed) {
-      recorder.log({ action, status: 'denied', metadata: { view: view.name, path: sub.slice(0, 256) } });
+      recorder.log({ action, status: 'denied', metadata: { view: viewName, path: sub.slice(0, 256) } });
       return json(403, { error: 'forbidden', message: 'not allowed to read the activity log' });
     }
 
@@ -124,12 +142,13 @@ export function createActivityLogsHandler<Source = Request>(
         logger.report(new ActivityLogError('CALLBACK_FAILED', 'activity logs API: tenant() threw; the request was refused', { cause }));
       }
       if (typeof value !== 'string' && typeof value !== 'number') {
-        recorder.log({ action, status: 'denied', metadata: { view: view.name, reason: 'no tenant' } });
+        recorder.log({ action, status: 'denied', metadata: { view: viewName, reason: 'no tenant' } });
         return json(403, { error: 'forbidden', message: 'no tenant for this caller' });
       }
       pinned = String(value);
       recorder = recorder.with({ tenantId: pinned });
     }
+    if (page) return viewerResponse(request.method === 'HEAD');
 
     const allowedParams =
       view.name === 'list' ? LIST_PARAMS : view.name === 'summary' ? SUMMARY_PARAMS : view.name === 'export' ? EXPORT_PARAMS : NO_PARAMS;

@@ -1,0 +1,188 @@
+/**
+ * The viewer's stylesheet, inlined into the page and allowed by its hash in the page's
+ * Content-Security-Policy. Colours per status live in one place (the custom properties).
+ */
+export const VIEWER_STYLES = String.raw`
+:root {
+  color-scheme: light dark;
+  --bg: #f5f6f8;
+  --card: #ffffff;
+  --text: #1d2330;
+  --muted: #667085;
+  --line: #e4e7ec;
+  --hover: #f2f4f7;
+  --accent: #3b5bdb;
+  --accent-text: #ffffff;
+  --selected: #eef2ff;
+  --success: #2f9e44;
+  --success-bg: #e6f6ea;
+  --failure: #e03131;
+  --failure-bg: #fdecec;
+  --denied: #e8890c;
+  --denied-bg: #fff3e0;
+  --code-bg: #f7f8fa;
+  --shadow: 0 1px 2px rgba(16, 24, 40, 0.06), 0 1px 3px rgba(16, 24, 40, 0.08);
+  --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #0f1218;
+    --card: #171b23;
+    --text: #e6e8ee;
+    --muted: #98a2b3;
+    --line: #2a303b;
+    --hover: #1e232d;
+    --accent: #6e8bff;
+    --accent-text: #0f1218;
+    --selected: #1f2740;
+    --success: #51cf66;
+    --success-bg: #16301d;
+    --failure: #ff6b6b;
+    --failure-bg: #3a1a1c;
+    --denied: #ffa94d;
+    --denied-bg: #3a2812;
+    --code-bg: #11151c;
+  }
+}
+* { box-sizing: border-box; }
+html, body { margin: 0; }
+body {
+  background: var(--bg);
+  color: var(--text);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+}
+h1, h2, h3 { margin: 0; font-weight: 600; }
+h1 { font-size: 18px; }
+h2 { font-size: 14px; }
+h3 { font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); margin: 16px 0 6px; }
+.muted { color: var(--muted); }
+.topbar {
+  display: flex; align-items: center; justify-content: space-between; gap: 16px;
+  padding: 14px 24px; background: var(--card); border-bottom: 1px solid var(--line);
+}
+.brand { display: flex; align-items: center; gap: 10px; }
+.logo {
+  width: 22px; height: 22px; border-radius: 6px;
+  background: linear-gradient(135deg, var(--accent), var(--success));
+}
+.exports { display: flex; align-items: center; gap: 8px; color: var(--muted); font-size: 13px; }
+.exports a {
+  color: var(--accent); text-decoration: none; padding: 4px 10px; border: 1px solid var(--line);
+  border-radius: 6px; background: var(--card);
+}
+.exports a:hover { background: var(--hover); }
+.layout {
+  display: grid; gap: 16px; padding: 16px 24px 32px;
+  grid-template-columns: minmax(0, 1fr) 380px;
+  grid-template-areas: "filters filters" "content detail";
+  align-items: start;
+}
+@media (max-width: 1100px) {
+  .layout { grid-template-columns: minmax(0, 1fr); grid-template-areas: "filters" "content" "detail"; }
+}
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; box-shadow: var(--shadow); }
+.card-head { display: flex; align-items: center; gap: 12px; padding: 12px 16px; border-bottom: 1px solid var(--line); }
+.filters {
+  grid-area: filters; display: flex; flex-wrap: wrap; align-items: flex-end; gap: 12px; padding: 12px 16px;
+}
+.filters label { display: flex; flex-direction: column; gap: 4px; font-size: 12px; color: var(--muted); font-weight: 500; }
+.filters input, .filters select {
+  font: inherit; color: var(--text); background: var(--card); border: 1px solid var(--line);
+  border-radius: 6px; padding: 0 8px; height: 34px; min-width: 0;
+}
+.filters input[type="date"] { width: 150px; }
+#f-actorType, #f-actorId { width: 130px; }
+#f-action { width: 200px; }
+.filters input:focus, .filters select:focus, button:focus-visible, tr:focus-visible {
+  outline: 2px solid var(--accent); outline-offset: 1px;
+}
+.filter-actions { display: flex; gap: 8px; margin-left: auto; }
+button {
+  font: inherit; color: var(--text); background: var(--card); border: 1px solid var(--line);
+  border-radius: 6px; padding: 0 14px; height: 34px; cursor: pointer;
+}
+button:hover:not(:disabled) { background: var(--hover); }
+button:disabled { opacity: 0.45; cursor: default; }
+button.primary { background: var(--accent); color: var(--accent-text); border-color: var(--accent); }
+button.primary:hover:not(:disabled) { background: var(--accent); filter: brightness(1.08); }
+.extra { flex-basis: 100%; margin: 0; display: flex; flex-wrap: wrap; gap: 6px; font-size: 12px; color: var(--muted); }
+.detail-actions { display: flex; flex-wrap: wrap; gap: 6px; margin: 16px 0 0; }
+.detail-actions button { font-size: 12px; padding: 0 10px; height: 28px; }
+.chip {
+  display: inline-flex; align-items: center; gap: 6px; padding: 2px 4px 2px 8px; border-radius: 999px;
+  background: var(--selected); color: var(--text); font-size: 12px;
+}
+.chip button { border: 0; background: transparent; padding: 0 4px; height: auto; line-height: 1; color: var(--muted); }
+.error {
+  padding: 10px 14px; border-radius: 8px; background: var(--failure-bg);
+  color: var(--failure); border: 1px solid var(--failure);
+}
+.error[hidden] { display: none; }
+.content { grid-area: content; display: flex; flex-direction: column; gap: 16px; min-width: 0; }
+.chart { padding: 8px 16px 12px; min-height: 60px; }
+.chart svg { display: block; width: 100%; height: auto; }
+.chart .axis { fill: var(--muted); font-size: 10px; }
+.chart .grid { stroke: var(--line); stroke-width: 1; }
+.chart .bar { cursor: pointer; }
+.chart .bar:hover rect { filter: brightness(1.12); }
+.chart .seg-success { fill: var(--success); }
+.chart .seg-failure { fill: var(--failure); }
+.chart .seg-denied { fill: var(--denied); }
+.chart-note { margin: 8px 0; color: var(--muted); }
+.legend { display: flex; gap: 14px; margin-left: auto; font-size: 12px; color: var(--muted); }
+.legend span { display: inline-flex; align-items: center; gap: 6px; }
+.swatch { width: 10px; height: 10px; border-radius: 3px; display: inline-block; }
+.swatch-success { background: var(--success); }
+.swatch-failure { background: var(--failure); }
+.swatch-denied { background: var(--denied); }
+.table-card { overflow: hidden; }
+.table-wrap { overflow-x: auto; }
+table { width: 100%; border-collapse: collapse; }
+th {
+  text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); padding: 10px 16px;
+  border-bottom: 1px solid var(--line); background: var(--card); white-space: nowrap;
+}
+td { padding: 9px 16px; border-bottom: 1px solid var(--line); vertical-align: top; }
+tbody tr { cursor: pointer; }
+tbody tr:hover { background: var(--hover); }
+tbody tr.selected { background: var(--selected); }
+tbody tr:last-child td { border-bottom: 0; }
+.col-time { white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
+.col-action { font-family: var(--mono); font-size: 13px; }
+.primary-text { display: block; overflow-wrap: anywhere; }
+.secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
+.badge {
+  display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;
+  border: 1px solid transparent; text-transform: lowercase;
+}
+.badge-success { color: var(--success); background: var(--success-bg); border-color: var(--success); }
+.badge-failure { color: var(--failure); background: var(--failure-bg); border-color: var(--failure); }
+.badge-denied { color: var(--denied); background: var(--denied-bg); border-color: var(--denied); }
+.badge-other { color: var(--muted); background: var(--hover); border-color: var(--line); }
+.empty { padding: 28px 16px; margin: 0; text-align: center; color: var(--muted); }
+.empty[hidden] { display: none; }
+.pager {
+  display: flex; align-items: center; justify-content: flex-end; gap: 12px; padding: 10px 16px;
+  border-top: 1px solid var(--line); color: var(--muted);
+}
+.busy .table-card table, .busy .chart { opacity: 0.55; transition: opacity 0.15s; }
+.detail { grid-area: detail; position: sticky; top: 16px; max-height: calc(100vh - 32px); overflow: auto; }
+.detail .close { margin-left: auto; padding: 0 10px; height: 28px; }
+.detail-body { padding: 4px 16px 16px; }
+.detail-title { display: flex; align-items: center; gap: 10px; margin: 12px 0 4px; font-family: var(--mono); font-size: 14px; overflow-wrap: anywhere; }
+dl.fields { display: grid; grid-template-columns: 90px minmax(0, 1fr); gap: 6px 12px; margin: 12px 0 0; }
+dl.fields dt { color: var(--muted); font-size: 12px; padding-top: 1px; }
+dl.fields dd { margin: 0; overflow-wrap: anywhere; }
+.mono { font-family: var(--mono); font-size: 12px; }
+pre.json {
+  margin: 0; padding: 10px 12px; background: var(--code-bg); border: 1px solid var(--line); border-radius: 6px;
+  font: 12px/1.5 var(--mono); white-space: pre-wrap; overflow-wrap: anywhere; max-height: 320px; overflow: auto;
+}
+table.changes { font-size: 12px; border: 1px solid var(--line); border-radius: 6px; }
+table.changes th, table.changes td { padding: 6px 8px; font-family: var(--mono); overflow-wrap: anywhere; }
+table.changes th { font-family: inherit; }
+table.changes td:first-child { white-space: nowrap; overflow-wrap: normal; color: var(--text); }
+table.changes td.before { color: var(--failure); }
+table.changes td.after { color: var(--success); }
+.error-box { padding: 8px 12px; border-radius: 6px; background: var(--failure-bg); color: var(--failure); overflow-wrap: anywhere; }
+`;

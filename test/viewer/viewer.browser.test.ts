@@ -1,0 +1,156 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { activityLogsRouter } from '../../adapters/frameworks/express.js';
+import { CHROMIUM_MISSING, launchChromium, screenshotPath } from './browser.js';
+import { seedRecipeEvents, XSS_TITLE } from './seed.js';
+
+/**
+ * The viewer in a real headless Chromium, against an express app on 127.0.0.1 whose admin
+ * mount has `viewer: true`. The page is opened with `action=recipe.*` where paging must be
+ * stable, because the viewer's own reads are recorded (as `activity.query`) in the same log.
+ */
+describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chromium', () => {
+  let activity: ActivityLogger<any>;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let seeded: { failures: number; total: number };
+  const dialogs: string[] = [];
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    activity = createActivityLogger({ store: memoryStore() });
+    seeded = await seedRecipeEvents(activity);
+    const app = express();
+    app.use('/admin/logs', activityLogsRouter(activity, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/logs`;
+
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1400, height: 900 }, extraHTTPHeaders: { 'x-role': 'admin' } });
+    page = await context.newPage();
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    // A CSP violation (a blocked inline script, style or request) is reported as a console error.
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    // Nothing may leave 127.0.0.1.
+    await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+    page.on('request', (request) => {
+      if (new URL(request.url()).hostname !== '127.0.0.1') problems.push(`outside request: ${request.url()}`);
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => {
+      if (!server) return resolve();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+    await activity?.close();
+  });
+
+  const rows = () => page.locator('#rows tr');
+  const firstRowId = () => rows().first().getAttribute('data-id');
+
+  it('shows the events in a table, with status badges and the chart', async () => {
+    await page.goto(`${base}?limit=5&action=recipe.*`);
+    await expect.poll(() => rows().count()).toBe(5);
+    await expect.poll(() => page.locator('#rows .badge').count()).toBe(5);
+    expect(await page.locator('#page-label').textContent()).toBe('Page 1');
+    await page.locator('#chart svg').waitFor();
+    expect(await page.locator('#chart svg rect.seg-success').count()).toBeGreaterThan(0);
+    expect(await page.locator('#chart svg rect.seg-failure').count()).toBeGreaterThan(0);
+    expect(await page.locator('#legend').textContent()).toContain(`failure ${seeded.failures}`);
+  });
+
+  it('shows a recipe titled with markup as text: no element made from it, no alert', async () => {
+    const cell = page.getByText(XSS_TITLE, { exact: true });
+    await expect.poll(() => cell.count()).toBe(1);
+    expect(await cell.isVisible()).toBe(true);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.locator('script').count()).toBe(1);
+    expect(dialogs).toEqual([]);
+  });
+
+  it('opens the detail panel with metadata, changes and context', async () => {
+    await rows().filter({ hasText: XSS_TITLE }).click();
+    const detail = page.locator('#detail-body');
+    await expect.poll(() => detail.locator('pre.json').count()).toBeGreaterThanOrEqual(2);
+    const text = (await detail.textContent()) ?? '';
+    expect(text).toContain('Metadata');
+    expect(text).toContain('"note": "<script>alert(2)</script>"');
+    expect(text).toContain('Changes');
+    expect(await detail.locator('table.changes td').allTextContents()).toEqual(['title', '"Plain toast"', JSON.stringify(XSS_TITLE)]);
+    expect(text).toContain('Context');
+    expect(text).toContain('"requestId": "req-xss"');
+    expect(text).toContain('"ip": "198.51.100.23"');
+    expect(await page.locator('img').count()).toBe(0);
+    expect(dialogs).toEqual([]);
+  });
+
+  it('pages forward with the cursor and back to the same first row', async () => {
+    const first = await firstRowId();
+    await page.click('#next');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 2');
+    await expect.poll(() => firstRowId()).not.toBe(first);
+    const second = await firstRowId();
+    await page.click('#next');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 3');
+    await expect.poll(() => firstRowId()).not.toBe(second);
+    expect(await rows().count()).toBe(seeded.total - 10);
+    expect(await page.locator('#next').isDisabled()).toBe(true);
+    await page.click('#prev');
+    await expect.poll(() => firstRowId()).toBe(second);
+    await page.click('#prev');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 1');
+    await expect.poll(() => firstRowId()).toBe(first);
+    expect(await page.locator('#prev').isDisabled()).toBe(true);
+  });
+
+  it('filters by status, puts the filter in the URL and resets paging', async () => {
+    await page.click('#next');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 2');
+    await page.selectOption('#f-status', 'failure');
+    await page.click('#filters button[type=submit]');
+    await page.waitForURL(/status=failure/);
+    expect(new URL(page.url()).searchParams.get('action')).toBe('recipe.*');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 1');
+    await expect.poll(() => page.locator('#rows .badge').allTextContents()).toEqual(Array(seeded.failures).fill('failure'));
+    await expect.poll(() => page.locator('#chart svg rect.seg-success').count()).toBe(0);
+    expect(await page.locator('#chart svg rect.seg-failure').count()).toBeGreaterThan(0);
+
+    // The failure with an error shows it in the detail panel.
+    await rows().filter({ hasText: 'Pad thai' }).click();
+    await expect.poll(() => page.locator('#detail-body .error-box').textContent()).toBe('Error (E_DUPLICATE): title already taken');
+
+    // A linked view opens filtered; the back button returns to the unfiltered one.
+    await page.goBack();
+    await expect.poll(() => page.locator('#f-status').inputValue()).toBe('');
+    await expect.poll(() => rows().count()).toBe(5);
+  });
+
+  it('looks right (screenshot in test-results/viewer.png), with no CSP violation or outside request', async () => {
+    await page.goto(`${base}?action=recipe.*`);
+    await expect.poll(() => rows().count()).toBe(seeded.total);
+    await page.locator('#chart svg').waitFor();
+    await rows().filter({ hasText: XSS_TITLE }).click();
+    await page.locator('#detail-body table.changes').waitFor();
+    await page.screenshot({ path: screenshotPath('viewer.png'), fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});

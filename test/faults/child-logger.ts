@@ -36,3 +36,10 @@ if (mode === 'sigterm') {
   }, 10);
   setInterval(() => say({ logged, ...activity.stats(), lastError: undefined }), 100);
 }
+
+if (mode === 'exit') {
+  // Logs and simply ends, without close(): installShutdownHandlers flushes on beforeExit.
+  const activity = createActivityLogger({ store: sqliteStore({ filename: file! }), onError: () => {} });
+  installShutdownHandlers(activity);
+  for (let i = 0; i < Number(arg); i++) activity.log({ id: `exit-${i}`, action: 'load.event' });
+}

@@ -59,6 +59,13 @@ describe('shutdown and crash', () => {
     expect(sqlitePresence(filename, 'activity_logs', 'term')).toEqual({ rows: 50_000, distinct: 50_000 });
   });
 
+  it('writes everything when a script with installShutdownHandlers simply ends, without close() (beforeExit)', async () => {
+    const filename = join(dir, 'exit.db');
+    const { child } = startChild(['exit', filename, '5000']);
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+    expect(sqlitePresence(filename, 'activity_logs', 'exit')).toEqual({ rows: 5000, distinct: 5000 });
+  });
+
   it.skipIf(skipReason(!POSTGRES_URL ? 'ACTIVITY_LOG_POSTGRES_URL is not set' : undefined))(
     'after SIGKILL with the spool on, stores every event that reached the spool, and loses at most the queue',
     async () => {

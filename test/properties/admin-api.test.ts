@@ -85,13 +85,14 @@ describe('redaction, end to end (property)', () => {
     const db = new Database(filename, { readonly: true });
     const stored = JSON.stringify(db.prepare('select * from activity_logs').all());
     db.close();
-    const handler = createActivityLogsHandler(activity, { authorize: () => true });
+    const handler = createActivityLogsHandler(activity, { authorize: () => true, viewer: true });
     const served = [
+      await readAll(await handler(new Request('http://x/', { headers: { accept: 'text/html' } }))),
       await readAll(await handler(new Request('http://x/export?format=ndjson'))),
       await readAll(await handler(new Request('http://x/export?format=csv'))),
       await readAll(await handler(new Request('http://x/?limit=500'))),
     ];
-    const page = JSON.parse(served[2]!) as { items: ActivityRecord[] };
+    const page = JSON.parse(served[3]!) as { items: ActivityRecord[] };
     for (const record of page.items.slice(0, 20)) served.push(await readAll(await handler(new Request(`http://x/${record.id}`))));
     for (const secret of secrets) {
       expect(stored).not.toContain(secret);

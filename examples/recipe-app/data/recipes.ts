@@ -1,0 +1,88 @@
+import { sql } from 'kysely';
+import type { Recipe } from '../domain/types.js';
+import { likePattern, type AppDb, type AppTrx, type RecipeTable } from './database.js';
+
+/** Data access for recipes. */
+
+type Db = AppDb | AppTrx;
+
+export function toRecipe(row: RecipeTable): Recipe {
+  return {
+    id: row.id,
+    slug: row.slug,
+    title: row.title,
+    description: row.description,
+    diet: row.diet as Recipe['diet'],
+    allergens: JSON.parse(row.allergens) as string[],
+    calories: row.calories,
+    ingredients: JSON.parse(row.ingredients) as string[],
+    instructions: row.instructions,
+    active: row.active === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toRow(recipe: Recipe): RecipeTable {
+  return {
+    id: recipe.id,
+    slug: recipe.slug,
+    title: recipe.title,
+    description: recipe.description,
+    diet: recipe.diet,
+    allergens: JSON.stringify(recipe.allergens),
+    calories: recipe.calories,
+    ingredients: JSON.stringify(recipe.ingredients),
+    instructions: recipe.instructions,
+    active: recipe.active ? 1 : 0,
+    created_at: recipe.createdAt,
+    updated_at: recipe.updatedAt,
+  };
+}
+
+export async function findRecipe(db: Db, idOrSlug: string): Promise<RecipeTable | undefined> {
+  return db
+    .selectFrom('recipes')
+    .selectAll()
+    .where(({ or, eb }) => or([eb('id', '=', idOrSlug), eb('slug', '=', idOrSlug)]))
+    .executeTakeFirst();
+}
+
+export async function slugTaken(db: Db, slug: string, exceptId?: string): Promise<boolean> {
+  let query = db.selectFrom('recipes').select('id').where('slug', '=', slug);
+  if (exceptId) query = query.where('id', '!=', exceptId);
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+export async function insertRecipe(db: Db, row: RecipeTable): Promise<void> {
+  await db.insertInto('recipes').values(row).execute();
+}
+
+export async function updateRecipe(db: Db, id: string, row: Partial<RecipeTable>): Promise<void> {
+  await db.updateTable('recipes').set(row).where('id', '=', id).execute();
+}
+
+export async function countRecipes(db: Db): Promise<number> {
+  const row = await db.selectFrom('recipes').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Active recipes only, by title; `q` matches the title or the description. */
+export async function searchActiveRecipes(db: Db, search: { q?: string | undefined; limit: number; offset: number }) {
+  let query = db.selectFrom('recipes').where('active', '=', 1);
+  if (search.q) {
+    const pattern = likePattern(search.q);
+    query = query.where(({ or }) =>
+      or([sql<boolean>`lower(title) like ${pattern} escape '\\'`, sql<boolean>`lower(description) like ${pattern} escape '\\'`]),
+    );
+  }
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy('title').orderBy('id').limit(search.limit).offset(search.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function listActiveRecipes(db: Db): Promise<RecipeTable[]> {
+  return db.selectFrom('recipes').selectAll().where('active', '=', 1).orderBy('title').orderBy('id').execute();
+}

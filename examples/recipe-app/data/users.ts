@@ -1,0 +1,101 @@
+import { sql } from 'kysely';
+import type { Preferences, User } from '../domain/types.js';
+import { likePattern, type AppDb, type AppTrx, type PreferencesTable, type UserTable } from './database.js';
+
+/** Data access for users, sessions and preferences. */
+
+type Db = AppDb | AppTrx;
+
+export function toUser(row: UserTable): User {
+  return {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    role: row.role,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toPreferences(row: PreferencesTable): Preferences {
+  return {
+    diet: row.diet as Preferences['diet'],
+    allergies: JSON.parse(row.allergies) as string[],
+    caloriesPerDay: row.calories_per_day,
+    mealsPerDay: row.meals_per_day,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserTable | undefined> {
+  return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserTable | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function insertUser(db: Db, row: UserTable): Promise<void> {
+  await db.insertInto('users').values(row).execute();
+}
+
+export async function setUserStatus(db: Db, id: string, status: UserTable['status'], now: string): Promise<void> {
+  await db.updateTable('users').set({ status, updated_at: now }).where('id', '=', id).execute();
+}
+
+export async function insertSession(db: Db, tokenHash: string, userId: string, now: string): Promise<void> {
+  await db.insertInto('sessions').values({ token_hash: tokenHash, user_id: userId, created_at: now }).execute();
+}
+
+export async function findSessionUser(db: Db, tokenHash: string): Promise<UserTable | undefined> {
+  return db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .selectAll('users')
+    .where('sessions.token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}
+
+export async function deleteSession(db: Db, tokenHash: string): Promise<void> {
+  await db.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
+}
+
+export async function findPreferences(db: Db, userId: string): Promise<PreferencesTable | undefined> {
+  return db.selectFrom('preferences').selectAll().where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function upsertPreferences(db: Db, row: PreferencesTable): Promise<void> {
+  const { user_id: _userId, ...rest } = row;
+  await db
+    .insertInto('preferences')
+    .values(row)
+    .onConflict((oc) => oc.column('user_id').doUpdateSet(rest))
+    .execute();
+}
+
+export interface UserSearch {
+  q?: string | undefined;
+  signedUpFrom?: string | undefined;
+  signedUpTo?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+/** Newest sign-ups first; `signedUpFrom` inclusive, `signedUpTo` exclusive. */
+export async function searchUsers(db: Db, search: UserSearch): Promise<{ rows: UserTable[]; total: number }> {
+  let query = db.selectFrom('users');
+  if (search.q) {
+    const pattern = likePattern(search.q);
+    query = query.where(({ or }) =>
+      or([sql<boolean>`lower(name) like ${pattern} escape '\\'`, sql<boolean>`lower(email) like ${pattern} escape '\\'`]),
+    );
+  }
+  if (search.signedUpFrom) query = query.where('created_at', '>=', search.signedUpFrom);
+  if (search.signedUpTo) query = query.where('created_at', '<', search.signedUpTo);
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(search.limit).offset(search.offset).execute(),
+    query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}

@@ -1,0 +1,188 @@
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { activityLogsRouter, activityMiddleware } from '../../../adapters/frameworks/express.js';
+import { actorOf, type AppActivity } from '../domain/activity.js';
+import type { Accounts, Session } from '../domain/accounts.js';
+import type { Admin } from '../domain/admin.js';
+import { isAppError, type AppErrorKind } from '../domain/errors.js';
+import type { Plans } from '../domain/plans.js';
+import type { Recipes } from '../domain/recipes.js';
+import { authenticate, isActiveAdmin, requireAdmin, requireUser, rethrowAuthError, SESSION_COOKIE } from './auth.js';
+import { homePage } from './home.js';
+
+export interface Services {
+  accounts: Accounts;
+  recipes: Recipes;
+  plans: Plans;
+  admin: Admin;
+}
+
+const STATUS: Record<AppErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unprocessable: 422,
+};
+
+/**
+ * The HTTP layer: routes, the activity middleware and the admin logs mount, over the
+ * services. Two apps: `api` holds the middleware and the routes (the middleware appends its
+ * `system.error` recorder at the end of `api`); the outer app answers what `api` passes on
+ * (unknown paths, unhandled errors) as JSON, after the error has been recorded.
+ */
+export function createHttpApp(services: Services, activity: AppActivity): express.Express {
+  const { accounts, recipes, plans, admin } = services;
+  const api = express.Router();
+  const inner = express();
+  inner.disable('x-powered-by');
+
+  inner.use(authenticate(accounts));
+  inner.use(
+    activityMiddleware(activity, {
+      actor: (req) => req.user && actorOf(req.user),
+      // Business events are logged by the services; automatically: every 401/403 and 5xx.
+      capture: { reads: 'errors', writes: 'errors' },
+    }),
+  );
+  inner.use(rethrowAuthError);
+  inner.use(express.json({ limit: '100kb' }), express.urlencoded({ extended: false, limit: '10kb' }));
+
+  // ---- pages and accounts ----
+  api.get('/', (req, res) => {
+    res.type('html').send(homePage(req.user?.status === 'active' ? req.user : undefined));
+  });
+
+  api.post('/auth/signup', async (req, res) => {
+    const session = await accounts.signup(req.body);
+    sendSession(res, 201, session);
+  });
+
+  api.post('/auth/login', async (req, res) => {
+    const fromForm = typeof req.is('application/x-www-form-urlencoded') === 'string';
+    try {
+      const session = await accounts.login(req.body);
+      if (fromForm) {
+        setSessionCookie(res, session.token);
+        res.redirect(303, '/');
+      } else sendSession(res, 200, session);
+    } catch (error) {
+      if (!fromForm || !isAppError(error)) throw error;
+      res.status(STATUS[error.kind]).type('html').send(homePage(undefined, error.message));
+    }
+  });
+
+  api.post('/auth/logout', requireUser, async (req, res) => {
+    await accounts.logout(req.user!, req.sessionToken!);
+    res.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+    if (req.is('application/x-www-form-urlencoded')) res.redirect(303, '/');
+    else res.status(204).end();
+  });
+
+  api.get('/me', requireUser, async (req, res) => {
+    res.json({ user: req.user, preferences: await accounts.preferences(req.user!) });
+  });
+  api.get('/me/preferences', requireUser, async (req, res) => {
+    res.json({ preferences: await accounts.preferences(req.user!) });
+  });
+  api.put('/me/preferences', requireUser, async (req, res) => {
+    res.json({ preferences: await accounts.updatePreferences(req.user!, req.body) });
+  });
+
+  // ---- recipes ----
+  api.get('/recipes', async (req, res) => {
+    res.json(await recipes.list(req.query));
+  });
+  api.get('/recipes/:idOrSlug', async (req, res) => {
+    res.json({ recipe: await recipes.get(String(req.params.idOrSlug)) });
+  });
+  api.post('/admin/recipes', requireAdmin, async (req, res) => {
+    res.status(201).json({ recipe: await recipes.create(req.body) });
+  });
+  api.patch('/admin/recipes/:id', requireAdmin, async (req, res) => {
+    res.json({ recipe: await recipes.update(String(req.params.id), req.body) });
+  });
+  api.delete('/admin/recipes/:id', requireAdmin, async (req, res) => {
+    await recipes.remove(String(req.params.id));
+    res.status(204).end();
+  });
+
+  // ---- meal plans ----
+  api.post('/plans', requireUser, async (req, res) => {
+    res.status(201).json({ plan: await plans.generate(req.user!) });
+  });
+  api.get('/plans/current', requireUser, async (req, res) => {
+    res.json({ plan: await plans.current(req.user!) });
+  });
+
+  // ---- admin: users ----
+  api.get('/admin/users', requireAdmin, async (req, res) => {
+    res.json(await admin.listUsers(req.query));
+  });
+  api.get('/admin/users/:id', requireAdmin, async (req, res) => {
+    res.json(await admin.getUser(String(req.params.id)));
+  });
+  api.post('/admin/users/:id/suspend', requireAdmin, async (req, res) => {
+    res.json({ user: await admin.suspend(req.user!, String(req.params.id)) });
+  });
+  api.post('/admin/users/:id/reactivate', requireAdmin, async (req, res) => {
+    res.json({ user: await admin.reactivate(req.user!, String(req.params.id)) });
+  });
+
+  // ---- admin: the activity log ----
+  api.use(
+    '/admin/logs',
+    activityLogsRouter(activity, {
+      authorize: isActiveAdmin,
+      // Browsers get the Activity Logs page at /admin/logs; API clients get JSON as before.
+      viewer: true,
+    }),
+  );
+
+  inner.use(api);
+  inner.use(answerAppErrors);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(inner);
+  app.use(notFound);
+  app.use(lastResort);
+  return app;
+}
+
+function sendSession(res: Response, status: number, session: Session): void {
+  setSessionCookie(res, session.token);
+  res.status(status).json({ user: session.user, token: session.token });
+}
+
+function setSessionCookie(res: Response, token: string): void {
+  res.setHeader('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax`);
+}
+
+/** An expected refusal from a service becomes its status and a JSON error; anything else goes on. */
+const answerAppErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
+  if (!isAppError(error) || res.headersSent) return next(error);
+  res.status(STATUS[error.kind]).json({ error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+};
+
+const notFound: RequestHandler = (req, res) => {
+  res.status(404).json({ error: 'not_found', message: `no route ${req.method} ${req.path}` });
+};
+
+/**
+ * Reached by errors nobody answered (already recorded as `system.error` by the middleware):
+ * a clean JSON body, never a stack. Body-parser errors carry their 4xx status.
+ */
+const lastResort: ErrorRequestHandler = (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    res.status(status).json({ error: 'bad_request', message: (error as Error).message });
+    return;
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const requestId = res.getHeader('x-request-id');
+  res.status(500).json({ error: 'internal_error', message: 'something went wrong; it has been logged', ...(requestId ? { requestId } : {}) });
+};

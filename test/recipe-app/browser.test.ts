@@ -1,0 +1,106 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_MISSING, launchChromium, screenshotPath } from '../viewer/browser.js';
+import { ADMIN, startTestApp, type TestApp } from './helpers.js';
+
+const XSS_TITLE = '<img src=x onerror=alert(1)>';
+
+/**
+ * The acceptance path of the reference app in real headless Chromium: the seeded admin logs
+ * in through the home page, a user's plan generation fails, and the admin finds that failure
+ * in the Activity Logs page, opens it, pages through the log, and sees a recipe titled with
+ * markup rendered as text.
+ */
+describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', () => {
+  let app: TestApp;
+  let browser: Browser;
+  let page: Page;
+  const dialogs: string[] = [];
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    const adminToken = await app.login(ADMIN.email, ADMIN.password);
+    const created = await app.request('POST', '/admin/recipes', {
+      token: adminToken,
+      body: { title: XSS_TITLE, diet: 'vegan', allergens: [], calories: 300, ingredients: ['toast'], instructions: 'Toast.' },
+    });
+    expect(created.status).toBe(201);
+    // A user whose preferences too few recipes fit: plan generation fails, with its reason.
+    const { token } = await app.signup('Picky Eater');
+    await app.request('PUT', '/me/preferences', { token, body: { diet: 'vegan', allergies: ['soy'], caloriesPerDay: 1800, mealsPerDay: 3 } });
+    expect((await app.request('POST', '/plans', { token })).status).toBe(422);
+    for (let i = 0; i < 4; i++) await app.signup(); // more events, so the log has several pages
+
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+    page = await context.newPage();
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  const rows = () => page.locator('#rows tr');
+  const firstRowId = () => rows().first().getAttribute('data-id');
+
+  it('logs in as the seeded admin and opens the Activity Logs page', async () => {
+    await page.goto(app.url);
+    await page.fill('input[name=email]', ADMIN.email);
+    await page.fill('input[name=password]', ADMIN.password);
+    await page.click('form button');
+    await page.click('a[href="/admin/logs"]');
+    await page.waitForURL(/\/admin\/logs/);
+    await expect.poll(() => rows().count()).toBeGreaterThan(0);
+  });
+
+  it('filters by status failure and shows the failed plan generation, with its reason in the detail', async () => {
+    await page.selectOption('#f-status', 'failure');
+    await page.click('#filters button[type=submit]');
+    await page.waitForURL(/status=failure/);
+    await expect.poll(() => page.locator('#rows .badge').allTextContents()).not.toContain('success');
+    const failedPlan = rows().filter({ hasText: 'plan.generate' });
+    await expect.poll(() => failedPlan.count()).toBe(1);
+    await failedPlan.click();
+    const detail = page.locator('#detail-body');
+    await expect.poll(() => detail.textContent()).toContain('"reason": "not_enough_recipes"');
+    expect(await detail.textContent()).toContain('"needed": 7');
+    expect(await detail.textContent()).toContain('"route": "/plans"');
+  });
+
+  it('pages forward and back through the log', async () => {
+    // Sign-ups only: the admin's own reads are logged too, and would shift an unfiltered page 1.
+    await page.goto(`${app.url}/admin/logs?limit=2&action=user.signup`);
+    await expect.poll(() => rows().count()).toBe(2);
+    const first = await firstRowId();
+    await page.click('#next');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 2');
+    await expect.poll(() => firstRowId()).not.toBe(first);
+    await page.click('#prev');
+    await expect.poll(() => page.locator('#page-label').textContent()).toBe('Page 1');
+    await expect.poll(() => firstRowId()).toBe(first);
+  });
+
+  it('shows a recipe titled with markup as text, runs nothing from it, and looks right', async () => {
+    await page.goto(`${app.url}/admin/logs?action=recipe.*`);
+    const cell = page.getByText(XSS_TITLE, { exact: true });
+    await expect.poll(() => cell.count()).toBeGreaterThan(0);
+    expect(await cell.first().isVisible()).toBe(true);
+    expect(await page.locator('img').count()).toBe(0);
+    await rows().filter({ hasText: 'recipe.create' }).first().click();
+    await page.locator('#detail-body').waitFor();
+    await page.screenshot({ path: screenshotPath('recipe-app-logs.png'), fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});

@@ -13,6 +13,13 @@ export interface ShutdownOptions {
    * @default true
    */
   flushBeforeExit?: boolean;
+  /**
+   * Runs first when a signal comes, before the logger closes: stop your HTTP server here and
+   * let its open requests finish, so the events they log are still written. A throw or
+   * rejection is ignored (the logger closes anyway).
+   * @default undefined
+   */
+  beforeClose?: () => void | Promise<void>;
 }
 
 /**
@@ -36,11 +43,20 @@ export function installShutdownHandlers(logger: ActivityLogger<any>, options: Sh
   const onSignal = (signal: NodeJS.Signals) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    void logger.close().finally(() => {
-      uninstall();
-      // Re-raise only when nobody else listens: then Node's default action (exit by signal) runs.
-      if (proc.listenerCount(signal) === 0) proc.kill(proc.pid, signal);
-    });
+    const before = async () => {
+      try {
+        await options.beforeClose?.();
+      } catch {
+        // The app's own shutdown step failed; the log still closes.
+      }
+    };
+    void before()
+      .then(() => logger.close())
+      .finally(() => {
+        uninstall();
+        // Re-raise only when nobody else listens: then Node's default action (exit by signal) runs.
+        if (proc.listenerCount(signal) === 0) proc.kill(proc.pid, signal);
+      });
   };
 
   const onBeforeExit = () => {

@@ -33,14 +33,30 @@ const SCOPE = Symbol('activity-log.scope');
 type ScopedRequest = Request & { [SCOPE]?: ActivityRequestScope };
 
 /**
+ * Records an error as `system.error` (once per request) and passes it on with `next(err)`.
+ * `activityMiddleware` appends one at the end of the app by itself; put this one before your
+ * own error middleware when that middleware answers errors without calling `next(err)`.
+ *
+ * @example
+ * app.use(activityErrorHandler());
+ * app.use((err, req, res, next) => res.status(500).json({ error: 'internal' }));
+ */
+export function activityErrorHandler(): ErrorRequestHandler {
+  return function activityErrorRecorder(error: unknown, req: Request, _res: Response, next: NextFunction) {
+    (req as ScopedRequest)[SCOPE]?.recordError(error);
+    next(error);
+  };
+}
+
+/**
  * The request middleware. Register it before your routes. The client address is express's
  * `req.ip`, so it follows the app's `trust proxy` setting.
  *
  * Unhandled errors: on the first request of an app it appends one error-recording layer at
  * the end of the app's stack, which records an error that reaches it as `system.error` and
  * passes it on with `next(err)`, so express's own handling answers exactly as before. An error
- * your own error middleware answers without `next(err)` is recorded by automatic capture of
- * the status it sends (a 5xx is a `failure`).
+ * your own error middleware answers without `next(err)` is recorded only by automatic capture
+ * of the status it sends (a 5xx is a `failure`), unless {@link activityErrorHandler} runs first.
  *
  * @example
  * app.use(activityMiddleware(activity, { actor: (req) => req.user && { type: 'user', id: req.user.id } }));
@@ -50,10 +66,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
   const { actor, tenant } = options;
   const appsWithErrorLayer = new WeakSet<object>();
 
-  const recordError: ErrorRequestHandler = function activityErrorRecorder(error: unknown, req: Request, _res: Response, next: NextFunction) {
-    (req as ScopedRequest)[SCOPE]?.recordError(error);
-    next(error);
-  };
+  const recordError = activityErrorHandler();
 
   return function activityMiddleware(req: Request, res: Response, next: NextFunction): void {
     const app = req.app as { use?: (fn: ErrorRequestHandler) => unknown } | undefined;

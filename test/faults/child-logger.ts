@@ -43,3 +43,17 @@ if (mode === 'exit') {
   installShutdownHandlers(activity);
   for (let i = 0; i < Number(arg); i++) activity.log({ id: `exit-${i}`, action: 'load.event' });
 }
+
+if (mode === 'before') {
+  // A server-like process whose last request logs while shutting down: beforeClose lets it finish.
+  const activity = createActivityLogger({ store: sqliteStore({ filename: file! }), onError: () => {} });
+  installShutdownHandlers(activity, {
+    beforeClose: () => new Promise<void>((resolve) => setTimeout(() => {
+      activity.log({ id: 'before-last', action: 'request.finished' });
+      resolve();
+    }, 200)),
+  });
+  activity.log({ id: 'before-first', action: 'request.started' });
+  say({ ready: 1 });
+  setInterval(() => {}, 1000);
+}

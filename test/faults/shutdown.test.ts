@@ -59,6 +59,16 @@ describe('shutdown and crash', () => {
     expect(sqlitePresence(filename, 'activity_logs', 'term')).toEqual({ rows: 50_000, distinct: 50_000 });
   });
 
+  it('runs beforeClose before closing the logger, so events logged while shutting down are stored', async () => {
+    const filename = join(dir, 'before.db');
+    const { child, waitFor } = startChild(['before', filename]);
+    await waitFor((line) => line.ready === 1);
+    const exit = exited(child);
+    child.kill('SIGTERM');
+    expect(await exit).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(sqlitePresence(filename, 'activity_logs', 'before')).toEqual({ rows: 2, distinct: 2 });
+  });
+
   it('writes everything when a script with installShutdownHandlers simply ends, without close() (beforeExit)', async () => {
     const filename = join(dir, 'exit.db');
     const { child } = startChild(['exit', filename, '5000']);

@@ -1,0 +1,33 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { activityErrorHandler, activityMiddleware } from '../../adapters/frameworks/express.js';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { createActivityLogger } from '../../src/index.js';
+
+describe('express activityErrorHandler', () => {
+  it('records system.error before an app error handler that answers without next(err), once', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store });
+    const app = express();
+    app.use(activityMiddleware(activity));
+    app.get('/boom', () => {
+      throw Object.assign(new Error('kaboom'), { code: 'E_BOOM' });
+    });
+    app.use(activityErrorHandler());
+    app.use((_error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(500).json({ error: 'internal' });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/boom`);
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: 'internal' });
+    await activity.flush();
+    const records = store.all();
+    expect(records.map((record) => record.action)).toEqual(['system.error']);
+    expect(records[0]).toMatchObject({ status: 'failure', error: { name: 'Error', message: 'kaboom', code: 'E_BOOM' }, context: { route: '/boom', method: 'GET' } });
+    await new Promise((resolve) => server.close(resolve));
+    await activity.close();
+  });
+});

@@ -57,3 +57,13 @@ if (mode === 'before') {
   say({ ready: 1 });
   setInterval(() => {}, 1000);
 }
+
+if (mode === 'crash-nospool') {
+  // No spool, a working store: a SIGKILL loses only what is still in memory.
+  const activity = createActivityLogger({ store: sqliteStore({ filename: file! }), maxQueue: 5000, onError: () => {} });
+  let logged = 0;
+  setInterval(() => {
+    for (let i = 0; i < 20; i++) activity.log({ id: `nospool-${logged}`, action: 'load.event', metadata: { n: logged++ } });
+  }, 10);
+  setInterval(() => say({ logged, ...activity.stats(), lastError: undefined }), 100);
+}

@@ -69,6 +69,21 @@ describe('shutdown and crash', () => {
     expect(sqlitePresence(filename, 'activity_logs', 'before')).toEqual({ rows: 2, distinct: 2 });
   });
 
+  it('after SIGKILL without a spool, loses at most what was still in memory', async () => {
+    const filename = join(dir, 'nospool.db');
+    const { child, waitFor, lines } = startChild(['crash-nospool', filename]);
+    await waitFor((line) => (line.written ?? 0) >= 2000);
+    const exit = exited(child);
+    child.kill('SIGKILL');
+    expect((await exit).signal).toBe('SIGKILL');
+    const last = lines.at(-1)!;
+    const stored = sqlitePresence(filename, 'activity_logs', 'nospool');
+    expect(stored.rows).toBe(stored.distinct);
+    expect(stored.rows).toBeGreaterThanOrEqual(last.written!);
+    // The stated bound: the queue (maxQueue = 5,000) plus one 100 ms progress interval (200).
+    expect(last.logged! + 200 - stored.rows).toBeLessThanOrEqual(5000 + 200);
+  });
+
   it('writes everything when a script with installShutdownHandlers simply ends, without close() (beforeExit)', async () => {
     const filename = join(dir, 'exit.db');
     const { child } = startChild(['exit', filename, '5000']);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeValue as describe } from './describe.js';
 
 /**
  * The shapes of activity-log, as zod schemas. Every TypeScript type of the event, the stored
@@ -32,14 +33,6 @@ export const ACTIVITY_STATUSES = ['success', 'failure', 'denied'] as const;
 
 /** Actor types with a shared meaning; any other short string is allowed too. */
 export const ACTOR_TYPES = ['user', 'admin', 'system', 'service', 'anonymous'] as const;
-
-const describe = (value: unknown): string => {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (value === null) return 'null';
-  if (value instanceof Date) return 'a Date';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
-};
 
 const text = (max: number) =>
   z

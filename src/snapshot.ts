@@ -1,3 +1,4 @@
+import { describeValue } from './describe.js';
 import { normalizeThrown } from './normalize-error.js';
 
 /**
@@ -54,7 +55,7 @@ const NO_FIELDS: EventSnapshot['fields'] = Object.freeze({});
 export function snapshotEvent<T extends EventSnapshot>(input: unknown, includeStack: boolean, into: T): T {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     into.fields = NO_FIELDS;
-    into.problem = `event: must be an object with an "action", got ${typeName(input)}`;
+    into.problem = `event: must be an object with an "action", got ${describeValue(input)}`;
     return into;
   }
   let copied: Copied | undefined;
@@ -277,11 +278,4 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   } else {
     target[key] = value;
   }
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
-  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }

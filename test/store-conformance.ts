@@ -37,6 +37,14 @@ export interface RawRow {
   context: unknown;
 }
 
+/** JSON columns as some clients return them (text), parsed; others already parse them. */
+export function parseJsonColumns(row: Record<string, unknown>): RawRow {
+  for (const column of ['metadata', 'changes', 'error', 'context']) {
+    if (typeof row[column] === 'string') row[column] = JSON.parse(row[column] as string);
+  }
+  return row as unknown as RawRow;
+}
+
 /** Reads the store's table through the database's own client. */
 export interface RawReader {
   /** Every row of the activity table, in id order. */

@@ -104,10 +104,8 @@ export const SQL_DIALECTS: Readonly<Record<SqlDialectName, SqlDialectCapabilitie
   },
 };
 
-/** Options of {@link kyselyStore}. */
-export interface KyselyStoreOptions {
-  /** Your Kysely instance. The store never destroys it: its pool and lifecycle stay yours. */
-  db: AnyKysely;
+/** Where the table lives and whether the store creates it: options every SQL store shares. */
+export interface SqlTableOptions {
   /**
    * Name of the activity table; a `<tableName>_schema` table records its schema version.
    * @default 'activity_logs'
@@ -124,6 +122,12 @@ export interface KyselyStoreOptions {
    * @default true
    */
   migrate?: boolean;
+}
+
+/** Options of {@link kyselyStore}. */
+export interface KyselyStoreOptions extends SqlTableOptions {
+  /** Your Kysely instance. The store never destroys it: its pool and lifecycle stay yours. */
+  db: AnyKysely;
   /**
    * The database behind `db`, or its full capabilities.
    * @default detected from the Kysely dialect's adapter
@@ -176,6 +180,41 @@ export function kyselyStore(options: KyselyStoreOptions): SqlActivityStore {
       db: db.withoutPlugins(),
       dialect: typeof dialect === 'object' ? dialect : SQL_DIALECTS[dialect ?? detectDialect(db)],
     }),
+  });
+}
+
+/**
+ * The PostgreSQL and MySQL stores: a Kysely over the pool the user passed (left open by
+ * `close()`), or over one the store opens on first use (and ends on `close()`). @internal
+ */
+export function createPooledSqlStore<Pool>(config: {
+  name: 'postgres' | 'mysql';
+  options: SqlTableOptions;
+  userPool: Pool | undefined;
+  openPool: () => Promise<Pool>;
+  dialect: (kysely: KyselyModule, pool: Pool) => import('kysely').Dialect;
+}): SqlActivityStore {
+  const { name, options, userPool } = config;
+  let kysely: AnyKysely | undefined;
+  return createSqlStore({
+    name,
+    subpath: name,
+    tableName: options.tableName,
+    schema: options.schema,
+    migrate: options.migrate,
+    async connect() {
+      if (!kysely) {
+        const pool = userPool ?? (await config.openPool());
+        const k = await loadPeer<KyselyModule>('kysely', name);
+        kysely = new k.Kysely({ dialect: config.dialect(k, pool) });
+      }
+      return { db: kysely, dialect: SQL_DIALECTS[name] };
+    },
+    async disconnect() {
+      // Destroying Kysely ends the pool: only when the store created it.
+      if (!userPool) await kysely?.destroy();
+      kysely = undefined;
+    },
   });
 }
 

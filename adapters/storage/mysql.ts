@@ -1,28 +1,12 @@
-import type { Kysely } from 'kysely';
 import type { Pool, PoolOptions } from 'mysql2';
-import { createSqlStore, SQL_DIALECTS, type SqlActivityStore } from './kysely.js';
+import { createPooledSqlStore, type SqlActivityStore, type SqlTableOptions } from './kysely.js';
 import { defaultExport, loadPeer } from './peer.js';
 
-type KyselyModule = typeof import('kysely');
-
-/** Options of {@link mysqlStore} shared by both forms. */
-export interface MysqlStoreCommonOptions {
-  /**
-   * Name of the activity table.
-   * @default 'activity_logs'
-   */
-  tableName?: string;
-  /**
-   * Database holding the table.
-   * @default the connection's current database
-   */
-  schema?: string;
-  /**
-   * Create the table and indexes on first use.
-   * @default true
-   */
-  migrate?: boolean;
-}
+/**
+ * Options of {@link mysqlStore} shared by both forms: `tableName`, `schema` (the database;
+ * default: the connection's current one) and `migrate`.
+ */
+export type MysqlStoreCommonOptions = SqlTableOptions;
 
 /** Options of {@link mysqlStore}: a URI, or a mysql2 pool you own. */
 export type MysqlStoreOptions = MysqlStoreCommonOptions &
@@ -59,35 +43,14 @@ export type MysqlStoreOptions = MysqlStoreCommonOptions &
  * const activity = createActivityLogger({ store: mysqlStore({ uri: process.env.MYSQL_URL! }) });
  */
 export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
-  const userPool = options.pool;
-  let kysely: Kysely<unknown> | undefined;
-  return createSqlStore({
+  return createPooledSqlStore<Pool>({
     name: 'mysql',
-    subpath: 'mysql',
-    tableName: options.tableName,
-    schema: options.schema,
-    migrate: options.migrate,
-    async connect() {
-      if (!kysely) {
-        let pool = userPool;
-        if (!pool) {
-          const mysql = defaultExport<typeof import('mysql2')>(await loadPeer('mysql2', 'mysql'));
-          pool = mysql.createPool({
-            connectionLimit: 10,
-            timezone: 'Z',
-            charset: 'utf8mb4',
-            ...options.poolOptions,
-            uri: options.uri,
-          });
-        }
-        const k = await loadPeer<KyselyModule>('kysely', 'mysql');
-        kysely = new k.Kysely({ dialect: new k.MysqlDialect({ pool }) });
-      }
-      return { db: kysely, dialect: SQL_DIALECTS.mysql };
+    options,
+    userPool: options.pool,
+    async openPool() {
+      const mysql = defaultExport<typeof import('mysql2')>(await loadPeer('mysql2', 'mysql'));
+      return mysql.createPool({ connectionLimit: 10, timezone: 'Z', charset: 'utf8mb4', ...options.poolOptions, uri: options.uri });
     },
-    async disconnect() {
-      if (!userPool) await kysely?.destroy();
-      kysely = undefined;
-    },
+    dialect: (kysely, pool) => new kysely.MysqlDialect({ pool }),
   });
 }

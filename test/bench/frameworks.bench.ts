@@ -52,7 +52,6 @@ async function runServer(framework: Framework, variant: Variant, dir: string): P
   let logEvent: ((id: string, activity: { log(event: object): void } | undefined) => void) | undefined;
   let stats: () => { enqueued: number; written: number; dropped: number; queued: number } = () => ({ enqueued: 0, written: 0, dropped: 0, queued: 0 });
   let closeLogger: () => Promise<void> = async () => {};
-  let middleware: { express?: unknown; fastify?: unknown; hono?: unknown } = {};
   let logger: import('../../src/logger.js').ActivityLogger<any> | undefined;
 
   if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore') {

@@ -39,7 +39,7 @@ describe('log() on arbitrary input (property)', () => {
         const stats = activity.stats();
         expect(stats.written + stats.invalid + stats.dropped + stats.failed).toBe(inputs.length);
         expect(stats.queued).toBe(0);
-        expect(activity.store.query({ limit: 500 }).then((page) => page.items.length)).resolves.toBe(stats.written);
+        expect((await activity.query({ limit: 500 })).items).toHaveLength(stats.written);
       }),
       { numRuns: 300 },
     );

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { createActivityLogger } from '../../src/index.js';
+import { waitFor } from '../helpers.js';
 import { POSTGRES_URL, postgresDrop, postgresPresence, runLoad, skipReason, tcpProxy, uniqueTable } from './fixtures.js';
 
 const OUTAGE_MS = Number(process.env.ACTIVITY_LOG_OUTAGE_SECONDS ?? 30) * 1000;
@@ -48,8 +49,7 @@ describe.skipIf(skip)(`a store unreachable for ${OUTAGE_MS / 1000} s under 1,000
   it('loses no event with the spool on', async () => {
     const { activity, logged, table, proxy } = await outage({ spool: true, prefix: 'spool' });
     await activity.flush();
-    const deadline = Date.now() + 60_000;
-    while (activity.stats().replayed < activity.stats().spooled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => activity.stats().replayed >= activity.stats().spooled, 60_000);
     await activity.close();
     await proxy.close();
     const stats = activity.stats();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { createActivityLogger } from '../../src/index.js';
+import { waitFor as waitUntil } from '../helpers.js';
 import { POSTGRES_URL, postgresDrop, postgresPresence, skipReason, sqlitePresence, uniqueTable } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'activity-log-shutdown-'));
@@ -119,8 +120,7 @@ describe('shutdown and crash', () => {
       const table = uniqueTable('fault_crash');
       tables.push(table);
       const recovered = createActivityLogger({ store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }), spool: { filename: spoolFile } });
-      const deadline = Date.now() + 60_000;
-      while (recovered.stats().replayed < spooledIds.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitUntil(() => recovered.stats().replayed >= spooledIds.size, 60_000);
       await recovered.close();
       expect(await postgresPresence(POSTGRES_URL!, table, 'crash')).toEqual({ rows: spooledIds.size, distinct: spooledIds.size });
     },

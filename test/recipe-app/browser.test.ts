@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_MISSING, launchChromium, screenshotPath } from '../viewer/browser.js';
+import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath } from '../viewer/browser.js';
 import { ADMIN, startTestApp, type TestApp } from './helpers.js';
 
 const XSS_TITLE = '<img src=x onerror=alert(1)>';
@@ -15,8 +15,8 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
   let app: TestApp;
   let browser: Browser;
   let page: Page;
-  const dialogs: string[] = [];
-  const problems: string[] = [];
+  let dialogs: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     app = await startTestApp();
@@ -33,17 +33,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
     for (let i = 0; i < 4; i++) await app.signup(); // more events, so the log has several pages
 
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
-    page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
+    ({ page, dialogs, problems } = await openWatchedPage(browser));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,21 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSqliteActivity } from './helpers.js';
+import { alive, readSqliteActivity, ROOT } from './helpers.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const children: ChildProcess[] = [];
 
-function alive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 afterAll(() => {
   for (const child of children) if (child.pid && alive(child.pid)) process.kill(-child.pid, 'SIGKILL');

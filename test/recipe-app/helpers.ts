@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { startRecipeApp, type RunningRecipeApp } from '../../examples/recipe-app/app.js';
 import { DEFAULT_ADMIN, readConfig } from '../../examples/recipe-app/config.js';
+import { parseJsonColumns } from '../store-conformance.js';
 
 /**
  * The recipe app on a real server (127.0.0.1, a free port) over a temporary SQLite file, or
@@ -104,10 +105,7 @@ export interface ActivityRow {
 }
 
 export function parseRow(row: Record<string, unknown>): ActivityRow {
-  for (const column of ['metadata', 'changes', 'error', 'context']) {
-    if (typeof row[column] === 'string') row[column] = JSON.parse(row[column] as string);
-  }
-  return row as unknown as ActivityRow;
+  return parseJsonColumns(row) as unknown as ActivityRow;
 }
 
 /** Every activity row in a SQLite file, read with its own connection, oldest first. */
@@ -117,5 +115,18 @@ export function readSqliteActivity(filename: string): ActivityRow[] {
     return db.prepare('select * from activity_logs order by id').all().map((row) => parseRow(row as Record<string, unknown>));
   } finally {
     db.close();
+  }
+}
+
+/** The repository root, where `npm start` and the examples run. */
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Whether a process group still has a live process. */
+export function alive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

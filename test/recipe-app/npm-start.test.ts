@@ -1,20 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN, readSqliteActivity } from './helpers.js';
+import { ADMIN, alive, readSqliteActivity, ROOT } from './helpers.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 
-function alive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * `npm start` as a newcomer runs it: a child process in the repository, its own process group

@@ -9,7 +9,7 @@ import { kyselyStore } from '../../adapters/storage/kysely.js';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import type { ConformanceContext, RawReader, RawRow } from '../store-conformance.js';
+import { parseJsonColumns, type ConformanceContext, type RawReader, type RawRow } from '../store-conformance.js';
 
 /**
  * Real databases for the conformance suite: a SQLite file in a temp dir, and the PostgreSQL
@@ -18,15 +18,6 @@ import type { ConformanceContext, RawReader, RawRow } from '../store-conformance
 
 export const POSTGRES_URL = process.env.ACTIVITY_LOG_POSTGRES_URL;
 export const MYSQL_URL = process.env.ACTIVITY_LOG_MYSQL_URL;
-
-const JSON_COLUMNS = ['metadata', 'changes', 'error', 'context'] as const;
-
-function parseJsonColumns(row: Record<string, unknown>): RawRow {
-  for (const column of JSON_COLUMNS) {
-    if (typeof row[column] === 'string') row[column] = JSON.parse(row[column] as string);
-  }
-  return row as unknown as RawRow;
-}
 
 // ---- SQLite --------------------------------------------------------------------------------
 

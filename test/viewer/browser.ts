@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /**
  * Real-browser tests share this: Debian's `chromium` package driven by playwright-core (no
@@ -44,4 +44,36 @@ export function screenshotPath(name: string): string {
   const folder = resolve('test-results');
   mkdirSync(folder, { recursive: true });
   return resolve(folder, name);
+}
+
+/** A page whose alerts and errors are collected, and which can reach 127.0.0.1 only. */
+export interface WatchedPage {
+  context: BrowserContext;
+  page: Page;
+  /** Messages of dialogs (alert, confirm...) the page opened; each is dismissed. */
+  dialogs: string[];
+  /** Page errors and console errors (a CSP violation is reported as one). */
+  problems: string[];
+}
+
+/** Opens a page in a new context that aborts every request leaving 127.0.0.1 and records why. */
+export async function openWatchedPage(browser: Browser, contextOptions: Parameters<Browser['newContext']>[0] = {}): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, ...contextOptions });
+  const dialogs: string[] = [];
+  const problems: string[] = [];
+  await context.route('**/*', (route) => {
+    if (new URL(route.request().url()).hostname === '127.0.0.1') return route.continue();
+    problems.push(`outside request: ${route.request().url()}`);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  return { context, page, dialogs, problems };
 }

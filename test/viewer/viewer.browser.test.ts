@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { activityLogsRouter } from '../../adapters/frameworks/express.js';
-import { CHROMIUM_MISSING, launchChromium, screenshotPath } from './browser.js';
+import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath } from './browser.js';
 import { seedRecipeEvents, XSS_TITLE } from './seed.js';
 
 /**
@@ -19,11 +19,10 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chr
   let server: Server;
   let base: string;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
   let seeded: { failures: number; total: number };
-  const dialogs: string[] = [];
-  const problems: string[] = [];
+  let dialogs: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     activity = createActivityLogger({ store: memoryStore() });
@@ -35,22 +34,8 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chr
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/logs`;
 
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1400, height: 900 }, extraHTTPHeaders: { 'x-role': 'admin' } });
-    page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    // A CSP violation (a blocked inline script, style or request) is reported as a console error.
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    // Nothing may leave 127.0.0.1.
-    await context.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
-    page.on('request', (request) => {
-      if (new URL(request.url()).hostname !== '127.0.0.1') problems.push(`outside request: ${request.url()}`);
-    });
+    // Dialogs, page and console errors (a CSP violation is one) and outside requests are collected.
+    ({ page, dialogs, problems } = await openWatchedPage(browser, { extraHTTPHeaders: { 'x-role': 'admin' } }));
   }, 90_000);
 
   afterAll(async () => {

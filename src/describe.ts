@@ -1,0 +1,11 @@
+/**
+ * A short description of a value for error messages: a string quoted (and cut at 60
+ * characters), otherwise its kind. Never throws, never prints a whole object.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (value === null) return 'null';
+  if (value instanceof Date) return 'a Date';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

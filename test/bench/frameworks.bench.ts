@@ -1,12 +1,13 @@
 /**
  * Framework benchmark (issue #4): per framework, a JSON route under load from autocannon in
- * THIS process while the server runs in a child process, in three variants:
+ * THIS process while the server runs in a child process (framework-server.mjs, plain node on
+ * the built package in dist/, as users run it), in three variants:
  *   none      no logging at all
  *   activity  the activity middleware, one req.activity.log() per request into sqliteStore
  *   sync      the anchor: one synchronous better-sqlite3 INSERT per request (indexed table)
  * Phases: a short warm-up, a fixed offered rate (5,000 req/s), then saturation.
  *
- *   npx tsx test/bench/frameworks.bench.ts            (about 2 minutes)
+ *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 4 minutes)
  *   BENCH_SECONDS=2 npx tsx test/bench/frameworks.bench.ts
  *   BENCH_FRAMEWORKS=hono,express ...                  (a subset)
  *
@@ -14,13 +15,10 @@
  * including the ones it misses, and exits 0.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 type Framework = 'express' | 'fastify' | 'hono';
 type Variant = 'none' | 'activity' | 'sync' | 'middleware' | 'nullstore';
@@ -44,132 +42,6 @@ interface ServerReport {
   written: number;
   dropped: number;
   queuedAtEnd: number;
-}
-
-/* ------------------------------------------------------------------ server (child) side */
-
-async function runServer(framework: Framework, variant: Variant, dir: string): Promise<void> {
-  let logEvent: ((id: string, activity: { log(event: object): void } | undefined) => void) | undefined;
-  let stats: () => { enqueued: number; written: number; dropped: number; queued: number } = () => ({ enqueued: 0, written: 0, dropped: 0, queued: 0 });
-  let closeLogger: () => Promise<void> = async () => {};
-  let logger: import('../../src/logger.js').ActivityLogger<any> | undefined;
-
-  if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore') {
-    const { createActivityLogger } = await import('../../src/logger.js');
-    const { sqliteStore } = await import('../../adapters/storage/sqlite.js');
-    const { memoryStore } = await import('../../adapters/storage/memory.js');
-    const nullStore = { ...memoryStore(), name: 'null', insert: async () => {} };
-    const store = variant === 'activity' ? sqliteStore({ filename: join(dir, `activity-${framework}.db`) }) : nullStore;
-    logger = createActivityLogger({ store, onError: () => {} });
-    const l = logger;
-    stats = () => l.stats();
-    closeLogger = () => l.close();
-    if (variant !== 'middleware') logEvent = (id, activity) => activity!.log({ action: 'recipe.view', target: { type: 'recipe', id } });
-  } else if (variant === 'sync') {
-    const Database = (await import('better-sqlite3')).default;
-    const db = new Database(join(dir, `anchor-${framework}.db`));
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS activity_logs (
-      id TEXT PRIMARY KEY, occurred_at INTEGER NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL,
-      actor_type TEXT, actor_id TEXT, target_type TEXT, target_id TEXT, tenant_id TEXT,
-      metadata TEXT, context TEXT)`);
-    for (const columns of ['occurred_at', 'actor_type, actor_id, occurred_at', 'action, occurred_at', 'target_type, target_id, occurred_at', 'tenant_id, occurred_at', 'status, occurred_at']) {
-      db.exec(`CREATE INDEX IF NOT EXISTS idx_${columns.replace(/[, ]+/g, '_')} ON activity_logs (${columns})`);
-    }
-    const insert = db.prepare('INSERT INTO activity_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const { uuidv7 } = await import('../../src/ids.js');
-    let count = 0;
-    stats = () => ({ enqueued: count, written: count, dropped: 0, queued: 0 });
-    closeLogger = async () => {
-      db.close();
-    };
-    logEvent = (id) => {
-      insert.run(uuidv7(), Date.now(), 'recipe.view', 'success', 'anonymous', null, 'recipe', id, null, null, '{"method":"GET","route":"/recipes/:id"}');
-      count++;
-    };
-  }
-
-  const body = (id: string) => ({ id, name: `Recipe ${id}`, servings: 4, tags: ['quick', 'vegetarian'] });
-  let port: number;
-  let closeServer: () => Promise<void>;
-  if (framework === 'express') {
-    const express = (await import('express')).default;
-    const app = express();
-    if (logger) app.use((await import('../../adapters/frameworks/express.js')).activityMiddleware(logger));
-    app.get('/recipes/:id', (req, res) => {
-      logEvent?.(req.params.id!, (req as { activity?: { log(e: object): void } }).activity);
-      res.json(body(req.params.id!));
-    });
-    const server: Server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as AddressInfo).port;
-    closeServer = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
-  } else if (framework === 'fastify') {
-    const Fastify = (await import('fastify')).default;
-    const app = Fastify({ logger: false });
-    if (logger) await app.register((await import('../../adapters/frameworks/fastify.js')).activityPlugin, { logger });
-    app.get<{ Params: { id: string } }>('/recipes/:id', async (request) => {
-      logEvent?.(request.params.id, (request as { activity?: { log(e: object): void } }).activity);
-      return body(request.params.id);
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    port = (app.server.address() as AddressInfo).port;
-    closeServer = () => app.close();
-  } else {
-    const { Hono } = await import('hono');
-    const { serve } = await import('@hono/node-server');
-    const app = new Hono();
-    if (logger) app.use((await import('../../adapters/frameworks/hono.js')).activityMiddleware(logger));
-    app.get('/recipes/:id', (c) => {
-      logEvent?.(c.req.param('id'), logger ? c.get('activity') : undefined);
-      return c.json(body(c.req.param('id')));
-    });
-    const server = await new Promise<Server>((resolve) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
-    });
-    port = (server.address() as AddressInfo).port;
-    closeServer = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
-  }
-
-  // Measurement windows are driven by the parent, so they cover exactly the load.
-  let histogram = monitorEventLoopDelay({ resolution: 1 });
-  let eluStart = performance.eventLoopUtilization();
-  let startedAt = performance.now();
-  let baseline = stats();
-  process.on('message', async (message: { type: string }) => {
-    if (message.type === 'start') {
-      histogram.disable();
-      histogram = monitorEventLoopDelay({ resolution: 1 });
-      histogram.enable();
-      baseline = stats();
-      eluStart = performance.eventLoopUtilization();
-      startedAt = performance.now();
-      process.send!({ type: 'started' });
-    } else if (message.type === 'stop') {
-      const elu = performance.eventLoopUtilization(eluStart).utilization;
-      const durationMs = performance.now() - startedAt;
-      histogram.disable();
-      const now = stats();
-      const report: ServerReport = {
-        durationMs,
-        elu,
-        maxStallMs: histogram.max / 1e6,
-        p99StallMs: histogram.percentile(99) / 1e6,
-        logged: now.enqueued - baseline.enqueued,
-        written: now.written - baseline.written,
-        dropped: now.dropped - baseline.dropped,
-        queuedAtEnd: now.queued,
-      };
-      process.send!({ type: 'report', report });
-    } else if (message.type === 'close') {
-      await closeServer();
-      await closeLogger();
-      process.send!({ type: 'closed' });
-      process.disconnect();
-    }
-  });
-  process.send!({ type: 'ready', port });
 }
 
 /* ------------------------------------------------------------------ load (parent) side */
@@ -206,8 +78,8 @@ interface VariantResult {
 }
 
 async function measure(autocannon: Autocannon, framework: Framework, variant: Variant, dir: string): Promise<VariantResult> {
-  const child = fork(fileURLToPath(import.meta.url), ['server', framework, variant, dir], {
-    execArgv: ['--import', 'tsx'],
+  const child = fork(fileURLToPath(new URL('./framework-server.mjs', import.meta.url)), [framework, variant, dir], {
+    execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -226,6 +98,11 @@ async function measure(autocannon: Autocannon, framework: Framework, variant: Va
     const saturated = await autocannon({ url: `${url}/recipes/1`, connections: 50, duration: SECONDS, requests });
     const { report: saturatedServer } = await request<{ report: ServerReport }>(child, 'stop', 'report');
     await request(child, 'close', 'closed');
+    // Let it exit on its own (a CPU profile is written at exit), but not for ever.
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      child.once('exit', () => resolve(clearTimeout(timer)));
+    });
     return { fixed, fixedServer, saturated, saturatedServer };
   } finally {
     if (child.exitCode === null) child.kill();
@@ -238,8 +115,7 @@ const verdict = (ok: boolean) => (ok ? 'meets' : 'MISSES');
 async function main(): Promise<void> {
   const autocannon = (await import('autocannon' as string)).default as Autocannon;
   const dir = mkdtempSync(join(tmpdir(), 'activity-bench-'));
-  const { sqliteStore } = await import('../../adapters/storage/sqlite.js').catch(() => ({ sqliteStore: undefined }));
-  if (!sqliteStore) throw new Error('adapters/storage/sqlite.ts is required for this benchmark');
+  if (!existsSync(new URL('../../dist/sqlite.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
   console.log(`framework benchmark: ${SECONDS}s per phase, fixed rate ${RATE} req/s, store sqliteStore (better-sqlite3, WAL), node ${process.version}`);
   const results: Record<string, Record<Variant, VariantResult>> = {};
   try {
@@ -297,14 +173,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'server') {
-  void runServer(process.argv[3] as Framework, process.argv[4] as Variant, process.argv[5]!).catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-} else {
-  main().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -247,6 +247,11 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     return new Logger<C>(this.core, mergeBindings(this.bound, copied as ActivityBindings));
   }
 
+  /** See {@link bindTrusted}. */
+  bindOwned(bindings: ActivityBindings): Logger<C> {
+    return new Logger<C>(this.core, mergeBindings(this.bound, bindings));
+  }
+
   flush(): Promise<void> {
     return this.core.flush();
   }
@@ -297,6 +302,17 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     await store.insertInTransaction(transaction, [record]);
     return record;
   }
+}
+
+/**
+ * A child of `parent` bound to `bindings` that this library built itself (the request
+ * middleware's fresh context object, an actor it already copied): unlike `with()`, nothing is
+ * copied again, because this runs on every request. Other loggers go through their `with()`.
+ * @internal
+ */
+export function bindTrusted(parent: ActivityLogger<any>, bindings: ActivityBindings): ActivityLogger<any> {
+  if (!(parent instanceof Logger)) return parent.with(bindings);
+  return parent.bindOwned(bindings);
 }
 
 function unsupported(store: ActivityStore, method: string): ActivityLogError {

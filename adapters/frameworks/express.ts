@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
-import { nodeRequestLike, sendWebResponse, toWebRequest } from './shared.js';
+import { NodeRequestView, sendWebResponse, toWebRequest } from './shared.js';
 
 /**
  * activity-log for express 5 (and express 4): `activityMiddleware` binds a request-scoped
@@ -75,23 +75,32 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       // Appended now, after the app registered its routes, so it runs after every one of them.
       app.use(recordError);
     }
-    const scope = open({
-      request: nodeRequestLike(req.method, req.headers),
+    const opened = open({
+      request: new NodeRequestView(req.method, req.headers),
       ip: req.ip,
       route: () => routeTemplate(req),
       actor: actor && (() => actor(req)),
       tenant: tenant && (() => tenant(req)),
     });
-    const start = (scope: ActivityRequestScope): void => {
-      (req as ScopedRequest)[SCOPE] = scope;
-      req.activity = scope.activity;
-      if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
-      res.once('finish', () => scope.finish(res.statusCode));
-      scope.run(() => next());
-    };
-    if (scope instanceof Promise) scope.then(start, next);
-    else start(scope);
+    if (opened instanceof Promise) opened.then((scope) => start(req, res, next, scope), next);
+    else start(req, res, next, opened);
   };
+}
+
+type ScopedResponse = Response & { [SCOPE]?: ActivityRequestScope };
+
+function start(req: Request, res: Response, next: NextFunction, scope: ActivityRequestScope): void {
+  (req as ScopedRequest)[SCOPE] = scope;
+  (res as ScopedResponse)[SCOPE] = scope;
+  req.activity = scope.activity;
+  if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
+  res.once('finish', finishScope);
+  scope.run(next);
+}
+
+/** The `finish` listener of every response: one function, `this` is the response. */
+function finishScope(this: ScopedResponse): void {
+  this[SCOPE]?.finish(this.statusCode);
 }
 
 /** `/recipes/:id` for a request matched by `router.get('/recipes/:id')` under its mount path. */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
-import { nodeRequestLike, toWebRequest } from './shared.js';
+import { NodeRequestView, toWebRequest } from './shared.js';
 
 /**
  * activity-log for fastify 5: `activityPlugin` binds a request-scoped logger as
@@ -62,21 +62,15 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
     fastify.decorateRequest('activity', null as unknown as ActivityLogger<any>);
 
     fastify.addHook('onRequest', (request, reply, next) => {
-      const scope = open({
-        request: nodeRequestLike(request.method, request.headers),
+      const opened = open({
+        request: new NodeRequestView(request.method, request.headers),
         ip: request.ip,
         route: request.routeOptions.url,
         actor: actor && (() => actor(request)),
         tenant: tenant && (() => tenant(request)),
       });
-      const start = (scope: ActivityRequestScope): void => {
-        (request as ScopedRequest)[SCOPE] = scope;
-        request.activity = scope.activity;
-        reply.header(scope.requestIdHeader, scope.requestId);
-        scope.run(() => next());
-      };
-      if (scope instanceof Promise) void scope.then(start);
-      else start(scope);
+      if (opened instanceof Promise) void opened.then((scope) => start(request, reply, next, scope));
+      else start(request, reply, next, opened);
     });
     fastify.addHook('onError', (request, _reply, error, next) => {
       (request as ScopedRequest)[SCOPE]?.recordError(error);
@@ -94,6 +88,13 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
     [Symbol.for('plugin-meta')]: { name: 'activity-log', fastify: SUPPORTED_FASTIFY },
   },
 );
+
+function start(request: FastifyRequest, reply: FastifyReply, next: () => void, scope: ActivityRequestScope): void {
+  (request as ScopedRequest)[SCOPE] = scope;
+  request.activity = scope.activity;
+  reply.header(scope.requestIdHeader, scope.requestId);
+  scope.run(next);
+}
 
 /**
  * The admin logs API as a fastify plugin; mount it with `prefix`. Encapsulated, so its routes

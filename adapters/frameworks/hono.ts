@@ -86,7 +86,7 @@ export function activityMiddleware(
     c.set('activity', scope.activity);
     c.header(scope.requestIdHeader, scope.requestId);
     try {
-      await scope.run(() => next());
+      await scope.run(next);
     } catch (error) {
       scope.recordError(error);
       throw error;
@@ -107,16 +107,25 @@ type NodeHeaders = Record<string, string | string[] | undefined>;
 function requestLike(c: Context): RequestLike {
   const incoming = (c.env as { incoming?: { headers?: NodeHeaders } } | undefined)?.incoming?.headers;
   if (!incoming || typeof incoming !== 'object') return c.req.raw;
-  return {
-    method: c.req.method,
-    headers: {
-      get(name: string): string | null {
-        const value = incoming[name.toLowerCase()];
-        if (value === undefined) return null;
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-    },
-  };
+  return new NodeHeadersRequest(c.req.method, incoming);
+}
+
+/** A `RequestLike` over Node's parsed headers; a class, so nothing is allocated per header read. */
+class NodeHeadersRequest implements RequestLike {
+  constructor(
+    readonly method: string,
+    private readonly raw: NodeHeaders,
+  ) {}
+
+  get headers(): RequestLike['headers'] {
+    return this;
+  }
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
 
 function routePath(c: Context): string | undefined {

@@ -8,18 +8,22 @@ import type { RequestLike } from '../../src/http/request-context.js';
  * back with backpressure. Only conversion lives here; the logic is in src/http.
  */
 
-/** A `RequestLike` over Node's lower-cased headers object: no copy per request. */
-export function nodeRequestLike(method: string, headers: IncomingHttpHeaders): RequestLike {
-  return {
-    method,
-    headers: {
-      get(name: string): string | null {
-        const value = headers[name.toLowerCase()];
-        if (value === undefined) return null;
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-    },
-  };
+/** A `RequestLike` over Node's lower-cased headers object: no copy, no closure per request. */
+export class NodeRequestView implements RequestLike {
+  constructor(
+    readonly method: string,
+    private readonly raw: IncomingHttpHeaders,
+  ) {}
+
+  get headers(): RequestLike['headers'] {
+    return this;
+  }
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
 
 /** Builds a fetch `Request` (GET-style, without a body) from a Node request's parts. */

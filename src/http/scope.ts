@@ -1,9 +1,22 @@
 import { runWithActivityContext } from '../context.js';
 import { ActivityLogError } from '../errors.js';
-import type { ActivityLogger } from '../logger.js';
+import { bindTrusted, type ActivityLogger, type ActivityStats } from '../logger.js';
 import type { ActivityBindings } from '../materialize.js';
-import { LIMITS, type ActivityActor, type ActivityContext } from '../schema.js';
-import { compileCapturePolicy, type CaptureOptions } from './capture.js';
+import {
+  LIMITS,
+  type ActivityActor,
+  type ActivityContext,
+  type ActivityFilter,
+  type ActivityPage,
+  type ActivityQuery,
+  type ActivityRecord,
+  type PurgeOptions,
+  type SummaryBucket,
+  type SummaryQuery,
+} from '../schema.js';
+import { snapshotPlain } from '../snapshot.js';
+import type { ActivityStore } from '../store.js';
+import { compileCapturePolicy, type CaptureOptions, type CapturePolicy } from './capture.js';
 import { extractRequestContext, type RequestLike } from './request-context.js';
 
 /** What an `actor(req)` callback may return; nothing means `{ type: 'anonymous' }`. */
@@ -82,10 +95,20 @@ export type RequestScopeFactory = (input: RequestScopeInput) => ActivityRequestS
 
 const ANONYMOUS: ActivityActor = Object.freeze({ type: 'anonymous' });
 
+/** What every scope of one middleware shares, compiled once. */
+interface ScopeSettings {
+  readonly logger: ActivityLogger<any>;
+  readonly policy: CapturePolicy;
+  readonly headerName: string;
+}
+
 /**
  * Compiles the middleware options once and returns the per-request scope opener every
  * framework shim calls. All the logic of the middleware lives here; shims only convert.
  * Nothing here awaits storage: the only await is on the user's own `actor`/`tenant`.
+ *
+ * This runs on every request, so a scope is two objects with their methods on prototypes
+ * (no closures per request), and the bound child logger is built once, on first use.
  */
 export function createRequestScopeFactory<Req>(
   logger: ActivityLogger<any>,
@@ -94,70 +117,154 @@ export function createRequestScopeFactory<Req>(
   if (!logger || typeof logger.log !== 'function' || typeof logger.with !== 'function') {
     throw new ActivityLogError('INVALID_OPTIONS', 'activity middleware: the first argument must be an activity logger from createActivityLogger()');
   }
-  const policy = compileCapturePolicy(capture);
-  const headerName = requestIdHeader.toLowerCase();
+  const settings: ScopeSettings = { logger, policy: compileCapturePolicy(capture), headerName: requestIdHeader.toLowerCase() };
 
   return (input) => {
     const startedAt = performance.now();
-    const routeOf = typeof input.route === 'function' ? input.route : undefined;
     const staticRoute = typeof input.route === 'string' ? input.route : undefined;
-    const { requestId, context } = extractRequestContext(input.request, { ip: input.ip, route: staticRoute, requestIdHeader: headerName });
-    const method = context.method!;
-
-    const build = (actor: ActivityActor, tenantId: string | number | undefined): ActivityRequestScope => {
-      const bindings: ActivityBindings = { actor, context };
-      if (tenantId !== undefined) bindings.tenantId = tenantId;
-      let lastRoute = staticRoute;
-      const currentRoute = routeOf
-        ? () => {
-            // Routers may forget the route once a handler is done; keep the last one seen.
-            const route = safeRoute(routeOf);
-            if (route !== undefined) lastRoute = route;
-            return lastRoute;
-          }
-        : () => staticRoute;
-      const activity = routeOf ? lazyRouteLogger(logger, bindings, currentRoute) : logger.with(bindings);
-      let errorRecorded = false;
-      let finished = false;
-      return {
-        activity,
-        requestId,
-        requestIdHeader: headerName,
-        run: (fn) => runWithActivityContext(activity, fn),
-        recordError(error) {
-          // A thrown 4xx (http-errors, fastify's statusCode, hono's HTTPException) is an
-          // answer, not a failure: automatic capture records it by its status instead.
-          if (errorRecorded || isClientErrorStatus(error)) return;
-          errorRecorded = true;
-          currentRoute();
-          activity.log({ action: 'system.error', status: 'failure', error });
-        },
-        finish(statusCode) {
-          if (finished) return;
-          finished = true;
-          // The unhandled error already stands for this request's failure.
-          if (errorRecorded && statusCode >= 500) return;
-          const route = currentRoute();
-          const decision = policy.decide(method, route, statusCode);
-          if (!decision) return;
-          activity.log({
-            action: decision.action,
-            status: decision.status,
-            metadata: { statusCode, durationMs: Math.round((performance.now() - startedAt) * 100) / 100 },
-          });
-        },
-      };
-    };
-
-    const actor = callSafely(logger, 'actor', input.actor);
-    const tenant = callSafely(logger, 'tenant', input.tenant);
+    const { requestId, context } = extractRequestContext(input.request, { ip: input.ip, route: staticRoute, requestIdHeader: settings.headerName });
+    const routeOf = typeof input.route === 'function' ? input.route : undefined;
+    const actor = input.actor ? callSafely(logger, 'actor', input.actor) : undefined;
+    const tenant = input.tenant ? callSafely(logger, 'tenant', input.tenant) : undefined;
     if (isPromiseLike(actor) || isPromiseLike(tenant)) {
-      return Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(([a, t]) =>
-        build(toActor(logger, a), toTenant(logger, t)),
+      return Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(
+        ([a, t]) => new RequestScope(settings, requestId, context, startedAt, toActor(logger, a), toTenant(logger, t), routeOf),
       );
     }
-    return build(toActor(logger, actor), toTenant(logger, tenant));
+    return new RequestScope(settings, requestId, context, startedAt, toActor(logger, actor), toTenant(logger, tenant), routeOf);
   };
+}
+
+class RequestScope implements ActivityRequestScope {
+  readonly activity: RequestActivityLogger;
+  private readonly method: string;
+  private errorRecorded = false;
+  private finished = false;
+
+  constructor(
+    private readonly settings: ScopeSettings,
+    readonly requestId: string,
+    context: ActivityContext,
+    private readonly startedAt: number,
+    actor: ActivityActor,
+    tenantId: string | number | undefined,
+    routeOf: (() => string | undefined) | undefined,
+  ) {
+    this.method = context.method!;
+    const bindings: ActivityBindings = tenantId === undefined ? { actor, context } : { actor, context, tenantId };
+    this.activity = new RequestActivityLogger(settings.logger, bindings, routeOf);
+  }
+
+  get requestIdHeader(): string {
+    return this.settings.headerName;
+  }
+
+  run<T>(fn: () => T): T {
+    return runWithActivityContext(this.activity, fn);
+  }
+
+  recordError(error: unknown): void {
+    // A thrown 4xx (http-errors, fastify's statusCode, hono's HTTPException) is an
+    // answer, not a failure: automatic capture records it by its status instead.
+    if (this.errorRecorded || isClientErrorStatus(error)) return;
+    this.errorRecorded = true;
+    this.activity.log({ action: 'system.error', status: 'failure', error });
+  }
+
+  finish(statusCode: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    // The unhandled error already stands for this request's failure.
+    if (this.errorRecorded && statusCode >= 500) return;
+    const decision = this.settings.policy.decide(this.method, this.activity.route(), statusCode);
+    if (!decision) return;
+    this.activity.log({
+      action: decision.action,
+      status: decision.status,
+      metadata: { statusCode, durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100 },
+    });
+  }
+}
+
+/**
+ * The logger of one request. When the route template is only known after routing (express,
+ * hono), the child logger is built on first use and rebuilt if the route changed, so
+ * `req.activity.log()` in a handler carries `/recipes/:id` although the middleware ran
+ * before the router. Routers may forget the route once a handler is done, so the last one
+ * seen is kept.
+ */
+class RequestActivityLogger implements ActivityLogger<any> {
+  private child: ActivityLogger<any> | undefined;
+  private childRoute: string | undefined;
+  private lastRoute: string | undefined;
+
+  constructor(
+    private readonly parent: ActivityLogger<any>,
+    private readonly bound: ActivityBindings,
+    private readonly routeOf: (() => string | undefined) | undefined,
+  ) {}
+
+  /** The route template as known now (or last known). */
+  route(): string | undefined {
+    if (!this.routeOf) return this.bound.context!.route;
+    const route = safeRoute(this.routeOf);
+    if (route !== undefined) this.lastRoute = route;
+    return this.lastRoute;
+  }
+
+  private current(): ActivityLogger<any> {
+    if (!this.routeOf) return (this.child ??= bindTrusted(this.parent, this.bound));
+    const route = this.route();
+    if (!this.child || route !== this.childRoute) {
+      this.childRoute = route;
+      const bound = this.bound;
+      this.child = bindTrusted(this.parent, route === undefined ? bound : { ...bound, context: { ...bound.context, route } });
+    }
+    return this.child;
+  }
+
+  log(event: Parameters<ActivityLogger<any>['log']>[0]): void {
+    this.current().log(event);
+  }
+  with(bindings: ActivityBindings): ActivityLogger<any> {
+    return this.current().with(bindings);
+  }
+  logInTransaction(transaction: unknown, event: Parameters<ActivityLogger<any>['log']>[0]): Promise<ActivityRecord> {
+    return this.current().logInTransaction(transaction, event);
+  }
+  get bindings(): Readonly<ActivityBindings> {
+    return this.current().bindings;
+  }
+  get store(): ActivityStore {
+    return this.parent.store;
+  }
+  flush(): Promise<void> {
+    return this.parent.flush();
+  }
+  close(): Promise<void> {
+    return this.parent.close();
+  }
+  stats(): ActivityStats {
+    return this.parent.stats();
+  }
+  report(error: ActivityLogError): void {
+    this.parent.report(error);
+  }
+  query(query?: ActivityQuery): Promise<ActivityPage> {
+    return this.parent.query(query);
+  }
+  get(id: string): Promise<ActivityRecord | undefined> {
+    return this.parent.get(id);
+  }
+  count(filter?: ActivityFilter): Promise<number> {
+    return this.parent.count(filter);
+  }
+  summarize(query: SummaryQuery): Promise<SummaryBucket[]> {
+    return this.parent.summarize(query);
+  }
+  purge(options: PurgeOptions): Promise<number> {
+    return this.parent.purge(options);
+  }
 }
 
 function isClientErrorStatus(error: unknown): boolean {
@@ -178,45 +285,6 @@ function safeRoute(routeOf: () => string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * A logger bound to the request whose route template is filled in when it is known: the
- * child logger is (re)built on first use after routing, so `req.activity.log()` in a handler
- * carries `/recipes/:id` although the middleware ran before the router. A plain delegating
- * object (not a Proxy): `log()` runs on every request and must stay cheap.
- */
-function lazyRouteLogger(parent: ActivityLogger<any>, bindings: ActivityBindings, routeOf: () => string | undefined): ActivityLogger<any> {
-  let child: ActivityLogger<any> | undefined;
-  let childRoute: string | undefined;
-  const current = (): ActivityLogger<any> => {
-    const route = routeOf();
-    if (!child || route !== childRoute) {
-      childRoute = route;
-      child = parent.with(route === undefined ? bindings : { ...bindings, context: { ...bindings.context, route } });
-    }
-    return child;
-  };
-  return {
-    log: (event) => current().log(event),
-    with: (more) => current().with(more),
-    flush: () => parent.flush(),
-    close: () => parent.close(),
-    stats: () => parent.stats(),
-    report: (error) => parent.report(error),
-    query: (query) => parent.query(query),
-    get: (id) => parent.get(id),
-    count: (filter) => parent.count(filter),
-    summarize: (query) => parent.summarize(query),
-    purge: (options) => parent.purge(options),
-    logInTransaction: (transaction, event) => current().logInTransaction(transaction, event),
-    get store() {
-      return parent.store;
-    },
-    get bindings() {
-      return current().bindings;
-    },
-  };
 }
 
 function callSafely(logger: ActivityLogger<any>, name: string, fn: (() => unknown) | undefined): unknown {
@@ -248,7 +316,9 @@ function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknow
 
 function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   if (value === undefined || value === null || value === false) return ANONYMOUS;
-  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return value as ActivityActor;
+  // Copied once here (the request's events share it): a later change to the app's user
+  // object must not change what this request already logged.
+  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return snapshotPlain(value) as ActivityActor;
   logger.report(
     new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),
   );

@@ -79,7 +79,8 @@ interface VariantResult {
 
 async function measure(autocannon: Autocannon, framework: Framework, variant: Variant, dir: string): Promise<VariantResult> {
   const child = fork(fileURLToPath(new URL('./framework-server.mjs', import.meta.url)), [framework, variant, dir], {
-    execArgv: [],
+    // BENCH_NODE_FLAGS: extra node flags for the servers (--trace-gc, --max-semi-space-size=...).
+    execArgv: (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {

@@ -7,7 +7,7 @@
  *   sync      the anchor: one synchronous better-sqlite3 INSERT per request (indexed table)
  * Phases: a short warm-up, a fixed offered rate (5,000 req/s), then saturation.
  *
- *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 4 minutes)
+ *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 5 minutes)
  *   BENCH_SECONDS=2 npx tsx test/bench/frameworks.bench.ts
  *   BENCH_FRAMEWORKS=hono,express ...                  (a subset)
  *
@@ -26,10 +26,12 @@ type Variant = 'none' | 'activity' | 'sync' | 'middleware' | 'nullstore';
  * The three variants of the issue, plus two diagnostics that split the cost of `activity`:
  * `middleware` (the middleware, no log() call, nothing stored) and `nullstore` (middleware and
  * one log() per request into a store whose insert does nothing: the core's queue, validation
- * and flusher without SQLite). BENCH_DIAGNOSE=0 leaves them out.
+ * and flusher without SQLite). BENCH_DIAGNOSE=1 adds them.
  */
-const VARIANTS: Variant[] = process.env.BENCH_DIAGNOSE === '0' ? ['none', 'activity', 'sync'] : ['none', 'activity', 'sync', 'middleware', 'nullstore'];
+const VARIANTS: Variant[] = process.env.BENCH_DIAGNOSE === '1' ? ['none', 'activity', 'sync', 'middleware', 'nullstore'] : ['none', 'activity', 'sync'];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Runs of each phase per variant; the medians are compared. */
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const FRAMEWORK_LIST = (process.env.BENCH_FRAMEWORKS ?? 'express,fastify,hono').split(',') as Framework[];
 
@@ -75,6 +77,40 @@ interface VariantResult {
   fixedServer: ServerReport;
   saturated: AutocannonResult;
   saturatedServer: ServerReport;
+  /** Every run's figure, to show how far the medians can be trusted. */
+  spread: { fixedElu: number[]; fixedP99: number[]; saturated: number[] };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** The median of each figure over the runs; errors and drops are summed, so none is hidden. */
+function medianLoad(runs: AutocannonResult[]): AutocannonResult {
+  return {
+    latency: { p99: median(runs.map((r) => r.latency.p99)), p50: median(runs.map((r) => r.latency.p50)), average: median(runs.map((r) => r.latency.average)) },
+    requests: { average: median(runs.map((r) => r.requests.average)), total: median(runs.map((r) => r.requests.total)) },
+    errors: sum(runs.map((r) => r.errors)),
+    timeouts: sum(runs.map((r) => r.timeouts)),
+    non2xx: sum(runs.map((r) => r.non2xx)),
+    duration: median(runs.map((r) => r.duration)),
+  };
+}
+
+function medianServer(runs: ServerReport[]): ServerReport {
+  return {
+    durationMs: median(runs.map((r) => r.durationMs)),
+    elu: median(runs.map((r) => r.elu)),
+    maxStallMs: median(runs.map((r) => r.maxStallMs)),
+    p99StallMs: median(runs.map((r) => r.p99StallMs)),
+    logged: median(runs.map((r) => r.logged)),
+    written: median(runs.map((r) => r.written)),
+    dropped: sum(runs.map((r) => r.dropped)),
+    queuedAtEnd: runs[runs.length - 1]!.queuedAtEnd,
+  };
 }
 
 async function measure(autocannon: Autocannon, framework: Framework, variant: Variant, dir: string): Promise<VariantResult> {
@@ -91,20 +127,34 @@ async function measure(autocannon: Autocannon, framework: Framework, variant: Va
     // Warm-up: JIT, SQLite page cache, connection pool.
     await autocannon({ url: `${url}/recipes/1`, connections: 20, duration: Math.max(1, Math.round(SECONDS / 3)), requests });
 
-    await request(child, 'start', 'started');
-    const fixed = await autocannon({ url: `${url}/recipes/1`, connections: 25, duration: SECONDS, overallRate: RATE, requests });
-    const { report: fixedServer } = await request<{ report: ServerReport }>(child, 'stop', 'report');
+    const fixedRuns: AutocannonResult[] = [];
+    const fixedServers: ServerReport[] = [];
+    const saturatedRuns: AutocannonResult[] = [];
+    const saturatedServers: ServerReport[] = [];
+    // Each phase REPEAT times, alternating, and the median kept: one 5 s run on a shared
+    // 2-core machine moves ELU by a point and p99 by a millisecond on its own.
+    for (let run = 0; run < REPEAT; run++) {
+      await request(child, 'start', 'started');
+      fixedRuns.push(await autocannon({ url: `${url}/recipes/1`, connections: 25, duration: SECONDS, overallRate: RATE, requests }));
+      fixedServers.push((await request<{ report: ServerReport }>(child, 'stop', 'report')).report);
 
-    await request(child, 'start', 'started');
-    const saturated = await autocannon({ url: `${url}/recipes/1`, connections: 50, duration: SECONDS, requests });
-    const { report: saturatedServer } = await request<{ report: ServerReport }>(child, 'stop', 'report');
+      await request(child, 'start', 'started');
+      saturatedRuns.push(await autocannon({ url: `${url}/recipes/1`, connections: 50, duration: SECONDS, requests }));
+      saturatedServers.push((await request<{ report: ServerReport }>(child, 'stop', 'report')).report);
+    }
     await request(child, 'close', 'closed');
     // Let it exit on its own (a CPU profile is written at exit), but not for ever.
     await new Promise((resolve) => {
       const timer = setTimeout(resolve, 5000);
       child.once('exit', () => resolve(clearTimeout(timer)));
     });
-    return { fixed, fixedServer, saturated, saturatedServer };
+    return {
+      fixed: medianLoad(fixedRuns),
+      fixedServer: medianServer(fixedServers),
+      saturated: medianLoad(saturatedRuns),
+      saturatedServer: medianServer(saturatedServers),
+      spread: { fixedElu: fixedServers.map((r) => r.elu), fixedP99: fixedRuns.map((r) => r.latency.p99), saturated: saturatedRuns.map((r) => r.requests.average) },
+    };
   } finally {
     if (child.exitCode === null) child.kill();
   }
@@ -117,7 +167,9 @@ async function main(): Promise<void> {
   const autocannon = (await import('autocannon' as string)).default as Autocannon;
   const dir = mkdtempSync(join(tmpdir(), 'activity-bench-'));
   if (!existsSync(new URL('../../dist/sqlite.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
-  console.log(`framework benchmark: ${SECONDS}s per phase, fixed rate ${RATE} req/s, store sqliteStore (better-sqlite3, WAL), node ${process.version}`);
+  console.log(
+    `framework benchmark: ${SECONDS}s per phase, ${REPEAT} runs of each (medians), fixed rate ${RATE} req/s, store sqliteStore (better-sqlite3, WAL), node ${process.version}`,
+  );
   const results: Record<string, Record<Variant, VariantResult>> = {};
   try {
     for (const framework of FRAMEWORK_LIST) {
@@ -125,12 +177,14 @@ async function main(): Promise<void> {
       for (const variant of VARIANTS) {
         const result = await measure(autocannon, framework, variant, dir);
         results[framework]![variant] = result;
-        const { fixed, fixedServer: fs, saturated, saturatedServer: ss } = result;
+        const { fixed, fixedServer: fs, saturated, saturatedServer: ss, spread } = result;
+        const range = (values: number[], scale = 1, digits = 1) => values.map((v) => fmt(v * scale, digits)).join('/');
         console.log(
           `${framework.padEnd(8)} ${variant.padEnd(9)} fixed: ${fmt(fixed.requests.average, 0)} req/s p50 ${fmt(fixed.latency.p50)} ms p99 ${fmt(fixed.latency.p99)} ms, ` +
             `ELU ${fmt(fs.elu * 100, 1)}%, loop stall max ${fmt(fs.maxStallMs, 1)} ms p99 ${fmt(fs.p99StallMs, 1)} ms, logged ${fs.logged} written ${fs.written}` +
             ` | saturated: ${fmt(saturated.requests.average, 0)} req/s p99 ${fmt(saturated.latency.p99)} ms, stall max ${fmt(ss.maxStallMs, 1)} ms, dropped ${ss.dropped}` +
-            (fixed.errors + fixed.non2xx + saturated.errors + saturated.non2xx > 0 ? `, errors ${fixed.errors + saturated.errors} non2xx ${fixed.non2xx + saturated.non2xx}` : ''),
+            (fixed.errors + fixed.non2xx + saturated.errors + saturated.non2xx > 0 ? `, errors ${fixed.errors + saturated.errors} non2xx ${fixed.non2xx + saturated.non2xx}` : '') +
+            `\n${' '.repeat(18)}(runs: fixed ELU ${range(spread.fixedElu, 100)}%, fixed p99 ${range(spread.fixedP99, 1, 0)} ms, saturated ${range(spread.saturated, 1, 0)} req/s)`,
         );
       }
     }

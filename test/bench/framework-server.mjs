@@ -95,8 +95,9 @@ if (framework === 'express') {
   closeServer = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
 }
 
-// BENCH_CPU_PROF=dir: a V8 CPU profile of the main thread during the fixed-rate phase (the
-// first measured phase), written to dir. The profiler itself inflates the ELU of that run.
+// BENCH_CPU_PROF=dir: a V8 CPU profile of the main thread during the first fixed-rate phase
+// (or the first saturated one with BENCH_CPU_PROF_PHASE=saturated), written to dir. The
+// profiler itself inflates the ELU of that run.
 async function startProfiler() {
   const { Session } = await import('node:inspector');
   const { writeFileSync } = await import('node:fs');
@@ -118,9 +119,10 @@ let eluStart = performance.eventLoopUtilization();
 let startedAt = performance.now();
 let baseline = stats();
 let phase = 0;
+const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 2 : 1;
 process.on('message', async (message) => {
   if (message.type === 'start') {
-    if (phase++ === 0) await profiler?.start();
+    if (++phase === profiledPhase) await profiler?.start();
     histogram.disable();
     histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
@@ -133,7 +135,7 @@ process.on('message', async (message) => {
     const durationMs = performance.now() - startedAt;
     histogram.disable();
     const now = stats();
-    if (phase === 1) await profiler?.stop(join(process.env.BENCH_CPU_PROF, `${framework}-${variant}.cpuprofile`));
+    if (phase === profiledPhase) await profiler?.stop(join(process.env.BENCH_CPU_PROF, `${framework}-${variant}.cpuprofile`));
     process.send({
       type: 'report',
       report: {

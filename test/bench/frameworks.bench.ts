@@ -28,7 +28,11 @@ type Variant = 'none' | 'activity' | 'sync' | 'middleware' | 'nullstore';
  * one log() per request into a store whose insert does nothing: the core's queue, validation
  * and flusher without SQLite). BENCH_DIAGNOSE=1 adds them.
  */
-const VARIANTS: Variant[] = process.env.BENCH_DIAGNOSE === '1' ? ['none', 'activity', 'sync', 'middleware', 'nullstore'] : ['none', 'activity', 'sync'];
+const VARIANTS: Variant[] = process.env.BENCH_VARIANTS
+  ? (process.env.BENCH_VARIANTS.split(',') as Variant[])
+  : process.env.BENCH_DIAGNOSE === '1'
+    ? ['none', 'activity', 'sync', 'middleware', 'nullstore']
+    : ['none', 'activity', 'sync'];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Runs of each phase per variant; the medians are compared. */
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
@@ -60,14 +64,16 @@ type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult
 
 function request<T>(child: ChildProcess, type: string, reply: string): Promise<T> {
   return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`server exited with ${code}`));
     const onMessage = (message: { type: string } & Record<string, unknown>) => {
       if (message.type === reply) {
         child.off('message', onMessage);
+        child.off('exit', onExit);
         resolve(message as T);
       }
     };
     child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    child.once('exit', onExit);
     if (type) child.send({ type });
   });
 }
@@ -195,6 +201,10 @@ async function main(): Promise<void> {
   console.log('\ntargets (issue #4):');
   for (const framework of FRAMEWORK_LIST) {
     const r = results[framework]!;
+    if (!r.none || !r.activity || !r.sync) {
+      console.log(`${framework}: targets need the none, activity and sync variants`);
+      continue;
+    }
     const p99Without = r.none.fixed.latency.p99;
     const p99With = r.activity.fixed.latency.p99;
     const p99Limit = 1.2 * p99Without + 1;

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { NodeRequestView, sendWebResponse, toWebRequest } from './shared.js';
 
 /**
@@ -29,9 +29,6 @@ export type ExpressActivityOptions = ActivityMiddlewareOptions<Request>;
 /** Options of {@link activityLogsRouter}. `authorize(req)` and `tenant(req)` receive express's `req`. */
 export type ExpressActivityLogsOptions = ActivityLogsOptions<Request>;
 
-const SCOPE = Symbol('activity-log.scope');
-type ScopedRequest = Request & { [SCOPE]?: ActivityRequestScope };
-
 /**
  * Records an error as `system.error` (once per request) and passes it on with `next(err)`.
  * `activityMiddleware` appends one at the end of the app by itself; put this one before your
@@ -43,7 +40,7 @@ type ScopedRequest = Request & { [SCOPE]?: ActivityRequestScope };
  */
 export function activityErrorHandler(): ErrorRequestHandler {
   return function activityErrorRecorder(error: unknown, req: Request, _res: Response, next: NextFunction) {
-    (req as ScopedRequest)[SCOPE]?.recordError(error);
+    requestScopeOf(req.activity)?.recordError(error);
     next(error);
   };
 }
@@ -87,20 +84,13 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
   };
 }
 
-type ScopedResponse = Response & { [SCOPE]?: ActivityRequestScope };
-
 function start(req: Request, res: Response, next: NextFunction, scope: ActivityRequestScope): void {
-  (req as ScopedRequest)[SCOPE] = scope;
-  (res as ScopedResponse)[SCOPE] = scope;
+  // The only property this adds to express's objects: adding one costs about a microsecond
+  // there (measured), so the scope is found again through req.activity, not stored beside it.
   req.activity = scope.activity;
   if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
-  res.once('finish', finishScope);
+  res.once('finish', () => scope.finish(res.statusCode));
   scope.run(next);
-}
-
-/** The `finish` listener of every response: one function, `this` is the response. */
-function finishScope(this: ScopedResponse): void {
-  this[SCOPE]?.finish(this.statusCode);
 }
 
 /** `/recipes/:id` for a request matched by `router.get('/recipes/:id')` under its mount path. */

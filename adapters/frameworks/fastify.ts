@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { NodeRequestView, toWebRequest } from './shared.js';
 
 /**
@@ -35,9 +35,6 @@ export interface FastifyActivityLogsOptions extends ActivityLogsOptions<FastifyR
 
 /** The fastify versions these plugins are written for. */
 export const SUPPORTED_FASTIFY = '5.x';
-
-const SCOPE = Symbol('activity-log.scope');
-type ScopedRequest = FastifyRequest & { [SCOPE]?: ActivityRequestScope };
 
 /**
  * Request plugin. It is not encapsulated (`skip-override`), so its hooks cover every route of
@@ -73,11 +70,11 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
       else start(request, reply, next, opened);
     });
     fastify.addHook('onError', (request, _reply, error, next) => {
-      (request as ScopedRequest)[SCOPE]?.recordError(error);
+      requestScopeOf(request.activity)?.recordError(error);
       next();
     });
     fastify.addHook('onResponse', (request, reply, next) => {
-      (request as ScopedRequest)[SCOPE]?.finish(reply.statusCode);
+      requestScopeOf(request.activity)?.finish(reply.statusCode);
       next();
     });
     done();
@@ -90,7 +87,6 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
 );
 
 function start(request: FastifyRequest, reply: FastifyReply, next: () => void, scope: ActivityRequestScope): void {
-  (request as ScopedRequest)[SCOPE] = scope;
   request.activity = scope.activity;
   reply.header(scope.requestIdHeader, scope.requestId);
   scope.run(next);

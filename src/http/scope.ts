@@ -152,7 +152,7 @@ class RequestScope implements ActivityRequestScope {
   ) {
     this.method = context.method!;
     const bindings: ActivityBindings = tenantId === undefined ? { actor, context } : { actor, context, tenantId };
-    this.activity = new RequestActivityLogger(settings.logger, bindings, routeOf);
+    this.activity = new RequestActivityLogger(settings.logger, bindings, routeOf, this);
   }
 
   get requestIdHeader(): string {
@@ -202,6 +202,8 @@ class RequestActivityLogger implements ActivityLogger<any> {
     private readonly parent: ActivityLogger<any>,
     private readonly bound: ActivityBindings,
     private readonly routeOf: (() => string | undefined) | undefined,
+    /** The scope this logger belongs to; see {@link requestScopeOf}. */
+    readonly scope: ActivityRequestScope,
   ) {}
 
   /** The route template as known now (or last known). */
@@ -265,6 +267,17 @@ class RequestActivityLogger implements ActivityLogger<any> {
   purge(options: PurgeOptions): Promise<number> {
     return this.parent.purge(options);
   }
+}
+
+/**
+ * The scope whose logger this is, for shims that must find the scope from the request later
+ * (an error handler, a response hook): they read it back from `req.activity`, which they set
+ * anyway, instead of storing a second property on the framework's request. On express, each
+ * property added to `req` or `res` measured about a microsecond.
+ * @internal
+ */
+export function requestScopeOf(activity: unknown): ActivityRequestScope | undefined {
+  return activity instanceof RequestActivityLogger ? activity.scope : undefined;
 }
 
 function isClientErrorStatus(error: unknown): boolean {

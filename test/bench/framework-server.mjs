@@ -25,7 +25,8 @@ if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore
   const { memoryStore } = await fromDist('memory.js');
   const nullStore = { ...memoryStore(), name: 'null', insert: async () => {} };
   const store = variant === 'activity' ? sqliteStore({ filename: join(dir, `activity-${framework}.db`) }) : nullStore;
-  logger = createActivityLogger({ store, onError: () => {} });
+  // BENCH_BATCH_SIZE: try another batchSize (the default is the library's).
+  logger = createActivityLogger({ store, onError: () => {}, ...(process.env.BENCH_BATCH_SIZE ? { batchSize: Number(process.env.BENCH_BATCH_SIZE) } : {}) });
   stats = () => logger.stats();
   closeLogger = () => logger.close();
   if (variant !== 'middleware') logEvent = (id, activity) => activity.log({ action: 'recipe.view', target: { type: 'recipe', id } });

@@ -1,4 +1,8 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { describeStoreConformance } from '../store-conformance.js';
 import { sqliteContext } from './databases.js';
@@ -17,4 +21,44 @@ describeStoreConformance({
   name: 'sqlite store (writes on the main thread)',
   setup: (tableName) => sqliteContext(tableName, 'sqlite-main-thread'),
   capabilities,
+});
+
+/**
+ * The SQLite indexes are partial (rows with a null actor, target or tenant are left out) and
+ * end with occurred_at and the rowid: these check that the queries the store sends still
+ * search those indexes rather than scanning the table, first page and keyset page alike.
+ */
+describe('sqlite store indexes', () => {
+  it('serve every filtered page, also past the first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'activity-log-plan-'));
+    const filename = join(dir, 'activity.db');
+    const store = sqliteStore({ filename });
+    try {
+      await store.insert([
+        { id: '0190f0e0-0000-7000-8000-000000000001', occurredAt: new Date(), action: 'recipe.view', status: 'success', actor: { type: 'user', id: 'u_1' } },
+      ]);
+      const db = new Database(filename, { readonly: true });
+      const plan = (where: string, ...args: unknown[]) =>
+        (db.prepare(`explain query plan select * from activity_logs where ${where} order by occurred_at desc, id desc limit 51`).all(...args) as { detail: string }[])
+          .map((row) => row.detail)
+          .join('; ');
+      const keyset = 'occurred_at <= ? and (occurred_at < ? or id < ?)';
+      const cases: [string, string, unknown[]][] = [
+        ['actor_id = ?', 'activity_logs_actor_idx', ['u_1']],
+        ['target_type = ? and target_id = ?', 'activity_logs_target_idx', ['recipe', 'r_1']],
+        ['target_type = ?', 'activity_logs_target_idx', ['recipe']],
+        ['tenant_id = ?', 'activity_logs_tenant_idx', ['t_1']],
+        ['action = ?', 'activity_logs_action_idx', ['recipe.view']],
+      ];
+      for (const [where, index, args] of cases) {
+        expect(plan(where, ...args), where).toContain(`USING INDEX ${index}`);
+        expect(plan(`${where} and ${keyset}`, ...args, 1, 1, 'z'), `${where} (keyset)`).toContain(`USING INDEX ${index}`);
+      }
+      expect(plan(keyset, 1, 1, 'z')).toContain('USING INDEX activity_logs_time_idx');
+      db.close();
+    } finally {
+      await store.close?.();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

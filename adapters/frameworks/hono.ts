@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
@@ -61,7 +61,7 @@ export function activityMiddleware(
   { trustProxy = false, clientIp = nodeServerIp, actor, tenant, ...options }: HonoActivityOptions = {},
 ): MiddlewareHandler {
   const open = createRequestScopeFactory(logger, options);
-  return async function activityMiddleware(c, next) {
+  return function activityMiddleware(c, next) {
     const request = requestLike(c);
     const ownPath = routePath(c);
     let ip: string | undefined;
@@ -82,18 +82,26 @@ export function activityMiddleware(
       actor: actor && (() => actor(c)),
       tenant: tenant && (() => tenant(c)),
     });
-    const scope: ActivityRequestScope = opened instanceof Promise ? await opened : opened;
-    c.set('activity', scope.activity);
-    echoRequestId(c, scope);
-    try {
-      await scope.run(next);
-    } catch (error) {
+    // Not an async function: with AsyncLocalStorage on, every promise costs a hook call, so
+    // the request path makes only the promises it needs.
+    if (opened instanceof Promise) return opened.then((scope) => handle(c, next, scope));
+    return handle(c, next, opened);
+  };
+}
+
+function handle(c: Context, next: Next, scope: ActivityRequestScope): Promise<void> {
+  c.set('activity', scope.activity);
+  echoRequestId(c, scope);
+  return scope.run(next).then(
+    () => {
+      if (c.error !== undefined) scope.recordError(c.error);
+      scope.finish(c.res.status);
+    },
+    (error: unknown) => {
       scope.recordError(error);
       throw error;
-    }
-    if (c.error !== undefined) scope.recordError(c.error);
-    scope.finish(c.res.status);
-  };
+    },
+  );
 }
 
 type NodeHeaders = Record<string, string | string[] | undefined>;

@@ -217,11 +217,18 @@ class RequestActivityLogger implements ActivityLogger<any> {
   private current(): ActivityLogger<any> {
     if (!this.routeOf) return (this.child ??= bindTrusted(this.parent, this.bound));
     const route = this.route();
-    if (!this.child || route !== this.childRoute) {
-      this.childRoute = route;
-      const bound = this.bound;
-      this.child = bindTrusted(this.parent, route === undefined ? bound : { ...bound, context: { ...bound.context, route } });
+    if (this.child && route === this.childRoute) return this.child;
+    const bound = this.bound;
+    if (!this.child) {
+      // Nothing was logged with these bindings yet, and this scope built their context
+      // object: the route can be written into it rather than into a copy.
+      if (route !== undefined) bound.context!.route = route;
+      this.child = bindTrusted(this.parent, bound);
+    } else {
+      // Events already queued hold the old bindings: the new route goes into a copy.
+      this.child = bindTrusted(this.parent, { ...bound, context: { ...bound.context, route } });
     }
+    this.childRoute = route;
     return this.child;
   }
 

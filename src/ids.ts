@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 
 /**
@@ -7,10 +8,21 @@ import { randomFillSync } from 'node:crypto';
  * UUIDv4 ids halve SQLite's insert rate) and gives the keyset cursor a stable tiebreak.
  *
  * It is on the caller's path (`log()` stamps every event), so it draws randomness from a pool
- * refilled 4 KiB at a time and formats with a lookup table instead of per-call allocations.
+ * refilled 4 KiB at a time, and formats by writing ASCII into one reused buffer: that makes a
+ * flat string in one step, where 20 concatenations made a tree of strings that had to be
+ * flattened again when the record is sent to a writer thread (measured: twice the cost of
+ * the whole postMessage of a row).
  */
 
-const HEX: string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+/** The two ASCII hex digits of each byte, as one 16-bit value (high byte first). */
+const HEX_PAIRS = new Uint16Array(256);
+for (let byte = 0; byte < 256; byte++) {
+  const hex = byte.toString(16).padStart(2, '0');
+  HEX_PAIRS[byte] = (hex.charCodeAt(0) << 8) | hex.charCodeAt(1);
+}
+const DASH = 0x2d;
+/** Reused for every id: formatting is synchronous, so nothing else can be writing into it. */
+const text = Buffer.alloc(36, DASH);
 const POOL_SIZE = 4096;
 const pool = new Uint8Array(POOL_SIZE);
 let poolOffset = POOL_SIZE;
@@ -65,28 +77,30 @@ export function formatUuidv7(stamp: UuidV7Stamp): string {
   const { ms, counter, rand0, rand1, rand2 } = stamp;
   const hi = Math.floor(ms / 0x1000000); // top 24 bits of the 48-bit timestamp
   const lo = ms % 0x1000000; // bottom 24 bits
-  return (
-    HEX[(hi >>> 16) & 0xff]! +
-    HEX[(hi >>> 8) & 0xff]! +
-    HEX[hi & 0xff]! +
-    HEX[(lo >>> 16) & 0xff]! +
-    '-' +
-    HEX[(lo >>> 8) & 0xff]! +
-    HEX[lo & 0xff]! +
-    '-' +
-    HEX[0x70 | (counter >>> 8)]! +
-    HEX[counter & 0xff]! +
-    '-' +
-    HEX[0x80 | ((rand0 >>> 16) & 0x3f)]! +
-    HEX[(rand0 >>> 8) & 0xff]! +
-    '-' +
-    HEX[rand0 & 0xff]! +
-    HEX[(rand1 >>> 16) & 0xff]! +
-    HEX[(rand1 >>> 8) & 0xff]! +
-    HEX[rand1 & 0xff]! +
-    HEX[(rand2 >>> 8) & 0xff]! +
-    HEX[rand2 & 0xff]!
-  );
+  // xxxxxxxx-xxxx-7xxx-yxxx-xxxxxxxxxxxx: dashes at 8, 13, 18 and 23 were written once.
+  putHex(0, (hi >>> 16) & 0xff);
+  putHex(2, (hi >>> 8) & 0xff);
+  putHex(4, hi & 0xff);
+  putHex(6, (lo >>> 16) & 0xff);
+  putHex(9, (lo >>> 8) & 0xff);
+  putHex(11, lo & 0xff);
+  putHex(14, 0x70 | (counter >>> 8));
+  putHex(16, counter & 0xff);
+  putHex(19, 0x80 | ((rand0 >>> 16) & 0x3f));
+  putHex(21, (rand0 >>> 8) & 0xff);
+  putHex(24, rand0 & 0xff);
+  putHex(26, (rand1 >>> 16) & 0xff);
+  putHex(28, (rand1 >>> 8) & 0xff);
+  putHex(30, rand1 & 0xff);
+  putHex(32, (rand2 >>> 8) & 0xff);
+  putHex(34, rand2 & 0xff);
+  return text.toString('latin1', 0, 36);
+}
+
+function putHex(offset: number, byte: number): void {
+  const pair = HEX_PAIRS[byte]!;
+  text[offset] = pair >>> 8;
+  text[offset + 1] = pair & 0xff;
 }
 
 /** A new UUIDv7 string; monotonic within this process. */

@@ -25,8 +25,8 @@ if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore
   const { memoryStore } = await fromDist('memory.js');
   const nullStore = { ...memoryStore(), name: 'null', insert: async () => {} };
   const store = variant === 'activity' ? sqliteStore({ filename: join(dir, `activity-${framework}.db`) }) : nullStore;
-  // BENCH_BATCH_SIZE: try another batchSize (the default is the library's).
-  logger = createActivityLogger({ store, onError: () => {}, ...(process.env.BENCH_BATCH_SIZE ? { batchSize: Number(process.env.BENCH_BATCH_SIZE) } : {}) });
+  // BENCH_BATCH_SIZE, BENCH_FLUSH_MS: try another batchSize or flushIntervalMs (the defaults are the library's).
+  logger = createActivityLogger({ store, onError: () => {}, ...(process.env.BENCH_BATCH_SIZE ? { batchSize: Number(process.env.BENCH_BATCH_SIZE) } : {}), ...(process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : {}) });
   stats = () => logger.stats();
   closeLogger = () => logger.close();
   if (variant !== 'middleware') logEvent = (id, activity) => activity.log({ action: 'recipe.view', target: { type: 'recipe', id } });

@@ -57,10 +57,13 @@ export interface SqlDialectCapabilities {
   /** Indexes are declared inside `CREATE TABLE` (MySQL has no `CREATE INDEX IF NOT EXISTS`). */
   readonly inlineIndexes: boolean;
   /**
-   * Secondary indexes end with `id desc` as well as `occurred_at desc`, so ties in time are
-   * paged from the index. SQLite leaves it out: its index entries end with the 8-byte rowid
-   * anyway, a 36-character id in each of five indexes made every insert 30-40% dearer
-   * (measured), and the planner orders the few rows of one millisecond itself.
+   * The filter indexes (actor, action, target, tenant) end with `id desc` as well as
+   * `occurred_at desc`, so ties in time are paged from the index. SQLite leaves it out of
+   * them: its index entries end with the 8-byte rowid anyway, the 36-character id in each
+   * index made every insert 30-40% dearer (measured), and the planner orders the few rows of
+   * one millisecond itself. The time index keeps it everywhere: it is what a page filtered
+   * only on unindexed columns (status, actor type) walks, and it must match the page order
+   * to stop after one page instead of sorting the table.
    */
   readonly idInIndexes: boolean;
   /**
@@ -800,8 +803,9 @@ class SqlBuilder {
       ['target', ['target_type', 'target_id'], 'target_type'],
       ['tenant', ['tenant_id'], 'tenant_id'],
     ];
-    const pageOrder = d.idInIndexes ? [sql`occurred_at desc`, sql`id desc`] : [sql`occurred_at desc`];
-    const indexColumns = (columns: string[]) => sql.join([...columns.map((c) => sql.id(c)), ...pageOrder]);
+    const pageOrder = [sql`occurred_at desc`, sql`id desc`];
+    const indexColumns = (columns: string[]) =>
+      sql.join([...columns.map((c) => sql.id(c)), ...(columns.length === 0 || d.idInIndexes ? pageOrder : pageOrder.slice(0, 1))]);
     const indexName = (suffix: string) => sql.id(`${this.tableName}_${suffix}_idx`);
     const inline = d.inlineIndexes
       ? sql`, ${sql.join(indexes.map(([suffix, columns]) => sql`index ${indexName(suffix)} (${indexColumns(columns)})`))}`

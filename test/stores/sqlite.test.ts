@@ -24,8 +24,9 @@ describeStoreConformance({
 });
 
 /**
- * The SQLite indexes are partial (rows with a null actor, target or tenant are left out) and
- * end with occurred_at and the rowid: these check that the queries the store sends still
+ * The SQLite filter indexes are partial (rows with a null actor, target or tenant are left
+ * out) and end with occurred_at and the rowid; the time index ends with occurred_at and id:
+ * these check that the queries the store sends still
  * search those indexes rather than scanning the table, first page and keyset page alike.
  */
 describe('sqlite store indexes', () => {
@@ -55,6 +56,16 @@ describe('sqlite store indexes', () => {
         expect(plan(`${where} and ${keyset}`, ...args, 1, 1, 'z'), `${where} (keyset)`).toContain(`USING INDEX ${index}`);
       }
       expect(plan(keyset, 1, 1, 'z')).toContain('USING INDEX activity_logs_time_idx');
+      // Filters without an index of their own walk the time index in page order and stop
+      // after a page, rather than sorting the whole table.
+      for (const where of ['', 'status = ? and ', 'actor_type = ? and ']) {
+        const args = where ? ['failure'] : [];
+        for (const [clause, more] of [[`${where}1 = 1`, []], [`${where}${keyset}`, [1, 1, 'z']]] as const) {
+          const detail = plan(clause, ...args, ...more);
+          expect(detail, clause).toContain('activity_logs_time_idx');
+          expect(detail, clause).not.toContain('TEMP B-TREE');
+        }
+      }
       db.close();
     } finally {
       await store.close?.();

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { NodeRequestView, toWebRequest } from './shared.js';
 
 /**
@@ -37,6 +37,14 @@ export interface FastifyActivityLogsOptions extends ActivityLogsOptions<FastifyR
 export const SUPPORTED_FASTIFY = '5.x';
 
 /**
+ * Where the request's scope is kept for the onError and onResponse hooks: a request
+ * decoration of its own, so it survives an app that replaces `request.activity`, and, being
+ * declared up front, costs fastify nothing per request.
+ */
+const SCOPE = Symbol('activity-log.scope');
+type ScopedRequest = FastifyRequest & { [SCOPE]: ActivityRequestScope | null };
+
+/**
  * Request plugin. It is not encapsulated (`skip-override`), so its hooks cover every route of
  * the instance it is registered on. The client address is fastify's `request.ip`, which
  * follows the server's `trustProxy` option. Unhandled errors are recorded from the `onError`
@@ -57,6 +65,7 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
       return;
     }
     fastify.decorateRequest('activity', null as unknown as ActivityLogger<any>);
+    fastify.decorateRequest(SCOPE, null);
 
     fastify.addHook('onRequest', (request, reply, next) => {
       const opened = open({
@@ -70,11 +79,11 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
       else start(request, reply, next, opened);
     });
     fastify.addHook('onError', (request, _reply, error, next) => {
-      requestScopeOf(request.activity)?.recordError(error);
+      (request as ScopedRequest)[SCOPE]?.recordError(error);
       next();
     });
     fastify.addHook('onResponse', (request, reply, next) => {
-      requestScopeOf(request.activity)?.finish(reply.statusCode);
+      (request as ScopedRequest)[SCOPE]?.finish(reply.statusCode);
       next();
     });
     done();
@@ -87,6 +96,7 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
 );
 
 function start(request: FastifyRequest, reply: FastifyReply, next: () => void, scope: ActivityRequestScope): void {
+  (request as ScopedRequest)[SCOPE] = scope;
   request.activity = scope.activity;
   reply.header(scope.requestIdHeader, scope.requestId);
   scope.run(next);

@@ -68,7 +68,9 @@ export interface RequestScopeInput {
 
 /**
  * The activity of one request: the bound logger, the request id to echo, and the two events
- * the middleware records on its own.
+ * the middleware records on its own. Its methods are called on the scope
+ * (`scope.finish(status)`); to hand one on as a callback, bind it or wrap it
+ * (`(error) => scope.recordError(error)`).
  */
 export interface ActivityRequestScope {
   /** The child logger with actor, tenant and request context bound. */
@@ -137,6 +139,7 @@ export function createRequestScopeFactory<Req>(
 
 class RequestScope implements ActivityRequestScope {
   readonly activity: RequestActivityLogger;
+  readonly requestIdHeader: string;
   private readonly method: string;
   private errorRecorded = false;
   private finished = false;
@@ -150,13 +153,10 @@ class RequestScope implements ActivityRequestScope {
     tenantId: string | number | undefined,
     routeOf: (() => string | undefined) | undefined,
   ) {
+    this.requestIdHeader = settings.headerName;
     this.method = context.method!;
     const bindings: ActivityBindings = tenantId === undefined ? { actor, context } : { actor, context, tenantId };
-    this.activity = new RequestActivityLogger(settings.logger, bindings, routeOf, this);
-  }
-
-  get requestIdHeader(): string {
-    return this.settings.headerName;
+    this.activity = new RequestActivityLogger(settings.logger, bindings, routeOf);
   }
 
   run<T>(fn: () => T): T {
@@ -202,8 +202,6 @@ class RequestActivityLogger implements ActivityLogger<any> {
     private readonly parent: ActivityLogger<any>,
     private readonly bound: ActivityBindings,
     private readonly routeOf: (() => string | undefined) | undefined,
-    /** The scope this logger belongs to; see {@link requestScopeOf}. */
-    readonly scope: ActivityRequestScope,
   ) {}
 
   /** The route template as known now (or last known). */
@@ -215,17 +213,18 @@ class RequestActivityLogger implements ActivityLogger<any> {
   }
 
   private current(): ActivityLogger<any> {
-    if (!this.routeOf) return (this.child ??= bindTrusted(this.parent, this.bound));
-    const route = this.route();
-    if (this.child && route === this.childRoute) return this.child;
+    const route = this.routeOf ? this.route() : undefined;
+    if (this.child && (!this.routeOf || route === this.childRoute)) return this.child;
     const bound = this.bound;
     if (!this.child) {
-      // Nothing was logged with these bindings yet, and this scope built their context
-      // object: the route can be written into it rather than into a copy.
+      // First use. Nothing was logged with these bindings yet and this scope built them, so
+      // they are completed in place: the app's actor object is copied now (a later change to
+      // it must not change what this request logs), and the route is written in.
+      if (bound.actor !== ANONYMOUS) bound.actor = snapshotPlain(bound.actor) as ActivityActor;
       if (route !== undefined) bound.context!.route = route;
       this.child = bindTrusted(this.parent, bound);
     } else {
-      // Events already queued hold the old bindings: the new route goes into a copy.
+      // The route changed: events already queued hold the old bindings, so this is a copy.
       this.child = bindTrusted(this.parent, { ...bound, context: { ...bound.context, route } });
     }
     this.childRoute = route;
@@ -274,17 +273,6 @@ class RequestActivityLogger implements ActivityLogger<any> {
   purge(options: PurgeOptions): Promise<number> {
     return this.parent.purge(options);
   }
-}
-
-/**
- * The scope whose logger this is, for shims that must find the scope from the request later
- * (an error handler, a response hook): they read it back from `req.activity`, which they set
- * anyway, instead of storing a second property on the framework's request. On express, each
- * property added to `req` or `res` measured about a microsecond.
- * @internal
- */
-export function requestScopeOf(activity: unknown): ActivityRequestScope | undefined {
-  return activity instanceof RequestActivityLogger ? activity.scope : undefined;
 }
 
 function isClientErrorStatus(error: unknown): boolean {
@@ -336,9 +324,8 @@ function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknow
 
 function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   if (value === undefined || value === null || value === false) return ANONYMOUS;
-  // Copied once here (the request's events share it): a later change to the app's user
-  // object must not change what this request already logged.
-  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return snapshotPlain(value) as ActivityActor;
+  // Copied on the request's first event (RequestActivityLogger), not here: most requests log nothing.
+  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return value as ActivityActor;
   logger.report(
     new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),
   );

@@ -92,7 +92,15 @@ export function activityMiddleware(
 function handle(c: Context, next: Next, scope: ActivityRequestScope): Promise<void> {
   c.set('activity', scope.activity);
   echoRequestId(c, scope);
-  return scope.run(next).then(
+  let rest: Promise<void>;
+  try {
+    rest = scope.run(next);
+  } catch (error) {
+    // hono's own next() is async and never throws; another composer's might.
+    scope.recordError(error);
+    throw error;
+  }
+  return Promise.resolve(rest).then(
     () => {
       if (c.error !== undefined) scope.recordError(c.error);
       scope.finish(c.res.status);

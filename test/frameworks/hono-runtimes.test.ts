@@ -44,6 +44,29 @@ describe('hono middleware without a Node response', () => {
     });
   });
 
+  it('records an error thrown synchronously by next() (a composer other than hono\'s own)', async () => {
+    const store = memoryStore();
+    logger = createActivityLogger({ store, flushIntervalMs: 5, onError: () => {} });
+    const middleware = activityMiddleware(logger);
+    const hono = new Hono();
+    let thrown: unknown;
+    hono.get('/compose', (c) => {
+      // A real hono Context, handed to the middleware by hand with a next() that throws at once.
+      try {
+        void middleware(c, () => {
+          throw new Error('sync next');
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      return c.text('done');
+    });
+    expect((await hono.request('/compose')).status).toBe(200);
+    expect(thrown).toMatchObject({ message: 'sync next' });
+    await logger.flush();
+    expect(store.all().map((record) => [record.action, record.status, record.error?.message])).toEqual([['system.error', 'failure', 'sync next']]);
+  });
+
   it("lets a handler's own request id header stand", async () => {
     const { app: hono } = app();
     const response = await hono.request('/own-id', { headers: { 'x-request-id': 'from-client' } });

@@ -5,11 +5,17 @@
  *   none      no logging at all
  *   activity  the activity middleware, one req.activity.log() per request into sqliteStore
  *   sync      the anchor: one synchronous better-sqlite3 INSERT per request (indexed table)
- * Phases: a short warm-up, a fixed offered rate (5,000 req/s), then saturation.
+ * Phases: a short warm-up, then BENCH_REPEAT (3) times a fixed offered rate (5,000 req/s)
+ * and saturation; medians are compared.
  *
- *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 5 minutes)
- *   BENCH_SECONDS=2 npx tsx test/bench/frameworks.bench.ts
+ *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 6 minutes)
+ *   BENCH_SECONDS=2 BENCH_REPEAT=1 ...                 (quicker, noisier)
  *   BENCH_FRAMEWORKS=hono,express ...                  (a subset)
+ *   BENCH_VARIANTS=none,activity ...                   (a subset of variants)
+ *   BENCH_DIAGNOSE=1 ...                               (adds the middleware and nullstore variants)
+ *   BENCH_CPU_PROF=/tmp/prof [BENCH_CPU_PROF_PHASE=saturated] ...   (a CPU profile per server)
+ *   BENCH_NODE_FLAGS=--trace-gc ...                    (node flags for the servers)
+ *   BENCH_BATCH_SIZE=..., BENCH_FLUSH_MS=...           (other logger settings)
  *
  * Only 127.0.0.1 is used. Not a test: it prints numbers and ratios against the targets,
  * including the ones it misses, and exits 0.

@@ -247,7 +247,7 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     return new Logger<C>(this.core, mergeBindings(this.bound, copied as ActivityBindings));
   }
 
-  /** See {@link bindTrusted}. */
+  /** See {@link bindTrusted}. @internal */
   bindOwned(bindings: ActivityBindings): Logger<C> {
     return new Logger<C>(this.core, mergeBindings(this.bound, bindings));
   }

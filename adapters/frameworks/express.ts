@@ -2,7 +2,8 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
-import { NodeRequestView, sendWebResponse, toWebRequest } from './shared.js';
+import { HeaderRecordRequest } from '../../src/http/request-context.js';
+import { sendWebResponse, toWebRequest } from './shared.js';
 
 /**
  * activity-log for express 5 (and express 4): `activityMiddleware` binds a request-scoped
@@ -80,7 +81,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       app.use(recordError);
     }
     const opened = open({
-      request: new NodeRequestView(req.method, req.headers),
+      request: new HeaderRecordRequest(req.method, req.headers),
       ip: req.ip,
       route: () => routeTemplate(req),
       actor: actor && (() => actor(req)),

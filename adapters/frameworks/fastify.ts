@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
-import { NodeRequestView, toWebRequest } from './shared.js';
+import { HeaderRecordRequest } from '../../src/http/request-context.js';
+import { toWebRequest } from './shared.js';
 
 /**
  * activity-log for fastify 5: `activityPlugin` binds a request-scoped logger as
@@ -69,7 +70,7 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
 
     fastify.addHook('onRequest', (request, reply, next) => {
       const opened = open({
-        request: new NodeRequestView(request.method, request.headers),
+        request: new HeaderRecordRequest(request.method, request.headers),
         ip: request.ip,
         route: request.routeOptions.url,
         actor: actor && (() => actor(request)),

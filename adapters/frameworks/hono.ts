@@ -3,7 +3,7 @@ import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { clientIpFromHeaders, type RequestLike } from '../../src/http/request-context.js';
+import { clientIpFromHeaders, HeaderRecordRequest, type RequestLike } from '../../src/http/request-context.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 
 /**
@@ -140,25 +140,7 @@ function echoRequestId(c: Context, scope: ActivityRequestScope): void {
 function requestLike(c: Context): RequestLike {
   const incoming = (c.env as { incoming?: { headers?: NodeHeaders } } | undefined)?.incoming?.headers;
   if (!incoming || typeof incoming !== 'object') return c.req.raw;
-  return new NodeHeadersRequest(c.req.method, incoming);
-}
-
-/** A `RequestLike` over Node's parsed headers; a class, so nothing is allocated per header read. */
-class NodeHeadersRequest implements RequestLike {
-  constructor(
-    readonly method: string,
-    private readonly raw: NodeHeaders,
-  ) {}
-
-  get headers(): RequestLike['headers'] {
-    return this;
-  }
-
-  get(name: string): string | null {
-    const value = this.raw[name.toLowerCase()];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(', ') : value;
-  }
+  return new HeaderRecordRequest(c.req.method, incoming);
 }
 
 function routePath(c: Context): string | undefined {

@@ -1,30 +1,11 @@
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { RequestLike } from '../../src/http/request-context.js';
 
 /**
- * Helpers the Node shims (express, fastify) share: a header view over Node's headers object,
- * the conversion of a Node request into a fetch `Request`, and streaming a fetch `Response`
- * back with backpressure. Only conversion lives here; the logic is in src/http.
+ * Helpers the Node shims (express, fastify) share: the conversion of a Node request into a
+ * fetch `Request`, and streaming a fetch `Response` back with backpressure. Only conversion
+ * lives here; the logic is in src/http.
  */
-
-/** A `RequestLike` over Node's lower-cased headers object: no copy, no closure per request. */
-export class NodeRequestView implements RequestLike {
-  constructor(
-    readonly method: string,
-    private readonly raw: IncomingHttpHeaders,
-  ) {}
-
-  get headers(): RequestLike['headers'] {
-    return this;
-  }
-
-  get(name: string): string | null {
-    const value = this.raw[name.toLowerCase()];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(', ') : value;
-  }
-}
 
 /** Builds a fetch `Request` (GET-style, without a body) from a Node request's parts. */
 export function toWebRequest(method: string, url: string, headers: IncomingHttpHeaders, host: string | undefined): Request {

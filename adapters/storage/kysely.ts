@@ -795,20 +795,20 @@ class SqlBuilder {
     const text = (max: number, nullable = true) => sql.raw(`varchar(${max})${collate}${nullable ? '' : ' not null'}`);
     const json = sql.raw(d.jsonType);
     const time = sql.raw({ 'epoch-ms-integer': 'integer', timestamptz: 'timestamptz', 'datetime-utc': 'datetime(3)' }[d.timestamp]);
-    // [name suffix, leading columns, the column whose null rows a partial index leaves out]
-    const indexes: [string, string[], string | undefined][] = [
-      ['time', [], undefined],
-      ['actor', ['actor_id'], 'actor_id'],
-      ['action', ['action'], undefined],
-      ['target', ['target_type', 'target_id'], 'target_type'],
-      ['tenant', ['tenant_id'], 'tenant_id'],
+    // suffix, leading columns, the column whose null rows a partial index leaves out, and
+    // whether the index ends with `id` (the time index always: see `idInIndexes`).
+    const indexes: { suffix: string; columns: string[]; nullable?: string; endsWithId: boolean }[] = [
+      { suffix: 'time', columns: [], endsWithId: true },
+      { suffix: 'actor', columns: ['actor_id'], nullable: 'actor_id', endsWithId: d.idInIndexes },
+      { suffix: 'action', columns: ['action'], endsWithId: d.idInIndexes },
+      { suffix: 'target', columns: ['target_type', 'target_id'], nullable: 'target_type', endsWithId: d.idInIndexes },
+      { suffix: 'tenant', columns: ['tenant_id'], nullable: 'tenant_id', endsWithId: d.idInIndexes },
     ];
-    const pageOrder = [sql`occurred_at desc`, sql`id desc`];
-    const indexColumns = (columns: string[]) =>
-      sql.join([...columns.map((c) => sql.id(c)), ...(columns.length === 0 || d.idInIndexes ? pageOrder : pageOrder.slice(0, 1))]);
+    const indexColumns = ({ columns, endsWithId }: (typeof indexes)[number]) =>
+      sql.join([...columns.map((c) => sql.id(c)), sql`occurred_at desc`, ...(endsWithId ? [sql`id desc`] : [])]);
     const indexName = (suffix: string) => sql.id(`${this.tableName}_${suffix}_idx`);
     const inline = d.inlineIndexes
-      ? sql`, ${sql.join(indexes.map(([suffix, columns]) => sql`index ${indexName(suffix)} (${indexColumns(columns)})`))}`
+      ? sql`, ${sql.join(indexes.map((index) => sql`index ${indexName(index.suffix)} (${indexColumns(index)})`))}`
       : sql``;
     const tableOptions = d.name === 'mysql' ? sql.raw(` engine=InnoDB default charset=utf8mb4 collate=${await mysqlBinaryCollation(this.k, db)}`) : sql``;
     const statements = [
@@ -831,9 +831,9 @@ class SqlBuilder {
       )${tableOptions}`,
     ];
     if (!d.inlineIndexes) {
-      for (const [suffix, columns, nullable] of indexes) {
-        const where = d.partialIndexes && nullable ? sql` where ${sql.id(nullable)} is not null` : sql``;
-        statements.push(sql`create index if not exists ${indexName(suffix)} on ${this.table} (${indexColumns(columns)})${where}`);
+      for (const index of indexes) {
+        const where = d.partialIndexes && index.nullable ? sql` where ${sql.id(index.nullable)} is not null` : sql``;
+        statements.push(sql`create index if not exists ${indexName(index.suffix)} on ${this.table} (${indexColumns(index)})${where}`);
       }
     }
     return statements;

@@ -11,6 +11,28 @@ export interface RequestLike {
   readonly headers: { get(name: string): string | null };
 }
 
+/**
+ * A `RequestLike` over a plain object of lower-cased header names, such as Node's
+ * `req.headers`: no copy, and a class, so nothing is allocated per header read. What the
+ * express and fastify shims, and hono on `@hono/node-server`, pass to the scope.
+ */
+export class HeaderRecordRequest implements RequestLike {
+  constructor(
+    readonly method: string,
+    private readonly raw: Readonly<Record<string, string | string[] | undefined>>,
+  ) {}
+
+  get headers(): RequestLike['headers'] {
+    return this;
+  }
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
+
 /** Options of {@link extractRequestContext}. */
 export interface RequestContextOptions {
   /**

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { startRecipeApp, type RunningRecipeApp } from '../../examples/recipe-app/app.js';
 import { DEFAULT_ADMIN, readConfig } from '../../examples/recipe-app/config.js';
-import { parseJsonColumns } from '../store-conformance.js';
+import { parseJsonColumns, type RawRow } from '../store-conformance.js';
 
 /**
  * The recipe app on a real server (127.0.0.1, a free port) over a temporary SQLite file, or
@@ -85,24 +85,17 @@ export async function startTestApp(options: { databaseUrl?: string } = {}): Prom
   });
 }
 
-/** An activity_logs row as stored, with its JSON columns parsed. */
-export interface ActivityRow {
-  id: string;
+/**
+ * An activity_logs row as stored, with its JSON columns parsed: the conformance suite's row,
+ * with `occurred_at` as each database returns it and the JSON columns open to property access.
+ */
+export type ActivityRow = Omit<RawRow, 'occurred_at' | 'metadata' | 'changes' | 'error' | 'context'> & {
   occurred_at: string | number;
-  action: string;
-  status: string;
-  actor_type: string | null;
-  actor_id: string | null;
-  actor_name: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  target_name: string | null;
-  tenant_id: string | null;
   metadata: any;
   changes: any;
   error: any;
   context: any;
-}
+};
 
 export function parseRow(row: Record<string, unknown>): ActivityRow {
   return parseJsonColumns(row) as unknown as ActivityRow;

@@ -71,6 +71,8 @@ export interface AppTables {
 
 export type AppDb = Kysely<AppTables>;
 export type AppTrx = Transaction<AppTables>;
+/** What the data modules run their queries on: the database, or a transaction on it. */
+export type AppQueryable = AppDb | AppTrx;
 
 export interface OpenedDatabase {
   db: AppDb;

@@ -1,9 +1,7 @@
 import type { MealPlan } from '../domain/types.js';
-import type { AppDb, AppTrx, MealPlanTable } from './database.js';
+import type { AppQueryable, MealPlanTable } from './database.js';
 
 /** Data access for meal plans. */
-
-type Db = AppDb | AppTrx;
 
 export function toPlan(row: MealPlanTable): MealPlan {
   return {
@@ -16,7 +14,7 @@ export function toPlan(row: MealPlanTable): MealPlan {
   };
 }
 
-export async function insertPlan(db: Db, plan: MealPlan): Promise<void> {
+export async function insertPlan(db: AppQueryable, plan: MealPlan): Promise<void> {
   await db
     .insertInto('meal_plans')
     .values({
@@ -30,7 +28,7 @@ export async function insertPlan(db: Db, plan: MealPlan): Promise<void> {
     .execute();
 }
 
-export async function latestPlan(db: Db, userId: string): Promise<MealPlanTable | undefined> {
+export async function latestPlan(db: AppQueryable, userId: string): Promise<MealPlanTable | undefined> {
   return db
     .selectFrom('meal_plans')
     .selectAll()

@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
 import type { Recipe } from '../domain/types.js';
-import { likePattern, type AppDb, type AppTrx, type RecipeTable } from './database.js';
+import { likePattern, type AppQueryable, type RecipeTable } from './database.js';
 
 /** Data access for recipes. */
-
-type Db = AppDb | AppTrx;
 
 export function toRecipe(row: RecipeTable): Recipe {
   return {
@@ -40,7 +38,7 @@ export function toRow(recipe: Recipe): RecipeTable {
   };
 }
 
-export async function findRecipe(db: Db, idOrSlug: string): Promise<RecipeTable | undefined> {
+export async function findRecipe(db: AppQueryable, idOrSlug: string): Promise<RecipeTable | undefined> {
   return db
     .selectFrom('recipes')
     .selectAll()
@@ -48,27 +46,27 @@ export async function findRecipe(db: Db, idOrSlug: string): Promise<RecipeTable 
     .executeTakeFirst();
 }
 
-export async function slugTaken(db: Db, slug: string, exceptId?: string): Promise<boolean> {
+export async function slugTaken(db: AppQueryable, slug: string, exceptId?: string): Promise<boolean> {
   let query = db.selectFrom('recipes').select('id').where('slug', '=', slug);
   if (exceptId) query = query.where('id', '!=', exceptId);
   return (await query.executeTakeFirst()) !== undefined;
 }
 
-export async function insertRecipe(db: Db, row: RecipeTable): Promise<void> {
+export async function insertRecipe(db: AppQueryable, row: RecipeTable): Promise<void> {
   await db.insertInto('recipes').values(row).execute();
 }
 
-export async function updateRecipe(db: Db, id: string, row: Partial<RecipeTable>): Promise<void> {
+export async function updateRecipe(db: AppQueryable, id: string, row: Partial<RecipeTable>): Promise<void> {
   await db.updateTable('recipes').set(row).where('id', '=', id).execute();
 }
 
-export async function countRecipes(db: Db): Promise<number> {
+export async function countRecipes(db: AppQueryable): Promise<number> {
   const row = await db.selectFrom('recipes').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
 /** Active recipes only, by title; `q` matches the title or the description. */
-export async function searchActiveRecipes(db: Db, search: { q?: string | undefined; limit: number; offset: number }) {
+export async function searchActiveRecipes(db: AppQueryable, search: { q?: string | undefined; limit: number; offset: number }) {
   let query = db.selectFrom('recipes').where('active', '=', 1);
   if (search.q) {
     const pattern = likePattern(search.q);
@@ -83,6 +81,6 @@ export async function searchActiveRecipes(db: Db, search: { q?: string | undefin
   return { rows, total: Number(count.n) };
 }
 
-export async function listActiveRecipes(db: Db): Promise<RecipeTable[]> {
+export async function listActiveRecipes(db: AppQueryable): Promise<RecipeTable[]> {
   return db.selectFrom('recipes').selectAll().where('active', '=', 1).orderBy('title').orderBy('id').execute();
 }

@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
 import type { Preferences, User } from '../domain/types.js';
-import { likePattern, type AppDb, type AppTrx, type PreferencesTable, type UserTable } from './database.js';
+import { likePattern, type AppQueryable, type PreferencesTable, type UserTable } from './database.js';
 
 /** Data access for users, sessions and preferences. */
-
-type Db = AppDb | AppTrx;
 
 export function toUser(row: UserTable): User {
   return {
@@ -28,27 +26,27 @@ export function toPreferences(row: PreferencesTable): Preferences {
   };
 }
 
-export async function findUserByEmail(db: Db, email: string): Promise<UserTable | undefined> {
+export async function findUserByEmail(db: AppQueryable, email: string): Promise<UserTable | undefined> {
   return db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
 }
 
-export async function findUserById(db: Db, id: string): Promise<UserTable | undefined> {
+export async function findUserById(db: AppQueryable, id: string): Promise<UserTable | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function insertUser(db: Db, row: UserTable): Promise<void> {
+export async function insertUser(db: AppQueryable, row: UserTable): Promise<void> {
   await db.insertInto('users').values(row).execute();
 }
 
-export async function setUserStatus(db: Db, id: string, status: UserTable['status'], now: string): Promise<void> {
+export async function setUserStatus(db: AppQueryable, id: string, status: UserTable['status'], now: string): Promise<void> {
   await db.updateTable('users').set({ status, updated_at: now }).where('id', '=', id).execute();
 }
 
-export async function insertSession(db: Db, tokenHash: string, userId: string, now: string): Promise<void> {
+export async function insertSession(db: AppQueryable, tokenHash: string, userId: string, now: string): Promise<void> {
   await db.insertInto('sessions').values({ token_hash: tokenHash, user_id: userId, created_at: now }).execute();
 }
 
-export async function findSessionUser(db: Db, tokenHash: string): Promise<UserTable | undefined> {
+export async function findSessionUser(db: AppQueryable, tokenHash: string): Promise<UserTable | undefined> {
   return db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
@@ -57,15 +55,15 @@ export async function findSessionUser(db: Db, tokenHash: string): Promise<UserTa
     .executeTakeFirst();
 }
 
-export async function deleteSession(db: Db, tokenHash: string): Promise<void> {
+export async function deleteSession(db: AppQueryable, tokenHash: string): Promise<void> {
   await db.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
 }
 
-export async function findPreferences(db: Db, userId: string): Promise<PreferencesTable | undefined> {
+export async function findPreferences(db: AppQueryable, userId: string): Promise<PreferencesTable | undefined> {
   return db.selectFrom('preferences').selectAll().where('user_id', '=', userId).executeTakeFirst();
 }
 
-export async function upsertPreferences(db: Db, row: PreferencesTable): Promise<void> {
+export async function upsertPreferences(db: AppQueryable, row: PreferencesTable): Promise<void> {
   const { user_id: _userId, ...rest } = row;
   await db
     .insertInto('preferences')
@@ -83,7 +81,7 @@ export interface UserSearch {
 }
 
 /** Newest sign-ups first; `signedUpFrom` inclusive, `signedUpTo` exclusive. */
-export async function searchUsers(db: Db, search: UserSearch): Promise<{ rows: UserTable[]; total: number }> {
+export async function searchUsers(db: AppQueryable, search: UserSearch): Promise<{ rows: UserTable[]; total: number }> {
   let query = db.selectFrom('users');
   if (search.q) {
     const pattern = likePattern(search.q);

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { HeaderRecordRequest } from '../../src/http/request-context.js';
+import { createRequestScopeFactory, requestScopeOf, type ActivityRequestScope } from '../../src/http/scope.js';
+import { createActivityLogger } from '../../src/index.js';
+
+describe('requestScopeOf', () => {
+  const logger = createActivityLogger({ store: memoryStore() });
+  const open = createRequestScopeFactory(logger);
+  const openFor = (owner: object) =>
+    open({ request: new HeaderRecordRequest('GET', {}), ip: '127.0.0.1', route: '/recipes/:id', owner }) as ActivityRequestScope;
+
+  it("finds a request's scope from the logger it bound, for that request only", () => {
+    const req = {};
+    const scope = openFor(req);
+    expect(requestScopeOf(scope.activity, req)).toBe(scope);
+    expect(requestScopeOf(scope.activity, {})).toBeUndefined();
+    expect(requestScopeOf(openFor({}).activity, req)).toBeUndefined();
+  });
+
+  it('finds nothing from any other logger or value', () => {
+    const req = {};
+    const scope = openFor(req);
+    expect(requestScopeOf(scope.activity.with({ metadata: { plan: 'pro' } }), req)).toBeUndefined();
+    expect(requestScopeOf(logger, req)).toBeUndefined();
+    for (const value of [undefined, null, 42, 'activity', {}, { scope: { owner: req } }]) expect(requestScopeOf(value, req)).toBeUndefined();
+  });
+});

@@ -4,7 +4,7 @@
 //
 //   node test/bench/framework-server.mjs <express|fastify|hono> <variant> <dir>
 //
-// Variants: none | activity | sync | middleware | nullstore (see frameworks.bench.ts). It
+// Variants: none | activity | sync | middleware | nullstore | nocontext (see frameworks.bench.ts). It
 // reports over IPC: ready(port), then started/report per measured phase, closed at the end.
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -19,12 +19,12 @@ let stats = () => ({ enqueued: 0, written: 0, dropped: 0, queued: 0 });
 let closeLogger = async () => {};
 let logger;
 
-if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore') {
+if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore' || variant === 'nocontext') {
   const { createActivityLogger } = await fromDist('index.js');
   const { sqliteStore } = await fromDist('sqlite.js');
   const { memoryStore } = await fromDist('memory.js');
   const nullStore = { ...memoryStore(), name: 'null', insert: async () => {} };
-  const store = variant === 'activity' ? sqliteStore({ filename: join(dir, `activity-${framework}.db`) }) : nullStore;
+  const store = variant === 'activity' || variant === 'nocontext' ? sqliteStore({ filename: join(dir, `activity-${framework}.db`) }) : nullStore;
   // BENCH_BATCH_SIZE, BENCH_FLUSH_MS: try another batchSize or flushIntervalMs (the defaults are the library's).
   logger = createActivityLogger({ store, onError: () => {}, ...(process.env.BENCH_BATCH_SIZE ? { batchSize: Number(process.env.BENCH_BATCH_SIZE) } : {}), ...(process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : {}) });
   stats = () => logger.stats();
@@ -54,13 +54,15 @@ if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore
   };
 }
 
+// nocontext: the activity variant with the middleware's asyncContext: false (no AsyncLocalStorage).
+const middlewareOptions = variant === 'nocontext' ? { asyncContext: false } : {};
 const body = (id) => ({ id, name: `Recipe ${id}`, servings: 4, tags: ['quick', 'vegetarian'] });
 let port;
 let closeServer;
 if (framework === 'express') {
   const express = (await import('express')).default;
   const app = express();
-  if (logger) app.use((await fromDist('express.js')).activityMiddleware(logger));
+  if (logger) app.use((await fromDist('express.js')).activityMiddleware(logger, middlewareOptions));
   app.get('/recipes/:id', (req, res) => {
     logEvent?.(req.params.id, req.activity);
     res.json(body(req.params.id));
@@ -72,7 +74,7 @@ if (framework === 'express') {
 } else if (framework === 'fastify') {
   const Fastify = (await import('fastify')).default;
   const app = Fastify({ logger: false });
-  if (logger) await app.register((await fromDist('fastify.js')).activityPlugin, { logger });
+  if (logger) await app.register((await fromDist('fastify.js')).activityPlugin, { logger, ...middlewareOptions });
   app.get('/recipes/:id', async (request) => {
     logEvent?.(request.params.id, request.activity);
     return body(request.params.id);
@@ -84,7 +86,7 @@ if (framework === 'express') {
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
   const app = new Hono();
-  if (logger) app.use((await fromDist('hono.js')).activityMiddleware(logger));
+  if (logger) app.use((await fromDist('hono.js')).activityMiddleware(logger, middlewareOptions));
   app.get('/recipes/:id', (c) => {
     logEvent?.(c.req.param('id'), logger ? c.get('activity') : undefined);
     return c.json(body(c.req.param('id')));
@@ -114,11 +116,28 @@ async function startProfiler() {
 }
 const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;
 
+/**
+ * CPU time of this thread (the request thread) in ms, from /proc on Linux; undefined elsewhere.
+ * Unlike ELU it leaves out the time the thread was ready but waiting for a core, which on a
+ * 2-core machine shared with the load generator and the writer thread is a good part of ELU.
+ */
+async function threadCpuMs() {
+  try {
+    const { readFileSync } = await import('node:fs');
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 // Measurement windows are driven by the parent, so they cover exactly the load.
 let histogram = monitorEventLoopDelay({ resolution: 1 });
 let eluStart = performance.eventLoopUtilization();
 let startedAt = performance.now();
 let baseline = stats();
+let cpuStart;
 let phase = 0;
 const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 2 : 1;
 process.on('message', async (message) => {
@@ -128,12 +147,14 @@ process.on('message', async (message) => {
     histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
     baseline = stats();
+    cpuStart = await threadCpuMs();
     eluStart = performance.eventLoopUtilization();
     startedAt = performance.now();
     process.send({ type: 'started' });
   } else if (message.type === 'stop') {
     const elu = performance.eventLoopUtilization(eluStart).utilization;
     const durationMs = performance.now() - startedAt;
+    const cpuEnd = await threadCpuMs();
     histogram.disable();
     const now = stats();
     if (phase === profiledPhase) await profiler?.stop(join(process.env.BENCH_CPU_PROF, `${framework}-${variant}.cpuprofile`));
@@ -142,6 +163,7 @@ process.on('message', async (message) => {
       report: {
         durationMs,
         elu,
+        cpuMs: cpuStart === undefined || cpuEnd === undefined ? undefined : cpuEnd - cpuStart,
         maxStallMs: histogram.max / 1e6,
         p99StallMs: histogram.percentile(99) / 1e6,
         logged: now.enqueued - baseline.enqueued,

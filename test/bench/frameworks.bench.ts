@@ -12,7 +12,7 @@
  *   BENCH_SECONDS=2 BENCH_REPEAT=1 ...                 (quicker, noisier)
  *   BENCH_FRAMEWORKS=hono,express ...                  (a subset)
  *   BENCH_VARIANTS=none,activity ...                   (a subset of variants)
- *   BENCH_DIAGNOSE=1 ...                               (adds the middleware and nullstore variants)
+ *   BENCH_DIAGNOSE=1 ...                               (adds the middleware, nullstore and nocontext variants)
  *   BENCH_CPU_PROF=/tmp/prof [BENCH_CPU_PROF_PHASE=saturated] ...   (a CPU profile per server)
  *   BENCH_NODE_FLAGS=--trace-gc ...                    (node flags for the servers)
  *   BENCH_BATCH_SIZE=..., BENCH_FLUSH_MS=...           (other logger settings)
@@ -27,17 +27,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 type Framework = 'express' | 'fastify' | 'hono';
-type Variant = 'none' | 'activity' | 'sync' | 'middleware' | 'nullstore';
+type Variant = 'none' | 'activity' | 'sync' | 'middleware' | 'nullstore' | 'nocontext';
 /**
  * The three variants of the issue, plus two diagnostics that split the cost of `activity`:
  * `middleware` (the middleware, no log() call, nothing stored) and `nullstore` (middleware and
  * one log() per request into a store whose insert does nothing: the core's queue, validation
- * and flusher without SQLite). BENCH_DIAGNOSE=1 adds them.
+ * and flusher without SQLite), and `nocontext` (`activity` with the middleware's
+ * `asyncContext: false`, so no AsyncLocalStorage). BENCH_DIAGNOSE=1 adds them.
  */
 const VARIANTS: Variant[] = process.env.BENCH_VARIANTS
   ? (process.env.BENCH_VARIANTS.split(',') as Variant[])
   : process.env.BENCH_DIAGNOSE === '1'
-    ? ['none', 'activity', 'sync', 'middleware', 'nullstore']
+    ? ['none', 'activity', 'sync', 'middleware', 'nullstore', 'nocontext']
     : ['none', 'activity', 'sync'];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Runs of each phase per variant; the medians are compared. */
@@ -48,6 +49,8 @@ const FRAMEWORK_LIST = (process.env.BENCH_FRAMEWORKS ?? 'express,fastify,hono').
 interface ServerReport {
   durationMs: number;
   elu: number;
+  /** CPU time of the request thread over the phase (Linux); undefined elsewhere. */
+  cpuMs?: number;
   maxStallMs: number;
   p99StallMs: number;
   logged: number;
@@ -116,6 +119,7 @@ function medianServer(runs: ServerReport[]): ServerReport {
   return {
     durationMs: median(runs.map((r) => r.durationMs)),
     elu: median(runs.map((r) => r.elu)),
+    cpuMs: runs.every((r) => r.cpuMs !== undefined) ? median(runs.map((r) => r.cpuMs!)) : undefined,
     maxStallMs: median(runs.map((r) => r.maxStallMs)),
     p99StallMs: median(runs.map((r) => r.p99StallMs)),
     logged: median(runs.map((r) => r.logged)),
@@ -225,12 +229,28 @@ async function main(): Promise<void> {
     console.log(`  1a p99 at ${RATE} req/s: ${fmt(p99With)} ms with logging vs ${fmt(p99Without)} ms without = ${fmt(p99With / p99Without)}x (limit ${fmt(p99Limit)} ms) ${verdict(p99With <= p99Limit)}`);
     console.log(`  1b max event-loop stall with logging: ${fmt(stall, 1)} ms (limit 10 ms) ${verdict(stall <= 10)}; without logging: ${fmt(r.none.fixedServer.maxStallMs, 1)} ms`);
     console.log(`  2  main-thread cost per logged event: ${fmt(costUs)} µs (ELU ${fmt(r.activity.fixedServer.elu * 100, 1)}% - ${fmt(r.none.fixedServer.elu * 100, 1)}% over ${fmt(r.activity.fixedServer.durationMs / 1000, 1)} s, ${events} events; limit 3 µs) ${verdict(costUs <= 3)}`);
+    const cpuWith = r.activity.fixedServer.cpuMs;
+    const cpuWithout = r.none.fixedServer.cpuMs;
+    if (cpuWith !== undefined && cpuWithout !== undefined) {
+      // Not the issue's measure (that is ELU, above): the request thread's own CPU time, which
+      // leaves out the time it sat ready while the load generator or the writer had the core.
+      console.log(`     the same as CPU time of the request thread: ${fmt(((cpuWith - cpuWithout) * 1000) / Math.max(1, events))} µs per logged event (${fmt(cpuWith, 0)} ms - ${fmt(cpuWithout, 0)} ms)`);
+    }
     if (framework === 'express') {
       console.log(`  3  saturation: logging keeps ${fmt(throughputRatio * 100, 1)}% of no-logging throughput (target >= 90%) ${verdict(throughputRatio >= 0.9)}; ${fmt(anchorRatio)}x the sync anchor`);
     } else {
       console.log(`  3  saturation: logging = ${fmt(anchorRatio)}x the sync anchor (target >= 3x) ${verdict(anchorRatio >= 3)}; keeps ${fmt(throughputRatio * 100, 1)}% of no-logging`);
     }
     console.log(`     (sync anchor keeps ${fmt(anchorKeeps * 100, 1)}% of no-logging throughput)`);
+    if (r.nocontext) {
+      const perRequest = (v: VariantResult) => ((v.fixedServer.elu - r.none.fixedServer.elu) * v.fixedServer.durationMs * 1000) / Math.max(1, v.fixed.requests.total);
+      const cpuPerRequest = (v: VariantResult) =>
+        v.fixedServer.cpuMs === undefined || r.none.fixedServer.cpuMs === undefined ? NaN : ((v.fixedServer.cpuMs - r.none.fixedServer.cpuMs) * 1000) / Math.max(1, v.fixed.requests.total);
+      console.log(
+        `  AsyncLocalStorage (asyncContext: true vs false): ${fmt(perRequest(r.activity) - perRequest(r.nocontext))} µs of ELU, ${fmt(cpuPerRequest(r.activity) - cpuPerRequest(r.nocontext))} µs of CPU per request; ` +
+          `with asyncContext: false the cost per event is ${fmt(perRequest(r.nocontext))} µs (ELU), ${fmt(cpuPerRequest(r.nocontext))} µs (CPU), p99 ${fmt(r.nocontext.fixed.latency.p99)} ms`,
+      );
+    }
     if (r.middleware && r.nullstore) {
       const perRequest = (v: VariantResult) => ((v.fixedServer.elu - r.none.fixedServer.elu) * v.fixedServer.durationMs * 1000) / Math.max(1, v.fixed.requests.total);
       const mw = perRequest(r.middleware);

@@ -29,6 +29,8 @@ export interface AppOptions {
   admin?: boolean;
   /** Pin admin reads to the `x-tenant` header. */
   tenantPinned?: boolean;
+  /** The middleware's `asyncContext` option. */
+  asyncContext?: boolean;
 }
 
 export interface RunningApp {
@@ -99,6 +101,7 @@ async function startExpress(options: AppOptions): Promise<RunningApp> {
       expressShim.activityMiddleware(logger, {
         actor: options.actor && options.actor !== 'none' ? (req) => actorFrom(options.actor, (n) => req.get(n)) : undefined,
         capture: options.capture,
+        asyncContext: options.asyncContext,
       }),
     );
   }
@@ -146,6 +149,7 @@ async function startFastify(options: AppOptions): Promise<RunningApp> {
           ? (request) => actorFrom(options.actor, (n) => request.headers[n] as string | undefined)
           : undefined,
       capture: options.capture,
+      asyncContext: options.asyncContext,
     });
   }
   app.get<{ Params: { id: string }; Querystring: { pause?: string } }>('/recipes/:id', async (request) => {
@@ -187,6 +191,7 @@ async function startHono(options: AppOptions): Promise<RunningApp> {
       honoShim.activityMiddleware(logger, {
         actor: options.actor && options.actor !== 'none' ? (c) => actorFrom(options.actor, (n) => c.req.header(n)) : undefined,
         capture: options.capture,
+        asyncContext: options.asyncContext,
       }),
     );
   }

@@ -232,6 +232,27 @@ for (const framework of FRAMEWORKS) {
       }
     });
 
+    it('with asyncContext: false, binds the request logger but not currentActivity(), and still records errors', async () => {
+      const app = await start({ actor: 'sync', asyncContext: false });
+      // The route logs through the request logger, then calls currentActivity(), which has
+      // nothing bound now: a NO_ACTIVITY_CONTEXT error the middleware records like any other.
+      const response = await fetch(`${app.url}/recipes/5`, { headers: { 'x-user': 'u_5', 'x-request-id': 'no-als-5' } });
+      expect(response.status).toBe(500);
+      const stored = await records();
+      expect(stored.map((r) => r.action).sort()).toEqual(['recipe.view', 'system.error']);
+      for (const record of stored) {
+        expect(record).toMatchObject({ actor: { type: 'user', id: 'u_5' }, context: { requestId: 'no-als-5', route: '/recipes/:id' } });
+      }
+      expect(stored.find((r) => r.action === 'system.error')!.error).toMatchObject({ code: 'NO_ACTIVITY_CONTEXT' });
+    });
+
+    it('refuses a non-boolean asyncContext at start-up', async () => {
+      await expect(start({ asyncContext: 'yes' as unknown as boolean })).rejects.toMatchObject({
+        code: 'INVALID_OPTIONS',
+        message: expect.stringContaining('asyncContext must be true or false, got "yes"'),
+      });
+    });
+
     it('does not record an unknown route read (404) by default', async () => {
       const app = await start();
       const response = await fetch(`${app.url}/nowhere`);

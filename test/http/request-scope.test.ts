@@ -26,3 +26,19 @@ describe('requestScopeOf', () => {
     for (const value of [undefined, null, 42, 'activity', {}, { scope: { owner: req } }]) expect(requestScopeOf(value, req)).toBeUndefined();
   });
 });
+
+describe('createRequestScopeFactory options', () => {
+  const logger = createActivityLogger({ store: memoryStore() });
+
+  it('refuses a requestIdHeader that is not a header name, and a non-boolean asyncContext, naming the option', () => {
+    for (const requestIdHeader of ['has space', '', 'x-id:', 42]) {
+      expect(() => createRequestScopeFactory(logger, { requestIdHeader: requestIdHeader as string })).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('requestIdHeader must be an HTTP header name') }),
+      );
+    }
+    expect(() => createRequestScopeFactory(logger, { asyncContext: 1 as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('asyncContext must be true or false, got number') }),
+    );
+    expect(() => createRequestScopeFactory(logger, { requestIdHeader: 'X-Correlation-Id', asyncContext: false })).not.toThrow();
+  });
+});

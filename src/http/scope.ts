@@ -54,7 +54,8 @@ export interface ActivityMiddlewareOptions<Req> {
    * of the process a hook call once it is in use: 3.5 µs of CPU per request on fastify and
    * 5 µs on hono, measured. An app that only uses `req.activity` (`request.activity`,
    * `c.get('activity')`) and never `currentActivity()` can turn it off; the request logger,
-   * automatic capture and error recording work the same.
+   * automatic capture and error recording work the same (on express, for `req.activity`
+   * and for a child of it from `.with()` put in its place).
    * @default true
    */
   asyncContext?: boolean;
@@ -76,10 +77,10 @@ export interface RequestScopeInput {
   /** Calls the user's `tenant(req)`; may throw. */
   tenant?: (() => unknown) | undefined;
   /**
-   * The framework's own request object, so that {@link requestScopeOf} can tell this
-   * request's scope from another's.
+   * The framework's own request object (express's `req`). A shim that passes it can find the
+   * scope again from the request's logger (the express error handler does); others leave it out.
    */
-  owner?: object | undefined;
+  frameworkRequest?: object | undefined;
 }
 
 /**
@@ -115,6 +116,11 @@ const ANONYMOUS: ActivityActor = Object.freeze({ type: 'anonymous' });
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
+/** Where a request logger keeps its scope (see requestScopeOf). */
+const SCOPE_OF_LOGGER = Symbol('activity-log.request-scope');
+/** The scope of each child made by a request logger's `with()`. */
+const scopesOfChildren = new WeakMap<object, RequestScope>();
+
 /** What every scope of one middleware shares, compiled once. */
 interface ScopeSettings {
   readonly logger: ActivityLogger<any>;
@@ -139,7 +145,10 @@ export function createRequestScopeFactory<Req>(
     throw new ActivityLogError('INVALID_OPTIONS', 'activity middleware: the first argument must be an activity logger from createActivityLogger()');
   }
   if (typeof requestIdHeader !== 'string' || !HEADER_NAME.test(requestIdHeader)) {
-    throw new ActivityLogError('INVALID_OPTIONS', `activity middleware: requestIdHeader must be an HTTP header name, got ${describeValue(requestIdHeader)}`);
+    throw new ActivityLogError(
+      'INVALID_OPTIONS',
+      `activity middleware: requestIdHeader must be an HTTP header name (letters, digits and !#$%&'*+.^_\`|~-, at most 100), got ${describeValue(requestIdHeader)}`,
+    );
   }
   if (typeof asyncContext !== 'boolean') {
     throw new ActivityLogError('INVALID_OPTIONS', `activity middleware: asyncContext must be true or false, got ${describeValue(asyncContext)}`);
@@ -155,10 +164,10 @@ export function createRequestScopeFactory<Req>(
     const tenant = input.tenant ? callSafely(logger, 'tenant', input.tenant) : undefined;
     if (isPromiseLike(actor) || isPromiseLike(tenant)) {
       return Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(
-        ([a, t]) => new RequestScope(settings, requestId, context, startedAt, toActor(logger, a), toTenant(logger, t), routeOf, input.owner),
+        ([a, t]) => new RequestScope(settings, requestId, context, startedAt, toActor(logger, a), toTenant(logger, t), routeOf, input.frameworkRequest),
       );
     }
-    return new RequestScope(settings, requestId, context, startedAt, toActor(logger, actor), toTenant(logger, tenant), routeOf, input.owner);
+    return new RequestScope(settings, requestId, context, startedAt, toActor(logger, actor), toTenant(logger, tenant), routeOf, input.frameworkRequest);
   };
 }
 
@@ -178,7 +187,7 @@ class RequestScope implements ActivityRequestScope {
     tenantId: string | number | undefined,
     routeOf: (() => string | undefined) | undefined,
     /** The framework's request object this scope belongs to (see requestScopeOf). */
-    readonly owner: object | undefined,
+    readonly frameworkRequest: object | undefined,
   ) {
     this.requestIdHeader = settings.headerName;
     this.method = context.method!;
@@ -229,9 +238,13 @@ class RequestActivityLogger implements ActivityLogger<any> {
     private readonly parent: ActivityLogger<any>,
     private readonly bound: ActivityBindings,
     private readonly routeOf: (() => string | undefined) | undefined,
-    /** The scope this logger was made for, found again by requestScopeOf. */
-    readonly scope: RequestScope,
-  ) {}
+    scope: RequestScope,
+  ) {
+    this[SCOPE_OF_LOGGER] = scope;
+  }
+
+  /** The scope this logger was made for, found again by requestScopeOf; a symbol, so not part of the logger's API. */
+  readonly [SCOPE_OF_LOGGER]: RequestScope;
 
   /** The route template as known now (or last known). */
   route(): string | undefined {
@@ -264,7 +277,10 @@ class RequestActivityLogger implements ActivityLogger<any> {
     this.current().log(event);
   }
   with(bindings: ActivityBindings): ActivityLogger<any> {
-    return this.current().with(bindings);
+    const child = this.current().with(bindings);
+    // An app may put this child in place of req.activity: the scope stays reachable from it.
+    scopesOfChildren.set(child, this[SCOPE_OF_LOGGER]);
+    return child;
   }
   logInTransaction(transaction: unknown, event: Parameters<ActivityLogger<any>['log']>[0]): Promise<ActivityRecord> {
     return this.current().logInTransaction(transaction, event);
@@ -305,15 +321,16 @@ class RequestActivityLogger implements ActivityLogger<any> {
 }
 
 /**
- * The scope of the request `owner` (the framework's request object), found from a logger the
- * middleware bound: `req.activity` as the middleware set it, or `currentActivity()` inside the
- * request. `undefined` for any other logger (one the app put in its place, say) and for a
- * scope opened for another request. Lets a shim reach the scope without keeping a table of
- * requests (a WeakMap entry per request cost express 13 µs of CPU in garbage collection).
+ * The scope of `frameworkRequest`'s request, found from a logger the middleware made for it:
+ * the request logger (`req.activity` as set, or `currentActivity()` inside the request) or a
+ * child of it from `.with()`. `undefined` for any other logger or value, and for a scope
+ * opened for another request. Lets a shim reach the scope without a table keyed by request
+ * (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection; the
+ * children of `.with()` are only tracked in one for apps that call it).
  */
-export function requestScopeOf(logger: unknown, owner: object): ActivityRequestScope | undefined {
-  if (!(logger instanceof RequestActivityLogger)) return undefined;
-  return logger.scope.owner === owner ? logger.scope : undefined;
+export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {
+  const scope = logger instanceof RequestActivityLogger ? logger[SCOPE_OF_LOGGER] : scopesOfChildren.get(logger as object);
+  return scope !== undefined && scope.frameworkRequest === frameworkRequest ? scope : undefined;
 }
 
 function isClientErrorStatus(error: unknown): boolean {

@@ -24,7 +24,7 @@ if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore
   const { sqliteStore } = await fromDist('sqlite.js');
   const { memoryStore } = await fromDist('memory.js');
   const nullStore = { ...memoryStore(), name: 'null', insert: async () => {} };
-  const store = variant === 'activity' || variant === 'nocontext' ? sqliteStore({ filename: join(dir, `activity-${framework}.db`) }) : nullStore;
+  const store = variant === 'activity' || variant === 'nocontext' ? sqliteStore({ filename: join(dir, `${variant}-${framework}.db`) }) : nullStore;
   // BENCH_BATCH_SIZE, BENCH_FLUSH_MS: try another batchSize or flushIntervalMs (the defaults are the library's).
   logger = createActivityLogger({ store, onError: () => {}, ...(process.env.BENCH_BATCH_SIZE ? { batchSize: Number(process.env.BENCH_BATCH_SIZE) } : {}), ...(process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : {}) });
   stats = () => logger.stats();
@@ -117,16 +117,16 @@ async function startProfiler() {
 const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;
 
 /**
- * CPU time of this thread (the request thread) in ms, from /proc on Linux; undefined elsewhere.
- * Unlike ELU it leaves out the time the thread was ready but waiting for a core, which on a
- * 2-core machine shared with the load generator and the writer thread is a good part of ELU.
+ * This thread's (the request thread's) time on a CPU and time spent ready but waiting for one,
+ * in ms, from /proc/thread-self/schedstat (Linux, nanoseconds); undefined elsewhere. ELU counts
+ * both while the loop is busy; on a 2-core machine shared with the load generator and the
+ * writer thread the wait is a good part of it.
  */
-async function threadCpuMs() {
+async function threadTimes() {
   try {
     const { readFileSync } = await import('node:fs');
-    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after "pid (comm) ".
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const [cpuNs, waitNs] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(' ').map(Number);
+    return Number.isFinite(cpuNs) && Number.isFinite(waitNs) ? { cpuMs: cpuNs / 1e6, waitMs: waitNs / 1e6 } : undefined;
   } catch {
     return undefined;
   }
@@ -137,7 +137,7 @@ let histogram = monitorEventLoopDelay({ resolution: 1 });
 let eluStart = performance.eventLoopUtilization();
 let startedAt = performance.now();
 let baseline = stats();
-let cpuStart;
+let timesStart;
 let phase = 0;
 const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 2 : 1;
 process.on('message', async (message) => {
@@ -147,14 +147,14 @@ process.on('message', async (message) => {
     histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
     baseline = stats();
-    cpuStart = await threadCpuMs();
+    timesStart = await threadTimes();
     eluStart = performance.eventLoopUtilization();
     startedAt = performance.now();
     process.send({ type: 'started' });
   } else if (message.type === 'stop') {
     const elu = performance.eventLoopUtilization(eluStart).utilization;
     const durationMs = performance.now() - startedAt;
-    const cpuEnd = await threadCpuMs();
+    const timesEnd = await threadTimes();
     histogram.disable();
     const now = stats();
     if (phase === profiledPhase) await profiler?.stop(join(process.env.BENCH_CPU_PROF, `${framework}-${variant}.cpuprofile`));
@@ -163,7 +163,8 @@ process.on('message', async (message) => {
       report: {
         durationMs,
         elu,
-        cpuMs: cpuStart === undefined || cpuEnd === undefined ? undefined : cpuEnd - cpuStart,
+        cpuMs: timesStart && timesEnd ? timesEnd.cpuMs - timesStart.cpuMs : undefined,
+        waitMs: timesStart && timesEnd ? timesEnd.waitMs - timesStart.waitMs : undefined,
         maxStallMs: histogram.max / 1e6,
         p99StallMs: histogram.percentile(99) / 1e6,
         logged: now.enqueued - baseline.enqueued,

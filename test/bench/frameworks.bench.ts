@@ -49,8 +49,10 @@ const FRAMEWORK_LIST = (process.env.BENCH_FRAMEWORKS ?? 'express,fastify,hono').
 interface ServerReport {
   durationMs: number;
   elu: number;
-  /** CPU time of the request thread over the phase (Linux); undefined elsewhere. */
+  /** The request thread's time on a CPU over the phase (Linux); undefined elsewhere. */
   cpuMs?: number;
+  /** The request thread's time ready but waiting for a CPU over the phase (Linux). */
+  waitMs?: number;
   maxStallMs: number;
   p99StallMs: number;
   logged: number;
@@ -120,6 +122,7 @@ function medianServer(runs: ServerReport[]): ServerReport {
     durationMs: median(runs.map((r) => r.durationMs)),
     elu: median(runs.map((r) => r.elu)),
     cpuMs: runs.every((r) => r.cpuMs !== undefined) ? median(runs.map((r) => r.cpuMs!)) : undefined,
+    waitMs: runs.every((r) => r.waitMs !== undefined) ? median(runs.map((r) => r.waitMs!)) : undefined,
     maxStallMs: median(runs.map((r) => r.maxStallMs)),
     p99StallMs: median(runs.map((r) => r.p99StallMs)),
     logged: median(runs.map((r) => r.logged)),
@@ -229,12 +232,16 @@ async function main(): Promise<void> {
     console.log(`  1a p99 at ${RATE} req/s: ${fmt(p99With)} ms with logging vs ${fmt(p99Without)} ms without = ${fmt(p99With / p99Without)}x (limit ${fmt(p99Limit)} ms) ${verdict(p99With <= p99Limit)}`);
     console.log(`  1b max event-loop stall with logging: ${fmt(stall, 1)} ms (limit 10 ms) ${verdict(stall <= 10)}; without logging: ${fmt(r.none.fixedServer.maxStallMs, 1)} ms`);
     console.log(`  2  main-thread cost per logged event: ${fmt(costUs)} µs (ELU ${fmt(r.activity.fixedServer.elu * 100, 1)}% - ${fmt(r.none.fixedServer.elu * 100, 1)}% over ${fmt(r.activity.fixedServer.durationMs / 1000, 1)} s, ${events} events; limit 3 µs) ${verdict(costUs <= 3)}`);
-    const cpuWith = r.activity.fixedServer.cpuMs;
-    const cpuWithout = r.none.fixedServer.cpuMs;
-    if (cpuWith !== undefined && cpuWithout !== undefined) {
-      // Not the issue's measure (that is ELU, above): the request thread's own CPU time, which
-      // leaves out the time it sat ready while the load generator or the writer had the core.
-      console.log(`     the same as CPU time of the request thread: ${fmt(((cpuWith - cpuWithout) * 1000) / Math.max(1, events))} µs per logged event (${fmt(cpuWith, 0)} ms - ${fmt(cpuWithout, 0)} ms)`);
+    const { cpuMs: cpuWith, waitMs: waitWith } = r.activity.fixedServer;
+    const { cpuMs: cpuWithout, waitMs: waitWithout } = r.none.fixedServer;
+    if (cpuWith !== undefined && cpuWithout !== undefined && waitWith !== undefined && waitWithout !== undefined) {
+      // Not the issue's measure (that is ELU, above): the request thread's own CPU time, and
+      // the time it sat ready while the load generator or the writer thread had the cores.
+      const perEvent = (ms: number) => fmt((ms * 1000) / Math.max(1, events));
+      console.log(
+        `     of which the request thread's CPU time: ${perEvent(cpuWith - cpuWithout)} µs per event (${fmt(cpuWith, 0)} ms - ${fmt(cpuWithout, 0)} ms); ` +
+          `its wait for a core: ${fmt(waitWith, 0)} ms with logging, ${fmt(waitWithout, 0)} ms without`,
+      );
     }
     if (framework === 'express') {
       console.log(`  3  saturation: logging keeps ${fmt(throughputRatio * 100, 1)}% of no-logging throughput (target >= 90%) ${verdict(throughputRatio >= 0.9)}; ${fmt(anchorRatio)}x the sync anchor`);
@@ -242,17 +249,17 @@ async function main(): Promise<void> {
       console.log(`  3  saturation: logging = ${fmt(anchorRatio)}x the sync anchor (target >= 3x) ${verdict(anchorRatio >= 3)}; keeps ${fmt(throughputRatio * 100, 1)}% of no-logging`);
     }
     console.log(`     (sync anchor keeps ${fmt(anchorKeeps * 100, 1)}% of no-logging throughput)`);
+    /** Main-thread time per request a variant adds to `none` at the fixed rate, from ELU. */
+    const perRequest = (v: VariantResult) => ((v.fixedServer.elu - r.none.fixedServer.elu) * v.fixedServer.durationMs * 1000) / Math.max(1, v.fixed.requests.total);
     if (r.nocontext) {
-      const perRequest = (v: VariantResult) => ((v.fixedServer.elu - r.none.fixedServer.elu) * v.fixedServer.durationMs * 1000) / Math.max(1, v.fixed.requests.total);
       const cpuPerRequest = (v: VariantResult) =>
         v.fixedServer.cpuMs === undefined || r.none.fixedServer.cpuMs === undefined ? NaN : ((v.fixedServer.cpuMs - r.none.fixedServer.cpuMs) * 1000) / Math.max(1, v.fixed.requests.total);
       console.log(
         `  AsyncLocalStorage (asyncContext: true vs false): ${fmt(perRequest(r.activity) - perRequest(r.nocontext))} µs of ELU, ${fmt(cpuPerRequest(r.activity) - cpuPerRequest(r.nocontext))} µs of CPU per request; ` +
-          `with asyncContext: false the cost per event is ${fmt(perRequest(r.nocontext))} µs (ELU), ${fmt(cpuPerRequest(r.nocontext))} µs (CPU), p99 ${fmt(r.nocontext.fixed.latency.p99)} ms`,
+          `with asyncContext: false, logging costs ${fmt(perRequest(r.nocontext))} µs (ELU), ${fmt(cpuPerRequest(r.nocontext))} µs (CPU) per request, p99 ${fmt(r.nocontext.fixed.latency.p99)} ms`,
       );
     }
     if (r.middleware && r.nullstore) {
-      const perRequest = (v: VariantResult) => ((v.fixedServer.elu - r.none.fixedServer.elu) * v.fixedServer.durationMs * 1000) / Math.max(1, v.fixed.requests.total);
       const mw = perRequest(r.middleware);
       const core = perRequest(r.nullstore) - mw;
       const sqlite = perRequest(r.activity) - perRequest(r.nullstore);

@@ -42,11 +42,11 @@ describe('an app that replaces the request logger', () => {
     return store.all().map((record) => `${record.action}/${record.status}`).sort();
   }
 
-  it('express: the error is still recorded once, with its details', async () => {
+  it.each([true, false])('express (asyncContext: %s): the error is still recorded once, with its details', async (asyncContext) => {
     newLogger();
     const app = express();
     app.set('env', 'production');
-    app.use(expressActivity(logger));
+    app.use(expressActivity(logger, { asyncContext }));
     app.use((req, _res, next) => {
       req.activity = req.activity.with({ metadata: { plan: 'pro' } });
       next();

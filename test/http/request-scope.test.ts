@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { createRequestScopeFactory, requestScopeOf, type ActivityRequestScope } from '../../src/http/scope.js';
@@ -6,9 +6,10 @@ import { createActivityLogger } from '../../src/index.js';
 
 describe('requestScopeOf', () => {
   const logger = createActivityLogger({ store: memoryStore() });
+  afterAll(() => logger.close());
   const open = createRequestScopeFactory(logger);
-  const openFor = (owner: object) =>
-    open({ request: new HeaderRecordRequest('GET', {}), ip: '127.0.0.1', route: '/recipes/:id', owner }) as ActivityRequestScope;
+  const openFor = (frameworkRequest: object) =>
+    open({ request: new HeaderRecordRequest('GET', {}), ip: '127.0.0.1', route: '/recipes/:id', frameworkRequest }) as ActivityRequestScope;
 
   it("finds a request's scope from the logger it bound, for that request only", () => {
     const req = {};
@@ -18,20 +19,30 @@ describe('requestScopeOf', () => {
     expect(requestScopeOf(openFor({}).activity, req)).toBeUndefined();
   });
 
+  it('finds it from a child of the request logger made with with(), for that request only', () => {
+    const req = {};
+    const scope = openFor(req);
+    const child = scope.activity.with({ metadata: { plan: 'pro' } });
+    expect(requestScopeOf(child, req)).toBe(scope);
+    expect(requestScopeOf(child, {})).toBeUndefined();
+  });
+
   it('finds nothing from any other logger or value', () => {
     const req = {};
     const scope = openFor(req);
-    expect(requestScopeOf(scope.activity.with({ metadata: { plan: 'pro' } }), req)).toBeUndefined();
+    expect(requestScopeOf(scope.activity.with({}).with({ metadata: { depth: 2 } }), req)).toBeUndefined();
     expect(requestScopeOf(logger, req)).toBeUndefined();
-    for (const value of [undefined, null, 42, 'activity', {}, { scope: { owner: req } }]) expect(requestScopeOf(value, req)).toBeUndefined();
+    expect(requestScopeOf(logger.with({ actor: { type: 'system' } }), req)).toBeUndefined();
+    for (const value of [undefined, null, 42, 'activity', {}, { scope, frameworkRequest: req }]) expect(requestScopeOf(value, req)).toBeUndefined();
   });
 });
 
 describe('createRequestScopeFactory options', () => {
   const logger = createActivityLogger({ store: memoryStore() });
+  afterAll(() => logger.close());
 
   it('refuses a requestIdHeader that is not a header name, and a non-boolean asyncContext, naming the option', () => {
-    for (const requestIdHeader of ['has space', '', 'x-id:', 42]) {
+    for (const requestIdHeader of ['has space', '', 'x-id:', 'x'.repeat(101), 42]) {
       expect(() => createRequestScopeFactory(logger, { requestIdHeader: requestIdHeader as string })).toThrow(
         expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('requestIdHeader must be an HTTP header name') }),
       );
@@ -40,5 +51,6 @@ describe('createRequestScopeFactory options', () => {
       expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('asyncContext must be true or false, got number') }),
     );
     expect(() => createRequestScopeFactory(logger, { requestIdHeader: 'X-Correlation-Id', asyncContext: false })).not.toThrow();
+    expect(() => createRequestScopeFactory(logger, { requestIdHeader: 'x'.repeat(100) })).not.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ActivityLogError } from './errors.js';
 import type { ActivityLogger } from './logger.js';
+import type { RegisteredActivityLogger } from './register.js';
 
 /**
  * Request scope: the logger bound to the current request, found from anywhere awaited inside
@@ -28,8 +29,9 @@ export function runWithActivityContext<T>(logger: ActivityLogger<any>, fn: () =>
  * The logger bound to the current request (by the framework middleware or
  * {@link runWithActivityContext}). Throws `NO_ACTIVITY_CONTEXT` outside one: a call there is
  * a wiring mistake worth seeing at once. Use {@link tryCurrentActivity} where either is fine.
+ * Typed as the logger registered in `ActivityRegister`, if the app registered one.
  */
-export function currentActivity<L extends ActivityLogger<any> = ActivityLogger>(): L {
+export function currentActivity<L extends ActivityLogger<any> = RegisteredActivityLogger>(): L {
   const logger = storage.getStore();
   if (!logger) {
     throw new ActivityLogError(
@@ -41,6 +43,6 @@ export function currentActivity<L extends ActivityLogger<any> = ActivityLogger>(
 }
 
 /** The logger bound to the current request, or `undefined` outside one. */
-export function tryCurrentActivity<L extends ActivityLogger<any> = ActivityLogger>(): L | undefined {
+export function tryCurrentActivity<L extends ActivityLogger<any> = RegisteredActivityLogger>(): L | undefined {
   return storage.getStore() as L | undefined;
 }

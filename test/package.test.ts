@@ -35,6 +35,18 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+let installed: string | undefined;
+/** An empty app with the tarball installed, made once for the tests that need it. */
+function installedApp(): string {
+  if (installed) return installed;
+  const app = join(work, 'app');
+  run('mkdir', ['-p', app]);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke', private: true }));
+  run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+  installed = app;
+  return app;
+}
+
 describe('package', () => {
   it('has one exports subpath per build entry, each with types for import and require', () => {
     const fromEntries = Object.keys(entries).map((name) => (name === 'index' ? '.' : `./${name}`));
@@ -65,10 +77,7 @@ describe('package', () => {
   });
 
   it('imports and requires every subpath from the installed tarball, with the same exports', () => {
-    const app = join(work, 'app');
-    run('mkdir', ['-p', app]);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke', private: true }));
-    run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+    const app = installedApp();
     const names = (subpath: string) => `activity-log${subpath === '.' ? '' : subpath.slice(1)}`;
     const esm = `
       const out = {};
@@ -96,5 +105,35 @@ describe('package', () => {
        activity.flush().then(() => activity.query()).then((page) => console.log(page.items[0].action));`,
     );
     expect(run('node', ['use.cjs'], app).trim()).toBe('smoke.test');
+  });
+
+  it("lets an app register its logger type through the built declarations ('activity-log' augmented)", () => {
+    const app = installedApp();
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['typed.mts'] }),
+    );
+    writeFileSync(
+      join(app, 'typed.mts'),
+      `import { z } from 'zod';
+       import { createActivityLogger, currentActivity } from 'activity-log';
+       import { memoryStore } from 'activity-log/memory';
+       export const activity = createActivityLogger({ store: memoryStore(), catalog: { 'recipe.view': z.object({ servings: z.number() }) } });
+       declare module 'activity-log' {
+         interface ActivityRegister { logger: typeof activity }
+       }
+       currentActivity().log({ action: 'recipe.view', metadata: { servings: 2 } });
+       // @ts-expect-error only the registered catalog's actions
+       currentActivity().log({ action: 'recipe.veiw', metadata: { servings: 2 } });
+      `,
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    let output = '';
+    try {
+      run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], app);
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout ?? error);
+    }
+    expect(output).toBe('');
   });
 });

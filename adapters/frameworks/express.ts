@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ActivityLogger } from '../../src/logger.js';
+import type { RegisteredActivityLogger } from '../../src/register.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { tryCurrentActivity } from '../../src/context.js';
@@ -19,8 +20,9 @@ declare global {
       /**
        * The activity logger of this request, with actor, tenant and request context bound.
        * Set by `activityMiddleware` from `activity-log/express`.
+       * Typed as the logger the app registered in `ActivityRegister`, if it did.
        */
-      activity: ActivityLogger<any>;
+      activity: RegisteredActivityLogger;
     }
   }
 }

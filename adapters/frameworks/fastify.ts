@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityLogger } from '../../src/logger.js';
+import type { RegisteredActivityLogger } from '../../src/register.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
@@ -17,8 +18,9 @@ declare module 'fastify' {
     /**
      * The activity logger of this request, with actor, tenant and request context bound.
      * Set by `activityPlugin` from `activity-log/fastify`.
+     * Typed as the logger the app registered in `ActivityRegister`, if it did.
      */
-    activity: ActivityLogger<any>;
+    activity: RegisteredActivityLogger;
   }
 }
 

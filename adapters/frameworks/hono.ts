@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
+import type { RegisteredActivityLogger } from '../../src/register.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { clientIpFromHeaders, HeaderRecordRequest, type RequestLike } from '../../src/http/request-context.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
@@ -18,8 +19,9 @@ declare module 'hono' {
     /**
      * The activity logger of this request, with actor, tenant and request context bound.
      * Set by `activityMiddleware` from `activity-log/hono`.
+     * Typed as the logger the app registered in `ActivityRegister`, if it did.
      */
-    activity: ActivityLogger<any>;
+    activity: RegisteredActivityLogger;
   }
 }
 

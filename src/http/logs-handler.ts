@@ -115,7 +115,7 @@ export function createActivityLogsHandler<Source = Request>(
       return json(405, { error: 'method_not_allowed', message: 'the activity logs API is read-only: use GET' }, { allow: 'GET, HEAD' });
     }
     const callerSource = (source ?? request) as Source;
-    let recorder = tryCurrentActivity() ?? logger.with({ context: extractRequestContext(request).context });
+    let recorder: ActivityLogger<any> = tryCurrentActivity<ActivityLogger<any>>() ?? logger.with({ context: extractRequestContext(request).context });
     const action = view.name === 'export' ? 'activity.export' : 'activity.query';
     // The page holds no records (its own API calls are read and recorded as usual), so it is
     // decided before the query parameters, which are the page's filters, not the API's.

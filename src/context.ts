@@ -29,9 +29,9 @@ export function runWithActivityContext<T>(logger: ActivityLogger<any>, fn: () =>
  * The logger bound to the current request (by the framework middleware or
  * {@link runWithActivityContext}). Throws `NO_ACTIVITY_CONTEXT` outside one: a call there is
  * a wiring mistake worth seeing at once. Use {@link tryCurrentActivity} where either is fine.
- * Typed as the logger registered in `ActivityRegister`, if the app registered one.
+ * Typed as the logger registered in `ActivityLogRegister`, if the app registered one.
  */
-export function currentActivity<L extends ActivityLogger<any> = RegisteredActivityLogger>(): L {
+export function currentActivity<L extends ActivityLogger<any> = RegisteredActivityLogger<ActivityLogger>>(): L {
   const logger = storage.getStore();
   if (!logger) {
     throw new ActivityLogError(
@@ -43,6 +43,6 @@ export function currentActivity<L extends ActivityLogger<any> = RegisteredActivi
 }
 
 /** The logger bound to the current request, or `undefined` outside one. */
-export function tryCurrentActivity<L extends ActivityLogger<any> = RegisteredActivityLogger>(): L | undefined {
+export function tryCurrentActivity<L extends ActivityLogger<any> = RegisteredActivityLogger<ActivityLogger>>(): L | undefined {
   return storage.getStore() as L | undefined;
 }

@@ -17,7 +17,7 @@ export type { ActivityBindings, ActivityCatalog } from './materialize.js';
 export { ActivityLogError, isActivityLogError } from './errors.js';
 export type { ActivityLogErrorCode, ActivityLogErrorOptions } from './errors.js';
 export { currentActivity, tryCurrentActivity, runWithActivityContext } from './context.js';
-export type { ActivityRegister, RegisteredActivityLogger } from './register.js';
+export type { InvalidActivityLogRegister, RegisteredActivityLogger } from './register.js';
 export { installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export type { ActivityStore, StoreCapabilities } from './store.js';

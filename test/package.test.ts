@@ -107,33 +107,40 @@ describe('package', () => {
     expect(run('node', ['use.cjs'], app).trim()).toBe('smoke.test');
   });
 
-  it("lets an app register its logger type through the built declarations ('activity-log' augmented)", () => {
+  it.each(['mts', 'cts'])('lets an app register its logger type through the built declarations (.%s)', (extension) => {
     const app = installedApp();
+    const file = `typed-${extension}.${extension}`;
+    const config = `tsconfig.${extension}.json`;
     writeFileSync(
-      join(app, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['typed.mts'] }),
+      join(app, config),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: [file] }),
     );
+    // The core entry only: the framework entries' declarations need the frameworks' own types,
+    // which this bare app does not install (test/types/registered checks those from source).
     writeFileSync(
-      join(app, 'typed.mts'),
+      join(app, file),
       `import { z } from 'zod';
-       import { createActivityLogger, currentActivity } from 'activity-log';
+       import { createActivityLogger, currentActivity, tryCurrentActivity } from 'activity-log';
        import { memoryStore } from 'activity-log/memory';
        export const activity = createActivityLogger({ store: memoryStore(), catalog: { 'recipe.view': z.object({ servings: z.number() }) } });
-       declare module 'activity-log' {
-         interface ActivityRegister { logger: typeof activity }
+       declare global {
+         interface ActivityLogRegister { logger: typeof activity }
        }
        currentActivity().log({ action: 'recipe.view', metadata: { servings: 2 } });
        // @ts-expect-error only the registered catalog's actions
        currentActivity().log({ action: 'recipe.veiw', metadata: { servings: 2 } });
+       // @ts-expect-error servings is a number
+       tryCurrentActivity()?.log({ action: 'recipe.view', metadata: { servings: 'two' } });
       `,
     );
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    let output = '';
+    let failure = '';
     try {
-      run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], app);
+      run(process.execPath, [tsc, '-p', join(app, config)], app);
     } catch (error) {
-      output = String((error as { stdout?: string }).stdout ?? error);
+      const { stdout, stderr, message } = error as { stdout?: string; stderr?: string; message: string };
+      failure = [stdout, stderr].filter(Boolean).join('\n') || message;
     }
-    expect(output).toBe('');
+    expect(failure).toBe('');
   });
 });

@@ -20,7 +20,7 @@ declare global {
       /**
        * The activity logger of this request, with actor, tenant and request context bound.
        * Set by `activityMiddleware` from `activity-log/express`.
-       * Typed as the logger the app registered in `ActivityRegister`, if it did.
+       * Typed as the logger the app registered in `ActivityLogRegister`, if it did.
        */
       activity: RegisteredActivityLogger;
     }

@@ -18,7 +18,7 @@ declare module 'fastify' {
     /**
      * The activity logger of this request, with actor, tenant and request context bound.
      * Set by `activityPlugin` from `activity-log/fastify`.
-     * Typed as the logger the app registered in `ActivityRegister`, if it did.
+     * Typed as the logger the app registered in `ActivityLogRegister`, if it did.
      */
     activity: RegisteredActivityLogger;
   }

@@ -19,7 +19,7 @@ declare module 'hono' {
     /**
      * The activity logger of this request, with actor, tenant and request context bound.
      * Set by `activityMiddleware` from `activity-log/hono`.
-     * Typed as the logger the app registered in `ActivityRegister`, if it did.
+     * Typed as the logger the app registered in `ActivityLogRegister`, if it did.
      */
     activity: RegisteredActivityLogger;
   }

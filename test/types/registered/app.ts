@@ -1,5 +1,5 @@
 /**
- * An app that registers its logger in ActivityRegister: checked by test/types/registered.test.ts
+ * An app that registers its logger in ActivityLogRegister: checked by test/types/registered.test.ts
  * with its own `tsc` program (the augmentation is global, so it must not reach the other
  * tests). Every `@ts-expect-error` must meet an error, or the program fails.
  */
@@ -21,8 +21,8 @@ export const activity = createActivityLogger({
   },
 });
 
-declare module '../../../src/register.js' {
-  interface ActivityRegister {
+declare global {
+  interface ActivityLogRegister {
     logger: typeof activity;
   }
 }
@@ -63,4 +63,6 @@ export async function deepInTheApp(): Promise<void> {
   // @ts-expect-error servings is required
   currentActivity().log({ action: 'recipe.view', metadata: {} });
   tryCurrentActivity()?.log({ action: 'recipe.view', metadata: { servings: 3 } });
+  // @ts-expect-error actions outside the catalog are refused
+  tryCurrentActivity()?.log({ action: 'plan.generate' });
 }

@@ -325,7 +325,8 @@ class RequestActivityLogger implements ActivityLogger<any> {
  * the request logger (`req.activity` as set, or `currentActivity()` inside the request) or a
  * child of it from `.with()`. `undefined` for any other logger or value, and for a scope
  * opened for another request. Lets a shim reach the scope without a table keyed by request
- * (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection; the
+ * (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection, across
+ * V8's threads; the
  * children of `.with()` are only tracked in one for apps that call it).
  */
 export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {

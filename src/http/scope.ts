@@ -326,8 +326,7 @@ class RequestActivityLogger implements ActivityLogger<any> {
  * child of it from `.with()`. `undefined` for any other logger or value, and for a scope
  * opened for another request. Lets a shim reach the scope without a table keyed by request
  * (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection, across
- * V8's threads; the
- * children of `.with()` are only tracked in one for apps that call it).
+ * V8's threads; the children of `.with()` are only tracked in one for apps that call it).
  */
 export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {
   const scope = logger instanceof RequestActivityLogger ? logger[SCOPE_OF_LOGGER] : scopesOfChildren.get(logger as object);

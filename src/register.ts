@@ -33,10 +33,8 @@ export interface InvalidActivityLogRegister {
  */
 export type RegisteredActivityLogger<Otherwise = ActivityLogger<any>> = [keyof ActivityLogRegister] extends [never]
   ? Otherwise
-  : ActivityLogRegister extends { logger: infer L }
-    ? [Exclude<keyof ActivityLogRegister, 'logger'>] extends [never]
-      ? L extends ActivityLogger<any>
-        ? L
-        : InvalidActivityLogRegister
+  : [keyof ActivityLogRegister] extends ['logger']
+    ? ActivityLogRegister extends { logger: infer L extends ActivityLogger<any> }
+      ? L
       : InvalidActivityLogRegister
     : InvalidActivityLogRegister;

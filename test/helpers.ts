@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { ActivityLogError } from '../src/errors.js';
 import type { ActivityRecord } from '../src/schema.js';
 import type { ActivityStore } from '../src/store.js';
@@ -69,3 +71,18 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promi
 }
 
 export type { ActivityStore };
+
+/**
+ * Runs this repository's TypeScript compiler with `args` (in `cwd`): '' when it exits 0, else
+ * everything it printed on either stream, so a failing type check reads as its errors.
+ */
+export function typeCheckFailures(args: string[], cwd?: string): string {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return '';
+  } catch (error) {
+    const { stdout, stderr, message } = error as { stdout?: string; stderr?: string; message: string };
+    return [stdout, stderr].filter(Boolean).join('\n') || message;
+  }
+}

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entries } from '../tsup.config.js';
+import { typeCheckFailures } from './helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -133,14 +134,6 @@ describe('package', () => {
        tryCurrentActivity()?.log({ action: 'recipe.view', metadata: { servings: 'two' } });
       `,
     );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    let failure = '';
-    try {
-      run(process.execPath, [tsc, '-p', join(app, config)], app);
-    } catch (error) {
-      const { stdout, stderr, message } = error as { stdout?: string; stderr?: string; message: string };
-      failure = [stdout, stderr].filter(Boolean).join('\n') || message;
-    }
-    expect(failure).toBe('');
+    expect(typeCheckFailures(['-p', join(app, config)], app)).toBe('');
   });
 });

@@ -118,8 +118,6 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 /** Where a request logger keeps its scope (see requestScopeOf). */
 const SCOPE_OF_LOGGER = Symbol('activity-log.request-scope');
-/** The scope of each child made by a request logger's `with()`. */
-const scopesOfChildren = new WeakMap<object, RequestScope>();
 
 /** What every scope of one middleware shares, compiled once. */
 interface ScopeSettings {
@@ -223,64 +221,29 @@ class RequestScope implements ActivityRequestScope {
 }
 
 /**
- * The logger of one request. When the route template is only known after routing (express,
- * hono), the child logger is built on first use and rebuilt if the route changed, so
- * `req.activity.log()` in a handler carries `/recipes/:id` although the middleware ran
- * before the router. Routers may forget the route once a handler is done, so the last one
- * seen is kept.
+ * What the request logger and its `with()` children share: each is tied to its request's
+ * scope (found again by requestScopeOf, under a symbol, so not part of the logger's API), a
+ * child from `with()` is one of them too, and everything but logging goes to the app's logger.
  */
-class RequestActivityLogger implements ActivityLogger<any> {
-  private child: ActivityLogger<any> | undefined;
-  private childRoute: string | undefined;
-  private lastRoute: string | undefined;
+abstract class ScopedLogger implements ActivityLogger<any> {
+  readonly [SCOPE_OF_LOGGER]: RequestScope;
 
   constructor(
-    private readonly parent: ActivityLogger<any>,
-    private readonly bound: ActivityBindings,
-    private readonly routeOf: (() => string | undefined) | undefined,
+    protected readonly parent: ActivityLogger<any>,
     scope: RequestScope,
   ) {
     this[SCOPE_OF_LOGGER] = scope;
   }
 
-  /** The scope this logger was made for, found again by requestScopeOf; a symbol, so not part of the logger's API. */
-  readonly [SCOPE_OF_LOGGER]: RequestScope;
-
-  /** The route template as known now (or last known). */
-  route(): string | undefined {
-    if (!this.routeOf) return this.bound.context!.route;
-    const route = safeRoute(this.routeOf);
-    if (route !== undefined) this.lastRoute = route;
-    return this.lastRoute;
-  }
-
-  private current(): ActivityLogger<any> {
-    const route = this.routeOf ? this.route() : undefined;
-    if (this.child && (!this.routeOf || route === this.childRoute)) return this.child;
-    const bound = this.bound;
-    if (!this.child) {
-      // First use. Nothing was logged with these bindings yet and this scope built them, so
-      // they are completed in place: the app's actor object is copied now (a later change to
-      // it must not change what this request logs), and the route is written in.
-      if (bound.actor !== ANONYMOUS) bound.actor = snapshotPlain(bound.actor) as ActivityActor;
-      if (route !== undefined) bound.context!.route = route;
-      this.child = bindTrusted(this.parent, bound);
-    } else {
-      // The route changed: events already queued hold the old bindings, so this is a copy.
-      this.child = bindTrusted(this.parent, { ...bound, context: { ...bound.context, route } });
-    }
-    this.childRoute = route;
-    return this.child;
-  }
+  /** The core logger that carries this logger's bindings. */
+  protected abstract current(): ActivityLogger<any>;
 
   log(event: Parameters<ActivityLogger<any>['log']>[0]): void {
     this.current().log(event);
   }
   with(bindings: ActivityBindings): ActivityLogger<any> {
-    const child = this.current().with(bindings);
-    // An app may put this child in place of req.activity: the scope stays reachable from it.
-    scopesOfChildren.set(child, this[SCOPE_OF_LOGGER]);
-    return child;
+    // An app may put this child in place of req.activity: it stays tied to the scope.
+    return new ScopedChildLogger(this.parent, this.current().with(bindings), this[SCOPE_OF_LOGGER]);
   }
   logInTransaction(transaction: unknown, event: Parameters<ActivityLogger<any>['log']>[0]): Promise<ActivityRecord> {
     return this.current().logInTransaction(transaction, event);
@@ -321,16 +284,81 @@ class RequestActivityLogger implements ActivityLogger<any> {
 }
 
 /**
+ * The logger of one request. When the route template is only known after routing (express,
+ * hono), the child logger is built on first use and rebuilt if the route changed, so
+ * `req.activity.log()` in a handler carries `/recipes/:id` although the middleware ran
+ * before the router. Routers may forget the route once a handler is done, so the last one
+ * seen is kept.
+ */
+class RequestActivityLogger extends ScopedLogger {
+  private child: ActivityLogger<any> | undefined;
+  private childRoute: string | undefined;
+  private lastRoute: string | undefined;
+
+  constructor(
+    parent: ActivityLogger<any>,
+    private readonly bound: ActivityBindings,
+    private readonly routeOf: (() => string | undefined) | undefined,
+    scope: RequestScope,
+  ) {
+    super(parent, scope);
+  }
+
+  /** The route template as known now (or last known). */
+  route(): string | undefined {
+    if (!this.routeOf) return this.bound.context!.route;
+    const route = safeRoute(this.routeOf);
+    if (route !== undefined) this.lastRoute = route;
+    return this.lastRoute;
+  }
+
+  protected current(): ActivityLogger<any> {
+    const route = this.routeOf ? this.route() : undefined;
+    if (this.child && (!this.routeOf || route === this.childRoute)) return this.child;
+    const bound = this.bound;
+    if (!this.child) {
+      // First use. Nothing was logged with these bindings yet and this scope built them, so
+      // they are completed in place: the app's actor object is copied now (a later change to
+      // it must not change what this request logs), and the route is written in.
+      if (bound.actor !== ANONYMOUS) bound.actor = snapshotPlain(bound.actor) as ActivityActor;
+      if (route !== undefined) bound.context!.route = route;
+      this.child = bindTrusted(this.parent, bound);
+    } else {
+      // The route changed: events already queued hold the old bindings, so this is a copy.
+      this.child = bindTrusted(this.parent, { ...bound, context: { ...bound.context, route } });
+    }
+    this.childRoute = route;
+    return this.child;
+  }
+}
+
+/** A child of a request logger from `with()`: the bound logger, still tied to its request's scope. */
+class ScopedChildLogger extends ScopedLogger {
+  constructor(
+    parent: ActivityLogger<any>,
+    private readonly child: ActivityLogger<any>,
+    scope: RequestScope,
+  ) {
+    super(parent, scope);
+  }
+
+  protected current(): ActivityLogger<any> {
+    return this.child;
+  }
+}
+
+/**
  * The scope of `frameworkRequest`'s request, found from a logger the middleware made for it:
  * the request logger (`req.activity` as set, or `currentActivity()` inside the request) or a
- * child of it from `.with()`. `undefined` for any other logger or value, and for a scope
- * opened for another request. Lets a shim reach the scope without a table keyed by request
- * (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection, across
- * V8's threads; the children of `.with()` are only tracked in one for apps that call it).
+ * child of it from `.with()`, at any depth. `undefined` for any other logger or value, and for
+ * a scope opened for another request. Lets a shim reach the scope without a table keyed by
+ * request (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection,
+ * across V8's threads).
  */
 export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {
-  const scope = logger instanceof RequestActivityLogger ? logger[SCOPE_OF_LOGGER] : scopesOfChildren.get(logger as object);
-  return scope !== undefined && scope.frameworkRequest === frameworkRequest ? scope : undefined;
+  if (!(logger instanceof ScopedLogger)) return undefined;
+  const scope = logger[SCOPE_OF_LOGGER];
+  return scope.frameworkRequest === frameworkRequest ? scope : undefined;
 }
 
 function isClientErrorStatus(error: unknown): boolean {

@@ -19,18 +19,22 @@ describe('requestScopeOf', () => {
     expect(requestScopeOf(openFor({}).activity, req)).toBeUndefined();
   });
 
-  it('finds it from a child of the request logger made with with(), for that request only', () => {
+  it('finds it from a child of the request logger made with with(), at any depth, for that request only', () => {
     const req = {};
     const scope = openFor(req);
     const child = scope.activity.with({ metadata: { plan: 'pro' } });
+    const grandchild = child.with({ metadata: { depth: 2 } });
     expect(requestScopeOf(child, req)).toBe(scope);
+    expect(requestScopeOf(grandchild, req)).toBe(scope);
     expect(requestScopeOf(child, {})).toBeUndefined();
+    // The children still log with the request's bindings merged with their own.
+    expect(grandchild.bindings).toMatchObject({ context: { route: '/recipes/:id' }, metadata: { plan: 'pro', depth: 2 } });
   });
 
   it('finds nothing from any other logger or value', () => {
     const req = {};
     const scope = openFor(req);
-    expect(requestScopeOf(scope.activity.with({}).with({ metadata: { depth: 2 } }), req)).toBeUndefined();
+    expect(requestScopeOf(scope, req)).toBeUndefined();
     expect(requestScopeOf(logger, req)).toBeUndefined();
     expect(requestScopeOf(logger.with({ actor: { type: 'system' } }), req)).toBeUndefined();
     for (const value of [undefined, null, 42, 'activity', {}, { scope, frameworkRequest: req }]) expect(requestScopeOf(value, req)).toBeUndefined();

@@ -34,13 +34,14 @@ describe('sqlite store indexes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'activity-log-plan-'));
     const filename = join(dir, 'activity.db');
     const store = sqliteStore({ filename });
+    let db: Database.Database | undefined;
     try {
       await store.insert([
         { id: '0190f0e0-0000-7000-8000-000000000001', occurredAt: new Date(), action: 'recipe.view', status: 'success', actor: { type: 'user', id: 'u_1' } },
       ]);
-      const db = new Database(filename, { readonly: true });
+      db = new Database(filename, { readonly: true });
       const plan = (where: string, ...args: unknown[]) =>
-        (db.prepare(`explain query plan select * from activity_logs where ${where} order by occurred_at desc, id desc limit 51`).all(...args) as { detail: string }[])
+        (db!.prepare(`explain query plan select * from activity_logs where ${where} order by occurred_at desc, id desc limit 51`).all(...args) as { detail: string }[])
           .map((row) => row.detail)
           .join('; ');
       const keyset = 'occurred_at <= ? and (occurred_at < ? or id < ?)';
@@ -66,8 +67,8 @@ describe('sqlite store indexes', () => {
           expect(detail, clause).not.toContain('TEMP B-TREE');
         }
       }
-      db.close();
     } finally {
+      db?.close();
       await store.close?.();
       rmSync(dir, { recursive: true, force: true });
     }

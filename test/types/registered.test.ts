@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { typeCheckFailures } from '../helpers.js';
 
 /**
  * An app that registers its logger in ActivityLogRegister (test/types/registered/app.ts) is
@@ -12,16 +11,7 @@ import { describe, expect, it } from 'vitest';
  */
 describe('ActivityLogRegister', () => {
   it("types every framework's request logger and currentActivity() with the registered catalog", () => {
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
     const project = fileURLToPath(new URL('./registered/tsconfig.json', import.meta.url));
-    let failure = '';
-    try {
-      execFileSync(process.execPath, [tsc, '--noEmit', '-p', project], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (error) {
-      // Any non-zero exit fails, with what tsc said on either stream.
-      const { stdout, stderr, message } = error as { stdout?: string; stderr?: string; message: string };
-      failure = [stdout, stderr].filter(Boolean).join('\n') || message;
-    }
-    expect(failure).toBe('');
+    expect(typeCheckFailures(['--noEmit', '-p', project])).toBe('');
   }, 120_000);
 });

@@ -18,6 +18,8 @@ interface Batch {
   /** The valid events, as records. */
   records: ActivityRecord[];
   settled: boolean;
+  /** The store's error on the last failed attempt, kept so a drop at close() can say why. */
+  lastFailure?: unknown;
 }
 
 type Outcome = 'written' | 'failed' | 'dropped' | 'spooled';
@@ -238,6 +240,7 @@ export class LoggerEngine {
       taken: pending.length,
       records: [],
       settled: false,
+      lastFailure: undefined,
     };
     this.outstanding.add(batch);
     this.inFlight += batch.taken;
@@ -293,6 +296,7 @@ export class LoggerEngine {
         return;
       } catch (cause) {
         if (batch.settled) return;
+        batch.lastFailure = cause;
         if (this.spool) {
           this.storeDown = true;
           this.report(
@@ -405,7 +409,7 @@ export class LoggerEngine {
       new ActivityLogError(
         'STORE_FAILED',
         `close(): store "${this.store.name}" did not take ${batch.records.length} events within closeTimeoutMs (${this.options.closeTimeoutMs} ms); they are dropped`,
-        { details: { dropped: batch.records.length } },
+        { cause: batch.lastFailure, details: { dropped: batch.records.length } },
       ),
     );
   }

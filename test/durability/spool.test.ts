@@ -107,6 +107,18 @@ describe('close() with a store that does not answer', () => {
     store.release();
   });
 
+  it("names the store's last error as the cause of a drop at close()", async () => {
+    const store = controllableStore();
+    store.failAlways(true);
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, closeTimeoutMs: 200, retry: { baseDelayMs: 1000 } });
+    activity.log({ action: 'a.b' });
+    await activity.close();
+    expect(activity.stats()).toMatchObject({ dropped: 1, written: 0 });
+    const drop = errors.find((error) => error.code === 'STORE_FAILED' && /closeTimeoutMs/.test(error.message));
+    expect((drop?.cause as Error | undefined)?.message).toMatch(/injected/);
+  });
+
   it('moves what is left to the spool, with one', async () => {
     const filename = join(dir, 'close.db');
     const store = controllableStore();

@@ -19,6 +19,8 @@ export type ActivityLogErrorCode =
   | 'INVALID_QUERY'
   /** An optional peer dependency (a driver or framework) is not installed. */
   | 'MISSING_PEER'
+  /** An optional peer dependency is installed in a version that cannot run safely on this Node.js; `details` name both. */
+  | 'INCOMPATIBLE_PEER'
   /** `currentActivity()` was called outside a request scope. */
   | 'NO_ACTIVITY_CONTEXT'
   /** A store found its table in a schema version this release does not know. */

@@ -1,10 +1,9 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ActivityRecord } from '../../src/schema.js';
 import { createSqlStore, SQL_DIALECTS, type SqlActivityStore, type TableInfo } from './kysely.js';
 import { defaultExport, loadPeer } from './peer.js';
+import { assertDriverRunsHere, installedDriverVersion, resolveDriver } from './sqlite-driver.js';
 
 type KyselyModule = typeof import('kysely');
 
@@ -106,6 +105,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
     schema: undefined,
     migrate: options.migrate,
     async connect() {
+      // Before any statement exists: a driver that would abort the process is refused here.
+      assertDriverRunsHere(installedDriverVersion());
       if (!database) {
         const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'sqlite'));
         const opened = new Database(filename, { timeout: busyTimeoutMs });
@@ -257,26 +258,6 @@ class WorkerWriter {
     this.worker.postMessage({ close: true });
     await exited;
   }
-}
-
-/**
- * The path of better-sqlite3 for the worker to load. The CommonJS build asks `require`; the ESM
- * build resolves from the app (a peer dependency is installed where the app can import it),
- * without `import.meta`, which the CommonJS build cannot contain. When neither finds it, the
- * store writes on the main thread instead.
- */
-function resolveDriver(): string {
-  if (typeof require === 'function' && typeof require.resolve === 'function') return require.resolve('better-sqlite3');
-  const bases = [process.argv[1], join(process.cwd(), 'noop.js')];
-  for (const base of bases) {
-    if (!base) continue;
-    try {
-      return createRequire(base).resolve('better-sqlite3');
-    } catch {
-      // Try the next place.
-    }
-  }
-  throw Object.assign(new Error('better-sqlite3 cannot be resolved for the writer thread'), { code: 'MODULE_NOT_FOUND' });
 }
 
 function isUnresolvableDriver(error: unknown): boolean {

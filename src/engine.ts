@@ -18,8 +18,6 @@ interface Batch {
   /** The valid events, as records. */
   records: ActivityRecord[];
   settled: boolean;
-  /** The store's error on the last failed attempt, kept so a drop at close() can say why. */
-  lastFailure?: unknown;
 }
 
 type Outcome = 'written' | 'failed' | 'dropped' | 'spooled';
@@ -55,6 +53,8 @@ export class LoggerEngine {
   private closedDropsUnreported = 0;
   /** With a spool: the store failed and has not answered since; batches go to the spool. */
   private storeDown = false;
+  /** The store's error since its last successful write, so a drop at close() can say why. */
+  private lastStoreFailure: unknown;
   private replaying: Promise<void> | undefined;
   /** Set by close(): stop retrying and replaying, and wake anything sleeping in a backoff. */
   private stopping = false;
@@ -240,7 +240,6 @@ export class LoggerEngine {
       taken: pending.length,
       records: [],
       settled: false,
-      lastFailure: undefined,
     };
     this.outstanding.add(batch);
     this.inFlight += batch.taken;
@@ -292,11 +291,12 @@ export class LoggerEngine {
       try {
         await this.store.insert(records);
         this.storeDown = false;
+        this.lastStoreFailure = undefined;
         this.settle(batch, 'written');
         return;
       } catch (cause) {
         if (batch.settled) return;
-        batch.lastFailure = cause;
+        this.lastStoreFailure = cause;
         if (this.spool) {
           this.storeDown = true;
           this.report(
@@ -409,7 +409,7 @@ export class LoggerEngine {
       new ActivityLogError(
         'STORE_FAILED',
         `close(): store "${this.store.name}" did not take ${batch.records.length} events within closeTimeoutMs (${this.options.closeTimeoutMs} ms); they are dropped`,
-        { cause: batch.lastFailure, details: { dropped: batch.records.length } },
+        { cause: this.lastStoreFailure, details: { dropped: batch.records.length } },
       ),
     );
   }

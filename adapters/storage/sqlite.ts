@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ActivityRecord } from '../../src/schema.js';
 import { createSqlStore, SQL_DIALECTS, type SqlActivityStore, type TableInfo } from './kysely.js';
 import { defaultExport, loadPeer } from './peer.js';
-import { assertDriverRunsHere, installedDriverVersion, resolveDriver } from './sqlite-driver.js';
+import { assertDriverRunsHere, loadedDriver, resolveDriver, type LoadedDriver } from './sqlite-driver.js';
 
 type KyselyModule = typeof import('kysely');
 
@@ -75,6 +75,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
   let kysely: import('kysely').Kysely<unknown> | undefined;
   let insertBatch: ((records: readonly ActivityRecord[]) => void) | undefined;
   let writer: Promise<WorkerWriter> | undefined;
+  let driver: LoadedDriver | undefined;
 
   /**
    * One cached single-row prepared statement, run for each record inside one transaction:
@@ -105,10 +106,14 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
     schema: undefined,
     migrate: options.migrate,
     async connect() {
-      // Before any statement exists: a driver that would abort the process is refused here.
-      assertDriverRunsHere(installedDriverVersion());
+      const Database = database
+        ? (database.constructor as typeof BetterSqlite3)
+        : defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'sqlite'));
+      // The copy that runs, checked before the store makes any statement: one that can abort
+      // the process on this Node.js is refused here.
+      driver = loadedDriver(Database);
+      assertDriverRunsHere(driver?.version);
       if (!database) {
-        const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'sqlite'));
         const opened = new Database(filename, { timeout: busyTimeoutMs });
         // WAL: readers never block the writer; NORMAL: durable at checkpoints, and fast.
         opened.pragma('journal_mode = WAL');
@@ -122,7 +127,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
     async fastInsert(records, table) {
       if (useWorker) {
         if (!writer) {
-          writer = WorkerWriter.start(filename, busyTimeoutMs);
+          writer = WorkerWriter.start(filename, busyTimeoutMs, driver?.dir);
           writer.catch(() => (writer = undefined));
         }
         const started = await writer.catch((error: unknown) => {
@@ -224,9 +229,10 @@ class WorkerWriter {
   }
 
   /** Starts a writer; rejects when the worker cannot load the driver or open the file. */
-  static async start(filename: string, busyTimeoutMs: number): Promise<WorkerWriter> {
+  static async start(filename: string, busyTimeoutMs: number, driverDir: string | undefined): Promise<WorkerWriter> {
     const { Worker } = await import('node:worker_threads');
-    const driver = resolveDriver();
+    // The copy the main thread loaded, so both threads run one driver; else the app's.
+    const driver = driverDir ?? resolveDriver();
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, filename, busyTimeoutMs } });
     worker.unref();
     await new Promise<void>((resolve, reject) => {

@@ -111,12 +111,14 @@ describe('close() with a store that does not answer', () => {
     const store = controllableStore();
     store.failAlways(true);
     const { errors, onError } = errorCollector();
-    const activity = createActivityLogger({ store, onError, closeTimeoutMs: 200, retry: { baseDelayMs: 1000 } });
-    activity.log({ action: 'a.b' });
+    const activity = createActivityLogger({ store, onError, batchSize: 10, closeTimeoutMs: 200, retry: { baseDelayMs: 1000 } });
+    for (let i = 0; i < 35; i++) activity.log({ action: 'a.b' });
     await activity.close();
-    expect(activity.stats()).toMatchObject({ dropped: 1, written: 0 });
-    const drop = errors.find((error) => error.code === 'STORE_FAILED' && /closeTimeoutMs/.test(error.message));
-    expect((drop?.cause as Error | undefined)?.message).toMatch(/injected/);
+    expect(activity.stats()).toMatchObject({ dropped: 35, written: 0 });
+    // The batch that was retried and the ones still queued behind it all name the store's error.
+    const drops = errors.filter((error) => error.code === 'STORE_FAILED' && /closeTimeoutMs/.test(error.message));
+    expect(drops).toHaveLength(4);
+    for (const drop of drops) expect((drop.cause as Error | undefined)?.message).toMatch(/injected/);
   });
 
   it('moves what is left to the spool, with one', async () => {

@@ -57,6 +57,12 @@ export function resolveDriver(): string {
   throw Object.assign(new Error('better-sqlite3 cannot be resolved for the writer thread'), { code: 'MODULE_NOT_FOUND' });
 }
 
+/** True for an error that says better-sqlite3 could not be found (from {@link resolveDriver} or the worker's `require`). */
+export function isUnresolvableDriver(error: unknown): boolean {
+  const { code } = (error ?? {}) as { code?: unknown };
+  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
+}
+
 /** The first Node.js major on which better-sqlite3 12 and older can abort the process. */
 const FIRST_NODE_NEEDING_DRIVER_13 = 24;
 

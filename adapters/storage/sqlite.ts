@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ActivityRecord } from '../../src/schema.js';
 import { createSqlStore, SQL_DIALECTS, type SqlActivityStore, type TableInfo } from './kysely.js';
 import { defaultExport, loadPeer } from './peer.js';
-import { assertDriverRunsHere, loadedDriver, resolveDriver, type LoadedDriver } from './sqlite-driver.js';
+import { assertDriverRunsHere, isUnresolvableDriver, loadedDriver, resolveDriver, type LoadedDriver } from './sqlite-driver.js';
 
 type KyselyModule = typeof import('kysely');
 
@@ -110,8 +110,9 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
         ? (database.constructor as typeof BetterSqlite3)
         : defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'sqlite'));
       // The copy that runs, checked before the store makes any statement: one that can abort
-      // the process on this Node.js is refused here.
-      driver = loadedDriver(Database);
+      // the process on this Node.js is refused here. Found once: a refused connect is retried
+      // with every batch, and the module cache and package.json do not change in between.
+      driver ??= loadedDriver(Database);
       assertDriverRunsHere(driver?.version);
       if (!database) {
         const opened = new Database(filename, { timeout: busyTimeoutMs });
@@ -264,9 +265,4 @@ class WorkerWriter {
     this.worker.postMessage({ close: true });
     await exited;
   }
-}
-
-function isUnresolvableDriver(error: unknown): boolean {
-  const { code } = (error ?? {}) as { code?: unknown };
-  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND';
 }

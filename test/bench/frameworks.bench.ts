@@ -249,11 +249,23 @@ async function main(): Promise<void> {
       console.log(`  3  saturation: logging = ${fmt(anchorRatio)}x the sync anchor (target >= 3x) ${verdict(anchorRatio >= 3)}; keeps ${fmt(throughputRatio * 100, 1)}% of no-logging`);
     }
     console.log(`     (sync anchor keeps ${fmt(anchorKeeps * 100, 1)}% of no-logging throughput)`);
-    /** Main-thread time per request a variant adds to `none` at the fixed rate, from ELU. */
-    const perRequest = (v: VariantResult) => ((v.fixedServer.elu - r.none.fixedServer.elu) * v.fixedServer.durationMs * 1000) / Math.max(1, v.fixed.requests.total);
+    /**
+     * Request-thread time per request, in µs, that a variant adds to `none` at the fixed rate:
+     * by ELU (the issue's measure, over the variant's duration) or by the thread's own CPU time.
+     */
+    const addedPerRequest = (v: VariantResult, measure: 'elu' | 'cpu') => {
+      const [withIt, without] = [v.fixedServer, r.none.fixedServer];
+      const addedMs =
+        measure === 'elu'
+          ? (withIt.elu - without.elu) * withIt.durationMs
+          : withIt.cpuMs === undefined || without.cpuMs === undefined
+            ? NaN
+            : withIt.cpuMs - without.cpuMs;
+      return (addedMs * 1000) / Math.max(1, v.fixed.requests.total);
+    };
+    const perRequest = (v: VariantResult) => addedPerRequest(v, 'elu');
     if (r.nocontext) {
-      const cpuPerRequest = (v: VariantResult) =>
-        v.fixedServer.cpuMs === undefined || r.none.fixedServer.cpuMs === undefined ? NaN : ((v.fixedServer.cpuMs - r.none.fixedServer.cpuMs) * 1000) / Math.max(1, v.fixed.requests.total);
+      const cpuPerRequest = (v: VariantResult) => addedPerRequest(v, 'cpu');
       console.log(
         `  AsyncLocalStorage (asyncContext: true vs false): ${fmt(perRequest(r.activity) - perRequest(r.nocontext))} µs of ELU, ${fmt(cpuPerRequest(r.activity) - cpuPerRequest(r.nocontext))} µs of CPU per request; ` +
           `with asyncContext: false, logging costs ${fmt(perRequest(r.nocontext))} µs (ELU), ${fmt(cpuPerRequest(r.nocontext))} µs (CPU) per request, p99 ${fmt(r.nocontext.fixed.latency.p99)} ms`,

@@ -1,4 +1,8 @@
 import { ActivityLogError } from './errors.js';
+import { isStorableTime } from './time.js';
+
+/** Every stored id has this form (a caller's id is validated against it; UUIDv7s have it). */
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 /**
  * The keyset cursor: the `(occurredAt, id)` of the last record of a page, as an opaque string.
@@ -32,8 +36,8 @@ export function decodeCursor(cursor: string): CursorPosition {
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) throw invalid();
   const [version, occurredAtMs, id] = parsed as unknown[];
-  if (version !== VERSION || typeof occurredAtMs !== 'number' || !Number.isSafeInteger(occurredAtMs)) throw invalid();
-  if (typeof id !== 'string' || id.length === 0 || id.length > 64) throw invalid();
+  if (version !== VERSION || typeof occurredAtMs !== 'number' || !Number.isSafeInteger(occurredAtMs) || !isStorableTime(occurredAtMs)) throw invalid();
+  if (typeof id !== 'string' || !EVENT_ID_PATTERN.test(id)) throw invalid();
   return { occurredAtMs, id };
 }
 

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
 import { LoggerEngine } from './engine.js';
 import { capture, type ActivityBindings, type ActivityCatalog } from './materialize.js';
@@ -276,6 +277,9 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     if (typeof id !== 'string' || id.length === 0) {
       throw new ActivityLogError('INVALID_QUERY', `id: must be a non-empty string, got ${typeof id}`);
     }
+    // No record has an id of another form, and a store must never see one it cannot hold
+    // (PostgreSQL refuses a NUL in a parameter): such an id is simply not found.
+    if (!EVENT_ID_PATTERN.test(id)) return undefined;
     return this.core.store.get(id);
   }
 

@@ -15,6 +15,8 @@ import {
   type PurgeOptions,
   type SummaryQuery,
 } from './schema.js';
+import { ActivityLogError } from './errors.js';
+import { storableText } from './text.js';
 import { parseOrThrow } from './validation.js';
 
 /** A validated query with its cursor decoded: what a store implements. */
@@ -28,24 +30,64 @@ export interface StoreQuery extends Omit<NormalizedActivityQuery, 'cursor'> {
  * `INVALID_QUERY` {@link ActivityLogError} naming each bad field; a store never sees bad input.
  */
 export function parseActivityQuery(query: ActivityQuery | undefined = {}): StoreQuery {
-  const parsed = parseOrThrow(activityQuerySchema, query, 'INVALID_QUERY', 'invalid query');
+  refuseUnsafeMetadataKeys(query);
+  const parsed = storableFilter(parseOrThrow(activityQuerySchema, query, 'INVALID_QUERY', 'invalid query'));
   const { cursor, ...rest } = parsed;
   return cursor === undefined ? rest : { ...rest, after: decodeCursor(cursor) };
 }
 
 /** Validates filters without paging (for `count`). */
 export function parseActivityFilter(filter: ActivityFilter | undefined = {}): NormalizedActivityFilter {
-  return parseOrThrow(activityFilterSchema, filter, 'INVALID_QUERY', 'invalid filter');
+  refuseUnsafeMetadataKeys(filter);
+  return storableFilter(parseOrThrow(activityFilterSchema, filter, 'INVALID_QUERY', 'invalid filter'));
 }
 
 /** Validates a summary request. */
 export function parseSummaryQuery(query: SummaryQuery): NormalizedSummaryQuery {
-  return parseOrThrow(summaryQuerySchema, query, 'INVALID_QUERY', 'invalid summary query');
+  refuseUnsafeMetadataKeys(query);
+  return storableFilter(parseOrThrow(summaryQuerySchema, query, 'INVALID_QUERY', 'invalid summary query'));
 }
 
 /** Validates purge options. */
 export function parsePurgeOptions(options: PurgeOptions): NormalizedPurgeOptions {
-  return parseOrThrow(purgeOptionsSchema, options, 'INVALID_QUERY', 'invalid purge options');
+  const parsed = parseOrThrow(purgeOptionsSchema, options, 'INVALID_QUERY', 'invalid purge options');
+  return parsed.tenantId === undefined ? parsed : { ...parsed, tenantId: storableText(parsed.tenantId) };
+}
+
+/**
+ * A metadata filter on `__proto__` (from JSON.parse, which makes it an own key) cannot be held
+ * by the plain object a parsed filter is: dropped silently, the query would return every
+ * record the other filters allow. It is refused instead.
+ */
+function refuseUnsafeMetadataKeys(input: unknown): void {
+  if (input === null || typeof input !== 'object') return;
+  const metadata = (input as { metadata?: unknown }).metadata;
+  if (metadata !== null && typeof metadata === 'object' && Object.hasOwn(metadata, '__proto__')) {
+    throw new ActivityLogError('INVALID_QUERY', 'invalid query: metadata: the key "__proto__" cannot be used as a filter', {
+      details: { issues: [{ path: ['metadata', '__proto__'], message: 'the key "__proto__" cannot be used as a filter' }] },
+    });
+  }
+}
+
+const TEXT_FILTERS = ['actorType', 'actorId', 'targetType', 'targetId', 'tenantId'] as const;
+
+/** Filter values by the text rule stored records follow (text.ts), so a filter finds what was logged. */
+function storableFilter<T extends NormalizedActivityFilter>(filter: T): T {
+  let out = filter;
+  for (const key of TEXT_FILTERS) {
+    const value = filter[key];
+    if (value !== undefined && storableText(value) !== value) out = { ...out, [key]: storableText(value) };
+  }
+  if (filter.metadata) {
+    const metadata: Record<string, string | number | boolean> = {};
+    let changed = false;
+    for (const [key, value] of Object.entries(filter.metadata)) {
+      metadata[key] = typeof value === 'string' ? storableText(value) : value;
+      if (metadata[key] !== value) changed = true;
+    }
+    if (changed) out = { ...out, metadata };
+  }
+  return out;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { describeValue as describe } from './describe.js';
+import { EVENT_ID_PATTERN } from './cursor.js';
+import { isStorableTime, TIME_INPUT_RULE, TIME_RANGE_RULE, timeInputToMs } from './time.js';
 
 /**
  * The shapes of activity-log, as zod schemas. Every TypeScript type of the event, the stored
@@ -51,7 +53,7 @@ const idValue = z
 /** A caller-supplied event id: kept as given, so a retried `log()` with the same id is stored once. */
 export const eventIdSchema = z
   .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, {
+  .regex(EVENT_ID_PATTERN, {
     error: (issue) => `must be 1-64 characters of letters, digits, "_", ".", ":" or "-", got ${describe(issue.input)}`,
   });
 
@@ -72,12 +74,24 @@ const jsonObject = z.record(z.string(), z.unknown(), {
   error: (issue) => `must be a plain object, got ${describe(issue.input)}`,
 });
 
+/** A time, read by the rules of time.ts, within the years every store can hold. */
 const validDate = z
   .union([z.instanceof(Date), z.string(), z.number()], {
-    error: (issue) => `must be a Date, an ISO string or epoch milliseconds, got ${describe(issue.input)}`,
+    error: (issue) => `must be ${TIME_INPUT_RULE}, got ${describe(issue.input)}`,
   })
-  .transform((value) => (value instanceof Date ? value : new Date(value)))
-  .refine((date) => !Number.isNaN(date.getTime()), { error: 'must be a valid date' });
+  .transform((value, context) => {
+    const ms = timeInputToMs(value);
+    if (Number.isNaN(ms)) {
+      const message = value instanceof Date ? 'must be a valid date' : `must be ${TIME_INPUT_RULE}, got ${describe(value)}`;
+      context.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    if (!isStorableTime(ms)) {
+      context.addIssue({ code: 'custom', message: `must be ${TIME_RANGE_RULE}, got ${describe(value instanceof Date || typeof value === 'number' ? String(value instanceof Date ? value.getTime() : value) : value)}` });
+      return z.NEVER;
+    }
+    return value instanceof Date ? value : new Date(ms);
+  });
 
 /** Who did it. `type` is one of {@link ACTOR_TYPES} or your own. */
 export const actorSchema = z.strictObject({

@@ -1,3 +1,5 @@
+import { defineOwn } from './text.js';
+
 /**
  * Caps the serialised size of a JSON object. Values are replaced whole, largest first, by a
  * marker that says how large they were, so what is stored is always valid JSON and never a
@@ -75,7 +77,7 @@ export function capJsonObject(value: Record<string, unknown>, maxBytes: number):
   for (const { key, bytes } of sizes) {
     const marker = truncatedMarker(bytes);
     remaining += utf8Length(JSON.stringify(marker)) - bytes;
-    out[key] = marker;
+    defineOwn(out, key, marker);
     if (remaining <= maxBytes) return out;
   }
   return { [TRUNCATED_KEY]: truncatedMarker(total) };

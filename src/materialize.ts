@@ -7,6 +7,9 @@ import { isValidEvent } from './fast-validate.js';
 import { activityEventSchema, LIMITS, type ActivityActor, type ActivityContext, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
 import { capJsonObject } from './size-cap.js';
 import { snapshotEvent, type EventSnapshot } from './snapshot.js';
+import { finishThrown } from './normalize-error.js';
+import { defineOwn, storableJson, storableText } from './text.js';
+import { timeInputToMs } from './time.js';
 import { formatIssues } from './validation.js';
 
 /**
@@ -131,6 +134,7 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     metadata = isPlainObject(checked.data) ? checked.data : metadata;
   }
 
+  // Text every store can hold (see text.ts), before redaction sees it and size caps count it.
   const { redactor, maxMetadataBytes } = config;
   const record: ActivityRecord = {
     id: event.id ?? pendingId(pending),
@@ -138,20 +142,20 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     action: event.action,
     status: event.status ?? 'success',
   };
-  if (event.actor) record.actor = party(event.actor);
-  if (event.target) record.target = party(event.target) as NonNullable<ActivityRecord['target']>;
-  if (event.tenantId !== undefined) record.tenantId = event.tenantId;
+  if (event.actor) record.actor = party(event.actor, redactor);
+  if (event.target) record.target = party(event.target, redactor) as NonNullable<ActivityRecord['target']>;
+  if (event.tenantId !== undefined) record.tenantId = redactor.redactText(storableText(event.tenantId));
   if (metadata && Object.keys(metadata).length > 0) {
-    record.metadata = capJsonObject(redactor.redact(metadata), maxMetadataBytes);
+    record.metadata = capJsonObject(redactor.redact(storableJson(metadata)), maxMetadataBytes);
   }
   if (changes) {
-    const diff = diffChanges(changes.before, changes.after);
+    const diff = diffChanges(storableJson(changes.before), storableJson(changes.after));
     if (Object.keys(diff).length > 0) record.changes = capJsonObject(redactChanges(diff, redactor), maxMetadataBytes) as ActivityRecord['changes'];
   }
-  if (event.error !== undefined) record.error = event.error as ActivityRecord['error'];
+  if (event.error !== undefined) record.error = storableJson(finishThrown(event.error, redactor));
   if (event.context) {
     const context = dropUndefined(event.context);
-    if (Object.keys(context).length > 0) record.context = redactor.redactContext(context);
+    if (Object.keys(context).length > 0) record.context = redactor.redactContext(storableJson(context));
   }
   return { record };
 }
@@ -160,9 +164,13 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
 function redactChanges(diff: NonNullable<ActivityRecord['changes']>, redactor: Redactor) {
   const out: NonNullable<ActivityRecord['changes']> = {};
   for (const [field, { before, after }] of Object.entries(diff)) {
-    out[field] = redactor.isSensitive([field])
-      ? { before: redactor.censor, after: redactor.censor }
-      : { before: redactor.redact(before, [field]), after: redactor.redact(after, [field]) };
+    defineOwn(
+      out,
+      field,
+      redactor.isSensitive([field])
+        ? { before: redactor.censor, after: redactor.censor }
+        : { before: redactor.redact(before, [field]), after: redactor.redact(after, [field]) },
+    );
   }
   return out;
 }
@@ -185,7 +193,7 @@ function mergeObjects(base: unknown, override: unknown): unknown {
   if (override === undefined) return base;
   if (!isPlainObject(base) || !isPlainObject(override)) return override;
   const merged = { ...base };
-  for (const [key, value] of Object.entries(override)) if (value !== undefined) merged[key] = value;
+  for (const [key, value] of Object.entries(override)) if (value !== undefined) defineOwn(merged, key, value);
   return merged;
 }
 
@@ -202,17 +210,17 @@ function normalizeValid(candidate: Record<string, unknown>): ParsedActivityEvent
   const normalized: ParsedActivityEvent = { ...event, occurredAt: undefined };
   if (event.occurredAt !== undefined) {
     const occurredAt = event.occurredAt;
-    normalized.occurredAt = occurredAt instanceof Date ? occurredAt : new Date(occurredAt as string | number);
+    normalized.occurredAt = occurredAt instanceof Date ? occurredAt : new Date(timeInputToMs(occurredAt));
   }
   if (typeof event.tenantId === 'number') normalized.tenantId = String(event.tenantId);
   return normalized;
 }
 
-/** An actor or target without undefined fields, its id as a string. */
-function party(value: { type: string; id?: string | number; name?: string }): NonNullable<ActivityRecord['actor']> {
-  const out: NonNullable<ActivityRecord['actor']> = { type: value.type };
-  if (value.id !== undefined) out.id = String(value.id);
-  if (value.name !== undefined) out.name = value.name;
+/** An actor or target without undefined fields, its id as a string, its text storable and redacted. */
+function party(value: { type: string; id?: string | number; name?: string }, redactor: Redactor): NonNullable<ActivityRecord['actor']> {
+  const out: NonNullable<ActivityRecord['actor']> = { type: redactor.redactText(storableText(value.type)) };
+  if (value.id !== undefined) out.id = redactor.redactText(storableText(String(value.id)));
+  if (value.name !== undefined) out.name = redactor.redactText(storableText(value.name));
   return out;
 }
 

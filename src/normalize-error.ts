@@ -1,3 +1,4 @@
+import type { Redactor } from './redact.js';
 import { LIMITS, type ActivityErrorInfo } from './schema.js';
 
 /**
@@ -5,7 +6,7 @@ import { LIMITS, type ActivityErrorInfo } from './schema.js';
  * `{ name, message, code?, stack? }`. Never throws: a value whose properties cannot be read
  * still yields a record that says so.
  */
-export function normalizeThrown(thrown: unknown, includeStack = false): ActivityErrorInfo {
+export function normalizeThrown(thrown: unknown, includeStack = false, redactor?: Redactor): ActivityErrorInfo {
   try {
     if (thrown instanceof Error) {
       const info: ActivityErrorInfo = {
@@ -25,7 +26,9 @@ export function normalizeThrown(thrown: unknown, includeStack = false): Activity
       const message = readString(thrown, 'message');
       const info: ActivityErrorInfo = {
         name: cap(readString(thrown, 'name') ?? 'NonError', LIMITS.errorName),
-        message: cap(message ?? safeString(thrown), LIMITS.errorMessage),
+        // A plain object's own keys pass the redactor before they become the message, so
+        // `{ password, user }` is stored with its shape and without the password.
+        message: cap(message ?? safeString(redactor ? redactor.redact(thrown) : thrown), LIMITS.errorMessage),
       };
       const code = readCode(thrown);
       if (code !== undefined) info.code = code;
@@ -35,6 +38,26 @@ export function normalizeThrown(thrown: unknown, includeStack = false): Activity
   } catch {
     return { name: 'NonError', message: '[unreadable thrown value]' };
   }
+}
+
+/**
+ * A thrown value that is neither an Error nor a string, copied at `log()` time and described
+ * later, by the flusher, once the logger's redactor can see its keys.
+ */
+export class ThrownObject {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * The stored form of an event's `error`: a {@link ThrownObject} is described with its
+ * sensitive keys redacted, and every text field passes the redactor's value rules.
+ */
+export function finishThrown(error: unknown, redactor: Redactor): ActivityErrorInfo {
+  const info = error instanceof ThrownObject ? normalizeThrown(error.value, false, redactor) : (error as ActivityErrorInfo);
+  const out: ActivityErrorInfo = { name: redactor.redactText(info.name), message: redactor.redactText(info.message) };
+  if (info.code !== undefined) out.code = redactor.redactText(info.code);
+  if (info.stack !== undefined) out.stack = redactor.redactText(info.stack);
+  return out;
 }
 
 function readString(source: object, key: string): string | undefined {

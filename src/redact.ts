@@ -1,12 +1,25 @@
+import { redactCredentialsIn } from './redact-values.js';
+import { defineOwn } from './text.js';
+
 /**
- * Redaction: values under sensitive keys are replaced before anything is stored.
+ * Redaction: sensitive values are replaced before anything is stored. Two kinds of rule:
  *
- * Keys are compared after lower-casing and removing everything but letters and digits, so
- * `apiKey`, `api_key` and `X-Api-Key` are one key, and a default term matches anywhere in the
- * key (`accessToken`, `client_secret`, `set-cookie`). Erring on the side of hiding is the point.
+ * **Keys.** A value under a sensitive key is hidden at any depth of metadata, changes, context
+ * and a thrown plain object. Keys are compared after lower-casing and removing everything but
+ * letters and digits, so `apiKey`, `api_key` and `X-Api-Key` are one key. A default *term*
+ * ({@link DEFAULT_REDACT_TERMS}) matches anywhere in the key (`accessToken`, `client_secret`,
+ * `set-cookie`); a default *word* ({@link DEFAULT_REDACT_WORDS}) matches a whole word of the
+ * key, split at `_`, `-`, `.`, spaces and camelCase humps, with an optional plural `s`
+ * (`pin`, `userPin`, `pin_code`, `sessionId`, `credentials` — but not `spinner`, `author` or
+ * `session` inside `possession`). Erring on the side of hiding is the point.
  *
- * User patterns add to (or replace) the defaults:
- *  - `'pin'`: a key named pin at any depth
+ * **Values.** Credential-shaped text is hidden inside every stored string: `Bearer` and `Basic`
+ * credentials, JWT-shaped tokens, the password of a URL (`postgres://user:pw@host`), and the
+ * values of sensitive parameters (`?access_token=…`, `password=…`, `"secret":"…"`). See
+ * `redact-values.ts`.
+ *
+ * User patterns add to (or replace) the default keys:
+ *  - `'taxId'`: a key named taxId at any depth
  *  - `'user.ssn'`: exactly that path from the root of metadata, changes or context
  *  - `'*.pin'`: `*` stands for one key; `'**.pin'` for any number of keys
  */
@@ -29,18 +42,30 @@ export const DEFAULT_REDACT_TERMS: readonly string[] = [
   'cvc',
 ];
 
+/**
+ * Words that mark a key as sensitive when they are a whole word of it (optionally plural):
+ * short enough that matching them anywhere would hide innocent keys (`spinner`, `author`).
+ */
+export const DEFAULT_REDACT_WORDS: readonly string[] = ['auth', 'session', 'credential', 'jwt', 'bearer', 'pwd', 'ssn', 'pin'];
+
 /** The value stored in place of a redacted one. */
 export const REDACTED = '[REDACTED]';
 
 /** How redaction is configured on the logger. */
 export interface RedactOptions {
-  /** Extra keys (`'ssn'`) or paths (`'user.ssn'`, `'*.pin'`, `'**.pin'`) to redact. */
+  /** Extra keys (`'taxId'`) or paths (`'user.ssn'`, `'*.pin'`, `'**.pin'`) to redact. */
   paths?: string[];
   /**
-   * Use only `paths`, without the default sensitive terms.
+   * Use only `paths`, without the default sensitive terms and words.
    * @default false
    */
   replaceDefaults?: boolean;
+  /**
+   * Also hide credential-shaped text inside string values (Bearer/Basic credentials, JWTs,
+   * URL passwords, sensitive parameters).
+   * @default true
+   */
+  values?: boolean;
   /**
    * What replaces a redacted value.
    * @default '[REDACTED]'
@@ -55,8 +80,10 @@ export interface Redactor {
    * replaced, the same object where nothing was.
    */
   redact<T>(value: T, basePath?: readonly string[]): T;
-  /** Like `redact`, for the fixed keys of a context; skips the walk when no rule can match them. */
+  /** Like `redact`, for the fixed keys of a context. */
   redactContext<T>(value: T): T;
+  /** One string with credential-shaped parts replaced (the value rules only). */
+  redactText(text: string): string;
   /** Whether the value at `path` (keys from the root) must be hidden. */
   isSensitive(path: readonly string[]): boolean;
   readonly censor: string;
@@ -64,12 +91,28 @@ export interface Redactor {
 
 const normalizeKey = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
+/**
+ * The words of a key: `userPIN_code` → user, pin, code; `XMLHttpToken` → xml, http, token;
+ * `pin2` → pin, 2.
+ */
+export function keyWords(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .match(/[a-z]+|[0-9]+/g) ?? [];
+}
+
 /** Builds a {@link Redactor}; `false` turns redaction off. */
 export function createRedactor(options: RedactOptions | string[] | false | undefined): Redactor {
-  if (options === false) return { redact: (value) => value, redactContext: (value) => value, isSensitive: () => false, censor: REDACTED };
+  if (options === false) {
+    return { redact: (value) => value, redactContext: (value) => value, redactText: (text) => text, isSensitive: () => false, censor: REDACTED };
+  }
   const config: RedactOptions = Array.isArray(options) ? { paths: options } : (options ?? {});
   const censor = config.censor ?? REDACTED;
   const terms = config.replaceDefaults ? [] : DEFAULT_REDACT_TERMS;
+  const words = new Set(config.replaceDefaults ? [] : DEFAULT_REDACT_WORDS);
+  const redactValues = config.values !== false;
   const anyDepthKeys = new Set<string>();
   const pathPatterns: string[][] = [];
   for (const path of config.paths ?? []) {
@@ -84,7 +127,10 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     let verdict = verdicts.get(key);
     if (verdict === undefined) {
       const normalized = normalizeKey(key);
-      verdict = anyDepthKeys.has(normalized) || terms.some((term) => normalized.includes(term));
+      verdict =
+        anyDepthKeys.has(normalized) ||
+        terms.some((term) => normalized.includes(term)) ||
+        (words.size > 0 && keyWords(key).some((word) => words.has(word) || (word.endsWith('s') && words.has(word.slice(0, -1)))));
       if (verdicts.size >= 10_000) verdicts.clear();
       verdicts.set(key, verdict);
     }
@@ -98,8 +144,11 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     return false;
   };
 
+  const redactText = redactValues ? (text: string) => redactCredentialsIn(text, censor, keyIsSensitive) : (text: string) => text;
+
   /** Copy-on-write: a subtree with nothing to hide is returned as it is. */
   const walk = (value: unknown, path: string[]): unknown => {
+    if (typeof value === 'string') return redactText(value);
     if (value === null || typeof value !== 'object') return value;
     if (Array.isArray(value)) {
       let copy: unknown[] | undefined;
@@ -117,29 +166,23 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
       path.pop();
       if (child === source[key]) continue;
       copy ??= copyOwn(source);
-      if (key === '__proto__') Object.defineProperty(copy, key, { value: child, enumerable: true, writable: true, configurable: true });
-      else copy[key] = child;
+      defineOwn(copy, key, child);
     }
     return copy ?? value;
   };
 
-  const contextNeedsWalk =
-    pathPatterns.length > 0 || ['ip', 'userAgent', 'requestId', 'method', 'route', 'traceId'].some((key) => keyIsSensitive(key));
-
   return {
     censor,
     isSensitive,
+    redactText,
     redact: <T>(value: T, basePath: readonly string[] = []) => walk(value, [...basePath]) as T,
-    redactContext: <T>(value: T) => (contextNeedsWalk ? (walk(value, []) as T) : value),
+    redactContext: <T>(value: T) => walk(value, []) as T,
   };
 }
 
 function copyOwn(source: Record<string, unknown>): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(source)) {
-    if (key === '__proto__') Object.defineProperty(copy, key, { value: source[key], enumerable: true, writable: true, configurable: true });
-    else copy[key] = source[key];
-  }
+  for (const key of Object.keys(source)) defineOwn(copy, key, source[key]);
   return copy;
 }
 

@@ -1,5 +1,5 @@
 import { describeValue } from './describe.js';
-import { normalizeThrown } from './normalize-error.js';
+import { normalizeThrown, ThrownObject } from './normalize-error.js';
 
 /**
  * The caller-side copy of an event. `log()` must return at once, never throw, and store what
@@ -91,7 +91,7 @@ function snapshotFast(source: Record<string, unknown>, includeStack: boolean): C
     tenantId: typeof tenantId === 'object' ? copyValue(tenantId, 1, []) : tenantId,
     metadata: metadata === undefined ? undefined : copyValue(metadata, 1, []),
     changes: changes === undefined ? undefined : copyValue(changes, 1, []),
-    error: error === undefined ? undefined : normalizeThrown(error, includeStack),
+    error: error === undefined ? undefined : snapshotThrown(error, includeStack),
     context: context === undefined ? undefined : copyContext(context),
     occurredAt: occurredAt instanceof Date ? new Date(occurredAt.getTime()) : copyValue(occurredAt, 1, []),
   };
@@ -121,11 +121,24 @@ function snapshotCareful(input: object, includeStack: boolean): Copied {
     if (value === undefined) continue;
     if (key === 'actor' || key === 'target') fields[key] = copyActorOrTarget(value);
     else if (key === 'context') fields.context = copyContext(value);
-    else if (key === 'error') fields.error = normalizeThrown(value, includeStack);
+    else if (key === 'error') fields.error = snapshotThrown(value, includeStack);
     else if (key === 'occurredAt') fields.occurredAt = value instanceof Date ? new Date(value.getTime()) : copyValue(value, 1, []);
     else fields[key as EventField] = copyValue(value, 1, []);
   }
   return { fields, unknownKeys };
+}
+
+/**
+ * An Error or a string is normalised now; any other object is copied as data and described by
+ * the flusher, which redacts its keys (see ThrownObject).
+ */
+function snapshotThrown(error: unknown, includeStack: boolean): unknown {
+  if (error !== null && typeof error === 'object' && !(error instanceof Error)) {
+    const copied = copyValue(error, 1, []);
+    // An object that cannot be copied (a throwing Proxy) is described by normalizeThrown, which contains the throw.
+    return copied !== null && typeof copied === 'object' ? new ThrownObject(copied) : normalizeThrown(error, includeStack);
+  }
+  return normalizeThrown(error, includeStack);
 }
 
 /** Copies bound context for `with()`; same rules as an event's fields. Never throws. */

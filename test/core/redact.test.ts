@@ -60,23 +60,23 @@ describe('redaction', () => {
       {
         action: 'user.update',
         metadata: {
-          user: { ssn: '1', name: 'Ada', profile: { ssn: 'kept: not at user.ssn' } },
-          ssn: 'kept: the path is user.ssn',
-          a: { pin: '1' },
-          b: { c: { pin: 'kept: * is one level' }, email: 'e' },
+          user: { taxId: '1', name: 'Ada', profile: { taxId: 'kept: not at user.taxId' } },
+          taxId: 'kept: the path is user.taxId',
+          a: { badge: '1' },
+          b: { c: { badge: 'kept: * is one level' }, email: 'e' },
           deep: { x: { y: { secretAnswer: 'hidden by default term' } } },
           dob: '1990-01-01',
           nest: { z: { dob: 'any depth' } },
         },
         context: { ip: '10.0.0.1', requestId: 'r1' },
       },
-      { redact: ['user.ssn', '*.pin', '**.email', 'dob', 'ip'] },
+      { redact: ['user.taxId', '*.badge', '**.email', 'dob', 'ip'] },
     );
     expect(record?.metadata).toEqual({
-      user: { ssn: '[REDACTED]', name: 'Ada', profile: { ssn: 'kept: not at user.ssn' } },
-      ssn: 'kept: the path is user.ssn',
-      a: { pin: '[REDACTED]' },
-      b: { c: { pin: 'kept: * is one level' }, email: '[REDACTED]' },
+      user: { taxId: '[REDACTED]', name: 'Ada', profile: { taxId: 'kept: not at user.taxId' } },
+      taxId: 'kept: the path is user.taxId',
+      a: { badge: '[REDACTED]' },
+      b: { c: { badge: 'kept: * is one level' }, email: '[REDACTED]' },
       deep: { x: { y: { secretAnswer: '[REDACTED]' } } },
       dob: '[REDACTED]',
       nest: { z: { dob: '[REDACTED]' } },
@@ -84,12 +84,60 @@ describe('redaction', () => {
     expect(record?.context).toEqual({ ip: '[REDACTED]', requestId: 'r1' });
   });
 
+  it('hides keys whose whole words are auth, session, credential(s), jwt, bearer, pwd, ssn or pin, and leaves spinner and author alone', async () => {
+    const record = await storeOne({
+      action: 'user.update',
+      metadata: {
+        auth: 'a1',
+        'x-auth': 'a2',
+        sessionId: 's1',
+        session_data: { user: 'bob' },
+        credentials: 'c1',
+        userCredential: 'c2',
+        jwt: 'j1',
+        bearer: 'b1',
+        pwd: 'p1',
+        ssn: 'n1',
+        userSSN: 'n2',
+        pin: '1234',
+        pin_code: '1234',
+        cardPins: ['1', '2'],
+        spinner: 'kept',
+        author: 'kept',
+        possession: 'kept',
+        pinnacle: 'kept',
+        jwtIssuer: 'hidden: jwt is a word of it',
+      },
+    });
+    expect(record?.metadata).toEqual({
+      auth: '[REDACTED]',
+      'x-auth': '[REDACTED]',
+      sessionId: '[REDACTED]',
+      session_data: '[REDACTED]',
+      credentials: '[REDACTED]',
+      userCredential: '[REDACTED]',
+      jwt: '[REDACTED]',
+      bearer: '[REDACTED]',
+      pwd: '[REDACTED]',
+      ssn: '[REDACTED]',
+      userSSN: '[REDACTED]',
+      pin: '[REDACTED]',
+      pin_code: '[REDACTED]',
+      cardPins: '[REDACTED]',
+      spinner: 'kept',
+      author: 'kept',
+      possession: 'kept',
+      pinnacle: 'kept',
+      jwtIssuer: '[REDACTED]',
+    });
+  });
+
   it('can replace the default list, change the censor, or be turned off', async () => {
     const replaced = await storeOne(
-      { action: 'a.b', metadata: { password: 'visible', ssn: '1' } },
+      { action: 'a.b', metadata: { password: 'visible', pin: 'visible', ssn: '1' } },
       { redact: { paths: ['ssn'], replaceDefaults: true, censor: '***' } },
     );
-    expect(replaced?.metadata).toEqual({ password: 'visible', ssn: '***' });
+    expect(replaced?.metadata).toEqual({ password: 'visible', pin: 'visible', ssn: '***' });
     const off = await storeOne({ action: 'a.b', metadata: { password: 'visible' } }, { redact: false });
     expect(off?.metadata).toEqual({ password: 'visible' });
   });

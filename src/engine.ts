@@ -1,4 +1,4 @@
-import { ActivityLogError } from './errors.js';
+import { ActivityLogError, isActivityLogError } from './errors.js';
 import type { ActivityStats } from './logger.js';
 import { capture, materialize, type ActivityBindings, type PendingEvent } from './materialize.js';
 import type { ResolvedOptions } from './options.js';
@@ -7,6 +7,7 @@ import { safeReport } from './report.js';
 import type { ActivityRecord } from './schema.js';
 import type { ActivitySpool } from './spool.js';
 import type { ActivityStore } from './store.js';
+import { storableJson } from './text.js';
 
 /** A batch taken from the queue: a contiguous range of queue positions, settled once. */
 interface Batch {
@@ -21,6 +22,9 @@ interface Batch {
 }
 
 type Outcome = 'written' | 'failed' | 'dropped' | 'spooled';
+
+/** How many of a batch's records ended in each outcome; the batch's invalid events are counted when it is taken. */
+type OutcomeCounts = Partial<Record<Outcome | 'invalid', number>>;
 
 /**
  * The engine behind a logger and its children: the bounded queue, the flusher, retries, the
@@ -58,6 +62,8 @@ export class LoggerEngine {
   private replaying: Promise<void> | undefined;
   /** Set by close(): stop retrying and replaying, and wake anything sleeping in a backoff. */
   private stopping = false;
+  /** When a batch last settled or a write last succeeded: close() gives up on a store that stopped progressing. */
+  private lastProgressAt = 0;
   private readonly sleepers = new Set<() => void>();
   closed = false;
   private closing: Promise<void> | undefined;
@@ -107,6 +113,10 @@ export class LoggerEngine {
     return stats;
   }
 
+  /**
+   * Resolves once every event logged before the call has settled. The drain it starts holds
+   * the process open (nothing it waits on is unref'd), so a script's `await flush()` settles.
+   */
   flush(): Promise<void> {
     const target = this.nextSeq;
     if (this.lowestUnsettled() >= target) return Promise.resolve();
@@ -116,14 +126,17 @@ export class LoggerEngine {
   }
 
   /**
-   * Stops accepting, drains for at most `closeTimeoutMs`, hands what is left to the spool (or
-   * counts it as dropped), then closes the store and the spool. Never rejects.
+   * Stops accepting, drains, hands what is left to the spool (or counts it as dropped), then
+   * closes the store and the spool. Never rejects. The drain is given up on when the store
+   * stops making progress: when no batch has settled for `closeTimeoutMs`. A healthy store
+   * with a long backlog is waited for, however long the whole drain takes.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
       this.clearTimer();
-      const drained = await withinTime(this.flush(), this.options.closeTimeoutMs);
+      this.lastProgressAt = Date.now();
+      const drained = await this.untilStalled(this.flush(), this.options.closeTimeoutMs);
       this.stopping = true;
       this.wakeSleepers();
       if (!drained) await this.abandonRemaining();
@@ -181,27 +194,36 @@ export class LoggerEngine {
   }
 
   private startDrain(): Promise<void> {
-    this.draining ??= this.drainLoop().finally(() => {
-      this.draining = undefined;
-      if (this.queue.size > 0 && !this.stopping) this.schedule();
-    });
+    this.draining ??= this.drainLoop();
     return this.draining;
   }
 
   /**
    * Writes batches one after another, in queue order, while preparing the next: the next
    * batch is validated and redacted while the store is busy with the current one.
+   *
+   * It ends only when, after its last write, the queue is empty, and it clears `draining` in
+   * that same synchronous step: an event logged while the last write was settling is either
+   * taken by this loop or finds no drain running and schedules (or, under flush(), starts) its
+   * own. Never a flush() waiting on a drain that has already decided to stop.
    */
   private async drainLoop(): Promise<void> {
     this.clearTimer();
     let writing: Promise<void> | undefined;
-    while (this.queue.size > 0 && !this.stopping) {
-      const batch = this.takeBatch();
-      if (writing) await writing;
-      writing = this.dispatch(batch);
-      if (this.overflowBurst && this.queue.size < this.options.maxQueue) this.overflowBurst = undefined;
+    for (;;) {
+      if (this.queue.size > 0 && !this.stopping) {
+        const batch = this.takeBatch();
+        if (writing) await writing;
+        writing = this.dispatch(batch);
+        if (this.overflowBurst && this.queue.size < this.options.maxQueue) this.overflowBurst = undefined;
+        continue;
+      }
+      if (!writing) break;
+      await writing;
+      writing = undefined;
     }
-    await writing;
+    this.draining = undefined;
+    if (this.queue.size > 0 && !this.stopping) this.schedule();
   }
 
   private dispatch(batch: Batch): Promise<void> {
@@ -255,11 +277,55 @@ export class LoggerEngine {
     return batch;
   }
 
-  /** Settles a batch once; a write that completes after close() gave up on it changes nothing. */
-  private settle(batch: Batch, outcome: Outcome): void {
+  /**
+   * `store.insert(records)`, with a batch the store refuses for its content (`RECORD_REJECTED`)
+   * split in halves until the refused records are alone: the rest are written, and each
+   * refused one is reported with the store's reason. O(refused × log(batch)) inserts; ids make
+   * the halves already written a no-op when the whole batch is retried. Any other rejection
+   * (a connection, a lock) is thrown, for the caller's retry or spool.
+   */
+  private async insertIsolating(records: readonly ActivityRecord[]): Promise<{ written: number; rejected: number }> {
+    try {
+      await this.store.insert(records);
+      this.lastProgressAt = Date.now();
+      return { written: records.length, rejected: 0 };
+    } catch (cause) {
+      if (!isActivityLogError(cause, 'RECORD_REJECTED')) throw cause;
+      if (records.length === 1) {
+        this.lastProgressAt = Date.now();
+        this.reportRejected(records[0]!, cause);
+        return { written: 0, rejected: 1 };
+      }
+      const middle = Math.ceil(records.length / 2);
+      const first = await this.insertIsolating(records.slice(0, middle));
+      const second = await this.insertIsolating(records.slice(middle));
+      return { written: first.written + second.written, rejected: first.rejected + second.rejected };
+    }
+  }
+
+  /** Reports one record the store refused for its content. */
+  private reportRejected(record: ActivityRecord, cause: ActivityLogError): void {
+    const field = typeof cause.details?.field === 'string' ? cause.details.field : undefined;
+    const reason = typeof cause.details?.reason === 'string' ? cause.details.reason : cause.message;
+    this.report(
+      new ActivityLogError(
+        'RECORD_REJECTED',
+        `event ${record.id} (${record.action}): ${field ? `${field}: ` : ''}refused by store "${this.store.name}": ${reason}; the other events of its batch were written`,
+        { cause, details: { id: record.id, action: record.action, field, reason } },
+      ),
+    );
+  }
+
+  /**
+   * Settles a batch once, all its records in one outcome or split between several; a write
+   * that completes after close() gave up on it changes nothing.
+   */
+  private settle(batch: Batch, outcome: Outcome | OutcomeCounts): void {
     if (batch.settled) return;
     batch.settled = true;
-    this.counters[outcome] += batch.records.length;
+    this.lastProgressAt = Date.now();
+    if (typeof outcome === 'string') this.counters[outcome] += batch.records.length;
+    else for (const [name, count] of Object.entries(outcome) as [Outcome | 'invalid', number][]) this.counters[name] += count;
     this.outstanding.delete(batch);
     this.inFlight -= batch.taken;
     if (this.flushWaiters.length === 0) return;
@@ -289,10 +355,10 @@ export class LoggerEngine {
     const records = batch.records;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.store.insert(records);
+        const { written, rejected } = await this.insertIsolating(records);
         this.storeDown = false;
         this.lastStoreFailure = undefined;
-        this.settle(batch, 'written');
+        this.settle(batch, rejected === 0 ? 'written' : { written, invalid: rejected });
         return;
       } catch (cause) {
         if (batch.settled) return;
@@ -372,8 +438,12 @@ export class LoggerEngine {
         return;
       }
       if (!spooled) return;
+      let outcome: { written: number; rejected: number };
       try {
-        await this.store.insert(spooled.records);
+        // Through the same text rule as live events (a spool left by an older release may
+        // hold text a store cannot take), and split like a live batch when the store refuses
+        // some records for their content: one batch can never hold the replay up.
+        outcome = await this.insertIsolating(spooled.records.map(storableRecord));
       } catch {
         this.storeDown = true;
         attempt++;
@@ -389,7 +459,8 @@ export class LoggerEngine {
       }
       attempt = 0;
       this.storeDown = false;
-      this.counters.replayed += spooled.records.length;
+      this.counters.replayed += outcome.written;
+      this.counters.invalid += outcome.rejected;
     }
   }
 
@@ -422,6 +493,33 @@ export class LoggerEngine {
       const name = what === 'store' ? this.store.name : this.spool?.name;
       this.report(new ActivityLogError(what === 'store' ? 'STORE_FAILED' : 'SPOOL_FAILED', `${what} "${name}" failed to close`, { cause }));
     }
+  }
+
+  /**
+   * Resolves true when `promise` settles, false once nothing has progressed (no batch settled,
+   * no write succeeded) for `stallMs`. Never rejects. The timer keeps the process alive: close()
+   * is awaited by whoever is shutting the process down.
+   */
+  private untilStalled(promise: Promise<unknown>, stallMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const check = () => {
+        const idle = Date.now() - this.lastProgressAt;
+        if (idle >= stallMs) return resolve(false);
+        timer = setTimeout(check, stallMs - idle);
+      };
+      promise.then(
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      );
+      timer = setTimeout(check, stallMs);
+    });
   }
 
   private sleep(ms: number, keepAlive: boolean): Promise<void> {
@@ -469,6 +567,13 @@ export class LoggerEngine {
       );
     }, 0);
   }
+}
+
+/** A record read back from a spool, with its text made storable (text.ts); dates stay dates. */
+function storableRecord(record: ActivityRecord): ActivityRecord {
+  const { occurredAt, ...rest } = record;
+  const fixed = storableJson(rest);
+  return fixed === rest ? record : { ...fixed, occurredAt };
 }
 
 /** Exponential backoff with "equal jitter": half the delay fixed, half random. */

@@ -13,6 +13,13 @@ export type ActivityLogErrorCode =
   | 'LOGGER_CLOSED'
   /** The store rejected a batch on every attempt; the batch is counted as failed. */
   | 'STORE_FAILED'
+  /**
+   * The store refused a record for its content (a value its database cannot hold), not for
+   * its connection. A store's `insert` rejects with this code so the logger can tell the two
+   * apart; the logger then writes the rest of the batch and reports each refused record with
+   * this code (naming the field when the store can tell), counted as `invalid`.
+   */
+  | 'RECORD_REJECTED'
   /** Options given to a factory are wrong; thrown at start-up, never from `log()`. */
   | 'INVALID_OPTIONS'
   /** A query's filters, limit or cursor are wrong. */

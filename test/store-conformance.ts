@@ -65,6 +65,11 @@ export interface ConformanceContext {
   transaction?: <T>(fn: (trx: unknown) => Promise<T>) => Promise<T>;
   /** Kills the store's open database connections from the server side. */
   killConnections?: () => Promise<number>;
+  /**
+   * Makes the database itself refuse a row whose actor_name is `name` (a CHECK constraint or a
+   * trigger on the table): content the store's own rules let through and its database refuses.
+   */
+  refuseActorName?: (name: string) => Promise<void>;
   /** Drops what the test created and closes every client. */
   cleanup: () => Promise<void>;
 }
@@ -87,6 +92,8 @@ export interface StoreConformanceOptions {
     migrations: boolean;
     /** `killConnections()` is available. */
     killConnections: boolean;
+    /** `refuseActorName()` is available. */
+    contentRefusal?: boolean;
   };
 }
 
@@ -106,6 +113,7 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
       !can.transactions && 'logInTransaction (the store has no transactions)',
       !options.unreachableStore && 'unreachable database (the store has no network connection)',
       !can.killConnections && 'killed connection (the store has no connection to kill)',
+      !can.contentRefusal && 'content refusals (the test cannot make this database refuse a row)',
     ].filter(Boolean);
     if (lacking.length > 0) console.info(`[store conformance] ${options.name}: skipping ${lacking.join('; ')}`);
   }
@@ -427,6 +435,70 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         const rows = await raw.rows();
         expect(rows.map((row) => row.id)).toEqual([committed.id]);
         expect(await store.get(committed.id)).toEqual(committed);
+        await logger.close();
+      });
+    });
+
+    describe('what a database cannot hold', () => {
+      it('stores NUL and lone surrogates as U+FFFD in every text field and key, the same in every store, and finds them by the text logged', async () => {
+        const errors: ActivityLogError[] = [];
+        const logger = createActivityLogger({ store, redact: false, onError: (error) => errors.push(error) });
+        const hostile = {
+          id: 'text-hostile',
+          action: 'text.hostile',
+          actor: { type: 'user\u0000', id: 'u\u0000', name: 'a\u0000b' },
+          target: { type: 'recipe', id: 'r\ud800', name: 'x\udc00y' },
+          tenantId: 't\u0000',
+          metadata: { email: 'a\u0000@x', ['k\ud800']: ['\ud83d', 'ok 😀', { ['\u0000']: 'n\udfff' }] },
+          changes: { before: { field: 'a\u0000' }, after: { field: 'b\ud800' } },
+          error: { name: 'E\u0000', message: 'm\ud800' },
+          context: { userAgent: 'UA\u0000', route: '/r\ud800', requestId: 'req-1' },
+        };
+        logger.log(hostile);
+        for (let i = 0; i < 99; i++) logger.log({ id: `text-ok-${i}`, action: 'text.ok', actor: { type: 'user', id: `u${i}` } });
+        await logger.flush();
+        expect(errors).toEqual([]);
+        expect(logger.stats()).toMatchObject({ written: 100, invalid: 0, failed: 0 });
+        const expected = {
+          id: 'text-hostile',
+          action: 'text.hostile',
+          status: 'success',
+          actor: { type: 'user\ufffd', id: 'u\ufffd', name: 'a\ufffdb' },
+          target: { type: 'recipe', id: 'r\ufffd', name: 'x\ufffdy' },
+          tenantId: 't\ufffd',
+          metadata: { email: 'a\ufffd@x', ['k\ufffd']: ['\ufffd', 'ok 😀', { ['\ufffd']: 'n\ufffd' }] },
+          changes: { field: { before: 'a\ufffd', after: 'b\ufffd' } },
+          error: { name: 'E\ufffd', message: 'm\ufffd' },
+          context: { userAgent: 'UA\ufffd', route: '/r\ufffd', requestId: 'req-1' },
+        };
+        const { occurredAt: _occurredAt, ...read } = (await store.get('text-hostile'))!;
+        expect(read).toEqual(expected);
+        const row = (await raw.rows()).find((candidate) => candidate.id === 'text-hostile')!;
+        expect([row.actor_type, row.actor_id, row.actor_name, row.target_id, row.target_name, row.tenant_id]).toEqual(['user\ufffd', 'u\ufffd', 'a\ufffdb', 'r\ufffd', 'x\ufffdy', 't\ufffd']);
+        expect(row.metadata).toEqual(expected.metadata);
+        // A filter on what was logged finds what was stored.
+        expect((await logger.query({ actorId: 'u\u0000', tenantId: 't\u0000' })).items.map((item) => item.id)).toEqual(['text-hostile']);
+        expect((await logger.query({ metadata: { email: 'a\u0000@x' } })).items.map((item) => item.id)).toEqual(['text-hostile']);
+        expect(await logger.get('text-\u0000')).toBeUndefined();
+        await logger.close();
+      });
+
+      it.skipIf(!can.contentRefusal)('writes the rest of a batch its database refuses for one record, and reports that one as RECORD_REJECTED naming the field', async () => {
+        await context.refuseActorName!('poison');
+        const errors: ActivityLogError[] = [];
+        const logger = createActivityLogger({ store, batchSize: 100, onError: (error) => errors.push(error) });
+        for (let i = 0; i < 100; i++) logger.log({ id: `refuse-${String(i).padStart(3, '0')}`, action: 'load.event', actor: { type: 'user', id: `u${i}`, name: i === 42 ? 'poison' : 'fine' } });
+        await logger.flush();
+        expect(logger.stats()).toMatchObject({ written: 99, invalid: 1, failed: 0, retries: 0 });
+        const ids = (await raw.rows()).map((row) => row.id);
+        expect(ids).toHaveLength(99);
+        expect(ids).not.toContain('refuse-042');
+        const rejected = errors.filter((error) => error.code === 'RECORD_REJECTED');
+        expect(rejected.map((error) => error.details?.id)).toEqual(['refuse-042']);
+        expect(rejected[0]!.details?.field).toBe('actor.name');
+        expect(rejected[0]!.message).toMatch(/actor\.name/);
+        expect(String(rejected[0]!.details?.reason).length).toBeGreaterThan(0);
+        expect(errors.filter((error) => error.code !== 'RECORD_REJECTED')).toEqual([]);
         await logger.close();
       });
     });

@@ -249,8 +249,11 @@ export interface SqlStoreConfig {
   tableName: string | undefined;
   schema: string | undefined;
   migrate: boolean | undefined;
-  /** Opens what the store runs on; called on first use and again after a failure. */
-  connect: () => Promise<{ db: AnyKysely; dialect: SqlDialectCapabilities }>;
+  /**
+   * Opens what the store runs on; called on first use and again after a failure. `readDb`,
+   * when given, runs the reads and purges (SQLite's reader thread), off the thread of `db`.
+   */
+  connect: () => Promise<{ db: AnyKysely; readDb?: AnyKysely | undefined; dialect: SqlDialectCapabilities }>;
   /** Releases what `connect` opened itself, never a client the user passed in. */
   disconnect?: () => Promise<void>;
   /** A driver-specific insert that is faster than the generic one (SQLite's prepared statements). */
@@ -306,6 +309,8 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
   interface State {
     db: AnyKysely;
+    /** Where reads and purges run: `db` unless the store has a reader of its own. */
+    readDb: AnyKysely;
     k: KyselyModule;
     sql: SqlBuilder;
   }
@@ -318,14 +323,14 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     if (closed) return Promise.reject(new ActivityLogError('STORE_FAILED', `store "${config.name}" is closed`));
     state ??= (async () => {
       // The driver first: with neither installed, the message names the driver.
-      const { db, dialect } = await config.connect();
+      const { db, readDb, dialect } = await config.connect();
       const k = await loadPeer<KyselyModule>('kysely', config.subpath);
       const builder = new SqlBuilder(k, dialect, tableName, config.schema);
       builder.db = db;
       if (autoMigrate) await builder.migrate(db);
       else await builder.checkVersion(db);
       current = builder;
-      return { db, k, sql: builder };
+      return { db, readDb: readDb ?? db, k, sql: builder };
     })();
     state.catch(() => {
       state = undefined;
@@ -344,17 +349,24 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     async insert(records) {
       if (records.length === 0) return;
       const { db, sql } = await ready();
-      if (config.fastInsert) return config.fastInsert(records, sql.tableInfo);
-      const chunks = sql.insertChunks(db, records);
-      if (chunks.length === 1) {
-        await db.executeQuery(chunks[0]!);
-        return;
+      try {
+        if (config.fastInsert) {
+          await config.fastInsert(records, sql.tableInfo);
+          return;
+        }
+        const chunks = sql.insertChunks(db, records);
+        if (chunks.length === 1) {
+          await db.executeQuery(chunks[0]!);
+          return;
+        }
+        const insertAll = async (trx: AnyKysely) => {
+          for (const chunk of chunks) await trx.executeQuery(chunk);
+        };
+        if (sql.dialect.writeTransaction === 'begin-immediate') await sql.immediateTransaction(db, insertAll);
+        else await db.transaction().execute(insertAll);
+      } catch (error) {
+        throw await sql.classifyInsertError(db, error, records, config.name);
       }
-      const insertAll = async (trx: AnyKysely) => {
-        for (const chunk of chunks) await trx.executeQuery(chunk);
-      };
-      if (sql.dialect.writeTransaction === 'begin-immediate') await sql.immediateTransaction(db, insertAll);
-      else await db.transaction().execute(insertAll);
     },
 
     async insertInTransaction(transaction, records) {
@@ -368,36 +380,36 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     },
 
     async query(query: StoreQuery): Promise<ActivityPage> {
-      const { db, sql } = await ready();
-      const rows = await sql.selectPage(query).execute(db);
+      const { readDb, sql } = await ready();
+      const rows = await sql.selectPage(query).execute(readDb);
       return toPage(rows.rows.map((row) => sql.toRecord(row)), query.limit);
     },
 
     async get(id) {
-      const { db, sql } = await ready();
-      const { rows } = await sql.selectById(id).execute(db);
+      const { readDb, sql } = await ready();
+      const { rows } = await sql.selectById(id).execute(readDb);
       return rows[0] ? sql.toRecord(rows[0]) : undefined;
     },
 
     async count(filter) {
-      const { db, sql } = await ready();
-      const { rows } = await sql.count(filter).execute(db);
+      const { readDb, sql } = await ready();
+      const { rows } = await sql.count(filter).execute(readDb);
       return Number(rows[0]?.n ?? 0);
     },
 
     async summarize(query) {
-      const { db, sql } = await ready();
-      const { rows } = await sql.summarize(query).execute(db);
+      const { readDb, sql } = await ready();
+      const { rows } = await sql.summarize(query).execute(readDb);
       return sql.toBuckets(rows, query.by);
     },
 
     async purge(options) {
-      const { db, sql } = await ready();
+      const { readDb, sql } = await ready();
       const statement = sql.purgeBatch(options, PURGE_BATCH);
       let removed = 0;
       // Each batch is its own short statement: no long transaction, no long table lock.
       for (;;) {
-        const result = await statement.execute(db);
+        const result = await statement.execute(readDb);
         const deleted = Number(result.numAffectedRows ?? 0);
         removed += deleted;
         if (deleted < PURGE_BATCH) return removed;
@@ -430,7 +442,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       const k = await loadPeer<KyselyModule>('kysely', config.subpath);
       const builder = current ?? new SqlBuilder(k, SQL_DIALECTS.sqlite, tableName, config.schema);
       if (!current) await (autoMigrate ? builder.runMigration(trx) : builder.checkVersion(trx));
-      return { db: trx, k, sql: builder };
+      return { db: trx, readDb: trx, k, sql: builder };
     }
     return ready();
   };
@@ -501,6 +513,64 @@ class SqlBuilder {
       this.insertSqlCache.set(rows, text);
     }
     return text;
+  }
+
+  /**
+   * What an insert failure means to the logger: an `ActivityLogError('RECORD_REJECTED')` when
+   * the database refused the records for their content (see {@link isContentRejection}),
+   * naming the column when the batch was one record; the error itself for anything else
+   * (a connection, a lock), which the logger retries.
+   */
+  async classifyInsertError(db: AnyKysely, error: unknown, records: readonly ActivityRecord[], storeName: string): Promise<unknown> {
+    if (!isContentRejection(this.dialect.name, error)) return error;
+    const reason = String((error as { message?: unknown }).message ?? error);
+    const column = records.length === 1 ? await this.findRefusedColumn(db, records[0]!) : undefined;
+    const field = column === undefined ? undefined : FIELD_OF_COLUMN[column];
+    return new ActivityLogError(
+      'RECORD_REJECTED',
+      `store "${storeName}" refused ${records.length === 1 ? 'a record' : `a batch of ${records.length} records`} for its content${field ? ` (${field})` : ''}: ${reason}`,
+      { cause: error, details: { reason, field, count: records.length } },
+    );
+  }
+
+  /**
+   * The column whose value the database refuses, found by inserting the record's required
+   * columns with one other column at a time, each in a transaction that is always rolled back
+   * (nothing is stored). Only ever run for a single record the database refused: rare, so a
+   * dozen statements are cheap. `undefined` when no one column is to blame.
+   */
+  private async findRefusedColumn(db: AnyKysely, record: ActivityRecord): Promise<(typeof COLUMNS)[number] | undefined> {
+    const values = this.tableInfo.values(record);
+    const text = this.insertSql(db, 1);
+    const rowWith = (column: string | undefined) => COLUMNS.map((name, i) => (REQUIRED_COLUMNS.has(name) || name === column ? values[i] : null));
+    try {
+      if ((await this.refusesRow(db, text, rowWith(undefined))) !== false) return undefined;
+      for (const column of COLUMNS) {
+        if (REQUIRED_COLUMNS.has(column) || values[COLUMNS.indexOf(column)] === null) continue;
+        const refused = await this.refusesRow(db, text, rowWith(column));
+        if (refused === undefined) return undefined;
+        if (refused) return column;
+      }
+    } catch {
+      // The diagnosis is a courtesy: the record is reported either way.
+    }
+    return undefined;
+  }
+
+  /** True when the database refuses `row` for its content, false when it takes it, undefined for any other failure. Never stores it. */
+  private async refusesRow(db: AnyKysely, text: string, row: unknown[]): Promise<boolean | undefined> {
+    const { sql, CompiledQuery } = this.k;
+    return db.connection().execute(async (connection) => {
+      await sql`begin`.execute(connection);
+      try {
+        await connection.executeQuery(CompiledQuery.raw(text, row));
+        return false;
+      } catch (error) {
+        return isContentRejection(this.dialect.name, error) ? true : undefined;
+      } finally {
+        await sql`rollback`.execute(connection).catch(() => undefined);
+      }
+    });
   }
 
   /** One bounded purge statement; run until it deletes fewer than `batch` rows. */
@@ -908,6 +978,50 @@ async function mysqlBinaryCollation(k: KyselyModule, db: AnyKysely): Promise<str
   const version = String(rows[0]?.v ?? '');
   if (/mariadb/i.test(version)) return 'utf8mb4_nopad_bin';
   return version.startsWith('5.') ? 'utf8mb4_bin' : 'utf8mb4_0900_bin';
+}
+
+/** The record fields each column holds, for messages. */
+const FIELD_OF_COLUMN: Readonly<Record<(typeof COLUMNS)[number], string>> = {
+  id: 'id',
+  occurred_at: 'occurredAt',
+  action: 'action',
+  status: 'status',
+  actor_type: 'actor.type',
+  actor_id: 'actor.id',
+  actor_name: 'actor.name',
+  target_type: 'target.type',
+  target_id: 'target.id',
+  target_name: 'target.name',
+  tenant_id: 'tenantId',
+  metadata: 'metadata',
+  changes: 'changes',
+  error: 'error',
+  context: 'context',
+};
+
+/** The columns a row cannot be without. */
+const REQUIRED_COLUMNS: ReadonlySet<string> = new Set(['id', 'occurred_at', 'action', 'status']);
+
+/**
+ * Whether the database refused a statement for the data it carried (a value it cannot hold, a
+ * constraint or trigger of the table) rather than for its connection, a lock or its schema: by
+ * the database's own error codes, never by message text.
+ *  - PostgreSQL: SQLSTATE class 22 (data exception), 23 (integrity constraint), P0001 (raised by a trigger);
+ *  - MySQL/MariaDB: SQLSTATE class 22 and 23, 45000 (SIGNAL in a trigger), and the errors of a
+ *    value the column cannot hold that MySQL files under HY000 (1366, 1367, 3140);
+ *  - SQLite: SQLITE_CONSTRAINT*, SQLITE_TOOBIG, SQLITE_MISMATCH.
+ */
+export function isContentRejection(dialect: SqlDialectName, error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const { code, sqlState, errno } = error as { code?: unknown; sqlState?: unknown; errno?: unknown };
+  switch (dialect) {
+    case 'postgres':
+      return typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$|^P0001$/.test(code);
+    case 'mysql':
+      return (typeof sqlState === 'string' && /^(22|23)[0-9A-Z]{3}$|^45000$/.test(sqlState)) || errno === 1366 || errno === 1367 || errno === 3140;
+    case 'sqlite':
+      return typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH');
+  }
 }
 
 function isBusy(error: unknown): boolean {

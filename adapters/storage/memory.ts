@@ -1,4 +1,5 @@
 import { comparePageOrder, type CursorPosition } from '../../src/cursor.js';
+import { ActivityLogError } from '../../src/errors.js';
 import { actionPrefix, toPage, type StoreQuery } from '../../src/query.js';
 import type {
   ActivityPage,
@@ -18,6 +19,14 @@ export interface MemoryStoreOptions {
    * @default undefined
    */
   failInsert?: (records: readonly ActivityRecord[]) => boolean;
+  /**
+   * Refuse a record for its content, as a database refuses a value it cannot hold: when this
+   * returns a reason for any record of a batch, `insert` rejects the whole batch with
+   * `RECORD_REJECTED` (naming `field` when the batch is that one record). For tests of batch
+   * isolation; the SQL stores classify their databases' own errors the same way.
+   * @default undefined
+   */
+  refuseRecord?: (record: ActivityRecord) => { field?: string; reason: string } | undefined;
 }
 
 /** The in-memory store, with a way to inspect what it holds in tests. */
@@ -69,6 +78,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     async insert(records) {
       if (options.failInsert?.(records)) throw new Error('memory store: insert failed (failInsert)');
+      if (options.refuseRecord) {
+        for (const record of records) {
+          const refusal = options.refuseRecord(record);
+          if (!refusal) continue;
+          const field = records.length === 1 ? refusal.field : undefined;
+          throw new ActivityLogError('RECORD_REJECTED', `store "memory" refused ${records.length === 1 ? 'a record' : `a batch of ${records.length} records`} for its content: ${refusal.reason}`, {
+            details: { reason: refusal.reason, field, count: records.length },
+          });
+        }
+      }
       const fresh: Entry[] = [];
       const seen = new Set<string>();
       for (const record of records) {

@@ -68,6 +68,12 @@ export async function sqliteContext(
     raw,
     makeSecondStore: makeStore,
     transaction: (fn) => userDb.transaction().execute(fn),
+    async refuseActorName(name) {
+      await store.migrate?.();
+      open().exec(
+        `create trigger "${tableName}_refuse" before insert on "${tableName}" when new.actor_name = '${name}' begin select raise(abort, 'actor_name ${name} is refused'); end`,
+      );
+    },
     async cleanup() {
       await store.close?.();
       for (const db of kyselies) await db.destroy();
@@ -116,6 +122,10 @@ export async function postgresContext(tableName: string): Promise<ConformanceCon
     raw,
     makeSecondStore: makeStore,
     transaction: (fn) => userDb.transaction().execute(fn),
+    async refuseActorName(name) {
+      await store.migrate?.();
+      await rawPool.query(`alter table "${tableName}" add constraint "${tableName}_refuse" check (actor_name is distinct from '${name}')`);
+    },
     async killConnections() {
       const { rows } = await rawPool.query(
         'select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = $1',
@@ -174,6 +184,10 @@ export async function mysqlContext(tableName: string): Promise<ConformanceContex
     raw,
     makeSecondStore: makeStore,
     transaction: (fn) => userDb.transaction().execute(fn),
+    async refuseActorName(name) {
+      await store.migrate?.();
+      await rawPool.query(`alter table \`${tableName}\` add constraint \`${tableName}_refuse\` check (actor_name is null or actor_name <> '${name}')`);
+    },
     async killConnections() {
       let killed = 0;
       for (const id of threadIds) {

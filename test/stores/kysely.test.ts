@@ -4,5 +4,5 @@ import { sqliteContext } from './databases.js';
 describeStoreConformance({
   name: 'kysely store (SqliteDialect)',
   setup: (tableName) => sqliteContext(tableName, 'kysely'),
-  capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: false },
+  capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: false, contentRefusal: true },
 });

@@ -6,5 +6,5 @@ describeStoreConformance({
   skip: !POSTGRES_URL && 'ACTIVITY_LOG_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)',
   setup: postgresContext,
   unreachableStore: unreachablePostgres,
-  capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: true },
+  capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: true, contentRefusal: true },
 });

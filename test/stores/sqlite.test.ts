@@ -7,7 +7,7 @@ import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { describeStoreConformance } from '../store-conformance.js';
 import { sqliteContext } from './databases.js';
 
-const capabilities = { sharedDatabase: true, transactions: true, migrations: true, killConnections: false };
+const capabilities = { sharedDatabase: true, transactions: true, migrations: true, killConnections: false, contentRefusal: true };
 
 describeStoreConformance({
   name: 'sqlite store',

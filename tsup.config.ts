@@ -16,8 +16,18 @@ export const entries = {
   hono: 'adapters/frameworks/hono.ts',
 } as const;
 
+/**
+ * Files the package loads by path rather than by import, so they are built but not exported:
+ * the SQLite store's thread.
+ */
+export const internalEntries = {
+  'sqlite-worker': 'adapters/storage/sqlite-worker.ts',
+} as const;
+
 export default defineConfig({
-  entry: entries,
+  entry: { ...entries, ...internalEntries },
+  // import.meta.url in the CommonJS build too: the SQLite store finds its thread's file by it.
+  shims: true,
   format: ['esm', 'cjs'],
   dts: true,
   // Shared chunks in both formats, so the core (and its request scope) is loaded once per format.

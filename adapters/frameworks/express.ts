@@ -5,7 +5,7 @@ import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/h
 import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { tryCurrentActivity } from '../../src/context.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { sendWebResponse, toWebRequest } from './shared.js';
+import { badRequestTarget, pathOf, sendWebResponse, toWebRequest } from './shared.js';
 
 /**
  * activity-log for express 5 (and express 4): `activityMiddleware` binds a request-scoped
@@ -125,10 +125,12 @@ function routeTemplate(req: Request): string | undefined {
 export function activityLogsRouter(logger: ActivityLogger<any>, options: ExpressActivityLogsOptions): RequestHandler {
   const handler = createActivityLogsHandler<Request>(logger, options);
   return function activityLogsRouter(req: Request, res: Response, next: NextFunction): void {
-    // Under a mount path express has already stripped it from req.url.
-    const request = toWebRequest(req.method, req.url, req.headers, req.headers.host);
-    handler(request, req, new URL(request.url).pathname)
-      .then((response) => sendWebResponse(res, response))
-      .catch(next);
+    // The whole URL for the request (what is recorded is the full path, as on every
+    // framework); the path below the mount is req.url, from which express stripped it.
+    const request = toWebRequest(req.method, req.originalUrl ?? req.url, req.headers, req.headers.host);
+    const answer = request
+      ? handler(request, req, { path: pathOf(req.url), mount: req.baseUrl, activity: req.activity as ActivityLogger<any> | undefined })
+      : Promise.resolve(badRequestTarget());
+    answer.then((response) => sendWebResponse(res, response)).catch(next);
   };
 }

@@ -4,7 +4,7 @@ import type { RegisteredActivityLogger } from '../../src/register.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { toWebRequest } from './shared.js';
+import { badRequestTarget, pathOf, toWebRequest } from './shared.js';
 
 /**
  * activity-log for fastify 5: `activityPlugin` binds a request-scoped logger as
@@ -123,9 +123,16 @@ export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOption
       done(error as Error);
       return;
     }
+    const mount = fastify.prefix;
     const serve = async (request: FastifyRequest, reply: FastifyReply) => {
+      const web = toWebRequest(request.method, request.url, request.headers, request.headers.host);
+      // The path below the prefix, still percent-encoded, as every shim passes it.
+      const fullPath = pathOf(request.url);
       const rest = (request.params as { '*'?: string })['*'];
-      const response = await handler(toWebRequest(request.method, request.url, request.headers, request.headers.host), request, `/${rest ?? ''}`);
+      const path = fullPath.startsWith(mount) ? fullPath.slice(mount.length) : `/${encodeURI(rest ?? '')}`;
+      const response = web
+        ? await handler(web, request, { path, mount, activity: (request.activity as ActivityLogger<any> | null) ?? undefined })
+        : badRequestTarget();
       reply.code(response.status);
       response.headers.forEach((value, name) => void reply.header(name, value));
       return reply.send(response.body ?? '');

@@ -186,11 +186,19 @@ export function activityLogsApp(logger: ActivityLogger<any>, options: HonoActivi
   const { Hono } = loadHono();
   const app = new Hono();
   const serve = (c: Context) => {
-    // After app.route() the template is '<mount>/*' or '<mount>': the rest of the path is ours.
+    // After app.route() the template is '<mount>/*' or '<mount>': the rest of the path is ours,
+    // taken from the URL as sent (percent-encoded), as every shim passes it.
     const template = routePath(c) ?? '';
     const mount = template.replace(/\/?\*$/, '').replace(/\/$/, '');
-    const path = c.req.path.startsWith(mount) ? c.req.path.slice(mount.length) || '/' : c.req.path;
-    return handler(c.req.raw, c, path);
+    const fullPath = new URL(c.req.url).pathname;
+    const path = fullPath.startsWith(mount) ? fullPath.slice(mount.length) || '/' : fullPath;
+    let activity: ActivityLogger<any> | undefined;
+    try {
+      activity = c.get('activity') as ActivityLogger<any> | undefined;
+    } catch {
+      activity = undefined;
+    }
+    return handler(c.req.raw, c, { path, mount, activity });
   };
   app.get('/', serve);
   app.get('/*', serve);

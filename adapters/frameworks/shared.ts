@@ -7,15 +7,46 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
  * lives here; the logic is in src/http.
  */
 
-/** Builds a fetch `Request` (GET-style, without a body) from a Node request's parts. */
-export function toWebRequest(method: string, url: string, headers: IncomingHttpHeaders, host: string | undefined): Request {
+/**
+ * Builds a fetch `Request` (GET-style, without a body) from a Node request's parts, or
+ * `undefined` when the request line cannot be one (the shim answers 400).
+ *
+ * The URL is the origin joined to the request target as text, never resolved against it:
+ * resolving `//evil.example/summary` would make `evil.example` the host, and `//` alone is
+ * not a URL at all. A header that fetch refuses is left out rather than failing the request.
+ */
+export function toWebRequest(method: string, url: string, headers: IncomingHttpHeaders, host: string | undefined): Request | undefined {
   const web = new Headers();
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name.startsWith(':')) continue;
-    web.set(name, Array.isArray(value) ? value.join(', ') : value);
+    try {
+      web.set(name, Array.isArray(value) ? value.join(', ') : value);
+    } catch {
+      // Not a header fetch can hold; the admin API reads only a few standard ones.
+    }
   }
-  const safeHost = host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? host : 'localhost';
-  return new Request(new URL(url, `http://${safeHost}`), { method, headers: web });
+  const safeHost = host && /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host) ? host : 'localhost';
+  const target = url.startsWith('/') ? url : `/${url}`;
+  try {
+    return new Request(`http://${safeHost}${target}`, { method, headers: web });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The 400 a shim answers for a request target that is not a URL. */
+export function badRequestTarget(): Response {
+  return new Response(JSON.stringify({ error: 'bad_request', message: 'the request target is not a valid URL path' }), {
+    status: 400,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+  });
+}
+
+/** The path of a request target, without its query string, still percent-encoded. */
+export function pathOf(target: string): string {
+  const end = target.search(/[?#]/);
+  const path = end === -1 ? target : target.slice(0, end);
+  return path.startsWith('/') ? path : `/${path}`;
 }
 
 /**

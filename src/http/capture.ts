@@ -47,6 +47,14 @@ export interface CaptureOptions {
    * {@link RouteCapture}.
    */
   routes?: Record<string, CaptureMode | boolean | string | RouteCapture>;
+  /**
+   * One refusal, one record: when the request's own logger (`req.activity`, a child of it,
+   * or `currentActivity()` inside the request) already recorded a `denied` or `failure`
+   * event, the automatic `denied`/`failure` event of the same request is not added. A failed
+   * login is then `user.login denied`, not that plus `http.post denied`. `false` records both.
+   * @default true
+   */
+  dedupe?: boolean;
 }
 
 /** The automatic event for a finished request, or `undefined` when none is recorded. */
@@ -66,6 +74,8 @@ interface CompiledRule {
 /** A compiled capture policy: decides, in a few map look-ups, what a finished request records. */
 export interface CapturePolicy {
   decide(method: string, route: string | undefined, statusCode: number): CaptureDecision | undefined;
+  /** See {@link CaptureOptions.dedupe}. */
+  readonly dedupe: boolean;
 }
 
 /**
@@ -83,7 +93,11 @@ export function compileCapturePolicy(options: CaptureOptions = {}): CapturePolic
     rules.set(normalizedKey, compileRule(`capture.routes[${JSON.stringify(key)}]`, value));
   }
   const hasRules = rules.size > 0;
+  if (options.dedupe !== undefined && typeof options.dedupe !== 'boolean') {
+    throw new ActivityLogError('INVALID_OPTIONS', `capture.dedupe: must be true or false, got ${JSON.stringify(options.dedupe)}`);
+  }
   return {
+    dedupe: options.dedupe ?? true,
     decide(method, route, statusCode) {
       const upper = method.toUpperCase();
       let mode: CaptureMode = READ_METHODS.has(upper) ? reads : writes;

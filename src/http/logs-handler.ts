@@ -50,11 +50,25 @@ export interface ActivityLogsOptions<Source = Request> {
 }
 
 /**
+ * What a framework shim knows about a request to the admin API beyond the `Request` itself.
+ * @internal the shape the shims pass; a direct user passes nothing.
+ */
+export interface LogsRequestInfo {
+  /** The path below the mount point, still percent-encoded (`/summary`, `/0192…`). */
+  path: string;
+  /** The path the API is mounted at (`/admin/logs`): the recorded route is `<mount>/*`. */
+  mount?: string | undefined;
+  /** The request's own logger (`req.activity`), which the API's own events are recorded with. */
+  activity?: ActivityLogger<any> | undefined;
+}
+
+/**
  * The admin API as a web-standard handler. `source` is what `authorize` and `tenant`
  * receive (the framework's request in the shims; the `Request` itself by default); `path`
- * is the path below the mount point, when the caller already knows it.
+ * is the path below the mount point (percent-encoded), when the caller already knows it, or
+ * what a framework shim knows of the request ({@link LogsRequestInfo}).
  */
-export type ActivityLogsHandler<Source = Request> = (request: Request, source?: Source, path?: string) => Promise<Response>;
+export type ActivityLogsHandler<Source = Request> = (request: Request, source?: Source, path?: string | LogsRequestInfo) => Promise<Response>;
 
 /** One rejected query parameter, as listed in a 400 body. */
 export interface ParameterProblem {
@@ -106,16 +120,24 @@ export function createActivityLogsHandler<Source = Request>(
     throw new ActivityLogError('INVALID_OPTIONS', `activity logs API: exportPageSize must be a whole number from 1 to 500, got ${String(exportPageSize)}`);
   }
 
-  return async (request, source, path) => {
+  return async (request, source, pathOrInfo) => {
     const url = new URL(request.url);
-    const sub = path ?? stripBase(url.pathname, basePath);
+    const info: LogsRequestInfo = typeof pathOrInfo === 'string' ? { path: pathOrInfo } : (pathOrInfo ?? { path: stripBase(url.pathname, basePath) });
+    const sub = info.path;
     const view = viewOf(sub);
-    if (!view) return json(404, { error: 'not_found', message: `no such endpoint: ${sub}` });
+    if (!view) return json(404, { error: 'not_found', message: `no such endpoint: ${sub.slice(0, 200)}` });
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return json(405, { error: 'method_not_allowed', message: 'the activity logs API is read-only: use GET' }, { allow: 'GET, HEAD' });
     }
     const callerSource = (source ?? request) as Source;
-    let recorder: ActivityLogger<any> = tryCurrentActivity<ActivityLogger<any>>() ?? logger.with({ context: extractRequestContext(request).context });
+    // The request's own logger when there is one, so its events carry the request's actor and
+    // context and count as the request's own (automatic capture then adds no second record).
+    const requestLogger = info.activity ?? tryCurrentActivity<ActivityLogger<any>>();
+    const mount = info.mount ?? (basePath ? basePath.replace(/\/+$/, '') : undefined);
+    // The same route and full path on every framework (express strips the mount from req.url).
+    const where: { route?: string } = mount !== undefined ? { route: `${mount}/*` } : {};
+    let recorder: ActivityLogger<any> = (requestLogger ?? logger.with({ context: extractRequestContext(request).context })).with({ context: where });
+    const fullPath = url.pathname.slice(0, 512);
     const action = view.name === 'export' ? 'activity.export' : 'activity.query';
     // The page holds no records (its own API calls are read and recorded as usual), so it is
     // decided before the query parameters, which are the page's filters, not the API's.
@@ -129,7 +151,7 @@ export function createActivityLogsHandler<Source = Request>(
       logger.report(new ActivityLogError('CALLBACK_FAILED', 'activity logs API: authorize() threw; the request was refused', { cause }));
     }
     if (!allowed) {
-      recorder.log({ action, status: 'denied', metadata: { view: viewName, path: sub.slice(0, 256) } });
+      recorder.log({ action, status: 'denied', metadata: { view: viewName, path: fullPath } });
       return json(403, { error: 'forbidden', message: 'not allowed to read the activity log' });
     }
 
@@ -142,7 +164,7 @@ export function createActivityLogsHandler<Source = Request>(
         logger.report(new ActivityLogError('CALLBACK_FAILED', 'activity logs API: tenant() threw; the request was refused', { cause }));
       }
       if (typeof value !== 'string' && typeof value !== 'number') {
-        recorder.log({ action, status: 'denied', metadata: { view: viewName, reason: 'no tenant' } });
+        recorder.log({ action, status: 'denied', metadata: { view: viewName, path: fullPath, reason: 'no tenant' } });
         return json(403, { error: 'forbidden', message: 'no tenant for this caller' });
       }
       pinned = String(value);
@@ -220,8 +242,14 @@ function stripBase(pathname: string, basePath: string): string {
   return rest === '' ? '/' : rest;
 }
 
+/**
+ * The endpoint a path below the mount names: `/` (or nothing), `/summary`, `/export`, `/:id`,
+ * each with at most one trailing slash. Anything else (`//`, `//host/summary`, `/a/b`) is no
+ * endpoint: a 404, never re-read as something else.
+ */
 function viewOf(path: string): { name: Exclude<View, 'get'> } | { name: 'get'; id: string } | undefined {
-  const trimmed = path.replace(/\/+$/, '');
+  if (path !== '' && !path.startsWith('/')) return undefined;
+  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
   if (trimmed === '') return { name: 'list' };
   if (trimmed === '/summary') return { name: 'summary' };
   if (trimmed === '/export') return { name: 'export' };
@@ -262,8 +290,8 @@ function toQueryInput(params: Record<string, string>, pinned: string | undefined
   const input: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) {
     if (name === 'by' || name === 'format') continue;
+    // Times stay strings: the schema reads them (a 4-digit value is a year, 9+ digits epoch ms).
     if (name === 'limit') input.limit = /^\d{1,15}$/.test(value) ? Number(value) : value;
-    else if (name === 'from' || name === 'to') input[name] = /^\d{1,15}$/.test(value) ? Number(value) : value;
     else input[name] = value;
   }
   if (pinned !== undefined) input.tenantId = pinned;
@@ -302,7 +330,7 @@ function badRequest(problems: ParameterProblem[]): Response {
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers },
   });
 }
 
@@ -333,16 +361,23 @@ export const EXPORT_CSV_COLUMNS = [
 ] as const;
 
 /**
- * One CSV cell. A value starting with `=`, `+`, `-`, `@`, tab or carriage return gets a
- * leading `'` so a spreadsheet shows it as text instead of running it as a formula (OWASP
- * "CSV injection"); then the cell is quoted when it holds a comma, quote or line break.
+ * A cell a spreadsheet could run as a formula (OWASP "CSV injection"): after any leading
+ * whitespace and invisible characters (spaces, no-break and zero-width spaces, BOM,
+ * direction marks: spreadsheets skip them), it starts with `=`, `+`, `-`, `@`, tab or carriage
+ * return, or their full-width and small forms (`＝＋－＠`, `﹦﹢﹣﹫`), which some spreadsheets
+ * read as the ASCII ones. A leading `'` is guarded too: it is what spreadsheets strip.
+ */
+const FORMULA_START = /^[\s\p{Cf}]*[=+\-@\t\r'\uFF1D\uFF0B\uFF0D\uFF20\uFE66\uFE62\uFE63\uFE6B]/u;
+
+/**
+ * One CSV cell. A value a spreadsheet could run as a formula (see FORMULA_START) gets a
+ * leading `'` so it is shown as text; then the cell is quoted when it holds a comma, quote or
+ * line break. Every cell reads back as exactly its text, and none runs as a formula.
  */
 export function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
   let text = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  // A leading apostrophe is what spreadsheets strip, so a text that starts with one gets
-  // one more: every cell reads back as exactly its text, and none runs as a formula.
-  if (/^[=+\-@\t\r']/.test(text)) text = `'${text}`;
+  if (FORMULA_START.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -392,6 +427,7 @@ function exportResponse(
     'content-type': csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
     'content-disposition': `attachment; filename="activity-log.${csv ? 'csv' : 'ndjson'}"`,
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
   };
   if (headOnly) return new Response(null, { status: 200, headers });
   const encoder = new TextEncoder();

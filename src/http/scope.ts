@@ -174,6 +174,8 @@ class RequestScope implements ActivityRequestScope {
   readonly requestIdHeader: string;
   private readonly method: string;
   private errorRecorded = false;
+  /** The request's own logger recorded a denied or failure event (see CaptureOptions.dedupe). */
+  ownRefusalRecorded = false;
   private finished = false;
 
   constructor(
@@ -210,8 +212,11 @@ class RequestScope implements ActivityRequestScope {
     this.finished = true;
     // The unhandled error already stands for this request's failure.
     if (this.errorRecorded && statusCode >= 500) return;
-    const decision = this.settings.policy.decide(this.method, this.activity.route(), statusCode);
+    const { policy } = this.settings;
+    const decision = policy.decide(this.method, this.activity.route(), statusCode);
     if (!decision) return;
+    // The request already said why it was refused: one refusal, one record.
+    if (policy.dedupe && this.ownRefusalRecorded && decision.status !== 'success') return;
     this.activity.log({
       action: decision.action,
       status: decision.status,
@@ -239,6 +244,12 @@ abstract class ScopedLogger implements ActivityLogger<any> {
   protected abstract current(): ActivityLogger<any>;
 
   log(event: Parameters<ActivityLogger<any>['log']>[0]): void {
+    try {
+      const status = (event as { status?: unknown } | null | undefined)?.status;
+      if (status === 'denied' || status === 'failure') this[SCOPE_OF_LOGGER].ownRefusalRecorded = true;
+    } catch {
+      // An event whose status cannot be read is the logger's to report; log() goes on.
+    }
     this.current().log(event);
   }
   with(bindings: ActivityBindings): ActivityLogger<any> {

@@ -17,6 +17,7 @@ import { memoryStore } from '../../adapters/storage/memory.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, createActivityLogsHandler, DEFAULT_REDACT_TERMS, EXPORT_CSV_COLUMNS, type ActivityRecord } from '../../src/index.js';
 import { parseCsv, shownText } from './csv.js';
+import { storableText } from '../../src/text.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'activity-log-props-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -205,10 +206,18 @@ describe('tenant isolation (property)', () => {
 });
 
 describe('exports of hostile text (property)', () => {
-  it('round-trips newlines, quotes, commas, NUL bytes and formula prefixes through NDJSON and CSV', async () => {
+  it('round-trips newlines, quotes, commas, NUL bytes, invisible characters and formula prefixes through NDJSON and CSV, and never opens a formula', async () => {
     const filename = join(dir, 'export.db');
     const activity = createActivityLogger({ store: sqliteStore({ filename }), onError: () => {} });
-    const hostile = fc.string({ unit: fc.constantFrom('a', 'é', ' ', ',', '"', "'", '\n', '\r', '\r\n', '\t', '\u0000', '=', '+', '-', '@', '=HYPERLINK("x")', '漢', '😀'), minLength: 1, maxLength: 12 });
+    const hostile = fc.string({
+      unit: fc.constantFrom(
+        'a', 'é', ' ', ',', '"', "'", '\n', '\r', '\r\n', '\t', '\u0000', '=', '+', '-', '@', '=HYPERLINK("x")', '漢', '😀',
+        // Invisible or blank characters a spreadsheet skips before a formula, and full-width and small formula signs.
+        '\u00a0', '\u200b', '\u200e', '\ufeff', '\u2060', '\u3000', '＝', '＋', '－', '＠', '﹦', '﹢', '\ud800',
+      ),
+      minLength: 1,
+      maxLength: 12,
+    });
     const cases = fc.sample(fc.record({ name: hostile, note: hostile, targetName: hostile }), { numRuns: 200, seed: 3 });
     cases.forEach((c, i) =>
       activity.log({ id: `exp-${String(i).padStart(4, '0')}`, action: 'recipe.update', actor: { type: 'user', id: 'u1', name: c.name }, target: { type: 'recipe', id: `r${i}`, name: c.targetName }, metadata: { note: c.note } }),
@@ -218,13 +227,17 @@ describe('exports of hostile text (property)', () => {
     const handler = createActivityLogsHandler(activity, { authorize: () => true });
     const byId = new Map(cases.map((c, i) => [`exp-${String(i).padStart(4, '0')}`, c]));
 
+    // What is stored is the text rule's form of what was logged (NUL and lone surrogates as U+FFFD).
+    const stored = (text: string) => storableText(text);
     const ndjson = await readAll(await handler(new Request('http://x/export?format=ndjson')));
     const lines = ndjson.split('\n').filter(Boolean);
     expect(lines).toHaveLength(cases.length);
     for (const line of lines) {
       const record = JSON.parse(line) as ActivityRecord;
       const original = byId.get(record.id)!;
-      expect([record.actor?.name, record.target?.name, record.metadata?.note]).toEqual([original.name, original.targetName, original.note]);
+      expect([record.actor?.name, record.target?.name, record.metadata?.note]).toEqual([stored(original.name), stored(original.targetName), stored(original.note)]);
+      // NDJSON is the record's JSON, byte for byte: no formula guard there.
+      expect(line).toBe(JSON.stringify(await activity.get(record.id)));
     }
 
     const rows = parseCsv(await readAll(await handler(new Request('http://x/export?format=csv'))));
@@ -233,12 +246,13 @@ describe('exports of hostile text (property)', () => {
     const column = (name: (typeof EXPORT_CSV_COLUMNS)[number]) => EXPORT_CSV_COLUMNS.indexOf(name);
     for (const row of rows.slice(1)) {
       expect(row).toHaveLength(EXPORT_CSV_COLUMNS.length);
-      // No cell opens a formula: a formula character is always behind an apostrophe.
-      for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+      // No cell opens a formula: after whatever blank or invisible characters a spreadsheet
+      // skips, a formula character is always behind an apostrophe.
+      for (const cell of row) expect(cell).not.toMatch(/^[\s\p{Cf}]*[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20\uFE66\uFE62\uFE63\uFE6B]/u);
       const original = byId.get(row[column('id')]!)!;
-      expect(shownText(row[column('actorName')]!)).toBe(original.name);
-      expect(shownText(row[column('targetName')]!)).toBe(original.targetName);
-      expect((JSON.parse(shownText(row[column('metadata')]!)) as { note: string }).note).toBe(original.note);
+      expect(shownText(row[column('actorName')]!)).toBe(stored(original.name));
+      expect(shownText(row[column('targetName')]!)).toBe(stored(original.targetName));
+      expect((JSON.parse(shownText(row[column('metadata')]!)) as { note: string }).note).toBe(stored(original.note));
     }
     await activity.close();
   });

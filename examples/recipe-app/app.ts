@@ -47,7 +47,7 @@ export async function startRecipeApp(config: RecipeAppConfig): Promise<RunningRe
     const scoped = activityFor(activity);
 
     const services = {
-      accounts: createAccounts(db, scoped),
+      accounts: createAccounts(db, scoped, config.accounts),
       recipes: createRecipes(db, scoped),
       plans: createPlans(db, scoped),
       admin: createAdmin(db, scoped),

@@ -21,7 +21,7 @@ describe('recipe app API', () => {
       expect(response.body.user).toMatchObject({ name: 'Ada', email: 'ada@example.com', role: 'user', status: 'active' });
       expect(response.body.user).not.toHaveProperty('password_hash');
       expect(response.body.token).toMatch(/^[\w-]{40,}$/);
-      expect(response.headers.get('set-cookie')).toMatch(/^session=[\w-]+; Path=\/; HttpOnly; SameSite=Lax$/);
+      expect(response.headers.get('set-cookie')).toMatch(/^session=[\w-]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
       const stored = await app.db.selectFrom('users').select('password_hash').where('email', '=', 'ada@example.com').executeTakeFirstOrThrow();
       expect(stored.password_hash).toMatch(/^scrypt\$16384\$8\$1\$[\w-]+\$[\w-]+$/);
       expect(stored.password_hash).not.toContain('correct horse');

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { startRecipeApp, type RunningRecipeApp } from '../../examples/recipe-app/app.js';
 import { DEFAULT_ADMIN, readConfig } from '../../examples/recipe-app/config.js';
+import type { AccountsOptions } from '../../examples/recipe-app/domain/accounts.js';
 import { parseJsonColumns, type RawRow } from '../store-conformance.js';
 
 /**
@@ -32,10 +33,10 @@ export interface ApiResponse {
 
 let counter = 0;
 
-export async function startTestApp(options: { databaseUrl?: string } = {}): Promise<TestApp> {
+export async function startTestApp(options: { databaseUrl?: string; accounts?: AccountsOptions } = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'recipe-app-'));
   const databaseFile = join(dir, 'app.db');
-  const config = { ...readConfig({}), port: 0, host: '127.0.0.1', databaseFile, databaseUrl: options.databaseUrl };
+  const config = { ...readConfig({}), port: 0, host: '127.0.0.1', databaseFile, databaseUrl: options.databaseUrl, accounts: options.accounts };
   let app: RunningRecipeApp;
   try {
     app = await startRecipeApp(config);

@@ -76,7 +76,6 @@ describe('npm start', () => {
     expect(summary).toEqual([
       'user.signup:success',
       'user.login:denied',
-      'http.post:denied',
       'user.preferences.update:success',
       'plan.generate:success',
       'user.logout:success',

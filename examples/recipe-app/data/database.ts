@@ -22,6 +22,8 @@ export interface SessionTable {
   token_hash: string;
   user_id: string;
   created_at: string;
+  /** When the session was last used (updated at most once a minute): the idle lifetime counts from here. */
+  last_seen_at: string;
 }
 
 export interface PreferencesTable {
@@ -120,7 +122,15 @@ export async function migrate(db: AppDb): Promise<void> {
     .addColumn('token_hash', 'text', (c) => c.primaryKey())
     .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('last_seen_at', 'text', (c) => c.notNull())
     .execute();
+  // A database made before sessions expired has no last_seen_at: add it, counting from creation.
+  const sessions = (await db.introspection.getTables()).find((table) => table.name === 'sessions');
+  if (sessions && !sessions.columns.some((column) => column.name === 'last_seen_at')) {
+    await db.schema.alterTable('sessions').addColumn('last_seen_at', 'text').execute();
+    await db.updateTable('sessions').set((eb) => ({ last_seen_at: eb.ref('created_at') })).execute();
+  }
+  await db.schema.createIndex('sessions_user_idx').ifNotExists().on('sessions').column('user_id').execute();
   await db.schema
     .createTable('preferences')
     .ifNotExists()

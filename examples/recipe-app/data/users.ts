@@ -43,20 +43,35 @@ export async function setUserStatus(db: AppQueryable, id: string, status: UserTa
 }
 
 export async function insertSession(db: AppQueryable, tokenHash: string, userId: string, now: string): Promise<void> {
-  await db.insertInto('sessions').values({ token_hash: tokenHash, user_id: userId, created_at: now }).execute();
+  await db.insertInto('sessions').values({ token_hash: tokenHash, user_id: userId, created_at: now, last_seen_at: now }).execute();
 }
 
-export async function findSessionUser(db: AppQueryable, tokenHash: string): Promise<UserTable | undefined> {
+/** The user of a session, with the session's times. */
+export async function findSessionUser(
+  db: AppQueryable,
+  tokenHash: string,
+): Promise<(UserTable & { session_created_at: string; session_last_seen_at: string }) | undefined> {
   return db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .selectAll('users')
+    .select(['sessions.created_at as session_created_at', 'sessions.last_seen_at as session_last_seen_at'])
     .where('sessions.token_hash', '=', tokenHash)
     .executeTakeFirst();
 }
 
+export async function touchSession(db: AppQueryable, tokenHash: string, now: string): Promise<void> {
+  await db.updateTable('sessions').set({ last_seen_at: now }).where('token_hash', '=', tokenHash).execute();
+}
+
 export async function deleteSession(db: AppQueryable, tokenHash: string): Promise<void> {
   await db.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
+}
+
+/** Ends every session of a user; returns how many there were. */
+export async function deleteSessionsOfUser(db: AppQueryable, userId: string): Promise<number> {
+  const result = await db.deleteFrom('sessions').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows ?? 0);
 }
 
 export async function findPreferences(db: AppQueryable, userId: string): Promise<PreferencesTable | undefined> {

@@ -5,6 +5,7 @@ import * as users from '../data/users.js';
 import { actorOf, userTarget, type AppActivity } from './activity.js';
 import { AppError, isAppError } from './errors.js';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.js';
+import { createLoginThrottle, type LoginThrottle } from './throttle.js';
 import { DIETS, type Preferences, type User } from './types.js';
 import { parseInput } from './validation.js';
 
@@ -32,11 +33,28 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** How long sessions live, and how logins are throttled. */
+export interface AccountsOptions {
+  /** A session unused for this long ends. @default 7200000 (2 hours) */
+  sessionIdleMs?: number;
+  /** A session ends this long after sign-in, however much it is used. @default 43200000 (12 hours) */
+  sessionMaxAgeMs?: number;
+  /** @default createLoginThrottle() */
+  throttle?: LoginThrottle;
+  /** The clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** A session's last-use time is written at most this often, not on every request. */
+const TOUCH_EVERY_MS = 60_000;
+
 /** Sign-up, log-in, log-out, sessions and the preferences questionnaire. */
-export function createAccounts(db: AppDb, activity: () => AppActivity) {
+export function createAccounts(db: AppDb, activity: () => AppActivity, options: AccountsOptions = {}) {
+  const { sessionIdleMs = 2 * 3_600_000, sessionMaxAgeMs = 12 * 3_600_000, throttle = createLoginThrottle(), now = Date.now } = options;
+
   async function openSession(user: User): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    await users.insertSession(db, hashToken(token), user.id, new Date().toISOString());
+    await users.insertSession(db, hashToken(token), user.id, new Date(now()).toISOString());
     return token;
   }
 
@@ -63,10 +81,20 @@ export function createAccounts(db: AppDb, activity: () => AppActivity) {
       }
     },
 
-    async login(input: unknown): Promise<Session> {
+    /**
+     * Signs in. `client` (the request's address) is throttled alongside the account: a few
+     * wrong passwords for one account, or many from one client, and every attempt is refused
+     * for a while (`too_many_attempts`, recorded as denied with reason `throttled`).
+     */
+    async login(input: unknown, client?: string): Promise<Session> {
       const attemptedEmail = emailOf(input);
       const deny = (reason: string, target?: User) =>
         activity().log({ action: 'user.login', status: 'denied', target: target && userTarget(target), metadata: { email: attemptedEmail, reason } });
+      const retryAfterSeconds = throttle.retryAfter(attemptedEmail, client);
+      if (retryAfterSeconds > 0) {
+        deny('throttled');
+        throw new AppError('too_many_requests', 'too_many_attempts', `too many failed logins; try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
+      }
       const parsed = loginSchema.safeParse(input);
       if (!parsed.success) {
         deny('invalid_input');
@@ -77,9 +105,11 @@ export function createAccounts(db: AppDb, activity: () => AppActivity) {
       // Check a hash either way, so an unknown email takes as long as a wrong password.
       const matches = await verifyPassword(password, row?.password_hash ?? (await dummyHash()));
       if (!row || !matches) {
+        throttle.failed(attemptedEmail, client);
         deny(row ? 'wrong_password' : 'unknown_email', row && users.toUser(row));
         throw new AppError('unauthorized', 'invalid_credentials', 'wrong email or password');
       }
+      throttle.succeeded(attemptedEmail);
       const user = users.toUser(row);
       if (user.status === 'suspended') {
         deny('suspended', user);
@@ -92,14 +122,37 @@ export function createAccounts(db: AppDb, activity: () => AppActivity) {
 
     async logout(user: User, token: string): Promise<void> {
       await users.deleteSession(db, hashToken(token));
-      activity().log({ action: 'user.logout', target: userTarget(user) });
+      activity().log({ action: 'user.logout', target: userTarget(user), metadata: { scope: 'this' } });
     },
 
-    /** The user of a session token, or undefined. Not logged: it runs on every request. */
-    async authenticate(token: string): Promise<User | undefined> {
-      const row = await users.findSessionUser(db, hashToken(token));
-      return row && users.toUser(row);
+    /** Ends every session of the user (every device signed in), this one included. */
+    async logoutEverywhere(user: User): Promise<number> {
+      const ended = await users.deleteSessionsOfUser(db, user.id);
+      activity().log({ action: 'user.logout', target: userTarget(user), metadata: { scope: 'all', ended } });
+      return ended;
     },
+
+    /**
+     * The user of a session token, or undefined: also for a session past its idle or absolute
+     * lifetime, which is deleted then. Not logged: it runs on every request.
+     */
+    async authenticate(token: string): Promise<User | undefined> {
+      const tokenHash = hashToken(token);
+      const row = await users.findSessionUser(db, tokenHash);
+      if (!row) return undefined;
+      const at = now();
+      const createdAt = Date.parse(row.session_created_at);
+      const lastSeenAt = Date.parse(row.session_last_seen_at);
+      if (!(at - createdAt < sessionMaxAgeMs) || !(at - lastSeenAt < sessionIdleMs)) {
+        await users.deleteSession(db, tokenHash);
+        return undefined;
+      }
+      if (at - lastSeenAt >= TOUCH_EVERY_MS) await users.touchSession(db, tokenHash, new Date(at).toISOString());
+      return users.toUser(row);
+    },
+
+    /** The absolute lifetime of a session, for the cookie's Max-Age. */
+    sessionMaxAgeSeconds: Math.floor(sessionMaxAgeMs / 1000),
 
     async preferences(user: User): Promise<Preferences | null> {
       const row = await users.findPreferences(db, user.id);

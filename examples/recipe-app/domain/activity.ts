@@ -11,7 +11,7 @@ const reason = z.string().max(64).optional();
 export const activityCatalog = {
   'user.signup': z.object({ email: z.string(), reason }),
   'user.login': z.object({ email: z.string(), reason }),
-  'user.logout': z.object({}).optional(),
+  'user.logout': z.object({ scope: z.enum(['this', 'all']).optional(), ended: z.number().int().optional() }).optional(),
   'user.preferences.update': z.object({ reason }).optional(),
   'admin.user.suspend': z.object({ reason }).optional(),
   'admin.user.reactivate': z.object({ reason }).optional(),

@@ -18,13 +18,22 @@ declare global {
 
 export const SESSION_COOKIE = 'session';
 
-/** `Authorization: Bearer <token>`, else the `session` cookie. */
+/**
+ * `Authorization: Bearer <token>`, else the `session` cookie. A cookie that is not valid
+ * percent-encoding (`session=%E0%A4%A`) is no token: the request goes on signed out, rather
+ * than failing before the activity middleware could record it.
+ */
 export function tokenOf(req: Request): string | undefined {
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer ')) return header.slice(7).trim() || undefined;
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE && value.length > 0) return decodeURIComponent(value.join('=')) || undefined;
+    if (name !== SESSION_COOKIE || value.length === 0) continue;
+    try {
+      return decodeURIComponent(value.join('=')) || undefined;
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }
@@ -36,7 +45,13 @@ export function tokenOf(req: Request): string | undefined {
  */
 export function authenticate(accounts: Accounts): RequestHandler {
   return function authenticate(req, _res, next) {
-    const token = tokenOf(req);
+    let token: string | undefined;
+    try {
+      token = tokenOf(req);
+    } catch (error) {
+      req.authError = error;
+      return next();
+    }
     if (!token) return next();
     accounts.authenticate(token).then(
       (user) => {

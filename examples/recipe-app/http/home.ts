@@ -1,4 +1,19 @@
+import { createHash } from 'node:crypto';
 import type { User } from '../domain/types.js';
+
+const STYLE = 'body{font:16px system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}label{display:block;margin:.5rem 0}';
+
+/**
+ * The page's Content-Security-Policy: its one inline style by hash, no script at all, forms
+ * posting only to this app, and no framing (clickjacking a login form is the classic attack).
+ */
+export const HOME_PAGE_POLICY = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`,
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
 
 /**
  * The one HTML page of the reference server: a sign-in form, and links for a signed-in user.
@@ -12,7 +27,8 @@ export function homePage(user: User | undefined, error?: string): string {
   <li><a href="/me">My account (JSON)</a></li>
   ${user.role === 'admin' ? '<li><a href="/admin/logs">Activity Logs</a></li>\n  <li><a href="/admin/users">Users (JSON)</a></li>' : ''}
 </ul>
-<form method="post" action="/auth/logout"><button>Log out</button></form>`
+<form method="post" action="/auth/logout"><button>Log out</button></form>
+<form method="post" action="/auth/logout/all"><button>Log out everywhere</button></form>`
     : `${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/auth/login">
   <label>Email <input name="email" type="email" autocomplete="username" required></label>
@@ -22,7 +38,7 @@ export function homePage(user: User | undefined, error?: string): string {
 <p>The admin's email and password are printed by <code>npm start</code>.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Recipe app</title>
-<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}label{display:block;margin:.5rem 0}</style>
+<style>${STYLE}</style>
 </head><body><h1>Recipe app</h1>
 ${body}
 </body></html>`;

@@ -7,7 +7,8 @@ import { isAppError, type AppErrorKind } from '../domain/errors.js';
 import type { Plans } from '../domain/plans.js';
 import type { Recipes } from '../domain/recipes.js';
 import { authenticate, isActiveAdmin, requireAdmin, requireUser, rethrowAuthError, SESSION_COOKIE } from './auth.js';
-import { homePage } from './home.js';
+import { extractRequestContext, type ActivityLogger } from '../../../src/index.js';
+import { HOME_PAGE_POLICY, homePage } from './home.js';
 
 export interface Services {
   accounts: Accounts;
@@ -23,6 +24,7 @@ const STATUS: Record<AppErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   unprocessable: 422,
+  too_many_requests: 429,
 };
 
 /**
@@ -50,33 +52,42 @@ export function createHttpApp(services: Services, activity: AppActivity): expres
 
   // ---- pages and accounts ----
   api.get('/', (req, res) => {
-    res.type('html').send(homePage(req.user?.status === 'active' ? req.user : undefined));
+    sendPage(res, 200, homePage(req.user?.status === 'active' ? req.user : undefined));
   });
 
   api.post('/auth/signup', async (req, res) => {
     const session = await accounts.signup(req.body);
-    sendSession(res, 201, session);
+    sendSession(res, 201, session, accounts.sessionMaxAgeSeconds);
   });
 
   api.post('/auth/login', async (req, res) => {
     const fromForm = typeof req.is('application/x-www-form-urlencoded') === 'string';
     try {
-      const session = await accounts.login(req.body);
+      const session = await accounts.login(req.body, req.ip);
       if (fromForm) {
-        setSessionCookie(res, session.token);
+        setSessionCookie(res, session.token, accounts.sessionMaxAgeSeconds);
         res.redirect(303, '/');
-      } else sendSession(res, 200, session);
+      } else sendSession(res, 200, session, accounts.sessionMaxAgeSeconds);
     } catch (error) {
       if (!fromForm || !isAppError(error)) throw error;
-      res.status(STATUS[error.kind]).type('html').send(homePage(undefined, error.message));
+      setRetryAfter(res, error);
+      sendPage(res, STATUS[error.kind], homePage(undefined, error.message));
     }
   });
 
-  api.post('/auth/logout', requireUser, async (req, res) => {
-    await accounts.logout(req.user!, req.sessionToken!);
+  const endSession = (res: Response, req: Request) => {
     res.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
     if (req.is('application/x-www-form-urlencoded')) res.redirect(303, '/');
     else res.status(204).end();
+  };
+  api.post('/auth/logout', requireUser, async (req, res) => {
+    await accounts.logout(req.user!, req.sessionToken!);
+    endSession(res, req);
+  });
+  // Every device signed in to this account is signed out.
+  api.post('/auth/logout/all', requireUser, async (req, res) => {
+    await accounts.logoutEverywhere(req.user!);
+    endSession(res, req);
   });
 
   api.get('/me', requireUser, async (req, res) => {
@@ -146,22 +157,38 @@ export function createHttpApp(services: Services, activity: AppActivity): expres
   app.disable('x-powered-by');
   app.use(inner);
   app.use(notFound);
-  app.use(lastResort);
+  app.use(lastResort(activity));
   return app;
 }
 
-function sendSession(res: Response, status: number, session: Session): void {
-  setSessionCookie(res, session.token);
+function sendSession(res: Response, status: number, session: Session, maxAgeSeconds: number): void {
+  setSessionCookie(res, session.token, maxAgeSeconds);
   res.status(status).json({ user: session.user, token: session.token });
 }
 
-function setSessionCookie(res: Response, token: string): void {
-  res.setHeader('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax`);
+function setSessionCookie(res: Response, token: string, maxAgeSeconds: number): void {
+  res.setHeader('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}`);
+}
+
+/** An HTML page of the app, under a policy that runs no script, loads nothing and cannot be framed. */
+function sendPage(res: Response, status: number, html: string): void {
+  res.status(status);
+  res.setHeader('content-security-policy', HOME_PAGE_POLICY);
+  res.setHeader('x-frame-options', 'DENY');
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('referrer-policy', 'no-referrer');
+  res.type('html').send(html);
+}
+
+function setRetryAfter(res: Response, error: { details?: unknown }): void {
+  const seconds = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (typeof seconds === 'number') res.setHeader('retry-after', String(seconds));
 }
 
 /** An expected refusal from a service becomes its status and a JSON error; anything else goes on. */
 const answerAppErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
   if (!isAppError(error) || res.headersSent) return next(error);
+  setRetryAfter(res, error);
   res.status(STATUS[error.kind]).json({ error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
 };
 
@@ -170,19 +197,28 @@ const notFound: RequestHandler = (req, res) => {
 };
 
 /**
- * Reached by errors nobody answered (already recorded as `system.error` by the middleware):
- * a clean JSON body, never a stack. Body-parser errors carry their 4xx status.
+ * Reached by errors nobody answered: a clean JSON body, never a stack. Body-parser errors carry
+ * their 4xx status. An error from inside the app was recorded as `system.error` by the
+ * middleware; one that failed a request before the middleware ran (it has no request logger)
+ * is recorded here, so every 5xx the app answers is in the log.
  */
-const lastResort: ErrorRequestHandler = (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-  const status = (error as { status?: unknown } | null)?.status;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    res.status(status).json({ error: 'bad_request', message: (error as Error).message });
-    return;
-  }
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const requestId = res.getHeader('x-request-id');
-  res.status(500).json({ error: 'internal_error', message: 'something went wrong; it has been logged', ...(requestId ? { requestId } : {}) });
-};
+function lastResort(activity: AppActivity): ErrorRequestHandler {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: unknown } | null)?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json({ error: 'bad_request', message: (error as Error).message });
+      return;
+    }
+    if (!(req as { activity?: unknown }).activity) {
+      const { context } = extractRequestContext({ method: req.method, headers: { get: (name) => req.get(name) ?? null } }, { ip: req.ip });
+      // The middleware's own event, outside the app's catalog (as the middleware records it).
+      (activity as unknown as ActivityLogger).with({ context }).log({ action: 'system.error', status: 'failure', error });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const requestId = res.getHeader('x-request-id');
+    res.status(500).json({ error: 'internal_error', message: 'something went wrong; it has been logged', ...(requestId ? { requestId } : {}) });
+  };
+}

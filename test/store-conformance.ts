@@ -483,6 +483,30 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         await logger.close();
       });
 
+      it('stores keys as data: a __proto__ key of metadata, bound metadata and changes is kept, and a __proto__ metadata filter is refused, not dropped', async () => {
+        const logger = createActivityLogger({ store, onError: () => {} });
+        const child = logger.with({ metadata: JSON.parse('{"__proto__":"bound","shared":1}') as Record<string, unknown> });
+        child.log({
+          id: 'proto-keys',
+          action: 'proto.keys',
+          tenantId: 'A',
+          metadata: JSON.parse('{"__proto__":{"polluted":true},"own":"x"}') as Record<string, unknown>,
+          changes: { before: JSON.parse('{"__proto__":"old","title":"a"}'), after: JSON.parse('{"__proto__":"new","title":"a"}') },
+        });
+        logger.log({ id: 'proto-other', action: 'proto.keys', tenantId: 'A', metadata: { own: 'y' } });
+        await logger.flush();
+        const record = (await store.get('proto-keys'))!;
+        expect(Object.getPrototypeOf(record.metadata)).toBe(Object.prototype);
+        expect(Object.hasOwn(record.metadata!, '__proto__')).toBe(true);
+        expect(JSON.parse(JSON.stringify(record.metadata))).toEqual(JSON.parse('{"__proto__":{"polluted":true},"shared":1,"own":"x"}'));
+        expect(JSON.parse(JSON.stringify(record.changes))).toEqual(JSON.parse('{"__proto__":{"before":"old","after":"new"}}'));
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        await expect(logger.query({ tenantId: 'A', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY', message: expect.stringContaining('__proto__') });
+        await expect(logger.count({ tenantId: 'A', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+        await expect(logger.summarize({ by: 'action', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+        await logger.close();
+      });
+
       it.skipIf(!can.contentRefusal)('writes the rest of a batch its database refuses for one record, and reports that one as RECORD_REJECTED naming the field', async () => {
         await context.refuseActorName!('poison');
         const errors: ActivityLogError[] = [];

@@ -121,8 +121,13 @@ async function workerScript(): Promise<URL | string> {
   const url = new URL(`./sqlite-worker${extension}`, here);
   if (extension !== '.ts') return url;
   const { createRequire } = await import('node:module');
+  const { readFileSync } = await import('node:fs');
+  const { dirname, join } = await import('node:path');
   const { pathToFileURL } = await import('node:url');
-  const tsx = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href;
+  // tsx's ESM entry, as its exports map names it (require.resolve would pick the CommonJS one).
+  const manifest = createRequire(here).resolve('tsx/package.json');
+  const exportsMap = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports;
+  const tsx = pathToFileURL(join(dirname(manifest), exportsMap['./esm/api']!.import.default)).href;
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
   return bootstrap;
 }

@@ -7,6 +7,11 @@
  *   3. MariaDB: mysqlStore vs raw `mysql2` multi-row inserts of 1000.   target >= 0.80
  *   4. Query on 1,000,000 SQLite events: first page and page 2,000 (keyset) of an actorId +
  *      time-range filter, and page 2,000 by OFFSET.                    target deep/first <= 2
+ *   5. An admin summary (`GET /summary?by=hour`, ten at a time) over those 1,000,000 events,
+ *      next to a route under a fixed load from autocannon in another process: the longest
+ *      event-loop stall of the server. Anchors in the same run: the route alone, and the same
+ *      summaries run on the main thread (a Kysely SqliteDialect store, as reads ran before).
+ *                                                                      target stall <= 10 ms
  *
  * Same row shape everywhere: the store's own table (15 columns, 5 secondary indexes), ~200-byte
  * metadata, UUIDv7 ids. Raw writers insert into a table the store migrated, so the shape is
@@ -398,6 +403,89 @@ async function deepPages(dir: string): Promise<void> {
   console.log(`  (query plan: ${plan.map((row) => row.detail).join('; ')})`);
   db.close();
   await store.close();
+  await adminReadStall(filename, n);
+}
+
+// ---- 5. An admin summary next to a route under load -------------------------------------------
+
+async function adminReadStall(filename: string, n: number): Promise<void> {
+  const rate = Number(process.env.BENCH_ROUTE_RATE ?? 2000);
+  const seconds = Number(process.env.BENCH_ROUTE_SECONDS ?? 6);
+  console.log(`
+Admin summaries over ${n} SQLite events next to a route at ${rate} req/s for ${seconds} s (server's longest event-loop stall)`);
+  const { Kysely, SqliteDialect } = await import('kysely');
+  const { kyselyStore } = await import('../../adapters/storage/kysely.js');
+  const { createActivityLogsHandler } = await import('../../src/http/logs-handler.js');
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:http');
+  const { createRequire } = await import('node:module');
+  const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
+  type Variant = 'route alone' | 'summaries on the reader thread (sqliteStore)' | 'summaries on the main thread (anchor)';
+  const variants: Variant[] = ['route alone', 'summaries on the reader thread (sqliteStore)', 'summaries on the main thread (anchor)'];
+  const rounds = Number(process.env.BENCH_REPEAT ?? 2);
+  const stalls = new Map<Variant, number[]>(variants.map((variant) => [variant, []]));
+  const summaries = new Map<Variant, number>();
+
+  for (let round = 0; round < rounds; round++) {
+    // Interleaved, round by round: this machine's speed drifts.
+    for (const variant of variants) {
+      const mainThreadDb = variant.includes('main thread') ? new Database(filename) : undefined;
+      const store = mainThreadDb
+        ? kyselyStore({ db: new Kysely<any>({ dialect: new SqliteDialect({ database: mainThreadDb }) }), tableName: 'activity_logs' })
+        : sqliteStore({ filename, tableName: 'activity_logs' });
+      const logger = createActivityLogger({ store, onError: (error) => console.error(error) });
+      await logger.count({ actorId: 'u_1' }); // open the store (and its threads) before measuring
+      const handler = createActivityLogsHandler(logger, { authorize: () => true });
+      const server = createServer((req, res) => {
+        if (req.url === '/ping') {
+          res.setHeader('content-type', 'application/json');
+          res.end('{"ok":true}');
+          return;
+        }
+        void handler(new Request(`http://bench${req.url!.replace(/^\/admin\/logs/, '')}`)).then(async (response) => {
+          res.statusCode = response.status;
+          res.end(await response.text());
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const load = spawn(process.execPath, [autocannonBin, '-c', '20', '-R', String(rate), '-d', String(seconds), '-j', `${url}/ping`], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let output = '';
+      load.stdout.on('data', (chunk: Buffer) => (output += chunk));
+      const exited = new Promise<void>((resolve) => load.once('exit', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the load settles first
+      const histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      let done = 0;
+      const until = Date.now() + (seconds - 2) * 1000;
+      if (variant !== 'route alone') {
+        while (Date.now() < until) {
+          const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${url}/admin/logs/summary?by=hour`)));
+          for (const answer of answers) {
+            if (answer.status !== 200) throw new Error(`summary answered ${answer.status}`);
+            await answer.arrayBuffer();
+          }
+          done += answers.length;
+        }
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+      }
+      histogram.disable();
+      await exited;
+      stalls.get(variant)!.push(histogram.max / 1e6);
+      summaries.set(variant, (summaries.get(variant) ?? 0) + done);
+      const result = JSON.parse(output || '{}') as { latency?: { p99?: number }; requests?: { average?: number } };
+      console.log(`  round ${round + 1} ${variant.padEnd(46)} stall ${(histogram.max / 1e6).toFixed(1)} ms, route p99 ${result.latency?.p99 ?? '?'} ms, ${done} summaries`);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await logger.close();
+      mainThreadDb?.close();
+    }
+  }
+  const worst = (variant: Variant) => Math.max(...stalls.get(variant)!);
+  report('longest stall: route alone', `${worst('route alone').toFixed(1)} ms`);
+  report('longest stall: summaries on the reader thread', `${worst('summaries on the reader thread (sqliteStore)').toFixed(1)} ms`, verdict(worst('summaries on the reader thread (sqliteStore)') <= 10));
+  report('longest stall: summaries on the main thread (anchor)', `${worst('summaries on the main thread (anchor)').toFixed(1)} ms`);
 }
 
 /** Runs every storage benchmark and prints the figures. */

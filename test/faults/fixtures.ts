@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import type { ActivityLogger } from '../../src/index.js';
+import type { ActivityEvent, ActivityLogger } from '../../src/index.js';
 
 export const POSTGRES_URL = process.env.ACTIVITY_LOG_POSTGRES_URL;
 export const MYSQL_URL = process.env.ACTIVITY_LOG_MYSQL_URL;
@@ -33,7 +33,15 @@ export interface LoadResult {
  */
 export async function runLoad(
   activity: ActivityLogger,
-  options: { prefix: string; ratePerSecond: number; durationMs: number; faultAtMs?: number; during?: () => Promise<void> },
+  options: {
+    prefix: string;
+    ratePerSecond: number;
+    durationMs: number;
+    faultAtMs?: number;
+    during?: () => Promise<void>;
+    /** The n-th event, by default a plain `load.event` with `metadata: { n }`; its id is always `${prefix}-${n}`. */
+    event?: (n: number) => Omit<ActivityEvent, 'id'>;
+  },
 ): Promise<LoadResult> {
   const perTick = Math.max(1, Math.round(options.ratePerSecond / 100));
   let logged = 0;
@@ -46,7 +54,8 @@ export async function runLoad(
       const due = Math.min(Math.floor((elapsed / 1000) * options.ratePerSecond), Math.floor((options.durationMs / 1000) * options.ratePerSecond));
       const target = Math.max(due, logged + perTick);
       while (logged < target && logged < (options.durationMs / 1000) * options.ratePerSecond) {
-        activity.log({ id: `${options.prefix}-${logged}`, action: 'load.event', actor: { type: 'service', id: 'loadgen' }, metadata: { n: logged } });
+        const event = options.event?.(logged) ?? { action: 'load.event', actor: { type: 'service', id: 'loadgen' }, metadata: { n: logged } };
+        activity.log({ ...event, id: `${options.prefix}-${logged}` });
         logged++;
       }
       if (!fault && options.during && elapsed >= (options.faultAtMs ?? 0)) fault = options.during();

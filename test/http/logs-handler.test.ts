@@ -16,6 +16,14 @@ describe('csvCell', () => {
     expect(csvCell("'=1")).toBe("''=1");
   });
 
+  it('looks past leading blanks and invisible characters, and knows the full-width and small formula signs', () => {
+    for (const text of [' =1+1', ' =1+1', '​=1+1', '﻿=1+1', '⁠@x', '‎+1', '　-1', '  	=1', '＝1+1', '＋1', '－1', '＠SUM(A1)', '﹦1', '﹢1', ' ＝1']) {
+      expect(csvCell(text), JSON.stringify(text)).toBe(`'${text}`);
+    }
+    expect(csvCell(' plain')).toBe(' plain');
+    expect(csvCell('a=1')).toBe('a=1');
+  });
+
   it('quotes commas, quotes and line breaks, and leaves plain text alone', () => {
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');

@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { mysqlStore } from '../../adapters/storage/mysql.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
+import { createActivityLogger, storableJson, storableText, type ActivityLogger, type ActivityRecord, type ActivityStore } from '../../src/index.js';
+import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
+
+/**
+ * Any Unicode text in every text field and in metadata keys and values (fast-check's full
+ * code-point range, lone surrogates and NUL mixed in) reads back the same from every store:
+ * the memory store, SQLite, PostgreSQL and MySQL/MariaDB, and it is the documented rule's form
+ * of what was logged (U+0000 and lone surrogates as U+FFFD, nothing else changed).
+ */
+
+const codePoint = fc.string({ unit: 'binary', minLength: 1, maxLength: 1 });
+const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code));
+const anyUnit = fc.oneof({ weight: 6, arbitrary: codePoint }, { weight: 2, arbitrary: loneSurrogate }, { weight: 1, arbitrary: fc.constant('\u0000') });
+const text = (maxLength: number) => fc.string({ unit: anyUnit, minLength: 1, maxLength });
+const value: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof({ depthSize: 'small' }, text(12), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string({ unit: anyUnit, maxLength: 8 }), tie('value'), { maxKeys: 3 })),
+})).value;
+
+const event = fc.record({
+  actor: fc.record({ type: text(30), id: text(30), name: text(30) }),
+  target: fc.record({ type: text(30), id: text(30), name: text(30) }),
+  tenantId: text(30),
+  metadata: fc.dictionary(fc.string({ unit: anyUnit, maxLength: 10 }), value, { maxKeys: 5 }),
+  error: fc.record({ name: text(20), message: text(40) }),
+  context: fc.record({ userAgent: text(40), route: text(40), requestId: text(40) }),
+});
+
+interface Target {
+  name: string;
+  logger: ActivityLogger;
+  store: ActivityStore;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'activity-log-text-'));
+const table = `text_prop_${Date.now().toString(36)}`;
+const targets: Target[] = [];
+const skipped: string[] = [];
+
+beforeAll(async () => {
+  const stores: [string, ActivityStore | undefined][] = [
+    ['memory', memoryStore()],
+    ['sqlite', sqliteStore({ filename: join(dir, 'text.db'), tableName: table })],
+    ['postgres', POSTGRES_URL ? postgresStore({ connectionString: POSTGRES_URL, tableName: table }) : undefined],
+    ['mysql', MYSQL_URL ? mysqlStore({ uri: MYSQL_URL, tableName: table }) : undefined],
+  ];
+  for (const [name, store] of stores) {
+    if (!store) {
+      skipped.push(name);
+      continue;
+    }
+    await store.migrate?.();
+    targets.push({ name, store, logger: createActivityLogger({ store, redact: false, onError: (error) => console.error(name, error) }) });
+  }
+  if (skipped.length > 0) console.warn(`[storable text] not run on ${skipped.join(', ')}: set ACTIVITY_LOG_POSTGRES_URL and ACTIVITY_LOG_MYSQL_URL (CI always does)`);
+}, 60_000);
+
+afterAll(async () => {
+  for (const { logger } of targets) await logger.close();
+  if (POSTGRES_URL) {
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"`);
+    await client.end();
+  }
+  if (MYSQL_URL) {
+    const mysql = (await import('mysql2/promise')).default;
+    const connection = await mysql.createConnection(MYSQL_URL);
+    await connection.query(`drop table if exists \`${table}\`, \`${table}_schema\``);
+    await connection.end();
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let counter = 0;
+
+describe('text every store can hold (property)', () => {
+  it('reads any Unicode text back the same from every store, as the documented rule makes it', async () => {
+    expect(targets.length).toBeGreaterThanOrEqual(2);
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 4 }), async (events) => {
+        const ids = events.map(() => `txt-${++counter}`);
+        const occurredAt = new Date();
+        for (const { logger } of targets) events.forEach((input, i) => logger.log({ id: ids[i]!, action: 'text.property', occurredAt, ...input }));
+        for (const { logger } of targets) await logger.flush();
+        for (const [i, input] of events.entries()) {
+          const reads = await Promise.all(targets.map(async ({ name, store }) => ({ name, record: await store.get(ids[i]!) })));
+          const reference = reads[0]!.record!;
+          expect(reference, 'the memory store holds the event').toBeDefined();
+          expect(reference.occurredAt).toEqual(occurredAt);
+          expect(withoutTime(reference)).toEqual({
+            id: ids[i],
+            action: 'text.property',
+            status: 'success',
+            actor: mapText(input.actor),
+            target: mapText(input.target),
+            tenantId: storableText(input.tenantId),
+            ...(Object.keys(input.metadata).length > 0 ? { metadata: storableJson(input.metadata) } : {}),
+            error: mapText(input.error),
+            context: mapText(input.context),
+          });
+          for (const { name, record } of reads.slice(1)) expect({ name, record }).toEqual({ name, record: reference });
+          expect(JSON.stringify(reference)).not.toMatch(/\\u0000|\\ud[89a-f][0-9a-f]{2}/i);
+        }
+        for (const { logger } of targets) expect(logger.stats()).toMatchObject({ invalid: 0, failed: 0, dropped: 0 });
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+});
+
+function withoutTime(record: ActivityRecord): Omit<ActivityRecord, 'occurredAt'> {
+  const { occurredAt: _occurredAt, ...rest } = record;
+  return rest;
+}
+
+function mapText<T extends Record<string, string>>(value: T): T {
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, storableText(item)])) as T;
+}

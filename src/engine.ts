@@ -49,7 +49,9 @@ export class LoggerEngine {
   private inFlight = 0;
   private readonly spoolWrites = new Set<Promise<void>>();
   private flushWaiters: { target: number; resolve: () => void }[] = [];
+  /** The drain loop now running, if one is: set and cleared by the loop itself (see drainLoop). */
   private draining: Promise<void> | undefined;
+  private drainRunning = false;
   private spilling: Promise<void> | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private drainSoon = false;
@@ -165,7 +167,7 @@ export class LoggerEngine {
         .then(() => this.spillLoop())
         .finally(() => (this.spilling = undefined));
     }
-    if (this.draining) return;
+    if (this.drainRunning) return;
     if (this.queue.size >= this.options.batchSize) {
       if (!this.drainSoon) {
         this.drainSoon = true;
@@ -194,20 +196,24 @@ export class LoggerEngine {
   }
 
   private startDrain(): Promise<void> {
-    this.draining ??= this.drainLoop();
-    return this.draining;
+    // The loop marks itself running on entry and done on exit, synchronously: a loop that finds
+    // nothing to do ends before this assignment, and must not leave a finished promise here
+    // standing for a running drain.
+    if (!this.drainRunning) this.draining = this.drainLoop();
+    return this.draining!;
   }
 
   /**
    * Writes batches one after another, in queue order, while preparing the next: the next
    * batch is validated and redacted while the store is busy with the current one.
    *
-   * It ends only when, after its last write, the queue is empty, and it clears `draining` in
+   * It ends only when, after its last write, the queue is empty, and it clears `drainRunning` in
    * that same synchronous step: an event logged while the last write was settling is either
    * taken by this loop or finds no drain running and schedules (or, under flush(), starts) its
    * own. Never a flush() waiting on a drain that has already decided to stop.
    */
   private async drainLoop(): Promise<void> {
+    this.drainRunning = true;
     this.clearTimer();
     let writing: Promise<void> | undefined;
     for (;;) {
@@ -222,7 +228,7 @@ export class LoggerEngine {
       await writing;
       writing = undefined;
     }
-    this.draining = undefined;
+    this.drainRunning = false;
     if (this.queue.size > 0 && !this.stopping) this.schedule();
   }
 
@@ -438,6 +444,15 @@ export class LoggerEngine {
         return;
       }
       if (!spooled) return;
+      if (spooled.unreadable !== undefined) {
+        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} could not be read back (${spooled.unreadable}); the replay goes on without it`, { details: { batchId: spooled.id } }));
+        try {
+          await spool.remove(spooled.id);
+        } catch {
+          // The spool has set it aside already.
+        }
+        continue;
+      }
       let outcome: { written: number; rejected: number };
       try {
         // Through the same text rule as live events (a spool left by an older release may

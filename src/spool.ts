@@ -31,6 +31,12 @@ export interface ActivitySpool {
 export interface SpooledBatch {
   id: number;
   records: ActivityRecord[];
+  /**
+   * Set when the batch could not be read back (a damaged file, a payload from an unknown
+   * release): `records` is empty, and the spool has moved the payload aside, so the replay goes
+   * on past it. The logger reports it (`SPOOL_FAILED`) and removes the batch.
+   */
+  unreadable?: string;
 }
 
 /** Options of the built-in SQLite spool. */
@@ -71,7 +77,20 @@ export function serializeBatch(records: readonly ActivityRecord[]): string {
   return JSON.stringify(records);
 }
 
+/**
+ * The records of a spooled payload. Throws when it is not a batch of records (a damaged file):
+ * a record without its id, action, status or a valid time could never be written, and would
+ * hold the replay up.
+ */
 export function deserializeBatch(payload: string): ActivityRecord[] {
-  const records = JSON.parse(payload) as (Omit<ActivityRecord, 'occurredAt'> & { occurredAt: string })[];
-  return records.map((record) => ({ ...record, occurredAt: new Date(record.occurredAt) }));
+  const records = JSON.parse(payload) as unknown;
+  if (!Array.isArray(records)) throw new Error('the payload is not a list of records');
+  return records.map((record: unknown, i) => {
+    const { id, action, status, occurredAt } = (record ?? {}) as Record<string, unknown>;
+    const time = typeof occurredAt === 'string' ? new Date(occurredAt) : undefined;
+    if (typeof id !== 'string' || typeof action !== 'string' || typeof status !== 'string' || !time || Number.isNaN(time.getTime())) {
+      throw new Error(`record ${i} of the payload has no id, action, status or valid occurredAt`);
+    }
+    return { ...(record as ActivityRecord), occurredAt: time };
+  });
 }

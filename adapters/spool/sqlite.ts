@@ -28,6 +28,7 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
     peek: BetterSqlite3.Statement<[], { id: number; payload: string }>;
     remove: BetterSqlite3.Statement<[number]>;
     size: BetterSqlite3.Statement<[], { batches: number; records: number | null; bytes: number | null }>;
+    quarantine: (id: number, reason: string) => void;
   }
 
   const open = () =>
@@ -44,8 +45,23 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
         payload TEXT NOT NULL,
         spooled_at INTEGER NOT NULL
       )`);
+      // Batches that could not be read back are kept here, for a person to look at, instead of
+      // holding the replay up or being deleted.
+      db.exec(`CREATE TABLE IF NOT EXISTS activity_spool_unreadable (
+        id INTEGER PRIMARY KEY,
+        records INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        spooled_at INTEGER NOT NULL,
+        reason TEXT NOT NULL
+      )`);
+      const setAside = db.prepare('INSERT OR REPLACE INTO activity_spool_unreadable (id, records, payload, spooled_at, reason) SELECT id, records, payload, spooled_at, ? FROM activity_spool WHERE id = ?');
+      const removeRow = db.prepare('DELETE FROM activity_spool WHERE id = ?');
       return {
         db,
+        quarantine: db.transaction((id: number, reason: string) => {
+          setAside.run(reason, id);
+          removeRow.run(id);
+        }),
         append: db.prepare('INSERT INTO activity_spool (records, bytes, payload, spooled_at) VALUES (?, ?, ?, ?)'),
         peek: db.prepare('SELECT id, payload FROM activity_spool ORDER BY id LIMIT 1'),
         remove: db.prepare('DELETE FROM activity_spool WHERE id = ?'),
@@ -71,8 +87,16 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
       }).immediate();
     },
     async peek(): Promise<SpooledBatch | undefined> {
-      const row = (await open()).peek.get();
-      return row ? { id: row.id, records: deserializeBatch(row.payload) } : undefined;
+      const spool = await open();
+      const row = spool.peek.get();
+      if (!row) return undefined;
+      try {
+        return { id: row.id, records: deserializeBatch(row.payload) };
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        spool.quarantine(row.id, reason);
+        return { id: row.id, records: [], unreadable: `${reason}; kept in the table activity_spool_unreadable of ${filename}` };
+      }
     },
     async remove(batchId: number) {
       (await open()).remove.run(batchId);

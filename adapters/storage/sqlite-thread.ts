@@ -104,8 +104,9 @@ async function startWorker(data: SqliteThreadData, attach: (worker: Worker) => v
     });
     worker.once('error', reject);
   });
-  worker.unref();
+  // Listeners first: adding a 'message' listener refs the worker's port again.
   attach(worker);
+  worker.unref();
   return worker;
 }
 

@@ -46,8 +46,9 @@ function statement(sql: string): BetterSqlite3.Statement {
 port.on('message', (message: SqliteRequest) => {
   if (message.op === 'close') {
     db?.close();
-    port.close();
-    return;
+    // Ends this thread only (in a worker, process.exit stops the thread), also when a loader
+    // registered in it (tsx, from a checkout) would keep its event loop alive.
+    process.exit(0);
   }
   try {
     if (!db) throw new Error('sqlite store: the thread has no open database');

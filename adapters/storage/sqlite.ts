@@ -109,7 +109,9 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
       return thread;
     } catch (error) {
       await thread.close();
-      if (isUnresolvableDriver(error)) return undefined;
+      // Only the driver or the thread's own file missing (a bundle that left them out) falls
+      // back; any other failure is the store's to report.
+      if (isUnresolvableDriver(error) && /better-sqlite3|sqlite-worker/.test(String((error as Error).message))) return undefined;
       throw error;
     }
   };

@@ -123,6 +123,34 @@ describe('one event never costs its neighbours', () => {
   });
 });
 
+describe('a spool replay is never held up by one batch', () => {
+  it('sets an unreadable batch aside (kept in activity_spool_unreadable), reports it, and replays the rest', async () => {
+    const filename = join(dir, 'damaged.db');
+    const spool = sqliteSpool({ filename });
+    const good = (from: number): ActivityRecord[] => Array.from({ length: 10 }, (_, i) => ({ id: `g-${from + i}`, occurredAt: new Date(), action: 'load.event', status: 'success' as const }));
+    await spool.append(good(0));
+    await spool.append(good(10));
+    await spool.append(good(20));
+    await spool.close();
+    const db = new Database(filename);
+    db.prepare('UPDATE activity_spool SET payload = ? WHERE id = (SELECT MIN(id) + 1 FROM activity_spool)').run('{"not": "a batch"');
+    db.prepare("INSERT INTO activity_spool (records, bytes, payload, spooled_at) VALUES (1, 40, '[{\"id\":\"x\",\"occurredAt\":\"never\"}]', 0)").run();
+    db.close();
+
+    const store = memoryStore();
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, spool: { filename }, onError });
+    await waitFor(() => remaining(filename) === 0, 10_000);
+    expect(store.all().map((record) => record.id).sort()).toEqual([...good(0), ...good(20)].map((record) => record.id).sort());
+    expect(errors.filter((error) => error.code === 'SPOOL_FAILED')).toHaveLength(2);
+    expect(errors[0]!.message).toContain('activity_spool_unreadable');
+    const kept = new Database(filename, { readonly: true });
+    expect((kept.prepare('SELECT COUNT(*) AS n FROM activity_spool_unreadable').get() as { n: number }).n).toBe(2);
+    kept.close();
+    await activity.close();
+  });
+});
+
 function remaining(filename: string): number {
   const db = new Database(filename, { readonly: true });
   try {

@@ -40,6 +40,30 @@ describe('flush() and close() always settle, with nothing else keeping the proce
     }
   });
 
+  it.each(['worker', 'main'])('lets a script that flushes, reads and simply ends exit on its own (SQLite writer: %s)', (writer) => {
+    const started = Date.now();
+    const result = spawnSync(process.execPath, ['--import', 'tsx', new URL('./scripts/flush-and-end.ts', import.meta.url).pathname, writer, join(dir, `${writer}.db`)], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect({ status: result.status, signal: result.signal }, result.stderr).toEqual({ status: 0, signal: null });
+    expect(JSON.parse(result.stdout.trim())).toEqual({ written: 100, read: 1 });
+    expect(Date.now() - started).toBeLessThan(25_000);
+  });
+
+  it('settles a flush() after a drain scheduled for a full batch found the queue already emptied by an earlier flush()', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, batchSize: 10 });
+    for (let i = 0; i < 10; i++) activity.log({ action: 'full.batch' }); // schedules a drain for the full batch
+    await activity.flush(); // drains it first; the scheduled drain then finds nothing to do
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    activity.log({ action: 'after.the.race' });
+    const settled = await Promise.race([activity.flush().then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('hung'), 2000))]);
+    expect(settled).toBe('settled');
+    expect(store.size).toBe(11);
+    await activity.close();
+  });
+
   it('settles a flush() called while the last write of a drain is settling (log, flush, log, flush in one turn of the loop)', async () => {
     const store = memoryStore();
     const activity = createActivityLogger({ store, flushIntervalMs: 3_600_000 });

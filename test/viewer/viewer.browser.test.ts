@@ -128,6 +128,27 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chr
     await expect.poll(() => rows().count()).toBe(5);
   });
 
+  it('shows no secret of a record, by key or by shape, in the table or the detail panel', async () => {
+    const secrets = ['Zq7Secret1Bearer', 'Zq7Secret2Param', 'Zq7Secret3Key', 'Zq7Secret4Thrown', 'Zq7Secret5Url'];
+    activity.log({
+      id: 'with-secrets',
+      action: 'secret.shown',
+      actor: { type: 'user', id: 'u_sec', name: `Authorization: Bearer ${secrets[0]}` },
+      metadata: { callback: `https://app.example/cb?access_token=${secrets[1]}&ok=1`, nested: { apiKey: secrets[2] }, dsn: `postgres://app:${secrets[4]}@db/app` },
+      error: { password: secrets[3], user: 'bob' },
+      context: { requestId: 'req-secrets' },
+    });
+    await activity.flush();
+    await page.goto(`${base}?action=secret.*`);
+    await expect.poll(() => rows().count()).toBe(1);
+    await rows().first().click();
+    await expect.poll(() => page.locator('#detail-body pre.json').count()).toBeGreaterThanOrEqual(1);
+    const shown = `${await page.locator('body').innerText()}\n${await page.content()}`;
+    for (const secret of secrets) expect(shown).not.toContain(secret);
+    expect(shown).toContain('[REDACTED]');
+    expect(shown).toContain('ok=1');
+  });
+
   it('looks right (screenshot in test-results/viewer.png), with no CSP violation or outside request', async () => {
     await page.goto(`${base}?action=recipe.*`);
     await expect.poll(() => rows().count()).toBe(seeded.total);

@@ -1,14 +1,7 @@
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryStore } from '../../adapters/storage/memory.js';
-import { mysqlStore } from '../../adapters/storage/mysql.js';
-import { postgresStore } from '../../adapters/storage/postgres.js';
-import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { createActivityLogger, createActivityLogsHandler, type ActivityEvent, type ActivityLogger, type ActivityStore } from '../../src/index.js';
-import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
+import { createActivityLogger, createActivityLogsHandler, type ActivityEvent } from '../../src/index.js';
+import { everyStore, type EveryStore } from '../stores/databases.js';
 
 /**
  * Secrets never reach a column, whatever field they are in and whatever shape they have: by
@@ -78,48 +71,13 @@ const eventWithSecrets = fc
     return { event, secrets: [keyed, thrownSecret, ...shapes.map((s) => s.value)], kept: shapes.map((s) => s.keep) };
   });
 
-interface Target {
-  name: string;
-  logger: ActivityLogger;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'activity-log-redaction-'));
-const table = `redact_prop_${Date.now().toString(36)}`;
-const targets: Target[] = [];
-
+let every: EveryStore;
+let targets: EveryStore['targets'] = [];
 beforeAll(async () => {
-  const stores: [string, ActivityStore | undefined][] = [
-    ['memory', memoryStore()],
-    ['sqlite', sqliteStore({ filename: join(dir, 'redact.db'), tableName: table })],
-    ['postgres', POSTGRES_URL ? postgresStore({ connectionString: POSTGRES_URL, tableName: table }) : undefined],
-    ['mysql', MYSQL_URL ? mysqlStore({ uri: MYSQL_URL, tableName: table }) : undefined],
-  ];
-  const missing = stores.filter(([, store]) => !store).map(([name]) => name);
-  if (missing.length > 0) console.warn(`[redaction] not run on ${missing.join(', ')}: set ACTIVITY_LOG_POSTGRES_URL and ACTIVITY_LOG_MYSQL_URL (CI always does)`);
-  for (const [name, store] of stores) {
-    if (!store) continue;
-    await store.migrate?.();
-    targets.push({ name, logger: createActivityLogger({ store, onError: (error) => console.error(name, error) }) });
-  }
+  every = await everyStore('redaction', `redact_prop_${Date.now().toString(36)}`, {});
+  targets = every.targets;
 }, 60_000);
-
-afterAll(async () => {
-  for (const { logger } of targets) await logger.close();
-  if (POSTGRES_URL) {
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"`);
-    await client.end();
-  }
-  if (MYSQL_URL) {
-    const mysql = (await import('mysql2/promise')).default;
-    const connection = await mysql.createConnection(MYSQL_URL);
-    await connection.query(`drop table if exists \`${table}\`, \`${table}_schema\``);
-    await connection.end();
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => every?.cleanup());
 
 async function read(response: Response): Promise<string> {
   expect(response.status).toBe(200);

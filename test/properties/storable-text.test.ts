@@ -1,14 +1,7 @@
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryStore } from '../../adapters/storage/memory.js';
-import { mysqlStore } from '../../adapters/storage/mysql.js';
-import { postgresStore } from '../../adapters/storage/postgres.js';
-import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { createActivityLogger, storableJson, storableText, type ActivityLogger, type ActivityRecord, type ActivityStore } from '../../src/index.js';
-import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
+import { createActivityLogger, storableJson, storableText, type ActivityRecord } from '../../src/index.js';
+import { everyStore, type EveryStore } from '../stores/databases.js';
 
 /**
  * Any Unicode text in every text field and in metadata keys and values (fast-check's full
@@ -34,52 +27,13 @@ const event = fc.record({
   context: fc.record({ userAgent: text(40), route: text(40), requestId: text(40) }),
 });
 
-interface Target {
-  name: string;
-  logger: ActivityLogger;
-  store: ActivityStore;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'activity-log-text-'));
-const table = `text_prop_${Date.now().toString(36)}`;
-const targets: Target[] = [];
-const skipped: string[] = [];
-
+let every: EveryStore;
+let targets: EveryStore['targets'] = [];
 beforeAll(async () => {
-  const stores: [string, ActivityStore | undefined][] = [
-    ['memory', memoryStore()],
-    ['sqlite', sqliteStore({ filename: join(dir, 'text.db'), tableName: table })],
-    ['postgres', POSTGRES_URL ? postgresStore({ connectionString: POSTGRES_URL, tableName: table }) : undefined],
-    ['mysql', MYSQL_URL ? mysqlStore({ uri: MYSQL_URL, tableName: table }) : undefined],
-  ];
-  for (const [name, store] of stores) {
-    if (!store) {
-      skipped.push(name);
-      continue;
-    }
-    await store.migrate?.();
-    targets.push({ name, store, logger: createActivityLogger({ store, redact: false, onError: (error) => console.error(name, error) }) });
-  }
-  if (skipped.length > 0) console.warn(`[storable text] not run on ${skipped.join(', ')}: set ACTIVITY_LOG_POSTGRES_URL and ACTIVITY_LOG_MYSQL_URL (CI always does)`);
+  every = await everyStore('storable text', `text_prop_${Date.now().toString(36)}`, { redact: false });
+  targets = every.targets;
 }, 60_000);
-
-afterAll(async () => {
-  for (const { logger } of targets) await logger.close();
-  if (POSTGRES_URL) {
-    const pg = (await import('pg')).default;
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"`);
-    await client.end();
-  }
-  if (MYSQL_URL) {
-    const mysql = (await import('mysql2/promise')).default;
-    const connection = await mysql.createConnection(MYSQL_URL);
-    await connection.query(`drop table if exists \`${table}\`, \`${table}_schema\``);
-    await connection.end();
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => every?.cleanup());
 
 let counter = 0;
 

@@ -207,3 +207,53 @@ export async function mysqlContext(tableName: string): Promise<ConformanceContex
 }
 
 export const unreachableMysql = () => mysqlStore({ uri: 'mysql://root@127.0.0.1:1/test', tableName: 'never_created' });
+
+// ---- every store at once -------------------------------------------------------------------
+
+/** One logger over one store of each kind, each on a table of its own; the server databases when their URLs are set. */
+export interface EveryStore {
+  targets: { name: string; store: import('../../src/store.js').ActivityStore; logger: import('../../src/logger.js').ActivityLogger }[];
+  /** The kinds not run here, already printed with the reason. */
+  missing: string[];
+  /** Closes the loggers, drops the tables and removes the SQLite file's folder. */
+  cleanup(): Promise<void>;
+}
+
+export async function everyStore(label: string, table: string, loggerOptions: Omit<import('../../src/logger.js').ActivityLoggerOptions, 'store'> = {}): Promise<EveryStore> {
+  const { createActivityLogger } = await import('../../src/logger.js');
+  const { memoryStore } = await import('../../adapters/storage/memory.js');
+  const dir = mkdtempSync(join(tmpdir(), `activity-log-${label}-`));
+  const candidates = [
+    { name: 'memory', store: memoryStore() },
+    { name: 'sqlite', store: sqliteStore({ filename: join(dir, 'every.db'), tableName: table }) },
+    { name: 'postgres', store: POSTGRES_URL ? postgresStore({ connectionString: POSTGRES_URL, tableName: table }) : undefined },
+    { name: 'mysql', store: MYSQL_URL ? mysqlStore({ uri: MYSQL_URL, tableName: table }) : undefined },
+  ];
+  const missing = candidates.filter((candidate) => !candidate.store).map((candidate) => candidate.name);
+  if (missing.length > 0) console.warn(`[${label}] not run on ${missing.join(', ')}: set ACTIVITY_LOG_POSTGRES_URL and ACTIVITY_LOG_MYSQL_URL (CI always does)`);
+  const targets: EveryStore['targets'] = [];
+  for (const { name, store } of candidates) {
+    if (!store) continue;
+    await store.migrate?.();
+    targets.push({ name, store, logger: createActivityLogger({ onError: (error) => console.error(name, error), ...loggerOptions, store }) });
+  }
+  return {
+    targets,
+    missing,
+    async cleanup() {
+      for (const { logger } of targets) await logger.close();
+      if (POSTGRES_URL) {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"`);
+        await client.end();
+      }
+      if (MYSQL_URL) {
+        const connection = await mysql.createConnection(MYSQL_URL).promise();
+        await connection.query(`drop table if exists \`${table}\`, \`${table}_schema\``);
+        await connection.end();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -448,6 +448,10 @@ Admin summaries over ${n} SQLite events next to a route at ${rate} req/s for ${s
           res.end(await response.text());
         });
       });
+      // fetch() keeps connections open between rounds of summaries, and a round of ten
+      // queued summaries can outlast Node's 5 s keep-alive: the server would close a
+      // connection just as fetch reuses it ("other side closed").
+      server.keepAliveTimeout = 120_000;
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
       const load = spawn(process.execPath, [autocannonBin, '-c', '20', '-R', String(rate), '-d', String(seconds), '-j', `${url}/ping`], { stdio: ['ignore', 'pipe', 'ignore'] });

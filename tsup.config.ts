@@ -6,6 +6,8 @@ import { defineConfig } from 'tsup';
  */
 export const entries = {
   index: 'src/index.ts',
+  store: 'src/for-store-authors.ts',
+  http: 'src/http/index.ts',
   memory: 'adapters/storage/memory.ts',
   kysely: 'adapters/storage/kysely.ts',
   sqlite: 'adapters/storage/sqlite.ts',

@@ -5,7 +5,12 @@
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   if (value === null) return 'null';
-  if (value instanceof Date) return 'a Date';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
+  if (typeof value !== 'object') return typeof value;
+  try {
+    if (value instanceof Date) return 'a Date';
+    if (Array.isArray(value)) return 'an array';
+  } catch {
+    // A revoked Proxy throws on both.
+  }
+  return 'an object';
 }

@@ -34,7 +34,7 @@ export type ActivityLogErrorCode =
   | 'SCHEMA_VERSION'
   /** A user callback (such as `actor()` in the middleware) threw; the request went on. */
   | 'CALLBACK_FAILED'
-  /** The store does not implement an optional method (see its `capabilities`). */
+  /** The store does not implement an optional method, or a filter it has no capability for. */
   | 'UNSUPPORTED'
   /** The spool reached `maxBytes`; the events that did not fit were dropped and counted. */
   | 'SPOOL_FULL'

@@ -1,6 +1,5 @@
-import { ACTION_PATTERN, ACTIVITY_STATUSES, LIMITS } from './schema.js';
+import { ACTION_PATTERN, ACTIVITY_STATUSES, CONTEXT_FIELDS, EVENT_FIELDS, EVENT_ID_PATTERN, LIMITS } from './schema.js';
 import { isStorableTime, timeInputToMs } from './time.js';
-import { EVENT_ID_PATTERN } from './cursor.js';
 
 /**
  * The event rules of `activityEventSchema`, as plain checks: about ten times cheaper than a
@@ -14,14 +13,8 @@ import { EVENT_ID_PATTERN } from './cursor.js';
 
 const STATUSES: ReadonlySet<unknown> = new Set(ACTIVITY_STATUSES);
 const EVENT_ID = EVENT_ID_PATTERN;
-const CONTEXT_LIMITS: Readonly<Record<string, number>> = {
-  ip: LIMITS.ip,
-  userAgent: LIMITS.userAgent,
-  requestId: LIMITS.requestId,
-  method: LIMITS.method,
-  route: LIMITS.route,
-  traceId: LIMITS.traceId,
-};
+/** Each context field's length limit (LIMITS names them alike). */
+const CONTEXT_LIMITS: Readonly<Record<string, number>> = Object.fromEntries(CONTEXT_FIELDS.map((field) => [field, LIMITS[field]]));
 
 /** True when `candidate` would pass `activityEventSchema`. */
 export function isValidEvent(candidate: Record<string, unknown>): boolean {
@@ -40,19 +33,7 @@ export function isValidEvent(candidate: Record<string, unknown>): boolean {
   return true;
 }
 
-const KNOWN = {
-  id: 1,
-  action: 1,
-  status: 1,
-  actor: 1,
-  target: 1,
-  tenantId: 1,
-  metadata: 1,
-  changes: 1,
-  error: 1,
-  context: 1,
-  occurredAt: 1,
-};
+const KNOWN: Readonly<Record<string, true>> = Object.fromEntries(EVENT_FIELDS.map((field) => [field, true]));
 
 /** A plain object, as zod's `z.record` requires (not an array, Date, Map or class instance). */
 function isRecord(value: unknown): value is Record<string, unknown> {

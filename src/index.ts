@@ -1,19 +1,16 @@
 /**
  * activity-log: who did what, to which thing, when, from where, and whether it worked.
  *
- * The core: the logger, the event schema, the store contract, request scope and the
- * helpers storage adapters share. Stores and framework integrations are subpath exports
- * (`activity-log/memory`, `activity-log/sqlite`, `activity-log/express`, ...).
+ * The root is the logger and what an app passes to it or gets back. The rest lives in
+ * subpaths: stores (`activity-log/memory`, `/sqlite`, `/postgres`, `/mysql`, `/kysely`),
+ * framework middleware (`/express`, `/fastify`, `/hono`), the web-standard admin API and
+ * request scope (`/http`), helpers for store authors (`/store`) and the store conformance
+ * suite (`/testing`).
  */
-export { createActivityLogger, backoffDelay } from './logger.js';
-export type {
-  ActivityLogger,
-  ActivityLoggerOptions,
-  ActivityStats,
-  CatalogEvent,
-  RetryOptions,
-} from './logger.js';
-export type { ActivityBindings, ActivityCatalog } from './materialize.js';
+export { createActivityLogger } from './logger.js';
+export type { ActivityLogger, ActivityLoggerOptions, ActivityStats, CatalogEvent, RetryOptions } from './logger.js';
+export type { ActivityBindings } from './bindings.js';
+export type { ActivityCatalog } from './materialize.js';
 export { ActivityLogError, isActivityLogError } from './errors.js';
 export type { ActivityLogErrorCode, ActivityLogErrorOptions } from './errors.js';
 export { currentActivity, tryCurrentActivity, runWithActivityContext } from './context.js';
@@ -21,37 +18,13 @@ export type { InvalidActivityLogRegister, RegisteredActivityLogger } from './reg
 export { installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export type { ActivityStore, StoreCapabilities } from './store.js';
-export { isActivitySpool, DEFAULT_SPOOL_FILENAME, DEFAULT_SPOOL_MAX_BYTES } from './spool.js';
-export type { ActivitySpool, SpooledBatch, SpoolOptions } from './spool.js';
-export { isActivityStore } from './store.js';
+export type { ActivitySpool, SpoolOptions } from './spool.js';
 export { rateLimitedWarn } from './report.js';
 export type { ErrorHandler } from './report.js';
-export { createRedactor, DEFAULT_REDACT_TERMS, DEFAULT_REDACT_WORDS, REDACTED } from './redact.js';
-export type { RedactOptions, Redactor } from './redact.js';
-export { normalizeThrown } from './normalize-error.js';
-export { storableText, storableJson, REPLACEMENT_CHARACTER } from './text.js';
-export { EARLIEST_TIME_MS, LATEST_TIME_MS } from './time.js';
+export { DEFAULT_REDACT_TERMS, DEFAULT_REDACT_WORDS, REDACTED } from './redact.js';
+export type { RedactOptions } from './redact.js';
 export { uuidv7, uuidv7Time } from './ids.js';
-export { encodeCursor, decodeCursor, comparePageOrder } from './cursor.js';
-export type { CursorPosition } from './cursor.js';
-export { parseActivityQuery, parseActivityFilter, parseSummaryQuery, parsePurgeOptions, toPage, actionPrefix } from './query.js';
-export type { StoreQuery } from './query.js';
-export { bucketKey, sortBuckets } from './summary.js';
-export {
-  ACTION_PATTERN,
-  ACTIVITY_STATUSES,
-  ACTOR_TYPES,
-  DEFAULT_PAGE_SIZE,
-  LIMITS,
-  MAX_PAGE_SIZE,
-  SUMMARY_DIMENSIONS,
-  activityEventSchema,
-  activityFilterSchema,
-  activityQuerySchema,
-  activityRecordSchema,
-  purgeOptionsSchema,
-  summaryQuerySchema,
-} from './schema.js';
+export { ACTIVITY_STATUSES, ACTOR_TYPES, DEFAULT_PAGE_SIZE, LIMITS, MAX_PAGE_SIZE, SUMMARY_DIMENSIONS } from './schema.js';
 export type {
   ActivityActor,
   ActivityChanges,
@@ -64,44 +37,8 @@ export type {
   ActivityRecord,
   ActivityStatus,
   ActivityTarget,
-  NormalizedActivityFilter,
-  NormalizedActivityQuery,
-  NormalizedPurgeOptions,
-  NormalizedSummaryQuery,
   PurgeOptions,
   SummaryBucket,
   SummaryDimension,
   SummaryQuery,
 } from './schema.js';
-
-// The web-standard HTTP layer the framework shims share; usable directly on any fetch runtime.
-export {
-  createActivityLogsHandler,
-  csvCell,
-  EXPORT_CSV_COLUMNS,
-  createRequestScopeFactory,
-  extractRequestContext,
-  isWellFormedRequestId,
-  traceIdFromTraceparent,
-  clientIpFromHeaders,
-  compileCapturePolicy,
-  statusOf,
-} from './http/index.js';
-export type {
-  ActivityLogsHandler,
-  ActivityLogsOptions,
-  ParameterProblem,
-  ActivityMiddlewareOptions,
-  ActivityRequestScope,
-  ActorResult,
-  RequestScopeFactory,
-  RequestScopeInput,
-  CaptureMode,
-  CaptureOptions,
-  CapturePolicy,
-  CaptureDecision,
-  RouteCapture,
-  RequestLike,
-  RequestContextOptions,
-  ExtractedRequestContext,
-} from './http/index.js';

@@ -1,142 +1,28 @@
 import type { z } from 'zod';
 import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
-import { LoggerEngine } from './engine.js';
-import { capture, type ActivityBindings, type ActivityCatalog } from './materialize.js';
-import { resolveOptions } from './options.js';
+import { copyBindings, mergeBindings, REQUEST_SCOPE, ROUTE_OF, type ActivityBindings, type HeldBindings } from './bindings.js';
+import type { ActivityCatalog } from './materialize.js';
+import { resolveOptions, type ActivityLoggerOptions } from './options.js';
+import { ActivityEngine } from './pipeline/engine.js';
+import type { ActivityStats } from './pipeline/stats.js';
 import { parseActivityFilter, parseActivityQuery, parsePurgeOptions, parseSummaryQuery } from './query.js';
-import type { RedactOptions } from './redact.js';
-import type { ErrorHandler } from './report.js';
 import type {
   ActivityEvent,
   ActivityFilter,
   ActivityPage,
   ActivityQuery,
   ActivityRecord,
+  NormalizedActivityFilter,
   PurgeOptions,
   SummaryBucket,
   SummaryQuery,
 } from './schema.js';
-import { snapshotPlain } from './snapshot.js';
-import type { ActivitySpool, SpoolOptions } from './spool.js';
 import type { ActivityStore } from './store.js';
 
-export { backoffDelay } from './engine.js';
-
-/** How failed `store.insert` calls are retried. */
-export interface RetryOptions {
-  /**
-   * Attempts per batch, the first included; after the last the batch is reported
-   * (`STORE_FAILED`) and counted as failed.
-   * @default 6
-   */
-  maxAttempts?: number;
-  /**
-   * Delay before the first retry; it doubles each attempt, with jitter.
-   * @default 200
-   */
-  baseDelayMs?: number;
-  /**
-   * Upper bound of one delay.
-   * @default 10000
-   */
-  maxDelayMs?: number;
-}
-
-/** Options of {@link createActivityLogger}. */
-export interface ActivityLoggerOptions<C extends ActivityCatalog = {}> {
-  /** Where records go: `memoryStore()`, `sqliteStore()`, `postgresStore()`, `mysqlStore()`... */
-  store: ActivityStore;
-  /**
-   * A zod schema of metadata per action. `log()` then type-checks each action's metadata at
-   * compile time and validates it at run time; actions outside the catalog are not checked.
-   */
-  catalog?: C;
-  /**
-   * Events written per `store.insert` call; a full batch is flushed at once.
-   * @default 500
-   */
-  batchSize?: number;
-  /**
-   * Longest time an event waits in the queue before a flush. The timer does not keep the
-   * process alive.
-   * @default 100
-   */
-  flushIntervalMs?: number;
-  /**
-   * Events held in memory (queued and being written) at most.
-   * @default 10000
-   */
-  maxQueue?: number;
-  /**
-   * What goes when the queue is full: the event being logged, or the oldest waiting one.
-   * Every drop is counted in `stats().dropped` and reported once per burst (`QUEUE_FULL`).
-   * @default 'drop-newest'
-   */
-  overflow?: 'drop-newest' | 'drop-oldest';
-  /** Retries of a failed batch, with exponential backoff and jitter. */
-  retry?: RetryOptions;
-  /**
-   * Receives every failure `log()` does not throw: invalid events, drops, store failures.
-   * @default a rate-limited console.warn
-   */
-  onError?: ErrorHandler;
-  /**
-   * Sensitive keys and paths to redact in metadata, changes and context, on top of the
-   * defaults (password, secret, token, authorization, cookie, apiKey, card numbers...).
-   * `false` turns redaction off.
-   */
-  redact?: RedactOptions | string[] | false;
-  /**
-   * Largest serialised size of metadata (and of changes); larger values are replaced, largest
-   * first, by a marker giving their size.
-   * @default 8192
-   */
-  maxMetadataBytes?: number;
-  /**
-   * Keep the stack of errors passed as `error`.
-   * @default false
-   */
-  includeStack?: boolean;
-  /**
-   * A local spool for outages: when the store fails, or the queue passes a high-water mark,
-   * batches go to a SQLite file instead of being dropped, and are replayed to the store once
-   * it answers (also by the next process, after a crash). `true` uses
-   * `.activity-log-spool.db` in the working directory. Needs better-sqlite3.
-   * @default undefined (no spool)
-   */
-  spool?: boolean | SpoolOptions | ActivitySpool;
-  /**
-   * How long `close()` waits for the store before moving what is left to the spool (or
-   * counting it as dropped, without one).
-   * @default 10000
-   */
-  closeTimeoutMs?: number;
-}
-
-/** Counters since the logger was created. `calls = written + invalid + failed + dropped + spooled + queued`. */
-export interface ActivityStats {
-  /** Events accepted into the queue. */
-  enqueued: number;
-  /** Events the store committed (a re-sent id the store skipped counts once here). */
-  written: number;
-  /** Events rejected by validation, each reported with its reason. */
-  invalid: number;
-  /** Events dropped: queue full, or logged after `close()`. */
-  dropped: number;
-  /** Events in batches the store rejected on every attempt. */
-  failed: number;
-  /** Retried `store.insert` calls. */
-  retries: number;
-  /** Events moved to the spool (they count as settled: the spool is durable). */
-  spooled: number;
-  /** Events forwarded from the spool to the store, including spools left by earlier processes. */
-  replayed: number;
-  /** Events waiting or being written now. */
-  queued: number;
-  /** The most recent error reported through `onError`. */
-  lastError?: ActivityLogError;
-}
+export type { ActivityLoggerOptions, RetryOptions } from './options.js';
+export type { ActivityStats } from './pipeline/stats.js';
+export type { ActivityBindings } from './bindings.js';
 
 /** The event `log()` accepts: with a catalog, each action's metadata is typed by its schema. */
 export type CatalogEvent<C extends ActivityCatalog> = [keyof C] extends [never]
@@ -205,72 +91,73 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
  * await activity.close();
  */
 export function createActivityLogger<C extends ActivityCatalog = {}>(options: ActivityLoggerOptions<C>): ActivityLogger<C> {
-  const core = new LoggerEngine(resolveOptions(options));
-  return new Logger<C>(core, undefined);
+  return new Logger<C>(new ActivityEngine(resolveOptions(options)), undefined);
 }
 
+/**
+ * The one logger class: the root and every child, the request loggers of the framework
+ * middleware included. A child differs from its parent only by its bindings. Bindings may
+ * carry a route read when an event is logged and a request tag (bindings.ts); both are
+ * plain data to everything but `log()`.
+ */
 class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
+  /** The bindings with the route last read written in, while the route stays the same. */
+  private routed: { route: string | undefined; bindings: HeldBindings } | undefined;
+
   constructor(
-    private readonly core: LoggerEngine,
-    private readonly bound: ActivityBindings | undefined,
+    private readonly engine: ActivityEngine,
+    private readonly bound: HeldBindings | undefined,
   ) {}
 
   get store(): ActivityStore {
-    return this.core.store;
+    return this.engine.store;
   }
 
   get bindings(): Readonly<ActivityBindings> {
-    return this.bound ?? {};
+    const bound = this.bound;
+    if (bound === undefined) return {};
+    // With the route as known now, as an event logged now would carry it.
+    return bound[ROUTE_OF] ? this.withRoute(bound, bound[ROUTE_OF]) : bound;
   }
 
   log(event: CatalogEvent<C>): void {
-    const core = this.core;
     try {
-      if (core.rejectsNewEvents()) {
-        core.dropNew();
-        return;
-      }
-      core.enqueue(capture(event, this.bound, core.includeStack));
+      const bound = this.bound;
+      if (bound === undefined) return this.engine.accept(event, undefined);
+      const tag = bound[REQUEST_SCOPE];
+      if (tag) tag.logged(readStatus(event));
+      this.engine.accept(event, bound[ROUTE_OF] ? this.withRoute(bound, bound[ROUTE_OF]) : bound);
     } catch (cause) {
-      // Unreachable by design (every step above catches its own throws); log() still must not throw.
-      try {
-        core.dropNew();
-        core.report(new ActivityLogError('INVALID_EVENT', 'event: could not be recorded', { cause }));
-      } catch {
-        // Nothing left to do without risking a throw into the caller.
-      }
+      // Unreachable by design (every step catches its own throws); log() still must not throw,
+      // and the event is still counted.
+      this.engine.lose(cause);
     }
   }
 
   with(bindings: ActivityBindings): ActivityLogger<C> {
-    const copied = snapshotPlain(bindings);
-    if (copied === null || typeof copied !== 'object' || Array.isArray(copied)) return this;
-    return new Logger<C>(this.core, mergeBindings(this.bound, copied as ActivityBindings));
-  }
-
-  /** See {@link bindTrusted}. @internal */
-  bindOwned(bindings: ActivityBindings): Logger<C> {
-    return new Logger<C>(this.core, mergeBindings(this.bound, bindings));
+    const copied = copyBindings(bindings);
+    return copied ? new Logger<C>(this.engine, mergeBindings(this.bound, copied)) : this;
   }
 
   flush(): Promise<void> {
-    return this.core.flush();
+    return this.engine.flush();
   }
 
   close(): Promise<void> {
-    return this.core.close();
+    return this.engine.close();
   }
 
   stats(): ActivityStats {
-    return this.core.stats();
+    return this.engine.stats();
   }
 
   report(error: ActivityLogError): void {
-    this.core.report(error);
+    this.engine.report(error);
   }
 
   async query(query?: ActivityQuery): Promise<ActivityPage> {
-    return this.core.store.query(parseActivityQuery(query));
+    const store = this.engine.store;
+    return store.query(supported(store, parseActivityQuery(query)));
   }
 
   async get(id: string): Promise<ActivityRecord | undefined> {
@@ -280,55 +167,69 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     // No record has an id of another form, and a store must never see one it cannot hold
     // (PostgreSQL refuses a NUL in a parameter): such an id is simply not found.
     if (!EVENT_ID_PATTERN.test(id)) return undefined;
-    return this.core.store.get(id);
+    return this.engine.store.get(id);
   }
 
   async count(filter?: ActivityFilter): Promise<number> {
-    const store = this.core.store;
-    if (!store.count) throw unsupported(store, 'count');
-    return store.count(parseActivityFilter(filter));
+    const store = this.engine.store;
+    if (!store.count) throw unsupported(store, 'count()');
+    return store.count(supported(store, parseActivityFilter(filter)));
   }
 
   async summarize(query: SummaryQuery): Promise<SummaryBucket[]> {
-    const store = this.core.store;
-    if (!store.summarize) throw unsupported(store, 'summarize');
-    return store.summarize(parseSummaryQuery(query));
+    const store = this.engine.store;
+    if (!store.summarize) throw unsupported(store, 'summarize()');
+    return store.summarize(supported(store, parseSummaryQuery(query)));
   }
 
   async purge(options: PurgeOptions): Promise<number> {
-    return this.core.store.purge(parsePurgeOptions(options));
+    return this.engine.store.purge(parsePurgeOptions(options));
   }
 
   async logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord> {
-    const store = this.core.store;
-    if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction');
-    const record = this.core.buildRecord(event, this.bound);
+    const store = this.engine.store;
+    if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction()');
+    const bound = this.bound && this.bound[ROUTE_OF] ? this.withRoute(this.bound, this.bound[ROUTE_OF]) : this.bound;
+    const record = this.engine.buildRecord(event, bound);
     await store.insertInTransaction(transaction, [record]);
     return record;
   }
+
+  /**
+   * The bindings with the route as known now written into their context. Routers may forget
+   * the route once a handler is done, so the resolver keeps the last one seen; the bindings
+   * are rebuilt only when it changes (events already queued keep the ones they were logged with).
+   */
+  private withRoute(bound: HeldBindings, routeOf: () => string | undefined): HeldBindings {
+    let route: string | undefined;
+    try {
+      route = routeOf();
+    } catch {
+      route = undefined;
+    }
+    const routed = this.routed;
+    if (routed && routed.route === route) return routed.bindings;
+    const bindings = route === undefined ? bound : { ...bound, context: { ...bound.context, route } };
+    this.routed = { route, bindings };
+    return bindings;
+  }
 }
 
-/**
- * A child of `parent` bound to `bindings` that this library built itself (the request
- * middleware's fresh context object, an actor it already copied): unlike `with()`, nothing is
- * copied again, because this runs on every request. Other loggers go through their `with()`.
- * @internal
- */
-export function bindTrusted(parent: ActivityLogger<any>, bindings: ActivityBindings): ActivityLogger<any> {
-  if (!(parent instanceof Logger)) return parent.with(bindings);
-  return parent.bindOwned(bindings);
+/** The `status` an event was logged with, without letting a hostile getter throw into log(). */
+function readStatus(event: unknown): unknown {
+  try {
+    return (event as { status?: unknown } | null | undefined)?.status;
+  } catch {
+    return undefined;
+  }
 }
 
-function unsupported(store: ActivityStore, method: string): ActivityLogError {
-  return new ActivityLogError('UNSUPPORTED', `store "${store.name}" does not implement ${method}()`);
+function unsupported(store: ActivityStore, what: string): ActivityLogError {
+  return new ActivityLogError('UNSUPPORTED', `store "${store.name}" does not implement ${what}`);
 }
 
-function mergeBindings(parent: ActivityBindings | undefined, child: ActivityBindings): ActivityBindings {
-  if (!parent) return child;
-  const merged: ActivityBindings = { ...parent };
-  if (child.actor !== undefined) merged.actor = child.actor;
-  if (child.tenantId !== undefined) merged.tenantId = child.tenantId;
-  if (child.context !== undefined) merged.context = { ...parent.context, ...child.context };
-  if (child.metadata !== undefined) merged.metadata = { ...parent.metadata, ...child.metadata };
-  return merged;
+/** The filter, when the store can honour all of it (see StoreCapabilities). */
+function supported<F extends NormalizedActivityFilter>(store: ActivityStore, filter: F): F {
+  if (filter.metadata !== undefined && store.capabilities?.metadataFilter !== true) throw unsupported(store, 'metadata filters');
+  return filter;
 }

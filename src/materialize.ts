@@ -1,12 +1,12 @@
 import type { z } from 'zod';
 import { diffChanges } from './changes.js';
-import { formatUuidv7, stampUuidv7, type UuidV7Stamp } from './ids.js';
+import { formatUuidv7 } from './ids.js';
 import { ActivityLogError } from './errors.js';
 import type { Redactor } from './redact.js';
 import { isValidEvent } from './fast-validate.js';
-import { activityEventSchema, LIMITS, type ActivityActor, type ActivityContext, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
+import type { PendingEvent } from './pipeline/pending.js';
+import { activityEventSchema, EVENT_FIELDS, LIMITS, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
 import { capJsonObject } from './size-cap.js';
-import { snapshotEvent, type EventSnapshot } from './snapshot.js';
 import { finishThrown } from './normalize-error.js';
 import { defineOwn, storableJson, storableText } from './text.js';
 import { timeInputToMs } from './time.js';
@@ -14,55 +14,12 @@ import { formatIssues } from './validation.js';
 
 /**
  * The flusher's half of `log()`: it turns a queued snapshot into a stored record, or into a
- * specific `INVALID_EVENT` reason. Validation, redaction and size caps all happen here, off
- * the caller's path.
+ * specific `INVALID_EVENT` reason. Validation, the text rule, redaction and size caps all
+ * happen here, off the caller's path.
  */
-
-/** Context bound with `logger.with()`; an event's own fields win over it. */
-export interface ActivityBindings {
-  actor?: ActivityActor;
-  tenantId?: string | number;
-  context?: ActivityContext;
-  /** Merged key by key under the event's own metadata. */
-  metadata?: Record<string, unknown>;
-}
 
 /** A per-action metadata schema map; see `createActivityLogger({ catalog })`. */
 export type ActivityCatalog = Record<string, z.ZodType>;
-
-/**
- * An event waiting in the queue: one object holding the copied fields and the parts of the
- * UUIDv7 stamped at `log()` time (formatted later, by the flusher), because every allocation
- * on the caller's path shows up in the log-call benchmark.
- */
-export interface PendingEvent extends EventSnapshot, UuidV7Stamp {
-  /** When `log()` was called. */
-  loggedAtMs: number;
-  bindings: ActivityBindings | undefined;
-  /** Position in the queue, set on enqueue; `flush()` waits on it. */
-  seq: number;
-}
-
-/** Copies an event and stamps its id and time: all of `log()`'s work on the caller's path. */
-export function capture(event: unknown, bindings: ActivityBindings | undefined, includeStack: boolean): PendingEvent {
-  const loggedAtMs = Date.now();
-  const pending: PendingEvent = {
-    fields: {},
-    unknownKeys: undefined,
-    problem: undefined,
-    ms: 0,
-    counter: 0,
-    rand0: 0,
-    rand1: 0,
-    rand2: 0,
-    loggedAtMs,
-    bindings,
-    seq: 0,
-  };
-  snapshotEvent(event, includeStack, pending);
-  // A caller-supplied id replaces the stamp; stamping anyway keeps the counter simple.
-  return stampUuidv7(loggedAtMs, pending);
-}
 
 /** What materialising needs from the logger's options. */
 export interface MaterializeConfig {
@@ -90,7 +47,7 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     return {
       error: invalid(
         pending,
-        `${pending.unknownKeys.length === 1 ? 'unknown field' : 'unknown fields'} ${names} (known: action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt, id)`,
+        `${pending.unknownKeys.length === 1 ? 'unknown field' : 'unknown fields'} ${names} (known: ${EVENT_FIELDS.join(', ')})`,
       ),
     };
   }

@@ -1,10 +1,101 @@
 import { ActivityLogError } from './errors.js';
-import type { ActivityLoggerOptions } from './logger.js';
 import type { ActivityCatalog, MaterializeConfig } from './materialize.js';
-import { createRedactor } from './redact.js';
+import { createRedactor, type RedactOptions } from './redact.js';
 import { rateLimitedWarn, type ErrorHandler } from './report.js';
 import { isActivitySpool, type ActivitySpool, type SpoolOptions } from './spool.js';
 import { isActivityStore, type ActivityStore } from './store.js';
+
+/** How failed `store.insert` calls are retried. */
+export interface RetryOptions {
+  /**
+   * Attempts per batch, the first included; after the last the batch is reported
+   * (`STORE_FAILED`) and counted as failed.
+   * @default 6
+   */
+  maxAttempts?: number;
+  /**
+   * Delay before the first retry; it doubles each attempt, with jitter.
+   * @default 200
+   */
+  baseDelayMs?: number;
+  /**
+   * Upper bound of one delay.
+   * @default 10000
+   */
+  maxDelayMs?: number;
+}
+
+/** Options of {@link createActivityLogger}. */
+export interface ActivityLoggerOptions<C extends ActivityCatalog = {}> {
+  /** Where records go: `memoryStore()`, `sqliteStore()`, `postgresStore()`, `mysqlStore()`... */
+  store: ActivityStore;
+  /**
+   * A zod schema of metadata per action. `log()` then type-checks each action's metadata at
+   * compile time and validates it at run time; actions outside the catalog are not checked.
+   */
+  catalog?: C;
+  /**
+   * Events written per `store.insert` call; a full batch is flushed at once.
+   * @default 500
+   */
+  batchSize?: number;
+  /**
+   * Longest time an event waits in the queue before a flush. The timer does not keep the
+   * process alive.
+   * @default 100
+   */
+  flushIntervalMs?: number;
+  /**
+   * Events held in memory (queued and being written) at most.
+   * @default 10000
+   */
+  maxQueue?: number;
+  /**
+   * What goes when the queue is full: the event being logged, or the oldest waiting one.
+   * Every drop is counted in `stats().dropped` and reported once per burst (`QUEUE_FULL`).
+   * @default 'drop-newest'
+   */
+  overflow?: 'drop-newest' | 'drop-oldest';
+  /** Retries of a failed batch, with exponential backoff and jitter. */
+  retry?: RetryOptions;
+  /**
+   * Receives every failure `log()` does not throw: invalid events, drops, store failures.
+   * @default a rate-limited console.warn
+   */
+  onError?: ErrorHandler;
+  /**
+   * Sensitive keys and paths to redact in metadata, changes and context, on top of the
+   * defaults (password, secret, token, authorization, cookie, apiKey, card numbers...).
+   * `false` turns redaction off.
+   */
+  redact?: RedactOptions | string[] | false;
+  /**
+   * Largest serialised size of metadata (and of changes); larger values are replaced, largest
+   * first, by a marker giving their size.
+   * @default 8192
+   */
+  maxMetadataBytes?: number;
+  /**
+   * Keep the stack of errors passed as `error`.
+   * @default false
+   */
+  includeStack?: boolean;
+  /**
+   * A local spool for outages: when the store fails, or the queue passes a high-water mark,
+   * batches go to a SQLite file instead of being dropped, and are replayed to the store once
+   * it answers (also by the next process, after a crash). `true` uses
+   * `.activity-log-spool.db` in the working directory. Needs better-sqlite3.
+   * @default undefined (no spool)
+   */
+  spool?: boolean | SpoolOptions | ActivitySpool;
+  /**
+   * How long `close()` waits for a store that makes no progress (no batch settled for that
+   * long) before moving what is left to the spool (or counting it as dropped, without one). A
+   * store that keeps writing is waited for, however long its backlog takes.
+   * @default 10000
+   */
+  closeTimeoutMs?: number;
+}
 
 /** Logger options after validation, with every default applied. */
 export interface ResolvedOptions {
@@ -107,7 +198,6 @@ function lazySqliteSpool(settings: SpoolOptions): ActivitySpool {
     append: async (records) => (await spool()).append(records),
     peek: async () => (await spool()).peek(),
     remove: async (batchId) => (await spool()).remove(batchId),
-    size: async () => (await spool()).size(),
     close: async () => {
       if (loaded) await (await loaded).close();
     },

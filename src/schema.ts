@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { describeValue as describe } from './describe.js';
 import { EVENT_ID_PATTERN } from './cursor.js';
+
+export { EVENT_ID_PATTERN };
 import { isStorableTime, TIME_INPUT_RULE, TIME_RANGE_RULE, timeInputToMs } from './time.js';
 
 /**
@@ -153,6 +155,12 @@ export const activityEventSchema = z.strictObject({
   occurredAt: validDate.optional(),
 });
 
+/** The top-level fields of an event, in the schema's order: the one list every part of the logger reads. */
+export const EVENT_FIELDS = Object.keys(activityEventSchema.shape) as readonly (keyof typeof activityEventSchema.shape)[];
+
+/** The fields of an event's `context`. */
+export const CONTEXT_FIELDS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
+
 /** What a store keeps and returns: normalised, with defaults applied. */
 export const activityRecordSchema = z.object({
   id: z.string(),
@@ -168,8 +176,11 @@ export const activityRecordSchema = z.object({
   context: contextSchema.partial().optional(),
 });
 
+/** An action filter: an exact action, or every action under a prefix, `recipe.*`. */
+export const ACTION_FILTER_PATTERN = new RegExp(`${ACTION_PATTERN.source.slice(0, -1)}(?:\\.\\*)?$`);
+
 /** An action filter: an exact action, or a prefix such as `recipe.*`. */
-export const actionFilterSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*(?:\.\*)?$/, {
+export const actionFilterSchema = z.string().regex(ACTION_FILTER_PATTERN, {
   error: (issue) => `must be an action like "recipe.update" or a prefix like "recipe.*", got ${describe(issue.input)}`,
 });
 
@@ -178,7 +189,8 @@ export const MAX_PAGE_SIZE = 500;
 /** Page size when none is given. */
 export const DEFAULT_PAGE_SIZE = 50;
 
-const metadataFilterKey = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** A metadata key a filter may name: an identifier, so every store can address it in SQL. */
+export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 const filterShape = z.strictObject({
     actorType: text(LIMITS.type).optional(),
@@ -196,7 +208,7 @@ const filterShape = z.strictObject({
     /** Equality on top-level metadata keys, e.g. `{ recipeId: 'r_1' }`. */
     metadata: z
       .record(
-        z.string().regex(metadataFilterKey, { error: 'keys must be identifiers (letters, digits, "_")' }),
+        z.string().regex(METADATA_KEY_PATTERN, { error: 'keys must be identifiers (letters, digits, "_")' }),
         z.union([z.string(), z.number().finite(), z.boolean()], {
           error: 'values must be strings, finite numbers or booleans',
         }),

@@ -1,5 +1,6 @@
 import { describeValue } from './describe.js';
 import { normalizeThrown, ThrownObject } from './normalize-error.js';
+import { EVENT_FIELDS } from './schema.js';
 
 /**
  * The caller-side copy of an event. `log()` must return at once, never throw, and store what
@@ -17,21 +18,6 @@ import { normalizeThrown, ThrownObject } from './normalize-error.js';
 
 /** Deepest nesting copied; deeper values are replaced by a marker. */
 export const MAX_DEPTH = 20;
-
-/** Top-level fields of an event, in the order they are copied. */
-export const EVENT_FIELDS = [
-  'id',
-  'action',
-  'status',
-  'actor',
-  'target',
-  'tenantId',
-  'metadata',
-  'changes',
-  'error',
-  'context',
-  'occurredAt',
-] as const;
 
 type EventField = (typeof EVENT_FIELDS)[number];
 const EVENT_FIELD_SET: ReadonlySet<string> = new Set(EVENT_FIELDS);
@@ -53,7 +39,13 @@ const NO_FIELDS: EventSnapshot['fields'] = Object.freeze({});
  * allocation on the caller's path). Never throws.
  */
 export function snapshotEvent<T extends EventSnapshot>(input: unknown, includeStack: boolean, into: T): T {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+  const array = input !== null && typeof input === 'object' && isArray(input);
+  if (array === 'unreadable') {
+    into.fields = NO_FIELDS;
+    into.problem = 'event: could not be read (a revoked Proxy)';
+    return into;
+  }
+  if (input === null || typeof input !== 'object' || array) {
     into.fields = NO_FIELDS;
     into.problem = `event: must be an object with an "action", got ${describeValue(input)}`;
     return into;
@@ -74,6 +66,15 @@ export function snapshotEvent<T extends EventSnapshot>(input: unknown, includeSt
   into.fields = copied.fields;
   into.unknownKeys = copied.unknownKeys;
   return into;
+}
+
+/** `Array.isArray`, which throws for a revoked Proxy: such a value is unreadable, not an array. */
+function isArray(value: object): boolean | 'unreadable' {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return 'unreadable';
+  }
 }
 
 /**

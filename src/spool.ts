@@ -21,8 +21,6 @@ export interface ActivitySpool {
   peek(): Promise<SpooledBatch | undefined>;
   /** Deletes a batch, after the store has committed it. */
   remove(batchId: number): Promise<void>;
-  /** What the spool holds now. */
-  size(): Promise<{ batches: number; records: number; bytes: number }>;
   /** Releases the file. */
   close(): Promise<void>;
 }
@@ -69,7 +67,7 @@ export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
 export function isActivitySpool(value: unknown): value is ActivitySpool {
   if (value === null || typeof value !== 'object') return false;
   const spool = value as Record<string, unknown>;
-  return ['append', 'peek', 'remove', 'size', 'close'].every((method) => typeof spool[method] === 'function');
+  return ['append', 'peek', 'remove', 'close'].every((method) => typeof spool[method] === 'function');
 }
 
 /** Records to the spool's text form and back (dates as ISO strings). */

@@ -9,22 +9,26 @@ import type {
 } from './schema.js';
 
 /**
- * The contract every storage adapter implements. Four methods are required; the rest are
- * optional and announced by {@link StoreCapabilities}, so the core and the HTTP layer branch on
- * data, not on `instanceof`.
+ * The contract every storage adapter implements. Four methods are required; the others are
+ * optional, and a store that has one supports it: the logger calls `count`, `summarize` and
+ * `insertInTransaction` when they are there and answers `UNSUPPORTED` when they are not.
  *
- * Stores receive validated input: the logger and the query helpers (`parseActivityQuery`,
- * `toPage`, `encodeCursor` from `activity-log`) do validation and paging for them.
+ * Stores receive validated input: the logger and the query helpers of `activity-log/store`
+ * (`parseActivityQuery`, `toPage`, `encodeCursor`) do validation and paging for them. The
+ * conformance suite in `activity-log/testing` checks a store against this contract.
  */
 export interface ActivityStore {
   /** A short name for messages, such as `memory` or `sqlite`. */
   readonly name: string;
-  /** What this store can do beyond the required methods. */
-  readonly capabilities: StoreCapabilities;
+  /** What this store can do that no method's presence tells. Absent: none of it. */
+  readonly capabilities?: StoreCapabilities;
 
   /**
    * Writes a batch, all or nothing. A record whose id is already stored is skipped, so a
-   * retried batch never duplicates a record. Rejects on failure; the logger retries.
+   * retried batch never duplicates a record. Rejects on failure; the logger retries. A batch
+   * refused for the content of its records (not for a connection or a lock) rejects with an
+   * `ActivityLogError` of code `RECORD_REJECTED`: the logger then writes the rest of the batch
+   * without the offenders, and never retries or spools them.
    */
   insert(records: readonly ActivityRecord[]): Promise<void>;
 
@@ -40,16 +44,16 @@ export interface ActivityStore {
   /** Deletes records older than `before` (optionally of one tenant or action); returns how many. */
   purge(options: NormalizedPurgeOptions): Promise<number>;
 
-  /** How many records match. Present when `capabilities.count`. */
+  /** How many records match. */
   count?(filter: NormalizedActivityFilter): Promise<number>;
 
-  /** Counts grouped for dashboards. Present when `capabilities.summarize`. */
+  /** Counts grouped for dashboards (see `SummaryCounter` in `activity-log/store`). */
   summarize?(query: NormalizedSummaryQuery): Promise<SummaryBucket[]>;
 
   /**
    * Writes records inside the caller's own open transaction (for a Kysely store, a Kysely
-   * `Transaction`), so they commit or roll back with the caller's business change. Present
-   * when `capabilities.transactions`; used by `logger.logInTransaction()`.
+   * `Transaction`), so they commit or roll back with the caller's business change. Used by
+   * `logger.logInTransaction()`.
    */
   insertInTransaction?(transaction: unknown, records: readonly ActivityRecord[]): Promise<void>;
 
@@ -60,16 +64,15 @@ export interface ActivityStore {
   close?(): Promise<void>;
 }
 
-/** What a store supports beyond the required methods. */
+/** What a store supports that no method's presence tells; the logger reads these. */
 export interface StoreCapabilities {
-  /** `count()` is implemented. */
-  readonly count: boolean;
-  /** `summarize()` is implemented. */
-  readonly summarize: boolean;
-  /** `metadata` equality filters are supported in queries. */
-  readonly metadataFilter: boolean;
-  /** `insertInTransaction()` is implemented. */
-  readonly transactions?: boolean;
+  /**
+   * `query`, `count` and `summarize` honour `metadata` equality filters. Without it the
+   * logger refuses such a filter with `UNSUPPORTED` rather than let the store ignore it and
+   * return records the filter excludes.
+   * @default false
+   */
+  readonly metadataFilter?: boolean;
 }
 
 /** True when `value` has the shape of an {@link ActivityStore}. */

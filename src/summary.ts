@@ -1,32 +1,77 @@
-import type { ActivityRecord, NormalizedSummaryQuery, SummaryBucket } from './schema.js';
+import type { ActivityRecord, ActivityStatus, NormalizedSummaryQuery, SummaryBucket } from './schema.js';
 
-/** Summary semantics shared by every store: bucket keys and bucket order. */
+/** Summary semantics shared by every store: bucket keys, counting and bucket order. */
 
-/** The bucket key of a record: an ISO hour (`2026-01-02T03:00:00.000Z`) or day (`2026-01-02`) for time. */
-export function bucketKey(
-  record: Pick<ActivityRecord, 'action' | 'status' | 'actor'>,
-  occurredAtMs: number,
-  by: NormalizedSummaryQuery['by']): string {
+type Dimension = NormalizedSummaryQuery['by'];
+
+const UNIT_MS = { hour: 3_600_000, day: 86_400_000 } as const;
+
+/** The length of a time bucket, for `hour` and `day`; `undefined` for the other dimensions. */
+export function timeBucketMs(by: Dimension): number | undefined {
+  return by === 'hour' || by === 'day' ? UNIT_MS[by] : undefined;
+}
+
+/** The key of the time bucket holding `ms`: an ISO hour (`2026-01-02T03:00:00.000Z`) or day (`2026-01-02`). */
+export function timeBucketKey(ms: number, by: 'hour' | 'day'): string {
+  const start = new Date(Math.floor(ms / UNIT_MS[by]) * UNIT_MS[by]).toISOString();
+  return by === 'day' ? start.slice(0, 10) : start;
+}
+
+/** The bucket key of a record. A record without an actor counts under `(none)` by actor type. */
+export function bucketKey(record: Pick<ActivityRecord, 'action' | 'status' | 'actor'>, occurredAtMs: number, by: Dimension): string {
   switch (by) {
     case 'action':
       return record.action;
     case 'status':
       return record.status;
     case 'actorType':
-      return record.actor?.type ?? '(none)';
+      return record.actor?.type ?? NO_KEY;
     case 'hour':
-      return new Date(Math.floor(occurredAtMs / 3_600_000) * 3_600_000).toISOString();
     case 'day':
-      return new Date(Math.floor(occurredAtMs / 86_400_000) * 86_400_000).toISOString().slice(0, 10);
+      return timeBucketKey(occurredAtMs, by);
     default:
       return assertNever(by);
   }
 }
 
-/** Time buckets in time order; others by count, descending, then key. */
-export function sortBuckets(buckets: SummaryBucket[], by: NormalizedSummaryQuery['by']): SummaryBucket[] {
-  if (by === 'hour' || by === 'day') return buckets.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return buckets.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+/** The key of a group without a value (no actor, by actor type). */
+export const NO_KEY = '(none)';
+
+/**
+ * Counts into buckets, then lists them in the one order every store returns: time buckets in
+ * time order, each split by status for a stacked chart; others by count, descending, then key.
+ * Stores add one record at a time (memory) or one grouped row at a time (SQL).
+ */
+export class SummaryCounter {
+  private readonly buckets = new Map<string, SummaryBucket>();
+  private readonly timed: boolean;
+
+  constructor(private readonly by: Dimension) {
+    this.timed = timeBucketMs(by) !== undefined;
+  }
+
+  /** Adds `count` records of `status` to the bucket `key`. */
+  add(key: string, status: ActivityStatus, count = 1): void {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { key, count: 0 };
+      if (this.timed) bucket.byStatus = {};
+      this.buckets.set(key, bucket);
+    }
+    bucket.count += count;
+    if (bucket.byStatus) bucket.byStatus[status] = (bucket.byStatus[status] ?? 0) + count;
+  }
+
+  /** The buckets, in order. */
+  result(): SummaryBucket[] {
+    const buckets = [...this.buckets.values()];
+    if (this.timed) return buckets.sort((a, b) => compareKeys(a.key, b.key));
+    return buckets.sort((a, b) => b.count - a.count || compareKeys(a.key, b.key));
+  }
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function assertNever(value: never): never {

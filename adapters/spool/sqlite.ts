@@ -11,6 +11,7 @@ import {
   type SpoolOptions,
 } from '../../src/spool.js';
 import { defaultExport, loadPeer } from '../storage/peer.js';
+import { openSqlite } from '../storage/sqlite-pragmas.js';
 
 /**
  * The built-in spool: one SQLite file (WAL, `synchronous=NORMAL`, which survives a crash of
@@ -27,17 +28,14 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
     append: BetterSqlite3.Statement<[number, number, string, number]>;
     peek: BetterSqlite3.Statement<[], { id: number; payload: string }>;
     remove: BetterSqlite3.Statement<[number]>;
-    size: BetterSqlite3.Statement<[], { batches: number; records: number | null; bytes: number | null }>;
+    usedBytes: BetterSqlite3.Statement<[], { bytes: number }>;
     quarantine: (id: number, reason: string) => void;
   }
 
   const open = () =>
     (opened ??= (async () => {
       const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'spool'));
-      const db = new Database(filename);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
+      const db = openSqlite(Database, filename, 'spool');
       db.exec(`CREATE TABLE IF NOT EXISTS activity_spool (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         records INTEGER NOT NULL,
@@ -54,6 +52,15 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
         spooled_at INTEGER NOT NULL,
         reason TEXT NOT NULL
       )`);
+      // The bytes spooled, kept up to date by triggers in the transaction of each change, so
+      // that checking the bound on append reads one row, whatever the spool holds, also with
+      // several processes sharing the file. A file from before this table is counted once.
+      db.exec(`CREATE TABLE IF NOT EXISTS activity_spool_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL)`);
+      db.exec(`INSERT OR IGNORE INTO activity_spool_size (id, bytes) SELECT 1, COALESCE(SUM(bytes), 0) FROM activity_spool`);
+      db.exec(`CREATE TRIGGER IF NOT EXISTS activity_spool_grows AFTER INSERT ON activity_spool
+        BEGIN UPDATE activity_spool_size SET bytes = bytes + new.bytes WHERE id = 1; END`);
+      db.exec(`CREATE TRIGGER IF NOT EXISTS activity_spool_shrinks AFTER DELETE ON activity_spool
+        BEGIN UPDATE activity_spool_size SET bytes = bytes - old.bytes WHERE id = 1; END`);
       const setAside = db.prepare('INSERT OR REPLACE INTO activity_spool_unreadable (id, records, payload, spooled_at, reason) SELECT id, records, payload, spooled_at, ? FROM activity_spool WHERE id = ?');
       const removeRow = db.prepare('DELETE FROM activity_spool WHERE id = ?');
       return {
@@ -65,7 +72,7 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
         append: db.prepare('INSERT INTO activity_spool (records, bytes, payload, spooled_at) VALUES (?, ?, ?, ?)'),
         peek: db.prepare('SELECT id, payload FROM activity_spool ORDER BY id LIMIT 1'),
         remove: db.prepare('DELETE FROM activity_spool WHERE id = ?'),
-        size: db.prepare('SELECT COUNT(*) AS batches, SUM(records) AS records, SUM(bytes) AS bytes FROM activity_spool'),
+        usedBytes: db.prepare('SELECT bytes FROM activity_spool_size WHERE id = 1'),
       };
     })());
 
@@ -77,7 +84,7 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
       const bytes = Buffer.byteLength(payload);
       // Read the size in the same transaction as the insert, so two processes cannot both pass the bound.
       spool.db.transaction(() => {
-        const used = spool.size.get()?.bytes ?? 0;
+        const used = spool.usedBytes.get()?.bytes ?? 0;
         if (used + bytes > maxBytes) {
           throw new ActivityLogError('SPOOL_FULL', `spool ${filename} is full (${used} of ${maxBytes} bytes); ${records.length} events dropped`, {
             details: { dropped: records.length, usedBytes: used, maxBytes },
@@ -100,10 +107,6 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
     },
     async remove(batchId: number) {
       (await open()).remove.run(batchId);
-    },
-    async size() {
-      const row = (await open()).size.get();
-      return { batches: row?.batches ?? 0, records: row?.records ?? 0, bytes: row?.bytes ?? 0 };
     },
     async close() {
       if (!opened) return;

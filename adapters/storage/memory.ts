@@ -10,7 +10,7 @@ import type {
   SummaryBucket,
 } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
-import { bucketKey, sortBuckets } from '../../src/summary.js';
+import { bucketKey, SummaryCounter } from '../../src/summary.js';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -70,7 +70,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   const store: MemoryStore = {
     name: 'memory',
-    capabilities: { count: true, summarize: true, metadataFilter: true, transactions: false },
+    capabilities: { metadataFilter: true },
 
     get size() {
       return entries.length;
@@ -175,17 +175,7 @@ function matches(entry: Entry, filter: NormalizedActivityFilter): boolean {
 }
 
 function summarize(entries: Entry[], query: NormalizedSummaryQuery): SummaryBucket[] {
-  const buckets = new Map<string, SummaryBucket>();
-  for (const { record, occurredAtMs } of entries) {
-    const key = bucketKey(record, occurredAtMs, query.by);
-    let bucket = buckets.get(key);
-    if (!bucket) {
-      bucket = { key, count: 0 };
-      if (query.by === 'hour' || query.by === 'day') bucket.byStatus = {};
-      buckets.set(key, bucket);
-    }
-    bucket.count++;
-    if (bucket.byStatus) bucket.byStatus[record.status] = (bucket.byStatus[record.status] ?? 0) + 1;
-  }
-  return sortBuckets([...buckets.values()], query.by);
+  const counter = new SummaryCounter(query.by);
+  for (const { record, occurredAtMs } of entries) counter.add(bucketKey(record, occurredAtMs, query.by), record.status);
+  return counter.result();
 }

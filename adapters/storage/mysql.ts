@@ -1,5 +1,6 @@
 import type { Pool, PoolOptions } from 'mysql2';
-import { createPooledSqlStore, type SqlActivityStore, type SqlTableOptions } from './kysely.js';
+import { createPooledSqlStore } from './sql/pooled.js';
+import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
 
 /**
@@ -51,6 +52,6 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
       const mysql = defaultExport<typeof import('mysql2')>(await loadPeer('mysql2', 'mysql'));
       return mysql.createPool({ connectionLimit: 10, timezone: 'Z', charset: 'utf8mb4', ...options.poolOptions, uri: options.uri });
     },
-    dialect: (kysely, pool) => new kysely.MysqlDialect({ pool }),
+    kyselyDialect: (kysely, pool) => new kysely.MysqlDialect({ pool }),
   });
 }

@@ -1,5 +1,6 @@
 import type { Pool, PoolConfig } from 'pg';
-import { createPooledSqlStore, type SqlActivityStore, type SqlTableOptions } from './kysely.js';
+import { createPooledSqlStore } from './sql/pooled.js';
+import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
 
 /**
@@ -53,6 +54,6 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
       pool.on('connect', (client) => client.on('error', () => undefined));
       return pool;
     },
-    dialect: (kysely, pool) => new kysely.PostgresDialect({ pool }),
+    kyselyDialect: (kysely, pool) => new kysely.PostgresDialect({ pool }),
   });
 }

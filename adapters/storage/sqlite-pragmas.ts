@@ -1,33 +1,51 @@
 import type BetterSqlite3 from 'better-sqlite3';
 
 /**
- * The one place SQLite connections are configured: the store's writer (on its thread or the
- * main one), its reader thread, and the spool all open their files through here, so they
- * cannot disagree. A `database` the app passes in is left as the app configured it.
+ * The one place SQLite connections are opened and configured: the store's writer (on its
+ * thread or the main one), its reader thread, and the spool all open their files through
+ * here, so they cannot disagree. A `database` the app passes in is left as the app
+ * configured it.
  * @internal
  */
 
 /** What a connection is for. */
 export type SqliteConnectionRole = 'writer' | 'reader' | 'spool';
 
+/** How long a statement waits for another connection's lock, unless the store is told otherwise. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
 /**
- * Sets the pragmas of a connection the library opened:
+ * Opens `filename` with better-sqlite3's `Database` and sets the pragmas of its role:
  * - all: `busy_timeout` (how long a statement waits for another connection's lock);
  * - writer and spool: WAL (readers never block the writer) and `synchronous = NORMAL` (durable
  *   at each checkpoint, survives a crash of the process, and fast);
- * - writer: a checkpoint every 16 MB of WAL rather than 4 MB (a third less CPU per row,
- *   measured), and the WAL truncated back to 32 MB if a long reader ever let it grow past that.
+ * - writer: a checkpoint every 16 MB of WAL rather than 4 MB (less CPU per row; see the
+ *   storage benchmark), and the WAL truncated back to 32 MB if a long reader ever let it grow
+ *   past that.
  *
  * The reader does not set the journal mode: WAL is a property of the file, set by the writer,
  * and asking for it needs a lock the writer may hold.
  */
-export function configureSqliteConnection(db: BetterSqlite3.Database, role: SqliteConnectionRole, busyTimeoutMs: number): void {
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-  if (role === 'reader') return;
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  if (role === 'writer') {
-    db.pragma('wal_autocheckpoint = 4000');
-    db.pragma('journal_size_limit = 33554432');
+export function openSqlite(
+  Database: typeof BetterSqlite3,
+  filename: string,
+  role: SqliteConnectionRole,
+  busyTimeoutMs: number = DEFAULT_BUSY_TIMEOUT_MS,
+): BetterSqlite3.Database {
+  const timeout = Math.max(0, Math.floor(busyTimeoutMs));
+  const db = new Database(filename, { timeout });
+  try {
+    db.pragma(`busy_timeout = ${timeout}`);
+    if (role === 'reader') return db;
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    if (role === 'writer') {
+      db.pragma('wal_autocheckpoint = 4000');
+      db.pragma('journal_size_limit = 33554432');
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
   }
 }

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
-import { configureSqliteConnection } from './sqlite-pragmas.js';
+import { openSqlite } from './sqlite-pragmas.js';
 import type { SqliteRequest, SqliteResponse, SqliteThreadData, SqliteThreadError } from './sqlite-protocol.js';
 
 const port = parentPort!;
@@ -21,8 +21,7 @@ const toError = (error: unknown): SqliteThreadError => {
 let db: BetterSqlite3.Database | undefined;
 try {
   const Database = createRequire(import.meta.url)(data.driver) as typeof BetterSqlite3;
-  db = new Database(data.filename, { timeout: data.busyTimeoutMs });
-  configureSqliteConnection(db, data.role, data.busyTimeoutMs);
+  db = openSqlite(Database, data.filename, data.role, data.busyTimeoutMs);
   send({ ready: true });
 } catch (error) {
   send({ ready: false, error: toError(error) });

@@ -1,9 +1,11 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ActivityRecord } from '../../src/schema.js';
-import { createSqlStore, SQL_DIALECTS, type SqlActivityStore, type TableInfo } from './kysely.js';
 import { defaultExport, loadPeer } from './peer.js';
+import { sqliteDialect } from './sql/sqlite.js';
+import type { SqlStatements } from './sql/statements.js';
+import { createSqlStore, type SqlActivityStore } from './sql/store.js';
 import { assertDriverRunsHere, isUnresolvableDriver, loadedDriver, resolveDriver, type LoadedDriver } from './sqlite-driver.js';
-import { configureSqliteConnection } from './sqlite-pragmas.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, openSqlite } from './sqlite-pragmas.js';
 import type { SqliteThreadData } from './sqlite-protocol.js';
 import { SqliteThread, threadDialect } from './sqlite-thread.js';
 
@@ -76,7 +78,7 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
  * const activity = createActivityLogger({ store: sqliteStore({ filename: 'activity.db' }) });
  */
 export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore {
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const userDatabase = options.database;
   const filename = userDatabase ? userDatabase.name : (options.filename ?? 'activity.db');
   // Reads can leave the main thread when there is a file another connection can open.
@@ -117,10 +119,10 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
   };
 
   /** One cached single-row prepared statement, run for each record inside one transaction. */
-  const prepareInsert = (db: BetterSqlite3.Database, table: TableInfo) => {
-    const insert = db.prepare(table.insertSql(1));
+  const prepareInsert = (db: BetterSqlite3.Database, statements: SqlStatements) => {
+    const insert = db.prepare(statements.insertText(1));
     return db.transaction((records: readonly ActivityRecord[]) => {
-      for (const record of records) insert.run(table.values(record));
+      for (const record of records) insert.run(statements.values(record));
     });
   };
 
@@ -128,7 +130,6 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
     name: 'sqlite',
     subpath: 'sqlite',
     tableName: options.tableName,
-    schema: undefined,
     migrate: options.migrate,
     async connect() {
       const Database = userDatabase
@@ -148,8 +149,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
       }
       if (!writeDb) {
         if (!mainDatabase) {
-          mainDatabase = userDatabase ?? new Database(filename, { timeout: busyTimeoutMs });
-          if (!userDatabase) configureSqliteConnection(mainDatabase, 'writer', busyTimeoutMs);
+          mainDatabase = userDatabase ?? openSqlite(Database, filename, 'writer', busyTimeoutMs);
         }
         writeDb = new k.Kysely({ dialect: new k.SqliteDialect({ database: mainDatabase }) });
       }
@@ -158,12 +158,12 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
         reader = await startThread('reader');
         if (reader) readDb = new k.Kysely({ dialect: threadDialect(k, reader) });
       }
-      return { db: writeDb, readDb, dialect: SQL_DIALECTS.sqlite };
+      return { db: writeDb, readDb, dialect: sqliteDialect };
     },
-    async fastInsert(records, table) {
+    async insert(records, statements) {
       if (writer) {
-        const rows = records.map((record) => table.values(record));
-        return writer.batch(table.insertSql(1), rows);
+        const rows = records.map((record) => statements.values(record));
+        return writer.batch(statements.insertText(1), rows);
       }
       const db = mainDatabase!;
       if (db.inTransaction) {
@@ -171,7 +171,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
         // records part of it (and lose them on its rollback). Rejecting lets the logger retry.
         throw new Error('sqlite store: the connection is inside another transaction; the batch will be retried');
       }
-      insertOnMain ??= prepareInsert(db, table);
+      insertOnMain ??= prepareInsert(db, statements);
       insertOnMain(records);
     },
     disconnect: () => closeAll(),

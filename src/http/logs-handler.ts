@@ -3,6 +3,7 @@ import { decodeCursor } from '../cursor.js';
 import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { ActivityLogger } from '../logger.js';
 import {
+  CONTEXT_FIELDS,
   activityFilterSchema,
   activityQuerySchema,
   summaryQuerySchema,
@@ -334,7 +335,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   });
 }
 
-/** The CSV columns of an export, in order. */
+/** The CSV columns of an export, in order: the record's fields flattened, context fields by their own names. */
 export const EXPORT_CSV_COLUMNS = [
   'id',
   'occurredAt',
@@ -347,12 +348,7 @@ export const EXPORT_CSV_COLUMNS = [
   'targetId',
   'targetName',
   'tenantId',
-  'ip',
-  'userAgent',
-  'requestId',
-  'method',
-  'route',
-  'traceId',
+  ...CONTEXT_FIELDS,
   'errorName',
   'errorMessage',
   'errorCode',
@@ -382,7 +378,6 @@ export function csvCell(value: unknown): string {
 }
 
 function csvRow(record: ActivityRecord): string {
-  const c = record.context;
   const cells: unknown[] = [
     record.id,
     record.occurredAt,
@@ -395,12 +390,7 @@ function csvRow(record: ActivityRecord): string {
     record.target?.id,
     record.target?.name,
     record.tenantId,
-    c?.ip,
-    c?.userAgent,
-    c?.requestId,
-    c?.method,
-    c?.route,
-    c?.traceId,
+    ...CONTEXT_FIELDS.map((field) => record.context?.[field]),
     record.error?.name,
     record.error?.message,
     record.error?.code,

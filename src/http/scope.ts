@@ -1,22 +1,9 @@
 import { runWithActivityContext } from '../context.js';
 import { describeValue } from '../describe.js';
 import { ActivityLogError } from '../errors.js';
-import { bindTrusted, type ActivityLogger, type ActivityStats } from '../logger.js';
-import type { ActivityBindings } from '../materialize.js';
-import {
-  LIMITS,
-  type ActivityActor,
-  type ActivityContext,
-  type ActivityFilter,
-  type ActivityPage,
-  type ActivityQuery,
-  type ActivityRecord,
-  type PurgeOptions,
-  type SummaryBucket,
-  type SummaryQuery,
-} from '../schema.js';
-import { snapshotPlain } from '../snapshot.js';
-import type { ActivityStore } from '../store.js';
+import { REQUEST_SCOPE, ROUTE_OF, type HeldBindings, type RequestTag } from '../bindings.js';
+import type { ActivityLogger } from '../logger.js';
+import { LIMITS, type ActivityActor, type ActivityContext } from '../schema.js';
 import { compileCapturePolicy, type CaptureOptions, type CapturePolicy } from './capture.js';
 import { extractRequestContext, type RequestLike } from './request-context.js';
 
@@ -116,9 +103,6 @@ const ANONYMOUS: ActivityActor = Object.freeze({ type: 'anonymous' });
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
-/** Where a request logger keeps its scope (see requestScopeOf). */
-const SCOPE_OF_LOGGER = Symbol('activity-log.request-scope');
-
 /** What every scope of one middleware shares, compiled once. */
 interface ScopeSettings {
   readonly logger: ActivityLogger<any>;
@@ -131,9 +115,6 @@ interface ScopeSettings {
  * Compiles the middleware options once and returns the per-request scope opener every
  * framework shim calls. All the logic of the middleware lives here; shims only convert.
  * Nothing here awaits storage: the only await is on the user's own `actor`/`tenant`.
- *
- * This runs on every request, so a scope is two objects with their methods on prototypes
- * (no closures per request), and the bound child logger is built once, on first use.
  */
 export function createRequestScopeFactory<Req>(
   logger: ActivityLogger<any>,
@@ -169,13 +150,21 @@ export function createRequestScopeFactory<Req>(
   };
 }
 
-class RequestScope implements ActivityRequestScope {
-  readonly activity: RequestActivityLogger;
+/**
+ * One request: its logger is an ordinary child of the app's logger, whose bindings carry the
+ * request context, a route read when an event is logged (express and hono route after the
+ * middleware ran), and this scope as its request tag, so that every logger of the request
+ * (children from `with()` included) leads back here.
+ */
+class RequestScope implements ActivityRequestScope, RequestTag {
+  readonly activity: ActivityLogger<any>;
   readonly requestIdHeader: string;
   private readonly method: string;
+  private readonly staticRoute: string | undefined;
+  private lastRoute: string | undefined;
   private errorRecorded = false;
-  /** The request's own logger recorded a denied or failure event (see CaptureOptions.dedupe). */
-  ownRefusalRecorded = false;
+  /** The request's own loggers recorded a denied or failure event (see CaptureOptions.dedupe). */
+  private ownRefusalRecorded = false;
   private finished = false;
 
   constructor(
@@ -185,14 +174,29 @@ class RequestScope implements ActivityRequestScope {
     private readonly startedAt: number,
     actor: ActivityActor,
     tenantId: string | number | undefined,
-    routeOf: (() => string | undefined) | undefined,
+    private readonly routeOf: (() => string | undefined) | undefined,
     /** The framework's request object this scope belongs to (see requestScopeOf). */
     readonly frameworkRequest: object | undefined,
   ) {
     this.requestIdHeader = settings.headerName;
     this.method = context.method!;
-    const bindings: ActivityBindings = tenantId === undefined ? { actor, context } : { actor, context, tenantId };
-    this.activity = new RequestActivityLogger(settings.logger, bindings, routeOf, this);
+    this.staticRoute = context.route;
+    const bindings: HeldBindings = { actor, context, [REQUEST_SCOPE]: this };
+    if (tenantId !== undefined) bindings.tenantId = tenantId;
+    if (routeOf) bindings[ROUTE_OF] = () => this.route();
+    this.activity = settings.logger.with(bindings);
+  }
+
+  /** The route template as known now, or the last one seen. */
+  route(): string | undefined {
+    if (!this.routeOf) return this.staticRoute;
+    const route = safeRoute(this.routeOf);
+    if (route !== undefined) this.lastRoute = route;
+    return this.lastRoute;
+  }
+
+  logged(status: unknown): void {
+    if (status === 'denied' || status === 'failure') this.ownRefusalRecorded = true;
   }
 
   run<T>(fn: () => T): T {
@@ -213,7 +217,7 @@ class RequestScope implements ActivityRequestScope {
     // The unhandled error already stands for this request's failure.
     if (this.errorRecorded && statusCode >= 500) return;
     const { policy } = this.settings;
-    const decision = policy.decide(this.method, this.activity.route(), statusCode);
+    const decision = policy.decide(this.method, this.route(), statusCode);
     if (!decision) return;
     // The request already said why it was refused: one refusal, one record.
     if (policy.dedupe && this.ownRefusalRecorded && decision.status !== 'success') return;
@@ -226,150 +230,21 @@ class RequestScope implements ActivityRequestScope {
 }
 
 /**
- * What the request logger and its `with()` children share: each is tied to its request's
- * scope (found again by requestScopeOf, under a symbol, so not part of the logger's API), a
- * child from `with()` is one of them too, and everything but logging goes to the app's logger.
- */
-abstract class ScopedLogger implements ActivityLogger<any> {
-  readonly [SCOPE_OF_LOGGER]: RequestScope;
-
-  constructor(
-    protected readonly parent: ActivityLogger<any>,
-    scope: RequestScope,
-  ) {
-    this[SCOPE_OF_LOGGER] = scope;
-  }
-
-  /** The core logger that carries this logger's bindings. */
-  protected abstract current(): ActivityLogger<any>;
-
-  log(event: Parameters<ActivityLogger<any>['log']>[0]): void {
-    try {
-      const status = (event as { status?: unknown } | null | undefined)?.status;
-      if (status === 'denied' || status === 'failure') this[SCOPE_OF_LOGGER].ownRefusalRecorded = true;
-    } catch {
-      // An event whose status cannot be read is the logger's to report; log() goes on.
-    }
-    this.current().log(event);
-  }
-  with(bindings: ActivityBindings): ActivityLogger<any> {
-    // An app may put this child in place of req.activity: it stays tied to the scope.
-    return new ScopedChildLogger(this.parent, this.current().with(bindings), this[SCOPE_OF_LOGGER]);
-  }
-  logInTransaction(transaction: unknown, event: Parameters<ActivityLogger<any>['log']>[0]): Promise<ActivityRecord> {
-    return this.current().logInTransaction(transaction, event);
-  }
-  get bindings(): Readonly<ActivityBindings> {
-    return this.current().bindings;
-  }
-  get store(): ActivityStore {
-    return this.parent.store;
-  }
-  flush(): Promise<void> {
-    return this.parent.flush();
-  }
-  close(): Promise<void> {
-    return this.parent.close();
-  }
-  stats(): ActivityStats {
-    return this.parent.stats();
-  }
-  report(error: ActivityLogError): void {
-    this.parent.report(error);
-  }
-  query(query?: ActivityQuery): Promise<ActivityPage> {
-    return this.parent.query(query);
-  }
-  get(id: string): Promise<ActivityRecord | undefined> {
-    return this.parent.get(id);
-  }
-  count(filter?: ActivityFilter): Promise<number> {
-    return this.parent.count(filter);
-  }
-  summarize(query: SummaryQuery): Promise<SummaryBucket[]> {
-    return this.parent.summarize(query);
-  }
-  purge(options: PurgeOptions): Promise<number> {
-    return this.parent.purge(options);
-  }
-}
-
-/**
- * The logger of one request. When the route template is only known after routing (express,
- * hono), the child logger is built on first use and rebuilt if the route changed, so
- * `req.activity.log()` in a handler carries `/recipes/:id` although the middleware ran
- * before the router. Routers may forget the route once a handler is done, so the last one
- * seen is kept.
- */
-class RequestActivityLogger extends ScopedLogger {
-  private child: ActivityLogger<any> | undefined;
-  private childRoute: string | undefined;
-  private lastRoute: string | undefined;
-
-  constructor(
-    parent: ActivityLogger<any>,
-    private readonly bound: ActivityBindings,
-    private readonly routeOf: (() => string | undefined) | undefined,
-    scope: RequestScope,
-  ) {
-    super(parent, scope);
-  }
-
-  /** The route template as known now (or last known). */
-  route(): string | undefined {
-    if (!this.routeOf) return this.bound.context!.route;
-    const route = safeRoute(this.routeOf);
-    if (route !== undefined) this.lastRoute = route;
-    return this.lastRoute;
-  }
-
-  protected current(): ActivityLogger<any> {
-    const route = this.routeOf ? this.route() : undefined;
-    if (this.child && (!this.routeOf || route === this.childRoute)) return this.child;
-    const bound = this.bound;
-    if (!this.child) {
-      // First use. Nothing was logged with these bindings yet and this scope built them, so
-      // they are completed in place: the app's actor object is copied now (a later change to
-      // it must not change what this request logs), and the route is written in.
-      if (bound.actor !== ANONYMOUS) bound.actor = snapshotPlain(bound.actor) as ActivityActor;
-      if (route !== undefined) bound.context!.route = route;
-      this.child = bindTrusted(this.parent, bound);
-    } else {
-      // The route changed: events already queued hold the old bindings, so this is a copy.
-      this.child = bindTrusted(this.parent, { ...bound, context: { ...bound.context, route } });
-    }
-    this.childRoute = route;
-    return this.child;
-  }
-}
-
-/** A child of a request logger from `with()`: the bound logger, still tied to its request's scope. */
-class ScopedChildLogger extends ScopedLogger {
-  constructor(
-    parent: ActivityLogger<any>,
-    private readonly child: ActivityLogger<any>,
-    scope: RequestScope,
-  ) {
-    super(parent, scope);
-  }
-
-  protected current(): ActivityLogger<any> {
-    return this.child;
-  }
-}
-
-/**
  * The scope of `frameworkRequest`'s request, found from a logger the middleware made for it:
  * the request logger (`req.activity` as set, or `currentActivity()` inside the request) or a
- * child of it from `.with()`, at any depth. `undefined` for any other logger or value, and for
- * a scope opened for another request. Lets a shim reach the scope without a table keyed by
- * request (a WeakMap entry per request cost express about 13 µs of CPU in garbage collection,
- * across V8's threads).
+ * child of it from `.with()`, at any depth: their bindings carry the scope as their request
+ * tag. `undefined` for any other logger or value, and for a scope opened for another request.
+ * Lets a shim reach the scope without a table keyed by request (see the framework benchmark).
  */
 export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {
-  if (!(logger instanceof ScopedLogger)) return undefined;
-  const scope = logger[SCOPE_OF_LOGGER];
-  return scope.frameworkRequest === frameworkRequest ? scope : undefined;
+  let bindings: HeldBindings | undefined;
+  try {
+    bindings = (logger as { bindings?: HeldBindings } | null | undefined)?.bindings;
+  } catch {
+    return undefined;
+  }
+  const scope = bindings?.[REQUEST_SCOPE];
+  return scope instanceof RequestScope && scope.frameworkRequest === frameworkRequest ? scope : undefined;
 }
 
 function isClientErrorStatus(error: unknown): boolean {
@@ -421,7 +296,7 @@ function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknow
 
 function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   if (value === undefined || value === null || value === false) return ANONYMOUS;
-  // Copied on the request's first event (RequestActivityLogger), not here: most requests log nothing.
+  // Copied by with(), with the rest of the request's bindings.
   if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return value as ActivityActor;
   logger.report(
     new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),

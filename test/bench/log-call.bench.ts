@@ -9,7 +9,8 @@
  *   npx tsx test/bench/log-call.bench.ts        (BENCH_CALLS to change the count)
  */
 import pino from 'pino';
-import { createActivityLogger, toPage, type ActivityStore } from '../../src/index.js';
+import { createActivityLogger, type ActivityStore } from '../../src/index.js';
+import { toPage } from '../../src/for-store-authors.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 1_000_000);
 const CHUNK = 1_000;
@@ -17,7 +18,6 @@ const CHUNK = 1_000;
 /** A store that accepts and forgets: this measures the caller's path, not storage. */
 const discardStore: ActivityStore = {
   name: 'discard',
-  capabilities: { count: false, summarize: false, metadataFilter: false },
   async insert() {},
   async query(query) {
     return toPage([], query.limit);

@@ -32,7 +32,7 @@ import pg from 'pg';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { COLUMNS } from '../../adapters/storage/kysely.js';
+import { COLUMNS } from '../../adapters/storage/sql/columns.js';
 import { encodeCursor } from '../../src/cursor.js';
 import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger } from '../../src/logger.js';
@@ -182,7 +182,6 @@ async function compareWrites(options: {
   }
   const noop: ActivityStore = {
     name: 'noop',
-    capabilities: { count: false, summarize: false, metadataFilter: false },
     insert: async () => undefined,
     query: async () => ({ items: [] }),
     get: async () => undefined,

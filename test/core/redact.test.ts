@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createActivityLogger, createRedactor, type ActivityEvent, type ActivityLoggerOptions } from '../../src/index.js';
+import { createActivityLogger, type ActivityEvent, type ActivityLoggerOptions } from '../../src/index.js';
+import { createRedactor } from '../../src/for-store-authors.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 
 async function storeOne(event: ActivityEvent, options: Omit<ActivityLoggerOptions, 'store'> = {}) {

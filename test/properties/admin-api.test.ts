@@ -15,7 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { activityLogsRouter, activityMiddleware } from '../../adapters/frameworks/express.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { createActivityLogger, createActivityLogsHandler, DEFAULT_REDACT_TERMS, EXPORT_CSV_COLUMNS, type ActivityRecord } from '../../src/index.js';
+import { createActivityLogger, DEFAULT_REDACT_TERMS, type ActivityRecord } from '../../src/index.js';
+import { createActivityLogsHandler, EXPORT_CSV_COLUMNS } from '../../src/http/index.js';
 import { parseCsv, shownText } from './csv.js';
 import { storableText } from '../../src/text.js';
 

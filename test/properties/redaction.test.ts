@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivityLogger, createActivityLogsHandler, type ActivityEvent } from '../../src/index.js';
+import { createActivityLogger, type ActivityEvent } from '../../src/index.js';
+import { createActivityLogsHandler } from '../../src/http/index.js';
 import { everyStore, type EveryStore } from '../stores/databases.js';
 
 /**

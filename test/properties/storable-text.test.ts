@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivityLogger, storableJson, storableText, type ActivityRecord } from '../../src/index.js';
+import { createActivityLogger, type ActivityRecord } from '../../src/index.js';
+import { storableJson, storableText } from '../../src/for-store-authors.js';
 import { everyStore, type EveryStore } from '../stores/databases.js';
 
 /**

@@ -7,7 +7,8 @@ import { isAppError, type AppErrorKind } from '../domain/errors.js';
 import type { Plans } from '../domain/plans.js';
 import type { Recipes } from '../domain/recipes.js';
 import { authenticate, isActiveAdmin, requireAdmin, requireUser, rethrowAuthError, SESSION_COOKIE } from './auth.js';
-import { extractRequestContext, type ActivityLogger } from '../../../src/index.js';
+import type { ActivityLogger } from '../../../src/index.js';
+import { extractRequestContext } from '../../../src/http/index.js';
 import { HOME_PAGE_POLICY, homePage } from './home.js';
 
 export interface Services {

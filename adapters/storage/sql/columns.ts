@@ -1,0 +1,112 @@
+import type { ActivityRecord, ActivityStatus } from '../../../src/schema.js';
+
+/**
+ * The activity table's columns and how a record maps to them, one way (a row's values, as
+ * bound) and back (a selected row to a record). Every SQL store, the SQLite writer thread
+ * included, goes through here. @internal
+ */
+
+/** Each column, in insert order, with the record field it holds (for messages). */
+const FIELD_OF_COLUMN = {
+  id: 'id',
+  occurred_at: 'occurredAt',
+  action: 'action',
+  status: 'status',
+  actor_type: 'actor.type',
+  actor_id: 'actor.id',
+  actor_name: 'actor.name',
+  target_type: 'target.type',
+  target_id: 'target.id',
+  target_name: 'target.name',
+  tenant_id: 'tenantId',
+  metadata: 'metadata',
+  changes: 'changes',
+  error: 'error',
+  context: 'context',
+} as const;
+
+export type Column = keyof typeof FIELD_OF_COLUMN;
+
+/** The columns of the activity table, in insert order. */
+export const COLUMNS = Object.keys(FIELD_OF_COLUMN) as readonly Column[];
+
+/** The record field a column holds, such as `actor.name` for `actor_name`. */
+export function fieldOfColumn(column: Column): string {
+  return FIELD_OF_COLUMN[column];
+}
+
+/** The columns no row is without. */
+export const REQUIRED_COLUMNS: ReadonlySet<Column> = new Set<Column>(['id', 'occurred_at', 'action', 'status']);
+
+/** A row as the stores select it: `occurred_at` as epoch milliseconds. */
+export interface SelectedRow {
+  id: string;
+  occurred_at_ms: unknown;
+  action: string;
+  status: ActivityStatus;
+  actor_type: string | null;
+  actor_id: string | null;
+  actor_name: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  target_name: string | null;
+  tenant_id: string | null;
+  metadata: unknown;
+  changes: unknown;
+  error: unknown;
+  context: unknown;
+}
+
+/** The values of one record, in {@link COLUMNS} order, with the time as `encodeTime` binds it. */
+export function rowValues(record: ActivityRecord, encodeTime: (ms: number) => unknown): unknown[] {
+  const { actor, target } = record;
+  return [
+    record.id,
+    encodeTime(record.occurredAt.getTime()),
+    record.action,
+    record.status,
+    actor?.type ?? null,
+    actor?.id ?? null,
+    actor?.name ?? null,
+    target?.type ?? null,
+    target?.id ?? null,
+    target?.name ?? null,
+    record.tenantId ?? null,
+    record.metadata === undefined ? null : JSON.stringify(record.metadata),
+    record.changes === undefined ? null : JSON.stringify(record.changes),
+    record.error === undefined ? null : JSON.stringify(record.error),
+    record.context === undefined ? null : JSON.stringify(record.context),
+  ];
+}
+
+/** A selected row back as a record: absent fields stay absent, never null. */
+export function rowToRecord(row: SelectedRow): ActivityRecord {
+  const record: ActivityRecord = {
+    id: row.id,
+    occurredAt: new Date(Number(row.occurred_at_ms)),
+    action: row.action,
+    status: row.status,
+  };
+  if (row.actor_type !== null) {
+    const actor: NonNullable<ActivityRecord['actor']> = { type: row.actor_type };
+    if (row.actor_id !== null) actor.id = row.actor_id;
+    if (row.actor_name !== null) actor.name = row.actor_name;
+    record.actor = actor;
+  }
+  if (row.target_type !== null && row.target_id !== null) {
+    const target: NonNullable<ActivityRecord['target']> = { type: row.target_type, id: row.target_id };
+    if (row.target_name !== null) target.name = row.target_name;
+    record.target = target;
+  }
+  if (row.tenant_id !== null) record.tenantId = row.tenant_id;
+  if (row.metadata !== null) record.metadata = parseJson(row.metadata) as ActivityRecord['metadata'];
+  if (row.changes !== null) record.changes = parseJson(row.changes) as ActivityRecord['changes'];
+  if (row.error !== null) record.error = parseJson(row.error) as ActivityRecord['error'];
+  if (row.context !== null) record.context = parseJson(row.context) as ActivityRecord['context'];
+  return record;
+}
+
+/** JSON columns come back as text from some drivers and parsed from others. */
+function parseJson(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}

@@ -1,0 +1,133 @@
+import type { Kysely, RawBuilder } from 'kysely';
+
+/**
+ * How the SQL stores talk to one database. Everything that differs between SQLite,
+ * PostgreSQL and MySQL/MariaDB is a method or a value here, implemented once per database in
+ * its own file (sqlite.ts, postgres.ts and mysql.ts beside this one); the shared statements,
+ * migrations and store lifecycle call them and never ask which database they run on.
+ *
+ * Dialects are plain constants: the methods that build SQL fragments are handed Kysely's
+ * `sql` tag, because Kysely is an optional peer that the stores load on first use.
+ * @internal
+ */
+
+/** Kysely's module, loaded on first use (see peer.ts). */
+export type KyselyModule = typeof import('kysely');
+/** Kysely's `sql` template tag. */
+export type SqlTag = KyselyModule['sql'];
+// The table name is chosen at run time, so the stores work on an untyped Kysely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyKysely = Kysely<any>;
+/** A fragment of SQL with its bound values. */
+export type Fragment = RawBuilder<unknown>;
+
+/** The databases the SQL stores support. */
+export type SqlDialectName = 'sqlite' | 'postgres' | 'mysql';
+
+/** One secondary index of the activity table, as migrations.ts declares it. */
+export interface IndexDefinition {
+  /** `<table>_<suffix>_idx`. */
+  suffix: string;
+  /** Leading columns, before `occurred_at desc` that every index ends with. */
+  columns: readonly string[];
+  /** The column whose null rows a partial index may leave out. */
+  nullable?: string;
+  /**
+   * The index ends with `id desc` whatever the database prefers (the time index: it is what
+   * a page filtered only on unindexed columns walks, and it must match the page order).
+   */
+  endsWithId?: boolean;
+}
+
+export interface SqlDialect {
+  readonly name: SqlDialectName;
+  /** Most bound parameters one statement may carry; inserts are split to stay under it. */
+  readonly maxBindParameters: number;
+  /**
+   * A Kysely of this database has a single connection (SQLite): a caller's open transaction
+   * holds it, so work the store would do on its own connection meanwhile (a first migration)
+   * has to run inside that transaction instead.
+   */
+  readonly oneConnection: boolean;
+
+  // ---- values ------------------------------------------------------------------------------
+  /** A time as bound for `occurred_at`. */
+  encodeTime(ms: number): unknown;
+  /** `occurred_at` as epoch milliseconds, whatever the column type and session time zone. */
+  epochMs(sql: SqlTag): Fragment;
+  /** The number of whole `unitMs` since the epoch: a row's time bucket. */
+  timeBucket(sql: SqlTag, unitMs: number): Fragment;
+  /**
+   * `metadata[key] === value` as JavaScript compares: the JSON type must match too, so the
+   * string '1' never equals the number 1, nor `true` the number 1. `key` is an identifier.
+   */
+  metadataEquals(sql: SqlTag, key: string, value: string | number | boolean): Fragment;
+
+  // ---- statements --------------------------------------------------------------------------
+  /** An identifier quoted for this database; `schema.table` when given two parts. */
+  quote(...parts: string[]): string;
+  /**
+   * The text of an insert of `rows` rows of `columns` into `table` (already quoted) that skips
+   * an id already stored, with this database's placeholders. Built without Kysely, so the
+   * SQLite writer thread and the insert paths share one text.
+   */
+  insertIgnoringKnownIds(table: string, columns: readonly string[], rows: number): string;
+  /** A delete of at most `limit` rows of `table` matching `where`. */
+  boundedDelete(sql: SqlTag, table: Fragment, where: Fragment, limit: number): Fragment;
+  /** Runs `fn` as one write transaction on a connection of `db`. */
+  writeTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void>;
+
+  // ---- schema ------------------------------------------------------------------------------
+  /** Column types: text of at most `max` characters, JSON, and the time. */
+  textType(max: number): string;
+  readonly jsonType: string;
+  readonly timeType: string;
+  /** What follows `create table (...)` (MySQL: the engine and a binary collation). */
+  tableOptions(k: KyselyModule, db: AnyKysely): Promise<string>;
+  /**
+   * The secondary indexes: `inline` goes inside `create table (...)` (MySQL has no
+   * `create index if not exists`), `statements` run after it.
+   */
+  indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[]): { inline: Fragment[]; statements: Fragment[] };
+  /** Runs `migrate` under a lock that keeps another process from migrating the same table at once. */
+  withMigrationLock(k: KyselyModule, db: AnyKysely, lockName: string, migrate: (connection: AnyKysely) => Promise<void>): Promise<void>;
+
+  // ---- errors ------------------------------------------------------------------------------
+  /**
+   * Whether the database refused a statement for the data it carried (a value it cannot hold,
+   * a constraint or trigger of the table) rather than for its connection, a lock or its
+   * schema: by the database's own error codes, never by message text.
+   */
+  isContentRejection(error: unknown): boolean;
+  /** Whether the error says the table does not exist (yet). */
+  isMissingTable(error: unknown): boolean;
+}
+
+/** The `"name"` quoting of SQLite and PostgreSQL. */
+export function doubleQuote(...parts: string[]): string {
+  return parts.map((part) => `"${part.replace(/"/g, '""')}"`).join('.');
+}
+
+/** `(p, p, ...), (...)` for `rows` rows of `columns` values, numbering placeholders from 1. */
+export function valueRows(rows: number, columns: number, placeholder: (n: number) => string): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const row: string[] = [];
+    for (let c = 0; c < columns; c++) row.push(placeholder(r * columns + c + 1));
+    out.push(`(${row.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
+/** The SQLSTATE classes of a refused value (22, data exception) and of a refused row (23, integrity constraint). */
+export const CONTENT_SQLSTATE = /^(22|23)[0-9A-Z]{3}$/;
+
+/** The text of one index's columns: the leading ones, then the page order. */
+export function indexColumns(sql: SqlTag, definition: IndexDefinition, endsWithId: boolean): Fragment {
+  return sql.join([...definition.columns.map((column) => sql.id(column)), sql`occurred_at desc`, ...(endsWithId ? [sql`id desc`] : [])]);
+}
+
+/** `<table>_<suffix>_idx`. */
+export function indexName(sql: SqlTag, tableName: string, definition: IndexDefinition): Fragment {
+  return sql.id(`${tableName}_${definition.suffix}_idx`);
+}

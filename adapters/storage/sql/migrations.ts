@@ -1,0 +1,108 @@
+import { ActivityLogError } from '../../../src/errors.js';
+import { LIMITS } from '../../../src/schema.js';
+import type { AnyKysely, Fragment, IndexDefinition, KyselyModule } from './dialect.js';
+import type { SqlStatements } from './statements.js';
+
+/** The schema version this release writes; a table marked with a newer one is refused. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * The secondary indexes. Each ends with the page order (`occurred_at desc`, and `id desc`
+ * where the dialect keeps it), so a filtered page is a range of one index.
+ */
+const INDEXES: readonly IndexDefinition[] = [
+  { suffix: 'time', columns: [], endsWithId: true },
+  { suffix: 'actor', columns: ['actor_id'], nullable: 'actor_id' },
+  { suffix: 'action', columns: ['action'] },
+  { suffix: 'target', columns: ['target_type', 'target_id'], nullable: 'target_type' },
+  { suffix: 'tenant', columns: ['tenant_id'], nullable: 'tenant_id' },
+];
+
+/**
+ * The activity table's schema: creation, the recorded version (in `<table>_schema`), and the
+ * lock that keeps two processes from migrating at once. @internal
+ */
+export class SqlMigrations {
+  private readonly metaTable: Fragment;
+
+  constructor(
+    private readonly k: KyselyModule,
+    private readonly statements: SqlStatements,
+  ) {
+    const name = `${statements.tableName}_schema`;
+    this.metaTable = statements.schema ? k.sql.id(statements.schema, name) : k.sql.id(name);
+  }
+
+  /** The recorded schema version, or undefined when the table was never migrated. */
+  async readVersion(db: AnyKysely): Promise<number | undefined> {
+    try {
+      const { rows } = await this.k.sql<{ version: unknown }>`select version from ${this.metaTable} where id = 1`.execute(db);
+      return rows[0] ? Number(rows[0].version) : undefined;
+    } catch (error) {
+      if (this.statements.dialect.isMissingTable(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Refuses a table written by a newer release; returns the recorded version. */
+  async checkVersion(db: AnyKysely): Promise<number | undefined> {
+    const version = await this.readVersion(db);
+    if (version !== undefined && version > SCHEMA_VERSION) {
+      const table = this.statements.tableName;
+      throw new ActivityLogError(
+        'SCHEMA_VERSION',
+        `table "${table}" is at schema version ${version}, newer than this release of activity-log understands (${SCHEMA_VERSION}); upgrade activity-log, or point the store at another table`,
+        { details: { table, version, supported: SCHEMA_VERSION } },
+      );
+    }
+    return version;
+  }
+
+  /** Migrates under the dialect's lock, which serialises migrations across processes. */
+  async migrate(db: AnyKysely): Promise<void> {
+    // The common case, an up-to-date table, takes no lock.
+    if ((await this.checkVersion(db)) === SCHEMA_VERSION) return;
+    const { schema, tableName, dialect } = this.statements;
+    await dialect.withMigrationLock(this.k, db, `activity-log:${schema ?? ''}.${tableName}`, (connection) => this.migrateLocked(connection));
+  }
+
+  /** Creates what is missing and records the version. Runs under the caller's lock (or transaction). */
+  async migrateLocked(db: AnyKysely): Promise<void> {
+    const { sql } = this.k;
+    await sql`create table if not exists ${this.metaTable} (id integer primary key, version integer not null)`.execute(db);
+    const version = await this.checkVersion(db);
+    if (version === SCHEMA_VERSION) return;
+    for (const statement of await this.createStatements(db)) await statement.execute(db);
+    if (version === undefined) await sql`insert into ${this.metaTable} (id, version) values (1, ${SCHEMA_VERSION})`.execute(db);
+    else await sql`update ${this.metaTable} set version = ${SCHEMA_VERSION} where id = 1`.execute(db);
+  }
+
+  /** Version 1: the table and its indexes. */
+  private async createStatements(db: AnyKysely): Promise<Fragment[]> {
+    const { sql } = this.k;
+    const { dialect, table, tableName } = this.statements;
+    const text = (max: number) => sql.raw(dialect.textType(max));
+    const required = (max: number) => sql.raw(`${dialect.textType(max)} not null`);
+    const json = sql.raw(dialect.jsonType);
+    const indexes = dialect.indexes(sql, table, tableName, INDEXES);
+    const inline = indexes.inline.length > 0 ? sql`, ${sql.join(indexes.inline)}` : sql``;
+    const create = sql`create table if not exists ${table} (
+        id ${required(64)} primary key,
+        occurred_at ${sql.raw(dialect.timeType)} not null,
+        action ${required(LIMITS.action)},
+        status ${required(16)},
+        actor_type ${text(LIMITS.type)},
+        actor_id ${text(LIMITS.id)},
+        actor_name ${text(LIMITS.name)},
+        target_type ${text(LIMITS.type)},
+        target_id ${text(LIMITS.id)},
+        target_name ${text(LIMITS.name)},
+        tenant_id ${text(LIMITS.id)},
+        metadata ${json},
+        changes ${json},
+        error ${json},
+        context ${json}${inline}
+      )${sql.raw(await dialect.tableOptions(this.k, db))}`;
+    return [create, ...indexes.statements];
+  }
+}

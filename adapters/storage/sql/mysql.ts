@@ -1,0 +1,67 @@
+import { CONTENT_SQLSTATE, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
+
+/**
+ * MySQL and MariaDB: `DATETIME(3)` written and read as UTC by the SQL itself (neither the
+ * driver's nor the session's time zone shifts it), JSON columns, a binary collation so ids
+ * and filters compare exactly as in JavaScript, and `GET_LOCK` for migrations. @internal
+ */
+export const mysqlDialect: SqlDialect = {
+  name: 'mysql',
+  oneConnection: false,
+  maxBindParameters: 65_535,
+
+  encodeTime: (ms) => new Date(ms).toISOString().slice(0, 23).replace('T', ' '),
+  epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000)`,
+  timeBucket: (sql, unitMs) => sql`floor((timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000) / ${sql.lit(unitMs)})`,
+  metadataEquals(sql, key, value) {
+    const extracted = sql`json_extract(metadata, ${`$.${key}`})`;
+    if (typeof value === 'boolean') return sql`(json_type(${extracted}) = 'BOOLEAN' and json_unquote(${extracted}) = ${String(value)})`;
+    return typeof value === 'number'
+      ? sql`(json_type(${extracted}) in ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') and ${extracted} = ${value})`
+      : // Compared as bytes: the session's collation may be case- or accent-insensitive.
+        sql`(json_type(${extracted}) = 'STRING' and cast(json_unquote(${extracted}) as binary) = cast(${value} as binary))`;
+  },
+
+  quote: (...parts) => parts.map((part) => `\`${part.replace(/`/g, '``')}\``).join('.'),
+  // Not INSERT IGNORE: it would also turn a value the column cannot hold into a warning.
+  insertIgnoringKnownIds: (table, columns, rows) =>
+    `insert into ${table} (${columns.map((column) => `\`${column}\``).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on duplicate key update id = id`,
+  boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)}`,
+  writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
+
+  textType: (max) => `varchar(${max})`,
+  jsonType: 'json',
+  timeType: 'datetime(3)',
+  async tableOptions(k, db) {
+    const { rows } = await k.sql<{ v: string }>`select version() as v`.execute(db);
+    const version = String(rows[0]?.v ?? '');
+    // Binary and no-pad, so comparisons and id order match JavaScript's exactly.
+    const collation = /mariadb/i.test(version) ? 'utf8mb4_nopad_bin' : version.startsWith('5.') ? 'utf8mb4_bin' : 'utf8mb4_0900_bin';
+    return ` engine=InnoDB default charset=utf8mb4 collate=${collation}`;
+  },
+  indexes(sql, _table, tableName, definitions) {
+    // Declared inside CREATE TABLE: MySQL has no CREATE INDEX IF NOT EXISTS.
+    const inline = definitions.map((definition) => sql`index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`);
+    return { inline, statements: [] };
+  },
+  withMigrationLock: (k, db, lockName, migrate) =>
+    db.connection().execute(async (connection) => {
+      const name = lockName.slice(0, 64);
+      const { rows } = await k.sql<{ locked: unknown }>`select get_lock(${name}, 60) as locked`.execute(connection);
+      if (Number(rows[0]?.locked) !== 1) throw new Error(`could not take the migration lock ${name} within 60 s`);
+      try {
+        await migrate(connection);
+      } finally {
+        await k.sql`select release_lock(${name})`.execute(connection);
+      }
+    }),
+
+  // SQLSTATE class 22 and 23, 45000 (SIGNAL in a trigger), and the errors of a value the
+  // column cannot hold that MySQL files under HY000 (1366, 1367, 3140).
+  isContentRejection(error) {
+    if (error === null || typeof error !== 'object') return false;
+    const { sqlState, errno } = error as { sqlState?: unknown; errno?: unknown };
+    return (typeof sqlState === 'string' && (CONTENT_SQLSTATE.test(sqlState) || sqlState === '45000')) || errno === 1366 || errno === 1367 || errno === 3140;
+  },
+  isMissingTable: (error) => (error as { code?: unknown } | null)?.code === 'ER_NO_SUCH_TABLE',
+};

@@ -1,0 +1,46 @@
+import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
+
+/**
+ * PostgreSQL: `timestamptz` times, `jsonb` JSON, text compared in the "C" collation (ids order
+ * and compare byte-wise, like JavaScript strings), and an advisory lock for migrations. @internal
+ */
+export const postgresDialect: SqlDialect = {
+  name: 'postgres',
+  oneConnection: false,
+  maxBindParameters: 65_535,
+
+  encodeTime: (ms) => new Date(ms).toISOString(),
+  epochMs: (sql) => sql`(extract(epoch from occurred_at) * 1000)`,
+  timeBucket: (sql, unitMs) => sql`floor((extract(epoch from occurred_at) * 1000) / ${sql.lit(unitMs)})`,
+  metadataEquals: (sql, key, value) => sql`(metadata -> ${key}::text) = ${JSON.stringify(value)}::jsonb`,
+
+  quote: doubleQuote,
+  insertIgnoringKnownIds: (table, columns, rows) =>
+    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (id) do nothing`,
+  boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
+  writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
+
+  textType: (max) => `varchar(${max}) collate "C"`,
+  jsonType: 'jsonb',
+  timeType: 'timestamptz',
+  tableOptions: async () => '',
+  indexes(sql, table, tableName, definitions) {
+    const statements = definitions.map(
+      (definition) => sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, true)})`,
+    );
+    return { inline: [], statements };
+  },
+  withMigrationLock: (k, db, lockName, migrate) =>
+    db.transaction().execute(async (trx) => {
+      // Held until the transaction ends, also if the process dies mid-migration.
+      await k.sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
+      await migrate(trx);
+    }),
+
+  // SQLSTATE class 22 (data exception), 23 (integrity constraint), P0001 (raised by a trigger).
+  isContentRejection(error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && (CONTENT_SQLSTATE.test(code) || code === 'P0001');
+  },
+  isMissingTable: (error) => (error as { code?: unknown } | null)?.code === '42P01',
+};

@@ -1,0 +1,102 @@
+import { doubleQuote, indexColumns, indexName, valueRows, type AnyKysely, type KyselyModule, type SqlDialect } from './dialect.js';
+
+/**
+ * SQLite: times as epoch-millisecond integers, JSON as text read with the JSON1 functions,
+ * partial indexes, and write transactions that take the write lock first. @internal
+ */
+export const sqliteDialect: SqlDialect = {
+  name: 'sqlite',
+  // The historical default of SQLITE_MAX_VARIABLE_NUMBER; builds since 3.32 allow 32766.
+  oneConnection: true,
+  maxBindParameters: 999,
+
+  encodeTime: (ms) => ms,
+  epochMs: (sql) => sql`occurred_at`,
+  // Integer division of integers (floor() needs the optional math functions).
+  timeBucket: (sql, unitMs) => sql`(occurred_at / ${sql.lit(unitMs)})`,
+  metadataEquals(sql, key, value) {
+    const path = `$.${key}`;
+    if (typeof value === 'boolean') return sql`json_type(metadata, ${path}) = ${value ? 'true' : 'false'}`;
+    return typeof value === 'number'
+      ? sql`(json_type(metadata, ${path}) in ('integer', 'real') and json_extract(metadata, ${path}) = ${value})`
+      : sql`(json_type(metadata, ${path}) = 'text' and json_extract(metadata, ${path}) = ${value})`;
+  },
+
+  quote: doubleQuote,
+  insertIgnoringKnownIds: (table, columns, rows) =>
+    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (id) do nothing`,
+  boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
+  writeTransaction: immediateTransaction,
+
+  textType: (max) => `varchar(${max})`,
+  jsonType: 'text',
+  timeType: 'integer',
+  tableOptions: async () => '',
+  indexes(sql, table, tableName, definitions) {
+    // The filter indexes leave `id` out: SQLite's index entries end with the 8-byte rowid
+    // anyway, and the 36-character id made every insert dearer (see the storage benchmark);
+    // the planner orders the few rows of one millisecond itself. They are partial: a row with
+    // no actor, target or tenant costs one index insert fewer, and `actor_id = ?` still uses
+    // the index, as it implies not null.
+    const statements = definitions.map((definition) => {
+      const where = definition.nullable ? sql` where ${sql.id(definition.nullable)} is not null` : sql``;
+      return sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, definition.endsWithId === true)})${where}`;
+    });
+    return { inline: [], statements };
+  },
+  withMigrationLock: (k, db, _lockName, migrate) => immediateTransaction(k, db, migrate),
+
+  isContentRejection(error) {
+    const code = errorCode(error);
+    return typeof code === 'string' && (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH');
+  },
+  isMissingTable(error) {
+    const message = (error as { message?: unknown } | null)?.message;
+    return typeof message === 'string' && message.includes('no such table');
+  },
+};
+
+/**
+ * A write transaction that takes the write lock first (BEGIN IMMEDIATE) and waits for it
+ * asynchronously. SQLite's busy timeout waits synchronously: when the lock holder is another
+ * connection in this same process, that wait would block the holder from ever finishing, so
+ * the timeout is off while the lock is being taken.
+ */
+async function immediateTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void> {
+  const { sql } = k;
+  await db.connection().execute(async (connection) => {
+    const { rows } = await sql<{ timeout: number }>`pragma busy_timeout`.execute(connection);
+    const busyTimeoutMs = Number(rows[0]?.timeout ?? 0);
+    await sql`pragma busy_timeout = 0`.execute(connection);
+    try {
+      const deadline = Date.now() + Math.max(busyTimeoutMs, 5000);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sql`begin immediate`.execute(connection);
+          break;
+        } catch (error) {
+          if (!isBusy(error) || Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + attempt * 5)));
+        }
+      }
+    } finally {
+      await sql`pragma busy_timeout = ${sql.lit(busyTimeoutMs)}`.execute(connection);
+    }
+    try {
+      await fn(connection);
+      await sql`commit`.execute(connection);
+    } catch (error) {
+      await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+function isBusy(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'SQLITE_BUSY' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY_'));
+}
+
+function errorCode(error: unknown): unknown {
+  return error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+}

@@ -1,0 +1,172 @@
+import type { CompiledQuery } from 'kysely';
+import type { CursorPosition } from '../../../src/cursor.js';
+import { ActivityLogError } from '../../../src/errors.js';
+import { actionPrefix, type StoreQuery } from '../../../src/query.js';
+import { METADATA_KEY_PATTERN } from '../../../src/schema.js';
+import type {
+  ActivityRecord,
+  ActivityStatus,
+  NormalizedActivityFilter,
+  NormalizedPurgeOptions,
+  NormalizedSummaryQuery,
+  SummaryBucket,
+} from '../../../src/schema.js';
+import { NO_KEY, SummaryCounter, timeBucketKey, timeBucketMs } from '../../../src/summary.js';
+import { COLUMNS, rowValues, type SelectedRow } from './columns.js';
+import type { Fragment, KyselyModule, SqlDialect } from './dialect.js';
+
+/** Rows per insert statement at most, whatever the parameter limit allows. */
+const MAX_ROWS_PER_INSERT = 1000;
+
+/** The column a summary groups by, for the dimensions that are not times. */
+const GROUPED_COLUMN = { action: 'action', status: 'status', actorType: 'actor_type' } as const;
+
+/** A summary's grouped row: the bucket, a status and how many records. */
+export interface SummaryRow {
+  k: unknown;
+  status: ActivityStatus;
+  n: unknown;
+}
+
+/**
+ * The statements of one activity table on one database: activity-log's semantics (filters,
+ * keyset pages, counts, summaries, bounded purges, inserts that skip known ids) in SQL, with
+ * every value bound. What differs between databases comes from the dialect. @internal
+ */
+export class SqlStatements {
+  /** The table, quoted, for statements built from text. */
+  readonly quotedTable: string;
+  /** The table, for statements built with Kysely's `sql` tag. */
+  readonly table: Fragment;
+  private readonly insertTexts = new Map<number, string>();
+
+  constructor(
+    private readonly k: KyselyModule,
+    readonly dialect: SqlDialect,
+    readonly tableName: string,
+    readonly schema: string | undefined,
+  ) {
+    this.quotedTable = schema ? dialect.quote(schema, tableName) : dialect.quote(tableName);
+    this.table = schema ? k.sql.id(schema, tableName) : k.sql.id(tableName);
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  /** The values of one record as this database binds them. */
+  values(record: ActivityRecord): unknown[] {
+    return rowValues(record, this.dialect.encodeTime);
+  }
+
+  /** The insert statements of a batch, each under the bound-parameter limit. */
+  insertChunks(records: readonly ActivityRecord[]): CompiledQuery[] {
+    const rowsPerStatement = Math.min(MAX_ROWS_PER_INSERT, Math.floor(this.dialect.maxBindParameters / COLUMNS.length));
+    const chunks: CompiledQuery[] = [];
+    for (let start = 0; start < records.length; start += rowsPerStatement) {
+      const slice = records.slice(start, start + rowsPerStatement);
+      const parameters: unknown[] = [];
+      for (const record of slice) for (const value of this.values(record)) parameters.push(value);
+      chunks.push(this.k.CompiledQuery.raw(this.insertText(slice.length), parameters));
+    }
+    return chunks;
+  }
+
+  /** The text of an n-row insert that skips known ids, built once per row count. */
+  insertText(rows: number): string {
+    let text = this.insertTexts.get(rows);
+    if (text === undefined) {
+      text = this.dialect.insertIgnoringKnownIds(this.quotedTable, COLUMNS, rows);
+      if (this.insertTexts.size > 32) this.insertTexts.clear();
+      this.insertTexts.set(rows, text);
+    }
+    return text;
+  }
+
+  /** One bounded purge statement; run it until it deletes fewer than `batch` rows. */
+  purgeBatch(options: NormalizedPurgeOptions, batch: number): Fragment {
+    const where = this.where({ to: options.before, tenantId: options.tenantId, action: options.action });
+    return this.dialect.boundedDelete(this.k.sql, this.table, where, batch);
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  selectPage(query: StoreQuery) {
+    const { sql } = this.k;
+    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${this.where(query, query.after)} order by occurred_at desc, id desc limit ${query.limit + 1}`;
+  }
+
+  selectById(id: string) {
+    const { sql } = this.k;
+    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where id = ${id}`;
+  }
+
+  count(filter: NormalizedActivityFilter) {
+    const { sql } = this.k;
+    return sql<{ n: unknown }>`select count(*) as n from ${this.table} where ${this.where(filter)}`;
+  }
+
+  summarize(query: NormalizedSummaryQuery) {
+    const { sql } = this.k;
+    const unit = timeBucketMs(query.by);
+    const key = unit !== undefined ? this.dialect.timeBucket(sql, unit) : sql.id(GROUPED_COLUMN[query.by as keyof typeof GROUPED_COLUMN]);
+    // Positional GROUP BY: the key expression appears once, so PostgreSQL accepts it as is.
+    return sql<SummaryRow>`select ${key} as k, status, count(*) as n from ${this.table} where ${this.where(query)} group by 1, 2`;
+  }
+
+  /** The grouped rows of {@link summarize} as buckets. */
+  toBuckets(rows: readonly SummaryRow[], by: NormalizedSummaryQuery['by']): SummaryBucket[] {
+    const unit = timeBucketMs(by);
+    const counter = new SummaryCounter(by);
+    for (const row of rows) {
+      const key =
+        unit !== undefined ? timeBucketKey(Number(row.k) * unit, by as 'hour' | 'day') : row.k === null || row.k === undefined ? NO_KEY : String(row.k);
+      counter.add(key, row.status, Number(row.n));
+    }
+    return counter.result();
+  }
+
+  private selectList(): Fragment {
+    const { sql } = this.k;
+    const columns = COLUMNS.map((column) =>
+      // Aliased apart from the column, so ORDER BY occurred_at still means the indexed column.
+      column === 'occurred_at' ? sql`${this.dialect.epochMs(sql)} as occurred_at_ms` : sql.id(column),
+    );
+    return sql.join(columns);
+  }
+
+  /** The WHERE condition of a filter, and of the cursor when paging. */
+  private where(filter: NormalizedActivityFilter, after?: CursorPosition): Fragment {
+    const { sql } = this.k;
+    const time = this.dialect.encodeTime;
+    const conditions: Fragment[] = [];
+    if (filter.actorType !== undefined) conditions.push(sql`actor_type = ${filter.actorType}`);
+    if (filter.actorId !== undefined) conditions.push(sql`actor_id = ${filter.actorId}`);
+    if (filter.action !== undefined) {
+      const prefix = actionPrefix(filter.action);
+      conditions.push(prefix === undefined ? sql`action = ${filter.action}` : sql`action like ${`${escapeLike(prefix)}%`} escape '!'`);
+    }
+    if (filter.status !== undefined) conditions.push(sql`status = ${filter.status}`);
+    if (filter.targetType !== undefined) conditions.push(sql`target_type = ${filter.targetType}`);
+    if (filter.targetId !== undefined) conditions.push(sql`target_id = ${filter.targetId}`);
+    if (filter.tenantId !== undefined) conditions.push(sql`tenant_id = ${filter.tenantId}`);
+    if (filter.from !== undefined) conditions.push(sql`occurred_at >= ${time(filter.from.getTime())}`);
+    if (filter.to !== undefined) conditions.push(sql`occurred_at < ${time(filter.to.getTime())}`);
+    if (after !== undefined) {
+      // Expanded rather than a row comparison, so every database uses the (…, occurred_at, id) indexes.
+      const at = time(after.occurredAtMs);
+      conditions.push(sql`occurred_at <= ${at} and (occurred_at < ${at} or id < ${after.id})`);
+    }
+    for (const [key, value] of Object.entries(filter.metadata ?? {})) {
+      // The query parser checks keys already; a store called directly must not build SQL from one either.
+      if (!METADATA_KEY_PATTERN.test(key)) {
+        throw new ActivityLogError('INVALID_QUERY', `metadata: keys must be identifiers (letters, digits, "_"), got ${JSON.stringify(key)}`);
+      }
+      conditions.push(this.dialect.metadataEquals(sql, key, value));
+    }
+    return conditions.length === 0 ? sql`1 = 1` : sql.join(conditions, sql` and `);
+  }
+}
+
+/** `!` is the LIKE escape character: it needs no escaping itself in any SQL string literal. */
+function escapeLike(text: string): string {
+  return text.replace(/[!%_]/g, (char) => `!${char}`);
+}

@@ -1,0 +1,243 @@
+import { ActivityLogError } from '../../../src/errors.js';
+import { toPage } from '../../../src/query.js';
+import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, SummaryBucket } from '../../../src/schema.js';
+import type { ActivityStore } from '../../../src/store.js';
+import { loadPeer } from '../peer.js';
+import { rowToRecord } from './columns.js';
+import type { AnyKysely, KyselyModule, SqlDialect, SqlDialectName } from './dialect.js';
+import { dialectOf } from './dialects.js';
+import { SqlMigrations } from './migrations.js';
+import { classifyInsertError } from './refusals.js';
+import { SqlStatements } from './statements.js';
+
+/** Where the table lives and whether the store creates it: options every SQL store shares. */
+export interface SqlTableOptions {
+  /**
+   * Name of the activity table; a `<tableName>_schema` table records its schema version.
+   * @default 'activity_logs'
+   */
+  tableName?: string;
+  /**
+   * Schema (PostgreSQL) or database (MySQL) holding the table.
+   * @default the connection's current one
+   */
+  schema?: string;
+  /**
+   * Create the table and indexes on first use. With `false`, run `store.migrate()` yourself;
+   * the store still refuses a table marked with a newer schema version.
+   * @default true
+   */
+  migrate?: boolean;
+}
+
+/** A SQL-backed activity store. */
+export interface SqlActivityStore extends ActivityStore {
+  /** The database in use, once known (after the first operation). */
+  readonly dialect: SqlDialectName | undefined;
+  /** The activity table's name. */
+  readonly tableName: string;
+  count(filter: NormalizedActivityFilter): Promise<number>;
+  summarize(query: NormalizedSummaryQuery): Promise<SummaryBucket[]>;
+  /**
+   * Writes records inside your Kysely transaction: they commit or roll back with it.
+   * Used by `logger.logInTransaction(trx, event)`.
+   */
+  insertInTransaction(transaction: unknown, records: readonly ActivityRecord[]): Promise<void>;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a database-specific factory hands to {@link createSqlStore}. @internal */
+export interface SqlStoreConfig extends SqlTableOptions {
+  name: string;
+  /** The activity-log subpath, for MISSING_PEER messages. */
+  subpath: string;
+  /**
+   * Opens what the store runs on; called on first use and again after a failure. `readDb`,
+   * when given, runs the reads and purges (SQLite's reader thread), off the thread of `db`.
+   */
+  connect: () => Promise<{ db: AnyKysely; readDb?: AnyKysely | undefined; dialect: SqlDialect }>;
+  /** Releases what `connect` opened itself, never a client the user passed in. */
+  disconnect?: () => Promise<void>;
+  /**
+   * Writes a batch faster than a generic multi-row insert can (SQLite: one cached prepared
+   * statement in one transaction, on the writer thread). A content refusal it throws is
+   * classified like any other.
+   */
+  insert?: (records: readonly ActivityRecord[], statements: SqlStatements) => Promise<void> | void;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
+/** Rows per purge statement: small enough that no delete holds locks for long. */
+const PURGE_BATCH = 2000;
+
+/** What the store runs on once connected and migrated. */
+interface Connected {
+  db: AnyKysely;
+  /** Where reads and purges run: `db` unless the store has a reader of its own. */
+  readDb: AnyKysely;
+  k: KyselyModule;
+  statements: SqlStatements;
+  migrations: SqlMigrations;
+}
+
+/**
+ * The store every SQL database shares: its lifecycle (connect on first use, migrate once,
+ * forget a failed connection so the next call retries, close what it opened) and the
+ * contract's methods over {@link SqlStatements}. @internal
+ */
+export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
+  const tableName = config.tableName ?? 'activity_logs';
+  if (!IDENTIFIER.test(tableName)) {
+    throw new ActivityLogError('INVALID_OPTIONS', `tableName: must be letters, digits and "_" (at most 48), got ${JSON.stringify(tableName)}`);
+  }
+  if (config.schema !== undefined && !IDENTIFIER.test(config.schema)) {
+    throw new ActivityLogError('INVALID_OPTIONS', `schema: must be letters, digits and "_", got ${JSON.stringify(config.schema)}`);
+  }
+  const autoMigrate = config.migrate !== false;
+  let connecting: Promise<Connected> | undefined;
+  let known: Connected | undefined;
+  let closed = false;
+
+  const prepare = async (dialect: SqlDialect) => {
+    const k = await loadPeer<KyselyModule>('kysely', config.subpath);
+    const statements = new SqlStatements(k, dialect, tableName, config.schema);
+    return { k, statements, migrations: new SqlMigrations(k, statements) };
+  };
+
+  /** Connects, loads Kysely and migrates once; a failure is forgotten so the next call retries. */
+  const ready = (): Promise<Connected> => {
+    if (closed) return Promise.reject(new ActivityLogError('STORE_FAILED', `store "${config.name}" is closed`));
+    connecting ??= (async () => {
+      // The driver first: with neither installed, the message names the driver.
+      const { db, readDb, dialect } = await config.connect();
+      const { k, statements, migrations } = await prepare(dialect);
+      if (autoMigrate) await migrations.migrate(db);
+      else await migrations.checkVersion(db);
+      known = { db, readDb: readDb ?? db, k, statements, migrations };
+      return known;
+    })();
+    connecting.catch(() => {
+      connecting = undefined;
+    });
+    return connecting;
+  };
+
+  /**
+   * Where a write inside the caller's transaction runs. A database whose Kysely has one
+   * connection (SQLite) cannot migrate through the store's own while the caller's
+   * transaction holds it: there the migration runs inside the caller's transaction (SQLite's
+   * DDL is transactional).
+   */
+  const readyForTransaction = async (trx: AnyKysely): Promise<Pick<Connected, 'statements'>> => {
+    const dialect = known?.statements.dialect ?? dialectOf(trx);
+    if (!dialect?.oneConnection) return ready();
+    if (known) return known;
+    const { statements, migrations } = await prepare(dialect);
+    await (autoMigrate ? migrations.migrateLocked(trx) : migrations.checkVersion(trx));
+    return { statements };
+  };
+
+  const store: SqlActivityStore = {
+    name: config.name,
+    capabilities: { metadataFilter: true },
+    tableName,
+    get dialect() {
+      return known?.statements.dialect.name;
+    },
+
+    async insert(records) {
+      if (records.length === 0) return;
+      const { db, k, statements } = await ready();
+      try {
+        if (config.insert) {
+          await config.insert(records, statements);
+          return;
+        }
+        const chunks = statements.insertChunks(records);
+        if (chunks.length === 1) {
+          await db.executeQuery(chunks[0]!);
+          return;
+        }
+        await statements.dialect.writeTransaction(k, db, async (trx) => {
+          for (const chunk of chunks) await trx.executeQuery(chunk);
+        });
+      } catch (error) {
+        throw await classifyInsertError(k, statements, db, error, records, config.name);
+      }
+    },
+
+    async insertInTransaction(transaction, records) {
+      if (!isKysely(transaction)) {
+        throw new ActivityLogError('INVALID_OPTIONS', `insertInTransaction: expected a Kysely Transaction (from db.transaction().execute(trx => ...)), got ${typeof transaction}`);
+      }
+      if (records.length === 0) return;
+      const trx = transaction.withoutPlugins();
+      const { statements } = await readyForTransaction(trx);
+      for (const chunk of statements.insertChunks(records)) await trx.executeQuery(chunk);
+    },
+
+    async query(query) {
+      const { readDb, statements } = await ready();
+      const { rows } = await statements.selectPage(query).execute(readDb);
+      return toPage(rows.map(rowToRecord), query.limit);
+    },
+
+    async get(id) {
+      const { readDb, statements } = await ready();
+      const { rows } = await statements.selectById(id).execute(readDb);
+      return rows[0] ? rowToRecord(rows[0]) : undefined;
+    },
+
+    async count(filter) {
+      const { readDb, statements } = await ready();
+      const { rows } = await statements.count(filter).execute(readDb);
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async summarize(query) {
+      const { readDb, statements } = await ready();
+      const { rows } = await statements.summarize(query).execute(readDb);
+      return statements.toBuckets(rows, query.by);
+    },
+
+    async purge(options) {
+      const { readDb, statements } = await ready();
+      const statement = statements.purgeBatch(options, PURGE_BATCH);
+      let removed = 0;
+      // Each batch is its own short statement: no long transaction, no long table lock.
+      for (;;) {
+        const result = await statement.execute(readDb);
+        const deleted = Number(result.numAffectedRows ?? 0);
+        removed += deleted;
+        if (deleted < PURGE_BATCH) return removed;
+      }
+    },
+
+    async migrate() {
+      const { db, migrations } = await ready();
+      // ready() migrated already when autoMigrate; an explicit call migrates in any case.
+      if (!autoMigrate) await migrations.migrate(db);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const opened = connecting;
+      connecting = undefined;
+      await opened?.catch(() => undefined);
+      await config.disconnect?.();
+    },
+  };
+  return store;
+}
+
+/** Whether `value` is a Kysely instance or transaction. */
+export function isKysely(value: unknown): value is AnyKysely {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as AnyKysely).executeQuery === 'function' &&
+    typeof (value as AnyKysely).getExecutor === 'function'
+  );
+}

@@ -1,0 +1,237 @@
+import type { ActivityLogError } from '../errors.js';
+import { materialize, type MaterializeConfig } from '../materialize.js';
+import type { ActivityRecord } from '../schema.js';
+import type { PendingEvent } from './pending.js';
+import { RingBuffer } from './queue.js';
+import { unref } from './retry.js';
+import type { Counters } from './stats.js';
+
+/** A batch taken from the queue: a contiguous range of queue positions, settled once. */
+export interface Batch {
+  /** Queue positions `[startSeq, endSeq)`. */
+  readonly startSeq: number;
+  readonly endSeq: number;
+  /** Events taken from the queue, invalid ones included. */
+  readonly taken: number;
+  /** The valid events, as records. */
+  readonly records: ActivityRecord[];
+  settled: boolean;
+}
+
+/** Where a batch's records ended. */
+export type Outcome = 'written' | 'failed' | 'dropped' | 'spooled';
+/** How many of a batch's records ended in each outcome, when they did not all end in one. */
+export type OutcomeCounts = Partial<Record<Outcome | 'invalid', number>>;
+
+export interface BatcherOptions {
+  maxQueue: number;
+  batchSize: number;
+  flushIntervalMs: number;
+  materialize: MaterializeConfig;
+}
+
+/**
+ * The queue and the batches taken from it. Events wait in a bounded ring buffer; a full batch,
+ * the flush interval, or `flush()` starts the drain, which takes batches in queue order,
+ * turns each event into a record (invalid ones are counted and reported here) and hands the
+ * batch to `dispatch`, preparing the next batch while the store writes the current one.
+ *
+ * Every queue position settles exactly once. Batches may settle out of order (a spill to the
+ * spool overtakes a slow write), so `flush()` waits for the lowest position not yet settled to
+ * pass its target, rather than for a count.
+ */
+export class Batcher {
+  private readonly queue: RingBuffer<PendingEvent>;
+  /** Queue position of the next event. */
+  private nextSeq = 0;
+  /** Batches taken from the queue and not settled yet. */
+  private readonly outstanding = new Set<Batch>();
+  /** Events in outstanding batches. */
+  private inFlight = 0;
+  private flushWaiters: { target: number; resolve: () => void }[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private drainSoon = false;
+  /** The drain loop's promise, and whether it runs: set and cleared by the loop itself. */
+  private draining: Promise<void> = Promise.resolve();
+  private drainRunning = false;
+  private stopping = false;
+  /** When a batch last settled (or `progressed()` was called): close() gives up on a store that stopped. */
+  lastProgressAt = Date.now();
+
+  constructor(
+    private readonly options: BatcherOptions,
+    private readonly counters: Counters,
+    private readonly report: (error: ActivityLogError) => void,
+    private readonly dispatch: (batch: Batch) => Promise<void>,
+  ) {
+    this.queue = new RingBuffer(options.maxQueue);
+  }
+
+  /** Events held in memory: waiting, or in a batch being written. */
+  get held(): number {
+    return this.queue.size + this.inFlight;
+  }
+
+  /** Events waiting in the queue. */
+  get waiting(): number {
+    return this.queue.size;
+  }
+
+  /** Whether someone awaits a flush (a retry's sleep then holds the process open). */
+  get awaited(): boolean {
+    return this.flushWaiters.length > 0;
+  }
+
+  /** Appends an event; the caller checked there is room. */
+  push(pending: PendingEvent): void {
+    pending.seq = this.nextSeq++;
+    this.queue.push(pending);
+    this.counters.enqueued++;
+    this.schedule();
+  }
+
+  /** Drops the oldest waiting event (overflow: 'drop-oldest'); false when none is waiting. */
+  dropOldest(): boolean {
+    return this.queue.shift() !== undefined;
+  }
+
+  /**
+   * Resolves once every event pushed before the call has settled. The drain it starts holds
+   * the process open (nothing it waits on is unref'd), so a script's `await flush()` settles.
+   */
+  flush(): Promise<void> {
+    const target = this.nextSeq;
+    if (this.lowestUnsettled() >= target) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.flushWaiters.push({ target, resolve }));
+    void this.startDrain();
+    return done;
+  }
+
+  /** Takes the next batch and materialises it; invalid events are counted and reported here. */
+  take(): Batch {
+    const pending = this.queue.take(this.options.batchSize);
+    const records: ActivityRecord[] = [];
+    for (const event of pending) {
+      const result = materialize(event, this.options.materialize);
+      if (result.error) {
+        this.counters.invalid++;
+        this.report(result.error);
+      } else {
+        records.push(result.record);
+      }
+    }
+    const batch: Batch = { startSeq: pending[0]!.seq, endSeq: pending[pending.length - 1]!.seq + 1, taken: pending.length, records, settled: false };
+    this.outstanding.add(batch);
+    this.inFlight += batch.taken;
+    return batch;
+  }
+
+  /**
+   * Settles a batch once, all its records in one outcome or split between several; a write
+   * that completes after close() gave up on it changes nothing.
+   */
+  settle(batch: Batch, outcome: Outcome | OutcomeCounts): void {
+    if (batch.settled) return;
+    batch.settled = true;
+    this.progressed();
+    if (typeof outcome === 'string') this.counters[outcome] += batch.records.length;
+    else for (const [name, count] of Object.entries(outcome) as [Outcome | 'invalid', number][]) this.counters[name] += count;
+    this.outstanding.delete(batch);
+    this.inFlight -= batch.taken;
+    if (this.flushWaiters.length === 0) return;
+    const lowest = this.lowestUnsettled();
+    const waiting: typeof this.flushWaiters = [];
+    for (const waiter of this.flushWaiters) {
+      if (waiter.target <= lowest) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.flushWaiters = waiting;
+  }
+
+  /** Something moved (a write succeeded within a batch being split): see lastProgressAt. */
+  progressed(): void {
+    this.lastProgressAt = Date.now();
+  }
+
+  /** Stops draining (close() takes over what is left); timers are cleared. */
+  stop(): void {
+    this.stopping = true;
+    this.clearTimer();
+  }
+
+  /** The batches not settled yet, then the rest of the queue as batches: what close() abandons. */
+  *unsettled(): Generator<Batch> {
+    for (const batch of [...this.outstanding]) if (!batch.settled) yield batch;
+    while (this.queue.size > 0) yield this.take();
+  }
+
+  private schedule(): void {
+    if (this.drainRunning || this.stopping) return;
+    if (this.queue.size >= this.options.batchSize) {
+      if (!this.drainSoon) {
+        this.drainSoon = true;
+        this.clearTimer();
+        // Never drain inside log(): the caller's turn of the event loop ends first.
+        unref(
+          setTimeout(() => {
+            this.drainSoon = false;
+            void this.startDrain();
+          }, 0),
+        );
+      }
+    } else if (!this.timer && !this.drainSoon) {
+      this.timer = unref(
+        setTimeout(() => {
+          this.timer = undefined;
+          void this.startDrain();
+        }, this.options.flushIntervalMs),
+      );
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private startDrain(): Promise<void> {
+    // The loop marks itself running on entry and done on exit, synchronously: a loop that
+    // finds nothing to do ends before this assignment, and must not leave a finished promise
+    // standing for a running drain.
+    if (!this.drainRunning) this.draining = this.drainLoop();
+    return this.draining;
+  }
+
+  /**
+   * Dispatches batches one after another, in queue order, preparing the next (validation,
+   * redaction) while the store is busy with the current one. It ends only when, after its
+   * last write, the queue is empty, and clears `drainRunning` in that same synchronous step:
+   * an event pushed while the last write was settling is either taken by this loop or finds
+   * no drain running and schedules (or, under flush(), starts) its own.
+   */
+  private async drainLoop(): Promise<void> {
+    this.drainRunning = true;
+    this.clearTimer();
+    let writing: Promise<void> | undefined;
+    for (;;) {
+      if (this.queue.size > 0 && !this.stopping) {
+        const batch = this.take();
+        if (writing) await writing;
+        writing = batch.records.length === 0 ? Promise.resolve(this.settle(batch, 'written')) : this.dispatch(batch);
+        continue;
+      }
+      if (!writing) break;
+      await writing;
+      writing = undefined;
+    }
+    this.drainRunning = false;
+    if (this.queue.size > 0) this.schedule();
+  }
+
+  /** The lowest queue position whose event has not settled. */
+  private lowestUnsettled(): number {
+    let lowest = this.queue.size > 0 ? this.queue.peek()!.seq : this.nextSeq;
+    for (const batch of this.outstanding) if (batch.startSeq < lowest) lowest = batch.startSeq;
+    return lowest;
+  }
+}

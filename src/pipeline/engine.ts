@@ -1,0 +1,254 @@
+import type { HeldBindings } from '../bindings.js';
+import { ActivityLogError } from '../errors.js';
+import { materialize } from '../materialize.js';
+import type { ResolvedOptions } from '../options.js';
+import { safeReport } from '../report.js';
+import type { ActivityRecord } from '../schema.js';
+import type { ActivityStore } from '../store.js';
+import { Batcher, type Batch } from './batcher.js';
+import { BurstReport } from './burst.js';
+import { pendingEvent } from './pending.js';
+import { Sleeper } from './retry.js';
+import { SpoolRelay } from './spool-relay.js';
+import { newCounters, type ActivityStats } from './stats.js';
+import { BatchWriter } from './writer.js';
+
+/**
+ * The write path behind a logger and its children, one hop per module:
+ *
+ *   log() ─► accept()            admission: closed? full? (overflow policy, counted, reported once per burst)
+ *              │ snapshot + UUIDv7 stamp (pending.ts)
+ *              ▼
+ *            Batcher             bounded queue ─► batches (validate · text rule · redact · cap) ─► dispatch
+ *              ▼
+ *            dispatch()          the store is down and there is a spool? ─► SpoolRelay.toSpool
+ *              ▼                 else BatchWriter: store.insert, refused records isolated, retries
+ *            store.insert
+ *
+ * Every event that enters ends in exactly one of written, invalid, failed, dropped or spooled.
+ */
+export class ActivityEngine {
+  readonly store: ActivityStore;
+  private readonly options: ResolvedOptions;
+  private readonly counters = newCounters();
+  private lastError: ActivityLogError | undefined;
+  private readonly sleeper = new Sleeper();
+  private readonly batcher: Batcher;
+  private readonly writer: BatchWriter;
+  private readonly relay: SpoolRelay | undefined;
+  private readonly overflow: BurstReport;
+  private readonly droppedAfterClose: BurstReport;
+  private closed = false;
+  /** Set once close() stops waiting: no retry, replay or new batch from then on. */
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.store = options.store;
+    const report = (error: ActivityLogError) => this.report(error);
+    this.batcher = new Batcher(options, this.counters, report, (batch) => this.dispatch(batch));
+    this.writer = new BatchWriter(options.store, options, this.counters, report, this.sleeper, () => this.batcher.progressed());
+    if (options.spool) {
+      const highWater = Math.floor(options.maxQueue * options.spool.highWaterMark);
+      this.relay = new SpoolRelay(options.spool.spool, this.batcher, this.writer, { ...options, highWater }, this.counters, report, this.sleeper);
+      // A spool left by an earlier process (a crash, a kill, a deploy) is replayed from the start.
+      void this.relay.startReplay();
+    }
+    this.overflow = new BurstReport(
+      (dropped) =>
+        new ActivityLogError(
+          'QUEUE_FULL',
+          `queue full (maxQueue ${options.maxQueue}): ${dropped} events dropped so far in this burst (overflow: ${options.overflow}); the store is slower than the event rate or unavailable. Further drops in this burst are counted in stats().dropped`,
+          { details: { dropped, maxQueue: options.maxQueue } },
+        ),
+      report,
+      false,
+    );
+    this.droppedAfterClose = new BurstReport(
+      (dropped) => new ActivityLogError('LOGGER_CLOSED', `log() was called after close(): ${dropped} events dropped`, { details: { dropped } }),
+      report,
+      true,
+    );
+  }
+
+  /**
+   * All of `log()`'s work, on the caller's path: admission, then the snapshot into the queue.
+   * A refused event is counted and reported (once per burst) and never copied. Never throws.
+   */
+  accept(event: unknown, bindings: HeldBindings | undefined): void {
+    const { batcher } = this;
+    if (this.closed) {
+      this.counters.dropped++;
+      this.droppedAfterClose.note();
+      return;
+    }
+    if (batcher.held >= this.options.maxQueue) {
+      if (this.options.overflow === 'drop-newest' || !batcher.dropOldest()) {
+        this.counters.dropped++;
+        this.overflow.note();
+        return;
+      }
+      this.counters.dropped++;
+      this.overflow.note();
+    } else {
+      this.overflow.end();
+    }
+    batcher.push(pendingEvent(event, bindings, this.options.includeStack));
+    this.relay?.checkHighWater();
+  }
+
+  /**
+   * An event `accept()` could not take because something threw on the way (a bug, by design
+   * unreachable): it is counted as dropped and reported, and nothing is thrown.
+   */
+  lose(cause: unknown): void {
+    try {
+      this.counters.dropped++;
+      this.report(new ActivityLogError('INVALID_EVENT', 'event: could not be recorded', { cause }));
+    } catch {
+      // Nothing left to do without risking a throw into the caller.
+    }
+  }
+
+  stats(): ActivityStats {
+    const stats: ActivityStats = { ...this.counters, queued: this.batcher.held };
+    if (this.lastError) stats.lastError = this.lastError;
+    return stats;
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  /**
+   * Stops accepting, drains, hands what is left to the spool (or counts it as dropped), then
+   * closes the store and the spool. Never rejects. The drain is given up on when the store
+   * stops making progress: when no batch has settled for `closeTimeoutMs`. A healthy store
+   * with a long backlog is waited for, however long the whole drain takes.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.batcher.progressed();
+      const drained = await this.untilStalled(this.batcher.flush(), this.options.closeTimeoutMs);
+      this.stopping = true;
+      this.batcher.stop();
+      this.sleeper.wakeAll();
+      await this.relay?.stop();
+      if (!drained) for (const batch of this.batcher.unsettled()) await this.abandon(batch);
+      if (this.relay) await withinTime(this.relay.replayStopped(), 1000);
+      await this.closeResource('store', this.store.name, () => this.store.close?.());
+      if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close());
+    })();
+    return this.closing;
+  }
+
+  /** Turns one event into a record now, on the caller's path; throws `INVALID_EVENT`. */
+  buildRecord(event: unknown, bindings: HeldBindings | undefined): ActivityRecord {
+    const result = materialize(pendingEvent(event, bindings, this.options.includeStack), this.options.materialize);
+    if (result.error) throw result.error;
+    return result.record;
+  }
+
+  report(error: ActivityLogError): void {
+    this.lastError = error;
+    safeReport(this.options.onError, error);
+  }
+
+  /**
+   * Where one batch goes: to the spool while the store is down; else to the store, with
+   * retries. With a spool, a failure sends the batch there at once and the replayer retries,
+   * so the queue keeps moving during an outage. Never rejects.
+   */
+  private async dispatch(batch: Batch): Promise<void> {
+    if (this.stopping) return; // close() settles it
+    const { relay, batcher } = this;
+    if (relay?.storeDown) return relay.toSpool(batch);
+    if (!relay) {
+      const outcome = await this.writer.writeWithRetries(batch.records, {
+        abandoned: () => batch.settled,
+        closing: () => this.stopping,
+        // Someone awaiting flush() or close() must not see the process exit under them.
+        keepAlive: () => this.closed || batcher.awaited,
+      });
+      if (outcome === 'abandoned') return;
+      batcher.settle(batch, outcome === 'failed' ? 'failed' : outcome.rejected === 0 ? 'written' : { written: outcome.written, invalid: outcome.rejected });
+      return;
+    }
+    try {
+      const { written, rejected } = await this.writer.writeOnce(batch.records);
+      relay.storeDown = false;
+      batcher.settle(batch, rejected === 0 ? 'written' : { written, invalid: rejected });
+    } catch (cause) {
+      if (batch.settled) return;
+      relay.storeDown = true;
+      this.report(
+        new ActivityLogError('STORE_FAILED', `store "${this.store.name}" rejected a batch of ${batch.records.length} events; it is spooled and will be replayed`, {
+          cause,
+          details: { count: batch.records.length, spooled: true },
+        }),
+      );
+      await relay.toSpool(batch);
+      void relay.startReplay();
+    }
+  }
+
+  /** After a close() that gave up: the batch goes to the spool, or is dropped and reported. */
+  private async abandon(batch: Batch): Promise<void> {
+    if (this.relay) return this.relay.toSpool(batch);
+    this.batcher.settle(batch, 'dropped');
+    if (batch.records.length === 0) return;
+    this.report(
+      new ActivityLogError(
+        'STORE_FAILED',
+        `close(): store "${this.store.name}" did not take ${batch.records.length} events within closeTimeoutMs (${this.options.closeTimeoutMs} ms); they are dropped`,
+        { cause: this.writer.lastFailure, details: { dropped: batch.records.length } },
+      ),
+    );
+  }
+
+  /**
+   * Resolves true when `promise` settles, false once nothing has progressed (no batch settled,
+   * no write succeeded) for `stallMs`. The timer keeps the process alive: close() is awaited by
+   * whoever is shutting the process down.
+   */
+  private untilStalled(promise: Promise<unknown>, stallMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const check = () => {
+        const idle = Date.now() - this.batcher.lastProgressAt;
+        if (idle >= stallMs) return resolve(false);
+        timer = setTimeout(check, stallMs - idle);
+      };
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      promise.then(done, done);
+      timer = setTimeout(check, stallMs);
+    });
+  }
+
+  private async closeResource(what: 'store' | 'spool', name: string, close: () => Promise<void> | void | undefined): Promise<void> {
+    try {
+      const closed = await withinTime(Promise.resolve(close()), this.options.closeTimeoutMs);
+      if (!closed) throw new Error(`did not close within ${this.options.closeTimeoutMs} ms`);
+    } catch (cause) {
+      this.report(new ActivityLogError(what === 'store' ? 'STORE_FAILED' : 'SPOOL_FAILED', `${what} "${name}" failed to close`, { cause }));
+    }
+  }
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise; never rejects. */
+async function withinTime(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,167 @@
+import { ActivityLogError } from '../errors.js';
+import type { ActivityRecord } from '../schema.js';
+import type { ActivitySpool } from '../spool.js';
+import { storableJson } from '../text.js';
+import type { Batch, Batcher } from './batcher.js';
+import { backoffDelay, unref, type Sleeper } from './retry.js';
+import type { Counters } from './stats.js';
+import type { BatchWriter } from './writer.js';
+
+export interface SpoolRelayOptions {
+  /** Events held (waiting and being written) above which batches go straight to the spool. */
+  highWater: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * The spool's side of the pipeline: batches go to the spool instead of waiting for a store
+ * that is down (`storeDown`, set by the first failure and cleared by the next success) or
+ * slower than the event rate (the queue above its high-water mark), and a replayer forwards
+ * them to the store, oldest first, once it answers: also what an earlier process left.
+ */
+export class SpoolRelay {
+  /** The store failed and has not answered since: batches go to the spool. */
+  storeDown = false;
+  private spilling = false;
+  private replaying: Promise<void> | undefined;
+  private readonly appends = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private readonly spool: ActivitySpool,
+    private readonly batcher: Batcher,
+    private readonly writer: BatchWriter,
+    private readonly options: SpoolRelayOptions,
+    private readonly counters: Counters,
+    private readonly report: (error: ActivityLogError) => void,
+    private readonly sleeper: Sleeper,
+  ) {}
+
+  get name(): string {
+    return this.spool.name;
+  }
+
+  /** After an event is queued: past the high-water mark, start moving batches to the spool. */
+  checkHighWater(): void {
+    if (this.spilling || this.stopping || this.batcher.held <= this.options.highWater) return;
+    this.spilling = true;
+    // After the caller's turn: log() never writes.
+    unref(setTimeout(() => void this.spill().finally(() => (this.spilling = false)), 0));
+  }
+
+  /** Settles a batch as spooled, or as dropped when the spool refuses it. Never rejects. */
+  toSpool(batch: Batch): Promise<void> {
+    const append = this.append(batch).finally(() => this.appends.delete(append));
+    this.appends.add(append);
+    return append;
+  }
+
+  /** Forwards spooled batches to the store, oldest first, until the spool is empty. */
+  startReplay(): Promise<void> {
+    this.replaying ??= this.replayLoop().finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
+  }
+
+  /** close(): stop spilling and replaying; resolves once the appends in progress are done. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.appends);
+  }
+
+  /** close(): how long the replay in progress may take to stop. */
+  replayStopped(): Promise<void> {
+    return this.replaying ?? Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.spool.close();
+  }
+
+  /** While the queue stays above the high-water mark, moves batches to the spool beside the write in progress. */
+  private async spill(): Promise<void> {
+    while (!this.stopping && this.batcher.waiting > 0 && this.batcher.held > this.options.highWater) {
+      const batch = this.batcher.take();
+      if (batch.records.length === 0) this.batcher.settle(batch, 'written');
+      else await this.toSpool(batch);
+    }
+    void this.startReplay();
+  }
+
+  private async append(batch: Batch): Promise<void> {
+    try {
+      await this.spool.append(batch.records);
+      this.batcher.settle(batch, 'spooled');
+    } catch (cause) {
+      this.batcher.settle(batch, 'dropped');
+      this.report(
+        cause instanceof ActivityLogError && cause.code === 'SPOOL_FULL'
+          ? cause
+          : new ActivityLogError('SPOOL_FAILED', `spool "${this.spool.name}" could not take ${batch.records.length} events; they are dropped`, {
+              cause,
+              details: { dropped: batch.records.length },
+            }),
+      );
+    }
+  }
+
+  private async replayLoop(): Promise<void> {
+    const spool = this.spool;
+    let attempt = 0;
+    while (!this.stopping) {
+      let spooled;
+      try {
+        spooled = await spool.peek();
+      } catch (cause) {
+        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not be read`, { cause }));
+        return;
+      }
+      if (!spooled) return;
+      if (spooled.unreadable !== undefined) {
+        this.report(
+          new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} could not be read back (${spooled.unreadable}); the replay goes on without it`, {
+            details: { batchId: spooled.id },
+          }),
+        );
+        try {
+          await spool.remove(spooled.id);
+        } catch {
+          // The spool has set it aside already.
+        }
+        continue;
+      }
+      let outcome;
+      try {
+        // Through the same text rule as live events (a spool left by an older release may
+        // hold text a store cannot take), and split like a live batch when the store refuses
+        // some records for their content: one batch can never hold the replay up.
+        outcome = await this.writer.writeOnce(spooled.records.map(storableRecord));
+      } catch {
+        this.storeDown = true;
+        attempt++;
+        await this.sleeper.sleep(backoffDelay(attempt, this.options.baseDelayMs, this.options.maxDelayMs), false);
+        continue;
+      }
+      // Only now, with the store's commit done, does the batch leave the spool.
+      try {
+        await spool.remove(spooled.id);
+      } catch (cause) {
+        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not remove a replayed batch`, { cause }));
+        return;
+      }
+      attempt = 0;
+      this.storeDown = false;
+      this.counters.replayed += outcome.written;
+      this.counters.invalid += outcome.rejected;
+    }
+  }
+}
+
+/** A record read back from a spool, with its text made storable (text.ts); dates stay dates. */
+function storableRecord(record: ActivityRecord): ActivityRecord {
+  const { occurredAt, ...rest } = record;
+  const fixed = storableJson(rest);
+  return fixed === rest ? record : { ...fixed, occurredAt };
+}

@@ -25,8 +25,8 @@ export function encodeCursor(position: { occurredAt: Date; id: string }): string
 
 /** Decodes a cursor made by {@link encodeCursor}; anything else is an `INVALID_QUERY` error. */
 export function decodeCursor(cursor: string): CursorPosition {
-  const invalid = () =>
-    new ActivityLogError('INVALID_QUERY', 'cursor: is not a cursor this library issued (pass the nextCursor of a page)');
+  const problem = 'is not a cursor this library issued (pass the nextCursor of a page)';
+  const invalid = () => new ActivityLogError('INVALID_QUERY', `cursor: ${problem}`, { details: { issues: [{ path: ['cursor'], message: problem }] } });
   let parsed: unknown;
   try {
     const base64 = cursor.replace(/-/g, '+').replace(/_/g, '/');

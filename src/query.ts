@@ -31,9 +31,39 @@ export interface StoreQuery extends Omit<NormalizedActivityQuery, 'cursor'> {
  */
 export function parseActivityQuery(query: ActivityQuery | undefined = {}): StoreQuery {
   refuseUnsafeMetadataKeys(query);
-  const parsed = storableFilter(parseOrThrow(activityQuerySchema, query, 'INVALID_QUERY', 'invalid query'));
-  const { cursor, ...rest } = parsed;
-  return cursor === undefined ? rest : { ...rest, after: decodeCursor(cursor) };
+  // The cursor is decoded here, once, and a bad one is named beside every other bad field.
+  let after: CursorPosition | undefined;
+  let cursorProblem: ActivityLogError | undefined;
+  const cursor = (query as { cursor?: unknown } | null)?.cursor;
+  if (typeof cursor === 'string' && cursor.length <= 512) {
+    try {
+      after = decodeCursor(cursor);
+    } catch (error) {
+      if (!(error instanceof ActivityLogError)) throw error;
+      cursorProblem = error;
+    }
+  }
+  let parsed: NormalizedActivityQuery;
+  try {
+    parsed = storableFilter(parseOrThrow(activityQuerySchema, query, 'INVALID_QUERY', 'invalid query'));
+  } catch (error) {
+    throw cursorProblem && error instanceof ActivityLogError ? mergeProblems(error, cursorProblem) : error;
+  }
+  if (cursorProblem) throw cursorProblem;
+  const { cursor: _cursor, ...rest } = parsed;
+  return after === undefined ? rest : { ...rest, after };
+}
+
+/** One `INVALID_QUERY` error naming the problems of both. */
+function mergeProblems(first: ActivityLogError, second: ActivityLogError): ActivityLogError {
+  const issues = [...issuesOf(first), ...issuesOf(second)];
+  return new ActivityLogError('INVALID_QUERY', `${first.message}; ${second.message}`, { details: { issues } });
+}
+
+/** The problems an `INVALID_QUERY` error names, as `{ path, message }`. */
+export function issuesOf(error: ActivityLogError): { path: string[]; message: string }[] {
+  const issues = error.details?.issues as { path: string[]; message: string }[] | undefined;
+  return issues ?? [];
 }
 
 /** Validates filters without paging (for `count`). */

@@ -1,0 +1,168 @@
+import { ActivityLogError, isActivityLogError } from '../errors.js';
+import type { ActivityLogger } from '../logger.js';
+import { issuesOf, parseActivityFilter, parseActivityQuery, parseSummaryQuery, type StoreQuery } from '../query.js';
+import type { ActivityQuery, NormalizedActivityFilter, NormalizedSummaryQuery } from '../schema.js';
+import { EXPORT_FORMATS, exportResponse, type ExportFormat } from './export.js';
+import { json } from './responses.js';
+
+/**
+ * The views of the admin logs API, one small handler each: which query parameters it takes,
+ * how they become its input (one parse step, whose problems are the 400 body), and how it
+ * answers. logs-handler.ts routes to them after `authorize`.
+ */
+
+/** One rejected query parameter, as listed in a 400 body. */
+export interface ParameterProblem {
+  name: string;
+  problem: string;
+}
+
+/** What a view answers with: everything the handler knows about the request. */
+export interface ViewContext {
+  /** The app's logger: its store is read. */
+  logger: ActivityLogger<any>;
+  /** Records the API's own events (the request's logger, with the API's route). */
+  recorder: ActivityLogger<any>;
+  /** The caller's tenant, when the API is pinned to one. */
+  pinned: string | undefined;
+  /** The query parameters, as given. */
+  params: Readonly<Record<string, string>>;
+  headOnly: boolean;
+  exportPageSize: number;
+}
+
+/** A view's input, or the problems that make it a 400. */
+export type Parsed<Input> = { input: Input; problems?: undefined } | { input?: undefined; problems: ParameterProblem[] };
+
+export interface View<Input> {
+  /** The query parameters it takes. */
+  readonly params: ReadonlySet<string>;
+  /** The parameters as its input. `id` is the record id of `GET /:id`. */
+  parse(params: Readonly<Record<string, string>>, pinned: string | undefined, id: string): Parsed<Input>;
+  /** Records the read as `activity.query` or `activity.export`, then answers. */
+  answer(context: ViewContext, input: Input): Promise<Response>;
+}
+
+const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'status', 'targetType', 'targetId', 'tenantId', 'from', 'to'] as const;
+
+const list: View<StoreQuery> = {
+  params: new Set([...FILTER_PARAMS, 'limit', 'cursor']),
+  parse: (params, pinned) => parseWith(() => parseActivityQuery(queryInput(params, pinned))),
+  async answer({ logger, recorder, params }, query) {
+    recorder.log({ action: 'activity.query', metadata: { view: 'list', filters: params } });
+    const page = await logger.store.query(query);
+    return json(200, { items: page.items, nextCursor: page.nextCursor ?? null });
+  },
+};
+
+const get: View<string> = {
+  params: new Set(),
+  parse: (_params, _pinned, id) => ({ input: id }),
+  async answer({ logger, recorder, pinned }, id) {
+    const record = await logger.get(id);
+    const found = record !== undefined && (pinned === undefined || record.tenantId === pinned);
+    recorder.log({ action: 'activity.query', metadata: { view: 'get', id: id.slice(0, 255), found } });
+    return found ? json(200, record) : json(404, { error: 'not_found', message: `no activity record ${id}` });
+  },
+};
+
+const summary: View<NormalizedSummaryQuery> = {
+  params: new Set([...FILTER_PARAMS, 'by']),
+  parse: (params, pinned) => parseWith(() => parseSummaryQuery({ ...queryInput(params, pinned), by: params.by as NormalizedSummaryQuery['by'] })),
+  async answer({ logger, recorder, params }, query) {
+    const { store } = logger;
+    if (!store.summarize) return json(501, { error: 'unsupported', message: `store "${store.name}" cannot summarize` });
+    recorder.log({ action: 'activity.query', metadata: { view: 'summary', filters: params } });
+    return json(200, { by: query.by, buckets: await store.summarize(query) });
+  },
+};
+
+const exportView: View<{ filter: NormalizedActivityFilter; format: ExportFormat }> = {
+  params: new Set([...FILTER_PARAMS, 'format']),
+  parse(params, pinned) {
+    const format = (params.format ?? 'ndjson') as ExportFormat;
+    const { format: _format, ...filterParams } = params;
+    const parsed = parseWith(() => parseActivityFilter(queryInput(filterParams, pinned)));
+    const problems = parsed.problems ?? [];
+    if (!EXPORT_FORMATS.includes(format)) problems.push({ name: 'format', problem: `must be "ndjson" or "csv", got ${JSON.stringify(format.slice(0, 40))}` });
+    return problems.length > 0 ? { problems } : { input: { filter: parsed.input!, format } };
+  },
+  async answer({ logger, recorder, params, headOnly, exportPageSize }, { filter, format }) {
+    recorder.log({ action: 'activity.export', metadata: { format, filters: params } });
+    return exportResponse(logger.store, (error) => logger.report(error), filter, format, exportPageSize, headOnly);
+  },
+};
+
+/** The views by name. */
+export const VIEWS = { list, get, summary, export: exportView } as const;
+export type ViewName = keyof typeof VIEWS;
+
+/** The action a view's reads are recorded as. */
+export function actionOf(view: ViewName): 'activity.query' | 'activity.export' {
+  return view === 'export' ? 'activity.export' : 'activity.query';
+}
+
+/**
+ * The query string's problems before any view reads it: unknown parameters, repeated ones,
+ * and a tenant other than the caller's own when the API is pinned.
+ */
+export function readParams(search: URLSearchParams, allowed: ReadonlySet<string>, pinned: string | undefined): Parsed<Record<string, string>> {
+  const values: Record<string, string> = {};
+  const counts = new Map<string, number>();
+  for (const [name, value] of search) {
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    values[name] = value;
+  }
+  const problems: ParameterProblem[] = [];
+  for (const [name, count] of counts) {
+    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+    if (!allowed.has(name)) {
+      problems.push({ name: shown, problem: `unknown parameter (known here: ${[...allowed].join(', ') || 'none'})` });
+    } else if (count > 1) {
+      problems.push({ name, problem: `given ${count} times; give it once` });
+    } else if (name === 'tenantId' && pinned !== undefined && values[name] !== pinned) {
+      problems.push({ name, problem: 'is fixed to your own tenant' });
+    }
+  }
+  return problems.length > 0 ? { problems } : { input: values };
+}
+
+/** The 400 answer naming every problem. */
+export function badRequest(problems: readonly ParameterProblem[]): Response {
+  return json(400, {
+    error: 'invalid_parameters',
+    message: problems.map((p) => `${p.name}: ${p.problem}`).join('; '),
+    parameters: problems,
+  });
+}
+
+/** Runs one of the query parsers the logger uses; its `INVALID_QUERY` becomes the problems. */
+function parseWith<T>(parse: () => T): Parsed<T> {
+  try {
+    return { input: parse() };
+  } catch (error) {
+    if (!isActivityLogError(error, 'INVALID_QUERY')) throw error;
+    return { problems: problemsOf(error) };
+  }
+}
+
+function problemsOf(error: ActivityLogError): ParameterProblem[] {
+  const issues = issuesOf(error);
+  if (issues.length > 0) return issues.map((issue) => ({ name: issue.path.join('.') || 'query', problem: issue.message }));
+  return [{ name: error.message.split(':')[0] ?? 'query', problem: error.message }];
+}
+
+/**
+ * Query-string values in the shapes the query parsers take: `limit` as a number; times stay
+ * strings, which the schema reads (a 4-digit value is a year, 9 or more digits epoch ms).
+ */
+function queryInput(params: Readonly<Record<string, string>>, pinned: string | undefined): ActivityQuery {
+  const input: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (name === 'by' || name === 'format') continue;
+    input[name] = name === 'limit' && /^\d{1,15}$/.test(value) ? Number(value) : value;
+  }
+  if (pinned !== undefined) input.tenantId = pinned;
+  // Values of the wrong type are the parser's to name, as for any caller.
+  return input as ActivityQuery;
+}

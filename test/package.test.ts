@@ -80,6 +80,8 @@ describe('package', () => {
   it('imports and requires every subpath from the installed tarball, with the same exports', () => {
     const app = installedApp();
     const names = (subpath: string) => `activity-log${subpath === '.' ? '' : subpath.slice(1)}`;
+    // activity-log/testing needs vitest, which this bare app does not have: see the next test.
+    const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json' && key !== './testing');
     const esm = `
       const out = {};
       for (const name of ${JSON.stringify(subpaths.map(names))}) out[name] = Object.keys(await import(name)).sort();
@@ -107,6 +109,32 @@ describe('package', () => {
     );
     expect(run('node', ['use.cjs'], app).trim()).toBe('smoke.test');
   });
+
+  it('runs the shipped store conformance suite from the installed tarball, in an app with vitest', () => {
+    const app = installedApp();
+    const version = (JSON.parse(readFileSync(join(root, 'node_modules/vitest/package.json'), 'utf8')) as { version: string }).version;
+    run('npm', ['install', `vitest@${version}`, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+    writeFileSync(
+      join(app, 'store.test.mjs'),
+      `import { describeActivityStore } from 'activity-log/testing';
+       import { memoryStore } from 'activity-log/memory';
+       describeActivityStore({ name: 'memory store, installed', setup: async () => ({ store: memoryStore(), cleanup: async () => {} }) });`,
+    );
+    const output = run('npx', ['vitest', 'run', '--root', app, 'store.test.mjs'], app).replace(/\x1b\[[0-9;]*m/g, '');
+    expect(output).toMatch(/Tests\s+\d+ passed/);
+    expect(output).not.toMatch(/failed/);
+    // Imported like every other subpath; required, it fails with vitest's own message, since
+    // vitest itself cannot be required.
+    const exported = run('node', ['--input-type=module', '-e', "console.log(Object.keys(await import('activity-log/testing')).join())"], app);
+    expect(exported.trim().split(',')).toContain('describeActivityStore');
+    let required = '';
+    try {
+      run('node', ['-e', "require('activity-log/testing')"], app);
+    } catch (error) {
+      required = String((error as { stderr?: unknown }).stderr);
+    }
+    expect(required).toMatch(/Vitest cannot be imported in a CommonJS module using require\(\)/);
+  }, 240_000);
 
   it.each(['mts', 'cts'])('lets an app register its logger type through the built declarations (.%s)', (extension) => {
     const app = installedApp();

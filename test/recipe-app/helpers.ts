@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { startRecipeApp, type RunningRecipeApp } from '../../examples/recipe-app/app.js';
 import { DEFAULT_ADMIN, readConfig } from '../../examples/recipe-app/config.js';
 import type { AccountsOptions } from '../../examples/recipe-app/domain/accounts.js';
-import { parseJsonColumns, type RawRow } from '../store-conformance.js';
+import { parseJsonColumns, type RawRow } from '../../adapters/testing/store-conformance.js';
 
 /**
  * The recipe app on a real server (127.0.0.1, a free port) over a temporary SQLite file, or

@@ -9,7 +9,7 @@ import { kyselyStore } from '../../adapters/storage/kysely.js';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { parseJsonColumns, type ConformanceContext, type RawReader, type RawRow } from '../store-conformance.js';
+import { parseJsonColumns, type ConformanceContext, type RawReader, type RawRow } from '../../adapters/testing/store-conformance.js';
 
 /**
  * Real databases for the conformance suite: a SQLite file in a temp dir, and the PostgreSQL

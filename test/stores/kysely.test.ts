@@ -1,4 +1,4 @@
-import { describeStoreConformance } from '../store-conformance.js';
+import { describeActivityStore as describeStoreConformance } from '../../adapters/testing/store-conformance.js';
 import { sqliteContext } from './databases.js';
 
 describeStoreConformance({

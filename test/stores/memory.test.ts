@@ -1,5 +1,5 @@
 import { memoryStore } from '../../adapters/storage/memory.js';
-import { describeStoreConformance, recordToRow } from '../store-conformance.js';
+import { describeActivityStore as describeStoreConformance, recordToRow } from '../../adapters/testing/store-conformance.js';
 
 describeStoreConformance({
   name: 'memory store',

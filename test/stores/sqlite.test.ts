@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { describeStoreConformance } from '../store-conformance.js';
+import { describeActivityStore as describeStoreConformance } from '../../adapters/testing/store-conformance.js';
 import { sqliteContext } from './databases.js';
 
 const capabilities = { sharedDatabase: true, transactions: true, migrations: true, killConnections: false, contentRefusal: true };

@@ -1,21 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { memoryStore } from '../adapters/storage/memory.js';
-import { isActivityLogError, type ActivityLogError } from '../src/errors.js';
-import { uuidv7 } from '../src/ids.js';
-import { createActivityLogger } from '../src/logger.js';
-import { parseActivityQuery } from '../src/query.js';
-import type {
-  ActivityQuery,
-  ActivityRecord,
-  NormalizedActivityFilter,
-  SummaryDimension,
-} from '../src/schema.js';
-import type { ActivityStore } from '../src/store.js';
+import { isActivityLogError, type ActivityLogError } from '../../src/errors.js';
+import { uuidv7 } from '../../src/ids.js';
+import { createActivityLogger } from '../../src/logger.js';
+import { parseActivityQuery } from '../../src/query.js';
+import type { ActivityQuery, ActivityRecord, NormalizedActivityFilter, SummaryDimension } from '../../src/schema.js';
+import type { ActivityStore } from '../../src/store.js';
+import { memoryStore } from '../storage/memory.js';
 
 /**
- * The one conformance suite every store runs. A store's test file passes a factory, a raw
- * reader (the database's own client, not the store) and its capabilities; the suite checks
- * every write through the raw reader and every read against the memory store's results.
+ * `activity-log/testing`: the conformance suite every store of this package passes, shipped
+ * so that a store written elsewhere proves itself the same way, in its own vitest run:
+ *
+ * ```ts
+ * import { describeActivityStore } from 'activity-log/testing';
+ * describeActivityStore({ name: 'my store', setup: async () => ({ store: myStore(), cleanup: async () => {} }) });
+ * ```
+ *
+ * The suite writes through the store and checks every write, through the database's own
+ * client when the setup gives a raw reader (`raw`), else through the store's own reads; it
+ * checks every read against the memory store's results. What a store or its database cannot
+ * do here is declared in `capabilities`; each test that needs it is then skipped, and the
+ * suite prints which and why. Needs vitest (an optional peer dependency).
  */
 
 /** A stored row as the database's own client sees it: `occurred_at` in epoch ms, JSON parsed. */
@@ -58,7 +63,11 @@ export interface RawReader {
 /** One test's store, on a table of its own. */
 export interface ConformanceContext {
   store: ActivityStore;
-  raw: RawReader;
+  /**
+   * Reads what the store wrote through the database's own client. Without it, writes are
+   * checked through the store's own `query()`.
+   */
+  raw?: RawReader;
   /** Another store on the same table through its own connection, as a second process would have. */
   makeSecondStore?: () => ActivityStore;
   /** Runs `fn` in a transaction of the caller's own Kysely on the same database. */
@@ -74,8 +83,9 @@ export interface ConformanceContext {
   cleanup: () => Promise<void>;
 }
 
-/** What a store's test file passes to {@link describeStoreConformance}. */
+/** What a store's test file passes to {@link describeActivityStore}. */
 export interface StoreConformanceOptions {
+  /** The name the suite's tests are listed under. */
   name: string;
   /** Why the suite cannot run here (printed), or false to run it. */
   skip?: string | false;
@@ -83,15 +93,16 @@ export interface StoreConformanceOptions {
   setup: (tableName: string) => Promise<ConformanceContext>;
   /** A store whose database cannot be reached. */
   unreachableStore?: () => ActivityStore;
-  capabilities: {
-    /** Two stores can share one database (the memory store cannot). */
-    sharedDatabase: boolean;
-    /** `insertInTransaction` with a Kysely transaction. */
-    transactions: boolean;
-    /** `migrate()` and a recorded schema version. */
-    migrations: boolean;
+  /** What the store and the test's setup can do; each is false when left out. */
+  capabilities?: {
+    /** Two stores can share one database (`makeSecondStore()`; the memory store cannot). */
+    sharedDatabase?: boolean;
+    /** `insertInTransaction` with the setup's `transaction()`. */
+    transactions?: boolean;
+    /** `migrate()` and a recorded schema version (`raw.schemaVersion()`, `raw.setSchemaVersion()`). */
+    migrations?: boolean;
     /** `killConnections()` is available. */
-    killConnections: boolean;
+    killConnections?: boolean;
     /** `refuseActorName()` is available. */
     contentRefusal?: boolean;
   };
@@ -100,9 +111,20 @@ export interface StoreConformanceOptions {
 const BASE = Date.UTC(2026, 0, 2, 3, 0, 0, 0);
 const HOUR = 3_600_000;
 
-/** Registers the whole conformance suite for one store. */
-export function describeStoreConformance(options: StoreConformanceOptions): void {
-  const { capabilities: can } = options;
+/**
+ * Registers the whole conformance suite for one store, under `describe(options.name)`.
+ *
+ * @example
+ * describeActivityStore({
+ *   name: 'jsonl store',
+ *   setup: async (tableName) => {
+ *     const store = jsonlStore({ filename: join(dir, `${tableName}.jsonl`) });
+ *     return { store, cleanup: () => store.close() };
+ *   },
+ * });
+ */
+export function describeActivityStore(options: StoreConformanceOptions): void {
+  const can = options.capabilities ?? {};
   if (options.skip) {
     console.warn(`[store conformance] skipping "${options.name}": ${options.skip}`);
   } else {
@@ -123,12 +145,17 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
     let store: ActivityStore;
     let raw: RawReader;
     let tableName: string;
+    let toldNoRawReader = false;
 
     beforeEach(async () => {
       tableName = `al_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
       context = await options.setup(tableName);
       store = context.store;
-      raw = context.raw;
+      raw = context.raw ?? readerThroughStore(store);
+      if (!context.raw && !toldNoRawReader) {
+        toldNoRawReader = true;
+        console.info(`[store conformance] ${options.name}: no raw reader; writes are checked through the store's own query()`);
+      }
     });
 
     afterEach(async () => {
@@ -207,7 +234,7 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         const reference = memoryStore();
         await reference.insert(records);
         await store.insert(records);
-        for (const query of QUERIES) {
+        for (const query of queriesFor(store)) {
           const expected = await collect(reference, query);
           const actual = await collect(store, query);
           expect({ query, ids: actual.map((r) => r.id) }).toEqual({ query, ids: expected.map((r) => r.id) });
@@ -215,20 +242,30 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         }
       });
 
-      it('counts as the memory store does', async () => {
-        if (!store.count) throw new Error('store has no count()');
+      it('counts as the memory store does (or, without count(), the logger answers UNSUPPORTED)', async () => {
+        if (!store.count) {
+          const logger = createActivityLogger({ store, onError: () => undefined });
+          await expect(logger.count({})).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+          await logger.close();
+          return;
+        }
         const records = dataset(300);
         const reference = memoryStore();
         await reference.insert(records);
         await store.insert(records);
-        for (const query of QUERIES) {
+        for (const query of queriesFor(store)) {
           const { limit: _limit, after: _after, ...filter } = parseActivityQuery(query);
           expect({ query, n: await store.count(filter) }).toEqual({ query, n: await reference.count!(filter) });
         }
       });
 
-      it('summarizes by every dimension as the memory store does', async () => {
-        if (!store.summarize) throw new Error('store has no summarize()');
+      it('summarizes by every dimension as the memory store does (or, without summarize(), the logger answers UNSUPPORTED)', async () => {
+        if (!store.summarize) {
+          const logger = createActivityLogger({ store, onError: () => undefined });
+          await expect(logger.summarize({ by: 'action' })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+          await logger.close();
+          return;
+        }
         const records = dataset(300);
         const reference = memoryStore();
         await reference.insert(records);
@@ -260,7 +297,7 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         for (const value of tricky) {
           const byActor = await collect(store, { actorId: value });
           expect(byActor.map((r) => r.actor?.id)).toEqual([value]);
-          expect((await collect(store, { metadata: { note: value } })).map((r) => r.id)).toEqual(byActor.map((r) => r.id));
+          if (takesMetadataFilters(store)) expect((await collect(store, { metadata: { note: value } })).map((r) => r.id)).toEqual(byActor.map((r) => r.id));
           expect((await collect(store, { tenantId: value })).map((r) => r.tenantId)).toEqual([value]);
         }
         expect((await collect(store, { action: 'a_b.*' })).map((r) => r.action)).toEqual(['a_b.create']);
@@ -268,7 +305,19 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         expect(await collect(store, { actorId: 'nobody' })).toEqual([]);
       });
 
-      it('compares metadata by JSON type: the string "1" is not the number 1, nor true', async () => {
+      it('refuses a metadata filter through the logger, with UNSUPPORTED, when the store does not take them', async () => {
+        const logger = createActivityLogger({ store, onError: () => undefined });
+        await store.insert(dataset(3));
+        if (takesMetadataFilters(store)) {
+          expect((await logger.query({ metadata: { recipeId: 'none' } })).items).toEqual([]);
+        } else {
+          await expect(logger.query({ metadata: { recipeId: 'r_1' } })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+        }
+        await logger.close();
+      });
+
+      it('compares metadata by JSON type: the string "1" is not the number 1, nor true', async (test) => {
+        if (!takesMetadataFilters(store)) return skipWithReason(test, options.name, 'metadata filters (capabilities.metadataFilter is not set)');
         const records = [
           makeRecord(0, { metadata: { v: 1 } }),
           makeRecord(1, { metadata: { v: '1' } }),
@@ -330,7 +379,8 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         for (const record of records) expect(seen).toContain(record.id);
       });
 
-      it('rejects a metadata key that is not an identifier instead of building SQL with it', async () => {
+      it('rejects a metadata key that is not an identifier instead of building SQL with it', async (test) => {
+        if (!takesMetadataFilters(store)) return skipWithReason(test, options.name, 'metadata filters (capabilities.metadataFilter is not set)');
         await store.insert(dataset(3));
         const query = { ...parseActivityQuery({}), metadata: { "a') or 1=1 --": 'x' } };
         // The memory store has no SQL to protect and finds nothing; a SQL store refuses the key.
@@ -478,7 +528,7 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         expect(row.metadata).toEqual(expected.metadata);
         // A filter on what was logged finds what was stored.
         expect((await logger.query({ actorId: 'u\u0000', tenantId: 't\u0000' })).items.map((item) => item.id)).toEqual(['text-hostile']);
-        expect((await logger.query({ metadata: { email: 'a\u0000@x' } })).items.map((item) => item.id)).toEqual(['text-hostile']);
+        if (takesMetadataFilters(store)) expect((await logger.query({ metadata: { email: 'a\u0000@x' } })).items.map((item) => item.id)).toEqual(['text-hostile']);
         expect(await logger.get('text-\u0000')).toBeUndefined();
         await logger.close();
       });
@@ -502,8 +552,8 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
         expect(JSON.parse(JSON.stringify(record.changes))).toEqual(JSON.parse('{"__proto__":{"before":"old","after":"new"}}'));
         expect(({} as Record<string, unknown>).polluted).toBeUndefined();
         await expect(logger.query({ tenantId: 'A', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY', message: expect.stringContaining('__proto__') });
-        await expect(logger.count({ tenantId: 'A', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
-        await expect(logger.summarize({ by: 'action', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+        if (store.count) await expect(logger.count({ tenantId: 'A', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+        if (store.summarize) await expect(logger.summarize({ by: 'action', metadata: JSON.parse('{"__proto__":"zzz"}') })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
         await logger.close();
       });
 
@@ -572,6 +622,41 @@ export function describeStoreConformance(options: StoreConformanceOptions): void
       });
     });
   });
+}
+
+/**
+ * A raw reader for a setup that has none: every record, read back through the store's own
+ * `query()`, page by page, as rows.
+ */
+function readerThroughStore(store: ActivityStore): RawReader {
+  return {
+    async rows() {
+      const records: ActivityRecord[] = [];
+      let query = parseActivityQuery({ limit: 500 });
+      for (;;) {
+        const page = await store.query(query);
+        records.push(...page.items);
+        if (!page.nextCursor) return sortById(records).map(recordToRow);
+        query = parseActivityQuery({ limit: 500, cursor: page.nextCursor });
+      }
+    },
+  };
+}
+
+/** Skips the running test, saying why, so that no skip is silent. */
+function skipWithReason(test: { skip: (note?: string) => never }, name: string, reason: string): never {
+  console.info(`[store conformance] ${name}: skipping ${reason}`);
+  return test.skip(reason);
+}
+
+/** Whether a store takes metadata filters; a store without the capability must never see one. */
+function takesMetadataFilters(store: ActivityStore): boolean {
+  return store.capabilities?.metadataFilter === true;
+}
+
+/** The queries a store can answer: all of them, or those without a metadata filter. */
+function queriesFor(store: ActivityStore): ActivityQuery[] {
+  return takesMetadataFilters(store) ? QUERIES : QUERIES.filter((query) => query.metadata === undefined);
 }
 
 // ---- data -------------------------------------------------------------------------------

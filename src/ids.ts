@@ -4,14 +4,13 @@ import { randomFillSync } from 'node:crypto';
 /**
  * UUIDv7 (RFC 9562) generation: 48 bits of Unix milliseconds, then a 12-bit counter that keeps
  * ids generated in the same millisecond strictly increasing, then 62 random bits. Ids sort by
- * creation time, which keeps B-tree inserts at the right edge of the index (measured: random
- * UUIDv4 ids halve SQLite's insert rate) and gives the keyset cursor a stable tiebreak.
+ * creation time, which keeps B-tree inserts at the right edge of the index (random ids
+ * scatter them over the whole index) and gives the keyset cursor a stable tiebreak.
  *
  * It is on the caller's path (`log()` stamps every event), so it draws randomness from a pool
  * refilled 4 KiB at a time, and formats by writing ASCII into one reused buffer: that makes a
  * flat string in one step, where 20 concatenations made a tree of strings that had to be
- * flattened again when the record is sent to a writer thread (measured: twice the cost of
- * the whole postMessage of a row).
+ * flattened again when the record is sent to a writer thread (see the framework benchmark).
  */
 
 /** The two ASCII hex digits of each byte, as one 16-bit value (high byte first). */

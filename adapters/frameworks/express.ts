@@ -97,7 +97,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
 
 function start(req: Request, res: Response, next: NextFunction, scope: ActivityRequestScope): void {
   // The only property this adds to express's objects: each one added to `req` takes express
-  // off a fast path (measured). The error handler finds the scope through this logger
+  // off a fast path (see the framework benchmark). The error handler finds the scope through this logger
   // (requestScopeOf).
   req.activity = scope.activity;
   if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);

@@ -121,8 +121,8 @@ type NodeOutgoing = { setHeader?: (name: string, value: string) => unknown; head
 /**
  * Sets the request id header. On `@hono/node-server` it goes straight onto Node's response,
  * which merges it into the head it writes: `c.header()` would build a fetch `Headers` for
- * every response and take the server off its fast path for plain responses (measured: most
- * of the middleware's cost). Elsewhere, and if the handler sets the same header, hono's own.
+ * every response and take the server off its fast path for plain responses (see the
+ * framework benchmark). Elsewhere, and if the handler sets the same header, hono's own.
  */
 function echoRequestId(c: Context, scope: ActivityRequestScope): void {
   const outgoing = (c.env as { outgoing?: NodeOutgoing } | undefined)?.outgoing;

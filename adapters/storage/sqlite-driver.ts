@@ -72,8 +72,8 @@ export const SKIP_DRIVER_CHECK_ENV = 'ACTIVITY_LOG_SKIP_SQLITE_DRIVER_CHECK';
 /**
  * Refuses a better-sqlite3 that can abort the process on this Node.js. On Node.js 24 and newer,
  * better-sqlite3 12 and older can kill the whole process (SIGABRT, `Assertion failed: (env) !=
- * nullptr` in `RemoveEnvironmentCleanupHook`) when one of their statements is garbage-collected:
- * measured here on Node 24.21 with 12.11.1, on the store's first write from its writer thread.
+ * nullptr` in `RemoveEnvironmentCleanupHook`) when one of their statements is garbage-collected
+ * (test/compat/node24.test.ts runs both).
  * (Reports tie it to the Node headers the addon was compiled against, which cannot be read
  * from here, so the rule goes by versions, with {@link SKIP_DRIVER_CHECK_ENV} as the way out.)
  * better-sqlite3 13 (Node-API) does not crash; it needs Node.js 22 or newer, so apps on Node 20

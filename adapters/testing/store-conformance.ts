@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isActivityLogError, type ActivityLogError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
-import { createActivityLogger } from '../../src/logger.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { parseActivityQuery } from '../../src/query.js';
 import type { ActivityQuery, ActivityRecord, NormalizedActivityFilter, SummaryDimension } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
 import { memoryStore } from '../storage/memory.js';
+import type { RowColumns } from '../storage/sql/columns.js';
 
 /**
  * `activity-log/testing`: the conformance suite every store of this package passes, shipped
@@ -24,22 +25,8 @@ import { memoryStore } from '../storage/memory.js';
  */
 
 /** A stored row as the database's own client sees it: `occurred_at` in epoch ms, JSON parsed. */
-export interface RawRow {
-  id: string;
+export interface RawRow extends RowColumns {
   occurred_at: number;
-  action: string;
-  status: string;
-  actor_type: string | null;
-  actor_id: string | null;
-  actor_name: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  target_name: string | null;
-  tenant_id: string | null;
-  metadata: unknown;
-  changes: unknown;
-  error: unknown;
-  context: unknown;
 }
 
 /** JSON columns as some clients return them (text), parsed; others already parse them. */
@@ -243,12 +230,7 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
       });
 
       it('counts as the memory store does (or, without count(), the logger answers UNSUPPORTED)', async () => {
-        if (!store.count) {
-          const logger = createActivityLogger({ store, onError: () => undefined });
-          await expect(logger.count({})).rejects.toMatchObject({ code: 'UNSUPPORTED' });
-          await logger.close();
-          return;
-        }
+        if (!store.count) return expectUnsupported(store, (logger) => logger.count({}));
         const records = dataset(300);
         const reference = memoryStore();
         await reference.insert(records);
@@ -260,12 +242,7 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
       });
 
       it('summarizes by every dimension as the memory store does (or, without summarize(), the logger answers UNSUPPORTED)', async () => {
-        if (!store.summarize) {
-          const logger = createActivityLogger({ store, onError: () => undefined });
-          await expect(logger.summarize({ by: 'action' })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
-          await logger.close();
-          return;
-        }
+        if (!store.summarize) return expectUnsupported(store, (logger) => logger.summarize({ by: 'action' }));
         const records = dataset(300);
         const reference = memoryStore();
         await reference.insert(records);
@@ -641,6 +618,13 @@ function readerThroughStore(store: ActivityStore): RawReader {
       }
     },
   };
+}
+
+/** Checks that a logger over `store` refuses `call` with `UNSUPPORTED`. */
+async function expectUnsupported(store: ActivityStore, call: (logger: ActivityLogger) => Promise<unknown>): Promise<void> {
+  const logger = createActivityLogger({ store, onError: () => undefined });
+  await expect(call(logger)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+  await logger.close();
 }
 
 /** Skips the running test, saying why, so that no skip is silent. */

@@ -37,9 +37,8 @@ export interface ActivityMiddlewareOptions<Req> {
   capture?: CaptureOptions;
   /**
    * Make the request's logger `currentActivity()` for everything awaited inside the request,
-   * through AsyncLocalStorage. On Node 20 AsyncLocalStorage costs every promise and callback
-   * of the process a hook call once it is in use: 3.5 µs of CPU per request on fastify and
-   * 5 µs on hono, measured. An app that only uses `req.activity` (`request.activity`,
+   * through AsyncLocalStorage. Before Node 24, AsyncLocalStorage costs every promise and
+   * callback of the process a hook call once it is in use (README, Performance). An app that only uses `req.activity` (`request.activity`,
    * `c.get('activity')`) and never `currentActivity()` can turn it off; the request logger,
    * automatic capture and error recording work the same (on express, for `req.activity`
    * and for a child of it from `.with()` put in its place).

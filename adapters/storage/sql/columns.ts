@@ -38,12 +38,11 @@ export function fieldOfColumn(column: Column): string {
 /** The columns no row is without. */
 export const REQUIRED_COLUMNS: ReadonlySet<Column> = new Set<Column>(['id', 'occurred_at', 'action', 'status']);
 
-/** A row as the stores select it: `occurred_at` as epoch milliseconds. */
-export interface SelectedRow {
+/** The columns of a row but its time, as a database's client returns them. */
+export interface RowColumns {
   id: string;
-  occurred_at_ms: unknown;
   action: string;
-  status: ActivityStatus;
+  status: string;
   actor_type: string | null;
   actor_id: string | null;
   actor_name: string | null;
@@ -55,6 +54,12 @@ export interface SelectedRow {
   changes: unknown;
   error: unknown;
   context: unknown;
+}
+
+/** A row as the stores select it: `occurred_at` as epoch milliseconds. */
+export interface SelectedRow extends RowColumns {
+  occurred_at_ms: unknown;
+  status: ActivityStatus;
 }
 
 /** The values of one record, in {@link COLUMNS} order, with the time as `encodeTime` binds it. */

@@ -12,18 +12,19 @@ export interface ActivityBindings {
 }
 
 /**
- * Bindings as a logger holds them: the data above, plus what the request middleware ties to
- * the loggers of a request, under symbols that no event or `with()` call can spell:
- * - {@link ROUTE_OF}: the route template, read when an event is logged (express and hono know
- *   it only after routing, which happens after the middleware bound the logger);
- * - {@link REQUEST_SCOPE}: the request's scope, which automatic capture and the error
- *   handlers find again from any logger of the request (`requestScopeOf`).
+ * What the request middleware ties to the loggers of one request, beside their bindings:
+ * - `routeOf`: the route template, read when an event is logged (express and hono know it
+ *   only after routing, which happens after the middleware bound the logger);
+ * - `scope`: the request's scope, told of every event the request's loggers log, and found
+ *   again from any of them by automatic capture and the error handlers (`requestScopeOf`).
  * `with()` carries both to its children, so a child of the request logger is of the request.
+ * Queued events hold only the bindings, never these: a scope reaches the framework's request
+ * objects, which must not live until the next flush.
  * @internal
  */
-export interface HeldBindings extends ActivityBindings {
-  [ROUTE_OF]?: () => string | undefined;
-  [REQUEST_SCOPE]?: RequestTag;
+export interface RequestTags {
+  readonly routeOf?: (() => string | undefined) | undefined;
+  readonly scope?: RequestTag | undefined;
 }
 
 /** What a logger tells its request's scope about the events it logs. @internal */
@@ -32,30 +33,32 @@ export interface RequestTag {
   logged(status: unknown): void;
 }
 
-/** @internal */
-export const ROUTE_OF: unique symbol = Symbol('activity-log.route-of');
-/** @internal */
-export const REQUEST_SCOPE: unique symbol = Symbol('activity-log.request-scope');
+/**
+ * Where a logger keeps its {@link RequestTags}: a symbol, so they are not part of its API and
+ * no `with()` call or event can spell them. @internal
+ */
+export const REQUEST_TAGS: unique symbol = Symbol('activity-log.request-tags');
+
+/** What the request middleware passes to `with()`: bindings, and the request's tags. @internal */
+export interface TaggedBindings extends ActivityBindings {
+  [REQUEST_TAGS]?: RequestTags;
+}
 
 /**
  * What `with(bindings)` binds: a copy of the caller's data (by the same rules as an event, so
- * a later change to the caller's object changes nothing), and the route and scope tags as
- * given. `undefined` for anything that is not an object of bindings.
+ * a later change to the caller's object changes nothing). `undefined` for anything that is not
+ * an object of bindings.
  */
-export function copyBindings(bindings: HeldBindings): HeldBindings | undefined {
+export function copyBindings(bindings: ActivityBindings): ActivityBindings | undefined {
   const copied = snapshotPlain(bindings);
   if (copied === null || typeof copied !== 'object' || Array.isArray(copied)) return undefined;
-  const held = copied as HeldBindings;
-  if (bindings[ROUTE_OF]) held[ROUTE_OF] = bindings[ROUTE_OF];
-  if (bindings[REQUEST_SCOPE]) held[REQUEST_SCOPE] = bindings[REQUEST_SCOPE];
-  return held;
+  return copied as ActivityBindings;
 }
 
 /** A child's bindings over its parent's: the child's fields win, context and metadata merge key by key. */
-export function mergeBindings(parent: HeldBindings | undefined, child: HeldBindings): HeldBindings {
+export function mergeBindings(parent: ActivityBindings | undefined, child: ActivityBindings): ActivityBindings {
   if (!parent) return child;
-  // Spread copies the symbol-keyed tags too.
-  const merged: HeldBindings = { ...parent };
+  const merged: ActivityBindings = { ...parent };
   if (child.actor !== undefined) merged.actor = child.actor;
   if (child.tenantId !== undefined) merged.tenantId = child.tenantId;
   if (child.context !== undefined) merged.context = { ...parent.context, ...child.context };
@@ -64,7 +67,21 @@ export function mergeBindings(parent: HeldBindings | undefined, child: HeldBindi
     for (const key of Object.keys(child.metadata)) defineOwn(metadata, key, child.metadata[key]);
     merged.metadata = metadata;
   }
-  if (child[ROUTE_OF]) merged[ROUTE_OF] = child[ROUTE_OF];
-  if (child[REQUEST_SCOPE]) merged[REQUEST_SCOPE] = child[REQUEST_SCOPE];
   return merged;
+}
+
+/** A child's tags over its parent's: each the child's when it has one. */
+export function mergeTags(parent: RequestTags | undefined, child: RequestTags | undefined): RequestTags | undefined {
+  if (!child) return parent;
+  if (!parent) return child;
+  return { routeOf: child.routeOf ?? parent.routeOf, scope: child.scope ?? parent.scope };
+}
+
+/** The tags of a logger this library made, if it has any. Never throws. @internal */
+export function requestTagsOf(logger: unknown): RequestTags | undefined {
+  try {
+    return (logger as { [REQUEST_TAGS]?: RequestTags } | null | undefined)?.[REQUEST_TAGS];
+  } catch {
+    return undefined;
+  }
 }

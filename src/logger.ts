@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
-import { copyBindings, mergeBindings, REQUEST_SCOPE, ROUTE_OF, type ActivityBindings, type HeldBindings } from './bindings.js';
+import { copyBindings, mergeBindings, mergeTags, REQUEST_TAGS, type ActivityBindings, type RequestTags, type TaggedBindings } from './bindings.js';
 import type { ActivityCatalog } from './materialize.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
 import { ActivityEngine } from './pipeline/engine.js';
@@ -96,37 +96,37 @@ export function createActivityLogger<C extends ActivityCatalog = {}>(options: Ac
 
 /**
  * The one logger class: the root and every child, the request loggers of the framework
- * middleware included. A child differs from its parent only by its bindings. Bindings may
- * carry a route read when an event is logged and a request tag (bindings.ts); both are
- * plain data to everything but `log()`.
+ * middleware included. A child differs from its parent only by its bindings, and a request's
+ * loggers by the request's tags too (a route read when an event is logged, the request's
+ * scope; see bindings.ts).
  */
 class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
+  /** The request's tags, under a symbol: not part of the logger's API. */
+  readonly [REQUEST_TAGS]: RequestTags | undefined;
   /** The bindings with the route last read written in, while the route stays the same. */
-  private routed: { route: string | undefined; bindings: HeldBindings } | undefined;
+  private routed: { route: string | undefined; bindings: ActivityBindings } | undefined;
 
   constructor(
     private readonly engine: ActivityEngine,
-    private readonly bound: HeldBindings | undefined,
-  ) {}
+    private readonly bound: ActivityBindings | undefined,
+    tags?: RequestTags,
+  ) {
+    this[REQUEST_TAGS] = tags;
+  }
 
   get store(): ActivityStore {
     return this.engine.store;
   }
 
   get bindings(): Readonly<ActivityBindings> {
-    const bound = this.bound;
-    if (bound === undefined) return {};
     // With the route as known now, as an event logged now would carry it.
-    return bound[ROUTE_OF] ? this.withRoute(bound, bound[ROUTE_OF]) : bound;
+    return this.current() ?? {};
   }
 
   log(event: CatalogEvent<C>): void {
     try {
-      const bound = this.bound;
-      if (bound === undefined) return this.engine.accept(event, undefined);
-      const tag = bound[REQUEST_SCOPE];
-      if (tag) tag.logged(readStatus(event));
-      this.engine.accept(event, bound[ROUTE_OF] ? this.withRoute(bound, bound[ROUTE_OF]) : bound);
+      this[REQUEST_TAGS]?.scope?.logged(readStatus(event));
+      this.engine.accept(event, this.current());
     } catch (cause) {
       // Unreachable by design (every step catches its own throws); log() still must not throw,
       // and the event is still counted.
@@ -136,7 +136,9 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   with(bindings: ActivityBindings): ActivityLogger<C> {
     const copied = copyBindings(bindings);
-    return copied ? new Logger<C>(this.engine, mergeBindings(this.bound, copied)) : this;
+    if (!copied) return this;
+    const tags = (bindings as TaggedBindings)[REQUEST_TAGS];
+    return new Logger<C>(this.engine, mergeBindings(this.bound, copied), mergeTags(this[REQUEST_TAGS], tags));
   }
 
   flush(): Promise<void> {
@@ -189,18 +191,21 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   async logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord> {
     const store = this.engine.store;
     if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction()');
-    const bound = this.bound && this.bound[ROUTE_OF] ? this.withRoute(this.bound, this.bound[ROUTE_OF]) : this.bound;
-    const record = this.engine.buildRecord(event, bound);
+    const record = this.engine.buildRecord(event, this.current());
     await store.insertInTransaction(transaction, [record]);
     return record;
   }
 
   /**
-   * The bindings with the route as known now written into their context. Routers may forget
-   * the route once a handler is done, so the resolver keeps the last one seen; the bindings
-   * are rebuilt only when it changes (events already queued keep the ones they were logged with).
+   * The bindings an event logged now carries: with the route as known now written into their
+   * context, when the request's route is read late. Routers may forget the route once a handler
+   * is done, so the resolver keeps the last one seen; the bindings are rebuilt only when it
+   * changes (events already queued keep the ones they were logged with).
    */
-  private withRoute(bound: HeldBindings, routeOf: () => string | undefined): HeldBindings {
+  private current(): ActivityBindings | undefined {
+    const bound = this.bound;
+    const routeOf = this[REQUEST_TAGS]?.routeOf;
+    if (!routeOf || !bound) return bound;
     let route: string | undefined;
     try {
       route = routeOf();

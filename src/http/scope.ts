@@ -1,7 +1,7 @@
 import { runWithActivityContext } from '../context.js';
 import { describeValue } from '../describe.js';
 import { ActivityLogError } from '../errors.js';
-import { REQUEST_SCOPE, ROUTE_OF, type HeldBindings, type RequestTag } from '../bindings.js';
+import { REQUEST_TAGS, requestTagsOf, type RequestTag, type TaggedBindings } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
 import { LIMITS, type ActivityActor, type ActivityContext } from '../schema.js';
 import { compileCapturePolicy, type CaptureOptions, type CapturePolicy } from './capture.js';
@@ -150,10 +150,10 @@ export function createRequestScopeFactory<Req>(
 }
 
 /**
- * One request: its logger is an ordinary child of the app's logger, whose bindings carry the
- * request context, a route read when an event is logged (express and hono route after the
- * middleware ran), and this scope as its request tag, so that every logger of the request
- * (children from `with()` included) leads back here.
+ * One request: its logger is an ordinary child of the app's logger, bound to the request's
+ * context, and tagged with a route read when an event is logged (express and hono route after
+ * the middleware ran) and with this scope, so that every logger of the request (children from
+ * `with()` included) leads back here.
  */
 class RequestScope implements ActivityRequestScope, RequestTag {
   readonly activity: ActivityLogger<any>;
@@ -180,9 +180,8 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     this.requestIdHeader = settings.headerName;
     this.method = context.method!;
     this.staticRoute = context.route;
-    const bindings: HeldBindings = { actor, context, [REQUEST_SCOPE]: this };
+    const bindings: TaggedBindings = { actor, context, [REQUEST_TAGS]: { scope: this, routeOf: routeOf && (() => this.route()) } };
     if (tenantId !== undefined) bindings.tenantId = tenantId;
-    if (routeOf) bindings[ROUTE_OF] = () => this.route();
     this.activity = settings.logger.with(bindings);
   }
 
@@ -231,18 +230,12 @@ class RequestScope implements ActivityRequestScope, RequestTag {
 /**
  * The scope of `frameworkRequest`'s request, found from a logger the middleware made for it:
  * the request logger (`req.activity` as set, or `currentActivity()` inside the request) or a
- * child of it from `.with()`, at any depth: their bindings carry the scope as their request
- * tag. `undefined` for any other logger or value, and for a scope opened for another request.
+ * child of it from `.with()`, at any depth: they carry the scope in their request tags.
+ * `undefined` for any other logger or value, and for a scope opened for another request.
  * Lets a shim reach the scope without a table keyed by request (see the framework benchmark).
  */
 export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {
-  let bindings: HeldBindings | undefined;
-  try {
-    bindings = (logger as { bindings?: HeldBindings } | null | undefined)?.bindings;
-  } catch {
-    return undefined;
-  }
-  const scope = bindings?.[REQUEST_SCOPE];
+  const scope = requestTagsOf(logger)?.scope;
   return scope instanceof RequestScope && scope.frameworkRequest === frameworkRequest ? scope : undefined;
 }
 

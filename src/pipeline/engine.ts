@@ -1,4 +1,4 @@
-import type { HeldBindings } from '../bindings.js';
+import type { ActivityBindings } from '../bindings.js';
 import { ActivityLogError } from '../errors.js';
 import { materialize } from '../materialize.js';
 import type { ResolvedOptions } from '../options.js';
@@ -76,7 +76,7 @@ export class ActivityEngine {
    * All of `log()`'s work, on the caller's path: admission, then the snapshot into the queue.
    * A refused event is counted and reported (once per burst) and never copied. Never throws.
    */
-  accept(event: unknown, bindings: HeldBindings | undefined): void {
+  accept(event: unknown, bindings: ActivityBindings | undefined): void {
     const { batcher } = this;
     if (this.closed) {
       this.counters.dropped++;
@@ -145,7 +145,7 @@ export class ActivityEngine {
   }
 
   /** Turns one event into a record now, on the caller's path; throws `INVALID_EVENT`. */
-  buildRecord(event: unknown, bindings: HeldBindings | undefined): ActivityRecord {
+  buildRecord(event: unknown, bindings: ActivityBindings | undefined): ActivityRecord {
     const result = materialize(pendingEvent(event, bindings, this.options.includeStack), this.options.materialize);
     if (result.error) throw result.error;
     return result.record;

@@ -1,4 +1,4 @@
-import type { HeldBindings } from '../bindings.js';
+import type { ActivityBindings } from '../bindings.js';
 import { stampUuidv7, type UuidV7Stamp } from '../ids.js';
 import { snapshotEvent, type EventSnapshot } from '../snapshot.js';
 
@@ -10,13 +10,13 @@ import { snapshotEvent, type EventSnapshot } from '../snapshot.js';
 export interface PendingEvent extends EventSnapshot, UuidV7Stamp {
   /** When `log()` was called. */
   loggedAtMs: number;
-  bindings: HeldBindings | undefined;
+  bindings: ActivityBindings | undefined;
   /** Position in the queue, set on enqueue; `flush()` waits on it. */
   seq: number;
 }
 
 /** Snapshots an event and stamps its id and time: all of `log()`'s work on the caller's path. */
-export function pendingEvent(event: unknown, bindings: HeldBindings | undefined, includeStack: boolean): PendingEvent {
+export function pendingEvent(event: unknown, bindings: ActivityBindings | undefined, includeStack: boolean): PendingEvent {
   const loggedAtMs = Date.now();
   const pending: PendingEvent = {
     fields: {},

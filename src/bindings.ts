@@ -1,5 +1,5 @@
 import type { ActivityActor, ActivityContext } from './schema.js';
-import { snapshotPlain } from './snapshot.js';
+import { snapshotBindings } from './snapshot.js';
 import { defineOwn } from './text.js';
 
 /** Context bound with `logger.with()`; an event's own fields win over it. */
@@ -46,13 +46,26 @@ export interface TaggedBindings extends ActivityBindings {
 
 /**
  * What `with(bindings)` binds: a copy of the caller's data (by the same rules as an event, so
- * a later change to the caller's object changes nothing). `undefined` for anything that is not
- * an object of bindings.
+ * a later change to the caller's object changes nothing), in one fixed shape. `undefined` for
+ * anything that is not an object of bindings.
  */
 export function copyBindings(bindings: ActivityBindings): ActivityBindings | undefined {
-  const copied = snapshotPlain(bindings);
-  if (copied === null || typeof copied !== 'object' || Array.isArray(copied)) return undefined;
-  return copied as ActivityBindings;
+  return snapshotBindings(bindings) as ActivityBindings | undefined;
+}
+
+/**
+ * `bindings` with `route` written into their context, as a new object (events already queued
+ * keep the bindings they were logged with), of the same shapes as the original.
+ */
+export function withRoute(bindings: ActivityBindings, route: string): ActivityBindings {
+  const context = bindings.context;
+  return {
+    actor: bindings.actor,
+    tenantId: bindings.tenantId,
+    // A context copied by `with()` has every context field, `route` included: this keeps its shape.
+    context: context ? { ...context, route } : { route },
+    metadata: bindings.metadata,
+  };
 }
 
 /** A child's bindings over its parent's: the child's fields win, context and metadata merge key by key. */
@@ -61,7 +74,12 @@ export function mergeBindings(parent: ActivityBindings | undefined, child: Activ
   const merged: ActivityBindings = { ...parent };
   if (child.actor !== undefined) merged.actor = child.actor;
   if (child.tenantId !== undefined) merged.tenantId = child.tenantId;
-  if (child.context !== undefined) merged.context = { ...parent.context, ...child.context };
+  if (child.context !== undefined) {
+    // A copied context has every field, the absent ones undefined: those keep the parent's.
+    const context: Record<string, unknown> = { ...parent.context };
+    for (const [key, value] of Object.entries(child.context)) if (value !== undefined) context[key] = value;
+    merged.context = context;
+  }
   if (child.metadata !== undefined) {
     const metadata = { ...parent.metadata };
     for (const key of Object.keys(child.metadata)) defineOwn(metadata, key, child.metadata[key]);

@@ -14,7 +14,7 @@ import { isStorableTime, timeInputToMs } from './time.js';
 const STATUSES: ReadonlySet<unknown> = new Set(ACTIVITY_STATUSES);
 const EVENT_ID = EVENT_ID_PATTERN;
 /** Each context field's length limit (LIMITS names them alike). */
-const CONTEXT_LIMITS: Readonly<Record<string, number>> = Object.fromEntries(CONTEXT_FIELDS.map((field) => [field, LIMITS[field]]));
+const CONTEXT_LIMITS: ReadonlyMap<string, number> = new Map(CONTEXT_FIELDS.map((field) => [field, LIMITS[field]]));
 
 /** True when `candidate` would pass `activityEventSchema`. */
 export function isValidEvent(candidate: Record<string, unknown>): boolean {
@@ -29,11 +29,11 @@ export function isValidEvent(candidate: Record<string, unknown>): boolean {
   if (changes !== undefined && !isChanges(changes)) return false;
   if (context !== undefined && !isContext(context)) return false;
   if (occurredAt !== undefined && !isDateInput(occurredAt)) return false;
-  for (const key in candidate) if (!Object.hasOwn(KNOWN, key)) return false;
+  for (const key in candidate) if (!KNOWN.has(key)) return false;
   return true;
 }
 
-const KNOWN: Readonly<Record<string, true>> = Object.fromEntries(EVENT_FIELDS.map((field) => [field, true]));
+const KNOWN: ReadonlySet<string> = new Set(EVENT_FIELDS);
 
 /** A plain object, as zod's `z.record` requires (not an array, Date, Map or class instance). */
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -75,7 +75,7 @@ function isChanges(value: unknown): boolean {
 function isContext(value: unknown): boolean {
   if (!isObject(value)) return false;
   for (const key in value) {
-    const max = Object.hasOwn(CONTEXT_LIMITS, key) ? CONTEXT_LIMITS[key] : undefined;
+    const max = CONTEXT_LIMITS.get(key);
     const item = value[key];
     if (max === undefined || (item !== undefined && !isText(item, max))) return false;
   }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
-import { copyBindings, mergeBindings, mergeTags, REQUEST_TAGS, type ActivityBindings, type RequestTags, type TaggedBindings } from './bindings.js';
+import { copyBindings, mergeBindings, mergeTags, REQUEST_TAGS, withRoute, type ActivityBindings, type RequestTags, type TaggedBindings } from './bindings.js';
 import type { ActivityCatalog } from './materialize.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
 import { ActivityEngine } from './pipeline/engine.js';
@@ -214,7 +214,7 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     }
     const routed = this.routed;
     if (routed && routed.route === route) return routed.bindings;
-    const bindings = route === undefined ? bound : { ...bound, context: { ...bound.context, route } };
+    const bindings = route === undefined ? bound : withRoute(bound, route);
     this.routed = { route, bindings };
     return bindings;
   }

@@ -147,6 +147,40 @@ export function snapshotPlain(value: unknown): unknown {
   return copyValue(value, 0, []);
 }
 
+/** The bindings `with()` takes, copied; see {@link snapshotBindings}. */
+export interface BindingsSnapshot {
+  actor: unknown;
+  tenantId: unknown;
+  context: unknown;
+  metadata: unknown;
+}
+
+/**
+ * Copies what a caller passes to `with()` by the rules of an event's copy, into one fixed
+ * shape (an absent field is `undefined`), with the actor and context in the same fixed-shape
+ * literals as an event's: a request logger is bound on every request, and the flusher reads
+ * these shapes for every event. Only the four fields bindings have are kept. `undefined` when
+ * `value` is not an object. Never throws.
+ */
+export function snapshotBindings(value: unknown): BindingsSnapshot | undefined {
+  if (value === null || typeof value !== 'object' || isArray(value) !== false) return undefined;
+  try {
+    const { actor, tenantId, context, metadata } = value as Record<string, unknown>;
+    return {
+      actor: actor === undefined ? undefined : copyActorOrTarget(actor),
+      tenantId: typeof tenantId === 'object' ? copyValue(tenantId, 1, []) : tenantId,
+      context: context === undefined ? undefined : copyContext(context),
+      metadata: metadata === undefined ? undefined : copyValue(metadata, 1, []),
+    };
+  } catch {
+    // A getter or Proxy trap threw: the generic copy marks only what cannot be read.
+    const copied = snapshotPlain(value);
+    if (copied === null || typeof copied !== 'object' || Array.isArray(copied)) return undefined;
+    const { actor, tenantId, context, metadata } = copied as Record<string, unknown>;
+    return { actor, tenantId, context, metadata };
+  }
+}
+
 const UNREADABLE = '[Unreadable]';
 
 /**

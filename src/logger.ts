@@ -3,6 +3,8 @@ import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
 import { copyBindings, mergeBindings, mergeTags, REQUEST_TAGS, withRoute, type ActivityBindings, type RequestTags, type TaggedBindings } from './bindings.js';
 import type { ActivityCatalog } from './materialize.js';
+import { erasurePlan, eraseRecord, type EraseSubject } from './integrity/erase.js';
+import { verifyChains, type VerifyOptions, type VerifyReport } from './integrity/verify.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
 import { ActivityEngine } from './pipeline/engine.js';
 import type { ActivityStats } from './pipeline/stats.js';
@@ -62,6 +64,22 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
   summarize(query: SummaryQuery): Promise<SummaryBucket[]>;
   /** Deletes records older than `before`; returns how many. */
   purge(options: PurgeOptions): Promise<number>;
+  /**
+   * Checks the hash chains (`integrity` on): streams through the sealed records in constant
+   * memory and reports each record edited, missing, reordered, truncated, made with an unknown
+   * key, or lawfully erased. Rejects with `INVALID_OPTIONS` without `integrity`, `UNSUPPORTED`
+   * when the store cannot read chains.
+   */
+  verify(options?: VerifyOptions): Promise<VerifyReport>;
+  /**
+   * Erases the personal values of one subject (an actor's name, IP and user agent; a target's
+   * name; everything personal of a tenant; and the metadata keys of `integrity.personal`),
+   * replacing them with `[ERASED]` and keeping what the hash chain needs, so that `verify()`
+   * reports those records as erased, not edited. Records the erasure itself as
+   * `activity.erase` (who asked, how many records, which fields) and resolves, once that is
+   * stored, with how many records were rewritten.
+   */
+  erase(subject: EraseSubject): Promise<number>;
   /**
    * Writes one event inside the caller's own database transaction (a Kysely `Transaction` for
    * the SQL stores), so the activity exists if and only if the business change commits. Unlike
@@ -186,6 +204,22 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   async purge(options: PurgeOptions): Promise<number> {
     return this.engine.store.purge(parsePurgeOptions(options));
+  }
+
+  async verify(options?: VerifyOptions): Promise<VerifyReport> {
+    const integrity = this.engine.integrity;
+    if (!integrity) throw new ActivityLogError('INVALID_OPTIONS', 'verify: needs the logger option integrity: { key }, the key the records were sealed with');
+    return verifyChains(this.engine.store, integrity, options);
+  }
+
+  async erase(subject: EraseSubject): Promise<number> {
+    const store = this.engine.store;
+    const plan = erasurePlan(subject, this.engine.integrity?.personal ?? []);
+    if (!store.erase) throw unsupported(store, 'erase()');
+    const records = await store.erase(parseActivityFilter(plan.filter), (record) => eraseRecord(record, plan.fields));
+    this.log({ action: 'activity.erase', metadata: { subject: plan.filter, records, fields: plan.fields } } as unknown as CatalogEvent<C>);
+    await this.flush();
+    return records;
   }
 
   async logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord> {

@@ -1,4 +1,5 @@
 import { ActivityLogError } from './errors.js';
+import { resolveIntegrity, type IntegrityOptions, type ResolvedIntegrity } from './integrity/options.js';
 import type { ActivityCatalog, MaterializeConfig } from './materialize.js';
 import { createRedactor, type RedactOptions } from './redact.js';
 import { rateLimitedWarn, type ErrorHandler } from './report.js';
@@ -95,6 +96,13 @@ export interface ActivityLoggerOptions<C extends ActivityCatalog = {}> {
    * @default 10000
    */
   closeTimeoutMs?: number;
+  /**
+   * Tamper evidence: every record is linked into a hash chain under your key, with signed
+   * checkpoints, so that `verify()` finds an edited, deleted, reordered or truncated record;
+   * personal fields can still be erased (`erase()`). See the README's "Tamper evidence".
+   * @default undefined (off)
+   */
+  integrity?: IntegrityOptions;
 }
 
 /** Logger options after validation, with every default applied. */
@@ -113,6 +121,8 @@ export interface ResolvedOptions {
   materialize: MaterializeConfig;
   /** Present when a spool is configured. */
   spool: { spool: ActivitySpool; highWaterMark: number } | undefined;
+  /** Present when tamper evidence is on. */
+  integrity: ResolvedIntegrity | undefined;
 }
 
 /** Validates logger options at the boundary; throws `INVALID_OPTIONS` naming the option. */
@@ -164,6 +174,7 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
       catalog,
     },
     spool: resolveSpool(options.spool),
+    integrity: resolveIntegrity(options.integrity),
   };
 }
 

@@ -161,6 +161,28 @@ export const EVENT_FIELDS = Object.keys(activityEventSchema.shape) as readonly (
 /** The fields of an event's `context`. */
 export const CONTEXT_FIELDS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
 
+/**
+ * A record's place in its logger's hash chain, with `integrity` on (see src/integrity/). `salts`
+ * and `commitments` are there when the record has personal fields: each commitment stands in
+ * for its value in the hash, so that the value (and its salt) can be erased.
+ */
+export const recordIntegritySchema = z.object({
+  /** The chain: one per logger instance. */
+  chain: z.string(),
+  /** The record's position in its chain, from 1. */
+  seq: z.number().int(),
+  /** Which key the hash is made with. */
+  keyId: z.string(),
+  /** The hash of the chain's previous record; empty for the first. */
+  prev: z.string(),
+  /** HMAC-SHA256 of `prev` and the record's canonical form. */
+  hash: z.string(),
+  /** Each personal field's salt, by path; an erased field's salt is erased with it. */
+  salts: z.record(z.string(), z.string()).optional(),
+  /** Each personal field's commitment, by path (`actor.name`, `metadata.email`...). */
+  commitments: z.record(z.string(), z.string()).optional(),
+});
+
 /** What a store keeps and returns: normalised, with defaults applied. */
 export const activityRecordSchema = z.object({
   id: z.string(),
@@ -174,6 +196,7 @@ export const activityRecordSchema = z.object({
   changes: changesSchema.optional(),
   error: errorInfoSchema.optional(),
   context: contextSchema.partial().optional(),
+  integrity: recordIntegritySchema.optional(),
 });
 
 /** An action filter: an exact action, or every action under a prefix, `recipe.*`. */
@@ -272,6 +295,8 @@ export type ActivityTarget = z.input<typeof targetSchema>;
 export type ActivityContext = z.input<typeof contextSchema>;
 /** A normalised thrown value. */
 export type ActivityErrorInfo = z.output<typeof errorInfoSchema>;
+/** A record's place in its hash chain. */
+export type RecordIntegrity = z.output<typeof recordIntegritySchema>;
 /** Stored changes: the changed fields only. */
 export type ActivityChanges = z.output<typeof changesSchema>;
 /** A query as a caller writes it. */

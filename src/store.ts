@@ -1,3 +1,4 @@
+import type { IntegrityCheckpoint } from './integrity/options.js';
 import type { StoreQuery } from './query.js';
 import type {
   ActivityPage,
@@ -57,11 +58,56 @@ export interface ActivityStore {
    */
   insertInTransaction?(transaction: unknown, records: readonly ActivityRecord[]): Promise<void>;
 
+  /**
+   * Sealed records (those with `integrity`), in chain order: by chain id, then sequence
+   * number, after `query.after`. What `verify()` reads; it pages through every chain this way.
+   */
+  chainPage?(query: ChainPageQuery): Promise<ActivityRecord[]>;
+
+  /** Keeps checkpoints (see `integrity.onCheckpoint`); a checkpoint already kept is skipped. */
+  insertCheckpoints?(checkpoints: readonly IntegrityCheckpoint[]): Promise<void>;
+
+  /** Kept checkpoints, by chain id then sequence number, after `query.after`. */
+  checkpointPage?(query: CheckpointPageQuery): Promise<IntegrityCheckpoint[]>;
+
+  /**
+   * Rewrites the records `filter` matches with `rewrite` (the logger's erasure rule), keeping
+   * each record whose rewrite returns a record and leaving the others as they are; returns how
+   * many were rewritten. Only `actor.name`, `context`, `metadata` and `integrity` change.
+   */
+  erase?(filter: NormalizedActivityFilter, rewrite: (record: ActivityRecord) => ActivityRecord | undefined): Promise<number>;
+
   /** Creates or upgrades the schema; idempotent, safe from two processes at once. */
   migrate?(): Promise<void>;
 
   /** Releases what the store opened itself (never a client the user passed in). */
   close?(): Promise<void>;
+}
+
+/** A position in chain order. */
+export interface ChainPosition {
+  chain: string;
+  seq: number;
+}
+
+/** What {@link ActivityStore.chainPage} reads. */
+export interface ChainPageQuery {
+  /** Only this chain. */
+  chain?: string;
+  /** Only records at or after this time... */
+  from?: Date;
+  /** ...and before this one. */
+  to?: Date;
+  /** Records after this position. */
+  after?: ChainPosition;
+  limit: number;
+}
+
+/** What {@link ActivityStore.checkpointPage} reads. */
+export interface CheckpointPageQuery {
+  chain?: string;
+  after?: ChainPosition;
+  limit: number;
 }
 
 /** What a store supports that no method's presence tells; the logger reads these. */

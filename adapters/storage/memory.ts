@@ -9,6 +9,7 @@ import type {
   NormalizedSummaryQuery,
   SummaryBucket,
 } from '../../src/schema.js';
+import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import type { ActivityStore } from '../../src/store.js';
 import { bucketKey, SummaryCounter } from '../../src/summary.js';
 
@@ -40,6 +41,7 @@ export interface MemoryStore extends ActivityStore {
 interface Entry {
   occurredAtMs: number;
   id: string;
+  /** Replaced (never changed in place) by erase(). */
   record: ActivityRecord;
 }
 
@@ -55,6 +57,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   /** Sorted in page order: newest first, ties by id descending. */
   const entries: Entry[] = [];
   const byId = new Map<string, Entry>();
+  /** Kept checkpoints, by chain and sequence number. */
+  const checkpoints = new Map<string, IntegrityCheckpoint>();
 
   /** Index of the first entry that comes strictly after `position` in page order. */
   const indexAfter = (position: CursorPosition): number => {
@@ -140,11 +144,58 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return removed;
     },
 
+    async chainPage({ chain, from, to, after, limit }) {
+      const found: ActivityRecord[] = [];
+      for (const { record, occurredAtMs } of entries) {
+        const sealed = record.integrity;
+        if (!sealed || (chain !== undefined && sealed.chain !== chain)) continue;
+        if ((from !== undefined && occurredAtMs < from.getTime()) || (to !== undefined && occurredAtMs >= to.getTime())) continue;
+        if (after !== undefined && compareChainOrder(sealed, after) <= 0) continue;
+        found.push(record);
+      }
+      return found
+        .sort((a, b) => compareChainOrder(a.integrity!, b.integrity!))
+        .slice(0, limit)
+        .map((record) => structuredClone(record));
+    },
+
+    async insertCheckpoints(kept) {
+      for (const checkpoint of kept) {
+        const key = `${checkpoint.chain}\u0000${checkpoint.seq}`;
+        if (!checkpoints.has(key)) checkpoints.set(key, structuredClone(checkpoint));
+      }
+    },
+
+    async checkpointPage({ chain, after, limit }) {
+      return [...checkpoints.values()]
+        .filter((checkpoint) => (chain === undefined || checkpoint.chain === chain) && (after === undefined || compareChainOrder(checkpoint, after) > 0))
+        .sort(compareChainOrder)
+        .slice(0, limit)
+        .map((checkpoint) => structuredClone(checkpoint));
+    },
+
+    async erase(filter, rewrite) {
+      let rewritten = 0;
+      for (const entry of entries) {
+        if (!matches(entry, filter)) continue;
+        const changed = rewrite(structuredClone(entry.record));
+        if (!changed) continue;
+        entry.record = structuredClone(changed);
+        rewritten++;
+      }
+      return rewritten;
+    },
+
     all() {
       return entries.map((entry) => structuredClone(entry.record));
     },
   };
   return store;
+}
+
+/** Chain order: by chain id (as bytes compare), then sequence number. */
+function compareChainOrder(a: { chain: string; seq: number }, b: { chain: string; seq: number }): number {
+  return a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : a.seq - b.seq;
 }
 
 /** Whether an action matches a filter: exact, or under a `prefix.*`. */

@@ -31,7 +31,7 @@ export interface RawRow extends RowColumns {
 
 /** JSON columns as some clients return them (text), parsed; others already parse them. */
 export function parseJsonColumns(row: Record<string, unknown>): RawRow {
-  for (const column of ['metadata', 'changes', 'error', 'context']) {
+  for (const column of ['metadata', 'changes', 'error', 'context', 'integrity_proof']) {
     if (typeof row[column] === 'string') row[column] = JSON.parse(row[column] as string);
   }
   return row as unknown as RawRow;
@@ -422,8 +422,10 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         const other = context.makeSecondStore?.();
         try {
           await Promise.all([store.migrate!(), other?.migrate!(), store.migrate!()]);
+          const version = await raw.schemaVersion!();
+          expect(version).toBeGreaterThanOrEqual(1);
           await store.migrate!();
-          expect(await raw.schemaVersion!()).toBe(1);
+          expect(await raw.schemaVersion!()).toBe(version);
           await store.insert(dataset(5));
           expect(await raw.rows()).toHaveLength(5);
         } finally {
@@ -781,6 +783,12 @@ function rowToRecord(row: RawRow): ActivityRecord {
   if (row.changes !== null) record.changes = row.changes as ActivityRecord['changes'];
   if (row.error !== null) record.error = row.error as ActivityRecord['error'];
   if (row.context !== null) record.context = row.context as ActivityRecord['context'];
+  if (row.integrity_chain !== null && row.integrity_chain !== undefined) {
+    const proof = (row.integrity_proof ?? {}) as { salts?: Record<string, string>; commitments?: Record<string, string> };
+    record.integrity = { chain: row.integrity_chain, seq: Number(row.integrity_seq), keyId: row.integrity_key!, prev: row.integrity_prev!, hash: row.integrity_hash! };
+    if (proof.salts !== undefined) record.integrity.salts = proof.salts;
+    if (proof.commitments !== undefined) record.integrity.commitments = proof.commitments;
+  }
   return record;
 }
 
@@ -802,5 +810,16 @@ export function recordToRow(record: ActivityRecord): RawRow {
     changes: record.changes ?? null,
     error: record.error ?? null,
     context: record.context ?? null,
+    integrity_chain: record.integrity?.chain ?? null,
+    integrity_seq: record.integrity?.seq ?? null,
+    integrity_key: record.integrity?.keyId ?? null,
+    integrity_prev: record.integrity?.prev ?? null,
+    integrity_hash: record.integrity?.hash ?? null,
+    integrity_proof: proofOf(record.integrity),
   };
+}
+
+function proofOf(integrity: ActivityRecord['integrity']): unknown {
+  if (!integrity?.commitments) return null;
+  return { salts: integrity.salts ?? {}, commitments: integrity.commitments };
 }

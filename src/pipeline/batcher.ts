@@ -1,4 +1,5 @@
 import type { ActivityLogError } from '../errors.js';
+import type { ChainTracker } from '../integrity/tracker.js';
 import { materialize, type MaterializeConfig } from '../materialize.js';
 import type { ActivityRecord } from '../schema.js';
 import type { PendingEvent } from './pending.js';
@@ -28,6 +29,8 @@ export interface BatcherOptions {
   batchSize: number;
   flushIntervalMs: number;
   materialize: MaterializeConfig;
+  /** The logger's hash chain, with `integrity` on: records are sealed in queue order. */
+  chain?: ChainTracker | undefined;
 }
 
 /**
@@ -117,6 +120,7 @@ export class Batcher {
         this.counters.invalid++;
         this.report(result.error);
       } else {
+        this.options.chain?.seal(result.record);
         records.push(result.record);
       }
     }
@@ -135,6 +139,7 @@ export class Batcher {
     batch.settled = true;
     this.progressed();
     if (typeof outcome === 'string') this.counters[outcome] += batch.records.length;
+    if (outcome === 'failed' || outcome === 'dropped') this.options.chain?.lost(batch.records);
     else for (const [name, count] of Object.entries(outcome) as [Outcome | 'invalid', number][]) this.counters[name] += count;
     this.outstanding.delete(batch);
     this.inFlight -= batch.taken;

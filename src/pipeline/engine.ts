@@ -1,5 +1,6 @@
 import type { ActivityBindings } from '../bindings.js';
 import { ActivityLogError } from '../errors.js';
+import { ChainTracker } from '../integrity/tracker.js';
 import { materialize } from '../materialize.js';
 import type { ResolvedOptions } from '../options.js';
 import { safeReport } from '../report.js';
@@ -38,6 +39,8 @@ export class ActivityEngine {
   private readonly relay: SpoolRelay | undefined;
   private readonly overflow: BurstReport;
   private readonly droppedAfterClose: BurstReport;
+  /** The hash chain, with `integrity` on. */
+  private readonly chain: ChainTracker | undefined;
   private closed = false;
   /** Set once close() stops waiting: no retry, replay or new batch from then on. */
   private stopping = false;
@@ -47,8 +50,10 @@ export class ActivityEngine {
     this.options = options;
     this.store = options.store;
     const report = (error: ActivityLogError) => this.report(error);
-    this.batcher = new Batcher(options, this.counters, report, (batch) => this.dispatch(batch));
-    this.writer = new BatchWriter(options.store, options, this.counters, report, this.sleeper, () => this.batcher.progressed());
+    this.chain = options.integrity ? new ChainTracker(options.integrity, options.store, report) : undefined;
+    const withChain = { ...options, chain: this.chain };
+    this.batcher = new Batcher(withChain, this.counters, report, (batch) => this.dispatch(batch));
+    this.writer = new BatchWriter(options.store, withChain, this.counters, report, this.sleeper, () => this.batcher.progressed());
     if (options.spool) {
       const highWater = Math.floor(options.maxQueue * options.spool.highWaterMark);
       this.relay = new SpoolRelay(options.spool.spool, this.batcher, this.writer, { ...options, highWater }, this.counters, report, this.sleeper);
@@ -138,6 +143,8 @@ export class ActivityEngine {
       await this.relay?.stop();
       if (!drained) for (const batch of this.batcher.unsettled()) await this.abandon(batch);
       if (this.relay) await withinTime(this.relay.replayStopped(), 1000);
+      // The chain's last checkpoint, while the store is still open.
+      if (this.chain) await withinTime(this.chain.close(), this.options.closeTimeoutMs);
       await this.closeResource('store', this.store.name, () => this.store.close?.());
       if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close());
     })();
@@ -148,7 +155,13 @@ export class ActivityEngine {
   buildRecord(event: unknown, bindings: ActivityBindings | undefined): ActivityRecord {
     const result = materialize(pendingEvent(event, bindings, this.options.includeStack), this.options.materialize);
     if (result.error) throw result.error;
+    this.chain?.sealAlone(result.record);
     return result.record;
+  }
+
+  /** The logger's integrity settings, when tamper evidence is on. */
+  get integrity(): ResolvedOptions['integrity'] {
+    return this.options.integrity;
   }
 
   report(error: ActivityLogError): void {

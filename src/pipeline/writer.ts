@@ -1,5 +1,6 @@
 import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { ActivityRecord } from '../schema.js';
+import type { ChainTracker } from '../integrity/tracker.js';
 import type { ActivityStore } from '../store.js';
 import { backoffDelay, type Sleeper } from './retry.js';
 import type { Counters } from './stats.js';
@@ -15,6 +16,8 @@ export interface WriterOptions {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** The logger's hash chain, told which records the store took and which it refused. */
+  chain?: ChainTracker | undefined;
 }
 
 /**
@@ -48,6 +51,7 @@ export class BatchWriter {
       await this.store.insert(records);
       this.lastFailure = undefined;
       this.progressed();
+      this.options.chain?.stored(records);
       return { written: records.length, rejected: 0 };
     } catch (cause) {
       if (!isActivityLogError(cause, 'RECORD_REJECTED')) {
@@ -56,6 +60,7 @@ export class BatchWriter {
       }
       this.progressed();
       if (records.length === 1) {
+        this.options.chain?.lost(records);
         this.reportRejected(records[0]!, cause);
         return { written: 0, rejected: 1 };
       }

@@ -278,7 +278,7 @@ async function postgresWrites(url: string): Promise<void> {
       },
     });
   } finally {
-    await pool.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"`);
+    await pool.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"; drop table if exists "${table}_checkpoints"`);
     await pool.end();
   }
 }
@@ -318,7 +318,7 @@ async function mysqlWrites(url: string): Promise<void> {
       },
     });
   } finally {
-    await pool.query(`drop table if exists \`${table}\`, \`${table}_schema\``);
+    await pool.query(`drop table if exists \`${table}\`, \`${table}_schema\`, \`${table}_checkpoints\``);
     await pool.end();
   }
 }

@@ -92,6 +92,7 @@ export async function postgresDrop(url: string, table: string): Promise<void> {
   try {
     await client.query(`drop table if exists "${table}"`);
     await client.query(`drop table if exists "${table}_schema"`);
+    await client.query(`drop table if exists "${table}_checkpoints"`);
   } finally {
     await client.end();
   }
@@ -113,6 +114,7 @@ export async function mysqlDrop(url: string, table: string): Promise<void> {
   try {
     await connection.query(`drop table if exists \`${table}\``);
     await connection.query(`drop table if exists \`${table}_schema\``);
+    await connection.query(`drop table if exists \`${table}_checkpoints\``);
   } finally {
     await connection.end();
   }

@@ -23,6 +23,12 @@ const FIELD_OF_COLUMN = {
   changes: 'changes',
   error: 'error',
   context: 'context',
+  integrity_chain: 'integrity.chain',
+  integrity_seq: 'integrity.seq',
+  integrity_key: 'integrity.keyId',
+  integrity_prev: 'integrity.prev',
+  integrity_hash: 'integrity.hash',
+  integrity_proof: 'integrity',
 } as const;
 
 export type Column = keyof typeof FIELD_OF_COLUMN;
@@ -54,6 +60,13 @@ export interface RowColumns {
   changes: unknown;
   error: unknown;
   context: unknown;
+  integrity_chain: string | null;
+  integrity_seq: unknown;
+  integrity_key: string | null;
+  integrity_prev: string | null;
+  integrity_hash: string | null;
+  /** `{ salts, commitments }` when the record has personal fields. */
+  integrity_proof: unknown;
 }
 
 /** A row as the stores select it: `occurred_at` as epoch milliseconds. */
@@ -81,7 +94,16 @@ export function rowValues(record: ActivityRecord, encodeTime: (ms: number) => un
     record.changes === undefined ? null : JSON.stringify(record.changes),
     record.error === undefined ? null : JSON.stringify(record.error),
     record.context === undefined ? null : JSON.stringify(record.context),
+    ...integrityValues(record.integrity),
   ];
+}
+
+/** The integrity columns' values: a chain's place, and the proof of its personal values. */
+function integrityValues(integrity: ActivityRecord['integrity']): unknown[] {
+  if (!integrity) return [null, null, null, null, null, null];
+  const { chain, seq, keyId, prev, hash, salts, commitments } = integrity;
+  const proof = commitments === undefined ? null : JSON.stringify({ salts: salts ?? {}, commitments });
+  return [chain, seq, keyId, prev, hash, proof];
 }
 
 /** A selected row back as a record: absent fields stay absent, never null. */
@@ -108,10 +130,34 @@ export function rowToRecord(row: SelectedRow): ActivityRecord {
   if (row.changes !== null) record.changes = parseJson(row.changes) as ActivityRecord['changes'];
   if (row.error !== null) record.error = parseJson(row.error) as ActivityRecord['error'];
   if (row.context !== null) record.context = parseJson(row.context) as ActivityRecord['context'];
+  if (row.integrity_chain !== null && row.integrity_chain !== undefined) {
+    const integrity: NonNullable<ActivityRecord['integrity']> = {
+      chain: row.integrity_chain,
+      seq: Number(row.integrity_seq),
+      keyId: row.integrity_key ?? '',
+      prev: row.integrity_prev ?? '',
+      hash: row.integrity_hash ?? '',
+    };
+    const proof = row.integrity_proof === null || row.integrity_proof === undefined ? undefined : (parseJson(row.integrity_proof) as { salts?: unknown; commitments?: unknown });
+    if (proof && typeof proof === 'object') {
+      if (proof.salts && typeof proof.salts === 'object') integrity.salts = proof.salts as Record<string, string>;
+      if (proof.commitments && typeof proof.commitments === 'object') integrity.commitments = proof.commitments as Record<string, string>;
+    }
+    record.integrity = integrity;
+  }
   return record;
 }
 
-/** JSON columns come back as text from some drivers and parsed from others. */
+/**
+ * JSON columns come back as text from some drivers and parsed from others. Text that is not
+ * JSON (a damaged or hand-edited row) comes back as that text, so that one bad row does not
+ * make a whole page unreadable, and `verify()` reports it.
+ */
 function parseJson(value: unknown): unknown {
-  return typeof value === 'string' ? JSON.parse(value) : value;
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }

@@ -28,8 +28,10 @@ export type SqlDialectName = 'sqlite' | 'postgres' | 'mysql';
 export interface IndexDefinition {
   /** `<table>_<suffix>_idx`. */
   suffix: string;
-  /** Leading columns, before `occurred_at desc` that every index ends with. */
+  /** Leading columns, before `occurred_at desc` that every other index ends with. */
   columns: readonly string[];
+  /** The columns alone, without the page order after them (an index not used for pages). */
+  plain?: boolean;
   /** The column whose null rows a partial index may leave out. */
   nullable?: string;
   /**
@@ -68,20 +70,21 @@ export interface SqlDialect {
   quote(...parts: string[]): string;
   /**
    * The text of an insert of `rows` rows of `columns` into `table` (already quoted) that skips
-   * an id already stored, with this database's placeholders. Built without Kysely, so the
-   * SQLite writer thread and the insert paths share one text.
+   * a row whose `key` columns are already stored, with this database's placeholders. Built
+   * without Kysely, so the SQLite writer thread and the insert paths share one text.
    */
-  insertIgnoringKnownIds(table: string, columns: readonly string[], rows: number): string;
+  insertIgnoringDuplicates(table: string, columns: readonly string[], rows: number, key: readonly string[]): string;
   /** A delete of at most `limit` rows of `table` matching `where`. */
   boundedDelete(sql: SqlTag, table: Fragment, where: Fragment, limit: number): Fragment;
   /** Runs `fn` as one write transaction on a connection of `db`. */
   writeTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void>;
 
   // ---- schema ------------------------------------------------------------------------------
-  /** Column types: text of at most `max` characters, JSON, and the time. */
+  /** Column types: text of at most `max` characters, JSON, the time, and a 64-bit integer. */
   textType(max: number): string;
   readonly jsonType: string;
   readonly timeType: string;
+  readonly bigIntType: string;
   /** What follows `create table (...)` (MySQL: the engine and a binary collation). */
   tableOptions(k: KyselyModule, db: AnyKysely): Promise<string>;
   /**
@@ -89,6 +92,8 @@ export interface SqlDialect {
    * `create index if not exists`), `statements` run after it.
    */
   indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[]): { inline: Fragment[]; statements: Fragment[] };
+  /** One index added to an existing table (a schema upgrade). */
+  addIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition): Fragment;
   /** Runs `migrate` under a lock that keeps another process from migrating the same table at once. */
   withMigrationLock(k: KyselyModule, db: AnyKysely, lockName: string, migrate: (connection: AnyKysely) => Promise<void>): Promise<void>;
 
@@ -124,7 +129,9 @@ export const CONTENT_SQLSTATE = /^(22|23)[0-9A-Z]{3}$/;
 
 /** The text of one index's columns: the leading ones, then the page order. */
 export function indexColumns(sql: SqlTag, definition: IndexDefinition, endsWithId: boolean): Fragment {
-  return sql.join([...definition.columns.map((column) => sql.id(column)), sql`occurred_at desc`, ...(endsWithId ? [sql`id desc`] : [])]);
+  const leading = definition.columns.map((column) => sql.id(column));
+  if (definition.plain) return sql.join(leading);
+  return sql.join([...leading, sql`occurred_at desc`, ...(endsWithId ? [sql`id desc`] : [])]);
 }
 
 /** `<table>_<suffix>_idx`. */

@@ -3,19 +3,26 @@ import { LIMITS } from '../../../src/schema.js';
 import type { AnyKysely, Fragment, IndexDefinition, KyselyModule } from './dialect.js';
 import type { SqlStatements } from './statements.js';
 
-/** The schema version this release writes; a table marked with a newer one is refused. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema version this release writes; a table marked with a newer one is refused.
+ * 1: the table and its indexes. 2: the hash chain's columns, their index, and the
+ * checkpoints table (a table at version 1 is upgraded in place).
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * The secondary indexes. Each ends with the page order (`occurred_at desc`, and `id desc`
  * where the dialect keeps it), so a filtered page is a range of one index.
  */
+const CHAIN_INDEX: IndexDefinition = { suffix: 'chain', columns: ['integrity_chain', 'integrity_seq'], nullable: 'integrity_chain', plain: true };
+
 const INDEXES: readonly IndexDefinition[] = [
   { suffix: 'time', columns: [], endsWithId: true },
   { suffix: 'actor', columns: ['actor_id'], nullable: 'actor_id' },
   { suffix: 'action', columns: ['action'] },
   { suffix: 'target', columns: ['target_type', 'target_id'], nullable: 'target_type' },
   { suffix: 'tenant', columns: ['tenant_id'], nullable: 'tenant_id' },
+  CHAIN_INDEX,
 ];
 
 /**
@@ -72,7 +79,8 @@ export class SqlMigrations {
     await sql`create table if not exists ${this.metaTable} (id integer primary key, version integer not null)`.execute(db);
     const version = await this.checkVersion(db);
     if (version === SCHEMA_VERSION) return;
-    for (const statement of await this.createStatements(db)) await statement.execute(db);
+    const statements = version === undefined ? await this.createStatements(db) : await this.upgradeStatements(db, version);
+    for (const statement of statements) await statement.execute(db);
     if (version === undefined) await sql`insert into ${this.metaTable} (id, version) values (1, ${SCHEMA_VERSION})`.execute(db);
     else await sql`update ${this.metaTable} set version = ${SCHEMA_VERSION} where id = 1`.execute(db);
   }
@@ -101,8 +109,48 @@ export class SqlMigrations {
         metadata ${json},
         changes ${json},
         error ${json},
-        context ${json}${inline}
+        context ${json},
+        integrity_chain ${text(96)},
+        integrity_seq ${sql.raw(dialect.bigIntType)},
+        integrity_key ${text(64)},
+        integrity_prev ${text(64)},
+        integrity_hash ${text(64)},
+        integrity_proof ${json}${inline}
       )${sql.raw(await dialect.tableOptions(this.k, db))}`;
-    return [create, ...indexes.statements];
+    return [create, ...indexes.statements, await this.createCheckpoints(db)];
+  }
+
+  /** From version 1 to 2: the hash chain's columns, their index, and the checkpoints table. */
+  private async upgradeStatements(db: AnyKysely, from: number): Promise<Fragment[]> {
+    const { sql } = this.k;
+    const { dialect, table, tableName } = this.statements;
+    if (from !== 1) throw new Error(`no upgrade from schema version ${from}`);
+    const column = (name: string, type: string) => sql`alter table ${table} add column ${sql.id(name)} ${sql.raw(type)}`;
+    return [
+      column('integrity_chain', dialect.textType(96)),
+      column('integrity_seq', dialect.bigIntType),
+      column('integrity_key', dialect.textType(64)),
+      column('integrity_prev', dialect.textType(64)),
+      column('integrity_hash', dialect.textType(64)),
+      column('integrity_proof', dialect.jsonType),
+      dialect.addIndex(sql, table, tableName, CHAIN_INDEX),
+      await this.createCheckpoints(db),
+    ];
+  }
+
+  /** The checkpoints of the hash chains, one row per checkpoint. */
+  private async createCheckpoints(db: AnyKysely): Promise<Fragment> {
+    const { sql } = this.k;
+    const { dialect, checkpointTable } = this.statements;
+    const text = (max: number) => sql.raw(`${dialect.textType(max)} not null`);
+    return sql`create table if not exists ${checkpointTable} (
+        chain ${text(96)},
+        seq ${sql.raw(dialect.bigIntType)} not null,
+        hash ${text(64)},
+        key_id ${text(64)},
+        at ${text(32)},
+        signature ${text(64)},
+        primary key (chain, seq)
+      )${sql.raw(await dialect.tableOptions(this.k, db))}`;
   }
 }

@@ -24,14 +24,15 @@ export const mysqlDialect: SqlDialect = {
 
   quote: (...parts) => parts.map((part) => `\`${part.replace(/`/g, '``')}\``).join('.'),
   // Not INSERT IGNORE: it would also turn a value the column cannot hold into a warning.
-  insertIgnoringKnownIds: (table, columns, rows) =>
-    `insert into ${table} (${columns.map((column) => `\`${column}\``).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on duplicate key update id = id`,
+  insertIgnoringDuplicates: (table, columns, rows, key) =>
+    `insert into ${table} (${columns.map((column) => `\`${column}\``).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on duplicate key update ${key[0]} = ${key[0]}`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)}`,
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
 
   textType: (max) => `varchar(${max})`,
   jsonType: 'json',
   timeType: 'datetime(3)',
+  bigIntType: 'bigint',
   async tableOptions(k, db) {
     const { rows } = await k.sql<{ v: string }>`select version() as v`.execute(db);
     const version = String(rows[0]?.v ?? '');
@@ -44,6 +45,7 @@ export const mysqlDialect: SqlDialect = {
     const inline = definitions.map((definition) => sql`index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`);
     return { inline, statements: [] };
   },
+  addIndex: (sql, table, tableName, definition) => sql`alter table ${table} add index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`,
   withMigrationLock: (k, db, lockName, migrate) =>
     db.connection().execute(async (connection) => {
       const name = lockName.slice(0, 64);

@@ -15,21 +15,21 @@ export const postgresDialect: SqlDialect = {
   metadataEquals: (sql, key, value) => sql`(metadata -> ${key}::text) = ${JSON.stringify(value)}::jsonb`,
 
   quote: doubleQuote,
-  insertIgnoringKnownIds: (table, columns, rows) =>
-    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (id) do nothing`,
+  insertIgnoringDuplicates: (table, columns, rows, key) =>
+    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (${key.join(', ')}) do nothing`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
 
   textType: (max) => `varchar(${max}) collate "C"`,
   jsonType: 'jsonb',
   timeType: 'timestamptz',
+  bigIntType: 'bigint',
   tableOptions: async () => '',
   indexes(sql, table, tableName, definitions) {
-    const statements = definitions.map(
-      (definition) => sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, true)})`,
-    );
-    return { inline: [], statements };
+    return { inline: [], statements: definitions.map((definition) => postgresDialect.addIndex(sql, table, tableName, definition)) };
   },
+  addIndex: (sql, table, tableName, definition) =>
+    sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, true)})`,
   withMigrationLock: (k, db, lockName, migrate) =>
     db.transaction().execute(async (trx) => {
       // Held until the transaction ends, also if the process dies mid-migration.

@@ -1,4 +1,4 @@
-import { doubleQuote, indexColumns, indexName, valueRows, type AnyKysely, type KyselyModule, type SqlDialect } from './dialect.js';
+import { doubleQuote, indexColumns, indexName, valueRows, type AnyKysely, type Fragment, type IndexDefinition, type KyselyModule, type SqlDialect, type SqlTag } from './dialect.js';
 
 /**
  * SQLite: times as epoch-millisecond integers, JSON as text read with the JSON1 functions,
@@ -23,14 +23,15 @@ export const sqliteDialect: SqlDialect = {
   },
 
   quote: doubleQuote,
-  insertIgnoringKnownIds: (table, columns, rows) =>
-    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (id) do nothing`,
+  insertIgnoringDuplicates: (table, columns, rows, key) =>
+    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (${key.join(', ')}) do nothing`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
   writeTransaction: immediateTransaction,
 
   textType: (max) => `varchar(${max})`,
   jsonType: 'text',
   timeType: 'integer',
+  bigIntType: 'integer',
   tableOptions: async () => '',
   indexes(sql, table, tableName, definitions) {
     // The filter indexes leave `id` out: SQLite's index entries end with the 8-byte rowid
@@ -38,12 +39,9 @@ export const sqliteDialect: SqlDialect = {
     // the planner orders the few rows of one millisecond itself. They are partial: a row with
     // no actor, target or tenant costs one index insert fewer, and `actor_id = ?` still uses
     // the index, as it implies not null.
-    const statements = definitions.map((definition) => {
-      const where = definition.nullable ? sql` where ${sql.id(definition.nullable)} is not null` : sql``;
-      return sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, definition.endsWithId === true)})${where}`;
-    });
-    return { inline: [], statements };
+    return { inline: [], statements: definitions.map((definition) => sqliteIndex(sql, table, tableName, definition)) };
   },
+  addIndex: (sql, table, tableName, definition) => sqliteIndex(sql, table, tableName, definition),
   withMigrationLock: (k, db, _lockName, migrate) => immediateTransaction(k, db, migrate),
 
   isContentRejection(error) {
@@ -55,6 +53,12 @@ export const sqliteDialect: SqlDialect = {
     return typeof message === 'string' && message.includes('no such table');
   },
 };
+
+/** A partial index where the definition names a column whose null rows it leaves out. */
+function sqliteIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition): Fragment {
+  const where = definition.nullable ? sql` where ${sql.id(definition.nullable)} is not null` : sql``;
+  return sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, definition.endsWithId === true)})${where}`;
+}
 
 /**
  * A write transaction that takes the write lock first (BEGIN IMMEDIATE) and waits for it

@@ -1,5 +1,6 @@
 import type { CompiledQuery } from 'kysely';
 import type { CursorPosition } from '../../../src/cursor.js';
+import type { IntegrityCheckpoint } from '../../../src/integrity/options.js';
 import { ActivityLogError } from '../../../src/errors.js';
 import { actionPrefix, type StoreQuery } from '../../../src/query.js';
 import { METADATA_KEY_PATTERN } from '../../../src/schema.js';
@@ -11,9 +12,13 @@ import type {
   NormalizedSummaryQuery,
   SummaryBucket,
 } from '../../../src/schema.js';
+import type { ChainPageQuery, CheckpointPageQuery } from '../../../src/store.js';
 import { NO_KEY, SummaryCounter, timeBucketKey, timeBucketMs } from '../../../src/summary.js';
 import { COLUMNS, rowValues, type SelectedRow } from './columns.js';
 import type { Fragment, KyselyModule, SqlDialect } from './dialect.js';
+
+/** The columns of the checkpoints table, in insert order. */
+const CHECKPOINT_COLUMNS = ['chain', 'seq', 'hash', 'key_id', 'at', 'signature'] as const;
 
 /** Rows per insert statement at most, whatever the parameter limit allows. */
 const MAX_ROWS_PER_INSERT = 1000;
@@ -38,6 +43,9 @@ export class SqlStatements {
   readonly quotedTable: string;
   /** The table, for statements built with Kysely's `sql` tag. */
   readonly table: Fragment;
+  /** The checkpoints of the hash chains: `<table>_checkpoints`. */
+  readonly checkpointTable: Fragment;
+  private readonly quotedCheckpointTable: string;
   private readonly insertTexts = new Map<number, string>();
 
   constructor(
@@ -48,6 +56,9 @@ export class SqlStatements {
   ) {
     this.quotedTable = schema ? dialect.quote(schema, tableName) : dialect.quote(tableName);
     this.table = schema ? k.sql.id(schema, tableName) : k.sql.id(tableName);
+    const checkpoints = `${tableName}_checkpoints`;
+    this.checkpointTable = schema ? k.sql.id(schema, checkpoints) : k.sql.id(checkpoints);
+    this.quotedCheckpointTable = schema ? dialect.quote(schema, checkpoints) : dialect.quote(checkpoints);
   }
 
   // ---- writes ---------------------------------------------------------------------------
@@ -74,7 +85,7 @@ export class SqlStatements {
   insertText(rows: number): string {
     let text = this.insertTexts.get(rows);
     if (text === undefined) {
-      text = this.dialect.insertIgnoringKnownIds(this.quotedTable, COLUMNS, rows);
+      text = this.dialect.insertIgnoringDuplicates(this.quotedTable, COLUMNS, rows, ['id']);
       if (this.insertTexts.size > 32) this.insertTexts.clear();
       this.insertTexts.set(rows, text);
     }
@@ -87,7 +98,43 @@ export class SqlStatements {
     return this.dialect.boundedDelete(this.k.sql, this.table, where, batch);
   }
 
+  /** An erasure's rewrite of one record: the columns personal values live in. */
+  eraseUpdate(record: ActivityRecord): Fragment {
+    const { sql } = this.k;
+    const values = this.values(record);
+    const at = (column: (typeof COLUMNS)[number]) => values[COLUMNS.indexOf(column)];
+    return sql`update ${this.table} set actor_name = ${at('actor_name')}, target_name = ${at('target_name')}, context = ${at('context')}, metadata = ${at('metadata')}, integrity_proof = ${at('integrity_proof')} where id = ${record.id}`;
+  }
+
+  /** The insert of checkpoints, one already kept skipped. */
+  insertCheckpoints(checkpoints: readonly IntegrityCheckpoint[]): CompiledQuery {
+    const text = this.dialect.insertIgnoringDuplicates(this.quotedCheckpointTable, CHECKPOINT_COLUMNS, checkpoints.length, ['chain', 'seq']);
+    const parameters = checkpoints.flatMap((c) => [c.chain, c.seq, c.hash, c.keyId, c.at, c.signature]);
+    return this.k.CompiledQuery.raw(text, parameters);
+  }
+
+  selectCheckpoints({ chain, after, limit }: CheckpointPageQuery) {
+    const { sql } = this.k;
+    const conditions: Fragment[] = [];
+    if (chain !== undefined) conditions.push(sql`chain = ${chain}`);
+    if (after !== undefined) conditions.push(sql`(chain > ${after.chain} or (chain = ${after.chain} and seq > ${after.seq}))`);
+    const where = conditions.length === 0 ? sql`1 = 1` : sql.join(conditions, sql` and `);
+    return sql<{ chain: string; seq: unknown; hash: string; key_id: string; at: string; signature: string }>`select chain, seq, hash, key_id, at, signature from ${this.checkpointTable} where ${where} order by chain, seq limit ${limit}`;
+  }
+
   // ---- reads ----------------------------------------------------------------------------
+
+  /** Sealed records in chain order (see ActivityStore.chainPage). */
+  selectChainPage({ chain, from, to, after, limit }: ChainPageQuery) {
+    const { sql } = this.k;
+    const time = this.dialect.encodeTime;
+    const conditions: Fragment[] = [sql`integrity_chain is not null`];
+    if (chain !== undefined) conditions.push(sql`integrity_chain = ${chain}`);
+    if (from !== undefined) conditions.push(sql`occurred_at >= ${time(from.getTime())}`);
+    if (to !== undefined) conditions.push(sql`occurred_at < ${time(to.getTime())}`);
+    if (after !== undefined) conditions.push(sql`(integrity_chain > ${after.chain} or (integrity_chain = ${after.chain} and integrity_seq > ${after.seq}))`);
+    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${sql.join(conditions, sql` and `)} order by integrity_chain, integrity_seq limit ${limit}`;
+  }
 
   selectPage(query: StoreQuery) {
     const { sql } = this.k;

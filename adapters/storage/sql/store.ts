@@ -1,5 +1,5 @@
 import { ActivityLogError } from '../../../src/errors.js';
-import { toPage } from '../../../src/query.js';
+import { toPage, type StoreQuery } from '../../../src/query.js';
 import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, SummaryBucket } from '../../../src/schema.js';
 import type { ActivityStore } from '../../../src/store.js';
 import { loadPeer } from '../peer.js';
@@ -70,6 +70,8 @@ export interface SqlStoreConfig extends SqlTableOptions {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
 /** Rows per purge statement: small enough that no delete holds locks for long. */
 const PURGE_BATCH = 2000;
+/** Records an erasure reads and rewrites per transaction. */
+const ERASE_BATCH = 500;
 
 /** What the store runs on once connected and migrated. */
 interface Connected {
@@ -211,6 +213,45 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
         const deleted = Number(result.numAffectedRows ?? 0);
         removed += deleted;
         if (deleted < PURGE_BATCH) return removed;
+      }
+    },
+
+    async chainPage(query) {
+      const { readDb, statements } = await ready();
+      const { rows } = await statements.selectChainPage(query).execute(readDb);
+      return rows.map(rowToRecord);
+    },
+
+    async insertCheckpoints(checkpoints) {
+      if (checkpoints.length === 0) return;
+      const { db, statements } = await ready();
+      await db.executeQuery(statements.insertCheckpoints(checkpoints));
+    },
+
+    async checkpointPage(query) {
+      const { readDb, statements } = await ready();
+      const { rows } = await statements.selectCheckpoints(query).execute(readDb);
+      return rows.map((row) => ({ chain: row.chain, seq: Number(row.seq), hash: row.hash, keyId: row.key_id, at: row.at, signature: row.signature }));
+    },
+
+    async erase(filter, rewrite) {
+      const { db, k, statements } = await ready();
+      let rewritten = 0;
+      let query: StoreQuery = { ...filter, limit: ERASE_BATCH };
+      // Page by page, newest first; each page's rewrites in one short transaction.
+      for (;;) {
+        const { rows } = await statements.selectPage(query).execute(db);
+        const page = rows.slice(0, ERASE_BATCH).map(rowToRecord);
+        const changed = page.map((record) => rewrite(record)).filter((record): record is ActivityRecord => record !== undefined);
+        if (changed.length > 0) {
+          await statements.dialect.writeTransaction(k, db, async (trx) => {
+            for (const record of changed) await statements.eraseUpdate(record).execute(trx);
+          });
+          rewritten += changed.length;
+        }
+        if (rows.length <= ERASE_BATCH) return rewritten;
+        const last = page[page.length - 1]!;
+        query = { ...filter, limit: ERASE_BATCH, after: { occurredAtMs: last.occurredAt.getTime(), id: last.id } };
       }
     },
 

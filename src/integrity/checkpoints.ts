@@ -1,0 +1,94 @@
+import { ActivityLogError } from '../errors.js';
+import type { ActivityRecord } from '../schema.js';
+import type { ActivityStore } from '../store.js';
+import { canonicalJson, sign } from './canonical.js';
+import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
+
+/** The signature of a checkpoint: HMAC-SHA256 over the canonical JSON of its other fields. */
+export function checkpointSignature(key: Uint8Array, checkpoint: Omit<IntegrityCheckpoint, 'signature'>): string {
+  const { chain, seq, hash, keyId, at } = checkpoint;
+  return sign(key, canonicalJson({ at, chain, hash, keyId, seq }));
+}
+
+/**
+ * Makes the checkpoints of one chain: every `checkpointRecords` records, every
+ * `checkpointMs` when the chain has grown, and one at close. A checkpoint names the newest
+ * record of the chain that is stored and has every earlier record of the chain settled
+ * (stored, or lost and reported): a checkpoint never runs ahead of what the store holds,
+ * also when batches settle out of order (a spill to the spool overtakes a slow write).
+ * Each goes to the store (when it keeps checkpoints) and to `onCheckpoint`. @internal
+ */
+export class CheckpointKeeper {
+  /** The lowest sequence number not settled yet. */
+  private next = 1;
+  /** Settled records ahead of `next`, by sequence number. */
+  private readonly ahead = new Map<number, { hash: string; stored: boolean }>();
+  private lastStored: { seq: number; hash: string } | undefined;
+  private lastCheckpointSeq = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private emitting: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly chain: string,
+    private readonly integrity: ResolvedIntegrity,
+    private readonly store: ActivityStore,
+    private readonly report: (error: ActivityLogError) => void,
+  ) {
+    this.timer = setInterval(() => this.checkpointIfGrown(), integrity.checkpointMs);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Records of this logger reached their end: `stored` in the store, or lost (reported elsewhere). */
+  settled(records: readonly ActivityRecord[], stored: boolean): void {
+    for (const record of records) {
+      const integrity = record.integrity;
+      if (!integrity || integrity.chain !== this.chain || integrity.seq < this.next) continue;
+      this.ahead.set(integrity.seq, { hash: integrity.hash, stored });
+    }
+    let entry = this.ahead.get(this.next);
+    while (entry) {
+      this.ahead.delete(this.next);
+      if (entry.stored) this.lastStored = { seq: this.next, hash: entry.hash };
+      this.next += 1;
+      // Every `checkpointRecords` records, at the record that completes them.
+      if (this.lastStored && this.lastStored.seq - this.lastCheckpointSeq >= this.integrity.checkpointRecords) this.checkpointIfGrown();
+      entry = this.ahead.get(this.next);
+    }
+  }
+
+  /** close(): the last checkpoint, after those still being written. Never rejects. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.checkpointIfGrown();
+    await this.emitting;
+  }
+
+  private checkpointIfGrown(): void {
+    const last = this.lastStored;
+    if (!last || last.seq <= this.lastCheckpointSeq) return;
+    this.lastCheckpointSeq = last.seq;
+    const { key, keyId } = this.integrity;
+    const unsigned = { chain: this.chain, seq: last.seq, hash: last.hash, keyId, at: new Date().toISOString() };
+    const checkpoint: IntegrityCheckpoint = { ...unsigned, signature: checkpointSignature(key, unsigned) };
+    // One after another, so that the store and the sink see them in order.
+    this.emitting = this.emitting.then(() => this.emit(checkpoint));
+  }
+
+  private async emit(checkpoint: IntegrityCheckpoint): Promise<void> {
+    if (this.store.insertCheckpoints) {
+      try {
+        await this.store.insertCheckpoints([checkpoint]);
+      } catch (cause) {
+        this.report(new ActivityLogError('STORE_FAILED', `store "${this.store.name}" could not keep checkpoint ${checkpoint.seq} of chain ${checkpoint.chain}`, { cause }));
+      }
+    }
+    if (this.integrity.onCheckpoint) {
+      try {
+        await this.integrity.onCheckpoint(checkpoint);
+      } catch (cause) {
+        this.report(new ActivityLogError('CALLBACK_FAILED', 'integrity.onCheckpoint threw; the checkpoint is kept in the store only', { cause }));
+      }
+    }
+  }
+}

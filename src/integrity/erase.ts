@@ -1,0 +1,67 @@
+import { ActivityLogError } from '../errors.js';
+import { describeValue } from '../describe.js';
+import type { ActivityRecord } from '../schema.js';
+import { ERASED } from './canonical.js';
+
+/** Whose personal data `erase()` removes: an actor, a target, or a whole tenant. */
+export type EraseSubject = { actorId: string | number } | { targetType: string; targetId: string | number } | { tenantId: string | number };
+
+/** Which fields an erasure empties, by the kind of subject. */
+export interface ErasurePlan {
+  /** The filter of the records to rewrite. */
+  filter: { actorId?: string | number; targetType?: string; targetId?: string | number; tenantId?: string | number };
+  /** The personal fields emptied in each record, metadata keys as `metadata.<key>`. */
+  fields: string[];
+}
+
+/**
+ * What erasing `subject` means: an actor's name, IP and user agent in the records they made;
+ * a target's name in the records about it; everything personal in a tenant's records; and the
+ * personal metadata keys in all of them. Throws `INVALID_QUERY` for anything but one subject.
+ */
+export function erasurePlan(subject: unknown, personalMetadata: readonly string[]): ErasurePlan {
+  const metadata = personalMetadata.map((key) => `metadata.${key}`);
+  const s = (subject ?? {}) as Record<string, unknown>;
+  const keys = subject !== null && typeof subject === 'object' ? Object.keys(s).sort().join(',') : '';
+  const id = (value: unknown) => typeof value === 'string' ? value.length > 0 : typeof value === 'number' && Number.isFinite(value);
+  if (keys === 'actorId' && id(s.actorId)) {
+    return { filter: { actorId: s.actorId as string | number }, fields: ['actor.name', 'context.ip', 'context.userAgent', ...metadata] };
+  }
+  if (keys === 'targetId,targetType' && typeof s.targetType === 'string' && s.targetType.length > 0 && id(s.targetId)) {
+    return { filter: { targetType: s.targetType, targetId: s.targetId as string | number }, fields: ['target.name', ...metadata] };
+  }
+  if (keys === 'tenantId' && id(s.tenantId)) {
+    return { filter: { tenantId: s.tenantId as string | number }, fields: ['actor.name', 'target.name', 'context.ip', 'context.userAgent', ...metadata] };
+  }
+  throw new ActivityLogError(
+    'INVALID_QUERY',
+    `erase: the subject must be { actorId }, { targetType, targetId } or { tenantId }, with non-empty ids, got ${describeValue(subject)}`,
+  );
+}
+
+/**
+ * `record` with the plan's fields replaced by `[ERASED]` and their salts removed (without its
+ * salt, an erased value cannot be guessed back from its commitment), or `undefined` when it
+ * holds none of them.
+ */
+export function eraseRecord(record: ActivityRecord, fields: readonly string[]): ActivityRecord | undefined {
+  let out: ActivityRecord | undefined;
+  const erased: string[] = [];
+  for (const path of fields) {
+    const dot = path.indexOf('.');
+    const head = path.slice(0, dot) as 'actor' | 'target' | 'context' | 'metadata';
+    const key = path.slice(dot + 1);
+    const container = (out ?? record)[head] as Record<string, unknown> | undefined;
+    if (!container || !Object.hasOwn(container, key) || container[key] === ERASED) continue;
+    out ??= { ...record };
+    (out as unknown as Record<string, unknown>)[head] = { ...container, [key]: ERASED };
+    erased.push(path);
+  }
+  const salts = out?.integrity?.salts;
+  if (out && salts) {
+    const kept = { ...salts };
+    for (const path of erased) delete kept[path];
+    out.integrity = { ...out.integrity!, salts: kept };
+  }
+  return out;
+}

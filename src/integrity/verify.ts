@@ -1,0 +1,280 @@
+import { ActivityLogError } from '../errors.js';
+import { parseActivityQuery } from '../query.js';
+import type { ActivityRecord } from '../schema.js';
+import type { ActivityStore, ChainPosition } from '../store.js';
+import { canonicalForm, chainHash, commitment, ERASED, valueAt } from './canonical.js';
+import { checkpointSignature } from './checkpoints.js';
+import { erasurePlan, type EraseSubject } from './erase.js';
+import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
+
+/** What `verify()` found wrong, by kind. */
+export type IntegrityProblemKind = 'edited' | 'missing' | 'reordered' | 'truncated' | 'unknown-key' | 'erased';
+
+/** One finding of `verify()`. */
+export interface IntegrityProblem {
+  kind: IntegrityProblemKind;
+  /** The record it is about, when it is about one. */
+  id?: string;
+  chain?: string;
+  seq?: number;
+  detail: string;
+}
+
+/** The report of `verify()`. */
+export interface VerifyReport {
+  /** True when nothing but lawful erasures was found. */
+  ok: boolean;
+  /** Sealed records checked. */
+  checked: number;
+  /** Chains seen. */
+  chains: number;
+  /** How many findings of each kind (also those past `maxProblems`). */
+  counts: Record<IntegrityProblemKind, number>;
+  /** The findings, in chain order, at most `maxProblems` of them. */
+  problems: IntegrityProblem[];
+}
+
+/** What `verify()` checks. */
+export interface VerifyOptions {
+  /** Records at or after this time (the chains' heads are then not checked). */
+  from?: Date | string | number;
+  /** Records before this time (the chains' tails are then not checked against checkpoints). */
+  to?: Date | string | number;
+  /** Only this chain. */
+  chain?: string;
+  /** Checkpoints kept outside the database (from `onCheckpoint`), besides those in the store. */
+  checkpoints?: readonly IntegrityCheckpoint[];
+  /** Findings listed at most; the counts go on. @default 1000 */
+  maxProblems?: number;
+  /** Called after each page of records, with how many were checked so far. */
+  onProgress?: (checked: number) => void;
+}
+
+const PAGE = 500;
+
+/**
+ * Streams through the sealed records, chain by chain, in constant memory (one page, the
+ * previous record, and each chain's checkpoints), and reports every finding:
+ * - `edited`: a record whose hash, or a personal value whose commitment, does not match; a
+ *   checkpoint whose signature does not; a value erased with no `activity.erase` covering it;
+ * - `missing`: records missing from a chain (a gap in its sequence, or a broken link);
+ * - `reordered`: two records whose places were swapped;
+ * - `truncated`: a chain that ends before a checkpoint of it;
+ * - `unknown-key`: a record or checkpoint made with a key no longer known;
+ * - `erased`: a lawful erasure (its record, and the chain, still verify).
+ * @internal (called through `logger.verify()`)
+ */
+export async function verifyChains(store: ActivityStore, integrity: ResolvedIntegrity, options: VerifyOptions = {}): Promise<VerifyReport> {
+  if (!store.chainPage) throw new ActivityLogError('UNSUPPORTED', `store "${store.name}" does not implement chainPage(): it cannot be verified`);
+  const { from, to } = parseActivityQuery({ from: options.from, to: options.to });
+  const maxProblems = options.maxProblems ?? 1000;
+  const report: VerifyReport = { ok: true, checked: 0, chains: 0, counts: { edited: 0, missing: 0, reordered: 0, truncated: 0, 'unknown-key': 0, erased: 0 }, problems: [] };
+  const problem = (found: IntegrityProblem) => {
+    report.counts[found.kind] += 1;
+    if (found.kind !== 'erased') report.ok = false;
+    if (report.problems.length < maxProblems) report.problems.push(found);
+  };
+  const erasures = await erasedSubjects(store, integrity);
+  const checkpoints = await checkpointsByChain(store, integrity, options, problem);
+
+  let chain: ChainState | undefined;
+  const finish = (state: ChainState) => {
+    if (state.pendingBreak) brokenLink(state.pendingBreak.record, problem);
+    const newest = state.checkpoints ? Math.max(...state.checkpoints.keys()) : 0;
+    if (to === undefined && state.last && newest > state.last.integrity!.seq) {
+      problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} ends at ${state.last.integrity!.seq}, but a checkpoint shows it reached ${newest}: its newest records were deleted` });
+    }
+    checkpoints.delete(state.name);
+  };
+
+  let after: ChainPosition | undefined;
+  for (;;) {
+    const page = await store.chainPage({ chain: options.chain, from, to, after, limit: PAGE });
+    for (const record of page) {
+      const sealed = record.integrity!;
+      if (chain?.name !== sealed.chain) {
+        if (chain) finish(chain);
+        chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, pendingBreak: undefined };
+        report.chains += 1;
+        if (from === undefined && sealed.seq > 1) {
+          problem({ kind: 'missing', chain: sealed.chain, seq: 1, detail: `the first ${sealed.seq - 1} records of chain ${sealed.chain} are missing` });
+        }
+      }
+      checkRecord(record, integrity, erasures, problem);
+      const checkpointHash = chain.checkpoints?.get(sealed.seq);
+      if (checkpointHash !== undefined && checkpointHash !== sealed.hash) {
+        problem({ kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' });
+      }
+      link(chain, record, problem);
+      chain.last = record;
+      report.checked += 1;
+    }
+    options.onProgress?.(report.checked);
+    if (page.length < PAGE) break;
+    const last = page[page.length - 1]!.integrity!;
+    after = { chain: last.chain, seq: last.seq };
+  }
+  if (chain) finish(chain);
+  // Chains that checkpoints know of and no record is left of.
+  if (to === undefined && from === undefined) {
+    for (const [name, kept] of checkpoints) {
+      if (options.chain !== undefined && name !== options.chain) continue;
+      report.chains += 1;
+      problem({ kind: 'truncated', chain: name, seq: Math.max(...kept.keys()), detail: `chain ${name} has checkpoints but no records left` });
+    }
+  }
+  return report;
+}
+
+interface ChainState {
+  name: string;
+  /** This chain's checkpoints: the hash recorded for each checkpointed place. */
+  checkpoints: Map<number, string> | undefined;
+  last: ActivityRecord | undefined;
+  /** The record the next one must link to. */
+  linkPrev: ActivityRecord | undefined;
+  /** A record whose link to the one before it is broken, held for one record: it may be half of a swap. */
+  pendingBreak: { record: ActivityRecord; before: ActivityRecord } | undefined;
+}
+
+/** The record's own proof: its key, its commitments and its hash. */
+function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasures: readonly ErasedSubject[], problem: (found: IntegrityProblem) => void): void {
+  const sealed = record.integrity!;
+  const where = { id: record.id, chain: sealed.chain, seq: sealed.seq };
+  const key = integrity.keyOf(sealed.keyId);
+  if (!key) {
+    problem({ kind: 'unknown-key', ...where, detail: `made with key "${sealed.keyId}", which is not among the keys given` });
+    return;
+  }
+  let erased: string[] | undefined;
+  for (const [path, committed] of Object.entries(sealed.commitments ?? {})) {
+    const value = valueAt(record, path);
+    const salt = sealed.salts?.[path];
+    if (value === ERASED && salt === undefined) {
+      (erased ??= []).push(path);
+    } else if (salt === undefined || commitment(salt, path, value) !== committed) {
+      problem({ kind: 'edited', ...where, detail: `${path} does not match its commitment` });
+      return;
+    }
+  }
+  if (chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) !== sealed.hash) {
+    problem({ kind: 'edited', ...where, detail: 'its content does not match its hash' });
+    return;
+  }
+  if (erased) {
+    const lawful = erasures.some((subject) => subject.covers(record));
+    problem(
+      lawful
+        ? { kind: 'erased', ...where, detail: `${erased.join(', ')} erased` }
+        : { kind: 'edited', ...where, detail: `${erased.join(', ')} erased, but no activity.erase record covers this record` },
+    );
+  }
+}
+
+/** The record's link to the one before it in its chain. */
+function link(chain: ChainState, record: ActivityRecord, problem: (found: IntegrityProblem) => void): void {
+  const sealed = record.integrity!;
+  const pending = chain.pendingBreak;
+  if (pending) {
+    chain.pendingBreak = undefined;
+    // The two were swapped: the one held links to this one, and this one to the one before both.
+    if (pending.record.integrity!.prev === sealed.hash && sealed.prev === pending.before.integrity!.hash) {
+      problem({ kind: 'reordered', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `records ${pending.record.id} and ${record.id} are in each other's places` });
+      chain.linkPrev = pending.record;
+      return;
+    }
+    brokenLink(pending.record, problem);
+  }
+  const before = chain.linkPrev;
+  chain.linkPrev = record;
+  if (!before || sealed.prev === before.integrity!.hash) return;
+  const gap = sealed.seq - before.integrity!.seq - 1;
+  if (gap > 0) {
+    problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: before.integrity!.seq + 1, detail: `${gap} record${gap === 1 ? '' : 's'} missing before ${sealed.seq}` });
+  } else {
+    chain.pendingBreak = { record, before };
+  }
+}
+
+function brokenLink(record: ActivityRecord, problem: (found: IntegrityProblem) => void): void {
+  const sealed = record.integrity!;
+  problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'it does not link to the record before it: records between them were deleted and the rest renumbered' });
+}
+
+/** The subjects of the `activity.erase` records: an erased value they cover is lawful. */
+interface ErasedSubject {
+  covers(record: ActivityRecord): boolean;
+}
+
+async function erasedSubjects(store: ActivityStore, integrity: ResolvedIntegrity): Promise<ErasedSubject[]> {
+  const subjects: ErasedSubject[] = [];
+  let query = parseActivityQuery({ action: 'activity.erase', status: 'success', limit: 500 });
+  for (;;) {
+    const page = await store.query(query);
+    for (const record of page.items) {
+      // Only an erasure record that is itself sealed and intact counts.
+      const subject = record.metadata?.subject;
+      if (!record.integrity || !intact(record, integrity)) continue;
+      try {
+        const { filter } = erasurePlan(subject as EraseSubject, []);
+        subjects.push({
+          covers: (candidate) =>
+            (filter.actorId === undefined || candidate.actor?.id === String(filter.actorId)) &&
+            (filter.targetType === undefined || (candidate.target?.type === filter.targetType && candidate.target?.id === String(filter.targetId))) &&
+            (filter.tenantId === undefined || candidate.tenantId === String(filter.tenantId)),
+        });
+      } catch {
+        // Not a subject this release writes.
+      }
+    }
+    if (!page.nextCursor) return subjects;
+    query = parseActivityQuery({ action: 'activity.erase', status: 'success', limit: 500, cursor: page.nextCursor });
+  }
+}
+
+function intact(record: ActivityRecord, integrity: ResolvedIntegrity): boolean {
+  const sealed = record.integrity!;
+  const key = integrity.keyOf(sealed.keyId);
+  return key !== undefined && chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) === sealed.hash;
+}
+
+/** Every checkpoint with a valid signature, by chain: the store's and those given. */
+async function checkpointsByChain(
+  store: ActivityStore,
+  integrity: ResolvedIntegrity,
+  options: VerifyOptions,
+  problem: (found: IntegrityProblem) => void,
+): Promise<Map<string, Map<number, string>>> {
+  const byChain = new Map<string, Map<number, string>>();
+  const add = (checkpoint: IntegrityCheckpoint) => {
+    if (options.chain !== undefined && checkpoint.chain !== options.chain) return;
+    const key = integrity.keyOf(checkpoint.keyId);
+    if (!key) {
+      problem({ kind: 'unknown-key', chain: checkpoint.chain, seq: checkpoint.seq, detail: `checkpoint made with key "${checkpoint.keyId}", which is not among the keys given` });
+      return;
+    }
+    if (checkpointSignature(key, checkpoint) !== checkpoint.signature) {
+      problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'a checkpoint whose signature does not match' });
+      return;
+    }
+    let kept = byChain.get(checkpoint.chain);
+    if (!kept) byChain.set(checkpoint.chain, (kept = new Map()));
+    const known = kept.get(checkpoint.seq);
+    if (known !== undefined && known !== checkpoint.hash) {
+      problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'two validly signed checkpoints disagree about one place' });
+    }
+    kept.set(checkpoint.seq, checkpoint.hash);
+  };
+  for (const checkpoint of options.checkpoints ?? []) add(checkpoint);
+  if (store.checkpointPage) {
+    let after: ChainPosition | undefined;
+    for (;;) {
+      const page = await store.checkpointPage({ chain: options.chain, after, limit: PAGE });
+      for (const checkpoint of page) add(checkpoint);
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1]!;
+      after = { chain: last.chain, seq: last.seq };
+    }
+  }
+  return byChain;
+}

@@ -5,7 +5,9 @@
  * text rule every store stores by), and the zod schemas every shape is inferred from.
  * The conformance suite a store proves itself with is `activity-log/testing`.
  */
-export type { ActivityStore, StoreCapabilities } from './store.js';
+export type { ActivityStore, ChainPageQuery, ChainPosition, CheckpointPageQuery, StoreCapabilities } from './store.js';
+export { canonicalForm, canonicalJson, chainHash, commitment, PERSONAL_FIELDS } from './integrity/canonical.js';
+export { checkpointSignature } from './integrity/checkpoints.js';
 export { isActivityStore } from './store.js';
 export { parseActivityQuery, parseActivityFilter, parseSummaryQuery, parsePurgeOptions, toPage, actionPrefix } from './query.js';
 export type { StoreQuery } from './query.js';
@@ -30,6 +32,7 @@ export {
   activityFilterSchema,
   activityQuerySchema,
   activityRecordSchema,
+  recordIntegritySchema,
   purgeOptionsSchema,
   summaryQuerySchema,
 } from './schema.js';

@@ -19,6 +19,10 @@ export { installShutdownHandlers } from './shutdown.js';
 export type { ShutdownOptions } from './shutdown.js';
 export type { ActivityStore, StoreCapabilities } from './store.js';
 export type { ActivitySpool, SpoolOptions } from './spool.js';
+export type { IntegrityCheckpoint, IntegrityOptions } from './integrity/options.js';
+export type { IntegrityProblem, IntegrityProblemKind, VerifyOptions, VerifyReport } from './integrity/verify.js';
+export type { EraseSubject } from './integrity/erase.js';
+export { ERASED } from './integrity/canonical.js';
 export { rateLimitedWarn } from './report.js';
 export type { ErrorHandler } from './report.js';
 export { DEFAULT_REDACT_TERMS, DEFAULT_REDACT_WORDS, REDACTED } from './redact.js';
@@ -38,6 +42,7 @@ export type {
   ActivityStatus,
   ActivityTarget,
   PurgeOptions,
+  RecordIntegrity,
   SummaryBucket,
   SummaryDimension,
   SummaryQuery,

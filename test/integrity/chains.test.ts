@@ -1,0 +1,160 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { createActivityLogger } from '../../src/index.js';
+import { sqliteContext } from '../stores/databases.js';
+import { skipReason, tamperTarget } from './databases.js';
+
+const KEY = 'an application secret of 32 bytes';
+const dir = mkdtempSync(join(tmpdir(), 'activity-log-chains-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('hash chains', () => {
+  it('keep their links through an outage: spooled batches are replayed with their places, and verify', async () => {
+    let down = true;
+    const store = memoryStore({ failInsert: () => down });
+    const activity = createActivityLogger({
+      store,
+      spool: { filename: join(dir, 'spool.db') },
+      retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 10 },
+      integrity: { key: KEY, checkpointRecords: 10 },
+      onError: () => undefined,
+    });
+    for (let i = 0; i < 60; i++) activity.log({ id: `spooled-${i}`, action: 'outage.event', actor: { type: 'user', id: 'u1', name: 'Ada' } });
+    await activity.flush();
+    expect(activity.stats().spooled).toBe(60);
+    down = false;
+    await expect.poll(() => activity.stats().replayed, { timeout: 10_000 }).toBe(60);
+    await activity.close();
+    const verifier = createActivityLogger({ store, integrity: { key: KEY } });
+    expect(await verifier.verify()).toMatchObject({ ok: true, checked: 60, chains: 1 });
+  });
+
+  it('seals a record written in the caller\'s transaction as a chain of its own: a rollback leaves no gap', async () => {
+    const context = await sqliteContext(`al_tx_${Date.now().toString(36)}`, 'sqlite');
+    try {
+      const activity = createActivityLogger({ store: context.store, integrity: { key: KEY } });
+      activity.log({ action: 'before.tx' });
+      await context.transaction!((trx) => activity.logInTransaction(trx, { action: 'in.tx', actor: { type: 'user', id: 'u1', name: 'Ada' } }));
+      await context
+        .transaction!(async (trx) => {
+          await activity.logInTransaction(trx, { action: 'rolled.back' });
+          throw new Error('no');
+        })
+        .catch(() => undefined);
+      activity.log({ action: 'after.tx' });
+      await activity.flush();
+      expect(await activity.verify()).toMatchObject({ ok: true, checked: 3, chains: 2 });
+      await activity.close();
+    } finally {
+      await context.cleanup();
+    }
+  });
+
+  it('refuses verify() without a key, and erase() of anything but one subject', async () => {
+    const activity = createActivityLogger({ store: memoryStore() });
+    await expect(activity.verify()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('integrity') });
+    await expect(activity.erase({ actorId: '' })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+    await expect(activity.erase({ actorId: 'u1', tenantId: 't1' } as never)).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: 'short' } })).toThrow(/integrity\.key: must be .* at least 16 bytes/);
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, personal: ['a-b'] } })).toThrow(/integrity\.personal/);
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, checkpointRecords: 0 } })).toThrow(/integrity\.checkpointRecords/);
+    await activity.close();
+  });
+
+  it('does not slow log(): hashing happens in the flusher', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, integrity: { key: KEY } });
+    activity.log({ action: 'a.b' });
+    // Nothing is sealed until the flusher runs.
+    expect(store.size).toBe(0);
+    await activity.flush();
+    expect(store.all()[0]!.integrity).toMatchObject({ seq: 1, prev: '', keyId: 'k1' });
+    await activity.close();
+  });
+});
+
+describe('hash chains on SQLite, property: any single-byte edit of any stored column of any record is found', () => {
+  it('finds every edit', async () => {
+    const target = await tamperTarget('sqlite', 'al_prop');
+    try {
+      const writer = createActivityLogger({ store: target.store(), integrity: { key: KEY, personal: ['email'] } });
+      for (let i = 0; i < 12; i++) {
+        writer.log({
+          id: `p-${i}`,
+          action: 'recipe.update',
+          status: i % 4 === 0 ? 'failure' : 'success',
+          actor: { type: 'user', id: `u${i % 2}`, name: `User ${i}` },
+          target: { type: 'recipe', id: `r${i}`, name: `Soup ${i}` },
+          tenantId: 't1',
+          metadata: { email: `u${i}@example.com`, n: i, tags: ['a', 'b'] },
+          changes: { before: { title: 'a' }, after: { title: `b${i}` } },
+          error: i % 4 === 0 ? new Error(`boom ${i}`) : undefined,
+          context: { ip: '10.0.0.1', userAgent: 'UA', requestId: `req-${i}`, route: '/r/:id' },
+        });
+      }
+      await writer.close();
+      const verifier = createActivityLogger({ store: target.store(), integrity: { key: KEY, personal: ['email'] } });
+      expect((await verifier.verify()).ok).toBe(true);
+      const columns = (await target.all<{ name: string }>(`select name from pragma_table_info('al_prop')`)).map((row) => row.name);
+      const ids = (await target.all<{ id: string }>(`select id from ${target.table}`)).map((row) => row.id);
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...ids), fc.constantFrom(...columns), fc.nat(), fc.nat(), async (id, column, at, pick) => {
+          const [row] = await target.all<{ v: unknown }>(`select "${column}" as v from ${target.table} where id = ?`, [id]);
+          const original = row!.v;
+          fc.pre(original !== null && original !== undefined);
+          const text = String(original);
+          const i = at % text.length;
+          const choices = typeof original === 'number' ? '0123456789' : 'aZ09!{"x';
+          const replacement = [...choices].filter((c) => c !== text[i])[pick % (choices.length - 1)]!;
+          const edited = text.slice(0, i) + replacement + text.slice(i + 1);
+          const value = typeof original === 'number' && /^-?\d+$/.test(edited) ? Number(edited) : edited;
+          // The id column keys the row: edit it through its old value.
+          await target.run(`update ${target.table} set "${column}" = ? where id = ?`, [value, id]);
+          const whereAfter = column === 'id' ? edited : id;
+          try {
+            const report = await verifier.verify();
+            expect(report.ok, `${column} of ${id}: ${JSON.stringify(text)} -> ${JSON.stringify(edited)}`).toBe(false);
+          } finally {
+            await target.run(`update ${target.table} set "${column}" = ? where id = ?`, [original, whereAfter]);
+          }
+        }),
+        { numRuns: 60 },
+      );
+      await verifier.close();
+    } finally {
+      await target.cleanup();
+    }
+  });
+});
+
+const postgresSkip = skipReason('postgres');
+if (postgresSkip) console.warn(`[integrity] several writers: skipped, ${postgresSkip}`);
+
+describe.skipIf(Boolean(postgresSkip))('hash chains of several writers on one PostgreSQL table', () => {
+  it('gives each process a chain of its own, and each verifies', async () => {
+    const target = await tamperTarget('postgres', `al_many_${Date.now().toString(36)}`);
+    try {
+      await target.store().migrate!();
+      const script = join(import.meta.dirname, 'scripts', 'writer.ts');
+      const run = promisify(execFile);
+      const results = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((name) => run(process.execPath, ['--import', 'tsx', script, process.env.ACTIVITY_LOG_POSTGRES_URL!, target.table.slice(1, -1), name, '500'], { timeout: 120_000 })),
+      );
+      for (const { stdout } of results) expect(JSON.parse(stdout)).toMatchObject({ written: 500, failed: 0, dropped: 0 });
+      const verifier = createActivityLogger({ store: target.store(), integrity: { key: KEY } });
+      const report = await verifier.verify();
+      expect(report).toMatchObject({ ok: true, checked: 2000, chains: 4 });
+      const checkpoints = await target.all<{ chain: string; seq: unknown }>(`select chain, max(seq) as seq from ${target.checkpoints} group by chain`);
+      expect(checkpoints.map((row) => Number(row.seq))).toEqual([500, 500, 500, 500]);
+      await verifier.close();
+    } finally {
+      await target.cleanup();
+    }
+  }, 180_000);
+});

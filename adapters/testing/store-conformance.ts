@@ -369,6 +369,62 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
       });
     });
 
+    describe('hash chains', () => {
+      it('pages sealed records in chain order, by chain, time and position (or the logger refuses to verify)', async (test) => {
+        if (!store.chainPage) {
+          const logger = createActivityLogger({ store, integrity: { key: 'a key of at least sixteen bytes' }, onError: () => undefined });
+          await expect(logger.verify()).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+          await logger.close();
+          return skipWithReason(test, options.name, 'chain pages (the store has no chainPage())');
+        }
+        const sealed = Array.from({ length: 40 }, (_, i) =>
+          makeRecord(i, { integrity: { chain: i % 3 === 0 ? 'chain-b' : 'chain-a', seq: 100 - i, keyId: 'k1', prev: '', hash: String(i) } }),
+        );
+        await store.insert([...sealed, ...dataset(5).map((record) => ({ ...record, integrity: undefined }))].reverse());
+        const order = (records: ActivityRecord[]) => records.map((record) => `${record.integrity!.chain}/${record.integrity!.seq}`);
+        const expected = [...sealed].sort((a, b) => (a.integrity!.chain < b.integrity!.chain ? -1 : a.integrity!.chain > b.integrity!.chain ? 1 : a.integrity!.seq - b.integrity!.seq));
+        const paged: ActivityRecord[] = [];
+        let after: { chain: string; seq: number } | undefined;
+        for (;;) {
+          const page = await store.chainPage({ after, limit: 7 });
+          paged.push(...page);
+          if (page.length < 7) break;
+          after = { chain: page[6]!.integrity!.chain, seq: page[6]!.integrity!.seq };
+        }
+        expect(order(paged)).toEqual(order(expected));
+        expect(paged).toEqual(expected);
+        expect(order(await store.chainPage({ chain: 'chain-b', limit: 100 }))).toEqual(order(expected.filter((r) => r.integrity!.chain === 'chain-b')));
+        const from = new Date(BASE + 10_000);
+        const to = new Date(BASE + 20_000);
+        expect(order(await store.chainPage({ from, to, limit: 100 }))).toEqual(
+          order(expected.filter((r) => r.occurredAt.getTime() >= from.getTime() && r.occurredAt.getTime() < to.getTime())),
+        );
+      });
+
+      it('keeps checkpoints once each and pages them in chain order', async (test) => {
+        if (!store.insertCheckpoints || !store.checkpointPage) return skipWithReason(test, options.name, 'checkpoints (the store has no insertCheckpoints() and checkpointPage())');
+        const checkpoint = (chain: string, seq: number) => ({ chain, seq, hash: `h${seq}`, keyId: 'k1', at: new Date(BASE + seq).toISOString(), signature: `s${seq}` });
+        await store.insertCheckpoints([checkpoint('b', 2), checkpoint('a', 10), checkpoint('a', 2)]);
+        await store.insertCheckpoints([checkpoint('a', 10), { ...checkpoint('a', 20), hash: 'h20' }]);
+        expect(await store.checkpointPage({ limit: 10 })).toEqual([checkpoint('a', 2), checkpoint('a', 10), checkpoint('a', 20), checkpoint('b', 2)]);
+        expect(await store.checkpointPage({ after: { chain: 'a', seq: 10 }, limit: 2 })).toEqual([checkpoint('a', 20), checkpoint('b', 2)]);
+        expect(await store.checkpointPage({ chain: 'b', limit: 10 })).toEqual([checkpoint('b', 2)]);
+      });
+
+      it('erases through a rewrite of the records a filter matches, changing nothing else', async (test) => {
+        if (!store.erase) return skipWithReason(test, options.name, 'erasure (the store has no erase())');
+        const records = dataset(60);
+        await store.insert(records);
+        const rewritten = await store.erase(parseActivityQuery({ actorId: 'u_1' }), (record) =>
+          record.actor?.name === undefined ? undefined : { ...record, actor: { ...record.actor, name: '[ERASED]' } },
+        );
+        const expected = records.map((record) => (record.actor?.id === 'u_1' && record.actor.name !== undefined ? { ...record, actor: { ...record.actor, name: '[ERASED]' } } : record));
+        expect(rewritten).toBe(expected.filter((record, i) => record !== records[i]).length);
+        expect(rewritten).toBeGreaterThan(0);
+        expect((await raw.rows()).map(rowToRecord)).toEqual(sortById(expected));
+      });
+    });
+
     describe('purge', () => {
       it('deletes records older than "before", in batches, and returns the count', async () => {
         const records = Array.from({ length: 4300 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + i * 1000) }));
@@ -703,6 +759,12 @@ function dataset(n: number): ActivityRecord[] {
     if (random() < 0.2) record.changes = { title: { before: 'a', after: 'b' } };
     if (record.status === 'failure') record.error = { name: 'Error', message: 'boom', code: 'E_BOOM' };
     if (random() < 0.5) record.context = { ip: '127.0.0.1', requestId: `req-${i}`, method: 'POST' };
+    if (random() < 0.3) {
+      // As a logger with `integrity` seals it: the store keeps it as it is.
+      record.integrity = { chain: pick(['chain-a', 'chain-b']), seq: i + 1, keyId: 'k1', prev: 'ab'.repeat(32), hash: 'cd'.repeat(32) };
+      if (random() < 0.5) record.integrity.commitments = { 'actor.name': 'ef'.repeat(32) };
+      if (random() < 0.5) record.integrity.salts = { 'actor.name': '01'.repeat(16) };
+    }
     records.push(record);
   }
   return records;
@@ -820,6 +882,9 @@ export function recordToRow(record: ActivityRecord): RawRow {
 }
 
 function proofOf(integrity: ActivityRecord['integrity']): unknown {
-  if (!integrity?.commitments) return null;
-  return { salts: integrity.salts ?? {}, commitments: integrity.commitments };
+  if (!integrity || (integrity.commitments === undefined && integrity.salts === undefined)) return null;
+  const proof: Record<string, unknown> = {};
+  if (integrity.salts !== undefined) proof.salts = integrity.salts;
+  if (integrity.commitments !== undefined) proof.commitments = integrity.commitments;
+  return proof;
 }

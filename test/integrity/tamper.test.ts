@@ -190,6 +190,28 @@ for (const kind of kinds) {
       expect(report.problems).toEqual([expect.objectContaining({ kind: 'edited', id: 'evt-0004', detail: expect.stringContaining('no activity.erase') })]);
     });
 
+    it('upgrades a table made by the first schema in place, keeping its records, and seals from then on', async () => {
+      const before = createActivityLogger({ store: target.store() });
+      for (let i = 0; i < 5; i++) before.log({ id: `old-${i}`, action: 'old.event', actor: { type: 'user', id: 'u1', name: 'Ada' } });
+      await before.close();
+      // Back to schema version 1, as a table of the first release is.
+      const name = target.table.slice(1, -1);
+      if (kind === 'sqlite') await target.run(`drop index "${name}_chain_idx"`);
+      for (const column of ['integrity_chain', 'integrity_seq', 'integrity_key', 'integrity_prev', 'integrity_hash', 'integrity_proof']) {
+        await target.run(`alter table ${target.table} drop column ${column}`);
+      }
+      await target.run(`drop table ${target.checkpoints}`);
+      await target.run(`update ${kind === 'mysql' ? `\`${name}_schema\`` : `"${name}_schema"`} set version = 1 where id = 1`);
+
+      const after = logger();
+      for (let i = 0; i < 5; i++) after.log({ id: `new-${i}`, action: 'new.event', actor: { type: 'user', id: 'u1', name: 'Ada' } });
+      await after.flush();
+      expect((await after.query({ limit: 20 })).items.map((record) => record.id).sort()).toEqual([...['old', 'new'].flatMap((p) => [0, 1, 2, 3, 4].map((i) => `${p}-${i}`))].sort());
+      expect(await after.verify()).toMatchObject({ ok: true, checked: 5, chains: 1 });
+      const [row] = await target.all<{ v: unknown }>(`select version as v from ${kind === 'mysql' ? `\`${name}_schema\`` : `"${name}_schema"`} where id = 1`);
+      expect(Number(row!.v)).toBe(2);
+    });
+
     it('verifies a range of time, and one chain of several', async () => {
       await sealedLog(40);
       await sealedLog(5, 'other');

@@ -102,7 +102,7 @@ export function rowValues(record: ActivityRecord, encodeTime: (ms: number) => un
 function integrityValues(integrity: ActivityRecord['integrity']): unknown[] {
   if (!integrity) return [null, null, null, null, null, null];
   const { chain, seq, keyId, prev, hash, salts, commitments } = integrity;
-  const proof = commitments === undefined ? null : JSON.stringify({ salts: salts ?? {}, commitments });
+  const proof = commitments === undefined && salts === undefined ? null : JSON.stringify({ salts, commitments });
   return [chain, seq, keyId, prev, hash, proof];
 }
 

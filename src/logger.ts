@@ -89,6 +89,8 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
   logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord>;
   /** The store this logger writes to. */
   readonly store: ActivityStore;
+  /** Whether `verify()` can run: the logger has an integrity key. */
+  readonly verifiable: boolean;
   /** The context bound by `with()`. */
   readonly bindings: Readonly<ActivityBindings>;
   /**
@@ -134,6 +136,10 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   get store(): ActivityStore {
     return this.engine.store;
+  }
+
+  get verifiable(): boolean {
+    return this.engine.integrity !== undefined;
   }
 
   get bindings(): Readonly<ActivityBindings> {

@@ -192,6 +192,7 @@ function routeOf(path: string): { view: ViewName; id: string } | undefined {
   if (trimmed === '') return { view: 'list', id: '' };
   if (trimmed === '/summary') return { view: 'summary', id: '' };
   if (trimmed === '/export') return { view: 'export', id: '' };
+  if (trimmed === '/verify') return { view: 'verify', id: '' };
   const match = /^\/([^/]+)$/.exec(trimmed);
   if (!match) return undefined;
   try {

@@ -1,7 +1,8 @@
 import { ActivityLogError, isActivityLogError } from '../errors.js';
+import type { VerifyOptions } from '../integrity/verify.js';
 import type { ActivityLogger } from '../logger.js';
 import { issuesOf, parseActivityFilter, parseActivityQuery, parseSummaryQuery, type StoreQuery } from '../query.js';
-import type { ActivityQuery, NormalizedActivityFilter, NormalizedSummaryQuery } from '../schema.js';
+import { EVENT_ID_PATTERN, type ActivityQuery, type NormalizedActivityFilter, type NormalizedSummaryQuery } from '../schema.js';
 import { EXPORT_FORMATS, exportResponse, type ExportFormat } from './export.js';
 import { json } from './responses.js';
 
@@ -93,13 +94,57 @@ const exportView: View<{ filter: NormalizedActivityFilter; format: ExportFormat 
   },
 };
 
+/**
+ * `GET /verify?from&to&chain` (or `?id=` for one record's own proof): the hash chains checked,
+ * streamed as NDJSON, `{"progress":{"checked":n}}` after each page, then `{"report":{...}}`.
+ */
+const verify: View<VerifyOptions> = {
+  params: new Set(['from', 'to', 'chain', 'id']),
+  parse(params) {
+    const parsed = parseWith(() => parseActivityFilter({ from: params.from, to: params.to }));
+    const problems = parsed.problems ?? [];
+    if (params.chain !== undefined && !/^[A-Za-z0-9_.:-]{1,96}$/.test(params.chain)) problems.push({ name: 'chain', problem: 'is not a chain id' });
+    if (params.id !== undefined && !EVENT_ID_PATTERN.test(params.id)) problems.push({ name: 'id', problem: 'is not a record id' });
+    if (problems.length > 0) return { problems };
+    const options: VerifyOptions = {};
+    if (parsed.input!.from) options.from = parsed.input!.from;
+    if (parsed.input!.to) options.to = parsed.input!.to;
+    if (params.chain !== undefined) options.chain = params.chain;
+    if (params.id !== undefined) options.id = params.id;
+    return { input: options };
+  },
+  async answer({ logger, recorder, params, pinned, headOnly }, options) {
+    // Chains cross tenants: a tenant-pinned API does not serve them.
+    if (pinned !== undefined) return json(403, { error: 'forbidden', message: 'verify covers every tenant: not served by a tenant-pinned API' });
+    if (!logger.verifiable) return json(501, { error: 'unsupported', message: 'the logger has no integrity key: tamper evidence is off' });
+    recorder.log({ action: 'activity.verify', metadata: { filters: params } });
+    const headers = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+    if (headOnly) return new Response(null, { status: 200, headers });
+    const encoder = new TextEncoder();
+    const line = (value: unknown) => encoder.encode(`${JSON.stringify(value)}\n`);
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        try {
+          const report = await logger.verify({ ...options, onProgress: (checked) => controller.enqueue(line({ progress: { checked } })) });
+          controller.enqueue(line({ report }));
+          controller.close();
+        } catch (cause) {
+          logger.report(new ActivityLogError('STORE_FAILED', `activity logs API: verify on store "${logger.store.name}" failed midway`, { cause }));
+          controller.error(cause);
+        }
+      },
+    });
+    return new Response(body, { status: 200, headers });
+  },
+};
+
 /** The views by name. */
-export const VIEWS = { list, get, summary, export: exportView } as const;
+export const VIEWS = { list, get, summary, export: exportView, verify } as const;
 export type ViewName = keyof typeof VIEWS;
 
 /** The action a view's reads are recorded as. */
-export function actionOf(view: ViewName): 'activity.query' | 'activity.export' {
-  return view === 'export' ? 'activity.export' : 'activity.query';
+export function actionOf(view: ViewName): 'activity.query' | 'activity.export' | 'activity.verify' {
+  return view === 'export' ? 'activity.export' : view === 'verify' ? 'activity.verify' : 'activity.query';
 }
 
 /**

@@ -42,6 +42,8 @@ export interface VerifyOptions {
   to?: Date | string | number;
   /** Only this chain. */
   chain?: string;
+  /** Only this record's own proof (its hash and commitments; not its links). */
+  id?: string;
   /** Checkpoints kept outside the database (from `onCheckpoint`), besides those in the store. */
   checkpoints?: readonly IntegrityCheckpoint[];
   /** Findings listed at most; the counts go on. @default 1000 */
@@ -75,6 +77,15 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     if (report.problems.length < maxProblems) report.problems.push(found);
   };
   const erasures = await erasedSubjects(store, integrity);
+  if (options.id !== undefined) {
+    const record = await store.get(options.id);
+    if (record?.integrity) {
+      checkRecord(record, integrity, erasures, problem);
+      report.checked = 1;
+      report.chains = 1;
+    }
+    return report;
+  }
   const checkpoints = await checkpointsByChain(store, integrity, options, problem);
 
   let chain: ChainState | undefined;

@@ -65,6 +65,77 @@ export const VIEWER_SCRIPT = String.raw`
     return body;
   }
 
+  // The verify endpoint streams NDJSON lines: progress, then the report.
+  async function verifyReport(params) {
+    const response = await fetch(apiUrl('/verify', params), { credentials: 'same-origin', cache: 'no-store' });
+    const text = await response.text();
+    if (!response.ok) {
+      let message = 'The server answered ' + response.status;
+      try {
+        message = JSON.parse(text).message || message;
+      } catch (_) {}
+      const error = new Error(message);
+      error.status = response.status;
+      throw error;
+    }
+    const lines = text.trim().split('\n');
+    return JSON.parse(lines[lines.length - 1]).report;
+  }
+
+  function problemSummary(report) {
+    const kinds = Object.keys(report.counts).filter((kind) => kind !== 'erased' && report.counts[kind] > 0);
+    return kinds.map((kind) => report.counts[kind] + ' ' + kind).join(', ');
+  }
+
+  async function verifyRange() {
+    const out = $('verify-result');
+    out.hidden = false;
+    out.className = 'verify-result';
+    out.textContent = 'Verifying\u2026';
+    const params = new URLSearchParams();
+    for (const name of ['from', 'to']) if (state.filters.get(name)) params.set(name, state.filters.get(name));
+    try {
+      const report = await verifyReport(params);
+      const erased = report.counts.erased ? ', ' + report.counts.erased + ' lawfully erased' : '';
+      if (report.ok) {
+        out.classList.add('verified');
+        out.textContent = 'Verified: ' + report.checked + ' sealed records in ' + report.chains + (report.chains === 1 ? ' chain' : ' chains') + ', nothing edited, missing or reordered' + erased + '.';
+      } else {
+        out.classList.add('tampered');
+        const first = report.problems[0];
+        out.textContent = 'Problems found in ' + report.checked + ' records: ' + problemSummary(report) + erased + '.' + (first ? ' First: ' + (first.id ? first.id + ': ' : '') + first.detail + '.' : '');
+      }
+    } catch (error) {
+      out.classList.add('tampered');
+      out.textContent = error.status === 501 ? 'Tamper evidence is off for this log (no integrity key).' : 'Could not verify: ' + error.message;
+    }
+  }
+
+  async function integrityField(list, record) {
+    if (!record.integrity) {
+      field(list, 'Integrity', 'not sealed');
+      return;
+    }
+    const value = el('span', 'integrity', 'chain ' + record.integrity.chain.slice(0, 13) + '\u2026 #' + record.integrity.seq + ' \u00b7 checking\u2026');
+    value.title = record.integrity.chain;
+    field(list, 'Integrity', value);
+    try {
+      const report = await verifyReport(new URLSearchParams({ id: record.id }));
+      const erased = report.problems.find((problem) => problem.kind === 'erased');
+      const other = report.problems.find((problem) => problem.kind !== 'erased');
+      const place = 'chain ' + record.integrity.chain.slice(0, 13) + '\u2026 #' + record.integrity.seq + ' \u00b7 ';
+      if (other) {
+        value.classList.add('tampered');
+        value.textContent = place + other.kind + ': ' + other.detail;
+      } else {
+        value.classList.add('verified');
+        value.textContent = place + (erased ? 'verified, ' + erased.detail : 'verified');
+      }
+    } catch (error) {
+      value.textContent = error.status === 501 ? 'sealed (not checked: no integrity key here)' : 'could not check: ' + error.message;
+    }
+  }
+
   const pad = (n) => String(n).padStart(2, '0');
   function localDate(date) {
     return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate());
@@ -330,6 +401,7 @@ export const VIEWER_SCRIPT = String.raw`
     if (record.actor) field(list, 'Actor', [record.actor.type, record.actor.id, record.actor.name].filter(Boolean).join(' \u00b7 '));
     if (record.target) field(list, 'Target', [record.target.type, record.target.id, record.target.name].filter(Boolean).join(' \u00b7 '));
     field(list, 'Tenant', record.tenantId, true);
+    void integrityField(list, record);
     body.append(list);
 
     if (record.error) {
@@ -524,6 +596,7 @@ export const VIEWER_SCRIPT = String.raw`
     loadPage();
   });
   $('close-detail').addEventListener('click', closeDetail);
+  $('verify').addEventListener('click', () => void verifyRange());
   window.addEventListener('popstate', () => show(readFilters()));
   show(readFilters());
 })();

@@ -25,11 +25,12 @@ const SHELL_BODY = `<header class="topbar">
     <label>Actor id <input id="f-actorId" placeholder="any" spellcheck="false"></label>
     <label>Action <input id="f-action" placeholder="recipe.update or recipe.*" spellcheck="false"></label>
     <label>Status <select id="f-status"><option value="">any</option><option value="success">success</option><option value="failure">failure</option><option value="denied">denied</option></select></label>
-    <div class="filter-actions"><button type="button" id="clear">Clear</button><button type="submit" class="primary">Apply</button></div>
+    <div class="filter-actions"><button type="button" id="verify" title="Check the hash chains of this time range">Verify</button><button type="button" id="clear">Clear</button><button type="submit" class="primary">Apply</button></div>
     <p id="extra" class="extra" hidden></p>
   </form>
   <div class="content">
     <div id="error" class="error" role="alert" hidden></div>
+    <p id="verify-result" class="verify-result" role="status" hidden></p>
     <section class="card chart-card" aria-labelledby="chart-title">
       <div class="card-head"><h2 id="chart-title">Events over time</h2><span id="chart-caption" class="muted"></span><div id="legend" class="legend"></div></div>
       <div id="chart" class="chart"></div>

@@ -117,6 +117,11 @@ button.primary:hover:not(:disabled) { background: var(--accent); filter: brightn
   padding: 10px 14px; border-radius: 8px; background: var(--failure-bg);
   color: var(--failure); border: 1px solid var(--failure);
 }
+.verify-result { margin: 0; padding: 10px 14px; border-radius: 8px; border: 1px solid var(--line); background: var(--card); }
+.verify-result.verified, .integrity.verified { color: var(--success); }
+.verify-result.verified { background: var(--success-bg); border-color: var(--success); }
+.verify-result.tampered, .integrity.tampered { color: var(--failure); }
+.verify-result.tampered { background: var(--failure-bg); border-color: var(--failure); }
 .error[hidden] { display: none; }
 .content { grid-area: content; display: flex; flex-direction: column; gap: 16px; min-width: 0; }
 .chart { padding: 8px 16px 12px; min-height: 60px; }

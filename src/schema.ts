@@ -162,9 +162,11 @@ export const EVENT_FIELDS = Object.keys(activityEventSchema.shape) as readonly (
 export const CONTEXT_FIELDS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
 
 /**
- * A record's place in its logger's hash chain, with `integrity` on (see src/integrity/). `salts`
- * and `commitments` are there when the record has personal fields: each commitment stands in
- * for its value in the hash, so that the value (and its salt) can be erased.
+ * A record's place in its logger's hash chain, with `integrity` on (see src/integrity/).
+ * `commitments` are there when the record has personal fields: each stands in for its value in
+ * the hash, so that the value (and its salt) can be erased. Each field's salt derives from the
+ * record's `seed`; once a field is erased, the seed is replaced by the salts of the fields
+ * still there.
  */
 export const recordIntegritySchema = z.object({
   /** The chain: one per logger instance. */
@@ -177,7 +179,9 @@ export const recordIntegritySchema = z.object({
   prev: z.string(),
   /** HMAC-SHA256 of `prev` and the record's canonical form. */
   hash: z.string(),
-  /** Each personal field's salt, by path; an erased field's salt is erased with it. */
+  /** 128 random bits (base64url) each personal field's salt derives from; gone after an erasure. */
+  seed: z.string().optional(),
+  /** After an erasure: the salts of the personal fields still there, by path. */
   salts: z.record(z.string(), z.string()).optional(),
   /** Each personal field's commitment, by path (`actor.name`, `metadata.email`...). */
   commitments: z.record(z.string(), z.string()).optional(),

@@ -763,7 +763,8 @@ function dataset(n: number): ActivityRecord[] {
       // As a logger with `integrity` seals it: the store keeps it as it is.
       record.integrity = { chain: pick(['chain-a', 'chain-b']), seq: i + 1, keyId: 'k1', prev: 'ab'.repeat(32), hash: 'cd'.repeat(32) };
       if (random() < 0.5) record.integrity.commitments = { 'actor.name': 'ef'.repeat(32) };
-      if (random() < 0.5) record.integrity.salts = { 'actor.name': '01'.repeat(16) };
+      if (random() < 0.5) record.integrity.salts = { 'actor.name': '01'.repeat(11) };
+      else if (random() < 0.5) record.integrity.seed = 'AQ'.repeat(11);
     }
     records.push(record);
   }
@@ -846,8 +847,9 @@ function rowToRecord(row: RawRow): ActivityRecord {
   if (row.error !== null) record.error = row.error as ActivityRecord['error'];
   if (row.context !== null) record.context = row.context as ActivityRecord['context'];
   if (row.integrity_chain !== null && row.integrity_chain !== undefined) {
-    const proof = (row.integrity_proof ?? {}) as { salts?: Record<string, string>; commitments?: Record<string, string> };
+    const proof = (row.integrity_proof ?? {}) as { seed?: string; salts?: Record<string, string>; commitments?: Record<string, string> };
     record.integrity = { chain: row.integrity_chain, seq: Number(row.integrity_seq), keyId: row.integrity_key!, prev: row.integrity_prev!, hash: row.integrity_hash! };
+    if (proof.seed !== undefined) record.integrity.seed = proof.seed;
     if (proof.salts !== undefined) record.integrity.salts = proof.salts;
     if (proof.commitments !== undefined) record.integrity.commitments = proof.commitments;
   }
@@ -882,8 +884,9 @@ export function recordToRow(record: ActivityRecord): RawRow {
 }
 
 function proofOf(integrity: ActivityRecord['integrity']): unknown {
-  if (!integrity || (integrity.commitments === undefined && integrity.salts === undefined)) return null;
+  if (!integrity || (integrity.commitments === undefined && integrity.salts === undefined && integrity.seed === undefined)) return null;
   const proof: Record<string, unknown> = {};
+  if (integrity.seed !== undefined) proof.seed = integrity.seed;
   if (integrity.salts !== undefined) proof.salts = integrity.salts;
   if (integrity.commitments !== undefined) proof.commitments = integrity.commitments;
   return proof;

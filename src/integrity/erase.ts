@@ -1,7 +1,7 @@
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import type { ActivityRecord } from '../schema.js';
-import { ERASED } from './canonical.js';
+import { ERASED, saltOf } from './canonical.js';
 
 /** Whose personal data `erase()` removes: an actor, a target, or a whole tenant. */
 export type EraseSubject = { actorId: string | number } | { targetType: string; targetId: string | number } | { tenantId: string | number };
@@ -57,11 +57,16 @@ export function eraseRecord(record: ActivityRecord, fields: readonly string[]): 
     (out as unknown as Record<string, unknown>)[head] = { ...container, [key]: ERASED };
     erased.push(path);
   }
-  const salts = out?.integrity?.salts;
-  if (out && salts) {
-    const kept = { ...salts };
-    for (const path of erased) delete kept[path];
-    out.integrity = { ...out.integrity!, salts: kept };
+  const sealed = out?.integrity;
+  if (out && sealed?.commitments) {
+    // The seed would give the erased fields' salts back: the salts of the others replace it.
+    const salts: Record<string, string> = {};
+    for (const path of Object.keys(sealed.commitments)) {
+      const salt = erased.includes(path) ? undefined : saltOf(sealed, path);
+      if (salt !== undefined) salts[path] = salt;
+    }
+    const { seed: _seed, ...rest } = sealed;
+    out.integrity = { ...rest, salts };
   }
   return out;
 }

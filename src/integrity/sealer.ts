@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { uuidv7 } from '../ids.js';
 import type { ActivityRecord } from '../schema.js';
-import { canonicalForm, chainHash, commitment, personalPaths, valueAt } from './canonical.js';
+import { canonicalForm, chainHash, commitment, derivedSalt, personalPaths, valueAt } from './canonical.js';
 import type { ResolvedIntegrity } from './options.js';
 
 /**
@@ -36,24 +37,35 @@ export class Sealer {
 
 function sealed(record: ActivityRecord, integrity: ResolvedIntegrity, chain: string, seq: number, prev: string): NonNullable<ActivityRecord['integrity']> {
   const paths = personalPaths(record, integrity.personal);
-  let salts: Record<string, string> | undefined;
+  let seed: string | undefined;
   let commitments: Record<string, string> | undefined;
   if (paths.length > 0) {
-    // A salt per field: erasing one field's value and salt leaves the others provable.
-    const random = randomBytes(16 * paths.length).toString('hex');
-    salts = {};
+    // A salt per field, derived from one seed: erasing one field's value and salt leaves the
+    // others provable (erase() then keeps their salts instead of the seed).
+    seed = randomBase64url(16);
     commitments = {};
-    paths.forEach((path, i) => {
-      const salt = random.slice(i * 32, (i + 1) * 32);
-      salts![path] = salt;
-      commitments![path] = commitment(salt, path, valueAt(record, path));
-    });
+    for (const path of paths) commitments[path] = commitment(derivedSalt(seed, path), path, valueAt(record, path));
   }
   const hash = chainHash(integrity.key, prev, canonicalForm(record, chain, integrity.keyId, commitments));
   const out: NonNullable<ActivityRecord['integrity']> = { chain, seq, keyId: integrity.keyId, prev, hash };
   if (commitments !== undefined) {
-    out.salts = salts;
+    out.seed = seed;
     out.commitments = commitments;
   }
   return out;
+}
+
+/** Random bytes drawn from a pool refilled 4 KiB at a time: one `randomBytes` call per record costs more than the rest of the seal. */
+const pool = new Uint8Array(4096);
+let used = pool.length;
+
+function randomBase64url(bytes: number): string {
+  if (bytes > pool.length) return randomBytes(bytes).toString('base64url');
+  if (used + bytes > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  const text = Buffer.from(pool.buffer, used, bytes).toString('base64url');
+  used += bytes;
+  return text;
 }

@@ -2,7 +2,7 @@ import { ActivityLogError } from '../errors.js';
 import { parseActivityQuery } from '../query.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore, ChainPosition } from '../store.js';
-import { canonicalForm, chainHash, commitment, ERASED, valueAt } from './canonical.js';
+import { canonicalForm, chainHash, commitment, ERASED, saltOf, valueAt } from './canonical.js';
 import { checkpointSignature } from './checkpoints.js';
 import { erasurePlan, type EraseSubject } from './erase.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
@@ -105,10 +105,12 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       const sealed = record.integrity!;
       if (chain?.name !== sealed.chain) {
         if (chain) finish(chain);
-        chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, pendingBreak: undefined };
+        chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, pendingBreak: undefined };
         report.chains += 1;
         if (from === undefined && sealed.seq > 1) {
           problem({ kind: 'missing', chain: sealed.chain, seq: 1, detail: `the first ${sealed.seq - 1} records of chain ${sealed.chain} are missing` });
+        } else if (from === undefined && sealed.prev !== '') {
+          problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'the first record of its chain links to a record before it: records were deleted and the rest renumbered' });
         }
       }
       checkRecord(record, integrity, erasures, problem);
@@ -142,8 +144,9 @@ interface ChainState {
   /** This chain's checkpoints: the hash recorded for each checkpointed place. */
   checkpoints: Map<number, string> | undefined;
   last: ActivityRecord | undefined;
-  /** The record the next one must link to. */
+  /** The record the next one must link to, and the place the next one must follow. */
   linkPrev: ActivityRecord | undefined;
+  linkSeq: number;
   /** A record whose link to the one before it is broken, held for one record: it may be half of a swap. */
   pendingBreak: { record: ActivityRecord; before: ActivityRecord } | undefined;
 }
@@ -160,7 +163,7 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
   let erased: string[] | undefined;
   for (const [path, committed] of Object.entries(sealed.commitments ?? {})) {
     const value = valueAt(record, path);
-    const salt = sealed.salts?.[path];
+    const salt = saltOf(sealed, path);
     if (value === ERASED && salt === undefined) {
       (erased ??= []).push(path);
     } else if (salt === undefined || commitment(salt, path, value) !== committed) {
@@ -192,16 +195,26 @@ function link(chain: ChainState, record: ActivityRecord, problem: (found: Integr
     if (pending.record.integrity!.prev === sealed.hash && sealed.prev === pending.before.integrity!.hash) {
       problem({ kind: 'reordered', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `records ${pending.record.id} and ${record.id} are in each other's places` });
       chain.linkPrev = pending.record;
+      chain.linkSeq = sealed.seq;
       return;
     }
     brokenLink(pending.record, problem);
   }
   const before = chain.linkPrev;
+  const beforeSeq = chain.linkSeq;
   chain.linkPrev = record;
-  if (!before || sealed.prev === before.integrity!.hash) return;
-  const gap = sealed.seq - before.integrity!.seq - 1;
+  chain.linkSeq = sealed.seq;
+  if (!before) return;
+  if (sealed.prev === before.integrity!.hash) {
+    // Linked as it should be: then its place must follow the one before it.
+    if (sealed.seq !== beforeSeq + 1) {
+      problem({ kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `its place (${sealed.seq}) does not follow the record it links to (${beforeSeq})` });
+    }
+    return;
+  }
+  const gap = sealed.seq - beforeSeq - 1;
   if (gap > 0) {
-    problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: before.integrity!.seq + 1, detail: `${gap} record${gap === 1 ? '' : 's'} missing before ${sealed.seq}` });
+    problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: beforeSeq + 1, detail: `${gap} record${gap === 1 ? '' : 's'} missing before ${sealed.seq}` });
   } else {
     chain.pendingBreak = { record, before };
   }

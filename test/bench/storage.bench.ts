@@ -13,7 +13,7 @@
  *      summaries run on the main thread (a Kysely SqliteDialect store, as reads ran before).
  *                                                                      target stall <= 10 ms
  *
- * Same row shape everywhere: the store's own table (15 columns, 5 secondary indexes), ~200-byte
+ * Same row shape everywhere: the store's own table (21 columns, 6 secondary indexes), ~200-byte
  * metadata, UUIDv7 ids. Raw writers insert into a table the store migrated, so the shape is
  * identical.
  *
@@ -96,6 +96,13 @@ function rawRow(i: number, encodeTime: (ms: number) => unknown): unknown[] {
     null,
     null,
     JSON.stringify(e.context),
+    // The hash chain's columns, empty without `integrity`.
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
   ];
 }
 

@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
-import { createActivityLogger } from '../../src/index.js';
+import { createActivityLogger, type ActivityRecord } from '../../src/index.js';
+import { canonicalForm, canonicalJson } from '../../src/integrity/canonical.js';
 import { sqliteContext } from '../stores/databases.js';
 import { skipReason, tamperTarget } from './databases.js';
 
@@ -114,8 +115,13 @@ describe('hash chains on SQLite, property: any single-byte edit of any stored co
           const replacement = [...choices].filter((c) => c !== text[i])[pick % (choices.length - 1)]!;
           const edited = text.slice(0, i) + replacement + text.slice(i + 1);
           const value = typeof original === 'number' && /^-?\d+$/.test(edited) ? Number(edited) : edited;
-          // The id column keys the row: edit it through its old value.
-          await target.run(`update ${target.table} set "${column}" = ? where id = ?`, [value, id]);
+          // The id column keys the row: edit it through its old value. An edit the table's own
+          // constraints refuse (an id another row has) is no edit.
+          const refused = await target.run(`update ${target.table} set "${column}" = ? where id = ?`, [value, id]).then(
+            () => false,
+            () => true,
+          );
+          fc.pre(!refused);
           const whereAfter = column === 'id' ? edited : id;
           try {
             const report = await verifier.verify();
@@ -124,7 +130,7 @@ describe('hash chains on SQLite, property: any single-byte edit of any stored co
             await target.run(`update ${target.table} set "${column}" = ? where id = ?`, [original, whereAfter]);
           }
         }),
-        { numRuns: 60 },
+        { numRuns: 100 },
       );
       await verifier.close();
     } finally {
@@ -157,4 +163,49 @@ describe.skipIf(Boolean(postgresSkip))('hash chains of several writers on one Po
       await target.cleanup();
     }
   }, 180_000);
+});
+
+describe('the canonical form', () => {
+  /** The form as the documentation states it, serialised by the generic canonical JSON. */
+  const reference = (record: ActivityRecord, chain: string, keyId: string, commitments: Record<string, string> | undefined) => {
+    const form: Record<string, unknown> = { ...record, occurredAt: record.occurredAt.getTime(), integrity: commitments ? { chain, commitments, keyId } : { chain, keyId } };
+    for (const [path, committed] of Object.entries(commitments ?? {})) {
+      const [head, key] = [path.slice(0, path.indexOf('.')), path.slice(path.indexOf('.') + 1)];
+      // Each personal field present in the record.
+      if (form[head] && Object.hasOwn(form[head] as object, key)) form[head] = { ...(form[head] as object), [key]: { $commitment: committed } };
+    }
+    return canonicalJson(form);
+  };
+  const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 })),
+  })).value;
+
+  it('is written field by field exactly as the documented form serialises', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            id: fc.string({ minLength: 1 }),
+            action: fc.string(),
+            status: fc.constantFrom('success', 'failure', 'denied'),
+            occurredAt: fc.date({ noInvalidDate: true }),
+            actor: fc.record({ type: fc.string(), id: fc.string(), name: fc.string() }, { requiredKeys: ['type'] }),
+            target: fc.record({ type: fc.string(), id: fc.string(), name: fc.string() }, { requiredKeys: ['type', 'id'] }),
+            tenantId: fc.string(),
+            metadata: fc.dictionary(fc.string(), json, { maxKeys: 5 }),
+            changes: fc.dictionary(fc.string(), fc.record({ before: json, after: json }), { maxKeys: 2 }),
+            error: fc.record({ name: fc.string(), message: fc.string() }),
+            context: fc.record({ ip: fc.string(), userAgent: fc.string(), requestId: fc.string() }, { requiredKeys: [] }),
+          },
+          { requiredKeys: ['id', 'action', 'status', 'occurredAt'] },
+        ),
+        fc.subarray(['actor.name', 'target.name', 'context.ip', 'context.userAgent', 'metadata.email']),
+        (record, paths) => {
+          const commitments = paths.length > 0 ? Object.fromEntries(paths.map((path) => [path, 'c'.repeat(22)])) : undefined;
+          expect(canonicalForm(record as ActivityRecord, 'chain', 'k1', commitments)).toBe(reference(record as ActivityRecord, 'chain', 'k1', commitments));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -65,7 +65,7 @@ export interface RowColumns {
   integrity_key: string | null;
   integrity_prev: string | null;
   integrity_hash: string | null;
-  /** `{ salts, commitments }` when the record has personal fields. */
+  /** `{ seed, salts, commitments }`, those the record has, when it has personal fields. */
   integrity_proof: unknown;
 }
 
@@ -101,8 +101,8 @@ export function rowValues(record: ActivityRecord, encodeTime: (ms: number) => un
 /** The integrity columns' values: a chain's place, and the proof of its personal values. */
 function integrityValues(integrity: ActivityRecord['integrity']): unknown[] {
   if (!integrity) return [null, null, null, null, null, null];
-  const { chain, seq, keyId, prev, hash, salts, commitments } = integrity;
-  const proof = commitments === undefined && salts === undefined ? null : JSON.stringify({ salts, commitments });
+  const { chain, seq, keyId, prev, hash, seed, salts, commitments } = integrity;
+  const proof = commitments === undefined && salts === undefined && seed === undefined ? null : JSON.stringify({ seed, salts, commitments });
   return [chain, seq, keyId, prev, hash, proof];
 }
 
@@ -138,8 +138,9 @@ export function rowToRecord(row: SelectedRow): ActivityRecord {
       prev: row.integrity_prev ?? '',
       hash: row.integrity_hash ?? '',
     };
-    const proof = row.integrity_proof === null || row.integrity_proof === undefined ? undefined : (parseJson(row.integrity_proof) as { salts?: unknown; commitments?: unknown });
+    const proof = row.integrity_proof === null || row.integrity_proof === undefined ? undefined : (parseJson(row.integrity_proof) as { seed?: unknown; salts?: unknown; commitments?: unknown });
     if (proof && typeof proof === 'object') {
+      if (typeof proof.seed === 'string') integrity.seed = proof.seed;
       if (proof.salts && typeof proof.salts === 'object') integrity.salts = proof.salts as Record<string, string>;
       if (proof.commitments && typeof proof.commitments === 'object') integrity.commitments = proof.commitments as Record<string, string>;
     }

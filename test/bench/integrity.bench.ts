@@ -9,7 +9,8 @@
  *      adds (sampled after a collection on every page).                 target: bounded memory
  *
  * Run: npx tsx --expose-gc test/bench/integrity.bench.ts  (or npm run bench)
- * Env: BENCH_SCALE=0.1 scales the sizes down; ACTIVITY_LOG_POSTGRES_URL enables PostgreSQL.
+ * Env: BENCH_SCALE=0.1 scales the sizes down; ACTIVITY_LOG_POSTGRES_URL enables PostgreSQL;
+ *      BENCH_PART=verify runs part 3 alone.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   console.log(`integrity benchmarks (BENCH_SCALE=${SCALE}, ${ROUNDS} interleaved rounds)`);
 
+  if (process.env.BENCH_PART === 'verify') return verifyMillion(dir);
   console.log('\nwrite throughput, end to end');
   await writeThroughput(`SQLite, ${scaled(50_000)} events`, scaled(50_000), async (round, sealed) => {
     const filename = join(dir, `w-${round}-${sealed}.db`);

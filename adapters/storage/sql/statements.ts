@@ -125,14 +125,22 @@ export class SqlStatements {
   // ---- reads ----------------------------------------------------------------------------
 
   /** Sealed records in chain order (see ActivityStore.chainPage). */
-  selectChainPage({ chain, from, to, after, limit }: ChainPageQuery) {
+  /**
+   * Sealed records in chain order. The position after which to read is either within one chain
+   * (`rest: 'same-chain'`: that chain, after a sequence number) or past it (`'next-chains'`:
+   * chains after it): each is one range of the chain index on every database, where an `or`
+   * of both would scan the index from its start on some.
+   */
+  selectChainPage({ chain, from, to, after, limit }: ChainPageQuery, rest: 'same-chain' | 'next-chains' = 'same-chain') {
     const { sql } = this.k;
     const time = this.dialect.encodeTime;
     const conditions: Fragment[] = [sql`integrity_chain is not null`];
     if (chain !== undefined) conditions.push(sql`integrity_chain = ${chain}`);
     if (from !== undefined) conditions.push(sql`occurred_at >= ${time(from.getTime())}`);
     if (to !== undefined) conditions.push(sql`occurred_at < ${time(to.getTime())}`);
-    if (after !== undefined) conditions.push(sql`(integrity_chain > ${after.chain} or (integrity_chain = ${after.chain} and integrity_seq > ${after.seq}))`);
+    if (after !== undefined) {
+      conditions.push(rest === 'same-chain' ? sql`integrity_chain = ${after.chain} and integrity_seq > ${after.seq}` : sql`integrity_chain > ${after.chain}`);
+    }
     return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${sql.join(conditions, sql` and `)} order by integrity_chain, integrity_seq limit ${limit}`;
   }
 

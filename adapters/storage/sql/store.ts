@@ -218,7 +218,12 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
     async chainPage(query) {
       const { readDb, statements } = await ready();
-      const { rows } = await statements.selectChainPage(query).execute(readDb);
+      const { rows } = await statements.selectChainPage(query, 'same-chain').execute(readDb);
+      // The rest of the page from the chains after this one.
+      if (query.after !== undefined && rows.length < query.limit && (query.chain === undefined || query.chain !== query.after.chain)) {
+        const next = await statements.selectChainPage({ ...query, limit: query.limit - rows.length }, 'next-chains').execute(readDb);
+        rows.push(...next.rows);
+      }
       return rows.map(rowToRecord);
     },
 

@@ -50,7 +50,8 @@ export function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function csvRow(record: ActivityRecord): string {
+/** One record as a CSV line (CRLF), in {@link EXPORT_CSV_COLUMNS} order. */
+export function csvRow(record: ActivityRecord): string {
   const cells: unknown[] = [
     record.id,
     record.occurredAt,

@@ -1,0 +1,245 @@
+import { createWriteStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import cliProgress from 'cli-progress';
+import pc from 'picocolors';
+import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
+import type { VerifyReport } from '../../src/integrity/verify.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import type { ActivityFilter, ActivityRecord, SummaryDimension } from '../../src/schema.js';
+import { SUMMARY_DIMENSIONS } from '../../src/schema.js';
+import { usage } from './connect.js';
+import { filterFrom, timeFlag, type FilterFlags } from './filters.js';
+import { CSV_HEADER, formatFlag, line, table, type Terminal } from './output.js';
+
+/**
+ * What each command does, given a logger over the store `--db` names. Each returns the exit
+ * code: 0 done, 1 problems found (verify), and throws a UsageError for a wrong flag (2).
+ */
+
+/** The actor the CLI's own writes are recorded as (an erasure, a purge). */
+export function cliActor() {
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = undefined;
+  }
+  return name ? { type: 'system', id: 'activity-log-cli', name } : { type: 'system', id: 'activity-log-cli' };
+}
+
+export async function query(logger: ActivityLogger, flags: FilterFlags & { format?: string; limit?: string; cursor?: string }, out: Terminal): Promise<number> {
+  const format = formatFlag(flags.format, 'table');
+  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  const page = await logger.query({ ...filterFrom(flags), limit, cursor: flags.cursor });
+  if (format === 'json') out.write(`${JSON.stringify({ items: page.items, nextCursor: page.nextCursor ?? null }, null, 2)}\n`);
+  else if (format === 'table') {
+    out.write(table(page.items, out));
+    if (page.nextCursor) process.stderr.write(`more: --cursor ${page.nextCursor}\n`);
+  } else {
+    if (format === 'csv') out.write(CSV_HEADER);
+    for (const record of page.items) out.write(line(record, format));
+  }
+  return 0;
+}
+
+/**
+ * The last `lines` records, oldest first; with `follow`, then every new one as it is
+ * written, by any process, until Ctrl-C. Records are looked for again a few seconds back,
+ * because several writers do not commit in time order.
+ */
+export async function tail(logger: ActivityLogger, flags: FilterFlags & { format?: string; follow?: boolean; lines?: string; interval?: string }, out: Terminal): Promise<number> {
+  const format = formatFlag(flags.format, 'table');
+  if (format === 'json') throw usage('--format: tail writes table, ndjson or csv (a stream has no one JSON document)');
+  const filter = filterFrom(flags);
+  const lines = flags.lines === undefined ? 10 : Number(flags.lines);
+  const interval = flags.interval === undefined ? 1000 : Number(flags.interval);
+  if (!Number.isInteger(lines) || lines < 0 || lines > 500) throw usage(`--lines: must be a whole number from 0 to 500, got ${flags.lines}`);
+  if (!Number.isInteger(interval) || interval < 50) throw usage(`--interval: must be at least 50 (milliseconds), got ${flags.interval}`);
+  const seen = new Map<string, number>();
+  let newest = 0;
+  let header = true;
+  const print = (records: ActivityRecord[]) => {
+    const fresh = records.filter((record) => !seen.has(record.id)).reverse();
+    for (const record of fresh) {
+      seen.set(record.id, record.occurredAt.getTime());
+      newest = Math.max(newest, record.occurredAt.getTime());
+    }
+    if (fresh.length === 0) return;
+    if (format === 'table') {
+      const text = table(fresh, out);
+      out.write(header ? text : text.slice(text.indexOf('\n') + 1));
+    } else {
+      if (header && format === 'csv') out.write(CSV_HEADER);
+      for (const record of fresh) out.write(line(record, format));
+    }
+    header = false;
+  };
+  if (lines > 0) print((await logger.query({ ...filter, limit: lines })).items);
+  if (!flags.follow) return 0;
+  const lookbackMs = 10_000;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, interval));
+    const from = newest === 0 ? (filter.from ?? new Date(Date.now() - lookbackMs)) : new Date(newest - lookbackMs);
+    const found: ActivityRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await logger.query({ ...filter, from, limit: 500, cursor });
+      found.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    print(found);
+    for (const [id, at] of seen) if (at < newest - 2 * lookbackMs) seen.delete(id);
+  }
+}
+
+/**
+ * Every matching record to `--out`, streamed page by page (constant memory), with a progress
+ * bar on a terminal and nothing on a pipe. The file is written as FILE.partial and renamed
+ * when complete: Ctrl-C leaves no half-written FILE.
+ */
+export async function exportRecords(logger: ActivityLogger, flags: FilterFlags & { format?: string; out?: string }, out: Terminal): Promise<number> {
+  const format = formatFlag(flags.format, 'ndjson');
+  if (format !== 'csv' && format !== 'ndjson') throw usage(`--format: export writes csv or ndjson, got ${JSON.stringify(flags.format)}`);
+  const filter = filterFrom(flags);
+  const target = flags.out && flags.out !== '-' ? flags.out : undefined;
+  const partial = target ? `${target}.partial` : undefined;
+  const file = partial ? createWriteStream(partial) : undefined;
+  const write = (text: string) =>
+    file ? new Promise<void>((resolve, reject) => (file.write(text) ? resolve() : file.once('drain', resolve).once('error', reject))) : Promise.resolve(out.write(text));
+  const interrupted = async () => {
+    file?.destroy();
+    if (partial) await rm(partial, { force: true });
+    process.stderr.write('\ninterrupted: nothing written\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void interrupted());
+  const bar = process.stderr.isTTY && target ? progressBar() : undefined;
+  const total = bar && logger.store.count ? await logger.count(filter) : undefined;
+  bar?.start(total ?? 0, 0, { rate: '0' });
+  const started = Date.now();
+  let written = 0;
+  if (format === 'csv') await write(CSV_HEADER);
+  let cursor: string | undefined;
+  do {
+    const page = await logger.query({ ...filter, limit: 500, cursor });
+    let chunk = '';
+    for (const record of page.items) chunk += line(record, format);
+    if (chunk) await write(chunk);
+    written += page.items.length;
+    cursor = page.nextCursor;
+    bar?.update(written, { rate: Math.round(written / Math.max(0.001, (Date.now() - started) / 1000)).toString() });
+  } while (cursor);
+  bar?.stop();
+  if (file && partial && target) {
+    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await rename(partial, target);
+    process.stderr.write(`${written} records written to ${target}\n`);
+  }
+  return 0;
+}
+
+function progressBar() {
+  return new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'exporting [{bar}] {value}/{total} records | {rate}/s | ETA {eta_formatted}',
+      barCompleteChar: '#',
+      barIncompleteChar: '.',
+      hideCursor: true,
+      etaBuffer: 20,
+    },
+    cliProgress.Presets.legacy,
+  );
+}
+
+export async function purge(logger: ActivityLogger, flags: { before?: string; tenant?: string; action?: string; dryRun?: boolean }, out: Terminal): Promise<number> {
+  if (flags.before === undefined) throw usage('--before: say how old a record must be to go (90d, 12w, or a date)');
+  const before = timeFlag('--before', flags.before);
+  const options = { before, ...(flags.tenant === undefined ? {} : { tenantId: flags.tenant }), ...(flags.action === undefined ? {} : { action: flags.action }) };
+  if (flags.dryRun) {
+    const filter: ActivityFilter = { to: before, tenantId: options.tenantId, action: options.action };
+    out.write(`would delete ${await logger.count(filter)} records older than ${new Date(before).toISOString()}\n`);
+    return 0;
+  }
+  const removed = await logger.purge(options);
+  out.write(`deleted ${removed} records older than ${new Date(before).toISOString()}\n`);
+  return 0;
+}
+
+export async function stats(logger: ActivityLogger, flags: FilterFlags & { by?: string; format?: string }, out: Terminal): Promise<number> {
+  const by = (flags.by ?? 'action') as SummaryDimension;
+  if (!SUMMARY_DIMENSIONS.includes(by)) throw usage(`--by: must be one of ${SUMMARY_DIMENSIONS.join(', ')}, got ${JSON.stringify(flags.by)}`);
+  const format = flags.format ?? 'table';
+  if (format !== 'table' && format !== 'json') throw usage(`--format: stats writes table or json, got ${JSON.stringify(format)}`);
+  const buckets = await logger.summarize({ ...filterFrom(flags), by });
+  if (format === 'json') {
+    out.write(`${JSON.stringify({ by, buckets }, null, 2)}\n`);
+    return 0;
+  }
+  const keyWidth = Math.min(40, Math.max(by.length, ...buckets.map((bucket) => bucket.key.length)));
+  const countWidth = Math.max(5, ...buckets.map((bucket) => String(bucket.count).length));
+  const barWidth = Math.min(60, Math.max(10, out.width - keyWidth - countWidth - 4));
+  const max = Math.max(1, ...buckets.map((bucket) => bucket.count));
+  out.write(`${by.padEnd(keyWidth)}  ${'count'.padStart(countWidth)}\n`);
+  for (const bucket of buckets) {
+    const key = bucket.key.length > keyWidth ? `${bucket.key.slice(0, keyWidth - 1)}…` : bucket.key.padEnd(keyWidth);
+    const bar = '█'.repeat(Math.max(bucket.count > 0 ? 1 : 0, Math.round((bucket.count / max) * barWidth)));
+    out.write(`${key}  ${String(bucket.count).padStart(countWidth)} ${out.color ? pc.cyan(bar) : bar}\n`);
+  }
+  if (buckets.length === 0) out.write('(no records)\n');
+  return 0;
+}
+
+export async function verify(logger: ActivityLogger, flags: { since?: string; until?: string; chain?: string; checkpoints?: string; format?: string }, out: Terminal): Promise<number> {
+  const format = flags.format ?? 'table';
+  if (format !== 'table' && format !== 'json') throw usage(`--format: verify writes table or json, got ${JSON.stringify(format)}`);
+  let checkpoints: IntegrityCheckpoint[] | undefined;
+  if (flags.checkpoints !== undefined) {
+    const text = await readFile(flags.checkpoints, 'utf8').catch(() => {
+      throw usage(`--checkpoints: cannot read ${flags.checkpoints}`);
+    });
+    checkpoints = text.split('\n').filter((row) => row.trim()).map((row) => JSON.parse(row) as IntegrityCheckpoint);
+  }
+  const report: VerifyReport = await logger.verify({
+    ...(flags.since === undefined ? {} : { from: timeFlag('--since', flags.since) }),
+    ...(flags.until === undefined ? {} : { to: timeFlag('--until', flags.until) }),
+    ...(flags.chain === undefined ? {} : { chain: flags.chain }),
+    ...(checkpoints ? { checkpoints } : {}),
+    onProgress: (checked) => {
+      if (process.stderr.isTTY) process.stderr.write(`\rchecked ${checked} records`);
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  if (format === 'json') out.write(`${JSON.stringify(report, null, 2)}\n`);
+  else {
+    const mark = report.ok ? (out.color ? pc.green('OK') : 'OK') : out.color ? pc.red('PROBLEMS FOUND') : 'PROBLEMS FOUND';
+    out.write(`${mark}: ${report.checked} sealed records in ${report.chains} chain${report.chains === 1 ? '' : 's'}\n`);
+    for (const [kind, count] of Object.entries(report.counts)) if (count > 0) out.write(`  ${kind.padEnd(12)} ${count}\n`);
+    for (const problem of report.problems) {
+      out.write(`  ${problem.kind}${problem.id ? ` ${problem.id}` : ''}${problem.chain ? ` (chain ${problem.chain}${problem.seq ? ` #${problem.seq}` : ''})` : ''}: ${problem.detail}\n`);
+    }
+  }
+  return report.ok ? 0 : 1;
+}
+
+export async function erase(logger: ActivityLogger, flags: { actor?: string; target?: string; tenant?: string }, out: Terminal): Promise<number> {
+  const given = [flags.actor, flags.target, flags.tenant].filter((value) => value !== undefined).length;
+  if (given !== 1) throw usage('erase: name one subject: --actor ID, --target TYPE:ID or --tenant ID');
+  let subject: Parameters<ActivityLogger['erase']>[0];
+  if (flags.actor !== undefined) subject = { actorId: flags.actor };
+  else if (flags.tenant !== undefined) subject = { tenantId: flags.tenant };
+  else {
+    const colon = flags.target!.indexOf(':');
+    if (colon <= 0) throw usage(`--target: must be TYPE:ID, got ${JSON.stringify(flags.target)}`);
+    subject = { targetType: flags.target!.slice(0, colon), targetId: flags.target!.slice(colon + 1) };
+  }
+  const records = await logger.with({ actor: cliActor() }).erase(subject);
+  out.write(`erased the personal values of ${records} records\n`);
+  return 0;
+}
+
+/** A logger over the store for one command: its own writes (an erasure) are recorded by the CLI. */
+export function cliLogger(store: ActivityLogger['store'], integrity: Parameters<typeof createActivityLogger>[0]['integrity']): ActivityLogger {
+  return createActivityLogger({ store, onError: (error) => process.stderr.write(`activity-log: ${error.message}\n`), ...(integrity ? { integrity } : {}) });
+}

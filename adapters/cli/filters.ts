@@ -1,0 +1,71 @@
+import type { ActivityFilter } from '../../src/schema.js';
+import { usage } from './connect.js';
+
+/** The filter flags every reading command takes, as commander parses them. */
+export interface FilterFlags {
+  since?: string;
+  until?: string;
+  actor?: string;
+  actorType?: string;
+  action?: string;
+  status?: string;
+  target?: string;
+  tenant?: string;
+  metadata?: string[];
+}
+
+const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * A time flag: a duration back from now (`15m`, `2h`, `7d`, `4w`) or anything the library's
+ * time rule reads (an ISO date or date-time, a year, epoch milliseconds). Usage error naming
+ * the flag otherwise.
+ */
+export function timeFlag(flag: string, value: string, now = Date.now()): Date | string {
+  const duration = /^(\d{1,9})(s|m|h|d|w)$/.exec(value.trim());
+  if (duration) return new Date(now - Number(duration[1]) * UNITS[duration[2]!]!);
+  if (/^\d/.test(value.trim())) return value.trim();
+  throw usage(`${flag}: must be a duration back from now (15m, 2h, 7d, 4w) or a date (2026-01-31, 2026-01-31T12:00Z), got ${JSON.stringify(value)}`);
+}
+
+/** The flags as a query filter; the library's parser then names any value it refuses. */
+export function filterFrom(flags: FilterFlags): ActivityFilter {
+  const filter: ActivityFilter = {};
+  if (flags.since !== undefined) filter.from = timeFlag('--since', flags.since);
+  if (flags.until !== undefined) filter.to = timeFlag('--until', flags.until);
+  if (flags.actor !== undefined) filter.actorId = flags.actor;
+  if (flags.actorType !== undefined) filter.actorType = flags.actorType;
+  if (flags.action !== undefined) filter.action = flags.action;
+  if (flags.status !== undefined) filter.status = flags.status as ActivityFilter['status'];
+  if (flags.tenant !== undefined) filter.tenantId = flags.tenant;
+  if (flags.target !== undefined) {
+    const colon = flags.target.indexOf(':');
+    if (colon === 0) throw usage(`--target: must be TYPE or TYPE:ID, got ${JSON.stringify(flags.target)}`);
+    if (colon < 0) filter.targetType = flags.target;
+    else {
+      filter.targetType = flags.target.slice(0, colon);
+      filter.targetId = flags.target.slice(colon + 1);
+    }
+  }
+  for (const pair of flags.metadata ?? []) {
+    // key=value is text; key:=value is JSON (a number, true or false).
+    const typed = /^([^=:]+):=(.*)$/.exec(pair);
+    const text = /^([^=:]+)=(.*)$/.exec(pair);
+    filter.metadata ??= {};
+    if (typed) {
+      let value: unknown;
+      try {
+        value = JSON.parse(typed[2]!);
+      } catch {
+        value = undefined;
+      }
+      if (typeof value !== 'number' && typeof value !== 'boolean') throw usage(`--metadata: ${typed[1]}:= takes a number, true or false, got ${JSON.stringify(typed[2])}`);
+      filter.metadata[typed[1]!] = value;
+    } else if (text) {
+      filter.metadata[text[1]!] = text[2]!;
+    } else {
+      throw usage(`--metadata: must be KEY=TEXT or KEY:=NUMBER|true|false, got ${JSON.stringify(pair)}`);
+    }
+  }
+  return filter;
+}

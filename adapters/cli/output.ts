@@ -1,0 +1,73 @@
+import pc from 'picocolors';
+import { csvRow, EXPORT_CSV_COLUMNS } from '../../src/http/export.js';
+import type { ActivityRecord } from '../../src/schema.js';
+import { usage } from './connect.js';
+
+/** The output formats of the reading commands. */
+export const FORMATS = ['table', 'json', 'ndjson', 'csv'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export function formatFlag(value: string | undefined, fallback: Format): Format {
+  const format = (value ?? fallback) as Format;
+  if (!FORMATS.includes(format)) throw usage(`--format: must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(value)}`);
+  return format;
+}
+
+/** Where output goes, and how wide and colourful it may be. */
+export interface Terminal {
+  write(text: string): void;
+  /** Columns of the terminal; a table is cut to fit. */
+  width: number;
+  color: boolean;
+}
+
+export function stdoutTerminal(noColor: boolean): Terminal {
+  const tty = process.stdout.isTTY === true;
+  return {
+    write: (text) => void process.stdout.write(text),
+    width: (tty ? process.stdout.columns : undefined) ?? (Number(process.env.COLUMNS) || 160),
+    color: tty && !noColor && pc.isColorSupported,
+  };
+}
+
+/** The CSV header line. */
+export const CSV_HEADER = `${EXPORT_CSV_COLUMNS.join(',')}\r\n`;
+
+/** One record in a line-oriented format (the table's rows need the whole page, see `table`). */
+export function line(record: ActivityRecord, format: 'ndjson' | 'csv'): string {
+  return format === 'csv' ? csvRow(record) : `${JSON.stringify(record)}\n`;
+}
+
+const COLUMNS = ['time', 'status', 'action', 'actor', 'target', 'tenant'] as const;
+/** The columns a narrow terminal shortens first, widest first, and how short they may get. */
+const FLEXIBLE: Readonly<Record<string, number>> = { target: 8, actor: 8, action: 10, tenant: 6 };
+
+/** Records as a table that fits `width`: long cells are cut with an ellipsis, the widest flexible columns first. */
+export function table(records: readonly ActivityRecord[], terminal: Terminal): string {
+  const rows = records.map((record) => ({
+    time: record.occurredAt.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z'),
+    status: record.status,
+    action: record.action,
+    actor: record.actor ? [record.actor.name, record.actor.id ? `${record.actor.type}:${record.actor.id}` : record.actor.type].filter(Boolean).join(' ') : '',
+    target: record.target ? `${record.target.type}:${record.target.id}${record.target.name ? ` ${record.target.name}` : ''}` : '',
+    tenant: record.tenantId ?? '',
+  }));
+  const widths: Record<string, number> = {};
+  for (const column of COLUMNS) widths[column] = Math.max(column.length, ...rows.map((row) => row[column].length));
+  const total = () => COLUMNS.reduce((sum, column) => sum + widths[column]!, 0) + 2 * (COLUMNS.length - 1);
+  // One character at a time from the widest flexible column, so long columns end up alike.
+  for (let over = total() - terminal.width; over > 0; over--) {
+    const candidates = Object.keys(FLEXIBLE).filter((column) => widths[column]! > FLEXIBLE[column]!);
+    if (candidates.length === 0) break;
+    const widest = candidates.reduce((a, b) => (widths[a]! >= widths[b]! ? a : b));
+    widths[widest]! -= 1;
+  }
+  const cell = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
+  const paint = (status: string, text: string) =>
+    !terminal.color ? text : status === 'failure' ? pc.red(text) : status === 'denied' ? pc.yellow(text) : pc.green(text);
+  const header = COLUMNS.map((column) => cell(column.toUpperCase(), widths[column]!)).join('  ');
+  const lines = rows.map((row) =>
+    COLUMNS.map((column) => (column === 'status' ? paint(row.status, cell(row.status, widths.status!)) : cell(row[column], widths[column]!))).join('  ').trimEnd(),
+  );
+  return `${terminal.color ? pc.bold(header.trimEnd()) : header.trimEnd()}\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`;
+}

@@ -1,0 +1,259 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mysqlStore } from '../../adapters/storage/mysql.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/index.js';
+import type { ActivityStore } from '../../src/store.js';
+import { skipReason } from '../integrity/databases.js';
+import { mysqlDrop, postgresDrop } from '../faults/fixtures.js';
+import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
+
+/**
+ * The CLI as users run it: a separate process (the TypeScript entry through tsx), against a
+ * real SQLite file, PostgreSQL and MariaDB, with its output read back.
+ */
+
+const root = new URL('../..', import.meta.url).pathname;
+const entry = join(root, 'adapters/cli/main.ts');
+const KEY = 'the cli test key, thirty-two bytes';
+const dir = mkdtempSync(join(tmpdir(), 'activity-log-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with `args` and the environment given; never rejects. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1', COLUMNS: '120', ...env }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const databases = [
+  { kind: 'sqlite' as const, db: () => `sqlite:${join(dir, 'cli.db')}`, store: (table: string) => sqliteStore({ filename: join(dir, 'cli.db'), tableName: table }) },
+  { kind: 'postgres' as const, db: () => POSTGRES_URL!, store: (table: string) => postgresStore({ connectionString: POSTGRES_URL!, tableName: table }) },
+  { kind: 'mysql' as const, db: () => MYSQL_URL!, store: (table: string) => mysqlStore({ uri: MYSQL_URL!, tableName: table }) },
+];
+
+for (const database of databases) {
+  const skip = skipReason(database.kind);
+  if (skip) console.warn(`[cli] ${database.kind}: skipped, ${skip}`);
+
+  describe.skipIf(Boolean(skip))(`the CLI on ${database.kind}`, () => {
+    const table = `al_cli_${Date.now().toString(36)}`;
+    let store: ActivityStore;
+    let logger: ActivityLogger;
+    const run = (args: string[], env: Record<string, string> = {}) => cli(args, { ACTIVITY_LOG_DB: database.db(), ACTIVITY_LOG_KEY: KEY, ...env });
+    const withTable = (args: string[]) => [...args, '--table', table];
+    const base = Date.now() - 100 * 60_000;
+
+    beforeAll(async () => {
+      store = database.store(table);
+      logger = createActivityLogger({ store, integrity: { key: KEY, personal: ['email'] } });
+      for (let i = 0; i < 100; i++) {
+        logger.log({
+          id: `cli-${String(i).padStart(3, '0')}`,
+          action: i % 4 === 0 ? 'user.login' : 'recipe.update',
+          status: i % 10 === 0 ? 'denied' : 'success',
+          actor: { type: 'user', id: `u${i % 5}`, name: `User ${i % 5}` },
+          target: { type: 'recipe', id: `r${i}` },
+          tenantId: i % 2 === 0 ? 't1' : 't2',
+          metadata: { email: `u${i % 5}@example.com`, n: i, plan: i % 3 === 0 ? 'pro' : 'free' },
+          occurredAt: new Date(base + i * 60_000),
+        });
+      }
+      await logger.flush();
+    });
+
+    afterAll(async () => {
+      await logger.close();
+      if (database.kind === 'postgres') await postgresDrop(POSTGRES_URL!, table);
+      if (database.kind === 'mysql') await mysqlDrop(MYSQL_URL!, table);
+    });
+
+    it('queries with every filter, in every format, as query() finds them', async () => {
+      const args = ['--action', 'recipe.*', '--status', 'success', '--actor', 'u1', '--tenant', 't2', '--metadata', 'plan=free', '--since', '90m', '--limit', '500'];
+      const expected = (await logger.query({ action: 'recipe.*', status: 'success', actorId: 'u1', tenantId: 't2', metadata: { plan: 'free' }, from: new Date(Date.now() - 90 * 60_000), limit: 500 })).items.map((record) => record.id);
+      expect(expected.length).toBeGreaterThan(3);
+      const json = await run(withTable(['query', ...args, '--format', 'json']));
+      expect(json.code).toBe(0);
+      expect((JSON.parse(json.stdout) as { items: { id: string }[] }).items.map((record) => record.id)).toEqual(expected);
+      const ndjson = await run(withTable(['query', ...args, '--format', 'ndjson']));
+      expect(ndjson.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(expected);
+      const csv = await run(withTable(['query', ...args, '--format', 'csv']));
+      expect(csv.stdout.split('\r\n')[0]).toMatch(/^id,occurredAt,action,status,/);
+      expect(csv.stdout.split('\r\n').filter(Boolean)).toHaveLength(expected.length + 1);
+      const tableRun = await run(withTable(['query', ...args]));
+      expect(tableRun.stdout.split('\n')[0]).toMatch(/^TIME\s+STATUS\s+ACTION\s+ACTOR\s+TARGET\s+TENANT$/);
+      expect(tableRun.stdout.trim().split('\n')).toHaveLength(expected.length + 1);
+      for (const row of tableRun.stdout.trim().split('\n')) expect(row.length).toBeLessThanOrEqual(120);
+      // Metadata typed as a number, and a target.
+      const typed = await run(withTable(['query', '--metadata', 'n:=42', '--target', 'recipe:r42', '--format', 'ndjson']));
+      expect(typed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['cli-042']);
+    });
+
+    it('pages with --limit and --cursor', async () => {
+      const first = await run(withTable(['query', '--limit', '30', '--format', 'json']));
+      const page = JSON.parse(first.stdout) as { items: { id: string }[]; nextCursor: string };
+      expect(page.items).toHaveLength(30);
+      const second = JSON.parse((await run(withTable(['query', '--limit', '30', '--cursor', page.nextCursor, '--format', 'json']))).stdout) as { items: { id: string }[] };
+      expect(second.items[0]!.id < page.items[29]!.id).toBe(true);
+    });
+
+    it('exports every match to a file, the same records as the API export, with no progress bar on a pipe', async () => {
+      const out = join(dir, `${database.kind}.ndjson`);
+      const result = await run(withTable(['export', '--format', 'ndjson', '--out', out, '--tenant', 't1']));
+      expect(result.code).toBe(0);
+      expect(result.stderr).not.toContain('exporting [');
+      const ids = readFileSync(out, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+      expect(ids).toHaveLength(50);
+      expect(existsSync(`${out}.partial`)).toBe(false);
+      const csvOut = join(dir, `${database.kind}.csv`);
+      await run(withTable(['export', '--format', 'csv', '--out', csvOut]));
+      expect(readFileSync(csvOut, 'utf8').split('\r\n').filter(Boolean)).toHaveLength(101);
+    });
+
+    it('charts a summary', async () => {
+      const result = await run(withTable(['stats', '--by', 'status']));
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^status\s+count$/);
+      expect(lines[1]).toMatch(/^success\s+90 █+$/);
+      expect(lines[2]).toMatch(/^denied\s+10 █+$/);
+      const json = JSON.parse((await run(withTable(['stats', '--by', 'action', '--format', 'json']))).stdout) as { buckets: { key: string; count: number }[] };
+      expect(json.buckets).toEqual([{ key: 'recipe.update', count: 75 }, { key: 'user.login', count: 25 }]);
+    });
+
+    it('verifies (exit 0), finds nothing wrong to erase over, and then finds an edit (exit 1)', async () => {
+      const clean = await run(withTable(['verify', '--personal', 'email']));
+      expect(clean.code, clean.stderr).toBe(0);
+      expect(clean.stdout).toMatch(/^OK: 100 sealed records in 1 chain/);
+      const erased = await run(withTable(['erase', '--actor', 'u3', '--personal', 'email']));
+      expect(erased.stdout).toBe('erased the personal values of 20 records\n');
+      const after = await run(withTable(['verify', '--personal', 'email', '--format', 'json']));
+      const report = JSON.parse(after.stdout) as { ok: boolean; counts: Record<string, number> };
+      expect(report).toMatchObject({ ok: true, counts: { erased: 20, edited: 0 } });
+      const noKey = await run(withTable(['verify']), { ACTIVITY_LOG_KEY: '' });
+      expect(noKey.code).toBe(2);
+      expect(noKey.stderr).toContain('--key-env');
+    });
+
+    it('purges: the dry run counts and deletes nothing, the purge deletes what it counted', async () => {
+      const dry = await run(withTable(['purge', '--before', '60m', '--tenant', 't1', '--dry-run']));
+      const count = Number(/would delete (\d+) records/.exec(dry.stdout)?.[1]);
+      expect(count).toBeGreaterThan(0);
+      expect((await logger.count({ tenantId: 't1' }))).toBe(50);
+      const purged = await run(withTable(['purge', '--before', '60m', '--tenant', 't1']));
+      expect(purged.stdout).toMatch(new RegExp(`^deleted ${count} records`));
+      expect(await logger.count({ tenantId: 't1' })).toBe(50 - count);
+    });
+  });
+}
+
+describe('the CLI, on any store', () => {
+  const db = `sqlite:${join(dir, 'any.db')}`;
+
+  it('answers --help for every command with exit code 0', async () => {
+    for (const command of [[], ['query'], ['tail'], ['export'], ['purge'], ['migrate'], ['stats'], ['verify'], ['erase']]) {
+      const result = await cli([...command, '--help']);
+      expect(result.code, command.join(' ')).toBe(0);
+      expect(result.stdout).toContain('Usage: activity-log');
+    }
+  });
+
+  it('names the flag and the rule of a usage error, with exit code 2, and a failed store with exit code 1', async () => {
+    const cases: [string[], RegExp][] = [
+      [['query', '--since', 'yesterday'], /--since: must be a duration/],
+      [['query', '--status', 'maybe'], /--status <status>' argument 'maybe' is invalid/],
+      [['query', '--metadata', 'n:=abc'], /--metadata: n:= takes a number/],
+      [['query', '--target', ':x'], /--target: must be TYPE or TYPE:ID/],
+      [['query', '--action', 'Bad Action'], /action: must be an action/],
+      [['purge'], /required option '--before/],
+      [['erase', '--actor', 'a', '--tenant', 'b'], /name one subject/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(args, { ACTIVITY_LOG_DB: db });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(message);
+    }
+    const noDb = await cli(['query'], { ACTIVITY_LOG_DB: '' });
+    expect(noDb.code).toBe(2);
+    expect(noDb.stderr).toContain('--db');
+    const down = await cli(['query', '--db', 'postgres://postgres@127.0.0.1:1/none']);
+    expect(down.code).toBe(1);
+  });
+
+  it('migrates a new store', async () => {
+    const result = await cli(['migrate', '--db', `sqlite:${join(dir, 'fresh.db')}`]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('current schema version');
+  });
+
+  it('follows new records as another process writes them (tail -f)', async () => {
+    const logger = createActivityLogger({ store: sqliteStore({ filename: join(dir, 'tail.db') }) });
+    logger.log({ action: 'before.tail', actor: { type: 'user', id: 'u1' } });
+    await logger.flush();
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'tail', '-f', '-n', '5', '--interval', '100', '--format', 'ndjson', '--db', `sqlite:${join(dir, 'tail.db')}`], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    try {
+      await expect.poll(() => output, { timeout: 20_000 }).toContain('before.tail');
+      for (let i = 0; i < 3; i++) logger.log({ action: 'during.tail', metadata: { i } });
+      await logger.flush();
+      await expect.poll(() => output.split('\n').filter((line) => line.includes('during.tail')).length, { timeout: 20_000 }).toBe(3);
+      const actions = output.trim().split('\n').map((line) => (JSON.parse(line) as { action: string }).action);
+      expect(actions).toEqual(['before.tail', 'during.tail', 'during.tail', 'during.tail']);
+    } finally {
+      child.kill('SIGINT');
+      await logger.close();
+    }
+  });
+
+  it('shows a progress bar on a terminal, read back through a pseudo-terminal', async () => {
+    const file = join(dir, 'progress.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename: file }), maxQueue: 30_000 });
+    for (let i = 0; i < 20_000; i++) logger.log({ action: 'bulk.event', metadata: { i } });
+    await logger.close();
+    const out = join(dir, 'progress.ndjson');
+    const command = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(entry)} export --format ndjson --out ${JSON.stringify(out)} --db ${JSON.stringify(`sqlite:${file}`)}`;
+    const { stdout } = await promisify(execFile)('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd: root, env: { ...process.env, COLUMNS: '120', TERM: 'xterm' }, timeout: 60_000 });
+    const text = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(text).toMatch(/exporting \[[#.]+\] \d+\/20000 records \| \d+\/s \| ETA/);
+    expect(text).toContain('exporting [########################################] 20000/20000 records');
+    expect(text).toContain('20000 records written to');
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(20_000);
+  });
+
+  it('leaves nothing half-written when interrupted with Ctrl-C', async () => {
+    const file = join(dir, 'interrupt.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename: file }), maxQueue: 250_000 });
+    for (let i = 0; i < 200_000; i++) logger.log({ action: 'bulk.event', metadata: { i, text: 'x'.repeat(100) } });
+    await logger.close();
+    const out = join(dir, 'interrupted.ndjson');
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'export', '--out', out, '--db', `sqlite:${file}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    await expect.poll(() => existsSync(`${out}.partial`), { timeout: 20_000 }).toBe(true);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(130);
+    expect(stderr).toContain('interrupted');
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+  });
+});

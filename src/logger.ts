@@ -245,7 +245,8 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   private current(): ActivityBindings | undefined {
     const bound = this.bound;
     const routeOf = this[REQUEST_TAGS]?.routeOf;
-    if (!routeOf || !bound) return bound;
+    // A route bound explicitly (a child's `with({ context: { route } })`) wins over the late one.
+    if (!routeOf || !bound || bound.context?.route !== undefined) return bound;
     let route: string | undefined;
     try {
       route = routeOf();

@@ -47,7 +47,11 @@ export function erasurePlan(subject: unknown, personalMetadata: readonly string[
 export function eraseRecord(record: ActivityRecord, fields: readonly string[]): ActivityRecord | undefined {
   let out: ActivityRecord | undefined;
   const erased: string[] = [];
+  // In a sealed record, only a committed value can go without breaking its hash: a metadata key
+  // declared personal after the record was sealed stays (see the README).
+  const committed = record.integrity ? record.integrity.commitments ?? {} : undefined;
   for (const path of fields) {
+    if (committed && !Object.hasOwn(committed, path)) continue;
     const dot = path.indexOf('.');
     const head = path.slice(0, dot) as 'actor' | 'target' | 'context' | 'metadata';
     const key = path.slice(dot + 1);

@@ -8,7 +8,7 @@ import { erasurePlan, type EraseSubject } from './erase.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
 
 /** What `verify()` found wrong, by kind. */
-export type IntegrityProblemKind = 'edited' | 'missing' | 'reordered' | 'truncated' | 'unknown-key' | 'erased';
+export type IntegrityProblemKind = 'edited' | 'missing' | 'reordered' | 'truncated' | 'unknown-key' | 'unsealed' | 'erased';
 
 /** One finding of `verify()`. */
 export interface IntegrityProblem {
@@ -63,6 +63,8 @@ const PAGE = 500;
  * - `reordered`: two records whose places were swapped;
  * - `truncated`: a chain that ends before a checkpoint of it;
  * - `unknown-key`: a record or checkpoint made with a key no longer known;
+ * - `unsealed`: a record with no seal, newer than the oldest sealed one (inserted behind the
+ *   loggers' backs, or written by a logger without `integrity`);
  * - `erased`: a lawful erasure (its record, and the chain, still verify).
  * @internal (called through `logger.verify()`)
  */
@@ -70,7 +72,13 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   if (!store.chainPage) throw new ActivityLogError('UNSUPPORTED', `store "${store.name}" does not implement chainPage(): it cannot be verified`);
   const { from, to } = parseActivityQuery({ from: options.from, to: options.to });
   const maxProblems = options.maxProblems ?? 1000;
-  const report: VerifyReport = { ok: true, checked: 0, chains: 0, counts: { edited: 0, missing: 0, reordered: 0, truncated: 0, 'unknown-key': 0, erased: 0 }, problems: [] };
+  const report: VerifyReport = {
+    ok: true,
+    checked: 0,
+    chains: 0,
+    counts: { edited: 0, missing: 0, reordered: 0, truncated: 0, 'unknown-key': 0, unsealed: 0, erased: 0 },
+    problems: [],
+  };
   const problem = (found: IntegrityProblem) => {
     report.counts[found.kind] += 1;
     if (found.kind !== 'erased') report.ok = false;
@@ -91,7 +99,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   let chain: ChainState | undefined;
   const finish = (state: ChainState) => {
     if (state.pendingBreak) brokenLink(state.pendingBreak.record, problem);
-    const newest = state.checkpoints ? Math.max(...state.checkpoints.keys()) : 0;
+    const newest = state.checkpoints?.newest ?? 0;
     if (to === undefined && state.last && newest > state.last.integrity!.seq) {
       problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} ends at ${state.last.integrity!.seq}, but a checkpoint shows it reached ${newest}: its newest records were deleted` });
     }
@@ -99,6 +107,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   };
 
   let after: ChainPosition | undefined;
+  let oldestSealed = Number.POSITIVE_INFINITY;
   for (;;) {
     const page = await store.chainPage({ chain: options.chain, from, to, after, limit: PAGE });
     for (const record of page) {
@@ -121,6 +130,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       link(chain, record, problem);
       chain.last = record;
       report.checked += 1;
+      oldestSealed = Math.min(oldestSealed, record.occurredAt.getTime());
     }
     options.onProgress?.(report.checked);
     if (page.length < PAGE) break;
@@ -128,21 +138,49 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     after = { chain: last.chain, seq: last.seq };
   }
   if (chain) finish(chain);
+  if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report.checked, problem);
   // Chains that checkpoints know of and no record is left of.
   if (to === undefined && from === undefined) {
     for (const [name, kept] of checkpoints) {
       if (options.chain !== undefined && name !== options.chain) continue;
       report.chains += 1;
-      problem({ kind: 'truncated', chain: name, seq: Math.max(...kept.keys()), detail: `chain ${name} has checkpoints but no records left` });
+      problem({ kind: 'truncated', chain: name, seq: kept.newest, detail: `chain ${name} has checkpoints but no records left` });
     }
   }
   return report;
 }
 
+/**
+ * Records without a seal among those at or after the oldest sealed record: one count in the
+ * usual case (every record there is sealed), and a pass over the range to name them when not.
+ */
+async function findUnsealed(
+  store: ActivityStore,
+  oldestSealed: Date,
+  from: Date | undefined,
+  to: Date | undefined,
+  sealed: number,
+  problem: (found: IntegrityProblem) => void,
+): Promise<void> {
+  if (!store.count) return;
+  const lower = from && from.getTime() > oldestSealed.getTime() ? from : oldestSealed;
+  const filter = to === undefined ? { from: lower } : { from: lower, to };
+  if ((await store.count(filter)) <= sealed) return;
+  let query = parseActivityQuery({ ...filter, limit: PAGE });
+  for (;;) {
+    const page = await store.query(query);
+    for (const record of page.items) {
+      if (!record.integrity) problem({ kind: 'unsealed', id: record.id, detail: 'it has no seal, though it is newer than the oldest sealed record' });
+    }
+    if (!page.nextCursor) return;
+    query = parseActivityQuery({ ...filter, limit: PAGE, cursor: page.nextCursor });
+  }
+}
+
 interface ChainState {
   name: string;
   /** This chain's checkpoints: the hash recorded for each checkpointed place. */
-  checkpoints: Map<number, string> | undefined;
+  checkpoints: ChainCheckpoints | undefined;
   last: ActivityRecord | undefined;
   /** The record the next one must link to, and the place the next one must follow. */
   linkPrev: ActivityRecord | undefined;
@@ -176,7 +214,8 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
     return;
   }
   if (erased) {
-    const lawful = erasures.some((subject) => subject.covers(record));
+    // Each erased field by some erasure (an actor's and a target's erasures meet in one record).
+    const lawful = erased.every((path) => erasures.some((subject) => subject.covers(record, [path])));
     problem(
       lawful
         ? { kind: 'erased', ...where, detail: `${erased.join(', ')} erased` }
@@ -225,9 +264,12 @@ function brokenLink(record: ActivityRecord, problem: (found: IntegrityProblem) =
   problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'it does not link to the record before it: records between them were deleted and the rest renumbered' });
 }
 
-/** The subjects of the `activity.erase` records: an erased value they cover is lawful. */
+/**
+ * The subjects of the `activity.erase` records: an erased value is lawful when an erasure
+ * made after the record, of a subject the record belongs to, planned to erase that field.
+ */
 interface ErasedSubject {
-  covers(record: ActivityRecord): boolean;
+  covers(record: ActivityRecord, paths: readonly string[]): boolean;
 }
 
 async function erasedSubjects(store: ActivityStore, integrity: ResolvedIntegrity): Promise<ErasedSubject[]> {
@@ -241,8 +283,12 @@ async function erasedSubjects(store: ActivityStore, integrity: ResolvedIntegrity
       if (!record.integrity || !intact(record, integrity)) continue;
       try {
         const { filter } = erasurePlan(subject as EraseSubject, []);
+        const fields = new Set(Array.isArray(record.metadata?.fields) ? (record.metadata.fields as unknown[]).filter((field) => typeof field === 'string') : []);
+        const at = record.occurredAt.getTime();
         subjects.push({
-          covers: (candidate) =>
+          covers: (candidate, paths) =>
+            candidate.occurredAt.getTime() <= at &&
+            paths.every((path) => fields.has(path)) &&
             (filter.actorId === undefined || candidate.actor?.id === String(filter.actorId)) &&
             (filter.targetType === undefined || (candidate.target?.type === filter.targetType && candidate.target?.id === String(filter.targetId))) &&
             (filter.tenantId === undefined || candidate.tenantId === String(filter.tenantId)),
@@ -262,14 +308,17 @@ function intact(record: ActivityRecord, integrity: ResolvedIntegrity): boolean {
   return key !== undefined && chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) === sealed.hash;
 }
 
+/** A chain's checkpoints: the hash recorded for each checkpointed place, and the newest place. */
+type ChainCheckpoints = Map<number, string> & { newest: number };
+
 /** Every checkpoint with a valid signature, by chain: the store's and those given. */
 async function checkpointsByChain(
   store: ActivityStore,
   integrity: ResolvedIntegrity,
   options: VerifyOptions,
   problem: (found: IntegrityProblem) => void,
-): Promise<Map<string, Map<number, string>>> {
-  const byChain = new Map<string, Map<number, string>>();
+): Promise<Map<string, ChainCheckpoints>> {
+  const byChain = new Map<string, ChainCheckpoints>();
   const add = (checkpoint: IntegrityCheckpoint) => {
     if (options.chain !== undefined && checkpoint.chain !== options.chain) return;
     const key = integrity.keyOf(checkpoint.keyId);
@@ -282,7 +331,8 @@ async function checkpointsByChain(
       return;
     }
     let kept = byChain.get(checkpoint.chain);
-    if (!kept) byChain.set(checkpoint.chain, (kept = new Map()));
+    if (!kept) byChain.set(checkpoint.chain, (kept = Object.assign(new Map<number, string>(), { newest: 0 })));
+    kept.newest = Math.max(kept.newest, checkpoint.seq);
     const known = kept.get(checkpoint.seq);
     if (known !== undefined && known !== checkpoint.hash) {
       problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'two validly signed checkpoints disagree about one place' });

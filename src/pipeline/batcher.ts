@@ -139,8 +139,8 @@ export class Batcher {
     batch.settled = true;
     this.progressed();
     if (typeof outcome === 'string') this.counters[outcome] += batch.records.length;
-    if (outcome === 'failed' || outcome === 'dropped') this.options.chain?.lost(batch.records);
     else for (const [name, count] of Object.entries(outcome) as [Outcome | 'invalid', number][]) this.counters[name] += count;
+    if (outcome === 'failed' || outcome === 'dropped') this.options.chain?.lost(batch.records);
     this.outstanding.delete(batch);
     this.inFlight -= batch.taken;
     if (this.flushWaiters.length === 0) return;

@@ -159,6 +159,31 @@ describe('log()', () => {
   });
 });
 
+describe('stats() and drop reports', () => {
+  it('has exactly its documented counters', async () => {
+    const activity = createActivityLogger({ store: memoryStore() });
+    activity.log({ action: 'a.b' });
+    await activity.flush();
+    expect(Object.keys(activity.stats()).sort()).toEqual(['dropped', 'enqueued', 'failed', 'invalid', 'queued', 'replayed', 'retries', 'spooled', 'written']);
+    await activity.close();
+  });
+
+  it('reports a burst of drops with how many it dropped, also when an event is accepted before the report', async () => {
+    const reports: string[] = [];
+    const activity = createActivityLogger({ store: memoryStore(), maxQueue: 10, batchSize: 5, onError: (error) => reports.push(`${error.code}: ${error.message}`) });
+    for (let i = 0; i < 5; i++) activity.log({ action: 'a.b' });
+    // Accepted after the drain took a batch, before the drop report fires.
+    setTimeout(() => activity.log({ action: 'a.late' }), 0);
+    for (let i = 0; i < 10; i++) activity.log({ action: 'a.b' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await activity.flush();
+    const dropped = activity.stats().dropped;
+    expect(dropped).toBe(5);
+    expect(reports.filter((report) => report.startsWith('QUEUE_FULL'))).toEqual([expect.stringContaining(`${dropped} events dropped`)]);
+    await activity.close();
+  });
+});
+
 describe('with()', () => {
   it('binds actor, tenant, context and metadata; the event wins and context and metadata merge', async () => {
     const store = memoryStore();

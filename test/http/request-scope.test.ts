@@ -58,3 +58,20 @@ describe('createRequestScopeFactory options', () => {
     expect(() => createRequestScopeFactory(logger, { requestIdHeader: 'x'.repeat(100) })).not.toThrow();
   });
 });
+
+describe('the request logger and the late route', () => {
+  it('writes the route read when an event is logged, unless a child bound a route of its own', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    let route: string | undefined;
+    const scope = createRequestScopeFactory(logger)({ request: new HeaderRecordRequest('GET', {}), route: () => route }) as ActivityRequestScope;
+    route = '/recipes/:id';
+    scope.activity.log({ action: 'from.request' });
+    scope.activity.with({ context: { route: '/admin/logs/*' } }).log({ action: 'from.child' });
+    await logger.flush();
+    const routeOf = (action: string) => store.all().find((record) => record.action === action)?.context?.route;
+    expect(routeOf('from.request')).toBe('/recipes/:id');
+    expect(routeOf('from.child')).toBe('/admin/logs/*');
+    await logger.close();
+  });
+});

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityRecord } from '../../src/index.js';
 import { canonicalForm, canonicalJson } from '../../src/integrity/canonical.js';
+import { checkpointSignature } from '../../src/integrity/checkpoints.js';
 import { sqliteContext } from '../stores/databases.js';
 import { skipReason, tamperTarget } from './databases.js';
 
@@ -207,5 +208,22 @@ describe('the canonical form', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('verify() with many checkpoints', () => {
+  it('handles more checkpoints of one chain than a call can take as arguments', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, integrity: { key: KEY } });
+    activity.log({ action: 'a.b' });
+    await activity.close();
+    const [record] = store.all();
+    const { chain, keyId } = record!.integrity!;
+    const checkpoints = Array.from({ length: 200_000 }, (_, i) => {
+      const unsigned = { chain, seq: i + 1, hash: i === 0 ? record!.integrity!.hash : `h${i}`, keyId, at: new Date().toISOString() };
+      return { ...unsigned, signature: checkpointSignature(Buffer.from(KEY), unsigned) };
+    });
+    const report = await createActivityLogger({ store, integrity: { key: KEY } }).verify({ checkpoints });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 200_000 })]);
   });
 });

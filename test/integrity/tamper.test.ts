@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { derivedSalt } from '../../src/integrity/canonical.js';
 import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
 import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
@@ -205,6 +206,8 @@ for (const kind of kinds) {
       }
       await target.run(`drop table ${target.checkpoints}`);
       await target.run(`update ${kind === 'mysql' ? `\`${name}_schema\`` : `"${name}_schema"`} set version = 1 where id = 1`);
+      // An upgrade cut short after its first step (MySQL commits each ALTER on its own).
+      await target.run(`alter table ${target.table} add column integrity_chain varchar(96)`);
 
       const after = logger();
       for (let i = 0; i < 5; i++) after.log({ id: `new-${i}`, action: 'new.event', actor: { type: 'user', id: 'u1', name: 'Ada' } });
@@ -213,6 +216,61 @@ for (const kind of kinds) {
       expect(await after.verify()).toMatchObject({ ok: true, checked: 5, chains: 1 });
       const [row] = await target.all<{ v: unknown }>(`select version as v from ${kind === 'mysql' ? `\`${name}_schema\`` : `"${name}_schema"`} where id = 1`);
       expect(Number(row!.v)).toBe(2);
+    });
+
+    it('lets two erasures run at once without either writing over the other', async () => {
+      const writer = logger();
+      for (let i = 0; i < 50; i++) writer.log({ id: `both-${i}`, action: 'doc.edit', actor: { type: 'user', id: 'u1', name: 'Alice' }, target: { type: 'doc', id: 'd1', name: 'Doc' } });
+      await writer.flush();
+      const [byActor, byTarget] = await Promise.all([writer.erase({ actorId: 'u1' }), logger().erase({ targetType: 'doc', targetId: 'd1' })]);
+      expect([byActor, byTarget]).toEqual([50, 50]);
+      const rows = await target.all<{ a: string; t: string }>(`select actor_name as a, target_name as t from ${target.table} where action = ?`, ['doc.edit']);
+      expect(rows.every((row) => row.a === '[ERASED]' && row.t === '[ERASED]')).toBe(true);
+      expect((await logger().verify()).ok).toBe(true);
+    });
+
+    it('takes an erasure as lawful only for the fields it planned and the records made before it', async () => {
+      await sealedLog(6);
+      await logger().erase({ actorId: 'u1' });
+      const later = logger();
+      later.log({ id: 'late', action: 'recipe.update', actor: { type: 'user', id: 'u1', name: 'Later' }, target: { type: 'recipe', id: 'r9', name: 'Secret' } });
+      await later.close();
+      expect((await logger().verify()).ok).toBe(true);
+      // Without the key, as erase() would do it: a field the erasure did not plan (target.name
+      // of a record it covered), and a record made after it.
+      for (const [id, fields] of [['evt-0001', ['target.name']], ['late', ['actor.name', 'target.name']]] as const) {
+        const [row] = await target.all<{ p: unknown }>(`select integrity_proof as p from ${target.table} where id = ?`, [id]);
+        const proof = (typeof row!.p === 'string' ? JSON.parse(row!.p) : row!.p) as { seed?: string; salts?: Record<string, string>; commitments: Record<string, string> };
+        const salts: Record<string, string> = { ...proof.salts };
+        if (proof.seed) for (const path of Object.keys(proof.commitments)) salts[path] = derivedSalt(proof.seed, path);
+        for (const path of fields) delete salts[path];
+        const set = fields.map((path) => `${path.replace('.', '_')} = '[ERASED]'`).join(', ');
+        await target.run(`update ${target.table} set ${set}, integrity_proof = ? where id = ?`, [JSON.stringify({ salts, commitments: proof.commitments }), id]);
+      }
+      const report = await logger().verify();
+      expect(report.problems.filter((problem) => problem.kind !== 'erased')).toEqual([
+        expect.objectContaining({ kind: 'edited', id: 'evt-0001', detail: expect.stringContaining('no activity.erase') }),
+        expect.objectContaining({ kind: 'edited', id: 'late', detail: expect.stringContaining('no activity.erase') }),
+      ]);
+    });
+
+    it('finds a record inserted without a seal, newer than the sealed ones', async () => {
+      await sealedLog(5);
+      const at = kind === 'sqlite' ? Date.now() : kind === 'postgres' ? new Date().toISOString() : new Date().toISOString().slice(0, 23).replace('T', ' ');
+      await target.run(`insert into ${target.table} (id, occurred_at, action, status, actor_type, actor_id) values (?, ?, ?, ?, ?, ?)`, ['forged', at, 'admin.grant', 'success', 'user', 'mallory']);
+      const report = await logger().verify();
+      expect(report.problems).toEqual([expect.objectContaining({ kind: 'unsealed', id: 'forged' })]);
+    });
+
+    it('erases from a sealed record only the values its seal committed, so the record still verifies', async () => {
+      const writer = logger({ integrity: { key: KEY, personal: [] } });
+      writer.log({ id: 'before-personal', action: 'user.signup', actor: { type: 'user', id: 'u7', name: 'Ann' }, metadata: { email: 'ann@example.com' } });
+      await writer.close();
+      expect(await logger().erase({ actorId: 'u7' })).toBe(1);
+      const [row] = await target.all<{ m: unknown; n: string }>(`select metadata as m, actor_name as n from ${target.table} where id = ?`, ['before-personal']);
+      expect(row!.n).toBe('[ERASED]');
+      expect((typeof row!.m === 'string' ? JSON.parse(row!.m) : row!.m).email).toBe('ann@example.com');
+      expect((await logger().verify()).problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
     });
 
     it('verifies a range of time, and one chain of several', async () => {

@@ -76,6 +76,12 @@ export interface SqlDialect {
   insertIgnoringDuplicates(table: string, columns: readonly string[], rows: number, key: readonly string[]): string;
   /** A delete of at most `limit` rows of `table` matching `where`. */
   boundedDelete(sql: SqlTag, table: Fragment, where: Fragment, limit: number): Fragment;
+  /**
+   * What follows a select whose rows the transaction is about to rewrite, so that no other
+   * writer changes them in between: `for update`, or nothing where the write transaction
+   * already holds the database (SQLite).
+   */
+  lockForUpdate(sql: SqlTag): Fragment;
   /** Runs `fn` as one write transaction on a connection of `db`. */
   writeTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void>;
 
@@ -92,6 +98,10 @@ export interface SqlDialect {
    * `create index if not exists`), `statements` run after it.
    */
   indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[]): { inline: Fragment[]; statements: Fragment[] };
+  /** Whether a table has a column, from the database's catalogue (a probe would abort PostgreSQL's transaction). */
+  hasColumn(k: KyselyModule, db: AnyKysely, schema: string | undefined, table: string, column: string): Promise<boolean>;
+  /** Whether an index of this name exists (in `schema`, or the connection's own). */
+  hasIndex(k: KyselyModule, db: AnyKysely, schema: string | undefined, name: string): Promise<boolean>;
   /** One index added to an existing table (a schema upgrade). */
   addIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition): Fragment;
   /** Runs `migrate` under a lock that keeps another process from migrating the same table at once. */

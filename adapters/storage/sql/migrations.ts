@@ -125,17 +125,35 @@ export class SqlMigrations {
     const { sql } = this.k;
     const { dialect, table, tableName } = this.statements;
     if (from !== 1) throw new Error(`no upgrade from schema version ${from}`);
-    const column = (name: string, type: string) => sql`alter table ${table} add column ${sql.id(name)} ${sql.raw(type)}`;
-    return [
-      column('integrity_chain', dialect.textType(96)),
-      column('integrity_seq', dialect.bigIntType),
-      column('integrity_key', dialect.textType(64)),
-      column('integrity_prev', dialect.textType(64)),
-      column('integrity_hash', dialect.textType(64)),
-      column('integrity_proof', dialect.jsonType),
-      dialect.addIndex(sql, table, tableName, CHAIN_INDEX),
-      await this.createCheckpoints(db),
+    // Each step is skipped when already done: MySQL commits every ALTER on its own, so an
+    // upgrade cut short (a crash, a lock timeout) is taken up where it stopped.
+    const columns: [string, string][] = [
+      ['integrity_chain', dialect.textType(96)],
+      ['integrity_seq', dialect.bigIntType],
+      ['integrity_key', dialect.textType(64)],
+      ['integrity_prev', dialect.textType(64)],
+      ['integrity_hash', dialect.textType(64)],
+      ['integrity_proof', dialect.jsonType],
     ];
+    const statements: Fragment[] = [];
+    for (const [name, type] of columns) {
+      if (!(await this.hasColumn(db, name))) statements.push(sql`alter table ${table} add column ${sql.id(name)} ${sql.raw(type)}`);
+    }
+    if (!(await this.hasColumn(db, 'integrity_seq')) || !(await this.hasChainIndex(db))) statements.push(dialect.addIndex(sql, table, tableName, CHAIN_INDEX));
+    statements.push(await this.createCheckpoints(db));
+    return statements;
+  }
+
+  /** Whether the activity table has a column. */
+  private hasColumn(db: AnyKysely, name: string): Promise<boolean> {
+    const { dialect, schema, tableName } = this.statements;
+    return dialect.hasColumn(this.k, db, schema, tableName, name);
+  }
+
+  /** Whether the chain index is there. */
+  private hasChainIndex(db: AnyKysely): Promise<boolean> {
+    const { dialect, schema, tableName } = this.statements;
+    return dialect.hasIndex(this.k, db, schema, `${tableName}_${CHAIN_INDEX.suffix}_idx`);
   }
 
   /** The checkpoints of the hash chains, one row per checkpoint. */

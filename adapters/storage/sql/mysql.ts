@@ -28,6 +28,7 @@ export const mysqlDialect: SqlDialect = {
     `insert into ${table} (${columns.map((column) => `\`${column}\``).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on duplicate key update ${key[0]} = ${key[0]}`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)}`,
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
+  lockForUpdate: (sql) => sql` for update`,
 
   textType: (max) => `varchar(${max})`,
   jsonType: 'json',
@@ -45,6 +46,10 @@ export const mysqlDialect: SqlDialect = {
     const inline = definitions.map((definition) => sql`index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`);
     return { inline, statements: [] };
   },
+  hasColumn: async (k, db, schema, table, column) =>
+    (await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}, database()) and table_name = ${table} and column_name = ${column}`.execute(db)).rows.length > 0,
+  hasIndex: async (k, db, schema, name) =>
+    (await k.sql`select 1 as found from information_schema.statistics where table_schema = coalesce(${schema ?? null}, database()) and index_name = ${name}`.execute(db)).rows.length > 0,
   addIndex: (sql, table, tableName, definition) => sql`alter table ${table} add index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`,
   withMigrationLock: (k, db, lockName, migrate) =>
     db.connection().execute(async (connection) => {

@@ -19,6 +19,7 @@ export const postgresDialect: SqlDialect = {
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (${key.join(', ')}) do nothing`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
+  lockForUpdate: (sql) => sql` for update`,
 
   textType: (max) => `varchar(${max}) collate "C"`,
   jsonType: 'jsonb',
@@ -28,6 +29,10 @@ export const postgresDialect: SqlDialect = {
   indexes(sql, table, tableName, definitions) {
     return { inline: [], statements: definitions.map((definition) => postgresDialect.addIndex(sql, table, tableName, definition)) };
   },
+  hasColumn: async (k, db, schema, table, column) =>
+    (await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}::text, current_schema()) and table_name = ${table} and column_name = ${column}`.execute(db)).rows.length > 0,
+  hasIndex: async (k, db, schema, name) =>
+    (await k.sql`select 1 as found from pg_indexes where indexname = ${name} and schemaname = coalesce(${schema ?? null}::text, current_schema())`.execute(db)).rows.length > 0,
   addIndex: (sql, table, tableName, definition) =>
     sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, true)})`,
   withMigrationLock: (k, db, lockName, migrate) =>

@@ -27,6 +27,8 @@ export const sqliteDialect: SqlDialect = {
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (${key.join(', ')}) do nothing`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
   writeTransaction: immediateTransaction,
+  // BEGIN IMMEDIATE already holds the write lock.
+  lockForUpdate: (sql) => sql``,
 
   textType: (max) => `varchar(${max})`,
   jsonType: 'text',
@@ -42,6 +44,8 @@ export const sqliteDialect: SqlDialect = {
     return { inline: [], statements: definitions.map((definition) => sqliteIndex(sql, table, tableName, definition)) };
   },
   addIndex: (sql, table, tableName, definition) => sqliteIndex(sql, table, tableName, definition),
+  hasColumn: async (k, db, _schema, table, column) => (await k.sql`select 1 as found from pragma_table_info(${table}) where name = ${column}`.execute(db)).rows.length > 0,
+  hasIndex: async (k, db, _schema, name) => (await k.sql`select 1 as found from sqlite_master where type = 'index' and name = ${name}`.execute(db)).rows.length > 0,
   withMigrationLock: (k, db, _lockName, migrate) => immediateTransaction(k, db, migrate),
 
   isContentRejection(error) {

@@ -144,9 +144,11 @@ export class SqlStatements {
     return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${sql.join(conditions, sql` and `)} order by integrity_chain, integrity_seq limit ${limit}`;
   }
 
-  selectPage(query: StoreQuery) {
+  /** One page in page order; `forUpdate` locks its rows for the rest of the caller's transaction. */
+  selectPage(query: StoreQuery, forUpdate = false) {
     const { sql } = this.k;
-    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${this.where(query, query.after)} order by occurred_at desc, id desc limit ${query.limit + 1}`;
+    const lock = forUpdate ? this.dialect.lockForUpdate(sql) : sql``;
+    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${this.where(query, query.after)} order by occurred_at desc, id desc limit ${query.limit + 1}${lock}`;
   }
 
   selectById(id: string) {

@@ -242,22 +242,26 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     async erase(filter, rewrite) {
       const { db, k, statements } = await ready();
       let rewritten = 0;
-      let query: StoreQuery = { ...filter, limit: ERASE_BATCH };
-      // Page by page, newest first; each page's rewrites in one short transaction.
-      for (;;) {
-        const { rows } = await statements.selectPage(query).execute(db);
-        const page = rows.slice(0, ERASE_BATCH).map(rowToRecord);
-        const changed = page.map((record) => rewrite(record)).filter((record): record is ActivityRecord => record !== undefined);
-        if (changed.length > 0) {
-          await statements.dialect.writeTransaction(k, db, async (trx) => {
-            for (const record of changed) await statements.eraseUpdate(record).execute(trx);
-          });
-          rewritten += changed.length;
-        }
-        if (rows.length <= ERASE_BATCH) return rewritten;
-        const last = page[page.length - 1]!;
-        query = { ...filter, limit: ERASE_BATCH, after: { occurredAtMs: last.occurredAt.getTime(), id: last.id } };
+      let query: StoreQuery | undefined = { ...filter, limit: ERASE_BATCH };
+      // Page by page, newest first; each page read, rewritten and written back in one short
+      // transaction that holds its rows, so that two erasures never write over each other.
+      while (query) {
+        const current: StoreQuery = query;
+        query = undefined;
+        await statements.dialect.writeTransaction(k, db, async (trx) => {
+          const { rows } = await statements.selectPage(current, true).execute(trx);
+          const page = rows.slice(0, ERASE_BATCH).map(rowToRecord);
+          for (const record of page) {
+            const changed = rewrite(record);
+            if (!changed) continue;
+            await statements.eraseUpdate(changed).execute(trx);
+            rewritten += 1;
+          }
+          const last = page[page.length - 1];
+          if (rows.length > ERASE_BATCH && last) query = { ...filter, limit: ERASE_BATCH, after: { occurredAtMs: last.occurredAt.getTime(), id: last.id } };
+        });
       }
+      return rewritten;
     },
 
     async migrate() {

@@ -39,7 +39,9 @@ export type ActivityLogErrorCode =
   /** The spool reached `maxBytes`; the events that did not fit were dropped and counted. */
   | 'SPOOL_FULL'
   /** The spool itself failed (its file could not be written); the events were dropped and counted. */
-  | 'SPOOL_FAILED';
+  | 'SPOOL_FAILED'
+  /** A background retention pass failed (its `cause` says why); the next pass tries again. */
+  | 'RETENTION_FAILED';
 
 /** Options for {@link ActivityLogError}. */
 export interface ActivityLogErrorOptions {

@@ -22,6 +22,7 @@ export type { ActivitySpool, SpoolOptions } from './spool.js';
 export type { IntegrityCheckpoint, IntegrityOptions } from './integrity/options.js';
 export type { IntegrityProblem, IntegrityProblemKind, VerifyOptions, VerifyReport } from './integrity/verify.js';
 export type { EraseSubject } from './integrity/erase.js';
+export type { RetentionOptions, RetentionRule } from './retention/options.js';
 export { ERASED } from './integrity/canonical.js';
 export { rateLimitedWarn } from './report.js';
 export type { ErrorHandler } from './report.js';

@@ -62,8 +62,18 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
   count(filter?: ActivityFilter): Promise<number>;
   /** Counts grouped by action, status, actor type, hour or day. */
   summarize(query: SummaryQuery): Promise<SummaryBucket[]>;
-  /** Deletes records older than `before`; returns how many. */
+  /**
+   * Deletes records older than `before` (of one `tenantId` or `action` when given, leaving
+   * alone those matching any of `except`, at most `limit` when given); returns how many.
+   * Counted in `stats().purged`.
+   */
   purge(options: PurgeOptions): Promise<number>;
+  /**
+   * Runs a retention pass now, as the schedule would (`retention` on): resolves to how many
+   * records it deleted, or undefined when another instance holds the lease. Never rejects once
+   * retention is on; a failure goes to `onError`.
+   */
+  runRetention(): Promise<number | undefined>;
   /**
    * Checks the hash chains (`integrity` on): streams through the sealed records in constant
    * memory and reports each record edited, missing, reordered, truncated, made with an unknown
@@ -209,7 +219,11 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   }
 
   async purge(options: PurgeOptions): Promise<number> {
-    return this.engine.store.purge(parsePurgeOptions(options));
+    return this.engine.purge(parsePurgeOptions(options));
+  }
+
+  runRetention(): Promise<number | undefined> {
+    return this.engine.runRetention();
   }
 
   async verify(options?: VerifyOptions): Promise<VerifyReport> {

@@ -1,5 +1,6 @@
 import { ActivityLogError } from './errors.js';
 import { resolveIntegrity, type IntegrityOptions, type ResolvedIntegrity } from './integrity/options.js';
+import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention/options.js';
 import type { ActivityCatalog, MaterializeConfig } from './materialize.js';
 import { createRedactor, type RedactOptions } from './redact.js';
 import { rateLimitedWarn, type ErrorHandler } from './report.js';
@@ -103,6 +104,13 @@ export interface ActivityLoggerOptions<C extends ActivityCatalog = {}> {
    * @default undefined (off)
    */
   integrity?: IntegrityOptions;
+  /**
+   * Purges old records in the background, on a schedule, one instance at a time: records
+   * no rule matches after `days`, and each rule's records after its own `days` (the longest
+   * rule a record matches wins). See the README's "Retention".
+   * @default undefined (nothing is purged unless you call purge())
+   */
+  retention?: RetentionOptions;
 }
 
 /** Logger options after validation, with every default applied. */
@@ -123,6 +131,8 @@ export interface ResolvedOptions {
   spool: { spool: ActivitySpool; highWaterMark: number } | undefined;
   /** Present when tamper evidence is on. */
   integrity: ResolvedIntegrity | undefined;
+  /** Present when retention is on. */
+  retention: ResolvedRetention | undefined;
 }
 
 /** Validates logger options at the boundary; throws `INVALID_OPTIONS` naming the option. */
@@ -175,6 +185,7 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
     },
     spool: resolveSpool(options.spool),
     integrity: resolveIntegrity(options.integrity),
+    retention: resolveRetention(options.retention, options.store),
   };
 }
 

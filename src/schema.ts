@@ -276,11 +276,29 @@ export const summaryQuerySchema = filterShape
   })
   .refine(fromNotAfterTo, fromNotAfterToError);
 
-/** What `purge()` deletes: records older than `before`, optionally of one tenant or action. */
+/** A set of records a purge leaves alone: those of one tenant, of one action (or prefix), or both. */
+export const purgeExceptionSchema = z
+  .strictObject({
+    tenantId: idValue.optional(),
+    action: actionFilterSchema.optional(),
+  })
+  .refine((exception) => exception.tenantId !== undefined || exception.action !== undefined, {
+    error: 'must name a tenantId, an action, or both (an empty exception would keep every record)',
+  });
+
+/** Most exceptions one purge may carry: each is a condition of every delete statement. */
+export const MAX_PURGE_EXCEPTIONS = 100;
+
+/**
+ * What `purge()` deletes: records older than `before`, optionally of one tenant or action,
+ * except those matching any of `except`; at most `limit` of them when given.
+ */
 export const purgeOptionsSchema = z.strictObject({
   before: validDate,
   tenantId: idValue.optional(),
   action: actionFilterSchema.optional(),
+  except: z.array(purgeExceptionSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
+  limit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
 /** What a caller passes to `log()`. */
@@ -321,6 +339,8 @@ export type SummaryDimension = (typeof SUMMARY_DIMENSIONS)[number];
 export type PurgeOptions = z.input<typeof purgeOptionsSchema>;
 /** A purge request, validated. */
 export type NormalizedPurgeOptions = z.output<typeof purgeOptionsSchema>;
+/** Records a purge leaves alone, validated. */
+export type PurgeException = z.output<typeof purgeExceptionSchema>;
 
 /** One page of results, newest first. `nextCursor` is absent on the last page. */
 export interface ActivityPage {

@@ -42,8 +42,22 @@ export interface ActivityStore {
   /** One record by id. */
   get(id: string): Promise<ActivityRecord | undefined>;
 
-  /** Deletes records older than `before` (optionally of one tenant or action); returns how many. */
+  /**
+   * Deletes records older than `before` (optionally of one tenant or action) in short
+   * statements, and returns how many. A store with the `purgeExcept` capability leaves alone
+   * every record matching one of `except`; one without it is never given `except`. With
+   * `limit`, deletes at most that many (the rest at a next call): the logger's retention
+   * purges this way, a slice at a time.
+   */
   purge(options: NormalizedPurgeOptions): Promise<number>;
+
+  /**
+   * Takes the lease called `name` for `holder` until `ttlMs` from now, when it is free,
+   * expired, or already `holder`'s (then it is renewed); returns whether `holder` has it.
+   * Shared by every process on the same database, it keeps background work (retention) to
+   * one process at a time. A `ttlMs` of 0 gives up a lease `holder` has.
+   */
+  lease?(name: string, holder: string, ttlMs: number): Promise<boolean>;
 
   /** How many records match. */
   count?(filter: NormalizedActivityFilter): Promise<number>;
@@ -119,6 +133,13 @@ export interface StoreCapabilities {
    * @default false
    */
   readonly metadataFilter?: boolean;
+  /**
+   * `purge` honours `except`. Without it the logger refuses a purge with exceptions, and a
+   * retention with rules, with `UNSUPPORTED` (or `INVALID_OPTIONS` at start-up) rather than
+   * let the store delete records a rule keeps.
+   * @default false
+   */
+  readonly purgeExcept?: boolean;
 }
 
 /** True when `value` has the shape of an {@link ActivityStore}. */

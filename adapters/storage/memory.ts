@@ -6,6 +6,7 @@ import type {
   ActivityRecord,
   NormalizedActivityFilter,
   NormalizedPurgeOptions,
+  PurgeException,
   NormalizedSummaryQuery,
   SummaryBucket,
 } from '../../src/schema.js';
@@ -59,6 +60,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const byId = new Map<string, Entry>();
   /** Kept checkpoints, by chain and sequence number. */
   const checkpoints = new Map<string, IntegrityCheckpoint>();
+  /** Leases by name (one process holds them all, but the contract is the same). */
+  const leases = new Map<string, { holder: string; expiresAt: number }>();
 
   /** Index of the first entry that comes strictly after `position` in page order. */
   const indexAfter = (position: CursorPosition): number => {
@@ -74,7 +77,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   const store: MemoryStore = {
     name: 'memory',
-    capabilities: { metadataFilter: true },
+    capabilities: { metadataFilter: true, purgeExcept: true },
 
     get size() {
       return entries.length;
@@ -131,17 +134,29 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     async purge(options: NormalizedPurgeOptions) {
       const before = options.before.getTime();
+      const limit = options.limit ?? Infinity;
       let removed = 0;
-      for (let i = entries.length - 1; i >= 0; i--) {
+      // Oldest first, as the SQL stores delete, so a purge cut short by `limit` keeps the newest.
+      for (let i = entries.length - 1; i >= 0 && removed < limit; i--) {
         const entry = entries[i]!;
         if (entry.occurredAtMs >= before) break;
-        if (options.tenantId !== undefined && entry.record.tenantId !== options.tenantId) continue;
-        if (options.action !== undefined && !actionMatches(entry.record.action, options.action)) continue;
+        const { record } = entry;
+        if (options.tenantId !== undefined && record.tenantId !== options.tenantId) continue;
+        if (options.action !== undefined && !actionMatches(record.action, options.action)) continue;
+        if (options.except?.some((exception) => matchesException(record, exception))) continue;
         entries.splice(i, 1);
         byId.delete(entry.id);
         removed++;
       }
       return removed;
+    },
+
+    async lease(name, holder, ttlMs) {
+      const now = Date.now();
+      const held = leases.get(name);
+      if (held && held.holder !== holder && held.expiresAt > now) return false;
+      leases.set(name, { holder, expiresAt: now + ttlMs });
+      return true;
     },
 
     async chainPage({ chain, from, to, after, limit }) {
@@ -229,4 +244,12 @@ function summarize(entries: Entry[], query: NormalizedSummaryQuery): SummaryBuck
   const counter = new SummaryCounter(query.by);
   for (const { record, occurredAtMs } of entries) counter.add(bucketKey(record, occurredAtMs, query.by), record.status);
   return counter.result();
+}
+
+/** Whether a record is one a purge exception leaves alone. */
+function matchesException(record: ActivityRecord, exception: PurgeException): boolean {
+  return (
+    (exception.tenantId === undefined || record.tenantId === exception.tenantId) &&
+    (exception.action === undefined || actionMatches(record.action, exception.action))
+  );
 }

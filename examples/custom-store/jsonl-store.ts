@@ -33,7 +33,7 @@ export function jsonlStore({ filename }: { filename: string }): ActivityStore {
   };
   return {
     name: 'jsonl',
-    // No capabilities: without metadataFilter, the logger refuses metadata filters for this store.
+    // No capabilities: the logger refuses metadata filters, purge exceptions and retention rules for it.
     async insert(batch) {
       const known = await load();
       const fresh = batch.filter((r, i) => !known.has(r.id) && batch.findIndex((o) => o.id === r.id) === i);
@@ -48,8 +48,10 @@ export function jsonlStore({ filename }: { filename: string }): ActivityStore {
       const record = (await load()).get(id);
       return record && structuredClone(record);
     },
-    async purge({ before, tenantId, action }) {
-      const doomed = await matching({ to: before, tenantId, action });
+    async purge({ before, tenantId, action, limit }) {
+      // Oldest first, so a purge cut short by `limit` keeps the newest. No `except` here:
+      // without capabilities.purgeExcept the logger never asks for it.
+      const doomed = (await matching({ to: before, tenantId, action })).reverse().slice(0, limit);
       const known = await load();
       for (const r of doomed) known.delete(r.id);
       await writeFile(filename, [...known.values()].map((r) => `${JSON.stringify(r)}\n`).join(''));

@@ -4,7 +4,8 @@ import { ChainTracker } from '../integrity/tracker.js';
 import { materialize } from '../materialize.js';
 import type { ResolvedOptions } from '../options.js';
 import { safeReport } from '../report.js';
-import type { ActivityRecord } from '../schema.js';
+import { RetentionScheduler } from '../retention/scheduler.js';
+import type { ActivityRecord, NormalizedPurgeOptions } from '../schema.js';
 import type { ActivityStore } from '../store.js';
 import { Batcher, type Batch } from './batcher.js';
 import { BurstReport } from './burst.js';
@@ -41,6 +42,8 @@ export class ActivityEngine {
   private readonly droppedAfterClose: BurstReport;
   /** The hash chain, with `integrity` on. */
   private readonly chain: ChainTracker | undefined;
+  /** The background purges, with `retention` on. */
+  private readonly retention: RetentionScheduler | undefined;
   private closed = false;
   /** Set once close() stops waiting: no retry, replay or new batch from then on. */
   private stopping = false;
@@ -59,6 +62,10 @@ export class ActivityEngine {
       this.relay = new SpoolRelay(options.spool.spool, this.batcher, this.writer, { ...options, highWater }, this.counters, report, this.sleeper);
       // A spool left by an earlier process (a crash, a kill, a deploy) is replayed from the start.
       void this.relay.startReplay();
+    }
+    if (options.retention) {
+      this.retention = new RetentionScheduler(options.retention, options.store, { purge: (purge) => this.purge(purge), report });
+      this.retention.start();
     }
     this.overflow = new BurstReport(
       (dropped) =>
@@ -135,6 +142,8 @@ export class ActivityEngine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      // A retention pass stops at the end of its slice, before the store closes under it.
+      const retentionStopped = this.retention?.stop();
       this.batcher.progressed();
       const drained = await this.untilStalled(this.batcher.flush(), this.options.closeTimeoutMs);
       this.stopping = true;
@@ -143,6 +152,7 @@ export class ActivityEngine {
       await this.relay?.stop();
       if (!drained) for (const batch of this.batcher.unsettled()) await this.abandon(batch);
       if (this.relay) await withinTime(this.relay.replayStopped(), 1000);
+      if (retentionStopped) await withinTime(retentionStopped, this.options.closeTimeoutMs);
       // The chain's last checkpoint, while the store is still open.
       if (this.chain) await withinTime(this.chain.close(), this.options.closeTimeoutMs);
       await this.closeResource('store', this.store.name, () => this.store.close?.());
@@ -157,6 +167,22 @@ export class ActivityEngine {
     if (result.error) throw result.error;
     this.chain?.sealAlone(result.record);
     return result.record;
+  }
+
+  /** Deletes what `purge` names, counted in `stats().purged`. */
+  async purge(purge: NormalizedPurgeOptions): Promise<number> {
+    if (purge.except !== undefined && this.store.capabilities?.purgeExcept !== true) {
+      throw new ActivityLogError('UNSUPPORTED', `store "${this.store.name}" cannot purge with exceptions (capabilities.purgeExcept)`);
+    }
+    const removed = await this.store.purge(purge);
+    this.counters.purged += removed;
+    return removed;
+  }
+
+  /** One retention pass now (see `ActivityLogger.runRetention`). */
+  runRetention(): Promise<number | undefined> {
+    if (!this.retention) return Promise.reject(new ActivityLogError('INVALID_OPTIONS', 'runRetention: needs the logger option retention: { days, rules }'));
+    return this.retention.runOnce();
   }
 
   /** The logger's integrity settings, when tamper evidence is on. */

@@ -18,6 +18,8 @@ export interface ActivityStats {
   spooled: number;
   /** Events forwarded from the spool to the store, including spools left by earlier processes. */
   replayed: number;
+  /** Records deleted by retention passes and by `purge()` calls on this logger. */
+  purged: number;
   /** Events waiting or being written now. */
   queued: number;
   /** The most recent error reported through `onError`. */
@@ -28,5 +30,5 @@ export interface ActivityStats {
 export type Counters = Omit<ActivityStats, 'queued' | 'lastError'>;
 
 export function newCounters(): Counters {
-  return { enqueued: 0, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0, spooled: 0, replayed: 0 };
+  return { enqueued: 0, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0, spooled: 0, replayed: 0, purged: 0 };
 }

@@ -164,7 +164,7 @@ describe('stats() and drop reports', () => {
     const activity = createActivityLogger({ store: memoryStore() });
     activity.log({ action: 'a.b' });
     await activity.flush();
-    expect(Object.keys(activity.stats()).sort()).toEqual(['dropped', 'enqueued', 'failed', 'invalid', 'queued', 'replayed', 'retries', 'spooled', 'written']);
+    expect(Object.keys(activity.stats()).sort()).toEqual(['dropped', 'enqueued', 'failed', 'invalid', 'purged', 'queued', 'replayed', 'retries', 'spooled', 'written']);
     await activity.close();
   });
 
@@ -514,7 +514,7 @@ describe('stats()', () => {
     const activity = createActivityLogger({ store: memoryStore(), onError: () => {} });
     activity.log({ action: 'a.b' });
     activity.log({ action: 'A' });
-    expect(activity.stats()).toEqual({ enqueued: 2, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0, spooled: 0, replayed: 0, queued: 2 });
+    expect(activity.stats()).toEqual({ enqueued: 2, written: 0, invalid: 0, dropped: 0, failed: 0, retries: 0, spooled: 0, replayed: 0, purged: 0, queued: 2 });
     await activity.flush();
     expect(activity.stats()).toMatchObject({ enqueued: 2, written: 1, invalid: 1, queued: 0 });
   });

@@ -74,7 +74,7 @@ export async function tamperTarget(kind: TamperTarget['kind'], tableName: string
       checkpoints: `"${tableName}_checkpoints"`,
       async cleanup() {
         await closeStores();
-        await pool.query(`drop table if exists "${tableName}"; drop table if exists "${tableName}_schema"; drop table if exists "${tableName}_checkpoints"`);
+        await pool.query(`drop table if exists "${tableName}"; drop table if exists "${tableName}_schema"; drop table if exists "${tableName}_checkpoints"; drop table if exists "${tableName}_leases"`);
         await pool.end();
       },
     };
@@ -89,7 +89,7 @@ export async function tamperTarget(kind: TamperTarget['kind'], tableName: string
     checkpoints: `\`${tableName}_checkpoints\``,
     async cleanup() {
       await closeStores();
-      await pool.query(`drop table if exists \`${tableName}\`, \`${tableName}_schema\`, \`${tableName}_checkpoints\``);
+      await pool.query(`drop table if exists \`${tableName}\`, \`${tableName}_schema\`, \`${tableName}_checkpoints\`, \`${tableName}_leases\``);
       await pool.end();
     },
   };

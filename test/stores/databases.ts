@@ -136,7 +136,7 @@ export async function postgresContext(tableName: string): Promise<ConformanceCon
     async cleanup() {
       for (const created of stores) await created.close?.();
       await userDb.destroy();
-      await rawPool.query(`drop table if exists "${tableName}"; drop table if exists "${tableName}_schema"; drop table if exists "${tableName}_checkpoints"`);
+      await rawPool.query(`drop table if exists "${tableName}"; drop table if exists "${tableName}_schema"; drop table if exists "${tableName}_checkpoints"; drop table if exists "${tableName}_leases"`);
       await rawPool.end();
     },
   };
@@ -200,7 +200,7 @@ export async function mysqlContext(tableName: string): Promise<ConformanceContex
       for (const created of stores) await created.close?.();
       for (const pool of pools) await new Promise((resolve) => pool.end(resolve));
       await userDb.destroy();
-      await rawPool.query(`drop table if exists \`${tableName}\`, \`${tableName}_schema\`, \`${tableName}_checkpoints\``);
+      await rawPool.query(`drop table if exists \`${tableName}\`, \`${tableName}_schema\`, \`${tableName}_checkpoints\`, \`${tableName}_leases\``);
       await rawPool.end();
     },
   };
@@ -245,12 +245,12 @@ export async function everyStore(label: string, table: string, loggerOptions: Om
       if (POSTGRES_URL) {
         const client = new pg.Client({ connectionString: POSTGRES_URL });
         await client.connect();
-        await client.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"; drop table if exists "${table}_checkpoints"`);
+        await client.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"; drop table if exists "${table}_checkpoints"; drop table if exists "${table}_leases"`);
         await client.end();
       }
       if (MYSQL_URL) {
         const connection = await mysql.createConnection(MYSQL_URL).promise();
-        await connection.query(`drop table if exists \`${table}\`, \`${table}_schema\`, \`${table}_checkpoints\``);
+        await connection.query(`drop table if exists \`${table}\`, \`${table}_schema\`, \`${table}_checkpoints\`, \`${table}_leases\``);
         await connection.end();
       }
       rmSync(dir, { recursive: true, force: true });

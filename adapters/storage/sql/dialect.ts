@@ -74,8 +74,14 @@ export interface SqlDialect {
    * without Kysely, so the SQLite writer thread and the insert paths share one text.
    */
   insertIgnoringDuplicates(table: string, columns: readonly string[], rows: number, key: readonly string[]): string;
-  /** A delete of at most `limit` rows of `table` matching `where`. */
+  /** A delete of at most `limit` rows of `table` matching `where`, the oldest first. */
   boundedDelete(sql: SqlTag, table: Fragment, where: Fragment, limit: number): Fragment;
+  /**
+   * Writes the lease `name` for `holder` until `expiresAt` (epoch ms) when the stored lease
+   * expired at or before `now`, or is already `holder`'s; leaves it as it is otherwise. In one
+   * statement, so two processes taking it at once cannot both succeed.
+   */
+  takeLease(sql: SqlTag, table: Fragment, lease: { name: string; holder: string; now: number; expiresAt: number }): Fragment;
   /**
    * What follows a select whose rows the transaction is about to rewrite, so that no other
    * writer changes them in between: `for update`, or nothing where the write transaction

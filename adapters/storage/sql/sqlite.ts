@@ -25,7 +25,10 @@ export const sqliteDialect: SqlDialect = {
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (${key.join(', ')}) do nothing`,
-  boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} limit ${sql.lit(limit)})`,
+  boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`,
+  // Unqualified columns in DO UPDATE name the stored row; `excluded` the proposed one.
+  takeLease: (sql, table, { name, holder, now, expiresAt }) =>
+    sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where ${table}.expires_at <= ${now} or ${table}.holder = excluded.holder`,
   writeTransaction: immediateTransaction,
   // BEGIN IMMEDIATE already holds the write lock.
   lockForUpdate: (sql) => sql``,

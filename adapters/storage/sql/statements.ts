@@ -9,13 +9,14 @@ import type {
   ActivityStatus,
   NormalizedActivityFilter,
   NormalizedPurgeOptions,
+  PurgeException,
   NormalizedSummaryQuery,
   SummaryBucket,
 } from '../../../src/schema.js';
 import type { ChainPageQuery, CheckpointPageQuery } from '../../../src/store.js';
 import { NO_KEY, SummaryCounter, timeBucketKey, timeBucketMs } from '../../../src/summary.js';
 import { COLUMNS, rowValues, type SelectedRow } from './columns.js';
-import type { Fragment, KyselyModule, SqlDialect } from './dialect.js';
+import type { AnyKysely, Fragment, KyselyModule, SqlDialect } from './dialect.js';
 
 /** The columns of the checkpoints table, in insert order. */
 const CHECKPOINT_COLUMNS = ['chain', 'seq', 'hash', 'key_id', 'at', 'signature'] as const;
@@ -45,6 +46,8 @@ export class SqlStatements {
   readonly table: Fragment;
   /** The checkpoints of the hash chains: `<table>_checkpoints`. */
   readonly checkpointTable: Fragment;
+  /** Leases of background work (retention): `<table>_leases`. */
+  readonly leaseTable: Fragment;
   private readonly quotedCheckpointTable: string;
   private readonly insertTexts = new Map<number, string>();
 
@@ -59,6 +62,8 @@ export class SqlStatements {
     const checkpoints = `${tableName}_checkpoints`;
     this.checkpointTable = schema ? k.sql.id(schema, checkpoints) : k.sql.id(checkpoints);
     this.quotedCheckpointTable = schema ? dialect.quote(schema, checkpoints) : dialect.quote(checkpoints);
+    const leases = `${tableName}_leases`;
+    this.leaseTable = schema ? k.sql.id(schema, leases) : k.sql.id(leases);
   }
 
   // ---- writes ---------------------------------------------------------------------------
@@ -92,10 +97,50 @@ export class SqlStatements {
     return text;
   }
 
-  /** One bounded purge statement; run it until it deletes fewer than `batch` rows. */
+  /** One bounded purge statement, the oldest rows first; run it until it deletes fewer than `batch` rows. */
   purgeBatch(options: NormalizedPurgeOptions, batch: number): Fragment {
+    const { sql } = this.k;
     const where = this.where({ to: options.before, tenantId: options.tenantId, action: options.action });
-    return this.dialect.boundedDelete(this.k.sql, this.table, where, batch);
+    const kept = (options.except ?? []).map((exception) => sql`not (${this.exceptionMatch(exception)})`);
+    return this.dialect.boundedDelete(sql, this.table, sql.join([where, ...kept], sql` and `), batch);
+  }
+
+  /**
+   * The records an exception keeps. Never NULL, so that `not (…)` is true for every other
+   * record: a row without a tenant is not "of tenant t1", where `tenant_id = 't1'` alone
+   * would be NULL and `not NULL` would spare it.
+   */
+  private exceptionMatch(exception: PurgeException): Fragment {
+    const { sql } = this.k;
+    const conditions: Fragment[] = [];
+    if (exception.tenantId !== undefined) conditions.push(sql`(tenant_id is not null and tenant_id = ${exception.tenantId})`);
+    if (exception.action !== undefined) conditions.push(this.actionMatch(exception.action));
+    return sql.join(conditions, sql` and `);
+  }
+
+  /** `action` equal to a name, or starting with a prefix (`recipe.*`). */
+  private actionMatch(action: string): Fragment {
+    const { sql } = this.k;
+    const prefix = actionPrefix(action);
+    return prefix === undefined ? sql`action = ${action}` : sql`action like ${`${escapeLike(prefix)}%`} escape '!'`;
+  }
+
+  /** Creates the leases table, `<table>_leases`, when missing. */
+  async createLeases(db: AnyKysely): Promise<void> {
+    const { sql } = this.k;
+    const text = (max: number) => sql.raw(`${this.dialect.textType(max)} not null`);
+    const options = await this.dialect.tableOptions(this.k, db);
+    await sql`create table if not exists ${this.leaseTable} (name ${text(64)} primary key, holder ${text(64)}, expires_at ${sql.raw(this.dialect.bigIntType)} not null)${sql.raw(options)}`.execute(db);
+  }
+
+  /** Takes or renews a lease (see `ActivityStore.lease`); whether `holder` has it now. */
+  async takeLease(db: AnyKysely, name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const { sql } = this.k;
+    const now = Date.now();
+    await this.dialect.takeLease(sql, this.leaseTable, { name, holder, now, expiresAt: now + ttlMs }).execute(db);
+    // Read back rather than count affected rows: MySQL counts an unchanged row as 0, a changed one as 2.
+    const { rows } = await sql<{ holder: string }>`select holder from ${this.leaseTable} where name = ${name}`.execute(db);
+    return rows[0]?.holder === holder;
   }
 
   /** An erasure's rewrite of one record: the columns personal values live in. */
@@ -197,10 +242,7 @@ export class SqlStatements {
     const conditions: Fragment[] = [];
     if (filter.actorType !== undefined) conditions.push(sql`actor_type = ${filter.actorType}`);
     if (filter.actorId !== undefined) conditions.push(sql`actor_id = ${filter.actorId}`);
-    if (filter.action !== undefined) {
-      const prefix = actionPrefix(filter.action);
-      conditions.push(prefix === undefined ? sql`action = ${filter.action}` : sql`action like ${`${escapeLike(prefix)}%`} escape '!'`);
-    }
+    if (filter.action !== undefined) conditions.push(this.actionMatch(filter.action));
     if (filter.status !== undefined) conditions.push(sql`status = ${filter.status}`);
     if (filter.targetType !== undefined) conditions.push(sql`target_type = ${filter.targetType}`);
     if (filter.targetId !== undefined) conditions.push(sql`target_id = ${filter.targetId}`);

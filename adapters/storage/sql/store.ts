@@ -100,6 +100,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   let connecting: Promise<Connected> | undefined;
   let known: Connected | undefined;
   let closed = false;
+  let leasesReady: Promise<void> | undefined;
 
   const prepare = async (dialect: SqlDialect) => {
     const k = await loadPeer<KyselyModule>('kysely', config.subpath);
@@ -142,7 +143,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
   const store: SqlActivityStore = {
     name: config.name,
-    capabilities: { metadataFilter: true },
+    capabilities: { metadataFilter: true, purgeExcept: true },
     tableName,
     get dialect() {
       return known?.statements.dialect.name;
@@ -205,15 +206,29 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
     async purge(options) {
       const { readDb, statements } = await ready();
-      const statement = statements.purgeBatch(options, PURGE_BATCH);
+      const limit = options.limit ?? Infinity;
       let removed = 0;
       // Each batch is its own short statement: no long transaction, no long table lock.
-      for (;;) {
-        const result = await statement.execute(readDb);
+      while (removed < limit) {
+        const batch = Math.min(PURGE_BATCH, limit - removed);
+        const result = await statements.purgeBatch(options, batch).execute(readDb);
         const deleted = Number(result.numAffectedRows ?? 0);
         removed += deleted;
-        if (deleted < PURGE_BATCH) return removed;
+        if (deleted < batch) break;
       }
+      return removed;
+    },
+
+    async lease(name, holder, ttlMs) {
+      const { readDb, statements } = await ready();
+      // The table is made on first use, not by migrate(): only a logger with retention needs it.
+      // Tried twice: PostgreSQL can fail one of two concurrent "create table if not exists".
+      leasesReady ??= statements.createLeases(readDb).catch(() => statements.createLeases(readDb));
+      leasesReady.catch(() => {
+        leasesReady = undefined;
+      });
+      await leasesReady;
+      return statements.takeLease(readDb, name, holder, ttlMs);
     },
 
     async chainPage(query) {

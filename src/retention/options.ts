@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { ActivityLogError } from '../errors.js';
+import { actionFilterSchema, MAX_PURGE_EXCEPTIONS } from '../schema.js';
+import type { ActivityStore } from '../store.js';
+import { formatIssues } from '../validation.js';
+
+/** How long one kind of record is kept. */
+export interface RetentionRule {
+  /** The records of this action, or of every action under a prefix (`activity.*`). */
+  action?: string;
+  /** The records of this tenant. */
+  tenantId?: string;
+  /** Days to keep them, counted from `occurredAt`. */
+  days: number;
+}
+
+/**
+ * Purges old records in the background: see the README's "Retention". A record is kept for
+ * the longest `days` of the rules it matches, or for `days` when it matches none (forever
+ * when `days` is not given).
+ *
+ * @example
+ * retention: { days: 90, rules: [{ action: 'activity.*', days: 30 }, { tenantId: 't1', days: 365 }] }
+ */
+export interface RetentionOptions {
+  /** Days to keep a record no rule matches. @default undefined (kept) */
+  days?: number;
+  /** Records kept for their own number of days; the longest rule a record matches wins. */
+  rules?: RetentionRule[];
+  /** Time between passes; the first pass comes within one interval of start. @default 3600000 (an hour) */
+  intervalMs?: number;
+  /** Records deleted per statement: short deletes hold no lock for long. @default 1000 */
+  batchSize?: number;
+}
+
+/** Retention options, validated, with defaults applied. */
+export interface ResolvedRetention {
+  days: number | undefined;
+  rules: readonly ResolvedRule[];
+  intervalMs: number;
+  batchSize: number;
+}
+
+export interface ResolvedRule {
+  action?: string;
+  tenantId?: string;
+  days: number;
+}
+
+/** At most a thousand years: an `occurredAt` the stores can hold stays within reach. */
+const days = z
+  .number({ error: (issue) => `must be a number of days above 0, got ${JSON.stringify(issue.input)}` })
+  .positive({ error: 'must be a number of days above 0' })
+  .max(365_000, { error: 'must be at most 365000 days' });
+
+const ruleSchema = z
+  .strictObject({
+    action: actionFilterSchema.optional(),
+    tenantId: z.string().min(1).max(256).optional(),
+    days,
+  })
+  .refine((rule) => rule.action !== undefined || rule.tenantId !== undefined, {
+    error: 'must name an action (or a prefix like "activity.*"), a tenantId, or both',
+  });
+
+const retentionSchema = z
+  .strictObject({
+    days: days.optional(),
+    rules: z.array(ruleSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
+    intervalMs: z.number().int().min(1).max(2_147_483_647).optional(),
+    batchSize: z.number().int().min(1).max(100_000).optional(),
+  })
+  .refine((retention) => retention.days !== undefined || (retention.rules?.length ?? 0) > 0, {
+    error: 'must give days, rules, or both (with neither, nothing would ever be purged)',
+  });
+
+/** Validates the `retention` option; throws `INVALID_OPTIONS` naming the field and the rule. */
+export function resolveRetention(option: RetentionOptions | undefined, store: ActivityStore): ResolvedRetention | undefined {
+  if (option === undefined) return undefined;
+  const result = retentionSchema.safeParse(option);
+  if (!result.success) throw new ActivityLogError('INVALID_OPTIONS', formatIssues(result.error.issues, 'retention'));
+  const parsed = result.data;
+  const rules = parsed.rules ?? [];
+  // Rules need exceptions in the store's deletes; a store that ignored them would delete what a rule keeps.
+  if (rules.length > 0 && store.capabilities?.purgeExcept !== true) {
+    throw new ActivityLogError(
+      'INVALID_OPTIONS',
+      `retention.rules: store "${store.name}" cannot purge with exceptions (capabilities.purgeExcept), so it cannot keep what a rule keeps longer; use retention: { days } alone with it`,
+    );
+  }
+  return { days: parsed.days, rules, intervalMs: parsed.intervalMs ?? 3_600_000, batchSize: parsed.batchSize ?? 1000 };
+}

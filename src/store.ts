@@ -52,6 +52,14 @@ export interface ActivityStore {
   purge(options: NormalizedPurgeOptions): Promise<number>;
 
   /**
+   * Drops whole partitions of the table whose records are all older than `before` (a table
+   * partitioned by time, such as `postgresStore({ partitioning: 'monthly' })`), far cheaper
+   * than deleting their rows; returns how many records they held, 0 when the table is not
+   * partitioned. Retention calls it before its deletes.
+   */
+  dropPartitions?(before: Date): Promise<number>;
+
+  /**
    * Takes the lease called `name` for `holder` until `ttlMs` from now, when it is free,
    * expired, or already `holder`'s (then it is renewed); returns whether `holder` has it.
    * Shared by every process on the same database, it keeps background work (retention) to

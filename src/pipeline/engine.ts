@@ -64,7 +64,15 @@ export class ActivityEngine {
       void this.relay.startReplay();
     }
     if (options.retention) {
-      this.retention = new RetentionScheduler(options.retention, options.store, { purge: (purge) => this.purge(purge), report });
+      this.retention = new RetentionScheduler(options.retention, options.store, {
+        purge: (purge) => this.purge(purge),
+        dropPartitions: async (before) => {
+          const removed = (await this.store.dropPartitions?.(before)) ?? 0;
+          this.counters.purged += removed;
+          return removed;
+        },
+        report,
+      });
       this.retention.start();
     }
     this.overflow = new BurstReport(

@@ -37,3 +37,14 @@ function filterOf(rule: ResolvedRule): PurgeException {
 function withExceptions(except: PurgeException[]): { except?: PurgeException[] } {
   return except.length > 0 ? { except } : {};
 }
+
+/**
+ * The time before which every record is past its retention, whatever rule it matches: a
+ * partition that ends before it holds nothing any rule keeps, and can be dropped whole.
+ * Undefined when records that match no rule are kept forever (no default `days`).
+ */
+export function partitionCutoff(retention: ResolvedRetention, now: number): Date | undefined {
+  if (retention.days === undefined) return undefined;
+  const longest = Math.max(retention.days, ...retention.rules.map((rule) => rule.days));
+  return new Date(now - longest * DAY_MS);
+}

@@ -3,7 +3,7 @@ import { ActivityLogError } from '../errors.js';
 import type { NormalizedPurgeOptions } from '../schema.js';
 import type { ActivityStore } from '../store.js';
 import type { ResolvedRetention } from './options.js';
-import { retentionPurges } from './plan.js';
+import { partitionCutoff, retentionPurges } from './plan.js';
 
 /** The lease every instance of an app competes for; one pass at a time across them. */
 const LEASE = 'activity-log:retention';
@@ -12,6 +12,8 @@ const LEASE = 'activity-log:retention';
 export interface RetentionHooks {
   /** Runs each purge (the logger's: parsed, counted in `stats().purged`). */
   purge(options: NormalizedPurgeOptions): Promise<number>;
+  /** Drops the store's partitions older than `before` (counted in `stats().purged` too). */
+  dropPartitions(before: Date): Promise<number>;
   /** Reports a failed pass through `onError`. */
   report(error: ActivityLogError): void;
 }
@@ -86,6 +88,9 @@ export class RetentionScheduler {
     const leased = () => this.store.lease?.(LEASE, this.holder, intervalMs) ?? Promise.resolve(true);
     if (!(await leased())) return undefined;
     let removed = 0;
+    // Whole partitions first, where every record in them is past every retention.
+    const cutoff = partitionCutoff(this.retention, now);
+    if (cutoff && this.store.dropPartitions) removed += await this.hooks.dropPartitions(cutoff);
     for (const purge of retentionPurges(this.retention, now)) {
       for (;;) {
         if (this.stopped) return removed;

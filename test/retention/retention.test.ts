@@ -8,7 +8,7 @@ import { ActivityLogError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { resolveRetention, type RetentionOptions } from '../../src/retention/options.js';
-import { retentionPurges } from '../../src/retention/plan.js';
+import { partitionCutoff, retentionPurges } from '../../src/retention/plan.js';
 import type { ActivityRecord, NormalizedPurgeOptions } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
 import { jsonlStore } from '../../examples/custom-store/jsonl-store.js';
@@ -68,6 +68,12 @@ describe('the retention plan', () => {
       { before: new Date(NOW - 365 * DAY), tenantId: 't1' },
       { before: new Date(NOW - 90 * DAY), except: [{ action: 'activity.*' }, { tenantId: 't1' }] },
     ]);
+  });
+
+  it('lets whole partitions go only before the longest retention of all, and never without a default', () => {
+    expect(partitionCutoff(resolveRetention(EXAMPLE, memoryStore())!, NOW)).toEqual(new Date(NOW - 365 * DAY));
+    expect(partitionCutoff(resolveRetention({ days: 10, rules: [{ action: 'a.*', days: 3 }] }, memoryStore())!, NOW)).toEqual(new Date(NOW - 10 * DAY));
+    expect(partitionCutoff(resolveRetention({ rules: [{ action: 'a.*', days: 3 }] }, memoryStore())!, NOW)).toBeUndefined();
   });
 
   it('keeps forever what no rule matches when no default is given', () => {

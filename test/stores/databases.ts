@@ -7,7 +7,7 @@ import mysql from 'mysql2';
 import pg from 'pg';
 import { kyselyStore } from '../../adapters/storage/kysely.js';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
-import { postgresStore } from '../../adapters/storage/postgres.js';
+import { postgresStore, type PostgresStoreCommonOptions } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { parseJsonColumns, type ConformanceContext, type RawReader, type RawRow } from '../../adapters/testing/store-conformance.js';
 
@@ -86,7 +86,7 @@ export async function sqliteContext(
 
 // ---- PostgreSQL ----------------------------------------------------------------------------
 
-export async function postgresContext(tableName: string): Promise<ConformanceContext> {
+export async function postgresContext(tableName: string, storeOptions: Pick<PostgresStoreCommonOptions, 'partitioning'> = {}): Promise<ConformanceContext> {
   const url = POSTGRES_URL!;
   const rawPool = new pg.Pool({ connectionString: url, max: 2 });
   const applicationName = `activity-log-test-${tableName}`;
@@ -95,6 +95,7 @@ export async function postgresContext(tableName: string): Promise<ConformanceCon
     const created = postgresStore({
       connectionString: url,
       tableName,
+      ...storeOptions,
       // A session time zone far from UTC: times must not shift.
       poolConfig: { max: 4, application_name: applicationName, options: '-c TimeZone=Asia/Kolkata' },
     });

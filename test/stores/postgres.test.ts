@@ -8,3 +8,11 @@ describeStoreConformance({
   unreachableStore: unreachablePostgres,
   capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: true, contentRefusal: true },
 });
+
+describeStoreConformance({
+  name: 'postgres store, partitioned by month',
+  skip: !POSTGRES_URL && 'ACTIVITY_LOG_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)',
+  setup: (tableName) => postgresContext(tableName, { partitioning: 'monthly' }),
+  unreachableStore: unreachablePostgres,
+  capabilities: { sharedDatabase: true, transactions: true, migrations: true, killConnections: true, contentRefusal: true },
+});

@@ -1,4 +1,5 @@
 import type { Kysely, RawBuilder } from 'kysely';
+import type { MonthlyPartitions } from './partitions.js';
 
 /**
  * How the SQL stores talk to one database. Everything that differs between SQLite,
@@ -88,6 +89,11 @@ export interface SqlDialect {
    * already holds the database (SQLite).
    */
   lockForUpdate(sql: SqlTag): Fragment;
+  /**
+   * Monthly partitions of the activity table, where the database has declarative
+   * partitioning (PostgreSQL); absent elsewhere.
+   */
+  partitions?(k: KyselyModule, tableName: string, schema: string | undefined): MonthlyPartitions;
   /** Runs `fn` as one write transaction on a connection of `db`. */
   writeTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void>;
 

@@ -94,8 +94,10 @@ export class SqlMigrations {
     const json = sql.raw(dialect.jsonType);
     const indexes = dialect.indexes(sql, table, tableName, INDEXES);
     const inline = indexes.inline.length > 0 ? sql`, ${sql.join(indexes.inline)}` : sql``;
+    // A partitioned table's key must hold the partition's column: (id, occurred_at) there.
+    const partitioned = this.statements.partitioned;
     const create = sql`create table if not exists ${table} (
-        id ${required(64)} primary key,
+        id ${required(64)}${sql.raw(partitioned ? '' : ' primary key')},
         occurred_at ${sql.raw(dialect.timeType)} not null,
         action ${required(LIMITS.action)},
         status ${required(16)},
@@ -115,9 +117,10 @@ export class SqlMigrations {
         integrity_key ${text(64)},
         integrity_prev ${text(64)},
         integrity_hash ${text(64)},
-        integrity_proof ${json}${inline}
-      )${sql.raw(await dialect.tableOptions(this.k, db))}`;
-    return [create, ...indexes.statements, await this.createCheckpoints(db)];
+        integrity_proof ${json}${inline}${sql.raw(partitioned ? ', primary key (id, occurred_at)' : '')}
+      )${sql.raw(partitioned ? ' partition by range (occurred_at)' : await dialect.tableOptions(this.k, db))}`;
+    const partitions = partitioned ? [dialect.partitions!(this.k, tableName, this.statements.schema).createDefault()] : [];
+    return [create, ...partitions, ...indexes.statements, await this.createCheckpoints(db)];
   }
 
   /** From version 1 to 2: the hash chain's columns, their index, and the checkpoints table. */

@@ -14,6 +14,7 @@ export function createPooledSqlStore<Pool>(config: {
   userPool: Pool | undefined;
   openPool: () => Promise<Pool>;
   kyselyDialect: (kysely: KyselyModule, pool: Pool) => Dialect;
+  partitioning?: 'monthly';
 }): SqlActivityStore {
   const { name, options, userPool } = config;
   let kysely: AnyKysely | undefined;
@@ -23,6 +24,7 @@ export function createPooledSqlStore<Pool>(config: {
     tableName: options.tableName,
     schema: options.schema,
     migrate: options.migrate,
+    partitioning: config.partitioning,
     async connect() {
       if (!kysely) {
         const pool = userPool ?? (await config.openPool());

@@ -1,4 +1,5 @@
 import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
+import { MonthlyPartitions } from './partitions.js';
 
 /**
  * PostgreSQL: `timestamptz` times, `jsonb` JSON, text compared in the "C" collation (ids order
@@ -21,6 +22,7 @@ export const postgresDialect: SqlDialect = {
   // Unqualified columns in DO UPDATE name the stored row; `excluded` the proposed one.
   takeLease: (sql, table, { name, holder, now, expiresAt }) =>
     sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where ${table}.expires_at <= ${now} or ${table}.holder = excluded.holder`,
+  partitions: (k, tableName, schema) => new MonthlyPartitions(k, tableName, schema),
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
   lockForUpdate: (sql) => sql` for update`,
 

@@ -56,6 +56,8 @@ export class SqlStatements {
     readonly dialect: SqlDialect,
     readonly tableName: string,
     readonly schema: string | undefined,
+    /** The table is partitioned by time: its key is (id, occurred_at), as PostgreSQL requires of a partitioned table. */
+    readonly partitioned = false,
   ) {
     this.quotedTable = schema ? dialect.quote(schema, tableName) : dialect.quote(tableName);
     this.table = schema ? k.sql.id(schema, tableName) : k.sql.id(tableName);
@@ -90,7 +92,7 @@ export class SqlStatements {
   insertText(rows: number): string {
     let text = this.insertTexts.get(rows);
     if (text === undefined) {
-      text = this.dialect.insertIgnoringDuplicates(this.quotedTable, COLUMNS, rows, ['id']);
+      text = this.dialect.insertIgnoringDuplicates(this.quotedTable, COLUMNS, rows, this.partitioned ? ['id', 'occurred_at'] : ['id']);
       if (this.insertTexts.size > 32) this.insertTexts.clear();
       this.insertTexts.set(rows, text);
     }

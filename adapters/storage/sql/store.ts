@@ -59,6 +59,8 @@ export interface SqlStoreConfig extends SqlTableOptions {
   connect: () => Promise<{ db: AnyKysely; readDb?: AnyKysely | undefined; dialect: SqlDialect }>;
   /** Releases what `connect` opened itself, never a client the user passed in. */
   disconnect?: () => Promise<void>;
+  /** Partition the table by month (PostgreSQL only); see `postgresStore`. */
+  partitioning?: 'monthly';
   /**
    * Writes a batch faster than a generic multi-row insert can (SQLite: one cached prepared
    * statement in one transaction, on the writer thread). A content refusal it throws is
@@ -102,11 +104,35 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   let closed = false;
   let leasesReady: Promise<void> | undefined;
 
-  const prepare = async (dialect: SqlDialect) => {
+  const prepare = async (dialect: SqlDialect, partitioned = config.partitioning === 'monthly') => {
     const k = await loadPeer<KyselyModule>('kysely', config.subpath);
-    const statements = new SqlStatements(k, dialect, tableName, config.schema);
+    const statements = new SqlStatements(k, dialect, tableName, config.schema, partitioned);
     return { k, statements, migrations: new SqlMigrations(k, statements) };
   };
+
+  /**
+   * Where the database partitions tables (PostgreSQL): reads what the table is, whatever the
+   * option says (inserts into a partitioned table need its key), refuses `partitioning` on a
+   * table made without it, and makes the months ahead.
+   */
+  const checkPartitions = async (db: AnyKysely, dialect: SqlDialect, prepared: Awaited<ReturnType<typeof prepare>>) => {
+    const partitions = dialect.partitions?.(prepared.k, tableName, config.schema);
+    if (!partitions) {
+      if (config.partitioning) throw new ActivityLogError('INVALID_OPTIONS', `partitioning: ${dialect.name} tables are not partitioned by this store; only PostgreSQL's are`);
+      return prepared;
+    }
+    const partitioned = await partitions.isPartitioned(db);
+    if (config.partitioning === 'monthly' && !partitioned) {
+      throw new ActivityLogError(
+        'INVALID_OPTIONS',
+        `partitioning: table "${tableName}" exists and is not partitioned; move its rows into a partitioned table as the README's "Partitions" section shows, or leave partitioning out`,
+      );
+    }
+    if (!partitioned) return prepared.statements.partitioned ? prepare(dialect, false) : prepared;
+    await partitions.ensureAhead(db, Date.now(), partitionLock);
+    return prepared.statements.partitioned ? prepared : prepare(dialect, true);
+  };
+  const partitionLock = `activity-log:${config.schema ?? ''}.${tableName}`;
 
   /** Connects, loads Kysely and migrates once; a failure is forgotten so the next call retries. */
   const ready = (): Promise<Connected> => {
@@ -114,9 +140,10 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     connecting ??= (async () => {
       // The driver first: with neither installed, the message names the driver.
       const { db, readDb, dialect } = await config.connect();
-      const { k, statements, migrations } = await prepare(dialect);
-      if (autoMigrate) await migrations.migrate(db);
-      else await migrations.checkVersion(db);
+      const prepared = await prepare(dialect);
+      if (autoMigrate) await prepared.migrations.migrate(db);
+      else await prepared.migrations.checkVersion(db);
+      const { k, statements, migrations } = await checkPartitions(db, dialect, prepared);
       known = { db, readDb: readDb ?? db, k, statements, migrations };
       return known;
     })();
@@ -217,6 +244,15 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
         if (deleted < batch) break;
       }
       return removed;
+    },
+
+    async dropPartitions(before) {
+      const { db, k, statements } = await ready();
+      const partitions = statements.partitioned ? statements.dialect.partitions?.(k, tableName, config.schema) : undefined;
+      if (!partitions) return 0;
+      // Called by every retention pass: a long-running process keeps its months ahead made.
+      await partitions.ensureAhead(db, Date.now(), partitionLock);
+      return partitions.dropBefore(db, before);
     },
 
     async lease(name, holder, ttlMs) {

@@ -1,0 +1,110 @@
+import type { AnyKysely, Fragment, KyselyModule } from './dialect.js';
+
+/** Months of partitions kept ready ahead of the current one. */
+export const MONTHS_AHEAD = 3;
+
+/**
+ * Monthly partitions of a PostgreSQL activity table (`postgresStore({ partitioning: 'monthly' })`):
+ * the table is partitioned by range of `occurred_at`, one partition per UTC month named
+ * `<table>_pYYYYMM`, and a default partition, `<table>_default`, takes any record no month
+ * partition covers (one logged far in the past, or past the months made ahead), so an insert
+ * never fails for want of a partition. Retention drops whole month partitions (see
+ * `ActivityStore.dropPartitions`). @internal
+ */
+export class MonthlyPartitions {
+  private readonly parent: Fragment;
+  private readonly qualifiedParent: string;
+
+  constructor(
+    private readonly k: KyselyModule,
+    private readonly tableName: string,
+    private readonly schema: string | undefined,
+  ) {
+    this.parent = this.id(tableName);
+    this.qualifiedParent = schema ? `"${schema}"."${tableName}"` : `"${tableName}"`;
+  }
+
+  /** Whether the table exists and is partitioned (`relkind` 'p'). */
+  async isPartitioned(db: AnyKysely): Promise<boolean> {
+    const { rows } = await this.k.sql<{ kind: string }>`select c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = ${this.tableName} and n.nspname = coalesce(${this.schema ?? null}::text, current_schema())`.execute(db);
+    return rows[0]?.kind === 'p';
+  }
+
+  /** The statements that follow the partitioned table's creation: its default partition. */
+  createDefault(): Fragment {
+    return this.k.sql`create table if not exists ${this.id(`${this.tableName}_default`)} partition of ${this.parent} default`;
+  }
+
+  /**
+   * Makes the partitions of this month and the next {@link MONTHS_AHEAD}, each under the
+   * migration lock. A month whose records already went to the default partition has them
+   * moved into its new partition in the same transaction.
+   */
+  async ensureAhead(db: AnyKysely, now: number, lockName: string): Promise<void> {
+    const start = monthStart(now);
+    for (let i = 0; i <= MONTHS_AHEAD; i++) await this.ensureMonth(db, addMonths(start, i), lockName);
+  }
+
+  /**
+   * Detaches and drops every month partition whose whole month is before `before`; returns
+   * how many records they held. Each under a short lock timeout: a busy table is tried again
+   * at the next pass rather than queued behind (inserts would queue behind the lock).
+   */
+  async dropBefore(db: AnyKysely, before: Date): Promise<number> {
+    const { sql } = this.k;
+    const { rows } = await sql<{ name: string }>`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = to_regclass(${this.qualifiedParent}) order by c.relname`.execute(db);
+    const pattern = new RegExp(`^${this.tableName}_p(\\d{4})(\\d{2})$`);
+    let removed = 0;
+    for (const { name } of rows) {
+      const match = pattern.exec(name);
+      if (!match) continue;
+      const end = addMonths(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1), 1);
+      if (end > before.getTime()) continue;
+      removed += await db.transaction().execute(async (trx) => {
+        await sql`set local lock_timeout = '5s'`.execute(trx);
+        const counted = await sql<{ n: unknown }>`select count(*) as n from ${this.id(name)}`.execute(trx);
+        await sql`alter table ${this.parent} detach partition ${this.id(name)}`.execute(trx);
+        await sql`drop table ${this.id(name)}`.execute(trx);
+        return Number(counted.rows[0]?.n ?? 0);
+      });
+    }
+    return removed;
+  }
+
+  private async ensureMonth(db: AnyKysely, from: number, lockName: string): Promise<void> {
+    const { sql } = this.k;
+    const name = `${this.tableName}_p${new Date(from).toISOString().slice(0, 7).replace('-', '')}`;
+    const partition = this.id(name);
+    const lower = new Date(from).toISOString();
+    const upper = new Date(addMonths(from, 1)).toISOString();
+    await db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
+      const exists = await sql`select 1 as found from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relname = ${name} and n.nspname = coalesce(${this.schema ?? null}::text, current_schema())`.execute(trx);
+      if (exists.rows.length > 0) return;
+      const fallback = this.id(`${this.tableName}_default`);
+      // Made apart and attached, so that rows of this month already in the default partition move with it.
+      await sql`create table ${partition} (like ${this.parent} including defaults including constraints)`.execute(trx);
+      await sql`insert into ${partition} select * from ${fallback} where occurred_at >= ${lower} and occurred_at < ${upper}`.execute(trx);
+      await sql`delete from ${fallback} where occurred_at >= ${lower} and occurred_at < ${upper}`.execute(trx);
+      await sql`alter table ${this.parent} attach partition ${partition} for values from (${sql.lit(lower)}) to (${sql.lit(upper)})`.execute(trx);
+    });
+  }
+
+  private id(name: string): Fragment {
+    return this.schema ? this.k.sql.id(this.schema, name) : this.k.sql.id(name);
+  }
+}
+
+/** The start of the UTC month of `ms`. */
+function monthStart(ms: number): number {
+  const date = new Date(ms);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}
+
+function addMonths(ms: number, months: number): number {
+  const date = new Date(ms);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + months, 1);
+}

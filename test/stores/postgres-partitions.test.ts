@@ -1,0 +1,170 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import * as kysely from 'kysely';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MonthlyPartitions } from '../../adapters/storage/sql/partitions.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { uuidv7 } from '../../src/ids.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import type { ActivityRecord } from '../../src/schema.js';
+import type { ActivityStore } from '../../src/store.js';
+import { POSTGRES_URL } from './databases.js';
+
+const DAY = 86_400_000;
+const skip = !POSTGRES_URL && 'ACTIVITY_LOG_POSTGRES_URL is not set (CI always sets it)';
+if (skip) console.warn(`[partitions] skipping: ${skip}`);
+
+/** The UTC month `months` from the current one, as YYYYMM. */
+function monthName(months: number): string {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + months, 1)).toISOString().slice(0, 7).replace('-', '');
+}
+
+function monthStart(months: number): number {
+  const now = new Date();
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + months, 1);
+}
+
+function record(occurredAtMs: number, n: number, action = 'recipe.view'): ActivityRecord {
+  return { id: uuidv7(occurredAtMs + n), occurredAt: new Date(occurredAtMs), action, status: 'success' };
+}
+
+describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () => {
+  let pool: pg.Pool;
+  let tableName: string;
+  const stores: ActivityStore[] = [];
+  const loggers: ActivityLogger[] = [];
+  const open = (options: { partitioning?: 'monthly' } = { partitioning: 'monthly' }) => {
+    const store = postgresStore({ connectionString: POSTGRES_URL!, tableName, poolConfig: { max: 3 }, ...options });
+    stores.push(store);
+    return store;
+  };
+  /** Which table each id's row lives in. */
+  const placement = async () => {
+    const { rows } = await pool.query<{ id: string; part: string }>(`select id, tableoid::regclass::text as part from "${tableName}"`);
+    return new Map(rows.map((row) => [row.id, row.part.replace(/"/g, '')]));
+  };
+  const partitionNames = async () =>
+    (
+      await pool.query<{ name: string }>(
+        `select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass order by 1`,
+        [`"${tableName}"`],
+      )
+    ).rows.map((row) => row.name);
+
+  beforeEach(() => {
+    pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    tableName = `al_part_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  });
+  afterEach(async () => {
+    for (const logger of loggers.splice(0)) await logger.close();
+    for (const store of stores.splice(0)) await store.close?.();
+    await pool.query(`drop table if exists "${tableName}"; drop table if exists "${tableName}_schema"; drop table if exists "${tableName}_checkpoints"; drop table if exists "${tableName}_leases"`);
+    await pool.end();
+  });
+
+  it('makes a partitioned table with this month, three ahead and a default partition, and puts each record in its month', async () => {
+    const store = open();
+    const now = Date.now();
+    const records = [record(now, 1), record(monthStart(2) + 1000, 2), record(monthStart(5) + 1000, 3), record(now - 400 * DAY, 4)];
+    await store.insert(records);
+    const kind = await pool.query(`select relkind::text as kind from pg_class where relname = $1`, [tableName]);
+    expect(kind.rows[0].kind).toBe('p');
+    expect(await partitionNames()).toEqual([`${tableName}_default`, ...[0, 1, 2, 3].map((i) => `${tableName}_p${monthName(i)}`)]);
+    const where = await placement();
+    expect(where.get(records[0]!.id)).toBe(`${tableName}_p${monthName(0)}`);
+    expect(where.get(records[1]!.id)).toBe(`${tableName}_p${monthName(2)}`);
+    // Past the months made ahead, and long before: the default partition, never a failed insert.
+    expect(where.get(records[2]!.id)).toBe(`${tableName}_default`);
+    expect(where.get(records[3]!.id)).toBe(`${tableName}_default`);
+    // A retried batch is skipped, as on a plain table.
+    await store.insert(records);
+    expect((await pool.query(`select count(*)::int as n from "${tableName}"`)).rows[0].n).toBe(4);
+  });
+
+  it('moves the records of a month out of the default partition when that month gets its own', async () => {
+    const store = open();
+    const later = record(monthStart(6) + 5000, 1);
+    await store.insert([later]);
+    expect((await placement()).get(later.id)).toBe(`${tableName}_default`);
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
+    try {
+      // As the store does three months before: the month becomes one of the months ahead.
+      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(4), `test:${tableName}`);
+    } finally {
+      await db.destroy();
+    }
+    expect((await placement()).get(later.id)).toBe(`${tableName}_p${monthName(6)}`);
+    expect(await store.get(later.id)).toEqual(later);
+  });
+
+  it('lets retention drop whole months and delete the rest in batches, counted in stats().purged', async () => {
+    const store = open();
+    await store.migrate!();
+    // Months that were ahead once: partitions for the past five months exist, as they would.
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
+    try {
+      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
+      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-1), `test:${tableName}`);
+    } finally {
+      await db.destroy();
+    }
+    const records: ActivityRecord[] = [];
+    for (let month = -5; month <= 0; month++) {
+      for (let i = 0; i < 20; i++) records.push(record(monthStart(month) + i * 3_600_000, records.length));
+    }
+    // One very old record in the default partition.
+    records.push(record(Date.now() - 900 * DAY, records.length));
+    await store.insert(records);
+    const days = 62;
+    const logger = createActivityLogger({ store, retention: { days, batchSize: 7 } });
+    loggers.push(logger);
+    const removed = await logger.runRetention();
+    const cutoff = Date.now() - days * DAY;
+    const expected = records.filter((r) => r.occurredAt.getTime() < cutoff);
+    expect(removed).toBe(expected.length);
+    expect(logger.stats().purged).toBe(removed);
+    const left = (await pool.query<{ id: string }>(`select id from "${tableName}" order by id`)).rows.map((row) => row.id);
+    expect(left).toEqual(records.filter((r) => r.occurredAt.getTime() >= cutoff).map((r) => r.id).sort());
+    // Months that ended before the cutoff are gone as tables, not only emptied.
+    const names = await partitionNames();
+    for (let month = -5; month <= 0; month++) {
+      const ended = monthStart(month + 1) <= cutoff;
+      expect({ month, present: names.includes(`${tableName}_p${monthName(month)}`) }).toEqual({ month, present: !ended });
+    }
+    expect(names.filter((name) => name.includes('_p')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('drops no partition when records that match no rule are kept forever', async () => {
+    const store = open();
+    await store.migrate!();
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
+    try {
+      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
+    } finally {
+      await db.destroy();
+    }
+    const kept = record(monthStart(-5) + 1000, 1, 'recipe.view');
+    const gone = record(monthStart(-5) + 2000, 2, 'activity.query');
+    await store.insert([kept, gone]);
+    const logger = createActivityLogger({ store, retention: { rules: [{ action: 'activity.*', days: 30 }] } });
+    loggers.push(logger);
+    expect(await logger.runRetention()).toBe(1);
+    expect(await partitionNames()).toContain(`${tableName}_p${monthName(-5)}`);
+    expect(await store.get(kept.id)).toEqual(kept);
+  });
+
+  it('refuses partitioning on a table that exists unpartitioned, and writes a partitioned table without the option', async () => {
+    const plain = open({});
+    await plain.migrate!();
+    await expect(open().migrate!()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('partitioning: table') });
+    await pool.query(`drop table "${tableName}"; drop table "${tableName}_schema"`);
+    const partitioned = open();
+    await partitioned.migrate!();
+    const withoutOption = open({});
+    const records = [record(Date.now(), 1), record(Date.now(), 2)];
+    await withoutOption.insert(records);
+    await withoutOption.insert(records);
+    expect(await withoutOption.count!({})).toBe(2);
+  });
+});

@@ -8,7 +8,7 @@ export const entries = {
   index: 'src/index.ts',
   store: 'src/for-store-authors.ts',
   http: 'src/http/index.ts',
-  testing: 'adapters/testing/store-conformance.ts',
+  testing: 'adapters/testing/index.ts',
   memory: 'adapters/storage/memory.ts',
   kysely: 'adapters/storage/kysely.ts',
   sqlite: 'adapters/storage/sqlite.ts',

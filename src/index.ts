@@ -4,8 +4,8 @@
  * The root is the logger and what an app passes to it or gets back. The rest lives in
  * subpaths: stores (`activity-log/memory`, `/sqlite`, `/postgres`, `/mysql`, `/kysely`),
  * framework middleware (`/express`, `/fastify`, `/hono`), the web-standard admin API and
- * request scope (`/http`), helpers for store authors (`/store`) and the store conformance
- * suite (`/testing`).
+ * request scope (`/http`), helpers for store authors (`/store`), and a test logger, matchers
+ * and the store conformance suite (`/testing`).
  */
 export { createActivityLogger } from './logger.js';
 export type { ActivityLogger, ActivityLoggerOptions, ActivityStats, CatalogEvent, RetryOptions } from './logger.js';

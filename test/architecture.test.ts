@@ -72,6 +72,20 @@ describe('architecture', () => {
     expect(problems).toEqual([]);
   });
 
+  it('keeps activity-log/testing loadable without a test runner: vitest and jest are imported for types only', () => {
+    // The suite finds the running vitest when called (adapters/testing/runner.ts); a value import
+    // would make the subpath fail to load under jest, in plain node and from require().
+    const problems: string[] = [];
+    for (const file of sourceFiles('adapters/testing')) {
+      const text = readFileSync(join(root, file), 'utf8');
+      for (const match of text.matchAll(/(?:^|\n)\s*(import|export)(\s+type)?\s[^;]*?from\s+'((?:vitest|jest|@jest\/[^']+|@vitest\/[^']+)(?:\/[^']*)?)'|import\(\s*'((?:vitest|jest)[^']*)'\s*\)/g)) {
+        if (!match[2]) problems.push(`${file} imports ${match[3] ?? match[4]}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(graph.get('adapters/testing/runner.ts')!.packages).toContain('vitest');
+  });
+
   it('reads every file it checks (the import pattern finds the imports)', () => {
     // A guard on the test itself: if the pattern stopped matching, the rules above would pass on nothing.
     expect(graph.get('src/logger.ts')!.local).toContain('src/pipeline/engine.ts');

@@ -22,8 +22,8 @@ const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.jso
 let work: string;
 let tarball: string;
 
-const run = (command: string, args: string[], cwd = root) =>
-  execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+const run = (command: string, args: string[], cwd = root, timeout?: number) =>
+  execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' }, timeout });
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'activity-log-pack-'));
@@ -36,15 +36,19 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-let installed: string | undefined;
-/** An empty app with the tarball installed, made once for the tests that need it. */
-function installedApp(): string {
-  if (installed) return installed;
-  const app = join(work, 'app');
+const installed = new Map<string, string>();
+/**
+ * An empty app with the tarball installed, made once per name for the tests that need it:
+ * `app` for most, `jest-app` for the one that adds jest (so no app has both runners).
+ */
+function installedApp(name = 'app'): string {
+  const made = installed.get(name);
+  if (made) return made;
+  const app = join(work, name);
   run('mkdir', ['-p', app]);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke', private: true }));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: `smoke-${name}`, private: true }));
   run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
-  installed = app;
+  installed.set(name, app);
   return app;
 }
 
@@ -80,8 +84,8 @@ describe('package', () => {
   it('imports and requires every subpath from the installed tarball, with the same exports', () => {
     const app = installedApp();
     const names = (subpath: string) => `activity-log${subpath === '.' ? '' : subpath.slice(1)}`;
-    // activity-log/testing needs vitest, which this bare app does not have: see the next test.
-    const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json' && key !== './testing');
+    // activity-log/testing included: it loads without vitest, which this bare app does not have.
+    const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json');
     const esm = `
       const out = {};
       for (const name of ${JSON.stringify(subpaths.map(names))}) out[name] = Object.keys(await import(name)).sort();
@@ -98,6 +102,7 @@ describe('package', () => {
     for (const subpath of subpaths) expect(imported[names(subpath)]!.length, subpath).toBeGreaterThan(0);
     expect(imported['activity-log']).toEqual(expect.arrayContaining(['createActivityLogger', 'currentActivity', 'ActivityLogError']));
     expect(imported['activity-log/memory']).toEqual(['memoryStore']);
+    expect(imported['activity-log/testing']).toEqual(expect.arrayContaining(['activityMatchers', 'createTestLogger', 'describeActivityStore']));
     // End to end through the installed package, in CommonJS.
     writeFileSync(
       join(app, 'use.cjs'),
@@ -108,6 +113,30 @@ describe('package', () => {
        activity.flush().then(() => activity.query()).then((page) => console.log(page.items[0].action));`,
     );
     expect(run('node', ['use.cjs'], app).trim()).toBe('smoke.test');
+  });
+
+  it('runs the test helpers without any test runner, and says the store suite needs vitest', () => {
+    const app = installedApp();
+    // The matchers called as jest and vitest call them, with a bare context: no runner in this app.
+    writeFileSync(
+      join(app, 'helpers.cjs'),
+      `const { createTestLogger, activityMatchers, describeActivityStore } = require('activity-log/testing');
+       (async () => {
+         const logger = createTestLogger();
+         logger.with({ actor: { type: 'user', id: '42' } }).log({ action: 'recipe.update' });
+         await logger.flush();
+         const hit = activityMatchers.toHaveLogged.call({}, logger, { action: 'recipe.update', actor: { id: '42' } });
+         const miss = activityMatchers.toHaveLoggedTimes.call({}, logger, 1, { action: 'recipe.update', actor: { id: '43' } });
+         let suite = '';
+         try { describeActivityStore({ name: 'x', setup: async () => ({}) }); } catch (error) { suite = error.code + ': ' + error.message; }
+         console.log(JSON.stringify({ records: logger.records().length, hit: hit.pass, miss: miss.pass, message: miss.message(), suite }));
+         await logger.close();
+       })();`,
+    );
+    const out = JSON.parse(run('node', ['helpers.cjs'], app)) as { records: number; hit: boolean; miss: boolean; message: string; suite: string };
+    expect(out).toMatchObject({ records: 1, hit: true, miss: false });
+    expect(out.message).toContain('actor.id: expected "43", got "42"');
+    expect(out.suite).toMatch(/^INVALID_OPTIONS: describeActivityStore\(\) runs under vitest/);
   });
 
   it('runs the shipped store conformance suite from the installed tarball, in an app with vitest', () => {
@@ -123,17 +152,52 @@ describe('package', () => {
     const output = run('npx', ['vitest', 'run', '--root', app, 'store.test.mjs'], app).replace(/\x1b\[[0-9;]*m/g, '');
     expect(output).toMatch(/Tests\s+\d+ passed/);
     expect(output).not.toMatch(/failed/);
-    // Imported like every other subpath; required, it fails with vitest's own message, since
-    // vitest itself cannot be required.
-    const exported = run('node', ['--input-type=module', '-e', "console.log(Object.keys(await import('activity-log/testing')).join())"], app);
-    expect(exported.trim().split(',')).toContain('describeActivityStore');
-    let required = '';
+  }, 240_000);
+
+  it('gives jest the matchers: expect.extend(activityMatchers) in a CommonJS jest test, failures with a diff', () => {
+    const app = installedApp('jest-app');
+    run('npm', ['install', 'jest@30', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app, 150_000);
+    writeFileSync(
+      join(app, 'activity.test.js'),
+      `const { createTestLogger, activityMatchers } = require('activity-log/testing');
+       expect.extend(activityMatchers);
+       test('the matchers, passing and failing', async () => {
+         const logger = createTestLogger();
+         logger.with({ actor: { type: 'user', id: '42' } }).log({ action: 'recipe.update', target: { type: 'recipe', id: 'r1', name: 'Soup' } });
+         logger.log({ action: 'recipe.view' });
+         await logger.flush();
+         expect(logger).toHaveLogged({ action: 'recipe.update', actor: { id: '42' }, status: 'success', target: { name: expect.stringContaining('ou') } });
+         expect(logger).not.toHaveLogged({ action: 'recipe.delete' });
+         expect(logger).toHaveLoggedTimes(2, { action: /^recipe\\./ });
+         expect(logger).not.toHaveLoggedTimes(1, { action: /^recipe\\./ });
+         let message = '';
+         try {
+           expect(logger).toHaveLogged({ action: 'recipe.update', actor: { id: '43' } });
+         } catch (error) {
+           message = error.message.replace(/\\x1b\\[[0-9;]*m/g, '');
+         }
+         expect(message).toMatch(/^expected the logger to have logged a record matching /);
+         expect(message).toContain('it logged 2 records, the nearest 2:');
+         // jest's own diff, of the nearest record seen through the expected keys.
+         expect(message).toMatch(/- {5}"id": "43",\\n\\s*\\+ {5}"id": "42",/);
+         await logger.close();
+       });
+       test('a failing assertion fails the test', async () => {
+         const logger = createTestLogger();
+         expect(logger).toHaveLogged({ action: 'never.logged' });
+       });`,
+    );
+    let output = '';
     try {
-      run('node', ['-e', "require('activity-log/testing')"], app);
+      run('npx', ['jest', '--ci', '--rootDir', app, 'activity.test.js'], app, 60_000);
     } catch (error) {
-      required = String((error as { stderr?: unknown }).stderr);
+      // jest exits 1 with the deliberately failing test; its report is on stderr.
+      output = String((error as { stderr?: unknown }).stderr);
     }
-    expect(required).toMatch(/Vitest cannot be imported in a CommonJS module using require\(\)/);
+    output = output.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(output).toMatch(/Tests:\s+1 failed, 1 passed, 2 total/);
+    expect(output).toContain('✕ a failing assertion fails the test');
+    expect(output).toContain('expected the logger to have logged a record matching {"action": "never.logged"}; it logged no records.');
   }, 240_000);
 
   it.each(['mts', 'cts'])('lets an app register its logger type through the built declarations (.%s)', (extension) => {

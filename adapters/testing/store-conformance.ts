@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// Not from 'vitest': the suite finds the running vitest when it is registered (see runner.ts).
+import { afterEach, beforeEach, describe, expect, it, testApi } from './runner.js';
 import { isActivityLogError, type ActivityLogError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
@@ -9,7 +10,7 @@ import { memoryStore } from '../storage/memory.js';
 import type { RowColumns } from '../storage/sql/columns.js';
 
 /**
- * `activity-log/testing`: the conformance suite every store of this package passes, shipped
+ * The conformance suite every store of this package passes, shipped in `activity-log/testing`
  * so that a store written elsewhere proves itself the same way, in its own vitest run:
  *
  * ```ts
@@ -21,7 +22,7 @@ import type { RowColumns } from '../storage/sql/columns.js';
  * client when the setup gives a raw reader (`raw`), else through the store's own reads; it
  * checks every read against the memory store's results. What a store or its database cannot
  * do here is declared in `capabilities`; each test that needs it is then skipped, and the
- * suite prints which and why. Needs vitest (an optional peer dependency).
+ * suite prints which and why. Runs under vitest (an optional peer dependency), found when called.
  */
 
 /** A stored row as the database's own client sees it: `occurred_at` in epoch ms, JSON parsed. */
@@ -111,6 +112,8 @@ const HOUR = 3_600_000;
  * });
  */
 export function describeActivityStore(options: StoreConformanceOptions): void {
+  // Outside vitest, fail here with a message that says so, before anything is printed.
+  testApi('describeActivityStore');
   const can = options.capabilities ?? {};
   if (options.skip) {
     console.warn(`[store conformance] skipping "${options.name}": ${options.skip}`);
@@ -449,6 +452,68 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         ];
         for (const options of cases) expect(await store.purge(options)).toBe(await reference.purge(options));
         expect((await raw.rows()).map(rowToRecord)).toEqual(sortById(reference.all()));
+      });
+
+      it('deletes at most "limit" records, the oldest first', async () => {
+        const records = Array.from({ length: 30 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + i * 1000) }));
+        await store.insert(records);
+        const before = new Date(BASE + 25 * 1000);
+        expect(await store.purge({ before, limit: 7 })).toBe(7);
+        expect((await raw.rows()).map((row) => row.id)).toEqual(records.slice(7).map((record) => record.id).sort());
+        expect(await store.purge({ before, limit: 100 })).toBe(18);
+        expect(await raw.rows()).toHaveLength(5);
+      });
+
+      it('leaves alone every record an exception matches, records without a tenant included (capabilities.purgeExcept)', async (test) => {
+        if (store.capabilities?.purgeExcept !== true) return skipWithReason(test, options.name, 'purge exceptions (capabilities.purgeExcept is not set)');
+        const records = dataset(300);
+        const reference = memoryStore();
+        await reference.insert(records);
+        await store.insert(records);
+        const cases = [
+          { before: new Date(BASE + 40 * HOUR), except: [{ tenantId: 't_1' }] },
+          { before: new Date(BASE + 60 * HOUR), action: 'recipe.*', except: [{ action: 'recipe.update' }, { tenantId: 't_2', action: 'recipe.delete' }] },
+          { before: new Date(BASE + 70 * HOUR), tenantId: 't_2', except: [{ action: 'user.*' }], limit: 5 },
+          { before: new Date(BASE + 80 * HOUR), except: [{ tenantId: 't_2' }, { action: 'plan.generate' }] },
+        ];
+        for (const [i, purge] of cases.entries()) {
+          const removed = await store.purge(purge);
+          expect({ purge, removed }).toEqual({ purge, removed: await reference.purge(purge) });
+          expect(removed).toBeGreaterThan(0);
+          if (i === 0) {
+            // The exception kept t_1's old records, and records of no tenant were not spared.
+            const old = (record: ActivityRecord) => record.occurredAt.getTime() < BASE + 40 * HOUR;
+            expect(reference.all().some((record) => record.tenantId === 't_1' && old(record))).toBe(true);
+            expect(reference.all().some((record) => record.tenantId === undefined && old(record))).toBe(false);
+          }
+        }
+        expect((await raw.rows()).map(rowToRecord)).toEqual(sortById(reference.all()));
+      });
+    });
+
+    describe('lease', () => {
+      it('gives a lease to one holder at a time, renews it for that holder, and frees it at its expiry or with a ttl of 0', async (test) => {
+        if (!store.lease) return skipWithReason(test, options.name, 'leases (the store has no lease())');
+        expect(await store.lease('job', 'a', 60_000)).toBe(true);
+        expect(await store.lease('job', 'b', 60_000)).toBe(false);
+        expect(await store.lease('job', 'a', 60_000)).toBe(true);
+        expect(await store.lease('other-job', 'b', 60_000)).toBe(true);
+        expect(await store.lease('job', 'a', 0)).toBe(true);
+        expect(await store.lease('job', 'b', 30)).toBe(true);
+        expect(await store.lease('job', 'a', 60_000)).toBe(false);
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        expect(await store.lease('job', 'a', 60_000)).toBe(true);
+      });
+
+      it.skipIf(!can.sharedDatabase)('lets exactly one of several stores on one database take a lease at once', async (test) => {
+        if (!store.lease) return skipWithReason(test, options.name, 'leases (the store has no lease())');
+        const others = [context.makeSecondStore!(), context.makeSecondStore!(), context.makeSecondStore!()];
+        try {
+          const results = await Promise.all([store, ...others].map((each, i) => each.lease!('race', `holder-${i}`, 60_000)));
+          expect(results.filter(Boolean)).toHaveLength(1);
+        } finally {
+          for (const other of others) await other.close?.();
+        }
       });
     });
 

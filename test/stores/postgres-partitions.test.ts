@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Kysely, PostgresDialect } from 'kysely';
 import * as kysely from 'kysely';
 import pg from 'pg';
@@ -152,6 +153,30 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
     expect(await logger.runRetention()).toBe(1);
     expect(await partitionNames()).toContain(`${tableName}_p${monthName(-5)}`);
     expect(await store.get(kept.id)).toEqual(kept);
+  });
+
+  it("moves an existing table into a partitioned one by the README's procedure", async () => {
+    const plain = open({});
+    const now = Date.now();
+    const records = [record(now - 40 * DAY, 1), record(now - 10 * DAY, 2), record(now, 3), record(now - 500 * DAY, 4)];
+    await plain.insert(records);
+    await plain.close!();
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /```sql\n(begin;[\s\S]*?)```/.exec(readme)![1]!;
+    // The README's SQL, on this test's table, every month copied instead of one.
+    const forTable = (text: string) => text.replaceAll('activity_logs', tableName);
+    const rename = block.slice(0, block.indexOf('commit;') + 'commit;'.length);
+    await pool.query(forTable(rename));
+    const partitioned = open();
+    await partitioned.migrate!();
+    const copy = /insert into[\s\S]*?on conflict do nothing;/.exec(block)![0].replace(/where occurred_at[\s\S]*?on conflict/, 'on conflict');
+    await pool.query(forTable(copy));
+    await pool.query(forTable(/drop table activity_logs_old;.*$/m.exec(block)![0]));
+    expect(await partitioned.count!({})).toBe(4);
+    for (const each of records) expect(await partitioned.get(each.id)).toEqual(each);
+    expect((await placement()).get(records[2]!.id)).toBe(`${tableName}_p${monthName(0)}`);
+    const indexes = await pool.query<{ name: string }>(`select indexname as name from pg_indexes where tablename = $1 order by 1`, [tableName]);
+    expect(indexes.rows.map((row) => row.name)).toEqual(['action', 'actor', 'chain', 'pkey', 'target', 'tenant', 'time'].map((suffix) => (suffix === 'pkey' ? `${tableName}_pkey` : `${tableName}_${suffix}_idx`)).sort());
   });
 
   it('refuses partitioning on a table that exists unpartitioned, and writes a partitioned table without the option', async () => {

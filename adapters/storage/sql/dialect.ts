@@ -1,5 +1,4 @@
 import type { Kysely, RawBuilder } from 'kysely';
-import type { MonthlyPartitions } from './partitions.js';
 
 /**
  * How the SQL stores talk to one database. Everything that differs between SQLite,
@@ -40,6 +39,18 @@ export interface IndexDefinition {
    * a page filtered only on unindexed columns walks, and it must match the page order).
    */
   endsWithId?: boolean;
+}
+
+/** The partitions of a table partitioned by time (see partitions.ts). */
+export interface TablePartitions {
+  /** Whether the table exists and is partitioned. */
+  isPartitioned(db: AnyKysely): Promise<boolean>;
+  /** What follows the partitioned table's creation (its default partition). */
+  createDefault(): Fragment;
+  /** Makes the partitions of the current period and those ahead of it. */
+  ensureAhead(db: AnyKysely, now: number, lockName: string): Promise<void>;
+  /** Drops the partitions that end before `before`; how many records they held. */
+  dropBefore(db: AnyKysely, before: Date): Promise<number>;
 }
 
 export interface SqlDialect {
@@ -93,7 +104,7 @@ export interface SqlDialect {
    * Monthly partitions of the activity table, where the database has declarative
    * partitioning (PostgreSQL); absent elsewhere.
    */
-  partitions?(k: KyselyModule, tableName: string, schema: string | undefined): MonthlyPartitions;
+  partitions?(k: KyselyModule, tableName: string, schema: string | undefined): TablePartitions;
   /** Runs `fn` as one write transaction on a connection of `db`. */
   writeTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void>;
 

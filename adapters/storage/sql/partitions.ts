@@ -1,4 +1,4 @@
-import type { AnyKysely, Fragment, KyselyModule } from './dialect.js';
+import type { AnyKysely, Fragment, KyselyModule, TablePartitions } from './dialect.js';
 
 /** Months of partitions kept ready ahead of the current one. */
 export const MONTHS_AHEAD = 3;
@@ -11,7 +11,7 @@ export const MONTHS_AHEAD = 3;
  * never fails for want of a partition. Retention drops whole month partitions (see
  * `ActivityStore.dropPartitions`). @internal
  */
-export class MonthlyPartitions {
+export class MonthlyPartitions implements TablePartitions {
   private readonly parent: Fragment;
   private readonly qualifiedParent: string;
 

@@ -43,7 +43,12 @@ export async function startRecipeApp(config: RecipeAppConfig): Promise<RunningRe
     const store: ActivityStore = database.pool ? postgresStore({ pool: database.pool }) : sqliteStore({ filename: config.databaseFile });
     // Create the table now rather than on the first event, so a bad database fails the start.
     await store.migrate?.();
-    activity = createActivityLogger({ store, catalog: activityCatalog });
+    activity = createActivityLogger({
+      store,
+      catalog: activityCatalog,
+      // A year of history; the log's own reads (activity.*) for 30 days. One instance purges at a time.
+      retention: { days: 365, rules: [{ action: 'activity.*', days: 30 }] },
+    });
     const scoped = activityFor(activity);
 
     const services = {

@@ -81,9 +81,11 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const userDatabase = options.database;
   const filename = userDatabase ? userDatabase.name : (options.filename ?? 'activity.db');
-  // Reads can leave the main thread when there is a file another connection can open.
-  const readsOffThread = !userDatabase || (!userDatabase.memory && filename !== '' && filename !== ':memory:');
-  let writeOnThread = !userDatabase && options.writer !== 'main';
+  // Other threads can share only a file: an in-memory database is one connection's alone
+  // (a thread opening ':memory:' would get an empty database of its own).
+  const inMemory = filename === '' || filename === ':memory:' || userDatabase?.memory === true;
+  const readsOffThread = !inMemory;
+  let writeOnThread = !userDatabase && !inMemory && options.writer !== 'main';
   let driver: LoadedDriver | undefined;
   let mainDatabase: BetterSqlite3.Database | undefined;
   let writer: SqliteThread | undefined;

@@ -157,6 +157,30 @@ function checkExpected(expected: unknown, matcher: string): void {
   if (expected === null || typeof expected !== 'object' || Array.isArray(expected)) {
     throw new ActivityLogError('INVALID_OPTIONS', `${matcher}: expected must be an object of the fields to match, got ${describeValue(expected)}`);
   }
+  checkPattern(expected, 'expected', matcher, new Set());
+}
+
+/**
+ * Refuses what a record can never hold and the matching would otherwise read as "anything":
+ * a Map or Set (no own keys to compare) or a Symbol key (records have none).
+ */
+function checkPattern(value: unknown, path: string, matcher: string, seen: Set<object>): void {
+  if (value === null || typeof value !== 'object' || isAsymmetric(value) || value instanceof Date || value instanceof RegExp || seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => checkPattern(item, `${path}[${index}]`, matcher, seen));
+    return;
+  }
+  // A plain object of any realm (jest runs tests in a context of their own): its prototype is null or a root.
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  if (prototype !== null && Object.getPrototypeOf(prototype) !== null) {
+    const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+    throw new ActivityLogError('INVALID_OPTIONS', `${matcher}: ${path} must be a plain object, an array or a value a record holds, got a ${kind}`);
+  }
+  if (Object.getOwnPropertySymbols(value).length > 0) {
+    throw new ActivityLogError('INVALID_OPTIONS', `${matcher}: ${path} has Symbol keys, which no record has; name fields with strings`);
+  }
+  for (const [key, item] of Object.entries(value)) checkPattern(item, `${path}.${key}`, matcher, seen);
 }
 
 /** How far a record is from `expected`: leaf paths in all, those that match, and the record seen through `expected`. */

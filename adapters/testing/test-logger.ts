@@ -13,8 +13,8 @@ export interface TestLogger<C extends ActivityCatalog = {}> extends ActivityLogg
   /** The memory store every record goes to (shared by the children from `with()`). */
   readonly store: MemoryStore;
   /**
-   * Every stored record, oldest first (by `occurredAt`, then by id, which is the order they
-   * were logged in): the order a test reads its own steps in. Copies; records still queued are
+   * Every stored record, oldest first: by `occurredAt`, then by id (the order they were logged
+   * in, unless an event gave its own `occurredAt` or `id`). Copies; records still queued are
    * not here until `flush()` resolves.
    */
   records(): ActivityRecord[];
@@ -53,6 +53,8 @@ export function createTestLogger<C extends ActivityCatalog = {}>(options: TestLo
   // Kept for errors(), then handed on as the logger would: to the app's onError, else the default warning.
   const handOn = options.onError ?? rateLimitedWarn();
   const logger = createActivityLogger<C>({
+    // A test may log thousands of events in a tight loop before it flushes: none is dropped.
+    maxQueue: 1_000_000,
     ...options,
     store,
     onError(error) {

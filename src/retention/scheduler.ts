@@ -5,6 +5,14 @@ import type { ActivityStore } from '../store.js';
 import type { ResolvedRetention } from './options.js';
 import { partitionCutoff, retentionPurges } from './plan.js';
 
+/** The longest delay setTimeout takes: a longer one fires at once (after 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The delay before the next pass: the interval, give or take a tenth, never past what a timer takes. */
+export function nextDelay(intervalMs: number, random: number): number {
+  return Math.min(intervalMs * (0.9 + random * 0.2), MAX_TIMER_MS);
+}
+
 /** The lease every instance of an app competes for; one pass at a time across them. */
 const LEASE = 'activity-log:retention';
 
@@ -77,8 +85,8 @@ export class RetentionScheduler {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      void this.runOnce().then(() => this.schedule(this.retention.intervalMs * (0.9 + Math.random() * 0.2)));
-    }, delayMs);
+      void this.runOnce().then(() => this.schedule(nextDelay(this.retention.intervalMs, Math.random())));
+    }, Math.min(delayMs, MAX_TIMER_MS));
     this.timer.unref();
   }
 
@@ -90,7 +98,16 @@ export class RetentionScheduler {
     let removed = 0;
     // Whole partitions first, where every record in them is past every retention.
     const cutoff = partitionCutoff(this.retention, now);
-    if (cutoff && this.store.dropPartitions) removed += await this.hooks.dropPartitions(cutoff);
+    if (cutoff && this.store.dropPartitions) {
+      try {
+        removed += await this.hooks.dropPartitions(cutoff);
+      } catch (cause) {
+        // Reported, and their records deleted by the batches below instead.
+        this.hooks.report(
+          new ActivityLogError('RETENTION_FAILED', `retention: store "${this.store.name}" could not drop old partitions; their records are deleted in batches instead`, { cause }),
+        );
+      }
+    }
     for (const purge of retentionPurges(this.retention, now)) {
       for (;;) {
         if (this.stopped) return removed;

@@ -82,12 +82,16 @@ async function run(kind: 'batched delete' | 'partition drop'): Promise<void> {
     const filling = performance.now();
     await fill(pool, table);
     report(`${kind}: ${ROWS.toLocaleString('en-US')} rows written in`, `${((performance.now() - filling) / 1000).toFixed(1)} s`);
-    // The oldest month goes: every record before the start of month -11.
-    const days = (Date.now() - monthStart(-(MONTHS - 2))) / DAY;
-    const expected = Number((await pool.query(`select count(*) as n from "${table}" where occurred_at < $1`, [new Date(monthStart(-(MONTHS - 2)))])).rows[0].n);
+    const count = async (where = 'true', parameters: unknown[] = []) => Number((await pool.query(`select count(*) as n from "${table}" where ${where}`, parameters)).rows[0].n);
+    const boundary = new Date(monthStart(-(MONTHS - 2)));
+    const expected = await count('occurred_at < $1', [boundary]);
 
     // The anchor: the same writer for three seconds with nothing else running.
     const idle = await writer(pool, table, new Promise((resolve) => setTimeout(resolve, 3000)));
+    const before = await count();
+    // The oldest month goes: every record before the start of month -11 (and the odd row in
+    // the few milliseconds after it, as the cutoff is "now" minus days when the pass starts).
+    const days = (Date.now() - boundary.getTime()) / DAY;
     const logger = createActivityLogger({ store, retention: { days, batchSize: 5000, intervalMs: 3_600_000 } });
     const started = performance.now();
     const pass = logger.runRetention();
@@ -95,8 +99,12 @@ async function run(kind: 'batched delete' | 'partition drop'): Promise<void> {
     const removed = await pass;
     const seconds = (performance.now() - started) / 1000;
     await logger.close();
-    if (removed !== expected) throw new Error(`${kind}: removed ${removed}, expected ${expected}`);
-    report(`${kind}: purged ${expected.toLocaleString('en-US')} rows (30-31 days) in`, `${seconds.toFixed(2)} s`, `${Math.round(removed! / seconds).toLocaleString('en-US')} rows/s`);
+    const after = await count();
+    if (removed !== before + during.inserts - after) throw new Error(`${kind}: reported ${removed} removed, the table lost ${before + during.inserts - after}`);
+    if ((await count('occurred_at < $1', [boundary])) !== 0 || removed! < expected || removed! > expected + 2) {
+      throw new Error(`${kind}: removed ${removed}, expected the ${expected} rows before ${boundary.toISOString()}`);
+    }
+    report(`${kind}: purged ${removed!.toLocaleString('en-US')} rows (30-31 days) in`, `${seconds.toFixed(2)} s`, `${Math.round(removed! / seconds).toLocaleString('en-US')} rows/s`);
     report(`${kind}: longest insert while purging`, `${during.longestMs.toFixed(1)} ms`, `no purge: ${idle.longestMs.toFixed(1)} ms; ${during.inserts} inserts meanwhile`);
   } finally {
     await store.close();

@@ -9,6 +9,7 @@ import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { resolveRetention, type RetentionOptions } from '../../src/retention/options.js';
 import { partitionCutoff, retentionPurges } from '../../src/retention/plan.js';
+import { nextDelay } from '../../src/retention/scheduler.js';
 import type { ActivityRecord, NormalizedPurgeOptions } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
 import { jsonlStore } from '../../examples/custom-store/jsonl-store.js';
@@ -79,6 +80,15 @@ describe('the retention plan', () => {
   it('keeps forever what no rule matches when no default is given', () => {
     const plan = retentionPurges(resolveRetention({ rules: [{ action: 'activity.*', days: 7 }] }, memoryStore())!, NOW);
     expect(plan).toEqual([{ before: new Date(NOW - 7 * DAY), action: 'activity.*' }]);
+  });
+});
+
+describe('the schedule', () => {
+  it('waits an interval give or take a tenth, and never longer than a timer can (a longer one would fire at once)', () => {
+    expect(nextDelay(3_600_000, 0)).toBe(3_240_000);
+    expect(nextDelay(3_600_000, 1)).toBeCloseTo(3_960_000);
+    expect(nextDelay(2_147_483_647, 0.99)).toBe(2_147_483_647);
+    expect(nextDelay(2_000_000_000, 0.99)).toBe(2_147_483_647);
   });
 });
 

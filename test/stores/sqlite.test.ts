@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
+import { uuidv7 } from '../../src/ids.js';
 import { describeActivityStore as describeStoreConformance } from '../../adapters/testing/store-conformance.js';
 import { sqliteContext } from './databases.js';
 
@@ -71,6 +72,25 @@ describe('sqlite store indexes', () => {
       db?.close();
       await store.close?.();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqliteStore({ filename: ":memory:" })', () => {
+  it('keeps an in-memory database on one connection: what it writes, it reads, counts and purges', async () => {
+    for (const filename of [':memory:', '']) {
+      const store = sqliteStore({ filename });
+      try {
+        const old = { id: uuidv7(Date.UTC(2020, 0, 1)), occurredAt: new Date(Date.UTC(2020, 0, 1)), action: 'recipe.view', status: 'success' as const };
+        const fresh = { id: uuidv7(), occurredAt: new Date(), action: 'recipe.view', status: 'success' as const };
+        await store.insert([old, fresh]);
+        expect(await store.get(fresh.id), filename).toEqual(fresh);
+        expect(await store.count({}), filename).toBe(2);
+        expect(await store.purge({ before: new Date(Date.UTC(2021, 0, 1)) }), filename).toBe(1);
+        expect((await store.query({ limit: 10 })).items.map((record) => record.id), filename).toEqual([fresh.id]);
+      } finally {
+        await store.close();
+      }
     }
   });
 });

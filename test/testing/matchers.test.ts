@@ -146,6 +146,16 @@ describe('activityMatchers', () => {
     });
   });
 
+  it('refuses a pattern no record can hold, rather than read it as "anything": a Map, a Set, Symbol keys', async () => {
+    logger.log({ action: 'recipe.tag', metadata: { m: 1 } });
+    await logger.flush();
+    expect(failureOf(() => expect(logger).toHaveLogged({ metadata: { m: new Map([['x', 2]]) } } as never))).toMatch(/^toHaveLogged: expected\.metadata\.m must be a plain object, an array or a value a record holds, got a Map/);
+    expect(failureOf(() => expect(logger).toHaveLogged({ [Symbol('x')]: 'x' } as never))).toMatch(/^toHaveLogged: expected has Symbol keys/);
+    expect(failureOf(() => expect(logger).toHaveLoggedTimes(1, { tags: new Set(['a']) } as never))).toMatch(/got a Set/);
+    // Plain objects, null-prototype ones included, still match.
+    expect(logger).toHaveLogged(Object.assign(Object.create(null) as object, { action: 'recipe.tag' }));
+  });
+
   describe('hints', () => {
     it('says how many events are still queued when the test did not flush', () => {
       logger.log({ action: 'recipe.delete' });

@@ -43,8 +43,8 @@ export interface IndexDefinition {
 
 /** The partitions of a table partitioned by time (see partitions.ts). */
 export interface TablePartitions {
-  /** Whether the table exists and is partitioned. */
-  isPartitioned(db: AnyKysely): Promise<boolean>;
+  /** Whether the table is partitioned, plain, or not made yet. */
+  tableKind(db: AnyKysely): Promise<'partitioned' | 'plain' | 'missing'>;
   /** What follows the partitioned table's creation (its default partition). */
   createDefault(): Fragment;
   /** Makes the partitions of the current period and those ahead of it. */
@@ -86,8 +86,12 @@ export interface SqlDialect {
    * without Kysely, so the SQLite writer thread and the insert paths share one text.
    */
   insertIgnoringDuplicates(table: string, columns: readonly string[], rows: number, key: readonly string[]): string;
-  /** A delete of at most `limit` rows of `table` matching `where`, the oldest first. */
-  boundedDelete(sql: SqlTag, table: Fragment, where: Fragment, limit: number): Fragment;
+  /**
+   * A delete of at most `limit` rows of `table` matching `where`, the oldest first; `key`
+   * names a row (`id`, or `id, occurred_at` in a partitioned table, where ids are unique only
+   * with their time).
+   */
+  boundedDelete(sql: SqlTag, table: Fragment, where: Fragment, limit: number, key: readonly string[]): Fragment;
   /**
    * Writes the lease `name` for `holder` until `expiresAt` (epoch ms) when the stored lease
    * expired at or before `now`, or is already `holder`'s; leaves it as it is otherwise. In one

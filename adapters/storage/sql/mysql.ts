@@ -27,9 +27,13 @@ export const mysqlDialect: SqlDialect = {
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => `\`${column}\``).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on duplicate key update ${key[0]} = ${key[0]}`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)}`,
-  // MySQL assigns left to right: once `holder` is ours, the lease was free or ours already.
-  takeLease: (sql, table, { name, holder, now, expiresAt }) =>
-    sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on duplicate key update holder = if(expires_at <= ${now} or holder = values(holder), values(holder), holder), expires_at = if(holder = values(holder), values(expires_at), expires_at)`,
+  // One condition for both columns, true on the old row and still true once `holder` is
+  // updated, so that the statement is right whether MySQL assigns left to right (the default)
+  // or all at once (sql_mode SIMULTANEOUS_ASSIGNMENT, MariaDB).
+  takeLease: (sql, table, { name, holder, now, expiresAt }) => {
+    const free = sql`(expires_at <= ${now} or holder = values(holder))`;
+    return sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on duplicate key update holder = if(${free}, values(holder), holder), expires_at = if(${free}, values(expires_at), expires_at)`;
+  },
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
   lockForUpdate: (sql) => sql` for update`,
 

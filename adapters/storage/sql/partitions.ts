@@ -3,6 +3,12 @@ import type { AnyKysely, Fragment, KyselyModule, TablePartitions } from './diale
 /** Months of partitions kept ready ahead of the current one. */
 export const MONTHS_AHEAD = 3;
 
+/** Longest wait for the table's lock when a month is detached or attached: inserts queue behind it meanwhile. */
+export const DETACH_LOCK_TIMEOUT = 200;
+const DETACH_ATTEMPTS = 3;
+/** SQLSTATE lock_not_available: the lock timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /**
  * Monthly partitions of a PostgreSQL activity table (`postgresStore({ partitioning: 'monthly' })`):
  * the table is partitioned by range of `occurred_at`, one partition per UTC month named
@@ -24,11 +30,12 @@ export class MonthlyPartitions implements TablePartitions {
     this.qualifiedParent = schema ? `"${schema}"."${tableName}"` : `"${tableName}"`;
   }
 
-  /** Whether the table exists and is partitioned (`relkind` 'p'). */
-  async isPartitioned(db: AnyKysely): Promise<boolean> {
+  /** Whether the table is partitioned (`relkind` 'p'), plain, or not made yet. */
+  async tableKind(db: AnyKysely): Promise<'partitioned' | 'plain' | 'missing'> {
     const { rows } = await this.k.sql<{ kind: string }>`select c.relkind::text as kind from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relname = ${this.tableName} and n.nspname = coalesce(${this.schema ?? null}::text, current_schema())`.execute(db);
-    return rows[0]?.kind === 'p';
+    const kind = rows[0]?.kind;
+    return kind === undefined ? 'missing' : kind === 'p' ? 'partitioned' : 'plain';
   }
 
   /** The statements that follow the partitioned table's creation: its default partition. */
@@ -48,8 +55,10 @@ export class MonthlyPartitions implements TablePartitions {
 
   /**
    * Detaches and drops every month partition whose whole month is before `before`; returns
-   * how many records they held. Each under a short lock timeout: a busy table is tried again
-   * at the next pass rather than queued behind (inserts would queue behind the lock).
+   * how many records they held. Detaching waits for the table's running statements (a long
+   * report, an export) and every insert queues behind it meanwhile, so it waits at most
+   * {@link DETACH_LOCK_TIMEOUT}, a few times: a month it cannot take is left for the batched
+   * deletes that follow, and its empty partition for the next pass.
    */
   async dropBefore(db: AnyKysely, before: Date): Promise<number> {
     const { sql } = this.k;
@@ -62,15 +71,32 @@ export class MonthlyPartitions implements TablePartitions {
       if (!match) continue;
       const end = addMonths(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1), 1);
       if (end > before.getTime()) continue;
-      removed += await db.transaction().execute(async (trx) => {
-        await sql`set local lock_timeout = '5s'`.execute(trx);
-        const counted = await sql<{ n: unknown }>`select count(*) as n from ${this.id(name)}`.execute(trx);
-        await sql`alter table ${this.parent} detach partition ${this.id(name)}`.execute(trx);
-        await sql`drop table ${this.id(name)}`.execute(trx);
-        return Number(counted.rows[0]?.n ?? 0);
-      });
+      removed += (await this.dropMonth(db, name)) ?? 0;
     }
     return removed;
+  }
+
+  /** Detaches and drops one month; how many records it held, or undefined when the lock was not to be had. */
+  private async dropMonth(db: AnyKysely, name: string): Promise<number | undefined> {
+    const { sql } = this.k;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(async (trx) => {
+          await sql`set local lock_timeout = ${sql.lit(`${DETACH_LOCK_TIMEOUT}ms`)}`.execute(trx);
+          // The lock first, then the count: no insert can land between the count and the drop.
+          await sql`alter table ${this.parent} detach partition ${this.id(name)}`.execute(trx);
+          const counted = await sql<{ n: unknown }>`select count(*) as n from ${this.id(name)}`.execute(trx);
+          await sql`drop table ${this.id(name)}`.execute(trx);
+          return Number(counted.rows[0]?.n ?? 0);
+        });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE || attempt >= DETACH_ATTEMPTS) {
+          if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return undefined;
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    }
   }
 
   private async ensureMonth(db: AnyKysely, from: number, lockName: string): Promise<void> {
@@ -81,6 +107,8 @@ export class MonthlyPartitions implements TablePartitions {
     const upper = new Date(addMonths(from, 1)).toISOString();
     await db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
+      // Attaching locks the default partition (its inserts wait meanwhile): briefly, or not now.
+      await sql`set local lock_timeout = ${sql.lit(`${DETACH_LOCK_TIMEOUT * 5}ms`)}`.execute(trx);
       const exists = await sql`select 1 as found from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relname = ${name} and n.nspname = coalesce(${this.schema ?? null}::text, current_schema())`.execute(trx);
       if (exists.rows.length > 0) return;

@@ -18,7 +18,10 @@ export const postgresDialect: SqlDialect = {
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (${key.join(', ')}) do nothing`,
-  boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`,
+  boundedDelete: (sql, table, where, limit, key) => {
+    const columns = sql.join(key.map((column) => sql.id(column)));
+    return sql`delete from ${table} where (${columns}) in (select ${columns} from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`;
+  },
   // Unqualified columns in DO UPDATE name the stored row; `excluded` the proposed one.
   takeLease: (sql, table, { name, holder, now, expiresAt }) =>
     sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where ${table}.expires_at <= ${now} or ${table}.holder = excluded.holder`,

@@ -34,6 +34,9 @@ export interface SummaryRow {
   n: unknown;
 }
 
+const ID_KEY = ['id'] as const;
+const PARTITIONED_KEY = ['id', 'occurred_at'] as const;
+
 /**
  * The statements of one activity table on one database: activity-log's semantics (filters,
  * keyset pages, counts, summaries, bounded purges, inserts that skip known ids) in SQL, with
@@ -70,6 +73,25 @@ export class SqlStatements {
 
   // ---- writes ---------------------------------------------------------------------------
 
+  /** What names a row: its id, or its id and time in a partitioned table (whose key must hold the time). */
+  get rowKey(): readonly string[] {
+    return this.partitioned ? PARTITIONED_KEY : ID_KEY;
+  }
+
+  /**
+   * The records of a batch whose id is not stored yet, each id once. A partitioned table's key
+   * is (id, occurred_at), so its insert alone would store an id again under another time; this
+   * read keeps ids unique there as everywhere (two writers racing on one id at two times
+   * could still both store it).
+   */
+  async withoutStoredIds<R extends { id: string }>(db: AnyKysely, records: readonly R[]): Promise<R[]> {
+    const { sql } = this.k;
+    const ids = [...new Set(records.map((record) => record.id))];
+    const { rows } = await sql<{ id: string }>`select id from ${this.table} where id = any(${ids})`.execute(db);
+    const taken = new Set(rows.map((row) => row.id));
+    return records.filter((record) => !taken.has(record.id) && (taken.add(record.id), true));
+  }
+
   /** The values of one record as this database binds them. */
   values(record: ActivityRecord): unknown[] {
     return rowValues(record, this.dialect.encodeTime);
@@ -92,7 +114,7 @@ export class SqlStatements {
   insertText(rows: number): string {
     let text = this.insertTexts.get(rows);
     if (text === undefined) {
-      text = this.dialect.insertIgnoringDuplicates(this.quotedTable, COLUMNS, rows, this.partitioned ? ['id', 'occurred_at'] : ['id']);
+      text = this.dialect.insertIgnoringDuplicates(this.quotedTable, COLUMNS, rows, this.rowKey);
       if (this.insertTexts.size > 32) this.insertTexts.clear();
       this.insertTexts.set(rows, text);
     }
@@ -104,7 +126,7 @@ export class SqlStatements {
     const { sql } = this.k;
     const where = this.where({ to: options.before, tenantId: options.tenantId, action: options.action });
     const kept = (options.except ?? []).map((exception) => sql`not (${this.exceptionMatch(exception)})`);
-    return this.dialect.boundedDelete(sql, this.table, sql.join([where, ...kept], sql` and `), batch);
+    return this.dialect.boundedDelete(sql, this.table, sql.join([where, ...kept], sql` and `), batch, this.rowKey);
   }
 
   /**

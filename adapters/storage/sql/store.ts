@@ -104,7 +104,8 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   let closed = false;
   let leasesReady: Promise<void> | undefined;
 
-  const prepare = async (dialect: SqlDialect, partitioned = config.partitioning === 'monthly') => {
+  type Prepared = { k: KyselyModule; statements: SqlStatements; migrations: SqlMigrations };
+  const prepare = async (dialect: SqlDialect, partitioned = config.partitioning === 'monthly'): Promise<Prepared> => {
     const k = await loadPeer<KyselyModule>('kysely', config.subpath);
     const statements = new SqlStatements(k, dialect, tableName, config.schema, partitioned);
     return { k, statements, migrations: new SqlMigrations(k, statements) };
@@ -113,23 +114,29 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   /**
    * Where the database partitions tables (PostgreSQL): reads what the table is, whatever the
    * option says (inserts into a partitioned table need its key), refuses `partitioning` on a
-   * table made without it, and makes the months ahead.
+   * table made without it, and, with `upkeep`, makes the months ahead. At connect that upkeep
+   * is best effort: a month without its partition goes to the default partition, and a role
+   * without DDL rights must still be able to write; `migrate()` and retention passes retry it
+   * and let a failure show.
    */
-  const checkPartitions = async (db: AnyKysely, dialect: SqlDialect, prepared: Awaited<ReturnType<typeof prepare>>) => {
+  const checkPartitions = async (db: AnyKysely, dialect: SqlDialect, prepared: Prepared, upkeep: 'best effort' | 'required' | 'none') => {
     const partitions = dialect.partitions?.(prepared.k, tableName, config.schema);
     if (!partitions) {
       if (config.partitioning) throw new ActivityLogError('INVALID_OPTIONS', `partitioning: ${dialect.name} tables are not partitioned by this store; only PostgreSQL's are`);
       return prepared;
     }
-    const partitioned = await partitions.isPartitioned(db);
-    if (config.partitioning === 'monthly' && !partitioned) {
+    const kind = await partitions.tableKind(db);
+    // Not made yet (migrate: false): it will be made as the option says.
+    if (kind === 'missing') return prepared;
+    if (config.partitioning === 'monthly' && kind === 'plain') {
       throw new ActivityLogError(
         'INVALID_OPTIONS',
         `partitioning: table "${tableName}" exists and is not partitioned; move its rows into a partitioned table as the README's "Partitions" section shows, or leave partitioning out`,
       );
     }
-    if (!partitioned) return prepared.statements.partitioned ? prepare(dialect, false) : prepared;
-    await partitions.ensureAhead(db, Date.now(), partitionLock);
+    if (kind === 'plain') return prepared.statements.partitioned ? prepare(dialect, false) : prepared;
+    if (upkeep === 'required') await partitions.ensureAhead(db, Date.now(), partitionLock);
+    else if (upkeep === 'best effort') await partitions.ensureAhead(db, Date.now(), partitionLock).catch(() => undefined);
     return prepared.statements.partitioned ? prepared : prepare(dialect, true);
   };
   const partitionLock = `activity-log:${config.schema ?? ''}.${tableName}`;
@@ -143,7 +150,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       const prepared = await prepare(dialect);
       if (autoMigrate) await prepared.migrations.migrate(db);
       else await prepared.migrations.checkVersion(db);
-      const { k, statements, migrations } = await checkPartitions(db, dialect, prepared);
+      const { k, statements, migrations } = await checkPartitions(db, dialect, prepared, autoMigrate ? 'best effort' : 'none');
       known = { db, readDb: readDb ?? db, k, statements, migrations };
       return known;
     })();
@@ -176,9 +183,11 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       return known?.statements.dialect.name;
     },
 
-    async insert(records) {
-      if (records.length === 0) return;
+    async insert(batch) {
+      if (batch.length === 0) return;
       const { db, k, statements } = await ready();
+      const records = statements.partitioned ? await statements.withoutStoredIds(db, batch) : batch;
+      if (records.length === 0) return;
       try {
         if (config.insert) {
           await config.insert(records, statements);
@@ -204,7 +213,8 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       if (records.length === 0) return;
       const trx = transaction.withoutPlugins();
       const { statements } = await readyForTransaction(trx);
-      for (const chunk of statements.insertChunks(records)) await trx.executeQuery(chunk);
+      const fresh = statements.partitioned ? await statements.withoutStoredIds(trx, records) : records;
+      for (const chunk of statements.insertChunks(fresh)) await trx.executeQuery(chunk);
     },
 
     async query(query) {
@@ -250,9 +260,11 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       const { db, k, statements } = await ready();
       const partitions = statements.partitioned ? statements.dialect.partitions?.(k, tableName, config.schema) : undefined;
       if (!partitions) return 0;
-      // Called by every retention pass: a long-running process keeps its months ahead made.
-      await partitions.ensureAhead(db, Date.now(), partitionLock);
-      return partitions.dropBefore(db, before);
+      const removed = await partitions.dropBefore(db, before);
+      // Every retention pass also makes the months ahead, so a long-running process keeps
+      // them made. Best effort, as at connect: without them, records go to the default partition.
+      await partitions.ensureAhead(db, Date.now(), partitionLock).catch(() => undefined);
+      return removed;
     },
 
     async lease(name, holder, ttlMs) {
@@ -316,9 +328,12 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     },
 
     async migrate() {
-      const { db, migrations } = await ready();
-      // ready() migrated already when autoMigrate; an explicit call migrates in any case.
-      if (!autoMigrate) await migrations.migrate(db);
+      const connected = await ready();
+      // ready() migrated already when autoMigrate; an explicit call migrates in any case,
+      // and makes a partitioned table's months ahead (reading again what the table is now).
+      if (!autoMigrate) await connected.migrations.migrate(connected.db);
+      const { k, statements, migrations } = await checkPartitions(connected.db, connected.statements.dialect, connected, 'required');
+      known = Object.assign(connected, { k, statements, migrations });
     },
 
     async close() {

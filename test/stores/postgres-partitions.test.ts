@@ -227,6 +227,24 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
     expect(names.filter((name) => name.includes('_p')).length).toBeGreaterThanOrEqual(4);
   });
 
+  it('finishes a drop that stopped between its detach and its drop (a crash): the detached month is dropped and counted', async () => {
+    const store = open();
+    await store.migrate!();
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
+    try {
+      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
+    } finally {
+      await db.destroy();
+    }
+    await store.insert(Array.from({ length: 4 }, (_, i) => record(monthStart(-5) + i * 1000, i)));
+    await pool.query(`alter table "${tableName}" detach partition "${tableName}_p${monthName(-5)}"`);
+    const logger = createActivityLogger({ store, retention: { days: 62 } });
+    loggers.push(logger);
+    expect(await logger.runRetention()).toBe(4);
+    const left = await pool.query(`select 1 from pg_class where relname = $1`, [`${tableName}_p${monthName(-5)}`]);
+    expect(left.rows).toEqual([]);
+  });
+
   it('drops no partition when records that match no rule are kept forever', async () => {
     const store = open();
     await store.migrate!();

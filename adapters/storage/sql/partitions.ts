@@ -62,18 +62,31 @@ export class MonthlyPartitions implements TablePartitions {
    */
   async dropBefore(db: AnyKysely, before: Date): Promise<number> {
     const { sql } = this.k;
-    const { rows } = await sql<{ name: string }>`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
-      where i.inhparent = to_regclass(${this.qualifiedParent}) order by c.relname`.execute(db);
+    // Every month table, attached or not: one left detached by a pass that stopped between its
+    // detach and its drop (a crash, a lost connection) is finished now.
+    const { rows } = await sql<{ name: string; attached: boolean }>`select c.relname as name,
+        exists (select 1 from pg_inherits i where i.inhrelid = c.oid and i.inhparent = to_regclass(${this.qualifiedParent})) as attached
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind = 'r' and n.nspname = coalesce(${this.schema ?? null}::text, current_schema())
+        and c.relname like ${`${this.tableName.replace(/_/g, '\\_')}\\_p%`} order by c.relname`.execute(db);
     const pattern = new RegExp(`^${this.tableName}_p(\\d{4})(\\d{2})$`);
     let removed = 0;
-    for (const { name } of rows) {
+    for (const { name, attached } of rows) {
       const match = pattern.exec(name);
       if (!match) continue;
       const end = addMonths(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1), 1);
       if (end > before.getTime()) continue;
-      removed += (await this.dropMonth(db, name)) ?? 0;
+      removed += (attached ? await this.dropMonth(db, name) : await this.dropDetached(db, name)) ?? 0;
     }
     return removed;
+  }
+
+  /** Drops a detached month table; how many records it held. */
+  private async dropDetached(db: AnyKysely, name: string): Promise<number> {
+    const { sql } = this.k;
+    const counted = await sql<{ n: unknown }>`select count(*) as n from ${this.id(name)}`.execute(db);
+    await sql`drop table ${this.id(name)}`.execute(db);
+    return Number(counted.rows[0]?.n ?? 0);
   }
 
   /** Detaches and drops one month; how many records it held, or undefined when the lock was not to be had. */
@@ -81,14 +94,13 @@ export class MonthlyPartitions implements TablePartitions {
     const { sql } = this.k;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await db.transaction().execute(async (trx) => {
+        await db.transaction().execute(async (trx) => {
           await sql`set local lock_timeout = ${sql.lit(`${DETACH_LOCK_TIMEOUT}ms`)}`.execute(trx);
-          // The lock first, then the count: no insert can land between the count and the drop.
           await sql`alter table ${this.parent} detach partition ${this.id(name)}`.execute(trx);
-          const counted = await sql<{ n: unknown }>`select count(*) as n from ${this.id(name)}`.execute(trx);
-          await sql`drop table ${this.id(name)}`.execute(trx);
-          return Number(counted.rows[0]?.n ?? 0);
         });
+        // Counted once detached, outside the table's lock (counting a month takes a while, and
+        // every insert would wait for it), and exactly: no insert reaches a detached table.
+        return await this.dropDetached(db, name);
       } catch (error) {
         if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE || attempt >= DETACH_ATTEMPTS) {
           if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return undefined;

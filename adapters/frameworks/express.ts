@@ -76,6 +76,12 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
   const recordError = activityErrorHandler();
 
   return function activityMiddleware(req: Request, res: Response, next: NextFunction): void {
+    // Mounted on an app and again on a sub-app (or twice on one): the request is in scope
+    // already, with its id echoed; a second scope would record it twice under two ids.
+    if (requestScopeOf(req.activity, req)) {
+      next();
+      return;
+    }
     const app = req.app as { use?: (fn: ErrorRequestHandler) => unknown } | undefined;
     if (app && typeof app.use === 'function' && !appsWithErrorLayer.has(app)) {
       appsWithErrorLayer.add(app);
@@ -87,6 +93,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       frameworkRequest: req,
       ip: req.ip,
       route: () => routeTemplate(req),
+      path: () => req.originalUrl,
       actor: actor && (() => actor(req)),
       tenant: tenant && (() => tenant(req)),
     });

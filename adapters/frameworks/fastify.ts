@@ -67,6 +67,12 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
       done(error as Error);
       return;
     }
+    // Registered again in a child context: the hooks of the first registration run for the
+    // child's routes already, and a second decoration would throw.
+    if (fastify.hasRequestDecorator(SCOPE)) {
+      done();
+      return;
+    }
     fastify.decorateRequest('activity', null as unknown as ActivityLogger<any>);
     fastify.decorateRequest(SCOPE, null);
 
@@ -75,6 +81,7 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
         request: new HeaderRecordRequest(request.method, request.headers),
         ip: request.ip,
         route: request.routeOptions.url,
+        path: () => request.url,
         actor: actor && (() => actor(request)),
         tenant: tenant && (() => tenant(request)),
       });

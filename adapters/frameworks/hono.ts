@@ -64,6 +64,8 @@ export function activityMiddleware(
 ): MiddlewareHandler {
   const open = createRequestScopeFactory(logger, options);
   return function activityMiddleware(c, next) {
+    // Used on an app and again on a sub-app (app.route): the request is in scope already.
+    if (c.get('activity') !== undefined) return next();
     const request = requestLike(c);
     const ownPath = routePath(c);
     let ip: string | undefined;
@@ -83,6 +85,7 @@ export function activityMiddleware(
       },
       actor: actor && (() => actor(c)),
       tenant: tenant && (() => tenant(c)),
+      path: () => c.req.path,
     });
     // Not an async function: with AsyncLocalStorage on, every promise costs a hook call, so
     // the request path makes only the promises it needs.

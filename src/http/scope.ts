@@ -63,6 +63,12 @@ export interface RequestScopeInput {
   /** Calls the user's `tenant(req)`; may throw. */
   tenant?: (() => unknown) | undefined;
   /**
+   * The request's URL path (the query string is dropped), read only when an event of automatic
+   * capture has no route template to say where the request went (an app-level refusal before
+   * routing, an unknown path).
+   */
+  path?: (() => string | undefined) | undefined;
+  /**
    * The framework's own request object (express's `req`). A shim that passes it can find the
    * scope again from the request's logger (the express error handler does); others leave it out.
    */
@@ -142,10 +148,10 @@ export function createRequestScopeFactory<Req>(
     const tenant = input.tenant ? callSafely(logger, 'tenant', input.tenant) : undefined;
     if (isPromiseLike(actor) || isPromiseLike(tenant)) {
       return Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(
-        ([a, t]) => new RequestScope(settings, requestId, context, startedAt, toActor(logger, a), toTenant(logger, t), routeOf, input.frameworkRequest),
+        ([a, t]) => new RequestScope(settings, requestId, context, startedAt, toActor(logger, a), toTenant(logger, t), routeOf, input.path, input.frameworkRequest),
       );
     }
-    return new RequestScope(settings, requestId, context, startedAt, toActor(logger, actor), toTenant(logger, tenant), routeOf, input.frameworkRequest);
+    return new RequestScope(settings, requestId, context, startedAt, toActor(logger, actor), toTenant(logger, tenant), routeOf, input.path, input.frameworkRequest);
   };
 }
 
@@ -174,6 +180,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     actor: ActivityActor,
     tenantId: string | number | undefined,
     private readonly routeOf: (() => string | undefined) | undefined,
+    private readonly pathOf: (() => string | undefined) | undefined,
     /** The framework's request object this scope belongs to (see requestScopeOf). */
     readonly frameworkRequest: object | undefined,
   ) {
@@ -215,15 +222,31 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     // The unhandled error already stands for this request's failure.
     if (this.errorRecorded && statusCode >= 500) return;
     const { policy } = this.settings;
-    const decision = policy.decide(this.method, this.route(), statusCode);
+    const route = this.route();
+    const decision = policy.decide(this.method, route, statusCode);
     if (!decision) return;
     // The request already said why it was refused: one refusal, one record.
     if (policy.dedupe && this.ownRefusalRecorded && decision.status !== 'success') return;
-    this.activity.log({
-      action: decision.action,
-      status: decision.status,
-      metadata: { statusCode, durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100 },
-    });
+    const metadata: Record<string, unknown> = { statusCode, durationMs: Math.round((performance.now() - this.startedAt) * 100) / 100 };
+    // No route template says where the request went: its path does (redacted like any value).
+    if (route === undefined) {
+      const path = this.path();
+      if (path !== undefined) metadata.path = path;
+    }
+    this.activity.log({ action: decision.action, status: decision.status, metadata });
+  }
+
+  /** The URL path without its query string, capped at the route's length; undefined when unknown. */
+  private path(): string | undefined {
+    if (!this.pathOf) return undefined;
+    try {
+      const url = this.pathOf();
+      if (typeof url !== 'string' || url.length === 0) return undefined;
+      const end = url.search(/[?#]/);
+      return (end === -1 ? url : url.slice(0, end)).slice(0, LIMITS.route);
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -1,0 +1,156 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as expressShim from '../../adapters/frameworks/express.js';
+import * as fastifyShim from '../../adapters/frameworks/fastify.js';
+import * as honoShim from '../../adapters/frameworks/hono.js';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+
+/**
+ * The middleware on an app and again on a sub-app (or a child context): one request is one
+ * scope, recorded once under one request id, the one the response echoes.
+ */
+type Close = () => Promise<void>;
+const closers: Close[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections?.();
+        server.close(() => done());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => Promise<string>> = {
+  async express(logger) {
+    const sub = express();
+    sub.use(expressShim.activityMiddleware(logger));
+    sub.post('/recipes', (req, res) => {
+      req.activity.log({ action: 'recipe.create' });
+      res.status(201).json({ ok: true });
+    });
+    const app = express();
+    app.use(expressShim.activityMiddleware(logger));
+    app.use('/api', sub);
+    return listen(createServer(app));
+  },
+  async fastify(logger) {
+    const app: FastifyInstance = Fastify({ logger: false });
+    await app.register(fastifyShim.activityPlugin, { logger });
+    await app.register(
+      async (child) => {
+        await child.register(fastifyShim.activityPlugin, { logger });
+        child.post('/recipes', async (request, reply) => {
+          request.activity.log({ action: 'recipe.create' });
+          return reply.code(201).send({ ok: true });
+        });
+      },
+      { prefix: '/api' },
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  },
+  async hono(logger) {
+    const sub = new Hono();
+    sub.use(honoShim.activityMiddleware(logger));
+    sub.post('/recipes', (c) => {
+      c.get('activity').log({ action: 'recipe.create' });
+      return c.json({ ok: true }, 201);
+    });
+    const app = new Hono();
+    app.use(honoShim.activityMiddleware(logger));
+    app.route('/api', sub);
+    const url = await new Promise<string>((resolve) => {
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
+      closers.push(() => new Promise<void>((done) => server.close(() => done())));
+    });
+    return url;
+  },
+};
+
+describe.each(Object.keys(apps) as (keyof typeof apps)[])('%s: the middleware mounted on an app and on its sub-app', (framework) => {
+  it('records the request once, under the one request id the response echoes', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    closers.push(() => logger.close());
+    const url = await apps[framework](logger);
+    const response = await fetch(`${url}/api/recipes`, { method: 'POST' });
+    expect(response.status).toBe(201);
+    await logger.flush();
+    const records = store.all();
+    expect(records.map((record) => record.action).sort()).toEqual(['http.post', 'recipe.create']);
+    const ids = new Set(records.map((record) => record.context?.requestId));
+    expect(ids.size).toBe(1);
+    expect(response.headers.get('x-request-id')).toBe([...ids][0]);
+  });
+});
+
+/**
+ * An app-level refusal before routing (an auth middleware answering 401) has no route
+ * template: the record says where by the URL path, without the query string.
+ */
+const refusing: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => Promise<string>> = {
+  async express(logger) {
+    const app = express();
+    app.use(expressShim.activityMiddleware(logger));
+    app.use((_req, res) => void res.status(401).json({ error: 'sign in' }));
+    app.get('/private/:id', (_req, res) => void res.json({ ok: true }));
+    return listen(createServer(app));
+  },
+  async fastify(logger) {
+    const app: FastifyInstance = Fastify({ logger: false });
+    await app.register(fastifyShim.activityPlugin, { logger });
+    app.addHook('onRequest', async (_request, reply) => reply.code(401).send({ error: 'sign in' }));
+    app.get('/private/:id', async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  },
+  async hono(logger) {
+    const app = new Hono();
+    app.use(honoShim.activityMiddleware(logger));
+    app.use(async (c) => c.json({ error: 'sign in' }, 401));
+    app.get('/private/:id', (c) => c.json({ ok: true }));
+    return new Promise<string>((resolve) => {
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
+      closers.push(() => new Promise<void>((done) => server.close(() => done())));
+    });
+  },
+};
+
+describe.each(Object.keys(refusing) as (keyof typeof refusing)[])('%s: a refusal before routing', (framework) => {
+  it('records the URL path without the query string, and redacts a credential in it', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    closers.push(() => logger.close());
+    const url = await refusing[framework](logger);
+    expect((await fetch(`${url}/private/42?token=abc&page=2`)).status).toBe(401);
+    expect((await fetch(`${url}/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXZhbHVl`)).status).toBe(401);
+    await logger.flush();
+    const denied = store.all().reverse();
+    // fastify routes before its onRequest hooks: there the route template says where.
+    const known = framework === 'fastify' ? '/private/:id' : undefined;
+    expect(denied.map((record) => [record.action, record.status, record.context?.route])).toEqual([
+      ['http.get', 'denied', known],
+      ['http.get', 'denied', undefined],
+    ]);
+    if (known) expect(denied[0]!.metadata).not.toHaveProperty('path');
+    else expect(denied[0]!.metadata).toMatchObject({ statusCode: 401, path: '/private/42' });
+    expect(denied[1]!.metadata).toMatchObject({ statusCode: 401 });
+    expect(String(denied[1]!.metadata?.path)).toMatch(/^\/reset\//);
+    expect(String(denied[1]!.metadata?.path)).not.toContain('eyJzdWIiOiI0MiJ9');
+  });
+});

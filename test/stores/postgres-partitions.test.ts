@@ -53,6 +53,16 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
       )
     ).rows.map((row) => row.name);
 
+  /** The partitions the store would have made ahead at each of these months (as a table that has run for a while has them). */
+  const makeMonthsAsOf = async (...months: number[]) => {
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
+    try {
+      for (const month of months) await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(month), `test:${tableName}`);
+    } finally {
+      await db.destroy();
+    }
+  };
+
   beforeEach(() => {
     pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
     tableName = `al_part_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
@@ -107,12 +117,7 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
   it('does not hold inserts behind a detach: a month it cannot lock is deleted in batches, and dropped at a later pass', async () => {
     const store = open();
     await store.migrate!();
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
-    try {
-      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
-    } finally {
-      await db.destroy();
-    }
+    await makeMonthsAsOf(-5);
     const old = Array.from({ length: 10 }, (_, i) => record(monthStart(-5) + i * 1000, i));
     await store.insert(old);
     const errors: string[] = [];
@@ -179,13 +184,8 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
     const later = record(monthStart(6) + 5000, 1);
     await store.insert([later]);
     expect((await placement()).get(later.id)).toBe(`${tableName}_default`);
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
-    try {
-      // As the store does three months before: the month becomes one of the months ahead.
-      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(4), `test:${tableName}`);
-    } finally {
-      await db.destroy();
-    }
+    // As the store does three months before: the month becomes one of the months ahead.
+    await makeMonthsAsOf(4);
     expect((await placement()).get(later.id)).toBe(`${tableName}_p${monthName(6)}`);
     expect(await store.get(later.id)).toEqual(later);
   });
@@ -194,13 +194,7 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
     const store = open();
     await store.migrate!();
     // Months that were ahead once: partitions for the past five months exist, as they would.
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
-    try {
-      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
-      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-1), `test:${tableName}`);
-    } finally {
-      await db.destroy();
-    }
+    await makeMonthsAsOf(-5, -1);
     const records: ActivityRecord[] = [];
     for (let month = -5; month <= 0; month++) {
       for (let i = 0; i < 20; i++) records.push(record(monthStart(month) + i * 3_600_000, records.length));
@@ -230,12 +224,7 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
   it('finishes a drop that stopped between its detach and its drop (a crash): the detached month is dropped and counted', async () => {
     const store = open();
     await store.migrate!();
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
-    try {
-      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
-    } finally {
-      await db.destroy();
-    }
+    await makeMonthsAsOf(-5);
     await store.insert(Array.from({ length: 4 }, (_, i) => record(monthStart(-5) + i * 1000, i)));
     await pool.query(`alter table "${tableName}" detach partition "${tableName}_p${monthName(-5)}"`);
     const logger = createActivityLogger({ store, retention: { days: 62 } });
@@ -248,12 +237,7 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
   it('drops no partition when records that match no rule are kept forever', async () => {
     const store = open();
     await store.migrate!();
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }) }) });
-    try {
-      await new MonthlyPartitions(kysely, tableName, undefined).ensureAhead(db, monthStart(-5), `test:${tableName}`);
-    } finally {
-      await db.destroy();
-    }
+    await makeMonthsAsOf(-5);
     const kept = record(monthStart(-5) + 1000, 1, 'recipe.view');
     const gone = record(monthStart(-5) + 2000, 2, 'activity.query');
     await store.insert([kept, gone]);

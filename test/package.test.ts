@@ -16,6 +16,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   exports: Record<string, unknown>;
   files: string[];
   sideEffects: boolean;
+  peerDependencies: Record<string, string>;
 };
 const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json');
 
@@ -153,6 +154,24 @@ describe('package', () => {
     expect(output).toMatch(/Tests\s+\d+ passed/);
     expect(output).not.toMatch(/failed/);
   }, 240_000);
+
+  it('runs on the oldest peers of every range it declares: express 4.17, fastify 4.10, better-sqlite3 11, hono 4.0', () => {
+    // The newest of each range are this repository's own dev dependencies, under which every
+    // other suite runs. better-sqlite3 11 compiles from source here (a minute or two).
+    const app = installedApp('oldest-peers');
+    const oldest = ['express@4.17.1', 'fastify@4.10.0', 'better-sqlite3@11.0.0', 'hono@4.0.0', '@hono/node-server@1.8.0', 'kysely@0.28.0'];
+    run('npm', ['install', ...oldest, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app, 300_000);
+    const script = readFileSync(join(root, 'test/compat/peers-smoke.mjs'), 'utf8');
+    writeFileSync(join(app, 'smoke.mjs'), script);
+    const report = JSON.parse(run('node', ['smoke.mjs'], app, 60_000).trim().split('\n').pop()!) as { versions: Record<string, string>; records: number; written: number };
+    expect(report).toEqual({
+      versions: { express: '4.17.1', fastify: '4.10.0', 'better-sqlite3': '11.0.0', hono: '4.0.0' },
+      records: 3,
+      written: 6,
+    });
+    // The peer ranges say so, so that npm installs these without --legacy-peer-deps.
+    expect(pkg.peerDependencies).toMatchObject({ express: '^4.17 || ^5', fastify: '^4.10 || ^5', 'better-sqlite3': '^11 || ^12 || ^13', hono: '^4' });
+  }, 420_000);
 
   it('gives jest the matchers: expect.extend(activityMatchers) in a CommonJS jest test, failures with a diff', () => {
     const app = installedApp('jest-app');

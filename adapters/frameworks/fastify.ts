@@ -37,7 +37,7 @@ export interface FastifyActivityLogsOptions extends ActivityLogsOptions<FastifyR
 }
 
 /** The fastify versions these plugins are written for. */
-export const SUPPORTED_FASTIFY = '5.x';
+export const SUPPORTED_FASTIFY = '>=4.10.0 <6';
 
 /**
  * Where the request's scope is kept for the onError and onResponse hooks: a request

@@ -34,9 +34,12 @@ export type ExpressActivityOptions = ActivityMiddlewareOptions<Request>;
 export type ExpressActivityLogsOptions = ActivityLogsOptions<Request>;
 
 /**
- * Records an error as `system.error` (once per request) and passes it on with `next(err)`.
- * `activityMiddleware` appends one at the end of the app by itself; put this one before your
- * own error middleware when that middleware answers errors without calling `next(err)`.
+ * Records an error as `system.error` (once per request) when the request is answered with a
+ * 5xx, and passes it on with `next(err)`; an error the app answers with another status was an
+ * answer, recorded by automatic capture.
+ * `activityMiddleware` places one before the error middleware of the app and of its routers
+ * by itself; put this one before the error middleware of a sub-app (`express()` mounted with
+ * `app.use(path, sub)`) that does not mount `activityMiddleware` itself.
  *
  * @example
  * app.use(activityErrorHandler());
@@ -50,7 +53,8 @@ export function activityErrorHandler(): ErrorRequestHandler {
     // and a lost async context or asyncContext: false), the error is not recorded as
     // system.error, but the request's 5xx still is, by automatic capture.
     const scope = requestScopeOf(req.activity, req) ?? requestScopeOf(tryCurrentActivity(), req);
-    scope?.recordError(error);
+    // Decided when the response ends: an error the app answers with a 4xx was an answer.
+    scope?.noteError(error);
     next(error);
   };
 }
@@ -59,11 +63,12 @@ export function activityErrorHandler(): ErrorRequestHandler {
  * The request middleware. Register it before your routes. The client address is express's
  * `req.ip`, so it follows the app's `trust proxy` setting.
  *
- * Unhandled errors: on the first request of an app it appends one error-recording layer at
- * the end of the app's stack, which records an error that reaches it as `system.error` and
- * passes it on with `next(err)`, so express's own handling answers exactly as before. An error
- * your own error middleware answers without `next(err)` is recorded only by automatic capture
- * of the status it sends (a 5xx is a `failure`), unless {@link activityErrorHandler} runs first.
+ * Errors: on the first request of an app it puts one error-recording layer just before the
+ * app's first error middleware (at the end when there is none), and likewise in every router
+ * mounted in it. The layer records the error as `system.error` and passes it on with
+ * `next(err)`, so the app's own error middleware, or express's, answers exactly as before. A
+ * sub-app's stack is hidden behind express's mount function: there, mount this middleware too,
+ * or put {@link activityErrorHandler} before its error middleware.
  *
  * @example
  * app.use(activityMiddleware(activity, { actor: (req) => req.user && { type: 'user', id: req.user.id } }));
@@ -71,22 +76,23 @@ export function activityErrorHandler(): ErrorRequestHandler {
 export function activityMiddleware(logger: ActivityLogger<any>, options: ExpressActivityOptions = {}): RequestHandler {
   const open = createRequestScopeFactory(logger, options);
   const { actor, tenant } = options;
-  const appsWithErrorLayer = new WeakSet<object>();
+  const placedRecorders = new WeakSet<object>();
 
   const recordError = activityErrorHandler();
 
   return function activityMiddleware(req: Request, res: Response, next: NextFunction): void {
+    // On an app's first request, when it has registered its routes and error middleware
+    // (req.app is the sub-app inside one: mounted there too, the middleware places it there).
+    const app = req.app as object | undefined;
+    if (app && !placedRecorders.has(app)) {
+      placedRecorders.add(app);
+      placeErrorRecorder(app, recordError, placedRecorders);
+    }
     // Mounted on an app and again on a sub-app (or twice on one): the request is in scope
     // already, with its id echoed; a second scope would record it twice under two ids.
     if (requestScopeOf(req.activity, req)) {
       next();
       return;
-    }
-    const app = req.app as { use?: (fn: ErrorRequestHandler) => unknown } | undefined;
-    if (app && typeof app.use === 'function' && !appsWithErrorLayer.has(app)) {
-      appsWithErrorLayer.add(app);
-      // Appended now, after the app registered its routes, so it runs after every one of them.
-      app.use(recordError);
     }
     const opened = open({
       request: new HeaderRecordRequest(req.method, req.headers),
@@ -100,6 +106,43 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
     if (opened instanceof Promise) opened.then((scope) => start(req, res, next, scope), next);
     else start(req, res, next, opened);
   };
+}
+
+/** A router's stack as express 4 and 5 build it: layers with a handler, route layers with a route. */
+interface Router {
+  stack: { handle?: unknown; route?: unknown }[];
+  use(fn: ErrorRequestHandler): unknown;
+}
+
+/** The router of an express app (express 4: `_router`, made on first use; express 5: `router`), or the router itself. */
+function routerOf(handle: unknown): Router | undefined {
+  if (typeof handle !== 'function') return undefined;
+  const owner = handle as Partial<Router> & { _router?: Router; router?: Router; set?: unknown; handle?: unknown };
+  if (Array.isArray(owner.stack) && typeof owner.use === 'function') return owner as Router;
+  // An app: a function with handle() and set(); its router is where its middleware lives.
+  if (typeof owner.handle !== 'function' || typeof owner.set !== 'function') return undefined;
+  const router = owner._router ?? owner.router;
+  return router && Array.isArray(router.stack) && typeof router.use === 'function' ? router : undefined;
+}
+
+/**
+ * Puts `recordError` just before the first error middleware of `app` (or at its end when it
+ * has none), and of every router mounted in it, once each. An app's own error
+ * middleware usually answers without `next(err)`, and the error's details would never reach
+ * the log; this way no `activityErrorHandler()` line is needed anywhere.
+ */
+function placeErrorRecorder(app: unknown, recordError: ErrorRequestHandler, placed: WeakSet<object>, depth = 0): void {
+  const router = routerOf(app);
+  if (!router || placed.has(router) || depth > 16) return;
+  // Routers mounted with use() are in the stack as themselves; sub-apps are wrapped (express
+  // mounts them through a function of its own), so they are reached only from their own requests.
+  placed.add(router);
+  for (const layer of router.stack) if (!layer.route) placeErrorRecorder(layer.handle, recordError, placed, depth + 1);
+  router.use(recordError);
+  const recorder = router.stack.pop()!;
+  const isErrorMiddleware = (layer: Router['stack'][number]) => !layer.route && typeof layer.handle === 'function' && layer.handle.length === 4;
+  const first = router.stack.findIndex(isErrorMiddleware);
+  router.stack.splice(first === -1 ? router.stack.length : first, 0, recorder);
 }
 
 function start(req: Request, res: Response, next: NextFunction, scope: ActivityRequestScope): void {

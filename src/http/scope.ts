@@ -97,6 +97,13 @@ export interface ActivityRequestScope {
    * `status`/`statusCode` is a deliberate answer and is left to automatic capture.
    */
   recordError(error: unknown): void;
+  /**
+   * Keeps an error the app's own error middleware is about to answer, and decides at
+   * `finish()`: answered with a 5xx, it is recorded as by {@link recordError}, with its
+   * details; answered with anything else (an error the app maps to a 404 or 401), it was an
+   * answer, and automatic capture records the status alone. The first error is kept.
+   */
+  noteError(error: unknown): void;
   /** Records the automatic event for the final status code, if the capture policy asks for one. Once. */
   finish(statusCode: number): void;
 }
@@ -168,6 +175,8 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   private readonly staticRoute: string | undefined;
   private lastRoute: string | undefined;
   private errorRecorded = false;
+  /** An error the app's error middleware answers; recorded at finish() if the answer is a 5xx. */
+  private notedError: { error: unknown } | undefined;
   /** The request's own loggers recorded a denied or failure event (see CaptureOptions.dedupe). */
   private ownRefusalRecorded = false;
   private finished = false;
@@ -216,9 +225,14 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     this.activity.log({ action: 'system.error', status: 'failure', error });
   }
 
+  noteError(error: unknown): void {
+    if (this.notedError === undefined) this.notedError = { error };
+  }
+
   finish(statusCode: number): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.notedError !== undefined && statusCode >= 500) this.recordError(this.notedError.error);
     // The unhandled error already stands for this request's failure.
     if (this.errorRecorded && statusCode >= 500) return;
     const { policy } = this.settings;

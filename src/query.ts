@@ -81,12 +81,11 @@ export function parseSummaryQuery(query: SummaryQuery): NormalizedSummaryQuery {
 /** Validates purge options. */
 export function parsePurgeOptions(options: PurgeOptions): NormalizedPurgeOptions {
   const parsed = parseOrThrow(purgeOptionsSchema, options, 'INVALID_QUERY', 'invalid purge options');
-  const storable = (tenantId: string | undefined) => (tenantId === undefined ? undefined : storableText(tenantId));
   return {
     ...parsed,
-    ...(parsed.tenantId !== undefined && { tenantId: storable(parsed.tenantId) }),
+    ...(parsed.tenantId !== undefined && { tenantId: storableText(parsed.tenantId) }),
     ...(parsed.except !== undefined && {
-      except: parsed.except.map((exception) => (exception.tenantId === undefined ? exception : { ...exception, tenantId: storable(exception.tenantId) })),
+      except: parsed.except.map((exception) => (exception.tenantId === undefined ? exception : { ...exception, tenantId: storableText(exception.tenantId) })),
     }),
   };
 }

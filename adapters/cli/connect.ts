@@ -1,4 +1,3 @@
-import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityStore } from '../../src/store.js';
 
 /** Where the CLI reads and writes: a store opened from `--db` (or `ACTIVITY_LOG_DB`) and `--table`. */
@@ -40,7 +39,3 @@ export function usage(message: string): UsageError {
   return new UsageError(message);
 }
 
-/** Whether an error is the store's own (not a usage error). */
-export function isStoreError(error: unknown): error is ActivityLogError {
-  return error instanceof ActivityLogError;
-}

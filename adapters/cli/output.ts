@@ -1,5 +1,7 @@
 import pc from 'picocolors';
-import { csvRow, EXPORT_CSV_COLUMNS } from '../../src/http/export.js';
+import { CSV_HEADER, csvRow } from '../../src/http/export.js';
+
+export { CSV_HEADER };
 import type { ActivityRecord } from '../../src/schema.js';
 import { usage } from './connect.js';
 
@@ -29,9 +31,6 @@ export function stdoutTerminal(noColor: boolean): Terminal {
     color: tty && !noColor && pc.isColorSupported,
   };
 }
-
-/** The CSV header line. */
-export const CSV_HEADER = `${EXPORT_CSV_COLUMNS.join(',')}\r\n`;
 
 /** One record in a line-oriented format (the table's rows need the whole page, see `table`). */
 export function line(record: ActivityRecord, format: 'ndjson' | 'csv'): string {

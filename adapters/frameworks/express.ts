@@ -99,7 +99,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       frameworkRequest: req,
       ip: req.ip,
       route: () => routeTemplate(req),
-      path: () => req.originalUrl,
+      path: req.originalUrl,
       actor: actor && (() => actor(req)),
       tenant: tenant && (() => tenant(req)),
     });

@@ -81,7 +81,7 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
         request: new HeaderRecordRequest(request.method, request.headers),
         ip: request.ip,
         route: request.routeOptions.url,
-        path: () => request.url,
+        path: request.url,
         actor: actor && (() => actor(request)),
         tenant: tenant && (() => tenant(request)),
       });

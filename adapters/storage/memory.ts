@@ -141,9 +141,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         const entry = entries[i]!;
         if (entry.occurredAtMs >= before) break;
         const { record } = entry;
-        if (options.tenantId !== undefined && record.tenantId !== options.tenantId) continue;
-        if (options.action !== undefined && !actionMatches(record.action, options.action)) continue;
-        if (options.except?.some((exception) => matchesException(record, exception))) continue;
+        // The purge's own tenant and action select records by the same rule as its exceptions.
+        if (!matchesException(record, options) || options.except?.some((exception) => matchesException(record, exception))) continue;
         entries.splice(i, 1);
         byId.delete(entry.id);
         removed++;
@@ -246,8 +245,8 @@ function summarize(entries: Entry[], query: NormalizedSummaryQuery): SummaryBuck
   return counter.result();
 }
 
-/** Whether a record is one a purge exception leaves alone. */
-function matchesException(record: ActivityRecord, exception: PurgeException): boolean {
+/** Whether a record is of a tenant and action (either may be absent): a purge's own selection, or one of its exceptions. */
+function matchesException(record: ActivityRecord, exception: Pick<PurgeException, 'tenantId' | 'action'>): boolean {
   return (
     (exception.tenantId === undefined || record.tenantId === exception.tenantId) &&
     (exception.action === undefined || actionMatches(record.action, exception.action))

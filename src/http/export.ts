@@ -50,6 +50,9 @@ export function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** The CSV export's first line: the column names (CRLF), as the admin API and the CLI write it. */
+export const CSV_HEADER = `${EXPORT_CSV_COLUMNS.join(',')}\r\n`;
+
 /** One record as a CSV line (CRLF), in {@link EXPORT_CSV_COLUMNS} order. */
 export function csvRow(record: ActivityRecord): string {
   const cells: unknown[] = [
@@ -105,7 +108,7 @@ export function exportResponse(
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        if (csv) controller.enqueue(encoder.encode(`${EXPORT_CSV_COLUMNS.join(',')}\r\n`));
+        if (csv) controller.enqueue(encoder.encode(CSV_HEADER));
       },
       async pull(controller) {
         try {

@@ -63,11 +63,11 @@ export interface RequestScopeInput {
   /** Calls the user's `tenant(req)`; may throw. */
   tenant?: (() => unknown) | undefined;
   /**
-   * The request's URL path (the query string is dropped), read only when an event of automatic
+   * The request's URL (its query string is dropped), used only when an event of automatic
    * capture has no route template to say where the request went (an app-level refusal before
-   * routing, an unknown path).
+   * routing, an unknown path); a function where reading it costs work (it is called then only).
    */
-  path?: (() => string | undefined) | undefined;
+  path?: string | undefined | (() => string | undefined);
   /**
    * The framework's own request object (express's `req`). A shim that passes it can find the
    * scope again from the request's logger (the express error handler does); others leave it out.
@@ -189,7 +189,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     actor: ActivityActor,
     tenantId: string | number | undefined,
     private readonly routeOf: (() => string | undefined) | undefined,
-    private readonly pathOf: (() => string | undefined) | undefined,
+    private readonly pathOf: string | undefined | (() => string | undefined),
     /** The framework's request object this scope belongs to (see requestScopeOf). */
     readonly frameworkRequest: object | undefined,
   ) {
@@ -254,7 +254,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   private path(): string | undefined {
     if (!this.pathOf) return undefined;
     try {
-      const url = this.pathOf();
+      const url = typeof this.pathOf === 'function' ? this.pathOf() : this.pathOf;
       if (typeof url !== 'string' || url.length === 0) return undefined;
       const end = url.search(/[?#]/);
       return (end === -1 ? url : url.slice(0, end)).slice(0, LIMITS.route);

@@ -110,25 +110,12 @@ function splitPaths(commitments: Readonly<Record<string, string>>): SplitCommitm
 /** An object's canonical JSON with each committed field as `{"$commitment":"<hex>"}`. */
 function committed(value: object, head: string, split: readonly SplitCommitment[] | undefined): string {
   if (!split || !split.some((entry) => entry[0] === head)) return canonicalJson(value);
-  const keys = Object.keys(value);
-  if (keys.length > 1) keys.sort();
-  let out = '{';
-  let first = true;
-  for (const key of keys) {
-    const item = (value as Record<string, unknown>)[key];
-    if (item === undefined) continue;
-    if (!first) out += ',';
-    first = false;
-    let commitment: string | undefined;
+  return objectJson(value, (key, item) => {
     for (const entry of split) {
-      if (entry[0] === head && entry[1] === key) {
-        commitment = entry[2];
-        break;
-      }
+      if (entry[0] === head && entry[1] === key) return `{"$commitment":${JSON.stringify(entry[2])}}`;
     }
-    out += `${quotedKey(key)}:${commitment === undefined ? canonicalJson(item) : `{"$commitment":${JSON.stringify(commitment)}}`}`;
-  }
-  return `${out}}`;
+    return canonicalJson(item);
+  });
 }
 
 /** HMAC-SHA256 of `prev`, a line feed and `form`, under `key`, as hex. */
@@ -154,6 +141,14 @@ export function canonicalJson(value: unknown): string {
     }
     return `${out}]`;
   }
+  return objectJson(value, itemJson);
+}
+
+/** A member's value as canonical JSON (a module constant: no closure per object). */
+const itemJson = (_key: string, item: unknown): string => canonicalJson(item);
+
+/** An object's members in key order (UTF-16 code units), undefined ones left out, each written by `member`. */
+function objectJson(value: object, member: (key: string, item: unknown) => string): string {
   const keys = Object.keys(value);
   if (keys.length > 1) keys.sort();
   let out = '{';
@@ -163,7 +158,7 @@ export function canonicalJson(value: unknown): string {
     if (item === undefined) continue;
     if (!first) out += ',';
     first = false;
-    out += `${quotedKey(key)}:${canonicalJson(item)}`;
+    out += `${quotedKey(key)}:${member(key, item)}`;
   }
   return `${out}}`;
 }

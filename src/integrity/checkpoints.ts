@@ -43,17 +43,24 @@ export class CheckpointKeeper {
     for (const record of records) {
       const integrity = record.integrity;
       if (!integrity || integrity.chain !== this.chain || integrity.seq < this.next) continue;
-      this.ahead.set(integrity.seq, { hash: integrity.hash, stored });
+      // Batches settle in order almost always: the next record moves the chain on at once.
+      if (integrity.seq === this.next && this.ahead.size === 0) this.advance(integrity.hash, stored);
+      else this.ahead.set(integrity.seq, { hash: integrity.hash, stored });
     }
     let entry = this.ahead.get(this.next);
     while (entry) {
       this.ahead.delete(this.next);
-      if (entry.stored) this.lastStored = { seq: this.next, hash: entry.hash };
-      this.next += 1;
-      // Every `checkpointRecords` records, at the record that completes them.
-      if (this.lastStored && this.lastStored.seq - this.lastCheckpointSeq >= this.integrity.checkpointRecords) this.checkpointIfGrown();
+      this.advance(entry.hash, entry.stored);
       entry = this.ahead.get(this.next);
     }
+  }
+
+  /** The record at `next` settled. */
+  private advance(hash: string, stored: boolean): void {
+    if (stored) this.lastStored = { seq: this.next, hash };
+    this.next += 1;
+    // Every `checkpointRecords` records, at the record that completes them.
+    if (this.lastStored && this.lastStored.seq - this.lastCheckpointSeq >= this.integrity.checkpointRecords) this.checkpointIfGrown();
   }
 
   /** close(): the last checkpoint, after those still being written. Never rejects. */

@@ -19,10 +19,6 @@ export class ChainTracker {
     this.keeper = new CheckpointKeeper(this.sealer.chain, integrity, store, report);
   }
 
-  get chain(): string {
-    return this.sealer.chain;
-  }
-
   /** The next place in the chain, for a record leaving the queue. */
   seal(record: ActivityRecord): void {
     this.sealer.seal(record);

@@ -93,7 +93,14 @@ export class RetentionScheduler {
   private async pass(now: number): Promise<number | undefined> {
     const { batchSize, intervalMs } = this.retention;
     // Held for a whole interval: the instance that purged keeps the job until it stops.
-    const leased = () => this.store.lease?.(LEASE, this.holder, intervalMs) ?? Promise.resolve(true);
+    // Renewed between slices once half of it has gone by, not at every slice (a write and a read each).
+    let renewedAt = 0;
+    const leased = async () => {
+      if (!this.store.lease || Date.now() - renewedAt < intervalMs / 2) return true;
+      const held = await this.store.lease(LEASE, this.holder, intervalMs);
+      renewedAt = Date.now();
+      return held;
+    };
     if (!(await leased())) return undefined;
     let removed = 0;
     // Whole partitions first, where every record in them is past every retention.

@@ -19,11 +19,11 @@ import pg from 'pg';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, type ActivityEvent, type ActivityLoggerOptions, type ActivityStore } from '../../src/index.js';
+import { BATCH, throughLogger } from './through-logger.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const scaled = (n: number) => Math.max(1000, Math.round((n * SCALE) / 1000) * 1000);
 const ROUNDS = Number(process.env.BENCH_REPEAT ?? 3);
-const BATCH = 1000;
 const KEY = 'a benchmark secret of at least 32 bytes';
 const integrity: ActivityLoggerOptions['integrity'] = { key: KEY, personal: ['email'] };
 
@@ -41,22 +41,6 @@ function event(i: number): ActivityEvent {
   };
 }
 
-/** Logs n events through a logger over `store` and waits until they are stored; events/s. */
-async function throughLogger(store: ActivityStore, n: number, sealed: boolean): Promise<number> {
-  const logger = createActivityLogger({ store, batchSize: BATCH, maxQueue: n + BATCH, onError: (error) => console.error(error), ...(sealed ? { integrity } : {}) });
-  const started = performance.now();
-  for (let i = 0; i < n; i += BATCH) {
-    for (let j = i; j < i + BATCH; j++) logger.log(event(j));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await logger.flush();
-  const seconds = (performance.now() - started) / 1000;
-  const stats = logger.stats();
-  if (stats.written !== n) throw new Error(`logger wrote ${stats.written} of ${n}: ${JSON.stringify(stats)}`);
-  await logger.close();
-  return n / seconds;
-}
-
 /** Integrity on and off, interleaved round by round on fresh tables; medians. */
 async function writeThroughput(label: string, n: number, fresh: (round: number, sealed: boolean) => Promise<{ store: ActivityStore; drop: () => Promise<void> }>): Promise<void> {
   const on: number[] = [];
@@ -64,7 +48,7 @@ async function writeThroughput(label: string, n: number, fresh: (round: number, 
   for (let round = 0; round < ROUNDS; round++) {
     for (const sealed of round % 2 === 0 ? [false, true] : [true, false]) {
       const { store, drop } = await fresh(round, sealed);
-      (sealed ? on : off).push(await throughLogger(store, n, sealed));
+      (sealed ? on : off).push(await throughLogger(store, n, event, sealed ? { integrity } : {}));
       await drop();
     }
   }
@@ -94,7 +78,7 @@ async function verifyMillion(dir: string): Promise<void> {
   const filename = join(dir, 'verify.db');
   console.log(`\nverify() over ${n} sealed SQLite records`);
   const generated = performance.now();
-  await throughLogger(sqliteStore({ filename }), n, true);
+  await throughLogger(sqliteStore({ filename }), n, event, { integrity });
   console.log(`  (written through the logger with integrity on in ${((performance.now() - generated) / 1000).toFixed(1)} s)`);
   const gc = (globalThis as { gc?: () => void }).gc;
   const live = () => {

@@ -39,10 +39,10 @@ import { createActivityLogger } from '../../src/logger.js';
 import { parseActivityQuery } from '../../src/query.js';
 import type { ActivityEvent } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
+import { BATCH, throughLogger } from './through-logger.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const scaled = (n: number) => Math.max(1000, Math.round((n * SCALE) / 1000) * 1000);
-const BATCH = 1000;
 
 interface Result {
   name: string;
@@ -106,30 +106,6 @@ function rawRow(i: number, encodeTime: (ms: number) => unknown): unknown[] {
   ];
 }
 
-/** Logs n events through a logger over `store` and waits until they are stored; events/s. */
-async function throughLogger(store: ActivityStore, n: number, delays?: { p99: number; max: number }): Promise<number> {
-  const logger = createActivityLogger({ store, batchSize: BATCH, maxQueue: n + BATCH, onError: (error) => console.error(error) });
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  const started = performance.now();
-  for (let i = 0; i < n; i += BATCH) {
-    for (let j = i; j < i + BATCH; j++) logger.log(event(j));
-    // Yield as a server would between requests, so the flusher runs alongside.
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await logger.flush();
-  const seconds = (performance.now() - started) / 1000;
-  histogram.disable();
-  if (delays) {
-    delays.p99 = histogram.percentile(99) / 1e6;
-    delays.max = histogram.max / 1e6;
-  }
-  const stats = logger.stats();
-  if (stats.written !== n) throw new Error(`logger wrote ${stats.written} of ${n}: ${JSON.stringify(stats)}`);
-  await logger.close();
-  return n / seconds;
-}
-
 /** The same records the logger would build, for timing `store.insert` on its own; rows/s. */
 async function directInsert(store: ActivityStore, n: number): Promise<number> {
   const started = performance.now();
@@ -185,7 +161,7 @@ async function compareWrites(options: {
     await store.close?.();
     await options.reset();
     store = await options.store();
-    endToEnd = Math.max(endToEnd, await throughLogger(store, n));
+    endToEnd = Math.max(endToEnd, await throughLogger(store, n, event));
   }
   const noop: ActivityStore = {
     name: 'noop',
@@ -194,7 +170,7 @@ async function compareWrites(options: {
     get: async () => undefined,
     purge: async () => 0,
   };
-  const loggerOnly = Math.max(await throughLogger(noop, n), await throughLogger(noop, n));
+  const loggerOnly = Math.max(await throughLogger(noop, n, event), await throughLogger(noop, n, event));
   report(`raw ${options.label}`, `${Math.round(raw)} rows/s`);
   report('store.insert() alone (records prebuilt)', `${Math.round(direct)} rows/s`, `ratio ${(direct / raw).toFixed(2)}`);
   report('log() -> flush -> store (end to end)', `${Math.round(endToEnd)} events/s`);
@@ -246,7 +222,7 @@ async function sqliteWrites(dir: string): Promise<void> {
     const store = sqliteStore({ filename: join(dir, `writer-${writer}.db`), tableName: 'activity_logs', writer });
     await store.migrate();
     const delays = { p99: 0, max: 0 };
-    const rate = await throughLogger(store, n, delays);
+    const rate = await throughLogger(store, n, event, {}, delays);
     report(`  end to end, writer: '${writer}'`, `${Math.round(rate)} events/s`, `event-loop delay p99 ${delays.p99.toFixed(1)} ms, max ${delays.max.toFixed(1)} ms`);
   }
 }

@@ -53,6 +53,14 @@ export interface TablePartitions {
   dropBefore(db: AnyKysely, before: Date): Promise<number>;
 }
 
+/**
+ * `SqlDialect.takeLease` for the databases with `insert … on conflict … do update … where`
+ * (PostgreSQL, SQLite): unqualified columns in DO UPDATE name the stored row, `excluded` the
+ * proposed one.
+ */
+export const upsertLease: SqlDialect['takeLease'] = (sql, table, { name, holder, now, expiresAt }) =>
+  sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where ${table}.expires_at <= ${now} or ${table}.holder = excluded.holder`;
+
 export interface SqlDialect {
   readonly name: SqlDialectName;
   /** Most bound parameters one statement may carry; inserts are split to stay under it. */

@@ -1,4 +1,4 @@
-import type { AnyKysely, Fragment, KyselyModule, TablePartitions } from './dialect.js';
+import { doubleQuote, type AnyKysely, type Fragment, type KyselyModule, type TablePartitions } from './dialect.js';
 
 /** Months of partitions kept ready ahead of the current one. */
 export const MONTHS_AHEAD = 3;
@@ -27,7 +27,7 @@ export class MonthlyPartitions implements TablePartitions {
     private readonly schema: string | undefined,
   ) {
     this.parent = this.id(tableName);
-    this.qualifiedParent = schema ? `"${schema}"."${tableName}"` : `"${tableName}"`;
+    this.qualifiedParent = schema ? doubleQuote(schema, tableName) : doubleQuote(tableName);
   }
 
   /** Whether the table is partitioned (`relkind` 'p'), plain, or not made yet. */
@@ -102,10 +102,8 @@ export class MonthlyPartitions implements TablePartitions {
         // every insert would wait for it), and exactly: no insert reaches a detached table.
         return await this.dropDetached(db, name);
       } catch (error) {
-        if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE || attempt >= DETACH_ATTEMPTS) {
-          if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return undefined;
-          throw error;
-        }
+        if ((error as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw error;
+        if (attempt >= DETACH_ATTEMPTS) return undefined;
         await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
       }
     }
@@ -140,8 +138,7 @@ export class MonthlyPartitions implements TablePartitions {
 
 /** The start of the UTC month of `ms`. */
 function monthStart(ms: number): number {
-  const date = new Date(ms);
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+  return addMonths(ms, 0);
 }
 
 function addMonths(ms: number, months: number): number {

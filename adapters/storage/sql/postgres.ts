@@ -1,4 +1,4 @@
-import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
+import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, valueRows, type SqlDialect, upsertLease } from './dialect.js';
 import { MonthlyPartitions } from './partitions.js';
 
 /**
@@ -22,9 +22,7 @@ export const postgresDialect: SqlDialect = {
     const columns = sql.join(key.map((column) => sql.id(column)));
     return sql`delete from ${table} where (${columns}) in (select ${columns} from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`;
   },
-  // Unqualified columns in DO UPDATE name the stored row; `excluded` the proposed one.
-  takeLease: (sql, table, { name, holder, now, expiresAt }) =>
-    sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where ${table}.expires_at <= ${now} or ${table}.holder = excluded.holder`,
+  takeLease: upsertLease,
   partitions: (k, tableName, schema) => new MonthlyPartitions(k, tableName, schema),
   writeTransaction: (_k, db, fn) => db.transaction().execute(fn),
   lockForUpdate: (sql) => sql` for update`,

@@ -1,4 +1,4 @@
-import { doubleQuote, indexColumns, indexName, valueRows, type AnyKysely, type Fragment, type IndexDefinition, type KyselyModule, type SqlDialect, type SqlTag } from './dialect.js';
+import { doubleQuote, indexColumns, indexName, valueRows, type AnyKysely, type Fragment, type IndexDefinition, type KyselyModule, type SqlDialect, type SqlTag, upsertLease } from './dialect.js';
 
 /**
  * SQLite: times as epoch-millisecond integers, JSON as text read with the JSON1 functions,
@@ -26,9 +26,7 @@ export const sqliteDialect: SqlDialect = {
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (${key.join(', ')}) do nothing`,
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`,
-  // Unqualified columns in DO UPDATE name the stored row; `excluded` the proposed one.
-  takeLease: (sql, table, { name, holder, now, expiresAt }) =>
-    sql`insert into ${table} (name, holder, expires_at) values (${name}, ${holder}, ${expiresAt}) on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at where ${table}.expires_at <= ${now} or ${table}.holder = excluded.holder`,
+  takeLease: upsertLease,
   writeTransaction: immediateTransaction,
   // BEGIN IMMEDIATE already holds the write lock.
   lockForUpdate: (sql) => sql``,

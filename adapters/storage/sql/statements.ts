@@ -193,9 +193,8 @@ export class SqlStatements {
 
   // ---- reads ----------------------------------------------------------------------------
 
-  /** Sealed records in chain order (see ActivityStore.chainPage). */
   /**
-   * Sealed records in chain order. The position after which to read is either within one chain
+   * Sealed records in chain order (see ActivityStore.chainPage). The position after which to read is either within one chain
    * (`rest: 'same-chain'`: that chain, after a sequence number) or past it (`'next-chains'`:
    * chains after it): each is one range of the chain index on every database, where an `or`
    * of both would scan the index from its start on some.

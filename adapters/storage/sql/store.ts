@@ -271,10 +271,13 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       const { readDb, statements } = await ready();
       // The table is made on first use, not by migrate(): only a logger with retention needs it.
       // Tried twice: PostgreSQL can fail one of two concurrent "create table if not exists".
-      leasesReady ??= statements.createLeases(readDb).catch(() => statements.createLeases(readDb));
-      leasesReady.catch(() => {
-        leasesReady = undefined;
-      });
+      leasesReady ??= statements
+        .createLeases(readDb)
+        .catch(() => statements.createLeases(readDb))
+        .catch((error: unknown) => {
+          leasesReady = undefined;
+          throw error;
+        });
       await leasesReady;
       return statements.takeLease(readDb, name, holder, ttlMs);
     },

@@ -26,16 +26,35 @@ export const PERSONAL_FIELDS = ['actor.name', 'target.name', 'context.ip', 'cont
 /** What an erased value is replaced by. */
 export const ERASED = '[ERASED]';
 
-/** The personal field paths of a record: the fixed ones and `metadata.<key>` for each personal key. */
-export function personalPaths(record: ActivityRecord, personalMetadata: readonly string[]): string[] {
-  const paths: string[] = [];
-  if (record.actor?.name !== undefined) paths.push('actor.name');
-  if (record.target?.name !== undefined) paths.push('target.name');
-  if (record.context?.ip !== undefined) paths.push('context.ip');
-  if (record.context?.userAgent !== undefined) paths.push('context.userAgent');
-  const metadata = record.metadata;
-  if (metadata) for (const key of personalMetadata) if (Object.hasOwn(metadata, key)) paths.push(`metadata.${key}`);
-  return paths;
+/** A personal field: the object of the record it sits in, its key there, and its path. */
+export interface PersonalField {
+  readonly head: 'actor' | 'target' | 'context' | 'metadata';
+  readonly key: string;
+  readonly path: string;
+}
+
+/**
+ * The personal fields a logger commits to, in the order they are committed: the fixed ones,
+ * then `metadata.<key>` for each personal metadata key. Worked out once per logger, so that
+ * sealing a record splits and joins no path.
+ */
+export function personalFields(personalMetadata: readonly string[]): readonly PersonalField[] {
+  const fields: PersonalField[] = PERSONAL_FIELDS.map((path) => {
+    const [head, key] = path.split('.') as [PersonalField['head'], string];
+    return { head, key, path };
+  });
+  for (const key of personalMetadata) fields.push({ head: 'metadata', key, path: `metadata.${key}` });
+  return fields;
+}
+
+/**
+ * Whether a record holds a personal field: a fixed field when its value is defined, a metadata
+ * key when the record's metadata has it.
+ */
+export function holds(record: ActivityRecord, field: PersonalField): boolean {
+  const container = (record as unknown as Record<string, Record<string, unknown> | undefined>)[field.head];
+  if (container === undefined) return false;
+  return field.head === 'metadata' ? Object.hasOwn(container, field.key) : container[field.key] !== undefined;
 }
 
 /** The value at a personal field path of a record. */
@@ -78,7 +97,20 @@ const sha256Base64url: (text: string) => string =
  * the two together), written out field by field, because it runs for every sealed record.
  */
 export function canonicalForm(record: ActivityRecord, chain: string, keyId: string, commitments: Readonly<Record<string, string>> | undefined): string {
-  const split = commitments ? splitPaths(commitments) : undefined;
+  return canonicalFormOf(record, chain, keyId, commitments, commitments ? splitPaths(commitments) : undefined);
+}
+
+/**
+ * {@link canonicalForm} with the commitments also given as `[object, key, commitment]`, as the
+ * sealer has them at hand. @internal
+ */
+export function canonicalFormOf(
+  record: ActivityRecord,
+  chain: string,
+  keyId: string,
+  commitments: Readonly<Record<string, string>> | undefined,
+  split: readonly SplitCommitment[] | undefined,
+): string {
   // Top-level keys in sorted order.
   let out = `{"action":${JSON.stringify(record.action)}`;
   if (record.actor !== undefined) out += `,"actor":${committed(record.actor, 'actor', split)}`;
@@ -96,7 +128,7 @@ export function canonicalForm(record: ActivityRecord, chain: string, keyId: stri
 }
 
 /** Commitments as `[object, key, commitment]`, so that no path string is built per field. */
-type SplitCommitment = readonly [head: string, key: string, commitment: string];
+export type SplitCommitment = readonly [head: string, key: string, commitment: string];
 
 function splitPaths(commitments: Readonly<Record<string, string>>): SplitCommitment[] {
   const split: SplitCommitment[] = [];

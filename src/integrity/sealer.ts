@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { uuidv7 } from '../ids.js';
 import type { ActivityRecord } from '../schema.js';
-import { canonicalForm, chainHash, commitment, derivedSalt, personalPaths, valueAt } from './canonical.js';
+import { canonicalFormOf, chainHash, commitment, derivedSalt, holds, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
 import type { ResolvedIntegrity } from './options.js';
 
 /**
@@ -16,12 +16,17 @@ export class Sealer {
   private seq = 0;
   private prev = '';
 
-  constructor(private readonly integrity: ResolvedIntegrity) {}
+  /** The fields committed to rather than hashed as they are. */
+  private readonly fields: readonly PersonalField[];
+
+  constructor(private readonly integrity: ResolvedIntegrity) {
+    this.fields = personalFields(integrity.personal);
+  }
 
   /** Gives `record` the next place in the chain (`record.integrity`). */
   seal(record: ActivityRecord): void {
     this.seq += 1;
-    record.integrity = sealed(record, this.integrity, this.chain, this.seq, this.prev);
+    record.integrity = sealed(record, this.integrity, this.fields, this.chain, this.seq, this.prev);
     this.prev = record.integrity.hash;
   }
 
@@ -31,22 +36,36 @@ export class Sealer {
    * logger's chain. Such a record proves that it was not edited; its deletion is not proven.
    */
   sealAlone(record: ActivityRecord): void {
-    record.integrity = sealed(record, this.integrity, `tx:${record.id}`, 1, '');
+    record.integrity = sealed(record, this.integrity, this.fields, `tx:${record.id}`, 1, '');
   }
 }
 
-function sealed(record: ActivityRecord, integrity: ResolvedIntegrity, chain: string, seq: number, prev: string): NonNullable<ActivityRecord['integrity']> {
-  const paths = personalPaths(record, integrity.personal);
+function sealed(
+  record: ActivityRecord,
+  integrity: ResolvedIntegrity,
+  fields: readonly PersonalField[],
+  chain: string,
+  seq: number,
+  prev: string,
+): NonNullable<ActivityRecord['integrity']> {
   let seed: string | undefined;
   let commitments: Record<string, string> | undefined;
-  if (paths.length > 0) {
-    // A salt per field, derived from one seed: erasing one field's value and salt leaves the
-    // others provable (erase() then keeps their salts instead of the seed).
-    seed = randomBase64url(16);
-    commitments = {};
-    for (const path of paths) commitments[path] = commitment(derivedSalt(seed, path), path, valueAt(record, path));
+  let split: SplitCommitment[] | undefined;
+  for (const field of fields) {
+    if (!holds(record, field)) continue;
+    if (seed === undefined) {
+      // A salt per field, derived from one seed: erasing one field's value and salt leaves the
+      // others provable (erase() then keeps their salts instead of the seed).
+      seed = randomBase64url(16);
+      commitments = {};
+      split = [];
+    }
+    const value = (record as unknown as Record<string, Record<string, unknown>>)[field.head]![field.key];
+    const committed = commitment(derivedSalt(seed, field.path), field.path, value);
+    commitments![field.path] = committed;
+    split!.push([field.head, field.key, committed]);
   }
-  const hash = chainHash(integrity.key, prev, canonicalForm(record, chain, integrity.keyId, commitments));
+  const hash = chainHash(integrity.key, prev, canonicalFormOf(record, chain, integrity.keyId, commitments, split));
   const out: NonNullable<ActivityRecord['integrity']> = { chain, seq, keyId: integrity.keyId, prev, hash };
   if (commitments !== undefined) {
     out.seed = seed;

@@ -25,6 +25,22 @@ export interface ActivityBindings {
 export interface RequestTags {
   readonly routeOf?: (() => string | undefined) | undefined;
   readonly scope?: RequestTag | undefined;
+  /** Who the request is, worked out at its first event (the middleware's `actor`/`tenant`). */
+  readonly identity?: RequestIdentity | undefined;
+}
+
+/** A request's actor and tenant, once known. @internal */
+export interface ResolvedIdentity {
+  readonly actor: ActivityActor;
+  readonly tenantId: string | number | undefined;
+}
+
+/** A request's actor and tenant, worked out once, when first asked for. @internal */
+export interface RequestIdentity {
+  /** The identity, working it out now if need be: a promise while an async callback runs. */
+  get(): ResolvedIdentity | Promise<ResolvedIdentity>;
+  /** The identity if it is known already; never calls the app's callbacks. */
+  peek(): ResolvedIdentity | undefined;
 }
 
 /** What a logger tells its request's scope about the events it logs. @internal */
@@ -68,6 +84,17 @@ export function withRoute(bindings: ActivityBindings, route: string): ActivityBi
   };
 }
 
+/**
+ * `bindings` with the request's identity under them: an actor or tenant bound explicitly (a
+ * child's `with({ actor })`) wins. A new object of the same shape; `bindings` when nothing changes.
+ */
+export function withIdentity(bindings: ActivityBindings | undefined, identity: ResolvedIdentity): ActivityBindings {
+  const actor = bindings?.actor ?? identity.actor;
+  const tenantId = bindings?.tenantId ?? identity.tenantId;
+  if (bindings && actor === bindings.actor && tenantId === bindings.tenantId) return bindings;
+  return { actor, tenantId, context: bindings?.context, metadata: bindings?.metadata };
+}
+
 /** A child's bindings over its parent's: the child's fields win, context and metadata merge key by key. */
 export function mergeBindings(parent: ActivityBindings | undefined, child: ActivityBindings): ActivityBindings {
   if (!parent) return child;
@@ -92,7 +119,7 @@ export function mergeBindings(parent: ActivityBindings | undefined, child: Activ
 export function mergeTags(parent: RequestTags | undefined, child: RequestTags | undefined): RequestTags | undefined {
   if (!child) return parent;
   if (!parent) return child;
-  return { routeOf: child.routeOf ?? parent.routeOf, scope: child.scope ?? parent.scope };
+  return { routeOf: child.routeOf ?? parent.routeOf, scope: child.scope ?? parent.scope, identity: child.identity ?? parent.identity };
 }
 
 /** The tags of a logger this library made, if it has any. Never throws. @internal */

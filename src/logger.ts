@@ -1,7 +1,18 @@
 import type { z } from 'zod';
 import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
-import { copyBindings, mergeBindings, mergeTags, REQUEST_TAGS, withRoute, type ActivityBindings, type RequestTags, type TaggedBindings } from './bindings.js';
+import {
+  copyBindings,
+  mergeBindings,
+  mergeTags,
+  REQUEST_TAGS,
+  withIdentity,
+  withRoute,
+  type ActivityBindings,
+  type RequestTags,
+  type ResolvedIdentity,
+  type TaggedBindings,
+} from './bindings.js';
 import type { ActivityCatalog } from './materialize.js';
 import { erasurePlan, eraseRecord, type EraseSubject } from './integrity/erase.js';
 import { verifyChains, type VerifyOptions, type VerifyReport } from './integrity/verify.js';
@@ -135,6 +146,8 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   readonly [REQUEST_TAGS]: RequestTags | undefined;
   /** The bindings with the route last read written in, while the route stays the same. */
   private routed: { route: string | undefined; bindings: ActivityBindings } | undefined;
+  /** The last bindings given the request's identity, and what they were made from. */
+  private lastIdentified: { from: ActivityBindings | undefined; identity: ResolvedIdentity; bindings: ActivityBindings } | undefined;
 
   constructor(
     private readonly engine: ActivityEngine,
@@ -153,14 +166,30 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   }
 
   get bindings(): Readonly<ActivityBindings> {
-    // With the route as known now, as an event logged now would carry it.
-    return this.current() ?? {};
+    // With the route and the request's actor as an event logged now would carry them: this
+    // works the actor out if it was not yet (an async one that has not answered is left out).
+    const bindings = this.current();
+    const identity = this[REQUEST_TAGS]?.identity?.get();
+    return (identity && !(identity instanceof Promise) ? withIdentity(bindings, identity) : bindings) ?? {};
   }
 
   log(event: CatalogEvent<C>): void {
     try {
-      this[REQUEST_TAGS]?.scope?.logged(readStatus(event));
-      this.engine.accept(event, this.current());
+      const tags = this[REQUEST_TAGS];
+      if (!tags) {
+        this.engine.accept(event, this.bound);
+        return;
+      }
+      tags.scope?.logged(readStatus(event));
+      const bindings = this.current();
+      // The request's actor is worked out at its first event (see LazyIdentity), unless this
+      // logger has an actor and a tenant of its own.
+      const identity = tags.identity && (bindings?.actor === undefined || bindings.tenantId === undefined) ? tags.identity.get() : undefined;
+      if (identity instanceof Promise) {
+        this.engine.acceptLater(event, identity.then((resolved) => withIdentity(bindings, resolved)));
+        return;
+      }
+      this.engine.accept(event, identity ? this.identified(bindings, identity) : bindings);
     } catch (cause) {
       // Unreachable by design (every step catches its own throws); log() still must not throw,
       // and the event is still counted.
@@ -245,9 +274,20 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   async logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord> {
     const store = this.engine.store;
     if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction()');
-    const record = this.engine.buildRecord(event, this.current());
+    const bindings = this.current();
+    const identity = this[REQUEST_TAGS]?.identity;
+    const record = this.engine.buildRecord(event, identity ? withIdentity(bindings, await identity.get()) : bindings);
     await store.insertInTransaction(transaction, [record]);
     return record;
+  }
+
+  /** `bindings` with the request's identity under them, rebuilt only when either changes. */
+  private identified(bindings: ActivityBindings | undefined, identity: ResolvedIdentity): ActivityBindings {
+    const last = this.lastIdentified;
+    if (last && last.from === bindings && last.identity === identity) return last.bindings;
+    const merged = withIdentity(bindings, identity);
+    this.lastIdentified = { from: bindings, identity, bindings: merged };
+    return merged;
   }
 
   /**

@@ -94,7 +94,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       next();
       return;
     }
-    const opened = open({
+    const scope = open({
       request: new HeaderRecordRequest(req.method, req.headers),
       frameworkRequest: req,
       ip: req.ip,
@@ -103,8 +103,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       actor: actor && (() => actor(req)),
       tenant: tenant && (() => tenant(req)),
     });
-    if (opened instanceof Promise) opened.then((scope) => start(req, res, next, scope), next);
-    else start(req, res, next, opened);
+    start(req, res, next, scope);
   };
 }
 

@@ -76,8 +76,8 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
     fastify.decorateRequest('activity', null as unknown as ActivityLogger<any>);
     fastify.decorateRequest(SCOPE, null);
 
-    fastify.addHook('onRequest', (request, reply, next) => {
-      const opened = open({
+    const openFor = (request: FastifyRequest): ActivityRequestScope =>
+      open({
         request: new HeaderRecordRequest(request.method, request.headers),
         ip: request.ip,
         route: request.routeOptions.url,
@@ -85,15 +85,20 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
         actor: actor && (() => actor(request)),
         tenant: tenant && (() => tenant(request)),
       });
-      if (opened instanceof Promise) void opened.then((scope) => start(request, reply, next, scope));
-      else start(request, reply, next, opened);
+    // A request answered by an onRequest hook that ran before this plugin's (a rate limiter or
+    // an overload guard registered first) reaches onError/onResponse with no scope: it is
+    // opened there, so that every request is recorded wherever the plugin is registered.
+    const scopeOf = (request: FastifyRequest): ActivityRequestScope => ((request as ScopedRequest)[SCOPE] ??= openFor(request));
+
+    fastify.addHook('onRequest', (request, reply, next) => {
+      start(request, reply, next, openFor(request));
     });
     fastify.addHook('onError', (request, _reply, error, next) => {
-      (request as ScopedRequest)[SCOPE]?.recordError(error);
+      scopeOf(request).recordError(error);
       next();
     });
     fastify.addHook('onResponse', (request, reply, next) => {
-      (request as ScopedRequest)[SCOPE]?.finish(reply.statusCode);
+      scopeOf(request).finish(reply.statusCode);
       next();
     });
     done();

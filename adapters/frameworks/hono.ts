@@ -74,7 +74,7 @@ export function activityMiddleware(
     } catch {
       ip = undefined;
     }
-    const opened = open({
+    const scope = open({
       request,
       ip,
       // Hono matches every route up front and moves routeIndex as it dispatches: read inside
@@ -89,8 +89,7 @@ export function activityMiddleware(
     });
     // Not an async function: with AsyncLocalStorage on, every promise costs a hook call, so
     // the request path makes only the promises it needs.
-    if (opened instanceof Promise) return opened.then((scope) => handle(c, next, scope));
-    return handle(c, next, opened);
+    return handle(c, next, scope);
   };
 }
 

@@ -3,8 +3,8 @@ import { ACTION_PATTERN, type ActivityStatus } from '../schema.js';
 
 /**
  * What is recorded automatically when a request ends:
- * - `all`: every request, as `success`, `denied` (401, 403) or `failure` (any other 4xx, 5xx);
- * - `errors`: only requests that end 401/403 (`denied`) or 5xx (`failure`);
+ * - `all`: every request, as `success`, `denied` (401, 403, 429) or `failure` (any other 4xx, 5xx);
+ * - `errors`: only requests that end 401/403/429 (`denied`) or 5xx (`failure`);
  * - `none`: nothing.
  */
 export type CaptureMode = 'all' | 'errors' | 'none';
@@ -117,9 +117,12 @@ export function compileCapturePolicy(options: CaptureOptions = {}): CapturePolic
   };
 }
 
-/** 401 and 403 are `denied`; other 4xx and 5xx are `failure`; the rest `success`. */
+/**
+ * 401, 403 and 429 (a rate limiter's refusal) are `denied`; other 4xx and 5xx are `failure`
+ * (503 from an overload guard included); the rest `success`.
+ */
 export function statusOf(statusCode: number): ActivityStatus {
-  if (statusCode === 401 || statusCode === 403) return 'denied';
+  if (statusCode === 401 || statusCode === 403 || statusCode === 429) return 'denied';
   return statusCode >= 400 ? 'failure' : 'success';
 }
 

@@ -3,12 +3,12 @@ import { describeValue } from '../describe.js';
 import { ActivityLogError } from '../errors.js';
 import { REQUEST_TAGS, requestTagsOf, type RequestTag, type TaggedBindings } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
-import { LIMITS, type ActivityActor, type ActivityContext } from '../schema.js';
+import { LIMITS, type ActivityContext } from '../schema.js';
+import { LazyIdentity, type ActorResult } from './identity.js';
 import { compileCapturePolicy, type CaptureOptions, type CapturePolicy } from './capture.js';
 import { extractRequestContext, type RequestLike } from './request-context.js';
 
-/** What an `actor(req)` callback may return; nothing means `{ type: 'anonymous' }`. */
-export type ActorResult = ActivityActor | null | undefined | false;
+export type { ActorResult } from './identity.js';
 
 /**
  * Options every framework middleware shares. `Req` is the framework's own request object
@@ -16,15 +16,19 @@ export type ActorResult = ActivityActor | null | undefined | false;
  */
 export interface ActivityMiddlewareOptions<Req> {
   /**
-   * Who is making the request, resolved once per request before any handler runs. Sync or
-   * async; nothing means `{ type: 'anonymous' }`. A throwing (or rejecting) callback is
-   * reported through the logger's `onError` as `CALLBACK_FAILED` and the request goes on as
-   * anonymous.
+   * Who is making the request. Called once per request, when it is first needed: at the
+   * request logger's first `log()`, or when the response ends for automatic capture, so it
+   * can read what the app's own authentication set later in the request (`req.user`,
+   * `res.locals`, a fastify `preHandler`, a hono `c.set`). Sync or async (events logged while
+   * it runs wait for it; `flush()` too); nothing means `{ type: 'anonymous' }`. A throwing
+   * (or rejecting) callback is reported through the logger's `onError` as `CALLBACK_FAILED`
+   * and the request goes on as anonymous.
    * @default () => undefined
    */
   actor?: (req: Req) => ActorResult | Promise<ActorResult>;
   /**
-   * The tenant of the request, bound as `tenantId` to every event of it. Contained like `actor`.
+   * The tenant of the request, bound as `tenantId` to every event of it. Called with `actor`,
+   * when first needed, and contained like it.
    * @default undefined
    */
   tenant?: (req: Req) => string | number | null | undefined | Promise<string | number | null | undefined>;
@@ -108,10 +112,8 @@ export interface ActivityRequestScope {
   finish(statusCode: number): void;
 }
 
-/** Opens the scope of one request; synchronous unless `actor` or `tenant` returned a promise. */
-export type RequestScopeFactory = (input: RequestScopeInput) => ActivityRequestScope | Promise<ActivityRequestScope>;
-
-const ANONYMOUS: ActivityActor = Object.freeze({ type: 'anonymous' });
+/** Opens the scope of one request. Synchronous: `actor` and `tenant` are called later, when first needed. */
+export type RequestScopeFactory = (input: RequestScopeInput) => ActivityRequestScope;
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
@@ -126,7 +128,7 @@ interface ScopeSettings {
 /**
  * Compiles the middleware options once and returns the per-request scope opener every
  * framework shim calls. All the logic of the middleware lives here; shims only convert.
- * Nothing here awaits storage: the only await is on the user's own `actor`/`tenant`.
+ * Nothing here awaits: not storage, and not the app's `actor`/`tenant` (see LazyIdentity).
  */
 export function createRequestScopeFactory<Req>(
   logger: ActivityLogger<any>,
@@ -151,14 +153,8 @@ export function createRequestScopeFactory<Req>(
     const staticRoute = typeof input.route === 'string' ? input.route : undefined;
     const { requestId, context } = extractRequestContext(input.request, { ip: input.ip, route: staticRoute, requestIdHeader: settings.headerName });
     const routeOf = typeof input.route === 'function' ? input.route : undefined;
-    const actor = input.actor ? callSafely(logger, 'actor', input.actor) : undefined;
-    const tenant = input.tenant ? callSafely(logger, 'tenant', input.tenant) : undefined;
-    if (isPromiseLike(actor) || isPromiseLike(tenant)) {
-      return Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(
-        ([a, t]) => new RequestScope(settings, requestId, context, startedAt, toActor(logger, a), toTenant(logger, t), routeOf, input.path, input.frameworkRequest),
-      );
-    }
-    return new RequestScope(settings, requestId, context, startedAt, toActor(logger, actor), toTenant(logger, tenant), routeOf, input.path, input.frameworkRequest);
+    const identity = new LazyIdentity(logger, input.actor, input.tenant);
+    return new RequestScope(settings, requestId, context, startedAt, identity, routeOf, input.path, input.frameworkRequest);
   };
 }
 
@@ -186,8 +182,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     readonly requestId: string,
     context: ActivityContext,
     private readonly startedAt: number,
-    actor: ActivityActor,
-    tenantId: string | number | undefined,
+    identity: LazyIdentity,
     private readonly routeOf: (() => string | undefined) | undefined,
     private readonly pathOf: string | undefined | (() => string | undefined),
     /** The framework's request object this scope belongs to (see requestScopeOf). */
@@ -196,8 +191,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     this.requestIdHeader = settings.headerName;
     this.method = context.method!;
     this.staticRoute = context.route;
-    const bindings: TaggedBindings = { actor, context, [REQUEST_TAGS]: { scope: this, routeOf: routeOf && (() => this.route()) } };
-    if (tenantId !== undefined) bindings.tenantId = tenantId;
+    const bindings: TaggedBindings = { context, [REQUEST_TAGS]: { scope: this, routeOf: routeOf && (() => this.route()), identity } };
     this.activity = settings.logger.with(bindings);
   }
 
@@ -294,54 +288,6 @@ function safeRoute(routeOf: () => string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function callSafely(logger: ActivityLogger<any>, name: string, fn: (() => unknown) | undefined): unknown {
-  if (!fn) return undefined;
-  try {
-    return fn();
-  } catch (cause) {
-    reportCallback(logger, name, cause);
-    return undefined;
-  }
-}
-
-async function settle(logger: ActivityLogger<any>, name: string, value: unknown): Promise<unknown> {
-  try {
-    return await value;
-  } catch (cause) {
-    reportCallback(logger, name, cause);
-    return undefined;
-  }
-}
-
-function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknown): void {
-  logger.report(
-    new ActivityLogError('CALLBACK_FAILED', `activity middleware: ${name}() threw; the request goes on ${name === 'actor' ? 'as anonymous' : 'without a tenant'}`, {
-      cause,
-    }),
-  );
-}
-
-function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
-  if (value === undefined || value === null || value === false) return ANONYMOUS;
-  // Copied by with(), with the rest of the request's bindings.
-  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return value as ActivityActor;
-  logger.report(
-    new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),
-  );
-  return ANONYMOUS;
-}
-
-function toTenant(logger: ActivityLogger<any>, value: unknown): string | number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string' || typeof value === 'number') return value;
-  logger.report(new ActivityLogError('CALLBACK_FAILED', `activity middleware: tenant() must return a string or a number, got ${typeof value}`));
-  return undefined;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Context fields, for shims that need to read what was bound. */

@@ -9,7 +9,8 @@ import type { ActivityRecord, NormalizedPurgeOptions } from '../schema.js';
 import type { ActivityStore } from '../store.js';
 import { Batcher, type Batch } from './batcher.js';
 import { BurstReport } from './burst.js';
-import { pendingEvent } from './pending.js';
+import { DeferredEvents } from './deferred.js';
+import { pendingEvent, type PendingEvent } from './pending.js';
 import { Sleeper } from './retry.js';
 import { SpoolRelay } from './spool-relay.js';
 import { newCounters, type ActivityStats } from './stats.js';
@@ -38,6 +39,8 @@ export class ActivityEngine {
   private readonly batcher: Batcher;
   private readonly writer: BatchWriter;
   private readonly relay: SpoolRelay | undefined;
+  /** Events waiting for their request's actor before they are queued. */
+  private readonly deferred = new DeferredEvents();
   private readonly overflow: BurstReport;
   private readonly droppedAfterClose: BurstReport;
   /** The hash chain, with `integrity` on. */
@@ -97,25 +100,56 @@ export class ActivityEngine {
    * A refused event is counted and reported (once per burst) and never copied. Never throws.
    */
   accept(event: unknown, bindings: ActivityBindings | undefined): void {
-    const { batcher } = this;
+    if (!this.admissible()) return;
+    this.batcher.push(pendingEvent(event, bindings, this.options.includeStack));
+    this.relay?.checkHighWater();
+  }
+
+  /**
+   * `log()` for an event whose bindings are still being worked out (a request's async
+   * `actor()`): snapshotted and stamped now, queued once `bindings` resolves (never rejecting),
+   * in the order such events were logged. `flush()` waits for it. Never throws.
+   */
+  acceptLater(event: unknown, bindings: Promise<ActivityBindings | undefined>): void {
+    if (!this.admissible()) return;
+    this.deferred.defer(pendingEvent(event, undefined, this.options.includeStack), bindings, (pending) => this.admitDeferred(pending));
+  }
+
+  /** Whether an event logged now may enter: not after close(), and only while there is room. */
+  private admissible(): boolean {
     if (this.closed) {
       this.counters.dropped++;
       this.droppedAfterClose.note();
-      return;
+      return false;
     }
-    if (batcher.held >= this.options.maxQueue) {
+    return this.roomFor();
+  }
+
+  /** Makes room for one more event by the overflow policy; false (counted, reported) when there is none. */
+  private roomFor(): boolean {
+    const { batcher } = this;
+    if (batcher.held + this.deferred.size >= this.options.maxQueue) {
       if (this.options.overflow === 'drop-newest' || !batcher.dropOldest()) {
         this.counters.dropped++;
         this.overflow.note();
-        return;
+        return false;
       }
       this.counters.dropped++;
       this.overflow.note();
     } else {
       this.overflow.end();
     }
-    batcher.push(pendingEvent(event, bindings, this.options.includeStack));
-    this.relay?.checkHighWater();
+    return true;
+  }
+
+  /** A deferred event whose bindings are known: into the queue (it had its room when logged). */
+  private admitDeferred(pending: PendingEvent): void {
+    try {
+      this.batcher.push(pending);
+      this.relay?.checkHighWater();
+    } catch (cause) {
+      this.lose(cause);
+    }
   }
 
   /**
@@ -132,13 +166,15 @@ export class ActivityEngine {
   }
 
   stats(): ActivityStats {
-    const stats: ActivityStats = { ...this.counters, queued: this.batcher.held };
+    const stats: ActivityStats = { ...this.counters, queued: this.batcher.held + this.deferred.size };
     if (this.lastError) stats.lastError = this.lastError;
     return stats;
   }
 
   flush(): Promise<void> {
-    return this.batcher.flush();
+    // Events waiting for their request's actor are queued first, then flushed with the rest.
+    if (this.deferred.size === 0) return this.batcher.flush();
+    return this.deferred.settled().then(() => this.batcher.flush());
   }
 
   /**
@@ -152,6 +188,18 @@ export class ActivityEngine {
       this.closed = true;
       // A retention pass stops at the end of its slice, before the store closes under it.
       const retentionStopped = this.retention?.stop();
+      // Events waiting for an actor() that is still running: given closeTimeoutMs, then queued
+      // as they are (without the actor) rather than lost.
+      if (this.deferred.size > 0 && !(await withinTime(this.deferred.settled(), this.options.closeTimeoutMs))) {
+        const admitted = this.deferred.admitAll((pending) => this.admitDeferred(pending));
+        if (admitted > 0) {
+          this.report(
+            new ActivityLogError('CALLBACK_FAILED', `close(): actor() or tenant() did not answer within closeTimeoutMs (${this.options.closeTimeoutMs} ms); ${admitted} events are written without them`, {
+              details: { count: admitted },
+            }),
+          );
+        }
+      }
       this.batcher.progressed();
       const drained = await this.untilStalled(this.batcher.flush(), this.options.closeTimeoutMs);
       this.stopping = true;

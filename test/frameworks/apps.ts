@@ -63,6 +63,9 @@ async function describeScope(pause: number) {
   const viaNested = await (async () => {
     await sleep(1);
     await Promise.resolve();
+    // The actor is worked out at the request's first event; an async one is known once the
+    // events waiting for it are queued, which flush() waits for.
+    await currentActivity().flush();
     return currentActivity().bindings;
   })();
   return viaNested;

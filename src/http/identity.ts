@@ -1,0 +1,107 @@
+import { ActivityLogError } from '../errors.js';
+import { copyBindings, type RequestIdentity, type ResolvedIdentity } from '../bindings.js';
+import type { ActivityLogger } from '../logger.js';
+import type { ActivityActor } from '../schema.js';
+
+/** What an `actor(req)` callback may return; nothing means `{ type: 'anonymous' }`. */
+export type ActorResult = ActivityActor | null | undefined | false;
+
+const ANONYMOUS: ActivityActor = Object.freeze({ type: 'anonymous' });
+
+/**
+ * Who a request is, worked out when it is first needed rather than when the middleware runs:
+ * at the request logger's first `log()`, or when the response ends for automatic capture. By
+ * then the app's own per-route authentication has run (`req.user`, `res.locals`, a fastify
+ * `preHandler`, a hono `c.set`). The user's `actor` and `tenant` callbacks are called once per
+ * request, sync or async; a throw, a rejection or a value of the wrong shape is reported as
+ * `CALLBACK_FAILED` and the request is anonymous (or has no tenant). @internal
+ */
+export class LazyIdentity implements RequestIdentity {
+  private resolved: ResolvedIdentity | undefined;
+  private pending: Promise<ResolvedIdentity> | undefined;
+
+  constructor(
+    private readonly logger: ActivityLogger<any>,
+    private readonly actor: (() => unknown) | undefined,
+    private readonly tenant: (() => unknown) | undefined,
+  ) {}
+
+  get(): ResolvedIdentity | Promise<ResolvedIdentity> {
+    if (this.resolved) return this.resolved;
+    if (this.pending) return this.pending;
+    const { logger } = this;
+    const actor = callSafely(logger, 'actor', this.actor);
+    const tenant = callSafely(logger, 'tenant', this.tenant);
+    if (!isPromiseLike(actor) && !isPromiseLike(tenant)) {
+      this.resolved = identity(toActor(logger, actor), toTenant(logger, tenant));
+      return this.resolved;
+    }
+    this.pending = Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(([a, t]) => {
+      this.resolved = identity(toActor(logger, a), toTenant(logger, t));
+      return this.resolved;
+    });
+    return this.pending;
+  }
+
+  peek(): ResolvedIdentity | undefined {
+    return this.resolved;
+  }
+}
+
+/** The identity as bound: a copy, so a later change to the app's user object changes nothing logged. */
+function identity(actor: ActivityActor, tenantId: string | number | undefined): ResolvedIdentity {
+  const copied = copyBindings(tenantId === undefined ? { actor } : { actor, tenantId });
+  return { actor: copied?.actor ?? ANONYMOUS, tenantId: copied?.tenantId };
+}
+
+function callSafely(logger: ActivityLogger<any>, name: string, fn: (() => unknown) | undefined): unknown {
+  if (!fn) return undefined;
+  try {
+    return fn();
+  } catch (cause) {
+    reportCallback(logger, name, cause);
+    return undefined;
+  }
+}
+
+async function settle(logger: ActivityLogger<any>, name: string, value: unknown): Promise<unknown> {
+  try {
+    return await value;
+  } catch (cause) {
+    reportCallback(logger, name, cause);
+    return undefined;
+  }
+}
+
+function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknown): void {
+  logger.report(
+    new ActivityLogError('CALLBACK_FAILED', `activity middleware: ${name}() threw; the request goes on ${name === 'actor' ? 'as anonymous' : 'without a tenant'}`, {
+      cause,
+    }),
+  );
+}
+
+function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
+  if (value === undefined || value === null || value === false) return ANONYMOUS;
+  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return value as ActivityActor;
+  logger.report(
+    new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),
+  );
+  return ANONYMOUS;
+}
+
+function toTenant(logger: ActivityLogger<any>, value: unknown): string | number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' || typeof value === 'number') return value;
+  logger.report(new ActivityLogError('CALLBACK_FAILED', `activity middleware: tenant() must return a string or a number, got ${typeof value}`));
+  return undefined;
+}
+
+/** Whether a value is a promise (or any thenable), without letting a hostile getter throw. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  try {
+    return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}

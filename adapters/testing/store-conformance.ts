@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, testApi } from './runner.j
 import { isActivityLogError, type ActivityLogError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { parseActivityFilter, parseActivityQuery, parseSummaryQuery } from '../../src/query.js';
+import { parseActivityFilter, parseActivityQuery, parseSummaryQuery, SEARCH_FILTERS } from '../../src/query.js';
 import type { ActivityQuery, ActivityRecord, NormalizedActivityFilter, SummaryDimension } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
 import { memoryStore } from '../storage/memory.js';
@@ -838,7 +838,11 @@ function takesMetadataFilters(store: ActivityStore): boolean {
 
 /** The queries a store can answer: all of them, or those without a metadata filter. */
 function queriesFor(store: ActivityStore): ActivityQuery[] {
-  return takesMetadataFilters(store) ? QUERIES : QUERIES.filter((query) => query.metadata === undefined);
+  const search = store.capabilities?.searchFilters === true;
+  return QUERIES.filter(
+    (query) =>
+      (takesMetadataFilters(store) || query.metadata === undefined) && (search || SEARCH_FILTERS.every((name) => query[name] === undefined)),
+  );
 }
 
 // ---- data -------------------------------------------------------------------------------

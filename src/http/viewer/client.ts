@@ -205,18 +205,19 @@ export const VIEWER_SCRIPT = String.raw`
 
   // ---- ids: shortened, the whole value on hover and focus, and a copy button -------------
 
+  // Head and tail: the tail tells apart UUIDv7s of one moment, which share their head.
   function shortId(id) {
     const text = String(id);
-    return text.length > 14 ? text.slice(0, 8) + '\u2026' + text.slice(-4) : text;
+    return text.length > 12 ? text.slice(0, 4) + '\u2026' + text.slice(-4) : text;
   }
 
   function idText(id) {
     const node = el('span', 'id', shortId(id));
-    if (String(id).length > 14) node.title = String(id);
+    if (String(id).length > 12) node.title = String(id);
     return node;
   }
 
-  // In the detail: focusable, showing the whole id while focused, with a copy button.
+  // In the detail: focusable, the whole id in a popover while focused or hovered, with a copy button.
   function idWithCopy(id, what) {
     const full = String(id);
     const wrap = el('span', 'id-copy');
@@ -224,8 +225,8 @@ export const VIEWER_SCRIPT = String.raw`
     text.title = full;
     text.tabIndex = 0;
     text.setAttribute('aria-label', what + ' ' + full);
-    text.addEventListener('focus', () => (text.textContent = full));
-    text.addEventListener('blur', () => (text.textContent = shortId(full)));
+    // Shown by the stylesheet in a popover on hover and focus: the layout never shifts under the pointer.
+    text.dataset.full = full;
     const copy = el('button', 'copy', 'Copy');
     copy.type = 'button';
     copy.setAttribute('aria-label', 'Copy ' + what);

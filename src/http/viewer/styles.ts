@@ -167,9 +167,14 @@ tbody tr.selected { background: var(--selected); }
 tbody tr:last-child td { border-bottom: 0; }
 .col-time { white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
 .tz { font-size: 11px; color: var(--muted); }
-.id { font-family: var(--mono); font-size: 12px; }
+.id { font-family: var(--mono); font-size: 12px; white-space: nowrap; }
 .id-copy { display: inline-flex; align-items: center; gap: 6px; flex-wrap: wrap; max-width: 100%; }
-.id.full-on-focus { overflow-wrap: anywhere; border-radius: 4px; }
+.id.full-on-focus { position: relative; border-radius: 4px; cursor: default; }
+.id.full-on-focus:hover::after, .id.full-on-focus:focus::after {
+  content: attr(data-full); position: absolute; left: 0; top: calc(100% + 4px); z-index: 5;
+  width: max-content; max-width: min(300px, 80vw); white-space: normal; overflow-wrap: anywhere;
+  padding: 3px 7px; border-radius: 4px; background: var(--text); color: var(--card); box-shadow: var(--shadow);
+}
 .id.full-on-focus:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 button.copy { height: 24px; padding: 0 8px; font-size: 12px; }
 .col-action { font-family: var(--mono); font-size: 13px; }

@@ -265,7 +265,16 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       await expect.poll(() => rows(page).count()).toBe(50);
       await page.locator('#chart svg').waitFor();
       expect(await noHorizontalScroll(page)).toBe(true);
-      // The header row is for screen readers only.
+      // The list comes first: past the search, filters wait behind "More filters".
+      expect(await page.locator('#f-actorId').isVisible()).toBe(false);
+      const firstCard = (await rows(page).first().boundingBox())!;
+      expect(firstCard.y).toBeLessThan(812);
+      await page.locator('#more-filters').tap();
+      expect(await page.locator('#f-actorId').isVisible()).toBe(true);
+      expect(await page.locator('#more-filters').getAttribute('aria-expanded')).toBe('true');
+      await page.locator('#more-filters').tap();
+      expect(await page.locator('#f-actorId').isVisible()).toBe(false);
+            // The header row is for screen readers only.
       expect((await page.locator('thead').boundingBox())!.height).toBeLessThanOrEqual(1);
       const card = rows(page).filter({ hasText: 'recipe.create' }).first();
       for (const part of ['.col-time', '.col-actor', '.col-action', '.col-target', '.col-status .badge']) {

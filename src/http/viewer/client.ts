@@ -314,6 +314,12 @@ export const VIEWER_SCRIPT = String.raw`
     }
     extra.hidden = extra.childElementCount === 0;
     for (const node of document.querySelectorAll('.zone-name')) node.textContent = zoneOf();
+    // A filter in force is never out of sight behind "More filters".
+    if (['from', 'to'].concat(FORM_FILTERS).some((name) => name !== 'search' && f.get(name)) || view.utc || view.showReads) {
+      form.classList.add('expanded');
+      $('more-filters').setAttribute('aria-expanded', 'true');
+      $('more-filters').textContent = 'Fewer filters';
+    }
   }
 
   function showRangeProblem(message) {
@@ -819,6 +825,11 @@ export const VIEWER_SCRIPT = String.raw`
     }
   });
   $('verify').addEventListener('click', () => void verifyRange());
+  $('more-filters').addEventListener('click', () => {
+    const expanded = form.classList.toggle('expanded');
+    $('more-filters').setAttribute('aria-expanded', String(expanded));
+    $('more-filters').textContent = expanded ? 'Fewer filters' : 'More filters';
+  });
   let resizing = 0;
   window.addEventListener('resize', () => {
     clearTimeout(resizing);

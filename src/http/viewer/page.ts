@@ -19,18 +19,18 @@ const SHELL_BODY = `<header class="topbar">
 <main class="layout">
   <form id="filters" class="filters card" autocomplete="off" aria-label="Filters" novalidate>
     <label class="wide">Search <input type="search" id="f-search" placeholder="action, actor or target name" spellcheck="false"></label>
-    <label>From <input type="date" id="f-from" aria-describedby="range-error"></label>
-    <label>To <input type="date" id="f-to" aria-describedby="range-error"></label>
-    <label>Actor type <input id="f-actorType" list="actor-types" placeholder="any" spellcheck="false"></label>
+    <label class="more">From <input type="date" id="f-from" aria-describedby="range-error"></label>
+    <label class="more">To <input type="date" id="f-to" aria-describedby="range-error"></label>
+    <label class="more">Actor type <input id="f-actorType" list="actor-types" placeholder="any" spellcheck="false"></label>
     <datalist id="actor-types"><option value="user"></option><option value="admin"></option><option value="system"></option><option value="service"></option><option value="anonymous"></option></datalist>
-    <label>Actor id <input id="f-actorId" placeholder="any" spellcheck="false"></label>
-    <label>Action <input id="f-action" placeholder="recipe.update or recipe.*" spellcheck="false"></label>
-    <label>Status <select id="f-status"><option value="">any</option><option value="success">success</option><option value="failure">failure</option><option value="denied">denied</option></select></label>
-    <label>Request id <input id="f-requestId" placeholder="any" spellcheck="false"></label>
-    <label>Trace id <input id="f-traceId" placeholder="any" spellcheck="false"></label>
-    <label>Times in <select id="f-tz"><option value="local" id="zone-local">Local</option><option value="utc">UTC</option></select></label>
-    <label class="check"><input type="checkbox" id="f-reads" checked> Hide the log's own reads <span id="reads-note" class="muted" hidden>(shown: the action filter asks for them)</span></label>
-    <div class="filter-actions"><button type="button" id="verify" title="Check the hash chains of this time range">Verify</button><button type="button" id="clear">Clear</button><button type="submit" class="primary">Apply</button></div>
+    <label class="more">Actor id <input id="f-actorId" placeholder="any" spellcheck="false"></label>
+    <label class="more">Action <input id="f-action" placeholder="recipe.update or recipe.*" spellcheck="false"></label>
+    <label class="more">Status <select id="f-status"><option value="">any</option><option value="success">success</option><option value="failure">failure</option><option value="denied">denied</option></select></label>
+    <label class="more">Request id <input id="f-requestId" placeholder="any" spellcheck="false"></label>
+    <label class="more">Trace id <input id="f-traceId" placeholder="any" spellcheck="false"></label>
+    <label class="more">Times in <select id="f-tz"><option value="local" id="zone-local">Local</option><option value="utc">UTC</option></select></label>
+    <label class="check more"><input type="checkbox" id="f-reads" checked> Hide the log's own reads <span id="reads-note" class="muted" hidden>(shown: the action filter asks for them)</span></label>
+    <div class="filter-actions"><button type="button" id="more-filters" class="more-toggle" aria-expanded="false">More filters</button><button type="button" id="verify" title="Check the hash chains of this time range">Verify</button><button type="button" id="clear">Clear</button><button type="submit" class="primary">Apply</button></div>
     <p id="range-error" class="field-error" role="alert" hidden></p>
     <p id="extra" class="extra" hidden></p>
   </form>

@@ -109,6 +109,7 @@ h3 { font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: 
   outline: 2px solid var(--accent); outline-offset: 1px;
 }
 .filter-actions { display: flex; gap: 8px; margin-left: auto; }
+.more-toggle { display: none; }
 button {
   font: inherit; color: var(--text); background: var(--card); border: 1px solid var(--line);
   border-radius: 6px; padding: 0 14px; height: 34px; cursor: pointer;
@@ -235,7 +236,10 @@ table.changes td.after { color: var(--success-ink); }
   .filters label:not(.check) { flex: 1 1 140px; }
   .filters label.wide { flex-basis: 100%; }
   .filters input, .filters select, .filters input[type="date"], #f-search, #f-action, #f-actorType, #f-actorId, #f-requestId, #f-traceId { width: 100%; }
-  .filter-actions { margin-left: 0; flex-basis: 100%; }
+  .filter-actions { margin-left: 0; flex-basis: 100%; flex-wrap: wrap; }
+  /* The list comes first on a phone: filters past the search wait behind "More filters". */
+  .more-toggle { display: inline-block; }
+  .filters:not(.expanded) .more { display: none; }
   .filter-actions button { flex: 1 1 auto; }
   .chart { padding: 8px 8px 10px; }
   .legend { margin-left: 0; flex-basis: 100%; }

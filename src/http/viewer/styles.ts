@@ -181,6 +181,8 @@ button.copy { height: 24px; padding: 0 8px; font-size: 12px; }
 .col-action { font-family: var(--mono); font-size: 13px; }
 .primary-text { display: block; overflow-wrap: break-word; }
 .secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: break-word; }
+/* "user · 01a2…9c2e" stays on one line: a short id is not worth a break. */
+.col-actor .secondary-text, .col-target .secondary-text { white-space: nowrap; }
 .badge {
   display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;
   border: 1px solid transparent; text-transform: lowercase;

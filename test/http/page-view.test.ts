@@ -101,6 +101,19 @@ describe('the admin API for the viewer', () => {
     expect(bad.body.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['excludeAction', 'search']);
   });
 
+  it('through the logger: refuses a bad tz naming it, and the new filters on a store without them with UNSUPPORTED', async () => {
+    await setup();
+    await expect(logger.summarize({ by: 'day', tz: 'Mars/Olympus' })).rejects.toMatchObject({ code: 'INVALID_QUERY', message: expect.stringContaining('tz: must be an IANA time zone') });
+    await expect(logger.query({ search: '' })).rejects.toMatchObject({ code: 'INVALID_QUERY', message: expect.stringContaining('search: must not be empty') });
+    await logger.close();
+    const plain = memoryStore();
+    logger = createActivityLogger({ store: { ...plain, name: 'plain', capabilities: {} }, onError: () => undefined });
+    await expect(logger.query({ search: 'pasta', requestId: 'r' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: 'store "plain" does not implement the requestId, search filters' });
+    await expect(logger.summarize({ by: 'day', tz: 'Asia/Kolkata' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining('time zone') });
+    // UTC under any of its names needs nothing of the store.
+    expect(await logger.summarize({ by: 'day', tz: 'Etc/UTC' })).toEqual([]);
+  });
+
   it('answers 501, naming the filter, when the store cannot search', async () => {
     const plain = memoryStore();
     const { get } = await setup({ ...plain, name: 'plain', capabilities: { metadataFilter: true } });

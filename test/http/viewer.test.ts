@@ -209,22 +209,31 @@ function listen(server: Server): Promise<Mounted> {
   });
 }
 
+/** The test's `onUnauthorized`: a redirect when the request asks for one, else the default answer. */
+const toLogin = (asked: string | undefined) => (asked ? new Response(null, { status: 303, headers: { location: '/login?next=/admin/logs' } }) : undefined);
+
 const mounts: Record<string, (logger: ActivityLogger<any>) => Promise<Mounted>> = {
   express: async (logger) => {
     const app = express();
-    app.use('/admin/logs', activityLogsRouter(logger, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
+    app.use('/admin/logs', activityLogsRouter(logger, { authorize: (req) => req.get('x-role') === 'admin', viewer: true, onUnauthorized: (req) => toLogin(req.get('x-to-login')) }));
     return listen(createServer(app));
   },
   fastify: async (logger) => {
     const app = Fastify({ logger: false });
-    await app.register(activityLogsPlugin, { prefix: '/admin/logs', logger, authorize: (request) => request.headers['x-role'] === 'admin', viewer: true });
+    await app.register(activityLogsPlugin, {
+      prefix: '/admin/logs',
+      logger,
+      authorize: (request) => request.headers['x-role'] === 'admin',
+      viewer: true,
+      onUnauthorized: (request) => toLogin(request.headers['x-to-login'] as string | undefined),
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
   },
   hono: async (logger) => {
     const app = new Hono();
-    app.route('/admin/logs', activityLogsApp(logger, { authorize: (c) => c.req.header('x-role') === 'admin', viewer: true }));
+    app.route('/admin/logs', activityLogsApp(logger, { authorize: (c) => c.req.header('x-role') === 'admin', viewer: true, onUnauthorized: (c) => toLogin(c.req.header('x-to-login')) }));
     return new Promise((resolve) => {
       const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
         resolve({
@@ -264,9 +273,14 @@ for (const [framework, mount] of Object.entries(mounts)) {
       }
     });
 
-    it('refuses the page without authorization', async () => {
+    it('refuses the page without authorization: a sign-in page by default, or the answer of onUnauthorized', async () => {
       const response = await fetch(`${app.url}/admin/logs`, { headers: { accept: BROWSER_ACCEPT } });
       expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(await response.text()).toContain('Sign in first');
+      const redirected = await fetch(`${app.url}/admin/logs`, { headers: { accept: BROWSER_ACCEPT, 'x-to-login': 'yes' }, redirect: 'manual' });
+      expect(redirected.status).toBe(303);
+      expect(redirected.headers.get('location')).toBe('/login?next=/admin/logs');
     });
 
     it('keeps answering API calls at the same path with JSON', async () => {

@@ -250,6 +250,27 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     });
   });
 
+  it('at a tablet width (900 px) opens the detail as a side sheet over the list, with no horizontal scroll', async () => {
+    const watched = await openWatchedPage(browser, { viewport: { width: 900, height: 800 }, extraHTTPHeaders: { 'x-role': 'admin' } });
+    try {
+      const { page } = watched;
+      await page.goto(base);
+      await expect.poll(() => rows(page).count()).toBe(50);
+      expect(await page.locator('#detail').isVisible()).toBe(false);
+      await rows(page).nth(3).click();
+      await expect.poll(() => page.locator('#detail').isVisible()).toBe(true);
+      const box = (await page.locator('#detail').boundingBox())!;
+      expect(box.y).toBe(0);
+      expect(box.x + box.width).toBe(900);
+      expect(await noHorizontalScroll(page)).toBe(true);
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('#detail').isVisible()).toBe(false);
+      expect(watched.problems).toEqual([]);
+    } finally {
+      await watched.context.close();
+    }
+  });
+
   describe('on a phone (375×812)', () => {
     let watched: WatchedPage;
     let page: Page;

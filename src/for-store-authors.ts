@@ -9,11 +9,13 @@ export type { ActivityStore, ChainPageQuery, ChainPosition, CheckpointPageQuery,
 export { canonicalForm, canonicalJson, chainHash, commitment, PERSONAL_FIELDS } from './integrity/canonical.js';
 export { checkpointSignature } from './integrity/checkpoints.js';
 export { isActivityStore } from './store.js';
-export { parseActivityQuery, parseActivityFilter, parseSummaryQuery, parsePurgeOptions, toPage, actionPrefix } from './query.js';
+export { parseActivityQuery, parseActivityFilter, parseSummaryQuery, parsePurgeOptions, toPage, actionPrefix, asciiLowerCase } from './query.js';
 export type { StoreQuery } from './query.js';
 export { encodeCursor, decodeCursor, comparePageOrder } from './cursor.js';
 export type { CursorPosition } from './cursor.js';
-export { bucketKey, timeBucketKey, SummaryCounter } from './summary.js';
+export { bucketKey, timeBucketKey, timeBucketing, SummaryCounter } from './summary.js';
+export type { TimeBucketing } from './summary.js';
+export { isUtc, zoneOffsetMs } from './time-zone.js';
 export { storableText, storableJson, REPLACEMENT_CHARACTER } from './text.js';
 export { EARLIEST_TIME_MS, LATEST_TIME_MS } from './time.js';
 export { createRedactor } from './redact.js';

@@ -19,7 +19,8 @@ import { verifyChains, type VerifyOptions, type VerifyReport } from './integrity
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
 import { ActivityEngine } from './pipeline/engine.js';
 import type { ActivityStats } from './pipeline/stats.js';
-import { parseActivityFilter, parseActivityQuery, parsePurgeOptions, parseSummaryQuery } from './query.js';
+import { parseActivityFilter, parseActivityQuery, parsePurgeOptions, parseSummaryQuery, SEARCH_FILTERS } from './query.js';
+import { isUtc } from './time-zone.js';
 import type {
   ActivityEvent,
   ActivityFilter,
@@ -328,8 +329,11 @@ function unsupported(store: ActivityStore, what: string): ActivityLogError {
   return new ActivityLogError('UNSUPPORTED', `store "${store.name}" does not implement ${what}`);
 }
 
-/** The filter, when the store can honour all of it (see StoreCapabilities). */
-function supported<F extends NormalizedActivityFilter>(store: ActivityStore, filter: F): F {
+/** The filter, when the store can honour all of it (see StoreCapabilities); `UNSUPPORTED` otherwise. @internal */
+export function supported<F extends NormalizedActivityFilter & { tz?: string }>(store: ActivityStore, filter: F): F {
   if (filter.metadata !== undefined && store.capabilities?.metadataFilter !== true) throw unsupported(store, 'metadata filters');
+  const search = SEARCH_FILTERS.filter((name) => filter[name] !== undefined);
+  if (search.length > 0 && store.capabilities?.searchFilters !== true) throw unsupported(store, `the ${search.join(', ')} filter${search.length > 1 ? 's' : ''}`);
+  if (filter.tz !== undefined && !isUtc(filter.tz) && store.capabilities?.zonedSummary !== true) throw unsupported(store, 'summaries in a time zone (tz)');
   return filter;
 }

@@ -105,7 +105,7 @@ function refuseUnsafeMetadataKeys(input: unknown): void {
   }
 }
 
-const TEXT_FILTERS = ['actorType', 'actorId', 'targetType', 'targetId', 'tenantId'] as const;
+const TEXT_FILTERS = ['actorType', 'actorId', 'targetType', 'targetId', 'tenantId', 'requestId', 'traceId', 'search'] as const;
 
 /** Filter values by the text rule stored records follow (text.ts), so a filter finds what was logged. */
 function storableFilter<T extends NormalizedActivityFilter>(filter: T): T {
@@ -141,3 +141,11 @@ export function toPage(records: ActivityRecord[], limit: number): ActivityPage {
 export function actionPrefix(action: string): string | undefined {
   return action.endsWith('.*') ? action.slice(0, -1) : undefined;
 }
+
+/** For `search`: the text with ASCII letters lower-cased, the one case folding every store does alike. */
+export function asciiLowerCase(text: string): string {
+  return text.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/** The search filters of the `searchFilters` capability (see StoreCapabilities). */
+export const SEARCH_FILTERS = ['excludeAction', 'requestId', 'traceId', 'search'] as const;

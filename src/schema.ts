@@ -216,6 +216,9 @@ export const MAX_PAGE_SIZE = 500;
 /** Page size when none is given. */
 export const DEFAULT_PAGE_SIZE = 50;
 
+/** Longest free-text `search` a filter may carry. */
+export const MAX_SEARCH_LENGTH = 200;
+
 /** A metadata key a filter may name: an identifier, so every store can address it in SQL. */
 export const METADATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -232,6 +235,22 @@ const filterShape = z.strictObject({
     from: validDate.optional(),
     /** Exclusive upper bound on `occurredAt`. */
     to: validDate.optional(),
+    /** Leaves out the records of an action or a prefix (`activity.*`: the log's own reads). */
+    excludeAction: actionFilterSchema.optional(),
+    /** The records of one request: `context.requestId` equal to this. */
+    requestId: text(LIMITS.requestId).optional(),
+    /** The records of one trace: `context.traceId` equal to this. */
+    traceId: text(LIMITS.traceId).optional(),
+    /**
+     * Free text: records whose action, actor name or target name contains it, ASCII letters in
+     * either case (`pasta` finds "Pasta al forno"). `%` and `_` are plain characters.
+     */
+    search: z
+      .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
+      .trim()
+      .min(1, { error: 'must not be empty' })
+      .max(MAX_SEARCH_LENGTH, { error: `must be at most ${MAX_SEARCH_LENGTH} characters` })
+      .optional(),
     /** Equality on top-level metadata keys, e.g. `{ recipeId: 'r_1' }`. */
     metadata: z
       .record(
@@ -264,6 +283,21 @@ export const activityQuerySchema = filterShape
 /** Filters shared by count and summarize: the query without paging. */
 export const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError);
 
+/** An IANA time zone name, as `Intl.DateTimeFormat` knows it. */
+export const timeZoneSchema = z
+  .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
+  .max(64, { error: 'must be at most 64 characters' })
+  .refine(isTimeZone, { error: (issue) => `must be an IANA time zone such as "UTC" or "Europe/Paris", got ${describe(issue.input)}` });
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The buckets `summarize()` can group by. */
 export const SUMMARY_DIMENSIONS = ['action', 'status', 'actorType', 'hour', 'day'] as const;
 
@@ -273,6 +307,12 @@ export const summaryQuerySchema = filterShape
     by: z.enum(SUMMARY_DIMENSIONS, {
       error: (issue) => `must be one of ${SUMMARY_DIMENSIONS.join(', ')}, got ${describe(issue.input)}`,
     }),
+    /**
+     * The IANA time zone `hour` and `day` buckets follow (`Europe/Paris`, `Asia/Kolkata`).
+     * Absent: UTC. A day is then the zone's calendar day, and an hour starts on the zone's hour
+     * (at :30 UTC in Asia/Kolkata).
+     */
+    tz: timeZoneSchema.optional(),
   })
   .refine(fromNotAfterTo, fromNotAfterToError);
 

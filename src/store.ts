@@ -148,6 +148,18 @@ export interface StoreCapabilities {
    * @default false
    */
   readonly purgeExcept?: boolean;
+  /**
+   * `query`, `count` and `summarize` honour `excludeAction`, `requestId`, `traceId` and
+   * `search`. Without it the logger refuses those filters with `UNSUPPORTED`.
+   * @default false
+   */
+  readonly searchFilters?: boolean;
+  /**
+   * `summarize` honours `tz`: `hour` and `day` buckets in that time zone. Without it the
+   * logger refuses a summary with a `tz` other than UTC with `UNSUPPORTED`.
+   * @default false
+   */
+  readonly zonedSummary?: boolean;
 }
 
 /** True when `value` has the shape of an {@link ActivityStore}. */

@@ -1,4 +1,5 @@
 import type { ActivityRecord, ActivityStatus, NormalizedSummaryQuery, SummaryBucket } from './schema.js';
+import { isUtc, zoneOffsetMs, zoneUnitMs } from './time-zone.js';
 
 /** Summary semantics shared by every store: bucket keys, counting and bucket order. */
 
@@ -17,8 +18,45 @@ export function timeBucketKey(ms: number, by: 'hour' | 'day'): string {
   return by === 'day' ? start.slice(0, 10) : start;
 }
 
-/** The bucket key of a record. A record without an actor counts under `(none)` by actor type. */
-export function bucketKey(record: Pick<ActivityRecord, 'action' | 'status' | 'actor'>, occurredAtMs: number, by: Dimension): string {
+/**
+ * How a store groups records into the time buckets of a summary: by whole `unitMs` since the
+ * epoch (UTC), then each unit's start is given its bucket's key with `key`. In UTC the unit is
+ * the bucket itself; in another zone it is an hour or 15 minutes (see time-zone.ts), and
+ * `key` places it in the zone's hour or day:
+ * - `day`: the zone's calendar date, `2026-01-02`;
+ * - `hour`: the instant the zone's hour starts, in ISO (`2026-01-02T03:30:00.000Z` for 09:00
+ *   in Asia/Kolkata), so the two 01:00 hours of a DST change stay two buckets.
+ */
+export interface TimeBucketing {
+  unitMs: number;
+  key(unitStartMs: number): string;
+}
+
+/** The {@link TimeBucketing} of `by` in `tz` (UTC when absent). */
+export function timeBucketing(by: 'hour' | 'day', tz?: string): TimeBucketing {
+  if (isUtc(tz)) return { unitMs: UNIT_MS[by], key: (start) => timeBucketKey(start, by) };
+  const zone = tz!;
+  const keys = new Map<number, string>();
+  return {
+    unitMs: zoneUnitMs(zone),
+    key(start) {
+      let key = keys.get(start);
+      if (key === undefined) {
+        const offset = zoneOffsetMs(zone, start);
+        const wall = start + offset;
+        key = by === 'day' ? new Date(wall).toISOString().slice(0, 10) : new Date(Math.floor(wall / UNIT_MS.hour) * UNIT_MS.hour - offset).toISOString();
+        keys.set(start, key);
+      }
+      return key;
+    },
+  };
+}
+
+/**
+ * The bucket key of a record. A record without an actor counts under `(none)` by actor type.
+ * Time buckets are UTC; pass a {@link timeBucketing} for those of a zone.
+ */
+export function bucketKey(record: Pick<ActivityRecord, 'action' | 'status' | 'actor'>, occurredAtMs: number, by: Dimension, time?: TimeBucketing): string {
   switch (by) {
     case 'action':
       return record.action;
@@ -28,7 +66,7 @@ export function bucketKey(record: Pick<ActivityRecord, 'action' | 'status' | 'ac
       return record.actor?.type ?? NO_KEY;
     case 'hour':
     case 'day':
-      return timeBucketKey(occurredAtMs, by);
+      return time ? time.key(Math.floor(occurredAtMs / time.unitMs) * time.unitMs) : timeBucketKey(occurredAtMs, by);
     default:
       return assertNever(by);
   }

@@ -126,10 +126,11 @@ function start(request: FastifyRequest, reply: FastifyReply, next: () => void, s
  */
 export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOptions> = Object.assign(
   function activityLogsPlugin(fastify: FastifyInstance, options: FastifyActivityLogsOptions, done: (error?: Error) => void): void {
-    const { logger, authorize, tenant, basePath, exportPageSize, viewer } = options;
+    // The handler's own options, by name: fastify's (prefix, logger) stay out.
+    const { logger, authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = options;
     let handler: ReturnType<typeof createActivityLogsHandler<FastifyRequest>>;
     try {
-      handler = createActivityLogsHandler<FastifyRequest>(logger, { authorize, tenant, basePath, exportPageSize, viewer });
+      handler = createActivityLogsHandler<FastifyRequest>(logger, { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized });
     } catch (error) {
       // Refused at start-up: register/ready rejects with the INVALID_OPTIONS error.
       done(error as Error);

@@ -1,6 +1,6 @@
 import { comparePageOrder, type CursorPosition } from '../../src/cursor.js';
 import { ActivityLogError } from '../../src/errors.js';
-import { actionPrefix, toPage, type StoreQuery } from '../../src/query.js';
+import { actionPrefix, asciiLowerCase, toPage, type StoreQuery } from '../../src/query.js';
 import type {
   ActivityPage,
   ActivityRecord,
@@ -12,7 +12,7 @@ import type {
 } from '../../src/schema.js';
 import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import type { ActivityStore } from '../../src/store.js';
-import { bucketKey, SummaryCounter } from '../../src/summary.js';
+import { bucketKey, SummaryCounter, timeBucketing } from '../../src/summary.js';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -77,7 +77,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   const store: MemoryStore = {
     name: 'memory',
-    capabilities: { metadataFilter: true, purgeExcept: true },
+    capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true },
 
     get size() {
       return entries.length;
@@ -229,6 +229,10 @@ function matches(entry: Entry, filter: NormalizedActivityFilter): boolean {
   if (filter.tenantId !== undefined && record.tenantId !== filter.tenantId) return false;
   if (filter.from !== undefined && entry.occurredAtMs < filter.from.getTime()) return false;
   if (filter.to !== undefined && entry.occurredAtMs >= filter.to.getTime()) return false;
+  if (filter.excludeAction !== undefined && actionMatches(record.action, filter.excludeAction)) return false;
+  if (filter.requestId !== undefined && record.context?.requestId !== filter.requestId) return false;
+  if (filter.traceId !== undefined && record.context?.traceId !== filter.traceId) return false;
+  if (filter.search !== undefined && !matchesSearch(record, filter.search)) return false;
   if (filter.metadata !== undefined) {
     const metadata = record.metadata;
     if (!metadata) return false;
@@ -239,9 +243,16 @@ function matches(entry: Entry, filter: NormalizedActivityFilter): boolean {
   return true;
 }
 
+/** The `search` filter: in the action, the actor's name or the target's name, ASCII case folded. */
+function matchesSearch(record: ActivityRecord, search: string): boolean {
+  const needle = asciiLowerCase(search);
+  return [record.action, record.actor?.name, record.target?.name].some((text) => text !== undefined && asciiLowerCase(text).includes(needle));
+}
+
 function summarize(entries: Entry[], query: NormalizedSummaryQuery): SummaryBucket[] {
   const counter = new SummaryCounter(query.by);
-  for (const { record, occurredAtMs } of entries) counter.add(bucketKey(record, occurredAtMs, query.by), record.status);
+  const time = query.by === 'hour' || query.by === 'day' ? timeBucketing(query.by, query.tz) : undefined;
+  for (const { record, occurredAtMs } of entries) counter.add(bucketKey(record, occurredAtMs, query.by, time), record.status);
   return counter.result();
 }
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, testApi } from './runner.j
 import { isActivityLogError, type ActivityLogError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { parseActivityQuery } from '../../src/query.js';
+import { parseActivityFilter, parseActivityQuery, parseSummaryQuery, SEARCH_FILTERS } from '../../src/query.js';
 import type { ActivityQuery, ActivityRecord, NormalizedActivityFilter, SummaryDimension } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
 import { memoryStore } from '../storage/memory.js';
@@ -257,6 +257,12 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
             const expected = await reference.summarize!({ ...filter, by });
             expect(expected.length).toBeGreaterThan(0);
             expect({ by, filter, buckets: await store.summarize({ ...filter, by }) }).toEqual({ by, filter, buckets: expected });
+            if ((by === 'hour' || by === 'day') && store.capabilities?.zonedSummary) {
+              for (const tz of ['Asia/Kolkata', 'America/New_York']) {
+                const zoned = await reference.summarize!({ ...filter, by, tz });
+                expect({ by, tz, filter, buckets: await store.summarize({ ...filter, by, tz }) }).toEqual({ by, tz, filter, buckets: zoned });
+              }
+            }
           }
         }
       });
@@ -285,7 +291,76 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         expect(await collect(store, { actorId: 'nobody' })).toEqual([]);
       });
 
-      it('refuses a metadata filter through the logger, with UNSUPPORTED, when the store does not take them', async () => {
+      it('finds free text as text: "%", "_" and "!" are plain characters, ASCII letters in either case', async (test) => {
+      if (store.capabilities?.searchFilters !== true) return skipWithReason(test, options.name, 'search filters (capabilities.searchFilters is not set)');
+      const names = ['100% Rye', 'rye_bread', 'Rye!', 'RYE loaf', 'wheat'];
+      await store.insert([
+        ...names.map((name, i) => makeRecord(i, { target: { type: 'recipe', id: `r_${i}`, name } })),
+        makeRecord(10, { actor: { type: 'user', id: 'u_9', name: 'Ryan' }, action: 'plan.generate' }),
+        makeRecord(11, { action: 'rye.bake' }),
+      ]);
+      const names_ = async (search: string) => (await collect(store, { search })).map((r) => r.target?.name ?? r.actor?.name ?? r.action).sort();
+      expect(await names_('%')).toEqual(['100% Rye']);
+      expect(await names_('_')).toEqual(['rye_bread']);
+      expect(await names_('!')).toEqual(['Rye!']);
+      expect(await names_('rye')).toEqual(['100% Rye', 'RYE loaf', 'Rye!', 'rye.bake', 'rye_bread'].sort());
+      expect(await names_('rYa')).toEqual(['Ryan']);
+      expect(await names_('nothing like it')).toEqual([]);
+    });
+
+    it('finds the records of one request and of one trace, and leaves out an excluded action', async (test) => {
+      if (store.capabilities?.searchFilters !== true) return skipWithReason(test, options.name, 'search filters (capabilities.searchFilters is not set)');
+      await store.insert([
+        makeRecord(0, { action: 'http.request', context: { requestId: 'req-A', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } }),
+        makeRecord(1, { action: 'recipe.create', context: { requestId: 'req-A' } }),
+        makeRecord(2, { action: 'activity.query', context: { requestId: 'req-B', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } }),
+        makeRecord(3, { action: 'recipe.update', context: { requestId: 'REQ-A' } }),
+        makeRecord(4, { action: 'recipe.update', metadata: { requestId: 'req-A' } }),
+      ]);
+      const actions = async (query: ActivityQuery) => (await collect(store, query)).map((r) => r.action);
+      expect(await actions({ requestId: 'req-A' })).toEqual(['recipe.create', 'http.request']);
+      expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' })).toEqual(['activity.query', 'http.request']);
+      expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', excludeAction: 'activity.*' })).toEqual(['http.request']);
+      expect(await actions({ excludeAction: 'recipe.*' })).toEqual(['activity.query', 'http.request']);
+      if (store.count) expect(await store.count(parseActivityFilter({ requestId: 'req-A' }))).toBe(2);
+    });
+
+    it('summarizes hours and days in a time zone, half-hour zones and DST changes included', async (test) => {
+      if (!store.summarize || store.capabilities?.zonedSummary !== true) return skipWithReason(test, options.name, 'summaries in a time zone (capabilities.zonedSummary is not set)');
+      const at = (iso: string, i: number, status: ActivityRecord['status'] = 'success') => makeRecord(i, { occurredAt: new Date(iso), status });
+      await store.insert([
+        at('2026-01-01T18:29:59.999Z', 0), // 23:59:59.999 on Jan 1 in Kolkata (+05:30)
+        at('2026-01-01T18:30:00.000Z', 1, 'failure'), // 00:00 on Jan 2 in Kolkata
+        at('2026-01-01T19:10:00.000Z', 2),
+        at('2026-03-29T00:59:00.000Z', 3), // 01:59 CET in Paris
+        at('2026-03-29T01:00:00.000Z', 4), // 03:00 CEST: the clocks went forward
+        at('2025-12-31T18:14:59.999Z', 5), // 23:59:59.999 on Dec 31 in Kathmandu (+05:45)
+        at('2025-12-31T18:15:00.000Z', 6), // 00:00 on Jan 1 in Kathmandu
+      ]);
+      const summary = (by: 'hour' | 'day', tz: string, filter: NormalizedActivityFilter = {}) => store.summarize!(parseSummaryQuery({ ...filter, by, tz }));
+      const jan = { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-02-01T00:00:00Z') };
+      expect(await summary('day', 'Asia/Kolkata', jan)).toEqual([
+        { key: '2026-01-01', count: 1, byStatus: { success: 1 } },
+        { key: '2026-01-02', count: 2, byStatus: { success: 1, failure: 1 } },
+      ]);
+      expect(await summary('day', 'UTC', jan)).toEqual([{ key: '2026-01-01', count: 3, byStatus: { success: 2, failure: 1 } }]);
+      expect(await summary('hour', 'Asia/Kolkata', jan)).toEqual([
+        { key: '2026-01-01T17:30:00.000Z', count: 1, byStatus: { success: 1 } },
+        { key: '2026-01-01T18:30:00.000Z', count: 2, byStatus: { success: 1, failure: 1 } },
+      ]);
+      expect((await summary('day', 'America/St_Johns', jan)).map((b) => [b.key, b.count])).toEqual([['2026-01-01', 3]]);
+      const march = { from: new Date('2026-03-01T00:00:00Z') };
+      expect((await summary('hour', 'Europe/Paris', march)).map((b) => b.key)).toEqual(['2026-03-29T00:00:00.000Z', '2026-03-29T01:00:00.000Z']);
+      expect((await summary('day', 'Europe/Paris', march)).map((b) => [b.key, b.count])).toEqual([['2026-03-29', 2]]);
+      expect((await summary('day', 'Asia/Kathmandu')).map((b) => [b.key, b.count])).toEqual([
+        ['2025-12-31', 1],
+        ['2026-01-01', 1],
+        ['2026-01-02', 3],
+        ['2026-03-29', 2],
+      ]);
+    });
+
+    it('refuses a metadata filter through the logger, with UNSUPPORTED, when the store does not take them', async () => {
         const logger = createActivityLogger({ store, onError: () => undefined });
         await store.insert(dataset(3));
         if (takesMetadataFilters(store)) {
@@ -763,7 +838,11 @@ function takesMetadataFilters(store: ActivityStore): boolean {
 
 /** The queries a store can answer: all of them, or those without a metadata filter. */
 function queriesFor(store: ActivityStore): ActivityQuery[] {
-  return takesMetadataFilters(store) ? QUERIES : QUERIES.filter((query) => query.metadata === undefined);
+  const search = store.capabilities?.searchFilters === true;
+  return QUERIES.filter(
+    (query) =>
+      (takesMetadataFilters(store) || query.metadata === undefined) && (search || SEARCH_FILTERS.every((name) => query[name] === undefined)),
+  );
 }
 
 // ---- data -------------------------------------------------------------------------------
@@ -824,6 +903,8 @@ function dataset(n: number): ActivityRecord[] {
     if (random() < 0.2) record.changes = { title: { before: 'a', after: 'b' } };
     if (record.status === 'failure') record.error = { name: 'Error', message: 'boom', code: 'E_BOOM' };
     if (random() < 0.5) record.context = { ip: '127.0.0.1', requestId: `req-${i}`, method: 'POST' };
+    // Without drawing from random(): the records before these were added stay the same.
+    if (record.context && i % 5 === 0) record.context.traceId = `trace-${i % 3}`;
     if (random() < 0.3) {
       // As a logger with `integrity` seals it: the store keeps it as it is.
       record.integrity = { chain: pick(['chain-a', 'chain-b']), seq: i + 1, keyId: 'k1', prev: 'ab'.repeat(32), hash: 'cd'.repeat(32) };
@@ -866,6 +947,18 @@ const QUERIES: ActivityQuery[] = [
   { actorId: 'u_2', action: 'recipe.*', status: 'success', from: new Date(BASE + 5 * HOUR) },
   { tenantId: 't_2', targetType: 'recipe', metadata: { recipeId: '1' }, to: new Date(BASE + 60 * HOUR) },
   { actorType: 'admin', status: 'failure', tenantId: 't_1' },
+  { excludeAction: 'recipe.*' },
+  { excludeAction: 'user.signup', action: 'user.*' },
+  { requestId: 'req-10' },
+  { requestId: 'req-none' },
+  { traceId: 'trace-1' },
+  { traceId: 'trace-2', status: 'success' },
+  { search: 'pasta' },
+  { search: 'ADA' },
+  { search: 'Zoë' },
+  { search: 'recipe.up' },
+  { search: 'recipe_' },
+  { search: 'al forno', targetType: 'plan', excludeAction: 'recipe.delete' },
 ];
 
 /** Every record a query finds, page by page. */

@@ -5,6 +5,7 @@ import { actionOf, badRequest, readParams, VIEWS, type View, type ViewContext, t
 import { extractRequestContext } from './request-context.js';
 import { json } from './responses.js';
 import { viewerResponse, wantsViewerPage } from './viewer/page.js';
+import { signInRequiredResponse } from './viewer/sign-in.js';
 
 export { csvCell, EXPORT_CSV_COLUMNS } from './export.js';
 export type { ParameterProblem } from './logs-views.js';
@@ -44,6 +45,20 @@ export interface ActivityLogsOptions<Source = Request> {
    * @default false
    */
   viewer?: boolean;
+  /**
+   * The answer to a caller `authorize` refuses (or `tenant` finds no tenant for), in place of
+   * the default: typically a redirect to the app's login page. The refusal is recorded as
+   * `denied` either way. Returning nothing keeps the default answer for this request (say,
+   * redirect browsers and leave API clients their JSON); a throw or a value that is not a
+   * `Response` keeps it too, and is reported through `onError`.
+   *
+   * The default is a 403: JSON for API clients, and for a browser's navigation (it accepts
+   * HTML) a small page saying that the activity log needs sign-in.
+   * @default undefined
+   * @example
+   * onUnauthorized: (req) => Response.redirect(new URL('/login?next=/admin/logs', req.url), 303)
+   */
+  onUnauthorized?: (req: Source) => Response | undefined | Promise<Response | undefined>;
 }
 
 /**
@@ -85,7 +100,7 @@ export function createActivityLogsHandler<Source = Request>(
   logger: ActivityLogger<any>,
   options: ActivityLogsOptions<Source>,
 ): ActivityLogsHandler<Source> {
-  const { authorize, tenant, basePath, exportPageSize, viewer } = checkOptions(logger, options);
+  const { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = checkOptions(logger, options);
 
   return async (request, source, pathOrInfo) => {
     const url = new URL(request.url);
@@ -113,16 +128,26 @@ export function createActivityLogsHandler<Source = Request>(
       recorder.log({ action, status: 'denied', metadata });
     };
 
+    // A refusal: the app's own answer when it has one, else a page for a browser, JSON for the rest.
+    const unauthorized = async (message: string): Promise<Response> => {
+      if (onUnauthorized) {
+        const answer = await callSafely(logger, 'onUnauthorized', () => onUnauthorized(callerSource));
+        if (answer instanceof Response) return answer;
+        if (answer !== undefined && answer !== null) logger.report(new ActivityLogError('CALLBACK_FAILED', 'activity logs API: onUnauthorized() must return a Response; the default answer was sent'));
+      }
+      return wantsViewerPage(request) ? signInRequiredResponse(request.method === 'HEAD') : json(403, { error: 'forbidden', message });
+    };
+
     if (!(await callSafely(logger, 'authorize', () => authorize(callerSource)))) {
       refuse();
-      return json(403, { error: 'forbidden', message: 'not allowed to read the activity log' });
+      return unauthorized('not allowed to read the activity log');
     }
     let pinned: string | undefined;
     if (tenant) {
       const value = await callSafely(logger, 'tenant', () => tenant(callerSource));
       if (typeof value !== 'string' && typeof value !== 'number') {
         refuse('no tenant');
-        return json(403, { error: 'forbidden', message: 'no tenant for this caller' });
+        return unauthorized('no tenant for this caller');
       }
       pinned = String(value);
       recorder = recorder.with({ tenantId: pinned });
@@ -139,6 +164,7 @@ export function createActivityLogsHandler<Source = Request>(
       return await view.answer(context, parsed.input);
     } catch (error) {
       if (isActivityLogError(error, 'INVALID_QUERY')) return badRequest([{ name: 'query', problem: error.message }]);
+      if (isActivityLogError(error, 'UNSUPPORTED')) return json(501, { error: 'unsupported', message: error.message });
       logger.report(
         error instanceof ActivityLogError ? error : new ActivityLogError('STORE_FAILED', `activity logs API: store "${logger.store.name}" failed`, { cause: error }),
       );
@@ -158,15 +184,16 @@ function checkOptions<Source>(logger: ActivityLogger<any>, options: ActivityLogs
   }
   if (options.tenant !== undefined && typeof options.tenant !== 'function') throw fail("options.tenant must be a function returning the caller's tenant id");
   if (options.viewer !== undefined && typeof options.viewer !== 'boolean') throw fail(`options.viewer must be true or false, got ${typeof options.viewer}`);
-  const { authorize, tenant, basePath = '', exportPageSize = 500, viewer = false } = options;
+  if (options.onUnauthorized !== undefined && typeof options.onUnauthorized !== 'function') throw fail('options.onUnauthorized must be a function returning a Response');
+  const { authorize, tenant, basePath = '', exportPageSize = 500, viewer = false, onUnauthorized } = options;
   if (!Number.isInteger(exportPageSize) || exportPageSize < 1 || exportPageSize > 500) {
     throw fail(`exportPageSize must be a whole number from 1 to 500, got ${String(exportPageSize)}`);
   }
-  return { authorize, tenant, basePath, exportPageSize, viewer };
+  return { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized };
 }
 
 /** Calls the app's `authorize` or `tenant`; a throw refuses the request and is reported, never thrown. */
-async function callSafely<T>(logger: ActivityLogger<any>, name: 'authorize' | 'tenant', fn: () => T | Promise<T>): Promise<T | undefined> {
+async function callSafely<T>(logger: ActivityLogger<any>, name: 'authorize' | 'tenant' | 'onUnauthorized', fn: () => T | Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (cause) {

@@ -2,7 +2,10 @@ import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { VerifyOptions } from '../integrity/verify.js';
 import type { ActivityLogger } from '../logger.js';
 import { issuesOf, parseActivityFilter, parseActivityQuery, parseSummaryQuery, type StoreQuery } from '../query.js';
-import { EVENT_ID_PATTERN, type ActivityQuery, type NormalizedActivityFilter, type NormalizedSummaryQuery } from '../schema.js';
+import { supported } from '../logger.js';
+import type { ActivityStore } from '../store.js';
+import { isUtc } from '../time-zone.js';
+import { EVENT_ID_PATTERN, timeZoneSchema, type ActivityQuery, type NormalizedActivityFilter, type NormalizedSummaryQuery } from '../schema.js';
 import { EXPORT_FORMATS, exportResponse, type ExportFormat } from './export.js';
 import { json } from './responses.js';
 
@@ -44,17 +47,70 @@ export interface View<Input> {
   answer(context: ViewContext, input: Input): Promise<Response>;
 }
 
-const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'status', 'targetType', 'targetId', 'tenantId', 'from', 'to'] as const;
+const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'excludeAction', 'status', 'targetType', 'targetId', 'tenantId', 'requestId', 'traceId', 'search', 'from', 'to'] as const;
 
-const list: View<StoreQuery> = {
-  params: new Set([...FILTER_PARAMS, 'limit', 'cursor']),
-  parse: (params, pinned) => parseWith(() => parseActivityQuery(queryInput(params, pinned))),
-  async answer({ logger, recorder, params }, query) {
-    recorder.log({ action: 'activity.query', metadata: { view: 'list', filters: params } });
-    const page = await logger.store.query(query);
-    return json(200, { items: page.items, nextCursor: page.nextCursor ?? null });
+/** The values of the list's `summary` parameter: the time buckets read with the page, or none. */
+const PAGE_SUMMARIES = ['auto', 'hour', 'day', 'none'] as const;
+type PageSummary = (typeof PAGE_SUMMARIES)[number];
+
+/** A list read: the page's query, and, for a page view (`summary` given), its chart. */
+interface ListInput {
+  query: StoreQuery;
+  view?: { summary: PageSummary; tz?: string };
+}
+
+/**
+ * `GET /`: one page. With `summary` (what the viewer sends), the read is a page view: the
+ * page and the counts of its chart in one answer, recorded as one `activity.view` rather than
+ * a list and two summaries.
+ */
+const list: View<ListInput> = {
+  params: new Set([...FILTER_PARAMS, 'limit', 'cursor', 'summary', 'tz']),
+  parse(params, pinned) {
+    const { summary: pageSummary, tz, ...queryParams } = params;
+    const parsed = parseWith(() => parseActivityQuery(queryInput(queryParams, pinned)));
+    const problems = parsed.problems ?? [];
+    if (pageSummary !== undefined && !(PAGE_SUMMARIES as readonly string[]).includes(pageSummary)) {
+      problems.push({ name: 'summary', problem: `must be one of ${PAGE_SUMMARIES.join(', ')}, got ${JSON.stringify(pageSummary.slice(0, 40))}` });
+    }
+    if (tz !== undefined) {
+      const zone = timeZoneSchema.safeParse(tz);
+      if (!zone.success) problems.push({ name: 'tz', problem: zone.error.issues[0]!.message });
+      else if (pageSummary === undefined) problems.push({ name: 'tz', problem: 'is for the summary buckets: give it with "summary"' });
+    }
+    if (problems.length > 0) return { problems };
+    const input: ListInput = { query: parsed.input! };
+    if (pageSummary !== undefined) input.view = tz === undefined ? { summary: pageSummary as PageSummary } : { summary: pageSummary as PageSummary, tz };
+    return { input };
+  },
+  async answer({ logger, recorder, params }, { query, view }) {
+    const { store } = logger;
+    supported(store, query);
+    recorder.log({ action: view ? 'activity.view' : 'activity.query', metadata: { view: view ? 'page' : 'list', filters: params } });
+    const page = await store.query(query);
+    const body: Record<string, unknown> = { items: page.items, nextCursor: page.nextCursor ?? null };
+    if (view && view.summary !== 'none') body.summary = await pageSummary(store, query, view.summary, view.tz);
+    return json(200, body);
   },
 };
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The chart of a page view: hourly for a range of three days or less, daily otherwise, and
+ * hourly after all when an open range holds two days or fewer (`auto`). `null` when the store
+ * cannot summarize, or not in a zone.
+ */
+async function pageSummary(store: ActivityStore, query: StoreQuery, by: Exclude<PageSummary, 'none'>, tz: string | undefined) {
+  if (!store.summarize || (tz !== undefined && !isUtc(tz) && store.capabilities?.zonedSummary !== true)) return null;
+  const { limit: _limit, after: _after, ...filter } = query;
+  const summarize = async (dimension: 'hour' | 'day') => ({ by: dimension, tz: tz ?? 'UTC', buckets: await store.summarize!({ ...filter, by: dimension, ...(tz !== undefined && { tz }) }) });
+  if (by !== 'auto') return summarize(by);
+  const span = filter.from && filter.to ? filter.to.getTime() - filter.from.getTime() : undefined;
+  if (span !== undefined) return summarize(span <= 72 * HOUR_MS ? 'hour' : 'day');
+  const daily = await summarize('day');
+  return daily.buckets.length <= 2 ? summarize('hour') : daily;
+}
 
 const get: View<string> = {
   params: new Set(),
@@ -68,13 +124,14 @@ const get: View<string> = {
 };
 
 const summary: View<NormalizedSummaryQuery> = {
-  params: new Set([...FILTER_PARAMS, 'by']),
-  parse: (params, pinned) => parseWith(() => parseSummaryQuery({ ...queryInput(params, pinned), by: params.by as NormalizedSummaryQuery['by'] })),
+  params: new Set([...FILTER_PARAMS, 'by', 'tz']),
+  parse: (params, pinned) => parseWith(() => parseSummaryQuery({ ...queryInput(params, pinned), by: params.by as NormalizedSummaryQuery['by'], ...(params.tz !== undefined && { tz: params.tz }) })),
   async answer({ logger, recorder, params }, query) {
     const { store } = logger;
     if (!store.summarize) return json(501, { error: 'unsupported', message: `store "${store.name}" cannot summarize` });
+    supported(store, query);
     recorder.log({ action: 'activity.query', metadata: { view: 'summary', filters: params } });
-    return json(200, { by: query.by, buckets: await store.summarize(query) });
+    return json(200, { by: query.by, tz: query.tz ?? 'UTC', buckets: await store.summarize(query) });
   },
 };
 
@@ -89,6 +146,7 @@ const exportView: View<{ filter: NormalizedActivityFilter; format: ExportFormat 
     return problems.length > 0 ? { problems } : { input: { filter: parsed.input!, format } };
   },
   async answer({ logger, recorder, params, headOnly, exportPageSize }, { filter, format }) {
+    supported(logger.store, filter);
     recorder.log({ action: 'activity.export', metadata: { format, filters: params } });
     return exportResponse(logger.store, (error) => logger.report(error), filter, format, exportPageSize, headOnly);
   },
@@ -204,7 +262,7 @@ function problemsOf(error: ActivityLogError): ParameterProblem[] {
 function queryInput(params: Readonly<Record<string, string>>, pinned: string | undefined): ActivityQuery {
   const input: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) {
-    if (name === 'by' || name === 'format') continue;
+    if (name === 'by' || name === 'format' || name === 'tz') continue;
     input[name] = name === 'limit' && /^\d{1,15}$/.test(value) ? Number(value) : value;
   }
   if (pinned !== undefined) input.tenantId = pinned;

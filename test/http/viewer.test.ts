@@ -84,14 +84,63 @@ describe('the activity logs viewer', () => {
     expect(await response.text()).toBe('');
   });
 
-  it('is behind authorize: a refused browser gets 403 and the refusal is recorded', async () => {
+  it('is behind authorize: a refused browser gets a 403 page saying to sign in (not JSON), and the refusal is recorded', async () => {
     const { request, logger, store } = setup();
     const response = await request('/', { accept: BROWSER_ACCEPT, 'x-role': 'guest' });
     expect(response.status).toBe(403);
-    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const body = await response.text();
+    expect(body).toContain('Sign in first');
+    expect(body).not.toContain('forbidden');
+    // An API client refused keeps its JSON.
+    const api = await request('/', { accept: 'application/json', 'x-role': 'guest' });
+    expect(api.status).toBe(403);
+    expect(await api.json()).toMatchObject({ error: 'forbidden' });
     await logger.flush();
     const { items } = await store.query({ status: 'denied', limit: 10 } as never);
-    expect(items).toEqual([expect.objectContaining({ action: 'activity.query', metadata: expect.objectContaining({ view: 'viewer' }) })]);
+    expect(items.filter((item) => item.metadata?.view === 'viewer')).toEqual([expect.objectContaining({ action: 'activity.query' })]);
+  });
+
+  it('answers a refusal with onUnauthorized when given (a redirect to the login), and records it as denied', async () => {
+    const seen: string[] = [];
+    const { request, logger, store } = setup({
+      onUnauthorized: (source: unknown) => {
+        const req = source as Request;
+        seen.push(new URL(req.url).pathname);
+        return req.headers.get('accept')?.includes('text/html') ? new Response(null, { status: 303, headers: { location: '/login?next=/admin/logs' } }) : undefined;
+      },
+    });
+    const browser = await request('/', { accept: BROWSER_ACCEPT, 'x-role': 'guest' });
+    expect(browser.status).toBe(303);
+    expect(browser.headers.get('location')).toBe('/login?next=/admin/logs');
+    // Returning nothing keeps the default answer: JSON for an API client.
+    const api = await request('/summary?by=day', { 'x-role': 'guest' });
+    expect(api.status).toBe(403);
+    expect(await api.json()).toMatchObject({ error: 'forbidden' });
+    expect(seen).toEqual(['/', '/summary']);
+    // An admin is never sent there.
+    expect((await request('/', { accept: BROWSER_ACCEPT })).status).toBe(200);
+    await logger.flush();
+    expect((await store.query({ status: 'denied', limit: 10 } as never)).items).toHaveLength(2);
+  });
+
+  it('falls back to the default refusal, and reports, when onUnauthorized throws', async () => {
+    const errors: unknown[] = [];
+    const store = memoryStore();
+    const logger = createActivityLogger({ store, onError: (error) => errors.push(error) });
+    const handler = createActivityLogsHandler(logger, {
+      authorize: () => false,
+      onUnauthorized: () => {
+        throw new Error('login page broken');
+      },
+    });
+    const response = await handler(new Request('http://x/', { headers: { accept: BROWSER_ACCEPT } }));
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('Sign in first');
+    expect(errors).toEqual([expect.objectContaining({ code: 'CALLBACK_FAILED', message: expect.stringContaining('onUnauthorized() threw') })]);
+    expect(() => createActivityLogsHandler(logger, { authorize: () => true, onUnauthorized: 'no' as never })).toThrow('options.onUnauthorized must be a function');
+    await logger.close();
   });
 
   it('is behind tenant too: no tenant for the caller is a 403', async () => {
@@ -160,22 +209,31 @@ function listen(server: Server): Promise<Mounted> {
   });
 }
 
+/** The test's `onUnauthorized`: a redirect when the request asks for one, else the default answer. */
+const toLogin = (asked: string | undefined) => (asked ? new Response(null, { status: 303, headers: { location: '/login?next=/admin/logs' } }) : undefined);
+
 const mounts: Record<string, (logger: ActivityLogger<any>) => Promise<Mounted>> = {
   express: async (logger) => {
     const app = express();
-    app.use('/admin/logs', activityLogsRouter(logger, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
+    app.use('/admin/logs', activityLogsRouter(logger, { authorize: (req) => req.get('x-role') === 'admin', viewer: true, onUnauthorized: (req) => toLogin(req.get('x-to-login')) }));
     return listen(createServer(app));
   },
   fastify: async (logger) => {
     const app = Fastify({ logger: false });
-    await app.register(activityLogsPlugin, { prefix: '/admin/logs', logger, authorize: (request) => request.headers['x-role'] === 'admin', viewer: true });
+    await app.register(activityLogsPlugin, {
+      prefix: '/admin/logs',
+      logger,
+      authorize: (request) => request.headers['x-role'] === 'admin',
+      viewer: true,
+      onUnauthorized: (request) => toLogin(request.headers['x-to-login'] as string | undefined),
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
   },
   hono: async (logger) => {
     const app = new Hono();
-    app.route('/admin/logs', activityLogsApp(logger, { authorize: (c) => c.req.header('x-role') === 'admin', viewer: true }));
+    app.route('/admin/logs', activityLogsApp(logger, { authorize: (c) => c.req.header('x-role') === 'admin', viewer: true, onUnauthorized: (c) => toLogin(c.req.header('x-to-login')) }));
     return new Promise((resolve) => {
       const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
         resolve({
@@ -215,9 +273,14 @@ for (const [framework, mount] of Object.entries(mounts)) {
       }
     });
 
-    it('refuses the page without authorization', async () => {
+    it('refuses the page without authorization: a sign-in page by default, or the answer of onUnauthorized', async () => {
       const response = await fetch(`${app.url}/admin/logs`, { headers: { accept: BROWSER_ACCEPT } });
       expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(await response.text()).toContain('Sign in first');
+      const redirected = await fetch(`${app.url}/admin/logs`, { headers: { accept: BROWSER_ACCEPT, 'x-to-login': 'yes' }, redirect: 'manual' });
+      expect(redirected.status).toBe(303);
+      expect(redirected.headers.get('location')).toBe('/login?next=/admin/logs');
     });
 
     it('keeps answering API calls at the same path with JSON', async () => {

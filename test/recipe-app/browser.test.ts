@@ -44,6 +44,18 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
   const rows = () => page.locator('#rows tr');
   const firstRowId = () => rows().first().getAttribute('data-id');
 
+  it('sends a signed-out browser from the Activity Logs page to the sign-in page (onUnauthorized), not raw JSON', async () => {
+    const response = await page.goto(`${app.url}/admin/logs`);
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(response!.status()).toBe(200);
+    expect(await page.locator('form[action="/auth/login"]').count()).toBe(1);
+    expect(await page.locator('body').textContent()).not.toContain('"error"');
+    // An API client refused still gets JSON.
+    const api = await app.request('GET', '/admin/logs', { headers: { accept: 'application/json' } });
+    expect(api.status).toBe(403);
+    expect(api.body).toMatchObject({ error: 'forbidden' });
+  });
+
   it('logs in as the seeded admin and opens the Activity Logs page', async () => {
     await page.goto(app.url);
     await page.fill('input[name=email]', ADMIN.email);
@@ -92,5 +104,31 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
     await page.screenshot({ path: screenshotPath('recipe-app-logs.png'), fullPage: true });
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
+  });
+
+  it('makes the README screenshots from this data, at 1280×800 and 375×812 (test-results/recipe-app-{desktop,phone}.png)', async () => {
+    const cookies = await page.context().cookies();
+    for (const [name, options] of [
+      ['desktop', { viewport: { width: 1280, height: 800 } }],
+      ['phone', { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
+    ] as const) {
+      const watched = await openWatchedPage(browser, { ...options, timezoneId: 'UTC' });
+      try {
+        await watched.context.addCookies(cookies);
+        await watched.page.goto(`${app.url}/admin/logs`);
+        await expect.poll(() => watched.page.locator('#rows tr').count()).toBeGreaterThan(5);
+        await watched.page.locator('#chart svg').waitFor();
+        if (name === 'desktop') {
+          await watched.page.locator('#rows tr').filter({ hasText: 'plan.generate' }).first().click();
+          await watched.page.locator('#detail-body pre.json').first().waitFor();
+          await watched.page.evaluate(() => window.scrollTo(0, 0));
+        }
+        expect(await watched.page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+        await watched.page.screenshot({ path: screenshotPath(`recipe-app-${name}.png`) });
+        expect(watched.problems).toEqual([]);
+      } finally {
+        await watched.context.close();
+      }
+    }
   });
 });

@@ -12,7 +12,7 @@ import { seedRecipeEvents, XSS_TITLE } from './seed.js';
 /**
  * The viewer in a real headless Chromium, against an express app on 127.0.0.1 whose admin
  * mount has `viewer: true`. The page is opened with `action=recipe.*` where paging must be
- * stable, because the viewer's own reads are recorded (as `activity.query`) in the same log.
+ * stable, because the viewer's own reads are recorded (as `activity.view`) in the same log.
  */
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chromium', () => {
   let activity: ActivityLogger<any>;

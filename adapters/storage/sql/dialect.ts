@@ -84,6 +84,8 @@ export interface SqlDialect {
    * string '1' never equals the number 1, nor `true` the number 1. `key` is an identifier.
    */
   metadataEquals(sql: SqlTag, key: string, value: string | number | boolean): Fragment;
+  /** `context[key] === value` for a string field of the context (`requestId`, `traceId`); `key` is an identifier. */
+  contextEquals(sql: SqlTag, key: string, value: string): Fragment;
 
   // ---- statements --------------------------------------------------------------------------
   /** An identifier quoted for this database; `schema.table` when given two parts. */

@@ -22,6 +22,9 @@ export const mysqlDialect: SqlDialect = {
         sql`(json_type(${extracted}) = 'STRING' and cast(json_unquote(${extracted}) as binary) = cast(${value} as binary))`;
   },
 
+  // Compared as bytes, as metadata strings are.
+  contextEquals: (sql, key, value) => sql`cast(json_unquote(json_extract(context, ${`$.${key}`})) as binary) = cast(${value} as binary)`,
+
   quote: (...parts) => parts.map((part) => `\`${part.replace(/`/g, '``')}\``).join('.'),
   // Not INSERT IGNORE: it would also turn a value the column cannot hold into a warning.
   insertIgnoringDuplicates: (table, columns, rows, key) =>

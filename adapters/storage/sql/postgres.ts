@@ -15,6 +15,8 @@ export const postgresDialect: SqlDialect = {
   timeBucket: (sql, unitMs) => sql`floor((extract(epoch from occurred_at) * 1000) / ${sql.lit(unitMs)})`,
   metadataEquals: (sql, key, value) => sql`(metadata -> ${key}::text) = ${JSON.stringify(value)}::jsonb`,
 
+  contextEquals: (sql, key, value) => sql`(context ->> ${key}::text) = ${value}`,
+
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (${key.join(', ')}) do nothing`,

@@ -22,6 +22,8 @@ export const sqliteDialect: SqlDialect = {
       : sql`(json_type(metadata, ${path}) = 'text' and json_extract(metadata, ${path}) = ${value})`;
   },
 
+  contextEquals: (sql, key, value) => sql`(json_type(context, ${`$.${key}`}) = 'text' and json_extract(context, ${`$.${key}`}) = ${value})`,
+
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on conflict (${key.join(', ')}) do nothing`,

@@ -2,7 +2,7 @@ import type { CompiledQuery } from 'kysely';
 import type { CursorPosition } from '../../../src/cursor.js';
 import type { IntegrityCheckpoint } from '../../../src/integrity/options.js';
 import { ActivityLogError } from '../../../src/errors.js';
-import { actionPrefix, type StoreQuery } from '../../../src/query.js';
+import { actionPrefix, asciiLowerCase, type StoreQuery } from '../../../src/query.js';
 import { METADATA_KEY_PATTERN } from '../../../src/schema.js';
 import type {
   ActivityRecord,
@@ -14,7 +14,7 @@ import type {
   SummaryBucket,
 } from '../../../src/schema.js';
 import type { ChainPageQuery, CheckpointPageQuery } from '../../../src/store.js';
-import { NO_KEY, SummaryCounter, timeBucketKey, timeBucketMs } from '../../../src/summary.js';
+import { NO_KEY, SummaryCounter, timeBucketing } from '../../../src/summary.js';
 import { COLUMNS, rowValues, type SelectedRow } from './columns.js';
 import type { AnyKysely, Fragment, KyselyModule, SqlDialect } from './dialect.js';
 
@@ -149,6 +149,17 @@ export class SqlStatements {
     return prefix === undefined ? sql`action = ${action}` : sql`action like ${`${escapeLike(prefix)}%`} escape '!'`;
   }
 
+  /**
+   * The `search` filter: a LIKE scan of the action, actor name and target name, ASCII letters
+   * folded on both sides (lower() of SQLite and of PostgreSQL's "C" collation fold only those).
+   */
+  private searchMatch(search: string): Fragment {
+    const { sql } = this.k;
+    const pattern = `%${escapeLike(asciiLowerCase(search))}%`;
+    const like = (column: string) => sql`lower(${sql.id(column)}) like ${pattern} escape '!'`;
+    return sql`(${like('action')} or ${like('actor_name')} or ${like('target_name')})`;
+  }
+
   /** Creates the leases table, `<table>_leases`, when missing. */
   async createLeases(db: AnyKysely): Promise<void> {
     const { sql } = this.k;
@@ -231,19 +242,21 @@ export class SqlStatements {
 
   summarize(query: NormalizedSummaryQuery) {
     const { sql } = this.k;
-    const unit = timeBucketMs(query.by);
-    const key = unit !== undefined ? this.dialect.timeBucket(sql, unit) : sql.id(GROUPED_COLUMN[query.by as keyof typeof GROUPED_COLUMN]);
+    // Time buckets group by a UTC unit (the bucket itself in UTC, an hour or 15 minutes in
+    // another zone), which toBuckets() then places in the zone's hours or days: no database
+    // has to know the zone (SQLite cannot, MySQL only with its zone tables loaded).
+    const time = query.by === 'hour' || query.by === 'day' ? timeBucketing(query.by, query.tz) : undefined;
+    const key = time !== undefined ? this.dialect.timeBucket(sql, time.unitMs) : sql.id(GROUPED_COLUMN[query.by as keyof typeof GROUPED_COLUMN]);
     // Positional GROUP BY: the key expression appears once, so PostgreSQL accepts it as is.
     return sql<SummaryRow>`select ${key} as k, status, count(*) as n from ${this.table} where ${this.where(query)} group by 1, 2`;
   }
 
   /** The grouped rows of {@link summarize} as buckets. */
-  toBuckets(rows: readonly SummaryRow[], by: NormalizedSummaryQuery['by']): SummaryBucket[] {
-    const unit = timeBucketMs(by);
+  toBuckets(rows: readonly SummaryRow[], { by, tz }: Pick<NormalizedSummaryQuery, 'by' | 'tz'>): SummaryBucket[] {
+    const time = by === 'hour' || by === 'day' ? timeBucketing(by, tz) : undefined;
     const counter = new SummaryCounter(by);
     for (const row of rows) {
-      const key =
-        unit !== undefined ? timeBucketKey(Number(row.k) * unit, by as 'hour' | 'day') : row.k === null || row.k === undefined ? NO_KEY : String(row.k);
+      const key = time !== undefined ? time.key(Number(row.k) * time.unitMs) : row.k === null || row.k === undefined ? NO_KEY : String(row.k);
       counter.add(key, row.status, Number(row.n));
     }
     return counter.result();
@@ -272,6 +285,11 @@ export class SqlStatements {
     if (filter.tenantId !== undefined) conditions.push(sql`tenant_id = ${filter.tenantId}`);
     if (filter.from !== undefined) conditions.push(sql`occurred_at >= ${time(filter.from.getTime())}`);
     if (filter.to !== undefined) conditions.push(sql`occurred_at < ${time(filter.to.getTime())}`);
+    if (filter.excludeAction !== undefined) conditions.push(sql`not (${this.actionMatch(filter.excludeAction)})`);
+    // Read from the JSON context column: no index, so they scan what the other filters leave.
+    if (filter.requestId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'requestId', filter.requestId));
+    if (filter.traceId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'traceId', filter.traceId));
+    if (filter.search !== undefined) conditions.push(this.searchMatch(filter.search));
     if (after !== undefined) {
       // Expanded rather than a row comparison, so every database uses the (…, occurred_at, id) indexes.
       const at = time(after.occurredAtMs);

@@ -177,7 +177,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
   const store: SqlActivityStore = {
     name: config.name,
-    capabilities: { metadataFilter: true, purgeExcept: true },
+    capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true },
     tableName,
     get dialect() {
       return known?.statements.dialect.name;
@@ -238,7 +238,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     async summarize(query) {
       const { readDb, statements } = await ready();
       const { rows } = await statements.summarize(query).execute(readDb);
-      return statements.toBuckets(rows, query.by);
+      return statements.toBuckets(rows, query);
     },
 
     async purge(options) {

@@ -148,6 +148,8 @@ export function createHttpApp(services: Services, activity: AppActivity): expres
       authorize: isActiveAdmin,
       // Browsers get the Activity Logs page at /admin/logs; API clients get JSON as before.
       viewer: true,
+      // A browser that is not signed in as an admin goes to the sign-in page; API clients keep their JSON 403.
+      onUnauthorized: (req) => (req.accepts(['json', 'html']) === 'html' ? new Response(null, { status: 303, headers: { location: '/' } }) : undefined),
     }),
   );
 

@@ -9,27 +9,37 @@
  * The page is served at the mount point of the logs API, so the API's base path is the
  * page's own path: that holds behind a proxy that adds or strips a prefix, too.
  *
+ * What the page shows is in its URL: the filters, the time zone (`tz=utc`, local by default),
+ * whether the log's own reads are shown (`reads=show`) and the page position (`cursors`, the
+ * stack of cursors that led to this page), so a reload, a shared link and Back land where
+ * they were. Each filter change is one `GET ?summary=auto`: the page and its chart in one
+ * read, recorded by the API as one `activity.view`; paging asks for `summary=none`.
+ *
  * Written as a string (no backticks or template substitutions inside) so that the library
  * needs no build step of its own for it and the same text is hashed and served everywhere.
  */
 export const VIEWER_SCRIPT = String.raw`
 (() => {
   'use strict';
-  const FORM_FILTERS = ['from', 'to', 'actorType', 'actorId', 'action', 'status'];
+  const FORM_FILTERS = ['search', 'actorType', 'actorId', 'action', 'status', 'requestId', 'traceId'];
   const EXTRA_FILTERS = ['targetType', 'targetId', 'tenantId'];
-  const KEPT = ['limit'];
+  const API_FILTERS = ['from', 'to'].concat(FORM_FILTERS, EXTRA_FILTERS, ['limit']);
   const STATUSES = ['success', 'failure', 'denied'];
   const HOUR = 3600000;
   const DAY = 86400000;
   const MAX_BARS = 60;
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const LABELS = { targetType: 'target type', targetId: 'target id', tenantId: 'tenant' };
+  const OWN_READS = 'activity.*';
+  const LOCAL_ZONE = (Intl.DateTimeFormat().resolvedOptions().timeZone) || 'UTC';
+  const SHEET = window.matchMedia('(max-width: 1100px)');
 
   const base = location.pathname.replace(/\/+$/, '');
   const $ = (id) => document.getElementById(id);
   const form = $('filters');
 
-  const state = { filters: new URLSearchParams(), cursors: [null], page: 0, nextCursor: null, items: [], selectedId: null, loads: 0, charts: 0 };
+  // view: { filters (URLSearchParams), utc (bool), showReads (bool), cursors (the cursors that led to this page) }
+  const state = { view: null, chartKey: null, nextCursor: null, items: [], summary: null, selectedId: null, loads: 0, returnFocus: null };
 
   function apiUrl(path, params) {
     const query = params ? params.toString() : '';
@@ -93,7 +103,7 @@ export const VIEWER_SCRIPT = String.raw`
     out.className = 'verify-result';
     out.textContent = 'Verifying\u2026';
     const params = new URLSearchParams();
-    for (const name of ['from', 'to']) if (state.filters.get(name)) params.set(name, state.filters.get(name));
+    for (const name of ['from', 'to']) if (state.view.filters.get(name)) params.set(name, state.view.filters.get(name));
     try {
       const report = await verifyReport(params);
       const erased = report.counts.erased ? ', ' + report.counts.erased + ' lawfully erased' : '';
@@ -136,45 +146,155 @@ export const VIEWER_SCRIPT = String.raw`
     }
   }
 
+  // ---- times, in the zone the reader chose (UTC or the browser's own) ------------------
+
   const pad = (n) => String(n).padStart(2, '0');
-  function localDate(date) {
-    return date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate());
+  const zoneOf = () => (state.view.utc ? 'UTC' : LOCAL_ZONE);
+
+  // The wall-clock fields of an instant in the chosen zone.
+  function wall(ms) {
+    const date = new Date(ms);
+    return state.view.utc
+      ? { y: date.getUTCFullYear(), m: date.getUTCMonth() + 1, d: date.getUTCDate(), h: date.getUTCHours(), mi: date.getUTCMinutes(), s: date.getUTCSeconds() }
+      : { y: date.getFullYear(), m: date.getMonth() + 1, d: date.getDate(), h: date.getHours(), mi: date.getMinutes(), s: date.getSeconds() };
   }
-  function formatTime(value) {
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime())) return String(value);
-    return localDate(date) + ' ' + pad(date.getHours()) + ':' + pad(date.getMinutes()) + ':' + pad(date.getSeconds());
+  // The instant a calendar day starts in the chosen zone (addDays may run past the month).
+  function dayStart(y, m, d, addDays) {
+    return state.view.utc ? Date.UTC(y, m - 1, d + (addDays || 0)) : new Date(y, m - 1, d + (addDays || 0)).getTime();
+  }
+  function dateText(ms) {
+    const w = wall(ms);
+    return w.y + '-' + pad(w.m) + '-' + pad(w.d);
+  }
+  // The zone's short name at an instant: UTC, or the browser's (CET, GMT+5:30).
+  function zoneLabel(ms) {
+    if (state.view.utc) return 'UTC';
+    try {
+      const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName');
+      return part ? part.value : LOCAL_ZONE;
+    } catch (_) {
+      return LOCAL_ZONE;
+    }
+  }
+  // A time with its zone: a <time> element, the full ISO instant on hover.
+  function timeElement(value) {
+    const ms = Date.parse(value);
+    const node = el('time');
+    node.setAttribute('datetime', String(value));
+    node.title = String(value);
+    if (Number.isNaN(ms)) {
+      node.textContent = String(value);
+      return node;
+    }
+    const w = wall(ms);
+    node.append(dateText(ms) + ' ' + pad(w.h) + ':' + pad(w.mi) + ':' + pad(w.s) + ' ', el('span', 'tz', zoneLabel(ms)));
+    return node;
   }
   function dateInputValue(iso, shiftMs) {
     if (!iso) return '';
-    const time = Date.parse(/^\d+$/.test(iso) ? new Date(Number(iso)).toISOString() : iso);
-    return Number.isNaN(time) ? '' : localDate(new Date(time + shiftMs));
+    const time = /^\d+$/.test(iso) ? Number(iso) : Date.parse(iso);
+    return Number.isNaN(time) ? '' : dateText(time + shiftMs);
   }
   function isoFromDateInput(value, addDays) {
     const parts = value.split('-').map(Number);
-    return new Date(parts[0], parts[1] - 1, parts[2] + addDays).toISOString();
+    return new Date(dayStart(parts[0], parts[1], parts[2], addDays)).toISOString();
   }
   function pretty(value) {
     return JSON.stringify(value, null, 2);
   }
 
-  // ---- filters and the URL ------------------------------------------------------------
+  // ---- ids: shortened, the whole value on hover and focus, and a copy button -------------
 
-  function readFilters() {
+  // Head and tail: the tail tells apart UUIDv7s of one moment, which share their head.
+  function shortId(id) {
+    const text = String(id);
+    return text.length > 12 ? text.slice(0, 4) + '\u2026' + text.slice(-4) : text;
+  }
+
+  function idText(id) {
+    const node = el('span', 'id', shortId(id));
+    if (String(id).length > 12) node.title = String(id);
+    return node;
+  }
+
+  // In the detail: focusable, the whole id in a popover while focused or hovered, with a copy button.
+  function idWithCopy(id, what) {
+    const full = String(id);
+    const wrap = el('span', 'id-copy');
+    const text = el('span', 'id full-on-focus', shortId(full));
+    text.title = full;
+    text.tabIndex = 0;
+    text.setAttribute('aria-label', what + ' ' + full);
+    // Shown by the stylesheet in a popover on hover and focus: the layout never shifts under the pointer.
+    text.dataset.full = full;
+    const copy = el('button', 'copy', 'Copy');
+    copy.type = 'button';
+    copy.setAttribute('aria-label', 'Copy ' + what);
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(full);
+        copy.textContent = 'Copied';
+      } catch (_) {
+        copy.textContent = 'Select it';
+        text.focus();
+        const range = document.createRange();
+        range.selectNodeContents(text);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+      }
+      setTimeout(() => (copy.textContent = 'Copy'), 1500);
+    });
+    wrap.append(text, copy);
+    return wrap;
+  }
+
+  // ---- the URL: filters, zone, own reads, and the page position --------------------------
+
+  function readView() {
     const url = new URLSearchParams(location.search);
-    const params = new URLSearchParams();
-    for (const name of FORM_FILTERS.concat(EXTRA_FILTERS, KEPT)) {
+    const filters = new URLSearchParams();
+    for (const name of API_FILTERS) {
       const value = url.get(name);
-      if (value) params.set(name, value);
+      if (value) filters.set(name, value);
     }
+    const cursors = (url.get('cursors') || '').split(',').filter((cursor) => /^[A-Za-z0-9_-]{1,512}$/.test(cursor));
+    return { filters, utc: url.get('tz') === 'utc', showReads: url.get('reads') === 'show', cursors };
+  }
+
+  function viewQuery(view) {
+    const params = new URLSearchParams(view.filters);
+    if (view.utc) params.set('tz', 'utc');
+    if (view.showReads) params.set('reads', 'show');
+    if (view.cursors.length > 0) params.set('cursors', view.cursors.join(','));
+    return params.toString();
+  }
+
+  // The log's own reads are left out unless shown, or asked for by the action filter.
+  function readsHidden(view) {
+    return !view.showReads && !/^activity(\.|$)/.test(view.filters.get('action') || '');
+  }
+
+  // What the API is asked, but for paging: the chart is read again only when this changes.
+  function apiFilters(view) {
+    const params = new URLSearchParams(view.filters);
+    if (readsHidden(view)) params.set('excludeAction', OWN_READS);
+    params.set('tz', view.utc ? 'UTC' : LOCAL_ZONE);
     return params;
   }
 
   function fillForm() {
-    const f = state.filters;
+    const view = state.view;
+    const f = view.filters;
     $('f-from').value = dateInputValue(f.get('from'), 0);
     $('f-to').value = dateInputValue(f.get('to'), -1);
-    for (const name of ['actorType', 'actorId', 'action', 'status']) $('f-' + name).value = f.get(name) || '';
+    for (const name of FORM_FILTERS) $('f-' + name).value = f.get(name) || '';
+    $('f-tz').value = view.utc ? 'utc' : 'local';
+    const own = $('f-reads');
+    own.checked = !view.showReads;
+    own.disabled = /^activity(\.|$)/.test(f.get('action') || '');
+    $('reads-note').hidden = !own.disabled;
+    showRangeProblem(null);
     const extra = $('extra');
     extra.replaceChildren();
     for (const name of EXTRA_FILTERS) {
@@ -185,52 +305,79 @@ export const VIEWER_SCRIPT = String.raw`
       remove.type = 'button';
       remove.setAttribute('aria-label', 'Remove filter ' + LABELS[name]);
       remove.addEventListener('click', () => {
-        const next = new URLSearchParams(state.filters);
-        next.delete(name);
+        const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [] });
+        next.filters.delete(name);
         navigate(next);
       });
       chip.append(remove);
       extra.append(chip);
     }
     extra.hidden = extra.childElementCount === 0;
+    for (const node of document.querySelectorAll('.zone-name')) node.textContent = zoneOf();
+    // A filter in force is never out of sight behind "More filters".
+    if (['from', 'to'].concat(FORM_FILTERS).some((name) => name !== 'search' && f.get(name)) || view.utc || view.showReads) {
+      form.classList.add('expanded');
+      $('more-filters').setAttribute('aria-expanded', 'true');
+      $('more-filters').textContent = 'Fewer filters';
+    }
   }
 
-  function formFilters() {
-    const params = new URLSearchParams();
+  function showRangeProblem(message) {
+    const box = $('range-error');
+    box.hidden = !message;
+    box.textContent = message || '';
+    for (const id of ['f-from', 'f-to']) {
+      if (message) $(id).setAttribute('aria-invalid', 'true');
+      else $(id).removeAttribute('aria-invalid');
+    }
+  }
+
+  // The view the form describes, or null (and a message by the dates) when the range is backwards.
+  function formView() {
     const from = $('f-from').value;
     const to = $('f-to').value;
-    if (from) params.set('from', isoFromDateInput(from, 0));
-    if (to) params.set('to', isoFromDateInput(to, 1));
-    for (const name of ['actorType', 'actorId', 'action', 'status']) {
+    if (from && to && from > to) {
+      showRangeProblem('"From" (' + from + ') is after "To" (' + to + '): choose a From on or before the To date.');
+      $('f-from').focus();
+      return null;
+    }
+    showRangeProblem(null);
+    const utc = $('f-tz').value === 'utc';
+    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [] };
+    // Dates are read in the zone chosen now.
+    const before = state.view;
+    state.view = view;
+    if (from) view.filters.set('from', isoFromDateInput(from, 0));
+    if (to) view.filters.set('to', isoFromDateInput(to, 1));
+    state.view = before;
+    for (const name of FORM_FILTERS) {
       const value = $('f-' + name).value.trim();
-      if (value) params.set(name, value);
+      if (value) view.filters.set(name, value);
     }
-    for (const name of EXTRA_FILTERS.concat(KEPT)) {
-      const value = state.filters.get(name);
-      if (value) params.set(name, value);
+    for (const name of EXTRA_FILTERS.concat(['limit'])) {
+      const value = state.view.filters.get(name);
+      if (value) view.filters.set(name, value);
     }
-    return params;
+    return view;
   }
 
-  function navigate(params) {
-    const query = params.toString();
+  function navigate(view) {
+    const query = viewQuery(view);
     history.pushState(null, '', location.pathname + (query ? '?' + query : ''));
-    show(params);
+    show(view);
   }
 
-  function show(params) {
-    state.filters = params;
-    state.cursors = [null];
-    state.page = 0;
+  function show(view) {
+    state.view = view;
     fillForm();
     updateExports();
     loadPage();
-    loadChart();
   }
 
   function updateExports() {
-    const params = new URLSearchParams(state.filters);
+    const params = apiFilters(state.view);
     params.delete('limit');
+    params.delete('tz');
     for (const format of ['csv', 'ndjson']) {
       params.set('format', format);
       $('export-' + format).setAttribute('href', apiUrl('/export', params));
@@ -244,34 +391,48 @@ export const VIEWER_SCRIPT = String.raw`
       box.textContent = '';
       return;
     }
-    box.textContent = error.status === 403 ? 'You are not allowed to read the activity log.' : String(error.message || error);
+    box.textContent = error.status === 403 ? 'You are not allowed to read the activity log (signed out?). Sign in again, then reload.' : String(error.message || error);
     box.hidden = false;
   }
 
-  // ---- the table ----------------------------------------------------------------------
+  // ---- the table (a list of cards on a phone) -------------------------------------------
 
   function statusBadge(status) {
     const known = STATUSES.indexOf(status) >= 0 ? status : 'other';
     return el('span', 'badge badge-' + known, status || 'unknown');
   }
 
-  function twoLines(primary, secondary) {
-    const cell = el('td');
-    cell.append(el('span', 'primary-text', primary));
-    if (secondary) cell.append(el('span', 'secondary-text', secondary));
-    return cell;
+  function cell(className, label, primary, secondary) {
+    const node = el('td', className);
+    node.dataset.label = label;
+    const first = el('span', 'primary-text');
+    first.append(primary);
+    node.append(first);
+    if (secondary && secondary.length > 0) {
+      const second = el('span', 'secondary-text');
+      second.append.apply(second, secondary);
+      node.append(second);
+    }
+    return node;
   }
 
-  function actorLines(actor) {
-    if (!actor) return ['\u2014', ''];
-    const who = actor.name || actor.id || actor.type;
-    const detail = actor.name && actor.id ? actor.type + ' \u00b7 ' + actor.id : actor.name || actor.id ? actor.type : '';
-    return [who, detail];
+  // Names before ids: the name when there is one, then type and the shortened id.
+  function partyCell(className, label, party) {
+    if (!party) return cell(className, label, '\u2014');
+    const primary = party.name ? party.name : party.id !== undefined && party.id !== null ? idText(party.id) : party.type;
+    const secondary = [party.type];
+    if (party.name && party.id !== undefined && party.id !== null) secondary.push(' \u00b7 ', idText(party.id));
+    return cell(className, label, primary, party.name || (party.id !== undefined && party.id !== null) ? secondary : null);
   }
 
-  function targetLines(target) {
-    if (!target) return ['\u2014', ''];
-    return [target.name || target.id, target.name ? target.type + ' \u00b7 ' + target.id : target.type];
+  // http.* rows (automatic capture) show the method, route and status code.
+  function requestLine(record) {
+    if (!/^http\./.test(record.action)) return null;
+    const context = record.context || {};
+    const code = record.metadata && record.metadata.statusCode;
+    const parts = [context.method, context.route].filter(Boolean).join(' ');
+    const text = [parts, code !== undefined ? String(code) : ''].filter(Boolean).join(' \u00b7 ');
+    return text ? [text] : null;
   }
 
   function renderTable() {
@@ -283,47 +444,74 @@ export const VIEWER_SCRIPT = String.raw`
       row.dataset.id = record.id;
       if (record.id === state.selectedId) row.classList.add('selected');
       const timeCell = el('td', 'col-time');
-      const time = el('time', null, formatTime(record.occurredAt));
-      time.setAttribute('datetime', String(record.occurredAt));
-      time.title = String(record.occurredAt);
-      timeCell.append(time);
-      const actor = actorLines(record.actor);
-      const target = targetLines(record.target);
-      const statusCell = el('td');
+      timeCell.dataset.label = 'Time';
+      timeCell.append(timeElement(record.occurredAt));
+      const statusCell = el('td', 'col-status');
+      statusCell.dataset.label = 'Status';
       statusCell.append(statusBadge(record.status));
-      row.append(timeCell, twoLines(actor[0], actor[1]), el('td', 'col-action', record.action), twoLines(target[0], target[1]), statusCell);
-      row.addEventListener('click', () => select(record));
-      row.addEventListener('keydown', (event) => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          select(record);
-        }
-      });
+      row.append(
+        timeCell,
+        partyCell('col-actor', 'Actor', record.actor),
+        cell('col-action', 'Action', record.action, requestLine(record)),
+        partyCell('col-target', 'Target', record.target),
+        statusCell,
+      );
+      row.addEventListener('click', () => select(record, row));
+      row.addEventListener('keydown', (event) => onRowKey(event, record, row));
       rows.append(row);
     }
     $('empty').hidden = state.items.length > 0 || !$('error').hidden;
-    $('page-label').textContent = 'Page ' + (state.page + 1);
-    $('prev').disabled = state.page === 0;
+    $('page-label').textContent = 'Page ' + (state.view.cursors.length + 1);
+    $('prev').disabled = state.view.cursors.length === 0;
     $('next').disabled = !state.nextCursor;
+  }
+
+  // Arrow keys move between rows, Home and End to the first and last, Enter or Space opens one.
+  function onRowKey(event, record, row) {
+    const rows = Array.from($('rows').children);
+    const index = rows.indexOf(row);
+    let target = null;
+    if (event.key === 'ArrowDown') target = rows[index + 1];
+    else if (event.key === 'ArrowUp') target = rows[index - 1];
+    else if (event.key === 'Home') target = rows[0];
+    else if (event.key === 'End') target = rows[rows.length - 1];
+    else if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      select(record, row);
+      return;
+    } else return;
+    event.preventDefault();
+    if (target) target.focus();
   }
 
   async function loadPage() {
     const load = ++state.loads;
-    const params = new URLSearchParams(state.filters);
-    const cursor = state.cursors[state.page];
-    if (cursor) params.set('cursor', cursor);
+    const view = state.view;
+    const params = apiFilters(view);
+    const chartKey = params.toString();
+    const withChart = chartKey !== state.chartKey;
+    params.set('summary', withChart ? 'auto' : 'none');
+    if (view.cursors.length > 0) params.set('cursor', view.cursors[view.cursors.length - 1]);
     document.body.classList.add('busy');
     try {
       const body = await getJson(apiUrl('', params));
       if (load !== state.loads) return;
       state.items = Array.isArray(body && body.items) ? body.items : [];
       state.nextCursor = body && typeof body.nextCursor === 'string' ? body.nextCursor : null;
+      if (withChart) {
+        state.chartKey = chartKey;
+        state.summary = body && body.summary ? body.summary : null;
+        drawChart();
+      }
       showError(null);
     } catch (error) {
       if (load !== state.loads) return;
       state.items = [];
       state.nextCursor = null;
+      state.chartKey = null;
+      state.summary = null;
       showError(error);
+      chartNote('No chart for these filters.');
     } finally {
       if (load === state.loads) {
         document.body.classList.remove('busy');
@@ -332,7 +520,11 @@ export const VIEWER_SCRIPT = String.raw`
     }
   }
 
-  // ---- the detail panel ---------------------------------------------------------------
+  function goToPage(cursors) {
+    navigate(Object.assign({}, state.view, { cursors }));
+  }
+
+  // ---- the detail panel (a full-screen sheet on a phone) --------------------------------
 
   function field(list, name, value, mono) {
     if (value === undefined || value === null || value === '') return;
@@ -343,13 +535,24 @@ export const VIEWER_SCRIPT = String.raw`
     list.append(dd);
   }
 
+  function partyValue(party, what) {
+    const node = el('span');
+    node.append([party.name, party.type].filter(Boolean).join(' \u00b7 '));
+    if (party.id !== undefined && party.id !== null) node.append(' ', idWithCopy(party.id, what + ' id'));
+    return node;
+  }
+
   function jsonSection(body, title, value) {
     body.append(el('h3', null, title));
     if (value === undefined || value === null || (typeof value === 'object' && Object.keys(value).length === 0)) {
       body.append(el('p', 'muted', 'None'));
       return;
     }
-    body.append(el('pre', 'json', pretty(value)));
+    const pre = el('pre', 'json', pretty(value));
+    // Scrollable when long: reachable from the keyboard.
+    pre.tabIndex = 0;
+    pre.setAttribute('aria-label', title);
+    body.append(pre);
   }
 
   // Stored changes are the changed fields only: { field: { before, after } }.
@@ -377,16 +580,18 @@ export const VIEWER_SCRIPT = String.raw`
     const button = el('button', null, label);
     button.type = 'button';
     button.addEventListener('click', () => {
-      const next = new URLSearchParams(state.filters);
-      for (const name of Object.keys(params)) next.set(name, params[name]);
+      const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [] });
+      for (const name of Object.keys(params)) next.filters.set(name, params[name]);
+      closeDetail(false);
       navigate(next);
     });
     return button;
   }
 
-  function select(record) {
+  function select(record, row) {
     state.selectedId = record.id;
-    for (const row of $('rows').children) row.classList.toggle('selected', row.dataset.id === record.id);
+    state.returnFocus = row || null;
+    for (const other of $('rows').children) other.classList.toggle('selected', other.dataset.id === record.id);
     const body = $('detail-body');
     body.replaceChildren();
     const title = el('div', 'detail-title');
@@ -394,13 +599,15 @@ export const VIEWER_SCRIPT = String.raw`
     body.append(title);
 
     const list = el('dl', 'fields');
-    const time = el('span', null, formatTime(record.occurredAt));
-    time.title = String(record.occurredAt);
-    field(list, 'Time', time);
-    field(list, 'ID', record.id, true);
-    if (record.actor) field(list, 'Actor', [record.actor.type, record.actor.id, record.actor.name].filter(Boolean).join(' \u00b7 '));
-    if (record.target) field(list, 'Target', [record.target.type, record.target.id, record.target.name].filter(Boolean).join(' \u00b7 '));
+    field(list, 'Time', timeElement(record.occurredAt));
+    field(list, 'ID', idWithCopy(record.id, 'record id'), true);
+    if (record.actor) field(list, 'Actor', partyValue(record.actor, 'actor'));
+    if (record.target) field(list, 'Target', partyValue(record.target, 'target'));
     field(list, 'Tenant', record.tenantId, true);
+    const context = record.context || {};
+    if (context.method || context.route) field(list, 'Request', [context.method, context.route].filter(Boolean).join(' ') + (record.metadata && record.metadata.statusCode !== undefined ? ' \u00b7 ' + record.metadata.statusCode : ''));
+    if (context.requestId) field(list, 'Request id', idWithCopy(context.requestId, 'request id'), true);
+    if (context.traceId) field(list, 'Trace id', idWithCopy(context.traceId, 'trace id'), true);
     void integrityField(list, record);
     body.append(list);
 
@@ -416,65 +623,48 @@ export const VIEWER_SCRIPT = String.raw`
     jsonSection(body, 'Context', record.context);
 
     const actions = el('p', 'detail-actions');
+    if (context.requestId) actions.append(filterButton('This request', { requestId: context.requestId }));
+    if (context.traceId) actions.append(filterButton('This trace', { traceId: context.traceId }));
     if (record.actor && record.actor.id) actions.append(filterButton('Only this actor', { actorType: record.actor.type, actorId: record.actor.id }));
     if (record.target) actions.append(filterButton('Only this target', { targetType: record.target.type, targetId: record.target.id }));
     actions.append(filterButton('Only this action', { action: record.action }));
     body.append(actions);
-    $('detail').classList.add('open');
+    const detail = $('detail');
+    detail.classList.add('open');
+    detail.scrollTop = 0;
+    // On a narrow screen the detail is a sheet over the list: move there, and keep the page still.
+    if (SHEET.matches) {
+      document.body.classList.add('sheet-open');
+      $('close-detail').focus();
+    }
   }
 
-  function closeDetail() {
+  function closeDetail(restoreFocus) {
     state.selectedId = null;
     for (const row of $('rows').children) row.classList.remove('selected');
     const body = $('detail-body');
     body.replaceChildren(el('p', 'muted', 'Select an event to see its metadata, changes and context.'));
     $('detail').classList.remove('open');
+    document.body.classList.remove('sheet-open');
+    if (restoreFocus !== false && state.returnFocus && state.returnFocus.isConnected) state.returnFocus.focus();
+    state.returnFocus = null;
   }
 
   // ---- the chart ----------------------------------------------------------------------
 
-  function rangeSpan() {
-    const from = Date.parse(state.filters.get('from') || '');
-    const to = Date.parse(state.filters.get('to') || '');
-    if (Number.isNaN(from) || Number.isNaN(to)) return null;
-    return to - from;
+  function chartNote(text) {
+    $('legend').replaceChildren();
+    $('chart-caption').textContent = '';
+    $('chart').replaceChildren(el('p', 'chart-note', text));
   }
 
-  async function loadChart() {
-    const load = ++state.charts;
-    const params = new URLSearchParams(state.filters);
-    params.delete('limit');
-    const span = rangeSpan();
-    let by = span !== null && span <= 3 * DAY ? 'hour' : 'day';
-    try {
-      params.set('by', by);
-      let body = await getJson(apiUrl('/summary', params));
-      if (by === 'day' && span === null && Array.isArray(body.buckets) && body.buckets.length <= 2) {
-        by = 'hour';
-        params.set('by', by);
-        body = await getJson(apiUrl('/summary', params));
-      }
-      if (load !== state.charts) return;
-      drawChart(by, Array.isArray(body.buckets) ? body.buckets : []);
-    } catch (error) {
-      if (load !== state.charts) return;
-      $('legend').replaceChildren();
-      $('chart-caption').textContent = '';
-      const note =
-        error.status === 501 ? 'This store cannot summarize, so there is no chart.' : error.status === 400 || error.status === 403 ? 'No chart for these filters.' : 'No chart: ' + String(error.message || error);
-      $('chart').replaceChildren(el('p', 'chart-note', note));
-    }
+  function keyDay(key) {
+    const parts = key.split('-').map(Number);
+    return { y: parts[0], m: parts[1], d: parts[2] };
   }
-
-  function bucketTime(by, key) {
-    return Date.parse(by === 'day' ? key + 'T00:00:00.000Z' : key);
-  }
-
-  function bucketLabel(by, time, long) {
-    const date = new Date(time);
-    if (by === 'day') return date.toISOString().slice(long ? 0 : 5, 10);
-    const hour = pad(date.getHours()) + ':00';
-    return long ? localDate(date) + ' ' + hour : hour;
+  function nextDayKey(key) {
+    const day = keyDay(key);
+    return new Date(Date.UTC(day.y, day.m - 1, day.d + 1)).toISOString().slice(0, 10);
   }
 
   function niceMax(value) {
@@ -484,20 +674,51 @@ export const VIEWER_SCRIPT = String.raw`
     return value;
   }
 
-  function drawChart(by, buckets) {
-    const step = by === 'hour' ? HOUR : DAY;
-    const byTime = new Map();
-    const totals = { success: 0, failure: 0, denied: 0 };
+  // Bars from the buckets, empty ones filled in: days step by calendar day, hours by an hour.
+  function barsOf(by, buckets) {
+    const counts = new Map();
     for (const bucket of buckets) {
-      const time = bucketTime(by, bucket.key);
-      if (Number.isNaN(time)) continue;
-      const counts = {};
-      for (const status of STATUSES) {
-        counts[status] = bucket.byStatus && typeof bucket.byStatus[status] === 'number' ? bucket.byStatus[status] : 0;
-        totals[status] += counts[status];
-      }
-      byTime.set(time, counts);
+      const c = {};
+      for (const status of STATUSES) c[status] = bucket.byStatus && typeof bucket.byStatus[status] === 'number' ? bucket.byStatus[status] : 0;
+      counts.set(bucket.key, c);
     }
+    const keys = Array.from(counts.keys()).sort();
+    const bars = [];
+    if (by === 'day') {
+      for (let key = keys[0]; key <= keys[keys.length - 1] && bars.length < 5000; key = nextDayKey(key)) bars.push(key);
+    } else {
+      for (let time = Date.parse(keys[0]); time <= Date.parse(keys[keys.length - 1]) && bars.length < 5000; time += HOUR) bars.push(new Date(time).toISOString());
+    }
+    const empty = { success: 0, failure: 0, denied: 0 };
+    return { bars: bars.slice(-MAX_BARS).map((key) => ({ key, counts: counts.get(key) || empty })), clipped: bars.length > MAX_BARS };
+  }
+
+  function barRange(by, key) {
+    if (by === 'day') {
+      const day = keyDay(key);
+      return { from: dayStart(day.y, day.m, day.d, 0), to: dayStart(day.y, day.m, day.d, 1) };
+    }
+    const time = Date.parse(key);
+    return { from: time, to: time + HOUR };
+  }
+
+  function barLabel(by, key, long) {
+    if (by === 'day') return long ? key : key.slice(5);
+    const w = wall(Date.parse(key));
+    const hour = pad(w.h) + ':' + pad(w.mi);
+    return long ? dateText(Date.parse(key)) + ' ' + hour : hour;
+  }
+
+  function drawChart() {
+    const summary = state.summary;
+    if (!summary) {
+      chartNote('This store cannot summarize, so there is no chart.');
+      return;
+    }
+    const by = summary.by;
+    const buckets = Array.isArray(summary.buckets) ? summary.buckets : [];
+    const totals = { success: 0, failure: 0, denied: 0 };
+    for (const bucket of buckets) for (const status of STATUSES) totals[status] += (bucket.byStatus && bucket.byStatus[status]) || 0;
     const legend = $('legend');
     legend.replaceChildren();
     for (const status of STATUSES) {
@@ -506,21 +727,18 @@ export const VIEWER_SCRIPT = String.raw`
       legend.append(item);
     }
     const chart = $('chart');
-    if (byTime.size === 0) {
+    if (buckets.length === 0) {
       $('chart-caption').textContent = '';
       chart.replaceChildren(el('p', 'chart-note', 'No events in this range.'));
       return;
     }
-    const times = Array.from(byTime.keys()).sort((a, b) => a - b);
-    const last = times[times.length - 1];
-    const first = Math.max(times[0], last - (MAX_BARS - 1) * step);
-    const bars = [];
-    for (let time = first; time <= last; time += step) bars.push({ time, counts: byTime.get(time) || { success: 0, failure: 0, denied: 0 } });
-    const clipped = times[0] < first;
-    $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day (UTC)') + (clipped ? ', latest ' + MAX_BARS : '');
+    const drawn = barsOf(by, buckets);
+    const bars = drawn.bars;
+    $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day') + ' (' + summary.tz + ')' + (drawn.clipped ? ', latest ' + MAX_BARS : '');
 
-    const width = 800;
-    const height = 170;
+    // Drawn at the card's own width, so text keeps its size on a phone.
+    const width = Math.max(240, Math.round(chart.clientWidth - 32) || 800);
+    const height = width < 500 ? 150 : 170;
     const left = 34;
     const right = 8;
     const top = 10;
@@ -531,7 +749,7 @@ export const VIEWER_SCRIPT = String.raw`
     const slot = plotWidth / bars.length;
     const barWidth = Math.max(2, Math.min(36, slot * 0.7));
 
-    const root = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, role: 'img', 'aria-label': 'Events over time by status' });
+    const root = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, width: width, height: height, role: 'img', 'aria-label': 'Events ' + (by === 'hour' ? 'per hour' : 'per day') + ' by status, ' + summary.tz });
     for (const fraction of [0, 0.5, 1]) {
       const y = top + plotHeight - fraction * plotHeight;
       root.append(svg('line', { class: 'grid', x1: left, x2: width - right, y1: y, y2: y }));
@@ -539,12 +757,12 @@ export const VIEWER_SCRIPT = String.raw`
       label.textContent = String(Math.round(max * fraction * 10) / 10);
       root.append(label);
     }
-    const labelEvery = Math.max(1, Math.ceil(bars.length / 8));
+    const labelEvery = Math.max(1, Math.ceil(bars.length / Math.max(2, Math.floor(plotWidth / 70))));
     bars.forEach((bar, index) => {
       const x = left + index * slot + (slot - barWidth) / 2;
       const group = svg('g', { class: 'bar' });
       const title = svg('title', {});
-      title.textContent = bucketLabel(by, bar.time, true) + ': ' + STATUSES.map((s) => bar.counts[s] + ' ' + s).join(', ');
+      title.textContent = barLabel(by, bar.key, true) + ': ' + STATUSES.map((s) => bar.counts[s] + ' ' + s).join(', ');
       group.append(title);
       let y = top + plotHeight;
       for (const status of STATUSES) {
@@ -557,15 +775,16 @@ export const VIEWER_SCRIPT = String.raw`
       // An empty slot still gets a hit area, so every bucket can be clicked into.
       group.append(svg('rect', { x: (left + index * slot).toFixed(2), y: top, width: slot.toFixed(2), height: plotHeight, fill: 'transparent' }));
       group.addEventListener('click', () => {
-        const next = new URLSearchParams(state.filters);
-        next.set('from', new Date(bar.time).toISOString());
-        next.set('to', new Date(bar.time + step).toISOString());
+        const range = barRange(by, bar.key);
+        const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [] });
+        next.filters.set('from', new Date(range.from).toISOString());
+        next.filters.set('to', new Date(range.to).toISOString());
         navigate(next);
       });
       root.append(group);
       if (index % labelEvery === 0) {
         const label = svg('text', { class: 'axis', x: (left + index * slot + slot / 2).toFixed(2), y: height - 6, 'text-anchor': 'middle' });
-        label.textContent = bucketLabel(by, bar.time, false);
+        label.textContent = barLabel(by, bar.key, false);
         root.append(label);
       }
     });
@@ -574,30 +793,51 @@ export const VIEWER_SCRIPT = String.raw`
 
   // ---- wiring -------------------------------------------------------------------------
 
+  $('zone-local').textContent = 'Local (' + LOCAL_ZONE + ')';
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    navigate(formFilters());
+    const view = formView();
+    if (view) navigate(view);
   });
+  // The zone and the own-reads toggle apply at once.
+  for (const id of ['f-tz', 'f-reads']) {
+    $(id).addEventListener('change', () => {
+      const view = formView();
+      if (view) navigate(view);
+    });
+  }
   $('clear').addEventListener('click', () => {
-    const params = new URLSearchParams();
-    for (const name of KEPT) if (state.filters.get(name)) params.set(name, state.filters.get(name));
-    navigate(params);
+    const filters = new URLSearchParams();
+    if (state.view.filters.get('limit')) filters.set('limit', state.view.filters.get('limit'));
+    navigate({ filters, utc: state.view.utc, showReads: false, cursors: [] });
   });
   $('next').addEventListener('click', () => {
-    if (!state.nextCursor) return;
-    state.cursors = state.cursors.slice(0, state.page + 1);
-    state.cursors.push(state.nextCursor);
-    state.page += 1;
-    loadPage();
+    if (state.nextCursor) goToPage(state.view.cursors.concat([state.nextCursor]));
   });
   $('prev').addEventListener('click', () => {
-    if (state.page === 0) return;
-    state.page -= 1;
-    loadPage();
+    if (state.view.cursors.length > 0) goToPage(state.view.cursors.slice(0, -1));
   });
-  $('close-detail').addEventListener('click', closeDetail);
+  $('close-detail').addEventListener('click', () => closeDetail());
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && $('detail').classList.contains('open')) {
+      event.preventDefault();
+      closeDetail();
+    }
+  });
   $('verify').addEventListener('click', () => void verifyRange());
-  window.addEventListener('popstate', () => show(readFilters()));
-  show(readFilters());
+  $('more-filters').addEventListener('click', () => {
+    const expanded = form.classList.toggle('expanded');
+    $('more-filters').setAttribute('aria-expanded', String(expanded));
+    $('more-filters').textContent = expanded ? 'Fewer filters' : 'More filters';
+  });
+  let resizing = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      if (state.summary) drawChart();
+    }, 100);
+  });
+  window.addEventListener('popstate', () => show(readView()));
+  show(readView());
 })();
 `;

@@ -17,15 +17,21 @@ const SHELL_BODY = `<header class="topbar">
   <div class="exports">Export <a id="export-csv" download>CSV</a><a id="export-ndjson" download>NDJSON</a></div>
 </header>
 <main class="layout">
-  <form id="filters" class="filters card" autocomplete="off" aria-label="Filters">
-    <label>From <input type="date" id="f-from"></label>
-    <label>To <input type="date" id="f-to"></label>
-    <label>Actor type <input id="f-actorType" list="actor-types" placeholder="any" spellcheck="false"></label>
+  <form id="filters" class="filters card" autocomplete="off" aria-label="Filters" novalidate>
+    <label class="wide">Search <input type="search" id="f-search" placeholder="action, actor or target name" spellcheck="false"></label>
+    <label class="more">From <input type="date" id="f-from" aria-describedby="range-error"></label>
+    <label class="more">To <input type="date" id="f-to" aria-describedby="range-error"></label>
+    <label class="more">Actor type <input id="f-actorType" list="actor-types" placeholder="any" spellcheck="false"></label>
     <datalist id="actor-types"><option value="user"></option><option value="admin"></option><option value="system"></option><option value="service"></option><option value="anonymous"></option></datalist>
-    <label>Actor id <input id="f-actorId" placeholder="any" spellcheck="false"></label>
-    <label>Action <input id="f-action" placeholder="recipe.update or recipe.*" spellcheck="false"></label>
-    <label>Status <select id="f-status"><option value="">any</option><option value="success">success</option><option value="failure">failure</option><option value="denied">denied</option></select></label>
-    <div class="filter-actions"><button type="button" id="verify" title="Check the hash chains of this time range">Verify</button><button type="button" id="clear">Clear</button><button type="submit" class="primary">Apply</button></div>
+    <label class="more">Actor id <input id="f-actorId" placeholder="any" spellcheck="false"></label>
+    <label class="more">Action <input id="f-action" placeholder="recipe.update or recipe.*" spellcheck="false"></label>
+    <label class="more">Status <select id="f-status"><option value="">any</option><option value="success">success</option><option value="failure">failure</option><option value="denied">denied</option></select></label>
+    <label class="more">Request id <input id="f-requestId" placeholder="any" spellcheck="false"></label>
+    <label class="more">Trace id <input id="f-traceId" placeholder="any" spellcheck="false"></label>
+    <label class="more">Times in <select id="f-tz"><option value="local" id="zone-local">Local</option><option value="utc">UTC</option></select></label>
+    <label class="check more"><input type="checkbox" id="f-reads" checked> Hide the log's own reads <span id="reads-note" class="muted" hidden>(shown: the action filter asks for them)</span></label>
+    <div class="filter-actions"><button type="button" id="more-filters" class="more-toggle" aria-expanded="false">More filters</button><button type="button" id="verify" title="Check the hash chains of this time range">Verify</button><button type="button" id="clear">Clear</button><button type="submit" class="primary">Apply</button></div>
+    <p id="range-error" class="field-error" role="alert" hidden></p>
     <p id="extra" class="extra" hidden></p>
   </form>
   <div class="content">
@@ -38,7 +44,7 @@ const SHELL_BODY = `<header class="topbar">
     <section class="card table-card" aria-label="Events">
       <div class="table-wrap">
         <table>
-          <thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Status</th></tr></thead>
+          <thead><tr><th scope="col">Time (<span class="zone-name">UTC</span>)</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Status</th></tr></thead>
           <tbody id="rows"></tbody>
         </table>
       </div>

@@ -8,17 +8,20 @@ export const VIEWER_STYLES = String.raw`
   --bg: #f5f6f8;
   --card: #ffffff;
   --text: #1d2330;
-  --muted: #667085;
+  --muted: #5b6478;
   --line: #e4e7ec;
   --hover: #f2f4f7;
   --accent: #3b5bdb;
   --accent-text: #ffffff;
   --selected: #eef2ff;
   --success: #2f9e44;
+  --success-ink: #15692e;
   --success-bg: #e6f6ea;
   --failure: #e03131;
+  --failure-ink: #b42318;
   --failure-bg: #fdecec;
   --denied: #e8890c;
+  --denied-ink: #9a4a00;
   --denied-bg: #fff3e0;
   --code-bg: #f7f8fa;
   --shadow: 0 1px 2px rgba(16, 24, 40, 0.06), 0 1px 3px rgba(16, 24, 40, 0.08);
@@ -36,10 +39,13 @@ export const VIEWER_STYLES = String.raw`
     --accent-text: #0f1218;
     --selected: #1f2740;
     --success: #51cf66;
+    --success-ink: #51cf66;
     --success-bg: #16301d;
     --failure: #ff6b6b;
+    --failure-ink: #ff6b6b;
     --failure-bg: #3a1a1c;
     --denied: #ffa94d;
+    --denied-ink: #ffa94d;
     --denied-bg: #3a2812;
     --code-bg: #11151c;
   }
@@ -57,7 +63,7 @@ h2 { font-size: 14px; }
 h3 { font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); margin: 16px 0 6px; }
 .muted { color: var(--muted); }
 .topbar {
-  display: flex; align-items: center; justify-content: space-between; gap: 16px;
+  display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 8px 16px;
   padding: 14px 24px; background: var(--card); border-bottom: 1px solid var(--line);
 }
 .brand { display: flex; align-items: center; gap: 10px; }
@@ -91,12 +97,19 @@ h3 { font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: 
   border-radius: 6px; padding: 0 8px; height: 34px; min-width: 0;
 }
 .filters input[type="date"] { width: 150px; }
-#f-actorType, #f-actorId { width: 130px; }
+#f-actorType, #f-actorId, #f-requestId, #f-traceId { width: 130px; }
 #f-action { width: 200px; }
+#f-search { width: 240px; }
+.filters label.check { flex-direction: row; align-items: center; gap: 6px; height: 34px; color: var(--text); font-size: 13px; }
+.filters label.check input { height: auto; width: auto; }
+.field-error { flex-basis: 100%; margin: 0; color: var(--failure-ink); font-size: 13px; font-weight: 500; }
+.field-error[hidden] { display: none; }
+.filters input[aria-invalid="true"] { border-color: var(--failure); }
 .filters input:focus, .filters select:focus, button:focus-visible, tr:focus-visible {
   outline: 2px solid var(--accent); outline-offset: 1px;
 }
 .filter-actions { display: flex; gap: 8px; margin-left: auto; }
+.more-toggle { display: none; }
 button {
   font: inherit; color: var(--text); background: var(--card); border: 1px solid var(--line);
   border-radius: 6px; padding: 0 14px; height: 34px; cursor: pointer;
@@ -115,17 +128,17 @@ button.primary:hover:not(:disabled) { background: var(--accent); filter: brightn
 .chip button { border: 0; background: transparent; padding: 0 4px; height: auto; line-height: 1; color: var(--muted); }
 .error {
   padding: 10px 14px; border-radius: 8px; background: var(--failure-bg);
-  color: var(--failure); border: 1px solid var(--failure);
+  color: var(--failure-ink); border: 1px solid var(--failure);
 }
 .verify-result { margin: 0; padding: 10px 14px; border-radius: 8px; border: 1px solid var(--line); background: var(--card); }
-.verify-result.verified, .integrity.verified { color: var(--success); }
+.verify-result.verified, .integrity.verified { color: var(--success-ink); }
 .verify-result.verified { background: var(--success-bg); border-color: var(--success); }
-.verify-result.tampered, .integrity.tampered { color: var(--failure); }
+.verify-result.tampered, .integrity.tampered { color: var(--failure-ink); }
 .verify-result.tampered { background: var(--failure-bg); border-color: var(--failure); }
 .error[hidden] { display: none; }
 .content { grid-area: content; display: flex; flex-direction: column; gap: 16px; min-width: 0; }
 .chart { padding: 8px 16px 12px; min-height: 60px; }
-.chart svg { display: block; width: 100%; height: auto; }
+.chart svg { display: block; max-width: 100%; height: auto; }
 .chart .axis { fill: var(--muted); font-size: 10px; }
 .chart .grid { stroke: var(--line); stroke-width: 1; }
 .chart .bar { cursor: pointer; }
@@ -134,7 +147,8 @@ button.primary:hover:not(:disabled) { background: var(--accent); filter: brightn
 .chart .seg-failure { fill: var(--failure); }
 .chart .seg-denied { fill: var(--denied); }
 .chart-note { margin: 8px 0; color: var(--muted); }
-.legend { display: flex; gap: 14px; margin-left: auto; font-size: 12px; color: var(--muted); }
+.card-head { flex-wrap: wrap; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin-left: auto; font-size: 12px; color: var(--muted); }
 .legend span { display: inline-flex; align-items: center; gap: 6px; }
 .swatch { width: 10px; height: 10px; border-radius: 3px; display: inline-block; }
 .swatch-success { background: var(--success); }
@@ -153,16 +167,29 @@ tbody tr:hover { background: var(--hover); }
 tbody tr.selected { background: var(--selected); }
 tbody tr:last-child td { border-bottom: 0; }
 .col-time { white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
+.tz { font-size: 11px; color: var(--muted); }
+.id { font-family: var(--mono); font-size: 12px; white-space: nowrap; }
+.id-copy { display: inline-flex; align-items: center; gap: 6px; flex-wrap: wrap; max-width: 100%; }
+.id.full-on-focus { position: relative; border-radius: 4px; cursor: default; }
+.id.full-on-focus:hover::after, .id.full-on-focus:focus::after {
+  content: attr(data-full); position: absolute; left: 0; top: calc(100% + 4px); z-index: 5;
+  width: max-content; max-width: min(300px, 80vw); white-space: normal; overflow-wrap: anywhere;
+  padding: 3px 7px; border-radius: 4px; background: var(--text); color: var(--card); box-shadow: var(--shadow);
+}
+.id.full-on-focus:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
+button.copy { height: 24px; padding: 0 8px; font-size: 12px; }
 .col-action { font-family: var(--mono); font-size: 13px; }
-.primary-text { display: block; overflow-wrap: anywhere; }
-.secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
+.primary-text { display: block; overflow-wrap: break-word; }
+.secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: break-word; }
+/* "user · 01a2…9c2e" stays on one line: a short id is not worth a break. */
+.col-actor .secondary-text, .col-target .secondary-text { white-space: nowrap; }
 .badge {
   display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;
   border: 1px solid transparent; text-transform: lowercase;
 }
-.badge-success { color: var(--success); background: var(--success-bg); border-color: var(--success); }
-.badge-failure { color: var(--failure); background: var(--failure-bg); border-color: var(--failure); }
-.badge-denied { color: var(--denied); background: var(--denied-bg); border-color: var(--denied); }
+.badge-success { color: var(--success-ink); background: var(--success-bg); border-color: var(--success); }
+.badge-failure { color: var(--failure-ink); background: var(--failure-bg); border-color: var(--failure); }
+.badge-denied { color: var(--denied-ink); background: var(--denied-bg); border-color: var(--denied); }
 .badge-other { color: var(--muted); background: var(--hover); border-color: var(--line); }
 .empty { padding: 28px 16px; margin: 0; text-align: center; color: var(--muted); }
 .empty[hidden] { display: none; }
@@ -187,7 +214,55 @@ table.changes { font-size: 12px; border: 1px solid var(--line); border-radius: 6
 table.changes th, table.changes td { padding: 6px 8px; font-family: var(--mono); overflow-wrap: anywhere; }
 table.changes th { font-family: inherit; }
 table.changes td:first-child { white-space: nowrap; overflow-wrap: normal; color: var(--text); }
-table.changes td.before { color: var(--failure); }
-table.changes td.after { color: var(--success); }
-.error-box { padding: 8px 12px; border-radius: 6px; background: var(--failure-bg); color: var(--failure); overflow-wrap: anywhere; }
+table.changes td.before { color: var(--failure-ink); }
+table.changes td.after { color: var(--success-ink); }
+.error-box { padding: 8px 12px; border-radius: 6px; background: var(--failure-bg); color: var(--failure-ink); overflow-wrap: anywhere; }
+
+/* Below the two-column width the detail is a sheet over the page, shown only when open. */
+@media (max-width: 1100px) {
+  .detail {
+    display: none; position: fixed; z-index: 10; top: 0; right: 0; bottom: 0; width: min(480px, 100%);
+    max-height: none; border-radius: 0; box-shadow: -8px 0 24px rgba(16, 24, 40, 0.18);
+  }
+  .detail.open { display: block; }
+  .detail .card-head { position: sticky; top: 0; background: var(--card); z-index: 1; }
+  .detail .close { height: 40px; min-width: 40px; font-size: 20px; }
+  body.sheet-open { overflow: hidden; }
+}
+
+/* A phone: no horizontal scroll anywhere; the table is a list of cards. */
+@media (max-width: 640px) {
+  .topbar { padding: 10px 12px; }
+  .layout { padding: 10px 8px 24px; gap: 10px; }
+  .filters { padding: 10px 12px; gap: 8px; }
+  .filters label:not(.check) { flex: 1 1 140px; }
+  .filters label.wide { flex-basis: 100%; }
+  .filters input, .filters select, .filters input[type="date"], #f-search, #f-action, #f-actorType, #f-actorId, #f-requestId, #f-traceId { width: 100%; }
+  .filter-actions { margin-left: 0; flex-basis: 100%; flex-wrap: wrap; }
+  /* The list comes first on a phone: filters past the search wait behind "More filters". */
+  .more-toggle { display: inline-block; }
+  .filters:not(.expanded) .more { display: none; }
+  .filter-actions button { flex: 1 1 auto; }
+  .chart { padding: 8px 8px 10px; }
+  .legend { margin-left: 0; flex-basis: 100%; }
+  .table-wrap { overflow: visible; }
+  .table-wrap table, .table-wrap tbody, .table-wrap tr, .table-wrap td { display: block; }
+  .table-wrap thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+  .table-wrap tbody tr {
+    display: grid; grid-template-columns: minmax(0, 1fr) auto; gap: 4px 12px; padding: 12px 14px;
+    border-bottom: 1px solid var(--line);
+  }
+  .table-wrap tbody tr:last-child { border-bottom: 0; }
+  .table-wrap td { padding: 0; border: 0; min-width: 0; }
+  .table-wrap td.col-time { grid-column: 1; grid-row: 1; font-size: 12px; }
+  .table-wrap td.col-status { grid-column: 2; grid-row: 1; text-align: right; }
+  .table-wrap td.col-action, .table-wrap td.col-actor, .table-wrap td.col-target { grid-column: 1 / -1; }
+  .table-wrap td.col-actor::before, .table-wrap td.col-target::before {
+    content: attr(data-label); display: block; font-size: 11px; color: var(--muted); text-transform: uppercase; letter-spacing: 0.04em;
+  }
+  .table-wrap td.col-actor, .table-wrap td.col-target { display: grid; grid-template-columns: 56px minmax(0, 1fr); column-gap: 8px; }
+  .table-wrap td.col-actor::before, .table-wrap td.col-target::before { grid-row: 1 / span 2; padding-top: 2px; }
+  .pager { justify-content: space-between; }
+  .detail { width: 100%; }
+}
 `;

@@ -1,0 +1,209 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as expressShim from '../../adapters/frameworks/express.js';
+import * as fastifyShim from '../../adapters/frameworks/fastify.js';
+import * as honoShim from '../../adapters/frameworks/hono.js';
+import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
+import type { ActivityLogError } from '../../src/errors.js';
+import type { ActorResult } from '../../src/http/index.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+
+/**
+ * The actor is worked out when it is first needed (the request logger's first log(), or the
+ * response's end), so it reads what the app's own per-route authentication set after the
+ * middleware ran: no second session lookup inside `actor()`. Real servers on 127.0.0.1.
+ */
+type Close = () => Promise<void>;
+const closers: Close[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections?.();
+        server.close(() => done());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+interface Session {
+  id: string;
+}
+
+/** How each test's actor() reads the session the route's own authentication set. */
+type ActorOf = (session: Session | undefined) => ActorResult | Promise<ActorResult>;
+
+/**
+ * One app per framework: the middleware first, with `actor` reading the session; a route
+ * whose own authentication (route middleware, preHandler) reads `x-session` and sets the
+ * session, then logs twice; an app-level guard after the middleware that answers 401 to
+ * `/private/*` before any route.
+ */
+const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger, actorOf: ActorOf) => Promise<string>> = {
+  async express(logger, actorOf) {
+    type WithSession = Request & { session?: Session };
+    const app = express();
+    app.use(expressShim.activityMiddleware(logger, { actor: (req) => actorOf((req as WithSession).session) }));
+    app.use('/private', (_req, res) => void res.status(401).json({ error: 'sign in' }));
+    const authenticate = (req: Request, _res: Response, next: NextFunction) => {
+      const id = req.get('x-session');
+      if (id) (req as WithSession).session = { id };
+      next();
+    };
+    app.post('/recipes/:id', authenticate, (req, res) => {
+      req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: req.params.id } });
+      req.activity.log({ action: 'recipe.publish', target: { type: 'recipe', id: req.params.id } });
+      res.json({ ok: true });
+    });
+    return listen(createServer(app));
+  },
+  async fastify(logger, actorOf) {
+    type WithSession = FastifyRequest & { session?: Session };
+    const app: FastifyInstance = Fastify({ logger: false });
+    closers.push(() => app.close());
+    await app.register(fastifyShim.activityPlugin, { logger, actor: (request) => actorOf((request as WithSession).session) });
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.url.startsWith('/private')) return reply.code(401).send({ error: 'sign in' });
+    });
+    app.post<{ Params: { id: string } }>(
+      '/recipes/:id',
+      {
+        preHandler: async (request) => {
+          const id = request.headers['x-session'];
+          if (typeof id === 'string') (request as WithSession).session = { id };
+        },
+      },
+      async (request) => {
+        request.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: request.params.id } });
+        request.activity.log({ action: 'recipe.publish', target: { type: 'recipe', id: request.params.id } });
+        return { ok: true };
+      },
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  },
+  async hono(logger, actorOf) {
+    const app = new Hono<{ Variables: { session?: Session } }>();
+    app.use(honoShim.activityMiddleware(logger, { actor: (c) => actorOf(c.get('session')) }));
+    app.use(async (c, next) => {
+      if (c.req.path.startsWith('/private')) return c.json({ error: 'sign in' }, 401);
+      await next();
+    });
+    app.post(
+      '/recipes/:id',
+      async (c, next) => {
+        const id = c.req.header('x-session');
+        if (id) c.set('session', { id });
+        await next();
+      },
+      (c) => {
+        c.get('activity').log({ action: 'recipe.update', target: { type: 'recipe', id: c.req.param('id') } });
+        c.get('activity').log({ action: 'recipe.publish', target: { type: 'recipe', id: c.req.param('id') } });
+        return c.json({ ok: true });
+      },
+    );
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as unknown as Server;
+    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+    closers.push(
+      () =>
+        new Promise<void>((done) => {
+          server.closeAllConnections?.();
+          server.close(() => done());
+        }),
+    );
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  },
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+for (const framework of ['express', 'fastify', 'hono'] as const) {
+  describe(`${framework}: the actor is resolved when first needed`, () => {
+    let store: MemoryStore;
+    let logger: ActivityLogger;
+    let reported: ActivityLogError[];
+
+    async function start(actorOf: ActorOf): Promise<string> {
+      store = memoryStore();
+      reported = [];
+      logger = createActivityLogger({ store, flushIntervalMs: 5, onError: (error) => reported.push(error) });
+      closers.push(() => logger.close());
+      return apps[framework](logger, actorOf);
+    }
+
+    it.each(['sync', 'async'] as const)('reads the session set by the route own authentication, once per request (%s actor)', async (mode) => {
+      let calls = 0;
+      const url = await start((session) => {
+        calls += 1;
+        const actor = session && { type: 'user', id: session.id };
+        return mode === 'sync' ? actor : sleep(5).then(() => actor);
+      });
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => fetch(`${url}/recipes/${i}`, { method: 'POST', headers: { 'x-session': `u_${i}` } })),
+      );
+      expect(responses.map((response) => response.status)).toEqual(Array(20).fill(200));
+      await logger.flush();
+      // In the order they were logged (ids are UUIDv7).
+      const records = store.all().sort((a, b) => (a.id < b.id ? -1 : 1));
+      // Two events of the route and the automatic one, per request, each with its own session.
+      expect(records).toHaveLength(60);
+      const byRequest = new Map<string, string[]>();
+      for (const record of records) {
+        const requestId = record.context!.requestId!;
+        byRequest.set(requestId, [...(byRequest.get(requestId) ?? []), `${record.action}:${record.actor?.id ?? record.actor?.type}`]);
+      }
+      expect(byRequest.size).toBe(20);
+      for (const actions of byRequest.values()) {
+        const user = actions[0]!.split(':')[1]!;
+        expect(user).toMatch(/^u_\d+$/);
+        // The route's two events in the order they were logged, then the automatic one.
+        expect(actions).toEqual([`recipe.update:${user}`, `recipe.publish:${user}`, `http.post:${user}`]);
+      }
+      for (const record of records.filter((r) => r.target)) expect(record.actor).toEqual({ type: 'user', id: `u_${record.target!.id}` });
+      expect(calls).toBe(20);
+      expect(reported).toEqual([]);
+    });
+
+    it('records a refusal before routing as anonymous, with the path, calling actor() once', async () => {
+      let calls = 0;
+      const url = await start((session) => {
+        calls += 1;
+        return session && { type: 'user', id: session.id };
+      });
+      const response = await fetch(`${url}/private/reports?token=secret`, { headers: { 'x-session': 'u_1' } });
+      expect(response.status).toBe(401);
+      await logger.flush();
+      const [record, ...rest] = store.all();
+      expect(rest).toEqual([]);
+      expect(record).toMatchObject({ action: 'http.get', status: 'denied', actor: { type: 'anonymous' }, metadata: { statusCode: 401 } });
+      expect(record!.metadata!.path).toBe('/private/reports');
+      expect(calls).toBe(1);
+    });
+
+    it('contains an actor() that rejects: the events are written as anonymous and CALLBACK_FAILED is reported once', async () => {
+      const url = await start(async () => {
+        await sleep(1);
+        throw new Error('session store down');
+      });
+      const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
+      expect(response.status).toBe(200);
+      await logger.flush();
+      expect(store.all().sort((a, b) => (a.id < b.id ? -1 : 1)).map((record) => [record.action, record.actor])).toEqual([
+        ['recipe.update', { type: 'anonymous' }],
+        ['recipe.publish', { type: 'anonymous' }],
+        ['http.post', { type: 'anonymous' }],
+      ]);
+      expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
+    });
+  });
+}

@@ -2,9 +2,20 @@
  * `activity-log/store`: what a storage adapter needs besides the contract. Stores receive
  * validated input and return pages the way the logger expects; these are the pieces the
  * built-in stores use to do so (query parsing, keyset cursors and pages, summary buckets, the
- * text rule every store stores by), and the zod schemas every shape is inferred from.
+ * text rule every store stores by), and the schemas every shape is checked with.
  * The conformance suite a store proves itself with is `activity-log/testing`.
  */
+import * as schemas from './schema.js';
+import type {
+  ActivityRecord,
+  NormalizedActivityFilter,
+  NormalizedActivityQuery,
+  NormalizedPurgeOptions,
+  NormalizedSummaryQuery,
+  ParsedActivityEvent,
+  RecordIntegrity,
+  ShapeSchema,
+} from './types.js';
 export type { ActivityStore, ChainPageQuery, ChainPosition, CheckpointPageQuery, StoreCapabilities } from './store.js';
 export { canonicalForm, canonicalJson, chainHash, commitment, PERSONAL_FIELDS } from './integrity/canonical.js';
 export { checkpointSignature } from './integrity/checkpoints.js';
@@ -23,25 +34,30 @@ export type { Redactor } from './redact.js';
 export { normalizeThrown } from './normalize-error.js';
 export { isActivitySpool, DEFAULT_SPOOL_FILENAME, DEFAULT_SPOOL_MAX_BYTES } from './spool.js';
 export type { ActivitySpool, SpooledBatch, SpoolOptions } from './spool.js';
-export {
-  ACTION_PATTERN,
-  ACTION_FILTER_PATTERN,
-  CONTEXT_FIELDS,
-  EVENT_FIELDS,
-  EVENT_ID_PATTERN,
-  METADATA_KEY_PATTERN,
-  activityEventSchema,
-  activityFilterSchema,
-  activityQuerySchema,
-  activityRecordSchema,
-  recordIntegritySchema,
-  purgeOptionsSchema,
-  summaryQuerySchema,
-} from './schema.js';
+export { ACTION_PATTERN, ACTION_FILTER_PATTERN, CONTEXT_FIELDS, EVENT_FIELDS, EVENT_ID_PATTERN, METADATA_KEY_PATTERN } from './schema.js';
 export type {
   NormalizedActivityFilter,
   NormalizedActivityQuery,
   NormalizedPurgeOptions,
   NormalizedSummaryQuery,
   ParsedActivityEvent,
-} from './schema.js';
+  SchemaIssue,
+  ShapeSchema,
+} from './types.js';
+
+// The schemas every shape is checked with, typed by what they parse to: the declarations of
+// this package never name zod's types (see src/types.ts).
+/** What `log()` accepts, parsed: ids as strings, the time as a Date. */
+export const activityEventSchema: ShapeSchema<ParsedActivityEvent> = schemas.activityEventSchema;
+/** The filters of a count, a summary or an export. */
+export const activityFilterSchema: ShapeSchema<NormalizedActivityFilter> = schemas.activityFilterSchema;
+/** A query: the filters, a page size (default 50) and a cursor. */
+export const activityQuerySchema: ShapeSchema<NormalizedActivityQuery> = schemas.activityQuerySchema;
+/** A stored record. */
+export const activityRecordSchema: ShapeSchema<ActivityRecord> = schemas.activityRecordSchema;
+/** A record's place in its hash chain. */
+export const recordIntegritySchema: ShapeSchema<RecordIntegrity> = schemas.recordIntegritySchema;
+/** What `purge()` takes. */
+export const purgeOptionsSchema: ShapeSchema<NormalizedPurgeOptions> = schemas.purgeOptionsSchema;
+/** What `summarize()` takes. */
+export const summaryQuerySchema: ShapeSchema<NormalizedSummaryQuery> = schemas.summaryQuerySchema;

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
 import {
@@ -13,7 +12,7 @@ import {
   type ResolvedIdentity,
   type TaggedBindings,
 } from './bindings.js';
-import type { ActivityCatalog } from './materialize.js';
+import type { ActivityCatalog, CatalogInput } from './catalog.js';
 import { erasurePlan, eraseRecord, type EraseSubject } from './integrity/erase.js';
 import { verifyChains, type VerifyOptions, type VerifyReport } from './integrity/verify.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
@@ -42,9 +41,9 @@ export type { ActivityBindings } from './bindings.js';
 export type CatalogEvent<C extends ActivityCatalog> = [keyof C] extends [never]
   ? ActivityEvent
   : {
-      [K in keyof C & string]: Omit<ActivityEvent, 'action' | 'metadata'> & { action: K } & (undefined extends z.input<C[K]>
-          ? { metadata?: z.input<C[K]> }
-          : { metadata: z.input<C[K]> });
+      [K in keyof C & string]: Omit<ActivityEvent, 'action' | 'metadata'> & { action: K } & (undefined extends CatalogInput<C[K]>
+          ? { metadata?: CatalogInput<C[K]> }
+          : { metadata: CatalogInput<C[K]> });
     }[keyof C & string];
 
 /** The logger. Child loggers from `with()` share the parent's queue, store and counters. */

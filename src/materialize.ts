@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { ActivityCatalog } from './catalog.js';
 import { diffChanges } from './changes.js';
 import { formatUuidv7 } from './ids.js';
 import { ActivityLogError } from './errors.js';
@@ -18,8 +18,7 @@ import { formatIssues } from './validation.js';
  * happen here, off the caller's path.
  */
 
-/** A per-action metadata schema map; see `createActivityLogger({ catalog })`. */
-export type ActivityCatalog = Record<string, z.ZodType>;
+export type { ActivityCatalog } from './catalog.js';
 
 /** What materialising needs from the logger's options. */
 export interface MaterializeConfig {

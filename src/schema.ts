@@ -4,6 +4,7 @@ import { EVENT_ID_PATTERN } from './cursor.js';
 
 export { EVENT_ID_PATTERN };
 import { isStorableTime, TIME_INPUT_RULE, TIME_RANGE_RULE, timeInputToMs } from './time.js';
+import type { ActivityContext, ActivityEvent, ActivityRecord, ActivityStatus } from './types.js';
 
 /**
  * The shapes of activity-log, as zod schemas. Every TypeScript type of the event, the stored
@@ -156,10 +157,10 @@ export const activityEventSchema = z.strictObject({
 });
 
 /** The top-level fields of an event, in the schema's order: the one list every part of the logger reads. */
-export const EVENT_FIELDS = Object.keys(activityEventSchema.shape) as readonly (keyof typeof activityEventSchema.shape)[];
+export const EVENT_FIELDS = Object.keys(activityEventSchema.shape) as readonly (keyof ActivityEvent)[];
 
 /** The fields of an event's `context`. */
-export const CONTEXT_FIELDS = Object.keys(contextSchema.shape) as readonly (keyof typeof contextSchema.shape)[];
+export const CONTEXT_FIELDS = Object.keys(contextSchema.shape) as readonly (keyof ActivityContext)[];
 
 /**
  * A record's place in its logger's hash chain, with `integrity` on (see src/integrity/).
@@ -341,46 +342,28 @@ export const purgeOptionsSchema = z.strictObject({
   limit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 
-/** What a caller passes to `log()`. */
-export type ActivityEvent = z.input<typeof activityEventSchema>;
-/** An event after validation, before it is turned into a record. */
-export type ParsedActivityEvent = z.output<typeof activityEventSchema>;
-/** What a store keeps and returns. */
-export type ActivityRecord = z.output<typeof activityRecordSchema>;
-/** `success`, `failure` or `denied`. */
-export type ActivityStatus = (typeof ACTIVITY_STATUSES)[number];
-/** Who did it, as passed by a caller. */
-export type ActivityActor = z.input<typeof actorSchema>;
-/** What was acted on, as passed by a caller. */
-export type ActivityTarget = z.input<typeof targetSchema>;
-/** Request context, as passed by a caller or the middleware. */
-export type ActivityContext = z.input<typeof contextSchema>;
-/** A normalised thrown value. */
-export type ActivityErrorInfo = z.output<typeof errorInfoSchema>;
-/** A record's place in its hash chain. */
-export type RecordIntegrity = z.output<typeof recordIntegritySchema>;
-/** Stored changes: the changed fields only. */
-export type ActivityChanges = z.output<typeof changesSchema>;
-/** A query as a caller writes it. */
-export type ActivityQuery = z.input<typeof activityQuerySchema>;
-/** A query after validation and defaults: what stores receive. */
-export type NormalizedActivityQuery = z.output<typeof activityQuerySchema>;
-/** Filters without paging. */
-export type ActivityFilter = z.input<typeof activityFilterSchema>;
-/** Filters without paging, validated. */
-export type NormalizedActivityFilter = z.output<typeof activityFilterSchema>;
-/** A summary request. */
-export type SummaryQuery = z.input<typeof summaryQuerySchema>;
-/** A summary request, validated. */
-export type NormalizedSummaryQuery = z.output<typeof summaryQuerySchema>;
-/** What a summary groups by. */
-export type SummaryDimension = (typeof SUMMARY_DIMENSIONS)[number];
-/** A purge request. */
-export type PurgeOptions = z.input<typeof purgeOptionsSchema>;
-/** A purge request, validated. */
-export type NormalizedPurgeOptions = z.output<typeof purgeOptionsSchema>;
-/** Records a purge leaves alone, validated. */
-export type PurgeException = z.output<typeof purgeExceptionSchema>;
+export type {
+  ActivityActor,
+  ActivityChanges,
+  ActivityContext,
+  ActivityErrorInfo,
+  ActivityEvent,
+  ActivityFilter,
+  ActivityQuery,
+  ActivityRecord,
+  ActivityStatus,
+  ActivityTarget,
+  NormalizedActivityFilter,
+  NormalizedActivityQuery,
+  NormalizedPurgeOptions,
+  NormalizedSummaryQuery,
+  ParsedActivityEvent,
+  PurgeException,
+  PurgeOptions,
+  RecordIntegrity,
+  SummaryDimension,
+  SummaryQuery,
+} from './types.js';
 
 /** One page of results, newest first. `nextCursor` is absent on the last page. */
 export interface ActivityPage {

@@ -1,15 +1,16 @@
 import type { z } from 'zod';
+import type { CatalogIssue } from './catalog.js';
 import { ActivityLogError, type ActivityLogErrorCode } from './errors.js';
 
 /**
  * Turns zod issues into one sentence per problem, each naming the field and the rule:
  * `action: must be dotted lower-case like "recipe.update", got "Recipe Create"`.
  */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix?: string): string {
+export function formatIssues(issues: readonly CatalogIssue[], prefix?: string): string {
   return issues
     .map((issue) => {
       const path = [prefix, ...issue.path.map(String)].filter((part) => part !== undefined && part !== '').join('.');
-      const message = issue.code === 'unrecognized_keys' ? unknownKeysMessage(issue.keys) : issue.message;
+      const message = issue.code === 'unrecognized_keys' && issue.keys ? unknownKeysMessage(issue.keys) : issue.message;
       return path ? `${path}: ${message}` : message;
     })
     .join('; ');

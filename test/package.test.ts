@@ -173,6 +173,81 @@ describe('package', () => {
     expect(pkg.peerDependencies).toMatchObject({ express: '^4.17 || ^5', fastify: '^4.10 || ^5', 'better-sqlite3': '^11 || ^12 || ^13', hono: '^4' });
   }, 420_000);
 
+  it('type-checks an app on TypeScript 4.9 (the lowest supported) and on the newest, with no zod types unless it writes a catalog', () => {
+    const app = installedApp('types-app');
+    // Both compilers in one app through npm aliases. The app pins what a TypeScript 4.9 app
+    // pins (@types/node 18, express 4's types); fastify's and hono's own types need TypeScript 5,
+    // so they are checked with the newest only, as is a catalog (zod 4's types need 5.5).
+    const packages = ['ts-oldest@npm:typescript@4.9.5', 'ts-newest@npm:typescript@latest', '@types/node@18', 'express@4.21.2', '@types/express@4.17.21'];
+    packages.push('@types/better-sqlite3@7', 'kysely@0.28', 'fastify@5', 'hono@4');
+    run('npm', ['install', ...packages, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app, 300_000);
+    // No declaration file of the package names zod: only a catalog brings zod's types in.
+    const declarations = run('find', ['node_modules/activity-log/dist', '-name', '*.d.*ts'], app).trim().split('\n');
+    expect(declarations.length).toBeGreaterThan(10);
+    for (const file of declarations) expect(readFileSync(join(app, file), 'utf8'), file).not.toMatch(/from ['"]zod['"]|import ['"]zod['"]/);
+    writeFileSync(
+      join(app, 'core.ts'),
+      `import express from 'express';
+       import { createActivityLogger, type ActivityRecord } from 'activity-log';
+       import { memoryStore } from 'activity-log/memory';
+       import { sqliteStore } from 'activity-log/sqlite';
+       import { activityMiddleware, activityLogsRouter } from 'activity-log/express';
+       import { createTestLogger } from 'activity-log/testing';
+       const activity = createActivityLogger({ store: process.env.MEMORY ? memoryStore() : sqliteStore({ filename: 'activity.db' }) });
+       const app = express();
+       app.use(activityMiddleware(activity, { actor: (req) => ({ type: 'user', id: String(req.headers['x-user'] ?? 'anonymous') }) }));
+       app.use('/admin/logs', activityLogsRouter(activity, { authorize: () => true }));
+       app.get('/', (req, res) => {
+         req.activity.log({ action: 'home.view', target: { type: 'page', id: 'home' } });
+         res.send('ok');
+       });
+       const first: Promise<ActivityRecord | undefined> = activity.query({ action: 'home.*', limit: 10 }).then((page) => page.items[0]);
+       void first;
+       // @ts-expect-error a target needs an id
+       activity.log({ action: 'a.b', target: { type: 'page' } });
+       createTestLogger().log({ action: 'a.b' });
+      `,
+    );
+    writeFileSync(
+      join(app, 'frameworks.ts'),
+      `import Fastify from 'fastify';
+       import { Hono } from 'hono';
+       import { z } from 'zod';
+       import { createActivityLogger } from 'activity-log';
+       import { memoryStore } from 'activity-log/memory';
+       import { activityPlugin } from 'activity-log/fastify';
+       import { activityMiddleware } from 'activity-log/hono';
+       const activity = createActivityLogger({ store: memoryStore(), catalog: { 'recipe.rate': z.object({ stars: z.number() }) } });
+       activity.log({ action: 'recipe.rate', metadata: { stars: 5 } });
+       // @ts-expect-error the catalog types each action's metadata
+       activity.log({ action: 'recipe.rate', metadata: { stars: 'five' } });
+       const fastify = Fastify();
+       void fastify.register(activityPlugin, { logger: activity, actor: (request) => ({ type: 'user', id: String(request.headers['x-user']) }) });
+       const hono = new Hono();
+       hono.use(activityMiddleware(activity));
+      `,
+    );
+    const tsconfig = (files: string[]) =>
+      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'Node16', moduleResolution: 'Node16', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files });
+    writeFileSync(join(app, 'tsconfig.oldest.json'), tsconfig(['core.ts']));
+    writeFileSync(join(app, 'tsconfig.newest.json'), tsconfig(['core.ts', 'frameworks.ts']));
+    const check = (compiler: string, config: string) => {
+      const tsc = `node_modules/${compiler}/bin/tsc`;
+      const version = run('node', [tsc, '-v'], app).trim();
+      try {
+        return { version, output: run('node', [tsc, '-p', config], app, 120_000) };
+      } catch (error) {
+        const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+        return { version, output: `${stdout ?? ''}${stderr ?? ''}`.split('\n').slice(0, 20).join('\n') || String(error) };
+      }
+    };
+    const oldest = check('ts-oldest', 'tsconfig.oldest.json');
+    expect(oldest.version).toBe('Version 4.9.5');
+    expect(oldest.output, oldest.output).toBe('');
+    const newest = check('ts-newest', 'tsconfig.newest.json');
+    expect(newest.output, `${newest.version}: ${newest.output}`).toBe('');
+  }, 480_000);
+
   it('gives jest the matchers: expect.extend(activityMatchers) in a CommonJS jest test, failures with a diff', () => {
     const app = installedApp('jest-app');
     run('npm', ['install', 'jest@30', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app, 150_000);

@@ -10,7 +10,7 @@
 export { createActivityLogger } from './logger.js';
 export type { ActivityLogger, ActivityLoggerOptions, ActivityStats, CatalogEvent, RetryOptions } from './logger.js';
 export type { ActivityBindings } from './bindings.js';
-export type { ActivityCatalog } from './materialize.js';
+export type { ActivityCatalog, CatalogInput, CatalogIssue, CatalogSchema } from './catalog.js';
 export { ActivityLogError, isActivityLogError } from './errors.js';
 export type { ActivityLogErrorCode, ActivityLogErrorOptions } from './errors.js';
 export { currentActivity, tryCurrentActivity, runWithActivityContext } from './context.js';

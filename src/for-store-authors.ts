@@ -5,7 +5,7 @@
  * text rule every store stores by), and the schemas every shape is checked with.
  * The conformance suite a store proves itself with is `activity-log/testing`.
  */
-import * as schemas from './schema.js';
+import { schemas, type Schemas } from './schemas.js';
 import type {
   ActivityRecord,
   NormalizedActivityFilter,
@@ -45,19 +45,28 @@ export type {
   ShapeSchema,
 } from './types.js';
 
-// The schemas every shape is checked with, typed by what they parse to: the declarations of
-// this package never name zod's types (see src/types.ts).
+// The schemas every shape is checked with, typed by what they parse to (the declarations of
+// this package never name zod's types: see src/types.ts), and built on first use.
 /** What `log()` accepts, parsed: ids as strings, the time as a Date. */
-export const activityEventSchema: ShapeSchema<ParsedActivityEvent> = schemas.activityEventSchema;
+export const activityEventSchema: ShapeSchema<ParsedActivityEvent> = lazySchema('activityEventSchema');
 /** The filters of a count, a summary or an export. */
-export const activityFilterSchema: ShapeSchema<NormalizedActivityFilter> = schemas.activityFilterSchema;
+export const activityFilterSchema: ShapeSchema<NormalizedActivityFilter> = lazySchema('activityFilterSchema');
 /** A query: the filters, a page size (default 50) and a cursor. */
-export const activityQuerySchema: ShapeSchema<NormalizedActivityQuery> = schemas.activityQuerySchema;
+export const activityQuerySchema: ShapeSchema<NormalizedActivityQuery> = lazySchema('activityQuerySchema');
 /** A stored record. */
-export const activityRecordSchema: ShapeSchema<ActivityRecord> = schemas.activityRecordSchema;
+export const activityRecordSchema: ShapeSchema<ActivityRecord> = lazySchema('activityRecordSchema');
 /** A record's place in its hash chain. */
-export const recordIntegritySchema: ShapeSchema<RecordIntegrity> = schemas.recordIntegritySchema;
+export const recordIntegritySchema: ShapeSchema<RecordIntegrity> = lazySchema('recordIntegritySchema');
 /** What `purge()` takes. */
-export const purgeOptionsSchema: ShapeSchema<NormalizedPurgeOptions> = schemas.purgeOptionsSchema;
+export const purgeOptionsSchema: ShapeSchema<NormalizedPurgeOptions> = lazySchema('purgeOptionsSchema');
 /** What `summarize()` takes. */
-export const summaryQuerySchema: ShapeSchema<NormalizedSummaryQuery> = schemas.summaryQuerySchema;
+export const summaryQuerySchema: ShapeSchema<NormalizedSummaryQuery> = lazySchema('summaryQuerySchema');
+
+/** A schema that builds the schemas (and loads zod) when it is first used. */
+function lazySchema<Output>(name: keyof Schemas): ShapeSchema<Output> {
+  const schema = () => schemas()[name] as unknown as ShapeSchema<Output>;
+  return {
+    parse: (data) => schema().parse(data),
+    safeParse: (data) => schema().safeParse(data),
+  };
+}

@@ -5,7 +5,8 @@ import { ActivityLogError } from './errors.js';
 import type { Redactor } from './redact.js';
 import { isValidEvent } from './fast-validate.js';
 import type { PendingEvent } from './pipeline/pending.js';
-import { activityEventSchema, EVENT_FIELDS, LIMITS, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
+import { EVENT_FIELDS, LIMITS, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
+import { schemas } from './schemas.js';
 import { capJsonObject } from './size-cap.js';
 import { finishThrown } from './normalize-error.js';
 import { defineOwn, storableJson, storableText } from './text.js';
@@ -74,7 +75,7 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     event = normalizeValid(candidate);
   } else {
     // The slow path, for its messages: zod names each bad field and the rule it breaks.
-    const parsed = activityEventSchema.safeParse(candidate);
+    const parsed = schemas().activityEventSchema.safeParse(candidate);
     if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues)) };
     event = parsed.data;
   }

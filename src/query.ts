@@ -1,9 +1,6 @@
 import { decodeCursor, encodeCursor, type CursorPosition } from './cursor.js';
+import { schemas } from './schemas.js';
 import {
-  activityFilterSchema,
-  activityQuerySchema,
-  purgeOptionsSchema,
-  summaryQuerySchema,
   type ActivityFilter,
   type ActivityPage,
   type ActivityQuery,
@@ -45,7 +42,7 @@ export function parseActivityQuery(query: ActivityQuery | undefined = {}): Store
   }
   let parsed: NormalizedActivityQuery;
   try {
-    parsed = storableFilter(parseOrThrow(activityQuerySchema, query, 'INVALID_QUERY', 'invalid query'));
+    parsed = storableFilter(parseOrThrow(schemas().activityQuerySchema, query, 'INVALID_QUERY', 'invalid query'));
   } catch (error) {
     throw cursorProblem && error instanceof ActivityLogError ? mergeProblems(error, cursorProblem) : error;
   }
@@ -69,18 +66,18 @@ export function issuesOf(error: ActivityLogError): { path: string[]; message: st
 /** Validates filters without paging (for `count`). */
 export function parseActivityFilter(filter: ActivityFilter | undefined = {}): NormalizedActivityFilter {
   refuseUnsafeMetadataKeys(filter);
-  return storableFilter(parseOrThrow(activityFilterSchema, filter, 'INVALID_QUERY', 'invalid filter'));
+  return storableFilter(parseOrThrow(schemas().activityFilterSchema, filter, 'INVALID_QUERY', 'invalid filter'));
 }
 
 /** Validates a summary request. */
 export function parseSummaryQuery(query: SummaryQuery): NormalizedSummaryQuery {
   refuseUnsafeMetadataKeys(query);
-  return storableFilter(parseOrThrow(summaryQuerySchema, query, 'INVALID_QUERY', 'invalid summary query'));
+  return storableFilter(parseOrThrow(schemas().summaryQuerySchema, query, 'INVALID_QUERY', 'invalid summary query'));
 }
 
 /** Validates purge options. */
 export function parsePurgeOptions(options: PurgeOptions): NormalizedPurgeOptions {
-  const parsed = parseOrThrow(purgeOptionsSchema, options, 'INVALID_QUERY', 'invalid purge options');
+  const parsed = parseOrThrow(schemas().purgeOptionsSchema, options, 'INVALID_QUERY', 'invalid purge options');
   return {
     ...parsed,
     ...(parsed.tenantId !== undefined && { tenantId: storableText(parsed.tenantId) }),

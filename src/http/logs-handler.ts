@@ -4,7 +4,7 @@ import type { ActivityLogger } from '../logger.js';
 import { actionOf, badRequest, readParams, VIEWS, type View, type ViewContext, type ViewName } from './logs-views.js';
 import { extractRequestContext } from './request-context.js';
 import { json } from './responses.js';
-import { viewerResponse, wantsViewerPage } from './viewer/page.js';
+import { wantsViewerPage } from './viewer/wants-page.js';
 import { signInRequiredResponse } from './viewer/sign-in.js';
 
 export { csvCell, EXPORT_CSV_COLUMNS } from './export.js';
@@ -152,7 +152,9 @@ export function createActivityLogsHandler<Source = Request>(
       pinned = String(value);
       recorder = recorder.with({ tenantId: pinned });
     }
-    if (page) return viewerResponse(request.method === 'HEAD');
+    // The page (its script and styles, about 60 KB of source) is loaded when first asked for,
+    // not with the package: most requests of an app never need it (see the heap benchmark).
+    if (page) return (await import('./viewer/page.js')).viewerResponse(request.method === 'HEAD');
 
     const view = VIEWS[route.view] as View<unknown>;
     const params = readParams(url.searchParams, view.params, pinned);

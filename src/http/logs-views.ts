@@ -5,7 +5,8 @@ import { issuesOf, parseActivityFilter, parseActivityQuery, parseSummaryQuery, t
 import { supported } from '../logger.js';
 import type { ActivityStore } from '../store.js';
 import { isUtc } from '../time-zone.js';
-import { EVENT_ID_PATTERN, timeZoneSchema, type ActivityQuery, type NormalizedActivityFilter, type NormalizedSummaryQuery } from '../schema.js';
+import { schemas } from '../schemas.js';
+import { EVENT_ID_PATTERN, type ActivityQuery, type NormalizedActivityFilter, type NormalizedSummaryQuery } from '../schema.js';
 import { EXPORT_FORMATS, exportResponse, type ExportFormat } from './export.js';
 import { json } from './responses.js';
 
@@ -74,7 +75,7 @@ const list: View<ListInput> = {
       problems.push({ name: 'summary', problem: `must be one of ${PAGE_SUMMARIES.join(', ')}, got ${JSON.stringify(pageSummary.slice(0, 40))}` });
     }
     if (tz !== undefined) {
-      const zone = timeZoneSchema.safeParse(tz);
+      const zone = schemas().timeZoneSchema.safeParse(tz);
       if (!zone.success) problems.push({ name: 'tz', problem: zone.error.issues[0]!.message });
       else if (pageSummary === undefined) problems.push({ name: 'tz', problem: 'is for the summary buckets: give it with "summary"' });
     }

@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import { ActivityLogError } from '../errors.js';
-import { actionFilterSchema, MAX_PURGE_EXCEPTIONS } from '../schema.js';
+import { MAX_PURGE_EXCEPTIONS } from '../schema.js';
+import { schemas, zod } from '../schemas.js';
 import type { ActivityStore } from '../store.js';
 import { formatIssues } from '../validation.js';
 
@@ -47,37 +47,45 @@ export interface ResolvedRule {
   days: number;
 }
 
-/** At most a thousand years: an `occurredAt` the stores can hold stays within reach. */
-const days = z
-  .number({ error: (issue) => `must be a number of days above 0, got ${JSON.stringify(issue.input)}` })
-  .positive({ error: 'must be a number of days above 0' })
-  .max(365_000, { error: 'must be at most 365000 days' });
+/** The option's schema, built (and zod loaded) the first time a logger is given `retention`. */
+let retentionSchema: ReturnType<typeof buildRetentionSchema> | undefined;
 
-const ruleSchema = z
-  .strictObject({
-    action: actionFilterSchema.optional(),
-    tenantId: z.string().min(1).max(256).optional(),
-    days,
-  })
-  .refine((rule) => rule.action !== undefined || rule.tenantId !== undefined, {
-    error: 'must name an action (or a prefix like "activity.*"), a tenantId, or both',
-  });
+function buildRetentionSchema() {
+  const z = zod();
+  const { actionFilterSchema } = schemas();
+  /** At most a thousand years: an `occurredAt` the stores can hold stays within reach. */
+  const days = z
+    .number({ error: (issue) => `must be a number of days above 0, got ${JSON.stringify(issue.input)}` })
+    .positive({ error: 'must be a number of days above 0' })
+    .max(365_000, { error: 'must be at most 365000 days' });
 
-const retentionSchema = z
-  .strictObject({
-    days: days.optional(),
-    rules: z.array(ruleSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
-    intervalMs: z.number().int().min(1).max(2_147_483_647).optional(),
-    batchSize: z.number().int().min(1).max(100_000).optional(),
-  })
-  .refine((retention) => retention.days !== undefined || (retention.rules?.length ?? 0) > 0, {
-    error: 'must give days, rules, or both (with neither, nothing would ever be purged)',
-  });
+  const ruleSchema = z
+    .strictObject({
+      action: actionFilterSchema.optional(),
+      tenantId: z.string().min(1).max(256).optional(),
+      days,
+    })
+    .refine((rule) => rule.action !== undefined || rule.tenantId !== undefined, {
+      error: 'must name an action (or a prefix like "activity.*"), a tenantId, or both',
+    });
+
+  const schema = z
+    .strictObject({
+      days: days.optional(),
+      rules: z.array(ruleSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
+      intervalMs: z.number().int().min(1).max(2_147_483_647).optional(),
+      batchSize: z.number().int().min(1).max(100_000).optional(),
+    })
+    .refine((retention) => retention.days !== undefined || (retention.rules?.length ?? 0) > 0, {
+      error: 'must give days, rules, or both (with neither, nothing would ever be purged)',
+    });
+  return schema;
+}
 
 /** Validates the `retention` option; throws `INVALID_OPTIONS` naming the field and the rule. */
 export function resolveRetention(option: RetentionOptions | undefined, store: ActivityStore): ResolvedRetention | undefined {
   if (option === undefined) return undefined;
-  const result = retentionSchema.safeParse(option);
+  const result = (retentionSchema ??= buildRetentionSchema()).safeParse(option);
   if (!result.success) throw new ActivityLogError('INVALID_OPTIONS', formatIssues(result.error.issues, 'retention'));
   const parsed = result.data;
   const rules = parsed.rules ?? [];

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isValidEvent } from '../../src/fast-validate.js';
-import { activityEventSchema } from '../../src/schema.js';
+import { schemas } from '../../src/schemas.js';
+
+const { activityEventSchema } = schemas();
 
 /** Values near every rule's edges, as the snapshot would hand them to the flusher. */
 const text = (max: number) =>
@@ -94,5 +96,13 @@ describe('the fast validator', () => {
   it('accepts a typical event and rejects a bad action', () => {
     expect(isValidEvent({ action: 'recipe.update', actor: { type: 'user', id: 1 } })).toBe(true);
     expect(isValidEvent({ action: 'Recipe Update' })).toBe(false);
+  });
+});
+
+describe('the field lists every part reads', () => {
+  it('are the event schema fields, in its order', async () => {
+    const { EVENT_FIELDS, CONTEXT_FIELDS } = await import('../../src/schema.js');
+    expect(EVENT_FIELDS).toEqual(Object.keys(activityEventSchema.shape));
+    expect(CONTEXT_FIELDS).toEqual(Object.keys(schemas().contextSchema.shape));
   });
 });

@@ -113,16 +113,6 @@ export async function viewerResponse(headOnly: boolean): Promise<Response> {
   return new Response(headOnly ? null : VIEWER_HTML, { status: 200, headers });
 }
 
-/**
- * Whether a request to the mount point is a browser asking for a page: it accepts HTML and
- * does not ask for JSON. Browsers' navigations send `text/html,...,*\/*;q=0.8`; fetch, curl
- * and API clients send `*\/*` or `application/json`, and keep getting the JSON list.
- */
-export function wantsViewerPage(request: Request): boolean {
-  const accept = (request.headers.get('accept') ?? '').toLowerCase();
-  return accept.includes('text/html') && !accept.includes('application/json');
-}
-
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   let binary = '';

@@ -61,8 +61,8 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger, acto
       next();
     };
     app.post('/recipes/:id', authenticate, (req, res) => {
-      req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: req.params.id } });
-      req.activity.log({ action: 'recipe.publish', target: { type: 'recipe', id: req.params.id } });
+      req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: String(req.params.id) } });
+      req.activity.log({ action: 'recipe.publish', target: { type: 'recipe', id: String(req.params.id) } });
       res.json({ ok: true });
     });
     return listen(createServer(app));

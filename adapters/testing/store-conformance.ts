@@ -291,21 +291,36 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         expect(await collect(store, { actorId: 'nobody' })).toEqual([]);
       });
 
-      it('finds free text as text: "%", "_" and "!" are plain characters, ASCII letters in either case', async (test) => {
+      it('finds free text as text: "%", "_", "!" and "\\" are plain characters, ASCII letters in either case, other letters exactly', async (test) => {
       if (store.capabilities?.searchFilters !== true) return skipWithReason(test, options.name, 'search filters (capabilities.searchFilters is not set)');
-      const names = ['100% Rye', 'rye_bread', 'Rye!', 'RYE loaf', 'wheat'];
+      const names = ['100% Rye', 'rye_bread', 'Rye!', 'RYE loaf', 'wheat', 'ÉCLAIR', 'ZOË', 'İstanbul', 'back\\slash', '50%_off'];
       await store.insert([
         ...names.map((name, i) => makeRecord(i, { target: { type: 'recipe', id: `r_${i}`, name } })),
         makeRecord(10, { actor: { type: 'user', id: 'u_9', name: 'Ryan' }, action: 'plan.generate' }),
         makeRecord(11, { action: 'rye.bake' }),
       ]);
       const names_ = async (search: string) => (await collect(store, { search })).map((r) => r.target?.name ?? r.actor?.name ?? r.action).sort();
-      expect(await names_('%')).toEqual(['100% Rye']);
-      expect(await names_('_')).toEqual(['rye_bread']);
+      expect(await names_('%')).toEqual(['100% Rye', '50%_off']);
+      expect(await names_('_')).toEqual(['50%_off', 'rye_bread']);
       expect(await names_('!')).toEqual(['Rye!']);
       expect(await names_('rye')).toEqual(['100% Rye', 'RYE loaf', 'Rye!', 'rye.bake', 'rye_bread'].sort());
       expect(await names_('rYa')).toEqual(['Ryan']);
       expect(await names_('nothing like it')).toEqual([]);
+      // Only A–Z fold: a letter beyond them matches itself, in the case it was logged in.
+      expect(await names_('ÉCLAIR')).toEqual(['ÉCLAIR']);
+      expect(await names_('Éclair')).toEqual(['ÉCLAIR']);
+      expect(await names_('éclair')).toEqual([]);
+      expect(await names_('ZOË')).toEqual(['ZOË']);
+      expect(await names_('zoë')).toEqual([]);
+      expect(await names_('zoË')).toEqual(['ZOË']);
+      expect(await names_('İstanbul')).toEqual(['İstanbul']);
+      expect(await names_('istanbul')).toEqual([]);
+      expect(await names_('STANBUL')).toEqual(['İstanbul']);
+      expect(await names_('\\')).toEqual(['back\\slash']);
+      expect(await names_('k\\s')).toEqual(['back\\slash']);
+      expect(await names_('0%_')).toEqual(['50%_off']);
+      expect(await names_('%_o')).toEqual(['50%_off']);
+      expect(await names_('0_%')).toEqual([]);
     });
 
     it('finds the records of one request and of one trace, and leaves out an excluded action', async (test) => {

@@ -86,6 +86,12 @@ export interface SqlDialect {
   metadataEquals(sql: SqlTag, key: string, value: string | number | boolean): Fragment;
   /** `context[key] === value` for a string field of the context (`requestId`, `traceId`); `key` is an identifier. */
   contextEquals(sql: SqlTag, key: string, value: string): Fragment;
+  /**
+   * `column` with A–Z lower-cased and every other character left as it is, as
+   * `asciiLowerCase` does in JavaScript: the `search` filter compares it with `like`, so
+   * every store finds the same records. `column` is an identifier.
+   */
+  asciiLower(sql: SqlTag, column: string): Fragment;
 
   // ---- statements --------------------------------------------------------------------------
   /** An identifier quoted for this database; `schema.table` when given two parts. */

@@ -16,6 +16,8 @@ export const postgresDialect: SqlDialect = {
   metadataEquals: (sql, key, value) => sql`(metadata -> ${key}::text) = ${JSON.stringify(value)}::jsonb`,
 
   contextEquals: (sql, key, value) => sql`(context ->> ${key}::text) = ${value}`,
+  // The columns are in the "C" collation, whose lower() folds ASCII letters only.
+  asciiLower: (sql, column) => sql`lower(${sql.id(column)})`,
 
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>

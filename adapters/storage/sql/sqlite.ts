@@ -23,6 +23,8 @@ export const sqliteDialect: SqlDialect = {
   },
 
   contextEquals: (sql, key, value) => sql`(json_type(context, ${`$.${key}`}) = 'text' and json_extract(context, ${`$.${key}`}) = ${value})`,
+  // SQLite's lower() folds ASCII letters only (without the ICU extension, which we never load).
+  asciiLower: (sql, column) => sql`lower(${sql.id(column)})`,
 
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>

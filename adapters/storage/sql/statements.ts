@@ -150,13 +150,13 @@ export class SqlStatements {
   }
 
   /**
-   * The `search` filter: a LIKE scan of the action, actor name and target name, ASCII letters
-   * folded on both sides (lower() of SQLite and of PostgreSQL's "C" collation fold only those).
+   * The `search` filter: a LIKE scan of the action, actor name and target name, A–Z folded on
+   * both sides and nothing else (the dialect's `asciiLower`), as the memory store does.
    */
   private searchMatch(search: string): Fragment {
     const { sql } = this.k;
     const pattern = `%${escapeLike(asciiLowerCase(search))}%`;
-    const like = (column: string) => sql`lower(${sql.id(column)}) like ${pattern} escape '!'`;
+    const like = (column: string) => sql`${this.dialect.asciiLower(sql, column)} like ${pattern} escape '!'`;
     return sql`(${like('action')} or ${like('actor_name')} or ${like('target_name')})`;
   }
 

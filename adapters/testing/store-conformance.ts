@@ -375,6 +375,74 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
       ]);
     });
 
+    it('summarizes in a zone exactly through odd changes, historic offsets, before 1970 and before the year 100', async (test) => {
+      if (!store.summarize || store.capabilities?.zonedSummary !== true) return skipWithReason(test, options.name, 'summaries in a time zone (capabilities.zonedSummary is not set)');
+      const at = (iso: string, i: number, action: string) => makeRecord(i, { occurredAt: new Date(iso), action });
+      await store.insert([
+        // Lord Howe Island goes from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z).
+        at('2026-04-04T14:10:00.000Z', 0, 'tz.lordhowe'), // 01:10 (+11)
+        at('2026-04-04T15:10:00.000Z', 1, 'tz.lordhowe'), // 01:40 (+10:30), an hour that began at 14:30Z
+        at('2026-04-04T15:40:00.000Z', 2, 'tz.lordhowe'), // 02:10 (+10:30)
+        // St John's left DST at 00:01 local on 1989-10-29 (02:31Z), back to 23:01 on the 28th.
+        at('1989-10-29T02:30:30.000Z', 3, 'tz.stjohns'), // 00:00:30 on the 29th (-2:30)
+        at('1989-10-29T02:35:00.000Z', 4, 'tz.stjohns'), // 23:05 on the 28th (-3:30)
+        // Monrovia was -0:44:30 until 1972.
+        at('1971-06-01T00:40:00.000Z', 5, 'tz.monrovia'), // 23:55:30 on May 31
+        at('1971-06-01T00:50:00.000Z', 6, 'tz.monrovia'), // 00:05:30 on June 1
+        // Paris was +0:09:21 until 1911.
+        at('1900-01-01T23:45:00.000Z', 7, 'tz.paris'), // 23:54:21 on Jan 1
+        at('1900-01-01T23:55:00.000Z', 8, 'tz.paris'), // 00:04:21 on Jan 2
+        // Kolkata in the year 50: local mean time, +5:53:28.
+        at('0050-06-15T18:00:00.000Z', 9, 'tz.year50'), // 23:53:28 on June 15
+        at('0050-06-15T18:10:00.000Z', 10, 'tz.year50'), // 00:03:28 on June 16
+        // Before 1970 in UTC: a floor, not a division toward zero.
+        at('1969-12-31T12:00:00.000Z', 11, 'tz.utc'),
+        at('1969-12-31T23:59:59.999Z', 12, 'tz.utc'),
+      ]);
+      // No from or to: the units are chosen over the whole table, the year 50 to 2026.
+      const keys = async (by: 'hour' | 'day', tz: string, action: string, range: NormalizedActivityFilter = {}) =>
+        (await store.summarize!(parseSummaryQuery({ ...range, action, by, tz }))).map((b) => [b.key, b.count]);
+      expect(await keys('hour', 'Australia/Lord_Howe', 'tz.lordhowe')).toEqual([
+        ['2026-04-04T14:00:00.000Z', 1],
+        ['2026-04-04T14:30:00.000Z', 1],
+        ['2026-04-04T15:30:00.000Z', 1],
+      ]);
+      const april = { from: new Date('2026-04-01T00:00:00Z'), to: new Date('2026-04-08T00:00:00Z') };
+      expect(await keys('hour', 'Australia/Lord_Howe', 'tz.lordhowe', april)).toEqual(await keys('hour', 'Australia/Lord_Howe', 'tz.lordhowe'));
+      expect(await keys('day', 'Australia/Lord_Howe', 'tz.lordhowe', april)).toEqual([['2026-04-05', 3]]);
+      expect(await keys('day', 'America/St_Johns', 'tz.stjohns')).toEqual([
+        ['1989-10-28', 1],
+        ['1989-10-29', 1],
+      ]);
+      expect(await keys('day', 'Africa/Monrovia', 'tz.monrovia')).toEqual([
+        ['1971-05-31', 1],
+        ['1971-06-01', 1],
+      ]);
+      expect(await keys('day', 'Europe/Paris', 'tz.paris')).toEqual([
+        ['1900-01-01', 1],
+        ['1900-01-02', 1],
+      ]);
+      expect(await keys('day', 'Asia/Kolkata', 'tz.year50')).toEqual([
+        ['0050-06-15', 1],
+        ['0050-06-16', 1],
+      ]);
+      expect(await keys('hour', 'Asia/Kolkata', 'tz.year50')).toEqual([
+        ['0050-06-15T17:06:32.000Z', 1],
+        ['0050-06-15T18:06:32.000Z', 1],
+      ]);
+      expect(await keys('day', 'UTC', 'tz.year50')).toEqual([['0050-06-15', 2]]);
+      expect(await keys('day', 'UTC', 'tz.utc')).toEqual([['1969-12-31', 2]]);
+      expect(await keys('hour', 'UTC', 'tz.utc')).toEqual([
+        ['1969-12-31T12:00:00.000Z', 1],
+        ['1969-12-31T23:00:00.000Z', 1],
+      ]);
+      // In Kolkata (+5:30) 1969-12-31T23:59:59.999Z is already 1970-01-01.
+      expect(await keys('day', 'Asia/Kolkata', 'tz.utc')).toEqual([
+        ['1969-12-31', 1],
+        ['1970-01-01', 1],
+      ]);
+    });
+
     it('refuses a metadata filter through the logger, with UNSUPPORTED, when the store does not take them', async () => {
         const logger = createActivityLogger({ store, onError: () => undefined });
         await store.insert(dataset(3));

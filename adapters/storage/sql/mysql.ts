@@ -12,7 +12,9 @@ export const mysqlDialect: SqlDialect = {
 
   encodeTime: (ms) => new Date(ms).toISOString().slice(0, 23).replace('T', ' '),
   epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000)`,
-  timeBucket: (sql, unitMs) => sql`floor((timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000) / ${sql.lit(unitMs)})`,
+  // `div 1000` is exact (DATETIME(3) holds whole milliseconds); the decimal division and
+  // floor() then round down, before 1970 too.
+  unitStart: (sql, unitMs) => sql`(floor((timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000) / ${sql.lit(unitMs)}) * ${sql.lit(unitMs)})`,
   metadataEquals(sql, key, value) {
     const extracted = sql`json_extract(metadata, ${`$.${key}`})`;
     if (typeof value === 'boolean') return sql`(json_type(${extracted}) = 'BOOLEAN' and json_unquote(${extracted}) = ${String(value)})`;

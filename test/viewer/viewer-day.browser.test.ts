@@ -271,6 +271,41 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     }
   });
 
+  it('draws every hour of a half-hour DST change (Australia/Lord_Howe), the empty one included', async () => {
+    // Lord Howe goes from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z): its local hours
+    // start at 14:00Z, 14:30Z (the second 01:00), 15:30Z, 16:30Z, 17:30Z.
+    const logger = createActivityLogger({ store: memoryStore() });
+    for (const iso of ['2026-04-04T14:10:00Z', '2026-04-04T15:10:00Z', '2026-04-04T15:40:00Z', '2026-04-04T17:40:00Z']) {
+      logger.log({ action: 'clock.tick', actor: { type: 'system', id: 'clock' }, occurredAt: new Date(iso) });
+    }
+    await logger.flush();
+    const app = express();
+    app.use('/admin/logs', activityLogsRouter(logger, { authorize: () => true, viewer: true }));
+    const lordHowe = createServer(app);
+    await new Promise<void>((resolve) => lordHowe.listen(0, '127.0.0.1', resolve));
+    const watched = await openWatchedPage(browser, { viewport: { width: 1280, height: 800 }, timezoneId: 'Australia/Lord_Howe' });
+    try {
+      const { page } = watched;
+      const url = `http://127.0.0.1:${(lordHowe.address() as AddressInfo).port}/admin/logs?action=clock.*&from=2026-04-04T12:00:00.000Z&to=2026-04-04T19:00:00.000Z`;
+      await page.goto(url);
+      await page.locator('#chart svg').waitFor();
+      expect(await page.locator('#chart-caption').textContent()).toBe('per hour (Australia/Lord_Howe)');
+      expect(await page.locator('#chart svg g.bar title').allTextContents()).toEqual([
+        '2026-04-05 01:00: 1 success, 0 failure, 0 denied',
+        '2026-04-05 01:00: 1 success, 0 failure, 0 denied',
+        '2026-04-05 02:00: 1 success, 0 failure, 0 denied',
+        '2026-04-05 03:00: 0 success, 0 failure, 0 denied',
+        '2026-04-05 04:00: 1 success, 0 failure, 0 denied',
+      ]);
+      expect(watched.problems).toEqual([]);
+    } finally {
+      await watched.context.close();
+      lordHowe.closeAllConnections();
+      await new Promise<void>((resolve) => lordHowe.close(() => resolve()));
+      await logger.close();
+    }
+  });
+
   describe('on a phone (375×812)', () => {
     let watched: WatchedPage;
     let page: Page;

@@ -667,6 +667,22 @@ export const VIEWER_SCRIPT = String.raw`
     return new Date(Date.UTC(day.y, day.m - 1, day.d + 1)).toISOString().slice(0, 10);
   }
 
+  function isUtcName(tz) {
+    return /^(etc\/)?(utc|gmt|uct|zulu|universal|greenwich)$/i.test(String(tz));
+  }
+  // The start of the zone's hour after the one starting at time (hour keys are the instant
+  // the zone's hour starts). Not time + 1 hour: across Lord Howe's half-hour change the next
+  // hour starts 30 minutes later or 90, and its key would be missed. Read from the wall clock
+  // of the browser's zone (the chart is in it unless UTC).
+  function nextHourStart(time, utc) {
+    for (let candidate = time + HOUR; candidate <= time + 3 * HOUR; candidate += 15 * 60000) {
+      const date = new Date(candidate);
+      const into = utc ? date.getUTCMinutes() * 60000 + date.getUTCSeconds() * 1000 : date.getMinutes() * 60000 + date.getSeconds() * 1000;
+      if (candidate - into > time) return candidate - into;
+    }
+    return time + HOUR;
+  }
+
   function niceMax(value) {
     if (value <= 10) return Math.max(2, Math.ceil(value / 2) * 2);
     const power = Math.pow(10, Math.floor(Math.log10(value)));
@@ -675,7 +691,9 @@ export const VIEWER_SCRIPT = String.raw`
   }
 
   // Bars from the buckets, empty ones filled in: days step by calendar day, hours by an hour.
-  function barsOf(by, buckets) {
+  function barsOf(summary) {
+    const by = summary.by;
+    const buckets = Array.isArray(summary.buckets) ? summary.buckets : [];
     const counts = new Map();
     for (const bucket of buckets) {
       const c = {};
@@ -683,12 +701,17 @@ export const VIEWER_SCRIPT = String.raw`
       counts.set(bucket.key, c);
     }
     const keys = Array.from(counts.keys()).sort();
-    const bars = [];
+    let bars = [];
     if (by === 'day') {
       for (let key = keys[0]; key <= keys[keys.length - 1] && bars.length < 5000; key = nextDayKey(key)) bars.push(key);
     } else {
-      for (let time = Date.parse(keys[0]); time <= Date.parse(keys[keys.length - 1]) && bars.length < 5000; time += HOUR) bars.push(new Date(time).toISOString());
+      const utc = isUtcName(summary.tz);
+      for (let time = Date.parse(keys[0]); time <= Date.parse(keys[keys.length - 1]) && bars.length < 5000; time = nextHourStart(time, utc)) bars.push(new Date(time).toISOString());
     }
+    // Every bucket the API returned is drawn, even one the walk did not step on.
+    const walked = new Set(bars);
+    const missing = keys.filter((key) => !walked.has(key));
+    if (missing.length > 0) bars = bars.concat(missing).sort();
     const empty = { success: 0, failure: 0, denied: 0 };
     return { bars: bars.slice(-MAX_BARS).map((key) => ({ key, counts: counts.get(key) || empty })), clipped: bars.length > MAX_BARS };
   }
@@ -704,9 +727,12 @@ export const VIEWER_SCRIPT = String.raw`
 
   function barLabel(by, key, long) {
     if (by === 'day') return long ? key : key.slice(5);
-    const w = wall(Date.parse(key));
-    const hour = pad(w.h) + ':' + pad(w.mi);
-    return long ? dateText(Date.parse(key)) + ' ' + hour : hour;
+    // Read at the hour's last millisecond: a key is the instant the zone's hour starts, which
+    // after a change backwards is nominal (Lord Howe's second 01:00 is keyed 14:30Z, when the
+    // clock still read 01:30).
+    const last = Date.parse(key) + HOUR - 1;
+    const hour = pad(wall(last).h) + ':00';
+    return long ? dateText(last) + ' ' + hour : hour;
   }
 
   function drawChart() {
@@ -732,7 +758,7 @@ export const VIEWER_SCRIPT = String.raw`
       chart.replaceChildren(el('p', 'chart-note', 'No events in this range.'));
       return;
     }
-    const drawn = barsOf(by, buckets);
+    const drawn = barsOf(summary);
     const bars = drawn.bars;
     $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day') + ' (' + summary.tz + ')' + (drawn.clipped ? ', latest ' + MAX_BARS : '');
 

@@ -237,6 +237,11 @@ const filterShape = z.strictObject({
     to: validDate.optional(),
     /** Leaves out the records of an action or a prefix (`activity.*`: the log's own reads). */
     excludeAction: actionFilterSchema.optional(),
+    /**
+     * With `excludeAction`: leaves out only its records of this status (`success`: the log's
+     * own reads, while refused and failed attempts stay in).
+     */
+    excludeActionStatus: statusSchema.optional(),
     /** The records of one request: `context.requestId` equal to this. */
     requestId: text(LIMITS.requestId).optional(),
     /** The records of one trace: `context.traceId` equal to this. */
@@ -265,6 +270,8 @@ const filterShape = z.strictObject({
 const fromNotAfterTo = <T extends { from?: Date; to?: Date }>(query: T) =>
   !(query.from && query.to && query.from.getTime() > query.to.getTime());
 const fromNotAfterToError = { error: 'must not be after "to"', path: ['from'] };
+const excludeStatusHasAction = (query: { excludeAction?: string; excludeActionStatus?: string }) => query.excludeActionStatus === undefined || query.excludeAction !== undefined;
+const excludeStatusHasActionError = { error: 'needs "excludeAction": it says which status of that action to leave out', path: ['excludeActionStatus'] };
 
 /** Filters every store implements, and the keyset cursor. Results are newest first. */
 export const activityQuerySchema = filterShape
@@ -278,10 +285,10 @@ export const activityQuerySchema = filterShape
     /** The `nextCursor` of the previous page. */
     cursor: z.string().max(512, { error: 'is not a cursor this library issued' }).optional(),
   })
-  .refine(fromNotAfterTo, fromNotAfterToError);
+  .refine(fromNotAfterTo, fromNotAfterToError).refine(excludeStatusHasAction, excludeStatusHasActionError);
 
 /** Filters shared by count and summarize: the query without paging. */
-export const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError);
+export const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError).refine(excludeStatusHasAction, excludeStatusHasActionError);
 
 /** An IANA time zone name, as `Intl.DateTimeFormat` knows it. */
 export const timeZoneSchema = z
@@ -314,7 +321,7 @@ export const summaryQuerySchema = filterShape
      */
     tz: timeZoneSchema.optional(),
   })
-  .refine(fromNotAfterTo, fromNotAfterToError);
+  .refine(fromNotAfterTo, fromNotAfterToError).refine(excludeStatusHasAction, excludeStatusHasActionError);
 
 /** A set of records a purge leaves alone: those of one tenant, of one action (or prefix), or both. */
 export const purgeExceptionSchema = z

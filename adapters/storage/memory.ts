@@ -229,7 +229,7 @@ function matches(entry: Entry, filter: NormalizedActivityFilter): boolean {
   if (filter.tenantId !== undefined && record.tenantId !== filter.tenantId) return false;
   if (filter.from !== undefined && entry.occurredAtMs < filter.from.getTime()) return false;
   if (filter.to !== undefined && entry.occurredAtMs >= filter.to.getTime()) return false;
-  if (filter.excludeAction !== undefined && actionMatches(record.action, filter.excludeAction)) return false;
+  if (filter.excludeAction !== undefined && actionMatches(record.action, filter.excludeAction) && (filter.excludeActionStatus === undefined || record.status === filter.excludeActionStatus)) return false;
   if (filter.requestId !== undefined && record.context?.requestId !== filter.requestId) return false;
   if (filter.traceId !== undefined && record.context?.traceId !== filter.traceId) return false;
   if (filter.search !== undefined && !matchesSearch(record, filter.search)) return false;

@@ -331,12 +331,18 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         makeRecord(2, { action: 'activity.query', context: { requestId: 'req-B', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } }),
         makeRecord(3, { action: 'recipe.update', context: { requestId: 'REQ-A' } }),
         makeRecord(4, { action: 'recipe.update', metadata: { requestId: 'req-A' } }),
+        makeRecord(5, { action: 'activity.query', status: 'denied', context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } }),
       ]);
       const actions = async (query: ActivityQuery) => (await collect(store, query)).map((r) => r.action);
       expect(await actions({ requestId: 'req-A' })).toEqual(['recipe.create', 'http.request']);
-      expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' })).toEqual(['activity.query', 'http.request']);
+      expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' })).toEqual(['activity.query', 'activity.query', 'http.request']);
       expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', excludeAction: 'activity.*' })).toEqual(['http.request']);
-      expect(await actions({ excludeAction: 'recipe.*' })).toEqual(['activity.query', 'http.request']);
+      // Only the successful ones left out: the refused read stays.
+      const statuses = async (query: ActivityQuery) => (await collect(store, query)).map((r) => `${r.action} ${r.status}`);
+      expect(await statuses({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', excludeAction: 'activity.*', excludeActionStatus: 'success' })).toEqual(['activity.query denied', 'http.request success']);
+      expect(await statuses({ excludeAction: 'recipe.*', excludeActionStatus: 'denied' })).toHaveLength(6);
+      if (store.count) expect(await store.count(parseActivityFilter({ excludeAction: 'activity.*', excludeActionStatus: 'success' }))).toBe(5);
+      expect(await actions({ excludeAction: 'recipe.*' })).toEqual(['activity.query', 'activity.query', 'http.request']);
       if (store.count) expect(await store.count(parseActivityFilter({ requestId: 'req-A' }))).toBe(2);
     });
 
@@ -1042,6 +1048,7 @@ const QUERIES: ActivityQuery[] = [
   { search: 'recipe.up' },
   { search: 'recipe_' },
   { search: 'al forno', targetType: 'plan', excludeAction: 'recipe.delete' },
+  { excludeAction: 'recipe.*', excludeActionStatus: 'failure' },
 ];
 
 /** Every record a query finds, page by page. */

@@ -47,7 +47,7 @@ export interface View<Input> {
   answer(context: ViewContext, input: Input): Promise<Response>;
 }
 
-const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'excludeAction', 'status', 'targetType', 'targetId', 'tenantId', 'requestId', 'traceId', 'search', 'from', 'to'] as const;
+const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'excludeAction', 'excludeActionStatus', 'status', 'targetType', 'targetId', 'tenantId', 'requestId', 'traceId', 'search', 'from', 'to'] as const;
 
 /** The values of the list's `summary` parameter: the time buckets read with the page, or none. */
 const PAGE_SUMMARIES = ['auto', 'hour', 'day', 'none'] as const;

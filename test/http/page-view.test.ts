@@ -101,6 +101,21 @@ describe('the admin API for the viewer', () => {
     expect(bad.body.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['excludeAction', 'search']);
   });
 
+  it('keeps refused reads of the log in the list when only its successful own reads are left out (the viewer\'s toggle)', async () => {
+    const { get } = await setup();
+    const refusing = createActivityLogsHandler(logger, { authorize: () => false });
+    expect((await refusing(new Request('http://x/?limit=1', { headers: { accept: 'application/json' } }))).status).toBe(403);
+    await get('/?limit=1'); // a successful read: activity.query, success
+    await logger.flush();
+    const listed = async (query: string) => (await get(`/?${query}`)).body.items.map((r: { action: string; status: string }) => `${r.action} ${r.status}`);
+    // What the viewer sends with "Hide the log's own reads" on.
+    expect(await listed('excludeAction=activity.*&excludeActionStatus=success')).toEqual(['activity.query denied', 'recipe.update success', 'http.request success', 'recipe.create success']);
+    expect(await listed('excludeAction=activity.*')).toEqual(['recipe.update success', 'http.request success', 'recipe.create success']);
+    const bad = await get('/?excludeActionStatus=success');
+    expect(bad.status).toBe(400);
+    expect(bad.body.parameters).toEqual([{ name: 'excludeActionStatus', problem: expect.stringContaining('needs "excludeAction"') }]);
+  });
+
   it('through the logger: refuses a bad tz naming it, and the new filters on a store without them with UNSUPPORTED', async () => {
     await setup();
     await expect(logger.summarize({ by: 'day', tz: 'Mars/Olympus' })).rejects.toMatchObject({ code: 'INVALID_QUERY', message: expect.stringContaining('tz: must be an IANA time zone') });

@@ -271,6 +271,37 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     }
   });
 
+  it('keeps a refused attempt to read the log in the list while "Hide the log\'s own reads" is on', async () => {
+    const logger = createActivityLogger({ store: memoryStore() });
+    logger.log({ action: 'recipe.create', actor: { type: 'user', id: 'u_1', name: 'Ada' } });
+    await logger.flush();
+    const app = express();
+    app.use('/admin/logs', activityLogsRouter(logger, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
+    const own = createServer(app);
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(own.address() as AddressInfo).port}/admin/logs`;
+    const watched = await openWatchedPage(browser, { viewport: { width: 1280, height: 800 }, extraHTTPHeaders: { 'x-role': 'admin' } });
+    try {
+      // Someone without the role tries the API: refused, and recorded as a denied activity.query.
+      expect((await fetch(`${url}?limit=5`, { headers: { accept: 'application/json' } })).status).toBe(403);
+      const { page } = watched;
+      await page.goto(url);
+      await expect.poll(() => rows(page).count()).toBe(2);
+      expect(await page.locator('#f-reads').isChecked()).toBe(true);
+      expect(await page.locator('#rows .col-action .primary-text').allTextContents()).toEqual(['activity.query', 'recipe.create']);
+      expect(await rows(page).first().locator('.badge').textContent()).toBe('denied');
+      // The admin's own page view (a success) stays hidden: reload, still two rows.
+      await page.reload();
+      await expect.poll(() => rows(page).count()).toBe(2);
+      expect(watched.problems).toEqual([]);
+    } finally {
+      await watched.context.close();
+      own.closeAllConnections();
+      await new Promise<void>((resolve) => own.close(() => resolve()));
+      await logger.close();
+    }
+  });
+
   it('draws every hour of a half-hour DST change (Australia/Lord_Howe), the empty one included', async () => {
     // Lord Howe goes from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z): its local hours
     // start at 14:00Z, 14:30Z (the second 01:00), 15:30Z, 16:30Z, 17:30Z.

@@ -317,7 +317,10 @@ export class SqlStatements {
     if (filter.tenantId !== undefined) conditions.push(sql`tenant_id = ${filter.tenantId}`);
     if (filter.from !== undefined) conditions.push(sql`occurred_at >= ${time(filter.from.getTime())}`);
     if (filter.to !== undefined) conditions.push(sql`occurred_at < ${time(filter.to.getTime())}`);
-    if (filter.excludeAction !== undefined) conditions.push(sql`not (${this.actionMatch(filter.excludeAction)})`);
+    if (filter.excludeAction !== undefined) {
+      const status = filter.excludeActionStatus === undefined ? sql`` : sql` and status = ${filter.excludeActionStatus}`;
+      conditions.push(sql`not (${this.actionMatch(filter.excludeAction)}${status})`);
+    }
     // Read from the JSON context column: no index, so they scan what the other filters leave.
     if (filter.requestId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'requestId', filter.requestId));
     if (filter.traceId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'traceId', filter.traceId));

@@ -278,7 +278,12 @@ export const VIEWER_SCRIPT = String.raw`
   // What the API is asked, but for paging: the chart is read again only when this changes.
   function apiFilters(view) {
     const params = new URLSearchParams(view.filters);
-    if (readsHidden(view)) params.set('excludeAction', OWN_READS);
+    // Only the successful ones: a refused (denied) or failed attempt to read the log is
+    // something an admin looks for, and stays in the list.
+    if (readsHidden(view)) {
+      params.set('excludeAction', OWN_READS);
+      params.set('excludeActionStatus', 'success');
+    }
     params.set('tz', view.utc ? 'UTC' : LOCAL_ZONE);
     return params;
   }

@@ -85,8 +85,10 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       await page.locator('#f-reads').check();
       await page.fill('#f-action', 'activity.*');
       await page.click('#filters button[type=submit]');
-      await expect.poll(() => rows(page).count()).toBeGreaterThanOrEqual(4);
-      expect(new Set(await page.locator('#rows .col-action .primary-text').allTextContents())).toEqual(new Set(['activity.view']));
+      await page.waitForURL(/action=activity/);
+      // Polled: the previous list stays until the new one arrives.
+      await expect.poll(async () => new Set(await page.locator('#rows .col-action .primary-text').allTextContents())).toEqual(new Set(['activity.view']));
+      expect(await rows(page).count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator('#f-reads').isDisabled()).toBe(true);
     });
 
@@ -135,6 +137,38 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       await expect.poll(() => rows(page).count()).toBe(2);
       expect(await page.locator('#rows .col-action .primary-text').allTextContents()).toEqual(['http.post', 'recipe.create']);
       expect(await page.locator('#f-requestId').inputValue()).toBe(day.request.requestId);
+    });
+
+    it('opens on the last 7 days (From filled in, in the URL), and reads every time only when both dates are emptied', async () => {
+      const froms: (string | null)[] = [];
+      const listen = (request: { url(): string }) => {
+        const url = new URL(request.url());
+        if (url.searchParams.has('summary')) froms.push(url.searchParams.get('from'));
+      };
+      page.on('request', listen);
+      try {
+        await page.goto(base);
+        await expect.poll(() => rows(page).count()).toBe(50);
+        // Six days before today, from midnight in the browser's zone (Asia/Kolkata, +05:30).
+        const today = new Date(Date.now() + 5.5 * 3_600_000);
+        const start = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - 6) - 5.5 * 3_600_000);
+        expect(new URL(page.url()).searchParams.get('from')).toBe(start.toISOString());
+        expect(froms.at(-1)).toBe(start.toISOString());
+        expect(await page.locator('#f-from').inputValue()).toBe(new Date(start.getTime() + 5.5 * 3_600_000).toISOString().slice(0, 10));
+        expect(await page.locator('#range-note').isVisible()).toBe(true);
+        await page.fill('#f-from', '');
+        await page.click('#filters button[type=submit]');
+        await page.waitForURL(/range=all/);
+        await expect.poll(() => froms.at(-1)).toBeNull();
+        expect(new URL(page.url()).searchParams.get('from')).toBeNull();
+        await page.reload();
+        await expect.poll(() => rows(page).count()).toBe(50);
+        expect(await page.locator('#f-from').inputValue()).toBe('');
+        await page.click('#clear');
+        await expect.poll(() => new URL(page.url()).searchParams.get('from')).toBe(start.toISOString());
+      } finally {
+        page.off('request', listen);
+      }
     });
 
     it('filters by trace id and by free text, from the form', async () => {

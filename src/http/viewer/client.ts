@@ -31,6 +31,7 @@ export const VIEWER_SCRIPT = String.raw`
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const LABELS = { targetType: 'target type', targetId: 'target id', tenantId: 'tenant' };
   const OWN_READS = 'activity.*';
+  const RECENT_DAYS = 7;
   const LOCAL_ZONE = (Intl.DateTimeFormat().resolvedOptions().timeZone) || 'UTC';
   const SHEET = window.matchMedia('(max-width: 1100px)');
 
@@ -259,7 +260,26 @@ export const VIEWER_SCRIPT = String.raw`
       if (value) filters.set(name, value);
     }
     const cursors = (url.get('cursors') || '').split(',').filter((cursor) => /^[A-Za-z0-9_-]{1,512}$/.test(cursor));
-    return { filters, utc: url.get('tz') === 'utc', showReads: url.get('reads') === 'show', cursors };
+    const utc = url.get('tz') === 'utc';
+    // No dates and no range=all: the last days, so a page view never reads the whole table.
+    const all = url.get('range') === 'all';
+    if (!all && !filters.get('from') && !filters.get('to')) filters.set('from', recentFrom(utc));
+    return { filters, utc, showReads: url.get('reads') === 'show', cursors, all };
+  }
+
+  // The default From: the start of the day RECENT_DAYS - 1 days ago, in the chosen zone.
+  function recentFrom(utc) {
+    const now = new Date();
+    const back = RECENT_DAYS - 1;
+    const start = utc ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - back) : new Date(now.getFullYear(), now.getMonth(), now.getDate() - back).getTime();
+    return new Date(start).toISOString();
+  }
+
+  // The view of a fresh visit (and of Clear): the default range, nothing else.
+  function defaultView(utc) {
+    const filters = new URLSearchParams();
+    filters.set('from', recentFrom(utc));
+    return { filters, utc, showReads: false, cursors: [], all: false };
   }
 
   function viewQuery(view) {
@@ -267,6 +287,7 @@ export const VIEWER_SCRIPT = String.raw`
     if (view.utc) params.set('tz', 'utc');
     if (view.showReads) params.set('reads', 'show');
     if (view.cursors.length > 0) params.set('cursors', view.cursors.join(','));
+    if (view.all && !params.get('from') && !params.get('to')) params.set('range', 'all');
     return params.toString();
   }
 
@@ -320,7 +341,10 @@ export const VIEWER_SCRIPT = String.raw`
     extra.hidden = extra.childElementCount === 0;
     for (const node of document.querySelectorAll('.zone-name')) node.textContent = zoneOf();
     // A filter in force is never out of sight behind "More filters".
-    if (['from', 'to'].concat(FORM_FILTERS).some((name) => name !== 'search' && f.get(name)) || view.utc || view.showReads) {
+    const defaultRange = !f.get('to') && f.get('from') === recentFrom(view.utc);
+    $('range-note').hidden = !defaultRange;
+    const inForce = ['from', 'to'].concat(FORM_FILTERS).filter((name) => name !== 'search' && !(defaultRange && name === 'from'));
+    if (inForce.some((name) => f.get(name)) || view.utc || view.showReads) {
       form.classList.add('expanded');
       $('more-filters').setAttribute('aria-expanded', 'true');
       $('more-filters').textContent = 'Fewer filters';
@@ -348,7 +372,8 @@ export const VIEWER_SCRIPT = String.raw`
     }
     showRangeProblem(null);
     const utc = $('f-tz').value === 'utc';
-    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [] };
+    // Both dates emptied: every time (range=all in the URL), not the default range again.
+    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [], all: !from && !to };
     // Dates are read in the zone chosen now.
     const before = state.view;
     state.view = view;
@@ -807,7 +832,7 @@ export const VIEWER_SCRIPT = String.raw`
       group.append(svg('rect', { x: (left + index * slot).toFixed(2), y: top, width: slot.toFixed(2), height: plotHeight, fill: 'transparent' }));
       group.addEventListener('click', () => {
         const range = barRange(by, bar.key);
-        const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [] });
+        const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [], all: false });
         next.filters.set('from', new Date(range.from).toISOString());
         next.filters.set('to', new Date(range.to).toISOString());
         navigate(next);
@@ -838,9 +863,9 @@ export const VIEWER_SCRIPT = String.raw`
     });
   }
   $('clear').addEventListener('click', () => {
-    const filters = new URLSearchParams();
-    if (state.view.filters.get('limit')) filters.set('limit', state.view.filters.get('limit'));
-    navigate({ filters, utc: state.view.utc, showReads: false, cursors: [] });
+    const view = defaultView(state.view.utc);
+    if (state.view.filters.get('limit')) view.filters.set('limit', state.view.filters.get('limit'));
+    navigate(view);
   });
   $('next').addEventListener('click', () => {
     if (state.nextCursor) goToPage(state.view.cursors.concat([state.nextCursor]));
@@ -868,7 +893,14 @@ export const VIEWER_SCRIPT = String.raw`
       if (state.summary) drawChart();
     }, 100);
   });
-  window.addEventListener('popstate', () => show(readView()));
-  show(readView());
+  // The default range is written into the URL, so a link or a reload shows the same days.
+  function showFromUrl() {
+    const view = readView();
+    const query = viewQuery(view);
+    if (query !== location.search.replace(/^\?/, '')) history.replaceState(null, '', location.pathname + (query ? '?' + query : ''));
+    show(view);
+  }
+  window.addEventListener('popstate', showFromUrl);
+  showFromUrl();
 })();
 `;

@@ -290,18 +290,28 @@ export const activityQuerySchema = filterShape
 /** Filters shared by count and summarize: the query without paging. */
 export const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError).refine(excludeStatusHasAction, excludeStatusHasActionError);
 
-/** An IANA time zone name, as `Intl.DateTimeFormat` knows it. */
+/**
+ * An IANA time zone name, as `Intl.DateTimeFormat` knows it, given back in its canonical
+ * spelling (`ASIA/KOLKATA` is `Asia/Kolkata`, or `Asia/Calcutta` where the ICU data says so):
+ * one zone is one cache entry in time-zone.ts, and the API echoes the name it used.
+ */
 export const timeZoneSchema = z
   .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
   .max(64, { error: 'must be at most 64 characters' })
-  .refine(isTimeZone, { error: (issue) => `must be an IANA time zone such as "UTC" or "Europe/Paris", got ${describe(issue.input)}` });
+  .transform((name, context) => {
+    const canonical = canonicalTimeZone(name);
+    if (canonical === undefined) {
+      context.addIssue({ code: 'custom', message: `must be an IANA time zone such as "UTC" or "Europe/Paris", got ${describe(name)}` });
+      return z.NEVER;
+    }
+    return canonical;
+  });
 
-function isTimeZone(name: string): boolean {
+function canonicalTimeZone(name: string): string | undefined {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

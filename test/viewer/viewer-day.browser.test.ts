@@ -336,7 +336,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     }
   });
 
-  it('draws every hour of a half-hour DST change (Australia/Lord_Howe), the empty one included', async () => {
+  it('draws every hour of a half-hour DST change (Australia/Lord_Howe), the empty one included; in UTC with a note when the server does not know the zone', async () => {
     // Lord Howe goes from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z): its local hours
     // start at 14:00Z, 14:30Z (the second 01:00), 15:30Z, 16:30Z, 17:30Z.
     const logger = createActivityLogger({ store: memoryStore() });
@@ -363,6 +363,15 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
         '2026-04-05 04:00: 1 success, 0 failure, 0 denied',
       ]);
       expect(watched.problems).toEqual([]);
+      // A browser zone this server's Intl does not know: the list still shows, the chart in UTC.
+      await page.route(/summary=/, (route) => {
+        const rewritten = new URL(route.request().url());
+        rewritten.searchParams.set('tz', 'Mars/Olympus');
+        return route.continue({ url: rewritten.toString() });
+      });
+      await page.reload();
+      await expect.poll(() => page.locator('#chart-caption').textContent()).toBe('per hour (UTC) — the time zone "Mars/Olympus" is unknown to the server: the chart is in UTC');
+      expect(await rows(page).count()).toBe(4);
     } finally {
       await watched.context.close();
       lordHowe.closeAllConnections();

@@ -784,13 +784,14 @@ export const VIEWER_SCRIPT = String.raw`
     }
     const chart = $('chart');
     if (buckets.length === 0) {
-      $('chart-caption').textContent = '';
+      $('chart-caption').textContent = typeof summary.note === 'string' ? summary.note : '';
       chart.replaceChildren(el('p', 'chart-note', 'No events in this range.'));
       return;
     }
     const drawn = barsOf(summary);
     const bars = drawn.bars;
-    $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day') + ' (' + summary.tz + ')' + (drawn.clipped ? ', latest ' + MAX_BARS : '');
+    // A note (the zone could not be used: the chart is in UTC) is said next to the caption.
+    $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day') + ' (' + summary.tz + ')' + (drawn.clipped ? ', latest ' + MAX_BARS : '') + (typeof summary.note === 'string' ? ' \u2014 ' + summary.note : '');
 
     // Drawn at the card's own width, so text keeps its size on a phone.
     const width = Math.max(240, Math.round(chart.clientWidth - 32) || 800);

@@ -92,7 +92,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       expect(await page.locator('#f-reads').isDisabled()).toBe(true);
     });
 
-    it('shows names before shortened ids, the whole id on hover, and the route and status code of http rows', async () => {
+    it('shows names before shortened ids, the whole id on hover and on focus, and the route and status code of http rows', async () => {
       await page.goto(base);
       await expect.poll(() => rows(page).count()).toBe(50);
       const first = rows(page).first(); // the newest: http.patch of request 29
@@ -104,6 +104,18 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       expect(shown).toMatch(/^user · [0-9a-f]{4}…[0-9a-f]{4}$/);
       expect(shown).not.toContain(day.user.id);
       expect(await actor.locator('.id').getAttribute('title')).toBe(day.user.id);
+      // Focus (Tab, or a tap) shows the whole id in a popover, as hovering does.
+      const listId = actor.locator('.id');
+      const popover = () => listId.evaluate((node) => getComputedStyle(node, '::after').content);
+      expect(await popover()).toBe('none');
+      await listId.focus();
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-full'))).toBe(day.user.id);
+      expect(await popover()).toBe(JSON.stringify(day.user.id));
+      // Enter there opens the row's detail, where the id has its Copy button.
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.locator('#detail-body').getByRole('button', { name: 'Copy actor id' }).count()).toBe(1);
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('#detail').evaluate((node) => node.classList.contains('open'))).toBe(false);
       expect(await created.locator('.col-target .primary-text').textContent()).toBe(day.recipe.name);
       // Short ids keep rows short: at least eight fit in the 800 px window.
       const heights = await rows(page).evaluateAll((all) => all.slice(0, 10).map((row) => row.getBoundingClientRect().height));
@@ -414,6 +426,12 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       // No word broken every few characters: the actor's name is on one line.
       const nameBox = (await card.locator('.col-actor .primary-text').boundingBox())!;
       expect(nameBox.height).toBeLessThan(30);
+      // A card's shortened id shows its whole value on focus, inside the screen.
+      const cardId = card.locator('.col-actor .id');
+      await cardId.focus();
+      expect(await cardId.evaluate((node) => getComputedStyle(node, '::after').content)).toBe(JSON.stringify(day.user.id));
+      expect(await noHorizontalScroll(page)).toBe(true);
+      await cardId.blur();
       // The chart fits its card, and the legend wraps inside it.
       const cardBox = (await page.locator('.chart-card').boundingBox())!;
       for (const part of ['#chart svg', '#legend']) {

@@ -212,9 +212,18 @@ export const VIEWER_SCRIPT = String.raw`
     return text.length > 12 ? text.slice(0, 4) + '\u2026' + text.slice(-4) : text;
   }
 
+  // In the list: a shortened id is focusable and shows the whole value in the same popover
+  // as the detail's, on hover and on focus (a tap focuses it on a touch screen). Copying is
+  // the detail's: Enter (or a tap) on the row opens it, with a Copy button by each id; a
+  // button per id here would double the list's tab stops and crowd the phone's cards.
   function idText(id) {
-    const node = el('span', 'id', shortId(id));
-    if (String(id).length > 12) node.title = String(id);
+    const full = String(id);
+    if (full.length <= 12) return el('span', 'id', full);
+    const node = el('span', 'id full-on-focus', shortId(full));
+    node.title = full;
+    node.tabIndex = 0;
+    node.dataset.full = full;
+    node.setAttribute('aria-label', 'id ' + full);
     return node;
   }
 

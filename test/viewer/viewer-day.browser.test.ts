@@ -375,6 +375,13 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
         '2026-04-05 04:00: 1 success, 0 failure, 0 denied',
       ]);
       expect(watched.problems).toEqual([]);
+      // The second 01:00 is keyed 14:30Z, but its records are from 15:00Z (where the first ends).
+      await page.locator('#chart svg g.bar').nth(1).click();
+      await page.waitForURL(/from=2026-04-04T15%3A00%3A00.000Z&to=2026-04-04T15%3A30%3A00.000Z/);
+      await expect.poll(() => rows(page).count()).toBe(1);
+      expect(await rows(page).first().locator('time').getAttribute('datetime')).toBe('2026-04-04T15:10:00.000Z');
+      await page.goto(url);
+      await page.locator('#chart svg').waitFor();
       // A browser zone this server's Intl does not know: the list still shows, the chart in UTC.
       await page.route(/summary=/, (route) => {
         const rewritten = new URL(route.request().url());

@@ -755,13 +755,17 @@ export const VIEWER_SCRIPT = String.raw`
     return { bars: bars.slice(-MAX_BARS).map((key) => ({ key, counts: counts.get(key) || empty })), clipped: bars.length > MAX_BARS };
   }
 
-  function barRange(by, key) {
+  // The times of a bar. An hour ends an hour after its key; it starts at its key, or where the
+  // hour before it ended when that is later (Lord Howe's second 01:00 is keyed 14:30Z, but its
+  // records start at 15:00Z, where the first 01:00 ends).
+  function barRange(by, key, previousKey) {
     if (by === 'day') {
       const day = keyDay(key);
       return { from: dayStart(day.y, day.m, day.d, 0), to: dayStart(day.y, day.m, day.d, 1) };
     }
     const time = Date.parse(key);
-    return { from: time, to: time + HOUR };
+    const from = previousKey ? Math.max(time, Date.parse(previousKey) + HOUR) : time;
+    return { from: from, to: time + HOUR };
   }
 
   function barLabel(by, key, long) {
@@ -841,7 +845,7 @@ export const VIEWER_SCRIPT = String.raw`
       // An empty slot still gets a hit area, so every bucket can be clicked into.
       group.append(svg('rect', { x: (left + index * slot).toFixed(2), y: top, width: slot.toFixed(2), height: plotHeight, fill: 'transparent' }));
       group.addEventListener('click', () => {
-        const range = barRange(by, bar.key);
+        const range = barRange(by, bar.key, index > 0 ? bars[index - 1].key : null);
         const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [], all: false });
         next.filters.set('from', new Date(range.from).toISOString());
         next.filters.set('to', new Date(range.to).toISOString());

@@ -145,4 +145,4 @@ export function asciiLowerCase(text: string): string {
 }
 
 /** The search filters of the `searchFilters` capability (see StoreCapabilities). */
-export const SEARCH_FILTERS = ['excludeAction', 'requestId', 'traceId', 'search'] as const;
+export const SEARCH_FILTERS = ['excludeAction', 'excludeActionStatus', 'requestId', 'traceId', 'search'] as const;

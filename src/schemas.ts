@@ -221,6 +221,11 @@ function buildSchemas(z: typeof Z) {
       to: validDate.optional(),
       /** Leaves out the records of an action or a prefix (`activity.*`: the log's own reads). */
       excludeAction: actionFilterSchema.optional(),
+      /**
+       * With `excludeAction`: leaves out only its records of this status (`success`: the log's
+       * own reads, while refused and failed attempts stay in).
+       */
+      excludeActionStatus: statusSchema.optional(),
       /** The records of one request: `context.requestId` equal to this. */
       requestId: text(LIMITS.requestId).optional(),
       /** The records of one trace: `context.traceId` equal to this. */
@@ -249,6 +254,8 @@ function buildSchemas(z: typeof Z) {
   const fromNotAfterTo = <T extends { from?: Date; to?: Date }>(query: T) =>
     !(query.from && query.to && query.from.getTime() > query.to.getTime());
   const fromNotAfterToError = { error: 'must not be after "to"', path: ['from'] };
+  const excludeStatusHasAction = (query: { excludeAction?: string; excludeActionStatus?: string }) => query.excludeActionStatus === undefined || query.excludeAction !== undefined;
+  const excludeStatusHasActionError = { error: 'needs "excludeAction": it says which status of that action to leave out', path: ['excludeActionStatus'] };
 
   /** Filters every store implements, and the keyset cursor. Results are newest first. */
   const activityQuerySchema = filterShape
@@ -262,26 +269,25 @@ function buildSchemas(z: typeof Z) {
       /** The `nextCursor` of the previous page. */
       cursor: z.string().max(512, { error: 'is not a cursor this library issued' }).optional(),
     })
-    .refine(fromNotAfterTo, fromNotAfterToError);
+    .refine(fromNotAfterTo, fromNotAfterToError)
+    .refine(excludeStatusHasAction, excludeStatusHasActionError);
 
   /** Filters shared by count and summarize: the query without paging. */
-  const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError);
+  const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError)
+    .refine(excludeStatusHasAction, excludeStatusHasActionError);
 
   /** An IANA time zone name, as `Intl.DateTimeFormat` knows it. */
   const timeZoneSchema = z
     .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
     .max(64, { error: 'must be at most 64 characters' })
-    .refine(isTimeZone, { error: (issue) => `must be an IANA time zone such as "UTC" or "Europe/Paris", got ${describe(issue.input)}` });
-
-  function isTimeZone(name: string): boolean {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: name });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
+    .transform((name, context) => {
+      const canonical = canonicalTimeZone(name);
+      if (canonical === undefined) {
+        context.addIssue({ code: 'custom', message: `must be an IANA time zone such as "UTC" or "Europe/Paris", got ${describe(name)}` });
+        return z.NEVER;
+      }
+      return canonical;
+    });
 
   /** What a summary groups by, plus the same filters as a query. */
   const summaryQuerySchema = filterShape
@@ -296,7 +302,8 @@ function buildSchemas(z: typeof Z) {
        */
       tz: timeZoneSchema.optional(),
     })
-    .refine(fromNotAfterTo, fromNotAfterToError);
+    .refine(fromNotAfterTo, fromNotAfterToError)
+    .refine(excludeStatusHasAction, excludeStatusHasActionError);
 
   /** A set of records a purge leaves alone: those of one tenant, of one action (or prefix), or both. */
   const purgeExceptionSchema = z
@@ -323,4 +330,17 @@ function buildSchemas(z: typeof Z) {
 
 
   return { eventIdSchema, actionSchema, statusSchema, actorSchema, targetSchema, contextSchema, changesInputSchema, changesSchema, errorInfoSchema, activityEventSchema, recordIntegritySchema, activityRecordSchema, actionFilterSchema, activityQuerySchema, activityFilterSchema, timeZoneSchema, summaryQuerySchema, purgeExceptionSchema, purgeOptionsSchema };
+}
+
+/**
+ * A time zone's canonical spelling (`ASIA/KOLKATA` is `Asia/Kolkata`, or `Asia/Calcutta` where
+ * the ICU data says so), or undefined for a name `Intl` does not know: one zone is one cache
+ * entry in time-zone.ts, and the API echoes the name it used.
+ */
+function canonicalTimeZone(name: string): string | undefined {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
 }

@@ -149,8 +149,8 @@ export interface StoreCapabilities {
    */
   readonly purgeExcept?: boolean;
   /**
-   * `query`, `count` and `summarize` honour `excludeAction`, `requestId`, `traceId` and
-   * `search`. Without it the logger refuses those filters with `UNSUPPORTED`.
+   * `query`, `count` and `summarize` honour `excludeAction` (with `excludeActionStatus`),
+   * `requestId`, `traceId` and `search`. Without it the logger refuses those filters with `UNSUPPORTED`.
    * @default false
    */
   readonly searchFilters?: boolean;

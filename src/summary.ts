@@ -1,5 +1,5 @@
 import type { ActivityRecord, ActivityStatus, NormalizedSummaryQuery, SummaryBucket } from './schema.js';
-import { isUtc, zoneOffsetMs, zoneUnitMs } from './time-zone.js';
+import { isUtc, zoneOffsetMs, zoneUnits, type UnitSegment } from './time-zone.js';
 
 /** Summary semantics shared by every store: bucket keys, counting and bucket order. */
 
@@ -14,42 +14,75 @@ export function timeBucketMs(by: Dimension): number | undefined {
 
 /** The key of the time bucket holding `ms`: an ISO hour (`2026-01-02T03:00:00.000Z`) or day (`2026-01-02`). */
 export function timeBucketKey(ms: number, by: 'hour' | 'day'): string {
-  const start = new Date(Math.floor(ms / UNIT_MS[by]) * UNIT_MS[by]).toISOString();
-  return by === 'day' ? start.slice(0, 10) : start;
+  const start = Math.floor(ms / UNIT_MS[by]) * UNIT_MS[by];
+  return by === 'day' ? dayOf(start) : new Date(start).toISOString();
 }
 
 /**
- * How a store groups records into the time buckets of a summary: by whole `unitMs` since the
- * epoch (UTC), then each unit's start is given its bucket's key with `key`. In UTC the unit is
- * the bucket itself; in another zone it is an hour or 15 minutes (see time-zone.ts), and
- * `key` places it in the zone's hour or day:
+ * How a store groups records into the time buckets of a summary: by whole UTC units since the
+ * epoch, then each unit's start is given its bucket's key with `key`. In UTC the unit is the
+ * bucket itself; in another zone the units are chosen per stretch of the summarized range so
+ * that each falls in one of the zone's hours (an hour, 30 or 15 minutes, a minute or a second:
+ * see `zoneUnits` in time-zone.ts), and `key` places it in the zone's hour or day:
  * - `day`: the zone's calendar date, `2026-01-02`;
  * - `hour`: the instant the zone's hour starts, in ISO (`2026-01-02T03:30:00.000Z` for 09:00
  *   in Asia/Kolkata), so the two 01:00 hours of a DST change stay two buckets.
  */
 export interface TimeBucketing {
-  unitMs: number;
+  /**
+   * The units, in time order: a record at `ms` is in the first segment whose `untilMs` is
+   * above `ms` (the last segment has none). Its unit starts at `floor(ms / unitMs) * unitMs`,
+   * floored also before 1970. Usually one segment.
+   */
+  segments: readonly UnitSegment[];
+  /** The start of the unit holding `ms` (epoch milliseconds). */
+  unitStart(ms: number): number;
+  /** The bucket key of the unit starting at `unitStartMs`. */
   key(unitStartMs: number): string;
 }
 
-/** The {@link TimeBucketing} of `by` in `tz` (UTC when absent). */
-export function timeBucketing(by: 'hour' | 'day', tz?: string): TimeBucketing {
-  if (isUtc(tz)) return { unitMs: UNIT_MS[by], key: (start) => timeBucketKey(start, by) };
+/** The times a summary covers, epoch milliseconds, both included: where a zone's units are chosen. */
+export interface TimeRange {
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * The {@link TimeBucketing} of `by` in `tz` (UTC when absent). In a zone other than UTC, give
+ * the range of the records summarized (the query's `from` and `to`, or the oldest and newest
+ * stored time where it has none): units are exact within it. Without one (no records), any
+ * unit will do and it is an hour.
+ */
+export function timeBucketing(by: 'hour' | 'day', tz?: string, range?: TimeRange): TimeBucketing {
+  if (isUtc(tz)) {
+    const unitMs = UNIT_MS[by];
+    return { segments: [{ unitMs }], unitStart: (ms) => Math.floor(ms / unitMs) * unitMs, key: (start) => timeBucketKey(start, by) };
+  }
   const zone = tz!;
+  const segments = range ? zoneUnits(zone, range.fromMs, range.toMs) : [{ unitMs: UNIT_MS.hour }];
   const keys = new Map<number, string>();
   return {
-    unitMs: zoneUnitMs(zone),
+    segments,
+    unitStart(ms) {
+      const { unitMs } = segments.find((segment) => segment.untilMs === undefined || ms < segment.untilMs)!;
+      return Math.floor(ms / unitMs) * unitMs;
+    },
     key(start) {
       let key = keys.get(start);
       if (key === undefined) {
         const offset = zoneOffsetMs(zone, start);
         const wall = start + offset;
-        key = by === 'day' ? new Date(wall).toISOString().slice(0, 10) : new Date(Math.floor(wall / UNIT_MS.hour) * UNIT_MS.hour - offset).toISOString();
+        key = by === 'day' ? dayOf(wall) : new Date(Math.floor(wall / UNIT_MS.hour) * UNIT_MS.hour - offset).toISOString();
         keys.set(start, key);
       }
       return key;
     },
   };
+}
+
+/** `2026-01-02` of a UTC time. */
+function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
 /**
@@ -66,7 +99,7 @@ export function bucketKey(record: Pick<ActivityRecord, 'action' | 'status' | 'ac
       return record.actor?.type ?? NO_KEY;
     case 'hour':
     case 'day':
-      return time ? time.key(Math.floor(occurredAtMs / time.unitMs) * time.unitMs) : timeBucketKey(occurredAtMs, by);
+      return time ? time.key(time.unitStart(occurredAtMs)) : timeBucketKey(occurredAtMs, by);
     default:
       return assertNever(by);
   }

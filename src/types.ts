@@ -136,6 +136,8 @@ export interface ActivityFilter {
   to?: Date | string | number | undefined;
   /** Leaves out the records of an action or a prefix (`activity.*`: the log's own reads). */
   excludeAction?: string | undefined;
+  /** With `excludeAction`: leaves out only its records of this status (`success`: reads, not refusals). */
+  excludeActionStatus?: ActivityStatus | undefined;
   /** The records of one request: `context.requestId` equal to this. */
   requestId?: string | undefined;
   /** The records of one trace: `context.traceId` equal to this. */
@@ -158,6 +160,7 @@ export interface NormalizedActivityFilter {
   from?: Date | undefined;
   to?: Date | undefined;
   excludeAction?: string | undefined;
+  excludeActionStatus?: ActivityStatus | undefined;
   requestId?: string | undefined;
   traceId?: string | undefined;
   search?: string | undefined;

@@ -12,7 +12,7 @@ import type {
 } from '../../src/schema.js';
 import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import type { ActivityStore } from '../../src/store.js';
-import { bucketKey, SummaryCounter, timeBucketing } from '../../src/summary.js';
+import { bucketKey, SummaryCounter, timeBucketing, type TimeBucketing, type TimeRange } from '../../src/summary.js';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -229,7 +229,7 @@ function matches(entry: Entry, filter: NormalizedActivityFilter): boolean {
   if (filter.tenantId !== undefined && record.tenantId !== filter.tenantId) return false;
   if (filter.from !== undefined && entry.occurredAtMs < filter.from.getTime()) return false;
   if (filter.to !== undefined && entry.occurredAtMs >= filter.to.getTime()) return false;
-  if (filter.excludeAction !== undefined && actionMatches(record.action, filter.excludeAction)) return false;
+  if (filter.excludeAction !== undefined && actionMatches(record.action, filter.excludeAction) && (filter.excludeActionStatus === undefined || record.status === filter.excludeActionStatus)) return false;
   if (filter.requestId !== undefined && record.context?.requestId !== filter.requestId) return false;
   if (filter.traceId !== undefined && record.context?.traceId !== filter.traceId) return false;
   if (filter.search !== undefined && !matchesSearch(record, filter.search)) return false;
@@ -251,7 +251,13 @@ function matchesSearch(record: ActivityRecord, search: string): boolean {
 
 function summarize(entries: Entry[], query: NormalizedSummaryQuery): SummaryBucket[] {
   const counter = new SummaryCounter(query.by);
-  const time = query.by === 'hour' || query.by === 'day' ? timeBucketing(query.by, query.tz) : undefined;
+  let time: TimeBucketing | undefined;
+  if (query.by === 'hour' || query.by === 'day') {
+    // The zone's units are chosen over the times actually summarized (see timeBucketing).
+    let range: TimeRange | undefined;
+    for (const { occurredAtMs } of entries) range = range ? { fromMs: Math.min(range.fromMs, occurredAtMs), toMs: Math.max(range.toMs, occurredAtMs) } : { fromMs: occurredAtMs, toMs: occurredAtMs };
+    time = timeBucketing(query.by, query.tz, range);
+  }
   for (const { record, occurredAtMs } of entries) counter.add(bucketKey(record, occurredAtMs, query.by, time), record.status);
   return counter.result();
 }

@@ -291,21 +291,36 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         expect(await collect(store, { actorId: 'nobody' })).toEqual([]);
       });
 
-      it('finds free text as text: "%", "_" and "!" are plain characters, ASCII letters in either case', async (test) => {
+      it('finds free text as text: "%", "_", "!" and "\\" are plain characters, ASCII letters in either case, other letters exactly', async (test) => {
       if (store.capabilities?.searchFilters !== true) return skipWithReason(test, options.name, 'search filters (capabilities.searchFilters is not set)');
-      const names = ['100% Rye', 'rye_bread', 'Rye!', 'RYE loaf', 'wheat'];
+      const names = ['100% Rye', 'rye_bread', 'Rye!', 'RYE loaf', 'wheat', 'ÉCLAIR', 'ZOË', 'İstanbul', 'back\\slash', '50%_off'];
       await store.insert([
         ...names.map((name, i) => makeRecord(i, { target: { type: 'recipe', id: `r_${i}`, name } })),
         makeRecord(10, { actor: { type: 'user', id: 'u_9', name: 'Ryan' }, action: 'plan.generate' }),
         makeRecord(11, { action: 'rye.bake' }),
       ]);
       const names_ = async (search: string) => (await collect(store, { search })).map((r) => r.target?.name ?? r.actor?.name ?? r.action).sort();
-      expect(await names_('%')).toEqual(['100% Rye']);
-      expect(await names_('_')).toEqual(['rye_bread']);
+      expect(await names_('%')).toEqual(['100% Rye', '50%_off']);
+      expect(await names_('_')).toEqual(['50%_off', 'rye_bread']);
       expect(await names_('!')).toEqual(['Rye!']);
       expect(await names_('rye')).toEqual(['100% Rye', 'RYE loaf', 'Rye!', 'rye.bake', 'rye_bread'].sort());
       expect(await names_('rYa')).toEqual(['Ryan']);
       expect(await names_('nothing like it')).toEqual([]);
+      // Only A–Z fold: a letter beyond them matches itself, in the case it was logged in.
+      expect(await names_('ÉCLAIR')).toEqual(['ÉCLAIR']);
+      expect(await names_('Éclair')).toEqual(['ÉCLAIR']);
+      expect(await names_('éclair')).toEqual([]);
+      expect(await names_('ZOË')).toEqual(['ZOË']);
+      expect(await names_('zoë')).toEqual([]);
+      expect(await names_('zoË')).toEqual(['ZOË']);
+      expect(await names_('İstanbul')).toEqual(['İstanbul']);
+      expect(await names_('istanbul')).toEqual([]);
+      expect(await names_('STANBUL')).toEqual(['İstanbul']);
+      expect(await names_('\\')).toEqual(['back\\slash']);
+      expect(await names_('k\\s')).toEqual(['back\\slash']);
+      expect(await names_('0%_')).toEqual(['50%_off']);
+      expect(await names_('%_o')).toEqual(['50%_off']);
+      expect(await names_('0_%')).toEqual([]);
     });
 
     it('finds the records of one request and of one trace, and leaves out an excluded action', async (test) => {
@@ -316,12 +331,18 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         makeRecord(2, { action: 'activity.query', context: { requestId: 'req-B', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } }),
         makeRecord(3, { action: 'recipe.update', context: { requestId: 'REQ-A' } }),
         makeRecord(4, { action: 'recipe.update', metadata: { requestId: 'req-A' } }),
+        makeRecord(5, { action: 'activity.query', status: 'denied', context: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736' } }),
       ]);
       const actions = async (query: ActivityQuery) => (await collect(store, query)).map((r) => r.action);
       expect(await actions({ requestId: 'req-A' })).toEqual(['recipe.create', 'http.request']);
-      expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' })).toEqual(['activity.query', 'http.request']);
+      expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736' })).toEqual(['activity.query', 'activity.query', 'http.request']);
       expect(await actions({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', excludeAction: 'activity.*' })).toEqual(['http.request']);
-      expect(await actions({ excludeAction: 'recipe.*' })).toEqual(['activity.query', 'http.request']);
+      // Only the successful ones left out: the refused read stays.
+      const statuses = async (query: ActivityQuery) => (await collect(store, query)).map((r) => `${r.action} ${r.status}`);
+      expect(await statuses({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', excludeAction: 'activity.*', excludeActionStatus: 'success' })).toEqual(['activity.query denied', 'http.request success']);
+      expect(await statuses({ excludeAction: 'recipe.*', excludeActionStatus: 'denied' })).toHaveLength(6);
+      if (store.count) expect(await store.count(parseActivityFilter({ excludeAction: 'activity.*', excludeActionStatus: 'success' }))).toBe(5);
+      expect(await actions({ excludeAction: 'recipe.*' })).toEqual(['activity.query', 'activity.query', 'http.request']);
       if (store.count) expect(await store.count(parseActivityFilter({ requestId: 'req-A' }))).toBe(2);
     });
 
@@ -357,6 +378,74 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         ['2026-01-01', 1],
         ['2026-01-02', 3],
         ['2026-03-29', 2],
+      ]);
+    });
+
+    it('summarizes in a zone exactly through odd changes, historic offsets, before 1970 and before the year 100', async (test) => {
+      if (!store.summarize || store.capabilities?.zonedSummary !== true) return skipWithReason(test, options.name, 'summaries in a time zone (capabilities.zonedSummary is not set)');
+      const at = (iso: string, i: number, action: string) => makeRecord(i, { occurredAt: new Date(iso), action });
+      await store.insert([
+        // Lord Howe Island goes from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z).
+        at('2026-04-04T14:10:00.000Z', 0, 'tz.lordhowe'), // 01:10 (+11)
+        at('2026-04-04T15:10:00.000Z', 1, 'tz.lordhowe'), // 01:40 (+10:30), an hour that began at 14:30Z
+        at('2026-04-04T15:40:00.000Z', 2, 'tz.lordhowe'), // 02:10 (+10:30)
+        // St John's left DST at 00:01 local on 1989-10-29 (02:31Z), back to 23:01 on the 28th.
+        at('1989-10-29T02:30:30.000Z', 3, 'tz.stjohns'), // 00:00:30 on the 29th (-2:30)
+        at('1989-10-29T02:35:00.000Z', 4, 'tz.stjohns'), // 23:05 on the 28th (-3:30)
+        // Monrovia was -0:44:30 until 1972.
+        at('1971-06-01T00:40:00.000Z', 5, 'tz.monrovia'), // 23:55:30 on May 31
+        at('1971-06-01T00:50:00.000Z', 6, 'tz.monrovia'), // 00:05:30 on June 1
+        // Paris was +0:09:21 until 1911.
+        at('1900-01-01T23:45:00.000Z', 7, 'tz.paris'), // 23:54:21 on Jan 1
+        at('1900-01-01T23:55:00.000Z', 8, 'tz.paris'), // 00:04:21 on Jan 2
+        // Kolkata in the year 50: local mean time, +5:53:28.
+        at('0050-06-15T18:00:00.000Z', 9, 'tz.year50'), // 23:53:28 on June 15
+        at('0050-06-15T18:10:00.000Z', 10, 'tz.year50'), // 00:03:28 on June 16
+        // Before 1970 in UTC: a floor, not a division toward zero.
+        at('1969-12-31T12:00:00.000Z', 11, 'tz.utc'),
+        at('1969-12-31T23:59:59.999Z', 12, 'tz.utc'),
+      ]);
+      // No from or to: the units are chosen over the whole table, the year 50 to 2026.
+      const keys = async (by: 'hour' | 'day', tz: string, action: string, range: NormalizedActivityFilter = {}) =>
+        (await store.summarize!(parseSummaryQuery({ ...range, action, by, tz }))).map((b) => [b.key, b.count]);
+      expect(await keys('hour', 'Australia/Lord_Howe', 'tz.lordhowe')).toEqual([
+        ['2026-04-04T14:00:00.000Z', 1],
+        ['2026-04-04T14:30:00.000Z', 1],
+        ['2026-04-04T15:30:00.000Z', 1],
+      ]);
+      const april = { from: new Date('2026-04-01T00:00:00Z'), to: new Date('2026-04-08T00:00:00Z') };
+      expect(await keys('hour', 'Australia/Lord_Howe', 'tz.lordhowe', april)).toEqual(await keys('hour', 'Australia/Lord_Howe', 'tz.lordhowe'));
+      expect(await keys('day', 'Australia/Lord_Howe', 'tz.lordhowe', april)).toEqual([['2026-04-05', 3]]);
+      expect(await keys('day', 'America/St_Johns', 'tz.stjohns')).toEqual([
+        ['1989-10-28', 1],
+        ['1989-10-29', 1],
+      ]);
+      expect(await keys('day', 'Africa/Monrovia', 'tz.monrovia')).toEqual([
+        ['1971-05-31', 1],
+        ['1971-06-01', 1],
+      ]);
+      expect(await keys('day', 'Europe/Paris', 'tz.paris')).toEqual([
+        ['1900-01-01', 1],
+        ['1900-01-02', 1],
+      ]);
+      expect(await keys('day', 'Asia/Kolkata', 'tz.year50')).toEqual([
+        ['0050-06-15', 1],
+        ['0050-06-16', 1],
+      ]);
+      expect(await keys('hour', 'Asia/Kolkata', 'tz.year50')).toEqual([
+        ['0050-06-15T17:06:32.000Z', 1],
+        ['0050-06-15T18:06:32.000Z', 1],
+      ]);
+      expect(await keys('day', 'UTC', 'tz.year50')).toEqual([['0050-06-15', 2]]);
+      expect(await keys('day', 'UTC', 'tz.utc')).toEqual([['1969-12-31', 2]]);
+      expect(await keys('hour', 'UTC', 'tz.utc')).toEqual([
+        ['1969-12-31T12:00:00.000Z', 1],
+        ['1969-12-31T23:00:00.000Z', 1],
+      ]);
+      // In Kolkata (+5:30) 1969-12-31T23:59:59.999Z is already 1970-01-01.
+      expect(await keys('day', 'Asia/Kolkata', 'tz.utc')).toEqual([
+        ['1969-12-31', 1],
+        ['1970-01-01', 1],
       ]);
     });
 
@@ -959,6 +1048,7 @@ const QUERIES: ActivityQuery[] = [
   { search: 'recipe.up' },
   { search: 'recipe_' },
   { search: 'al forno', targetType: 'plan', excludeAction: 'recipe.delete' },
+  { excludeAction: 'recipe.*', excludeActionStatus: 'failure' },
 ];
 
 /** Every record a query finds, page by page. */

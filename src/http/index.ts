@@ -10,4 +10,4 @@ export type { CaptureMode, CaptureOptions, RouteCapture } from './capture.js';
 export { createRequestScopeFactory } from './scope.js';
 export type { ActivityMiddlewareOptions, ActivityRequestScope, ActorResult, RequestScopeFactory, RequestScopeInput } from './scope.js';
 export { createActivityLogsHandler, csvCell, EXPORT_CSV_COLUMNS } from './logs-handler.js';
-export type { ActivityLogsHandler, ActivityLogsOptions, ParameterProblem } from './logs-handler.js';
+export type { ActivityLogsHandler, ActivityLogsOptions, ParameterProblem, UnauthorizedReason } from './logs-handler.js';

@@ -52,13 +52,24 @@ export interface ActivityLogsOptions<Source = Request> {
    * redirect browsers and leave API clients their JSON); a throw or a value that is not a
    * `Response` keeps it too, and is reported through `onError`.
    *
+   * The second argument says why: `forbidden` (`authorize` refused) or `no-tenant` (`tenant`
+   * found none for a caller `authorize` let in), so a signed-in user without a tenant need not
+   * be sent to the login page again.
+   *
    * The default is a 403: JSON for API clients, and for a browser's navigation (it accepts
    * HTML) a small page saying that the activity log needs sign-in.
    * @default undefined
    * @example
-   * onUnauthorized: (req) => Response.redirect(new URL('/login?next=/admin/logs', req.url), 303)
+   * // A relative Location: express's and fastify's req.url is a path, which new URL() refuses.
+   * onUnauthorized: (req, { reason }) =>
+   *   reason === 'forbidden' ? new Response(null, { status: 303, headers: { location: '/login?next=/admin/logs' } }) : undefined
    */
-  onUnauthorized?: (req: Source) => Response | undefined | Promise<Response | undefined>;
+  onUnauthorized?: (req: Source, refusal: UnauthorizedReason) => Response | undefined | Promise<Response | undefined>;
+}
+
+/** Why `onUnauthorized` is called: `authorize` refused the caller, or `tenant` found no tenant. */
+export interface UnauthorizedReason {
+  reason: 'forbidden' | 'no-tenant';
 }
 
 /**
@@ -129,9 +140,9 @@ export function createActivityLogsHandler<Source = Request>(
     };
 
     // A refusal: the app's own answer when it has one, else a page for a browser, JSON for the rest.
-    const unauthorized = async (message: string): Promise<Response> => {
+    const unauthorized = async (message: string, reason: UnauthorizedReason['reason']): Promise<Response> => {
       if (onUnauthorized) {
-        const answer = await callSafely(logger, 'onUnauthorized', () => onUnauthorized(callerSource));
+        const answer = await callSafely(logger, 'onUnauthorized', () => onUnauthorized(callerSource, { reason }));
         if (answer instanceof Response) return answer;
         if (answer !== undefined && answer !== null) logger.report(new ActivityLogError('CALLBACK_FAILED', 'activity logs API: onUnauthorized() must return a Response; the default answer was sent'));
       }
@@ -140,14 +151,14 @@ export function createActivityLogsHandler<Source = Request>(
 
     if (!(await callSafely(logger, 'authorize', () => authorize(callerSource)))) {
       refuse();
-      return unauthorized('not allowed to read the activity log');
+      return unauthorized('not allowed to read the activity log', 'forbidden');
     }
     let pinned: string | undefined;
     if (tenant) {
       const value = await callSafely(logger, 'tenant', () => tenant(callerSource));
       if (typeof value !== 'string' && typeof value !== 'number') {
         refuse('no tenant');
-        return unauthorized('no tenant for this caller');
+        return unauthorized('no tenant for this caller', 'no-tenant');
       }
       pinned = String(value);
       recorder = recorder.with({ tenantId: pinned });

@@ -48,7 +48,7 @@ export interface View<Input> {
   answer(context: ViewContext, input: Input): Promise<Response>;
 }
 
-const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'excludeAction', 'status', 'targetType', 'targetId', 'tenantId', 'requestId', 'traceId', 'search', 'from', 'to'] as const;
+const FILTER_PARAMS = ['actorType', 'actorId', 'action', 'excludeAction', 'excludeActionStatus', 'status', 'targetType', 'targetId', 'tenantId', 'requestId', 'traceId', 'search', 'from', 'to'] as const;
 
 /** The values of the list's `summary` parameter: the time buckets read with the page, or none. */
 const PAGE_SUMMARIES = ['auto', 'hour', 'day', 'none'] as const;
@@ -57,7 +57,7 @@ type PageSummary = (typeof PAGE_SUMMARIES)[number];
 /** A list read: the page's query, and, for a page view (`summary` given), its chart. */
 interface ListInput {
   query: StoreQuery;
-  view?: { summary: PageSummary; tz?: string };
+  view?: { summary: PageSummary; tz?: string; note?: string };
 }
 
 /**
@@ -74,14 +74,23 @@ const list: View<ListInput> = {
     if (pageSummary !== undefined && !(PAGE_SUMMARIES as readonly string[]).includes(pageSummary)) {
       problems.push({ name: 'summary', problem: `must be one of ${PAGE_SUMMARIES.join(', ')}, got ${JSON.stringify(pageSummary.slice(0, 40))}` });
     }
+    let zone: string | undefined;
+    let zoneNote: string | undefined;
     if (tz !== undefined) {
-      const zone = schemas().timeZoneSchema.safeParse(tz);
-      if (!zone.success) problems.push({ name: 'tz', problem: zone.error.issues[0]!.message });
-      else if (pageSummary === undefined) problems.push({ name: 'tz', problem: 'is for the summary buckets: give it with "summary"' });
+      const parsedZone = schemas().timeZoneSchema.safeParse(tz);
+      if (pageSummary === undefined) problems.push({ name: 'tz', problem: parsedZone.success ? 'is for the summary buckets: give it with "summary"' : parsedZone.error.issues[0]!.message });
+      else if (parsedZone.success) zone = parsedZone.data;
+      // A page view still shows its page: the browser's zone may be one this server's Intl
+      // lacks (an older ICU), and the list does not depend on it. The chart is then in UTC.
+      else zoneNote = `the time zone ${JSON.stringify(tz.slice(0, 64))} is unknown to the server: the chart is in UTC`;
     }
     if (problems.length > 0) return { problems };
     const input: ListInput = { query: parsed.input! };
-    if (pageSummary !== undefined) input.view = tz === undefined ? { summary: pageSummary as PageSummary } : { summary: pageSummary as PageSummary, tz };
+    if (pageSummary !== undefined) {
+      input.view = { summary: pageSummary as PageSummary };
+      if (zone !== undefined) input.view.tz = zone;
+      if (zoneNote !== undefined) input.view.note = zoneNote;
+    }
     return { input };
   },
   async answer({ logger, recorder, params }, { query, view }) {
@@ -90,7 +99,7 @@ const list: View<ListInput> = {
     recorder.log({ action: view ? 'activity.view' : 'activity.query', metadata: { view: view ? 'page' : 'list', filters: params } });
     const page = await store.query(query);
     const body: Record<string, unknown> = { items: page.items, nextCursor: page.nextCursor ?? null };
-    if (view && view.summary !== 'none') body.summary = await pageSummary(store, query, view.summary, view.tz);
+    if (view && view.summary !== 'none') body.summary = await pageSummary(store, query, view.summary, view.tz, view.note);
     return json(200, body);
   },
 };
@@ -100,12 +109,22 @@ const HOUR_MS = 3_600_000;
 /**
  * The chart of a page view: hourly for a range of three days or less, daily otherwise, and
  * hourly after all when an open range holds two days or fewer (`auto`). `null` when the store
- * cannot summarize, or not in a zone.
+ * cannot summarize. In UTC, with a `note` saying why, when the zone cannot be used (unknown to
+ * this server, or the store has no zoned summaries).
  */
-async function pageSummary(store: ActivityStore, query: StoreQuery, by: Exclude<PageSummary, 'none'>, tz: string | undefined) {
-  if (!store.summarize || (tz !== undefined && !isUtc(tz) && store.capabilities?.zonedSummary !== true)) return null;
+async function pageSummary(store: ActivityStore, query: StoreQuery, by: Exclude<PageSummary, 'none'>, tz: string | undefined, note: string | undefined) {
+  if (!store.summarize) return null;
+  if (tz !== undefined && !isUtc(tz) && store.capabilities?.zonedSummary !== true) {
+    note = `store "${store.name}" cannot summarize in a time zone: the chart is in UTC`;
+    tz = undefined;
+  }
   const { limit: _limit, after: _after, ...filter } = query;
-  const summarize = async (dimension: 'hour' | 'day') => ({ by: dimension, tz: tz ?? 'UTC', buckets: await store.summarize!({ ...filter, by: dimension, ...(tz !== undefined && { tz }) }) });
+  const summarize = async (dimension: 'hour' | 'day') => ({
+    by: dimension,
+    tz: tz ?? 'UTC',
+    buckets: await store.summarize!({ ...filter, by: dimension, ...(tz !== undefined && { tz }) }),
+    ...(note !== undefined && { note }),
+  });
   if (by !== 'auto') return summarize(by);
   const span = filter.from && filter.to ? filter.to.getTime() - filter.from.getTime() : undefined;
   if (span !== undefined) return summarize(span <= 72 * HOUR_MS ? 'hour' : 'day');

@@ -63,7 +63,8 @@ describe('the admin API for the viewer', () => {
     const zoned = await get('/summary?by=day&tz=Asia/Kolkata&action=recipe.*');
     expect(zoned.body).toEqual({
       by: 'day',
-      tz: 'Asia/Kolkata',
+      // Echoed in its canonical spelling: ICU's, which may be the older Asia/Calcutta.
+      tz: new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Kolkata' }).resolvedOptions().timeZone,
       buckets: [
         { key: '2026-01-01', count: 1, byStatus: { success: 1 } },
         { key: '2026-01-02', count: 1, byStatus: { success: 1 } },
@@ -76,7 +77,7 @@ describe('the admin API for the viewer', () => {
 
   it('refuses a tz that is no IANA zone with a 400 naming tz', async () => {
     const { get } = await setup();
-    for (const path of ['/summary?by=day&tz=Mars/Olympus', '/?summary=auto&tz=%2B05:30', '/summary?by=hour&tz=']) {
+    for (const path of ['/summary?by=day&tz=Mars/Olympus', '/?tz=%2B05:30', '/summary?by=hour&tz=']) {
       const { status, body } = await get(path);
       expect(status).toBe(400);
       expect(body.parameters).toEqual([{ name: 'tz', problem: expect.stringContaining('must be an IANA time zone') }]);
@@ -99,6 +100,54 @@ describe('the admin API for the viewer', () => {
     const bad = await get(`/?search=${'x'.repeat(201)}&excludeAction=Activity`);
     expect(bad.status).toBe(400);
     expect(bad.body.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['excludeAction', 'search']);
+  });
+
+  it('keeps refused reads of the log in the list when only its successful own reads are left out (the viewer\'s toggle)', async () => {
+    const { get } = await setup();
+    const refusing = createActivityLogsHandler(logger, { authorize: () => false });
+    expect((await refusing(new Request('http://x/?limit=1', { headers: { accept: 'application/json' } }))).status).toBe(403);
+    await get('/?limit=1'); // a successful read: activity.query, success
+    await logger.flush();
+    const listed = async (query: string) => (await get(`/?${query}`)).body.items.map((r: { action: string; status: string }) => `${r.action} ${r.status}`);
+    // What the viewer sends with "Hide the log's own reads" on.
+    expect(await listed('excludeAction=activity.*&excludeActionStatus=success')).toEqual(['activity.query denied', 'recipe.update success', 'http.request success', 'recipe.create success']);
+    expect(await listed('excludeAction=activity.*')).toEqual(['recipe.update success', 'http.request success', 'recipe.create success']);
+    const bad = await get('/?excludeActionStatus=success');
+    expect(bad.status).toBe(400);
+    expect(bad.body.parameters).toEqual([{ name: 'excludeActionStatus', problem: expect.stringContaining('needs "excludeAction"') }]);
+  });
+
+  it('echoes the canonical name of a zone, whatever its case', async () => {
+    const { get } = await setup();
+    const canonical = new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Kolkata' }).resolvedOptions().timeZone;
+    expect((await get('/summary?by=day&tz=ASIA/KOLKATA')).body.tz).toBe(canonical);
+    expect((await get('/?summary=day&tz=asia/kolkata')).body.summary.tz).toBe(canonical);
+    expect((await get('/summary?by=day&tz=utc')).body.tz).toBe('UTC');
+  });
+
+  it('still shows the page of a page view whose zone the server does not know, with the chart in UTC and a note', async () => {
+    const { get } = await setup();
+    const { status, body } = await get('/?summary=day&tz=Mars/Olympus&action=recipe.*');
+    expect(status).toBe(200);
+    expect(body.items).toHaveLength(2);
+    expect(body.summary).toEqual({
+      by: 'day',
+      tz: 'UTC',
+      buckets: [{ key: '2026-01-01', count: 2, byStatus: { success: 2 } }],
+      note: 'the time zone "Mars/Olympus" is unknown to the server: the chart is in UTC',
+    });
+  });
+
+  it('charts in UTC, saying why, when the store has summaries but not in a zone', async () => {
+    const plain = memoryStore();
+    const { get } = await setup({ ...plain, name: 'plain', capabilities: { searchFilters: true } });
+    const { body } = await get('/?summary=day&tz=Asia/Kolkata&action=recipe.*');
+    expect(body.summary).toEqual({
+      by: 'day',
+      tz: 'UTC',
+      buckets: [{ key: '2026-01-01', count: 2, byStatus: { success: 2 } }],
+      note: 'store "plain" cannot summarize in a time zone: the chart is in UTC',
+    });
   });
 
   it('through the logger: refuses a bad tz naming it, and the new filters on a store without them with UNSUPPORTED', async () => {

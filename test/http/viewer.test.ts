@@ -125,6 +125,27 @@ describe('the activity logs viewer', () => {
     expect((await store.query({ status: 'denied', limit: 10 } as never)).items).toHaveLength(2);
   });
 
+  it('tells onUnauthorized why: forbidden (authorize) or no-tenant (tenant), so only the first goes to the login', async () => {
+    const reasons: string[] = [];
+    const { request } = setup({
+      tenant: (req: unknown) => (req as Request).headers.get('x-tenant') ?? undefined,
+      // The README's and the JSDoc's example: a relative Location, no new URL(…, req.url).
+      onUnauthorized: (_req: unknown, { reason }: { reason: string }) => {
+        reasons.push(reason);
+        return reason === 'forbidden' ? new Response(null, { status: 303, headers: { location: '/login?next=/admin/logs' } }) : undefined;
+      },
+    });
+    const guest = await request('/', { accept: BROWSER_ACCEPT, 'x-role': 'guest' });
+    expect(guest.status).toBe(303);
+    expect(guest.headers.get('location')).toBe('/login?next=/admin/logs');
+    // Signed in as an admin, but of no tenant: the default 403, not the login again.
+    const noTenant = await request('/summary?by=day', {});
+    expect(noTenant.status).toBe(403);
+    expect(await noTenant.json()).toMatchObject({ error: 'forbidden', message: 'no tenant for this caller' });
+    expect(reasons).toEqual(['forbidden', 'no-tenant']);
+    expect((await request('/summary?by=day', { 'x-tenant': 't1' })).status).toBe(200);
+  });
+
   it('falls back to the default refusal, and reports, when onUnauthorized throws', async () => {
     const errors: unknown[] = [];
     const store = memoryStore();

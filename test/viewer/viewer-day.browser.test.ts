@@ -85,12 +85,14 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       await page.locator('#f-reads').check();
       await page.fill('#f-action', 'activity.*');
       await page.click('#filters button[type=submit]');
-      await expect.poll(() => rows(page).count()).toBeGreaterThanOrEqual(4);
-      expect(new Set(await page.locator('#rows .col-action .primary-text').allTextContents())).toEqual(new Set(['activity.view']));
+      await page.waitForURL(/action=activity/);
+      // Polled: the previous list stays until the new one arrives.
+      await expect.poll(async () => new Set(await page.locator('#rows .col-action .primary-text').allTextContents())).toEqual(new Set(['activity.view']));
+      expect(await rows(page).count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator('#f-reads').isDisabled()).toBe(true);
     });
 
-    it('shows names before shortened ids, the whole id on hover, and the route and status code of http rows', async () => {
+    it('shows names before shortened ids, the whole id on hover and on focus, and the route and status code of http rows', async () => {
       await page.goto(base);
       await expect.poll(() => rows(page).count()).toBe(50);
       const first = rows(page).first(); // the newest: http.patch of request 29
@@ -102,6 +104,18 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       expect(shown).toMatch(/^user · [0-9a-f]{4}…[0-9a-f]{4}$/);
       expect(shown).not.toContain(day.user.id);
       expect(await actor.locator('.id').getAttribute('title')).toBe(day.user.id);
+      // Focus (Tab, or a tap) shows the whole id in a popover, as hovering does.
+      const listId = actor.locator('.id');
+      const popover = () => listId.evaluate((node) => getComputedStyle(node, '::after').content);
+      expect(await popover()).toBe('none');
+      await listId.focus();
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-full'))).toBe(day.user.id);
+      expect(await popover()).toBe(JSON.stringify(day.user.id));
+      // Enter there opens the row's detail, where the id has its Copy button.
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.locator('#detail-body').getByRole('button', { name: 'Copy actor id' }).count()).toBe(1);
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('#detail').evaluate((node) => node.classList.contains('open'))).toBe(false);
       expect(await created.locator('.col-target .primary-text').textContent()).toBe(day.recipe.name);
       // Short ids keep rows short: at least eight fit in the 800 px window.
       const heights = await rows(page).evaluateAll((all) => all.slice(0, 10).map((row) => row.getBoundingClientRect().height));
@@ -135,6 +149,38 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       await expect.poll(() => rows(page).count()).toBe(2);
       expect(await page.locator('#rows .col-action .primary-text').allTextContents()).toEqual(['http.post', 'recipe.create']);
       expect(await page.locator('#f-requestId').inputValue()).toBe(day.request.requestId);
+    });
+
+    it('opens on the last 7 days (From filled in, in the URL), and reads every time only when both dates are emptied', async () => {
+      const froms: (string | null)[] = [];
+      const listen = (request: { url(): string }) => {
+        const url = new URL(request.url());
+        if (url.searchParams.has('summary')) froms.push(url.searchParams.get('from'));
+      };
+      page.on('request', listen);
+      try {
+        await page.goto(base);
+        await expect.poll(() => rows(page).count()).toBe(50);
+        // Six days before today, from midnight in the browser's zone (Asia/Kolkata, +05:30).
+        const today = new Date(Date.now() + 5.5 * 3_600_000);
+        const start = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - 6) - 5.5 * 3_600_000);
+        expect(new URL(page.url()).searchParams.get('from')).toBe(start.toISOString());
+        expect(froms.at(-1)).toBe(start.toISOString());
+        expect(await page.locator('#f-from').inputValue()).toBe(new Date(start.getTime() + 5.5 * 3_600_000).toISOString().slice(0, 10));
+        expect(await page.locator('#range-note').isVisible()).toBe(true);
+        await page.fill('#f-from', '');
+        await page.click('#filters button[type=submit]');
+        await page.waitForURL(/range=all/);
+        await expect.poll(() => froms.at(-1)).toBeNull();
+        expect(new URL(page.url()).searchParams.get('from')).toBeNull();
+        await page.reload();
+        await expect.poll(() => rows(page).count()).toBe(50);
+        expect(await page.locator('#f-from').inputValue()).toBe('');
+        await page.click('#clear');
+        await expect.poll(() => new URL(page.url()).searchParams.get('from')).toBe(start.toISOString());
+      } finally {
+        page.off('request', listen);
+      }
     });
 
     it('filters by trace id and by free text, from the form', async () => {
@@ -271,6 +317,88 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     }
   });
 
+  it('keeps a refused attempt to read the log in the list while "Hide the log\'s own reads" is on', async () => {
+    const logger = createActivityLogger({ store: memoryStore() });
+    logger.log({ action: 'recipe.create', actor: { type: 'user', id: 'u_1', name: 'Ada' } });
+    await logger.flush();
+    const app = express();
+    app.use('/admin/logs', activityLogsRouter(logger, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
+    const own = createServer(app);
+    await new Promise<void>((resolve) => own.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(own.address() as AddressInfo).port}/admin/logs`;
+    const watched = await openWatchedPage(browser, { viewport: { width: 1280, height: 800 }, extraHTTPHeaders: { 'x-role': 'admin' } });
+    try {
+      // Someone without the role tries the API: refused, and recorded as a denied activity.query.
+      expect((await fetch(`${url}?limit=5`, { headers: { accept: 'application/json' } })).status).toBe(403);
+      const { page } = watched;
+      await page.goto(url);
+      await expect.poll(() => rows(page).count()).toBe(2);
+      expect(await page.locator('#f-reads').isChecked()).toBe(true);
+      expect(await page.locator('#rows .col-action .primary-text').allTextContents()).toEqual(['activity.query', 'recipe.create']);
+      expect(await rows(page).first().locator('.badge').textContent()).toBe('denied');
+      // The admin's own page view (a success) stays hidden: reload, still two rows.
+      await page.reload();
+      await expect.poll(() => rows(page).count()).toBe(2);
+      expect(watched.problems).toEqual([]);
+    } finally {
+      await watched.context.close();
+      own.closeAllConnections();
+      await new Promise<void>((resolve) => own.close(() => resolve()));
+      await logger.close();
+    }
+  });
+
+  it('draws every hour of a half-hour DST change (Australia/Lord_Howe), the empty one included; in UTC with a note when the server does not know the zone', async () => {
+    // Lord Howe goes from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z): its local hours
+    // start at 14:00Z, 14:30Z (the second 01:00), 15:30Z, 16:30Z, 17:30Z.
+    const logger = createActivityLogger({ store: memoryStore() });
+    for (const iso of ['2026-04-04T14:10:00Z', '2026-04-04T15:10:00Z', '2026-04-04T15:40:00Z', '2026-04-04T17:40:00Z']) {
+      logger.log({ action: 'clock.tick', actor: { type: 'system', id: 'clock' }, occurredAt: new Date(iso) });
+    }
+    await logger.flush();
+    const app = express();
+    app.use('/admin/logs', activityLogsRouter(logger, { authorize: () => true, viewer: true }));
+    const lordHowe = createServer(app);
+    await new Promise<void>((resolve) => lordHowe.listen(0, '127.0.0.1', resolve));
+    const watched = await openWatchedPage(browser, { viewport: { width: 1280, height: 800 }, timezoneId: 'Australia/Lord_Howe' });
+    try {
+      const { page } = watched;
+      const url = `http://127.0.0.1:${(lordHowe.address() as AddressInfo).port}/admin/logs?action=clock.*&from=2026-04-04T12:00:00.000Z&to=2026-04-04T19:00:00.000Z`;
+      await page.goto(url);
+      await page.locator('#chart svg').waitFor();
+      expect(await page.locator('#chart-caption').textContent()).toBe('per hour (Australia/Lord_Howe)');
+      expect(await page.locator('#chart svg g.bar title').allTextContents()).toEqual([
+        '2026-04-05 01:00: 1 success, 0 failure, 0 denied',
+        '2026-04-05 01:00: 1 success, 0 failure, 0 denied',
+        '2026-04-05 02:00: 1 success, 0 failure, 0 denied',
+        '2026-04-05 03:00: 0 success, 0 failure, 0 denied',
+        '2026-04-05 04:00: 1 success, 0 failure, 0 denied',
+      ]);
+      expect(watched.problems).toEqual([]);
+      // The second 01:00 is keyed 14:30Z, but its records are from 15:00Z (where the first ends).
+      await page.locator('#chart svg g.bar').nth(1).click();
+      await page.waitForURL(/from=2026-04-04T15%3A00%3A00.000Z&to=2026-04-04T15%3A30%3A00.000Z/);
+      await expect.poll(() => rows(page).count()).toBe(1);
+      expect(await rows(page).first().locator('time').getAttribute('datetime')).toBe('2026-04-04T15:10:00.000Z');
+      await page.goto(url);
+      await page.locator('#chart svg').waitFor();
+      // A browser zone this server's Intl does not know: the list still shows, the chart in UTC.
+      await page.route(/summary=/, (route) => {
+        const rewritten = new URL(route.request().url());
+        rewritten.searchParams.set('tz', 'Mars/Olympus');
+        return route.continue({ url: rewritten.toString() });
+      });
+      await page.reload();
+      await expect.poll(() => page.locator('#chart-caption').textContent()).toBe('per hour (UTC) — the time zone "Mars/Olympus" is unknown to the server: the chart is in UTC');
+      expect(await rows(page).count()).toBe(4);
+    } finally {
+      await watched.context.close();
+      lordHowe.closeAllConnections();
+      await new Promise<void>((resolve) => lordHowe.close(() => resolve()));
+      await logger.close();
+    }
+  });
+
   describe('on a phone (375×812)', () => {
     let watched: WatchedPage;
     let page: Page;
@@ -305,6 +433,12 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       // No word broken every few characters: the actor's name is on one line.
       const nameBox = (await card.locator('.col-actor .primary-text').boundingBox())!;
       expect(nameBox.height).toBeLessThan(30);
+      // A card's shortened id shows its whole value on focus, inside the screen.
+      const cardId = card.locator('.col-actor .id');
+      await cardId.focus();
+      expect(await cardId.evaluate((node) => getComputedStyle(node, '::after').content)).toBe(JSON.stringify(day.user.id));
+      expect(await noHorizontalScroll(page)).toBe(true);
+      await cardId.blur();
       // The chart fits its card, and the legend wraps inside it.
       const cardBox = (await page.locator('.chart-card').boundingBox())!;
       for (const part of ['#chart svg', '#legend']) {

@@ -77,8 +77,11 @@ export interface SqlDialect {
   encodeTime(ms: number): unknown;
   /** `occurred_at` as epoch milliseconds, whatever the column type and session time zone. */
   epochMs(sql: SqlTag): Fragment;
-  /** The number of whole `unitMs` since the epoch: a row's time bucket. */
-  timeBucket(sql: SqlTag, unitMs: number): Fragment;
+  /**
+   * The start of the `unitMs` unit holding `occurred_at`, in epoch milliseconds: a row's time
+   * bucket. Floored, before 1970 too (1969-12-31T12:00Z is in the day 1969-12-31).
+   */
+  unitStart(sql: SqlTag, unitMs: number): Fragment;
   /**
    * `metadata[key] === value` as JavaScript compares: the JSON type must match too, so the
    * string '1' never equals the number 1, nor `true` the number 1. `key` is an identifier.
@@ -86,6 +89,12 @@ export interface SqlDialect {
   metadataEquals(sql: SqlTag, key: string, value: string | number | boolean): Fragment;
   /** `context[key] === value` for a string field of the context (`requestId`, `traceId`); `key` is an identifier. */
   contextEquals(sql: SqlTag, key: string, value: string): Fragment;
+  /**
+   * `column` with A–Z lower-cased and every other character left as it is, as
+   * `asciiLowerCase` does in JavaScript: the `search` filter compares it with `like`, so
+   * every store finds the same records. `column` is an identifier.
+   */
+  asciiLower(sql: SqlTag, column: string): Fragment;
 
   // ---- statements --------------------------------------------------------------------------
   /** An identifier quoted for this database; `schema.table` when given two parts. */

@@ -12,7 +12,9 @@ export const mysqlDialect: SqlDialect = {
 
   encodeTime: (ms) => new Date(ms).toISOString().slice(0, 23).replace('T', ' '),
   epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000)`,
-  timeBucket: (sql, unitMs) => sql`floor((timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000) / ${sql.lit(unitMs)})`,
+  // `div 1000` is exact (DATETIME(3) holds whole milliseconds); the decimal division and
+  // floor() then round down, before 1970 too.
+  unitStart: (sql, unitMs) => sql`(floor((timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000) / ${sql.lit(unitMs)}) * ${sql.lit(unitMs)})`,
   metadataEquals(sql, key, value) {
     const extracted = sql`json_extract(metadata, ${`$.${key}`})`;
     if (typeof value === 'boolean') return sql`(json_type(${extracted}) = 'BOOLEAN' and json_unquote(${extracted}) = ${String(value)})`;
@@ -24,6 +26,16 @@ export const mysqlDialect: SqlDialect = {
 
   // Compared as bytes, as metadata strings are.
   contextEquals: (sql, key, value) => sql`cast(json_unquote(json_extract(context, ${`$.${key}`})) as binary) = cast(${value} as binary)`,
+
+  // lower() folds every Unicode letter whatever the collation (ÉCLAIR would become éclair, so
+  // the search "ÉCLAIR" would miss it). Replacing A–Z in the bytes folds ASCII only: no byte
+  // of a multi-byte UTF-8 character is below 0x80, so none is taken for a letter. The result
+  // is binary, so the `like` it meets compares bytes too.
+  asciiLower: (sql, column) => {
+    let folded = sql`cast(${sql.id(column)} as binary)`;
+    for (let code = 65; code <= 90; code++) folded = sql`replace(${folded}, ${sql.lit(String.fromCharCode(code))}, ${sql.lit(String.fromCharCode(code + 32))})`;
+    return folded;
+  },
 
   quote: (...parts) => parts.map((part) => `\`${part.replace(/`/g, '``')}\``).join('.'),
   // Not INSERT IGNORE: it would also turn a value the column cannot hold into a warning.

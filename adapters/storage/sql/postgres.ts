@@ -12,10 +12,13 @@ export const postgresDialect: SqlDialect = {
 
   encodeTime: (ms) => new Date(ms).toISOString(),
   epochMs: (sql) => sql`(extract(epoch from occurred_at) * 1000)`,
-  timeBucket: (sql, unitMs) => sql`floor((extract(epoch from occurred_at) * 1000) / ${sql.lit(unitMs)})`,
+  // extract() is numeric (exact) since PostgreSQL 14, and floor() rounds down before 1970 too.
+  unitStart: (sql, unitMs) => sql`(floor((extract(epoch from occurred_at) * 1000) / ${sql.lit(unitMs)}) * ${sql.lit(unitMs)})`,
   metadataEquals: (sql, key, value) => sql`(metadata -> ${key}::text) = ${JSON.stringify(value)}::jsonb`,
 
   contextEquals: (sql, key, value) => sql`(context ->> ${key}::text) = ${value}`,
+  // The columns are in the "C" collation, whose lower() folds ASCII letters only.
+  asciiLower: (sql, column) => sql`lower(${sql.id(column)})`,
 
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>

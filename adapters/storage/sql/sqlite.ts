@@ -12,8 +12,10 @@ export const sqliteDialect: SqlDialect = {
 
   encodeTime: (ms) => ms,
   epochMs: (sql) => sql`occurred_at`,
-  // Integer division of integers (floor() needs the optional math functions).
-  timeBucket: (sql, unitMs) => sql`(occurred_at / ${sql.lit(unitMs)})`,
+  // Integer arithmetic (floor() needs the optional math functions). Not occurred_at / unit:
+  // it rounds toward zero, which puts a time before 1970 in the unit after its own. `%` keeps
+  // the dividend's sign, so the remainder is made positive first.
+  unitStart: (sql, unitMs) => sql`(occurred_at - (((occurred_at % ${sql.lit(unitMs)}) + ${sql.lit(unitMs)}) % ${sql.lit(unitMs)}))`,
   metadataEquals(sql, key, value) {
     const path = `$.${key}`;
     if (typeof value === 'boolean') return sql`json_type(metadata, ${path}) = ${value ? 'true' : 'false'}`;
@@ -23,6 +25,8 @@ export const sqliteDialect: SqlDialect = {
   },
 
   contextEquals: (sql, key, value) => sql`(json_type(context, ${`$.${key}`}) = 'text' and json_extract(context, ${`$.${key}`}) = ${value})`,
+  // SQLite's lower() folds ASCII letters only (without the ICU extension, which we never load).
+  asciiLower: (sql, column) => sql`lower(${sql.id(column)})`,
 
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>

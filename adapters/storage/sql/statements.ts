@@ -14,7 +14,8 @@ import type {
   SummaryBucket,
 } from '../../../src/schema.js';
 import type { ChainPageQuery, CheckpointPageQuery } from '../../../src/store.js';
-import { NO_KEY, SummaryCounter, timeBucketing } from '../../../src/summary.js';
+import { NO_KEY, SummaryCounter, timeBucketing, type TimeBucketing } from '../../../src/summary.js';
+import { isUtc } from '../../../src/time-zone.js';
 import { COLUMNS, rowValues, type SelectedRow } from './columns.js';
 import type { AnyKysely, Fragment, KyselyModule, SqlDialect } from './dialect.js';
 
@@ -150,13 +151,13 @@ export class SqlStatements {
   }
 
   /**
-   * The `search` filter: a LIKE scan of the action, actor name and target name, ASCII letters
-   * folded on both sides (lower() of SQLite and of PostgreSQL's "C" collation fold only those).
+   * The `search` filter: a LIKE scan of the action, actor name and target name, A–Z folded on
+   * both sides and nothing else (the dialect's `asciiLower`), as the memory store does.
    */
   private searchMatch(search: string): Fragment {
     const { sql } = this.k;
     const pattern = `%${escapeLike(asciiLowerCase(search))}%`;
-    const like = (column: string) => sql`lower(${sql.id(column)}) like ${pattern} escape '!'`;
+    const like = (column: string) => sql`${this.dialect.asciiLower(sql, column)} like ${pattern} escape '!'`;
     return sql`(${like('action')} or ${like('actor_name')} or ${like('target_name')})`;
   }
 
@@ -240,23 +241,54 @@ export class SqlStatements {
     return sql<{ n: unknown }>`select count(*) as n from ${this.table} where ${this.where(filter)}`;
   }
 
-  summarize(query: NormalizedSummaryQuery) {
+  /**
+   * How {@link summarize} groups time buckets; `undefined` for the other dimensions. In a zone
+   * other than UTC, its units are chosen over the summary's range: the query's `from` and
+   * `to`, or where one is missing the oldest or newest stored time (two reads of the time
+   * index, whatever the filter).
+   */
+  async timeBucketing(db: AnyKysely, query: NormalizedSummaryQuery): Promise<TimeBucketing | undefined> {
+    if (query.by !== 'hour' && query.by !== 'day') return undefined;
+    if (isUtc(query.tz)) return timeBucketing(query.by, query.tz);
+    let fromMs = query.from?.getTime();
+    let toMs = query.to === undefined ? undefined : query.to.getTime() - 1;
+    if (fromMs === undefined) fromMs = await this.storedEnd(db, 'asc');
+    if (toMs === undefined) toMs = await this.storedEnd(db, 'desc');
+    const range = fromMs === undefined && toMs === undefined ? undefined : { fromMs: fromMs ?? toMs!, toMs: Math.max(toMs ?? fromMs!, fromMs ?? toMs!) };
+    return timeBucketing(query.by, query.tz, range);
+  }
+
+  /** The oldest (`asc`) or newest (`desc`) stored time, in epoch milliseconds. */
+  private async storedEnd(db: AnyKysely, order: 'asc' | 'desc'): Promise<number | undefined> {
     const { sql } = this.k;
-    // Time buckets group by a UTC unit (the bucket itself in UTC, an hour or 15 minutes in
-    // another zone), which toBuckets() then places in the zone's hours or days: no database
-    // has to know the zone (SQLite cannot, MySQL only with its zone tables loaded).
-    const time = query.by === 'hour' || query.by === 'day' ? timeBucketing(query.by, query.tz) : undefined;
-    const key = time !== undefined ? this.dialect.timeBucket(sql, time.unitMs) : sql.id(GROUPED_COLUMN[query.by as keyof typeof GROUPED_COLUMN]);
+    const { rows } = await sql<{ ms: unknown }>`select ${this.dialect.epochMs(sql)} as ms from ${this.table} order by occurred_at ${sql.raw(order)} limit 1`.execute(db);
+    return rows[0] === undefined ? undefined : Number(rows[0].ms);
+  }
+
+  summarize(query: NormalizedSummaryQuery, time?: TimeBucketing) {
+    const { sql } = this.k;
+    // Time buckets group by UTC units (the bucket itself in UTC; in another zone, units that
+    // each fall in one of its hours), which toBuckets() then places in the zone's hours or
+    // days: no database has to know the zone (SQLite cannot, MySQL only with its zone tables
+    // loaded). Several segments are one CASE, in time order.
+    const key = time !== undefined ? this.unitStart(time) : sql.id(GROUPED_COLUMN[query.by as keyof typeof GROUPED_COLUMN]);
     // Positional GROUP BY: the key expression appears once, so PostgreSQL accepts it as is.
     return sql<SummaryRow>`select ${key} as k, status, count(*) as n from ${this.table} where ${this.where(query)} group by 1, 2`;
   }
 
+  private unitStart({ segments }: TimeBucketing): Fragment {
+    const { sql } = this.k;
+    const last = segments[segments.length - 1]!;
+    if (segments.length === 1) return this.dialect.unitStart(sql, last.unitMs);
+    const branches = segments.slice(0, -1).map(({ untilMs, unitMs }) => sql`when occurred_at < ${this.dialect.encodeTime(untilMs!)} then ${this.dialect.unitStart(sql, unitMs)}`);
+    return sql`(case ${sql.join(branches, sql` `)} else ${this.dialect.unitStart(sql, last.unitMs)} end)`;
+  }
+
   /** The grouped rows of {@link summarize} as buckets. */
-  toBuckets(rows: readonly SummaryRow[], { by, tz }: Pick<NormalizedSummaryQuery, 'by' | 'tz'>): SummaryBucket[] {
-    const time = by === 'hour' || by === 'day' ? timeBucketing(by, tz) : undefined;
+  toBuckets(rows: readonly SummaryRow[], by: NormalizedSummaryQuery['by'], time?: TimeBucketing): SummaryBucket[] {
     const counter = new SummaryCounter(by);
     for (const row of rows) {
-      const key = time !== undefined ? time.key(Number(row.k) * time.unitMs) : row.k === null || row.k === undefined ? NO_KEY : String(row.k);
+      const key = time !== undefined ? time.key(Number(row.k)) : row.k === null || row.k === undefined ? NO_KEY : String(row.k);
       counter.add(key, row.status, Number(row.n));
     }
     return counter.result();
@@ -285,7 +317,10 @@ export class SqlStatements {
     if (filter.tenantId !== undefined) conditions.push(sql`tenant_id = ${filter.tenantId}`);
     if (filter.from !== undefined) conditions.push(sql`occurred_at >= ${time(filter.from.getTime())}`);
     if (filter.to !== undefined) conditions.push(sql`occurred_at < ${time(filter.to.getTime())}`);
-    if (filter.excludeAction !== undefined) conditions.push(sql`not (${this.actionMatch(filter.excludeAction)})`);
+    if (filter.excludeAction !== undefined) {
+      const status = filter.excludeActionStatus === undefined ? sql`` : sql` and status = ${filter.excludeActionStatus}`;
+      conditions.push(sql`not (${this.actionMatch(filter.excludeAction)}${status})`);
+    }
     // Read from the JSON context column: no index, so they scan what the other filters leave.
     if (filter.requestId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'requestId', filter.requestId));
     if (filter.traceId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'traceId', filter.traceId));

@@ -237,8 +237,9 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
     async summarize(query) {
       const { readDb, statements } = await ready();
-      const { rows } = await statements.summarize(query).execute(readDb);
-      return statements.toBuckets(rows, query);
+      const time = await statements.timeBucketing(readDb, query);
+      const { rows } = await statements.summarize(query, time).execute(readDb);
+      return statements.toBuckets(rows, query.by, time);
     },
 
     async purge(options) {

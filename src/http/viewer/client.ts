@@ -31,6 +31,7 @@ export const VIEWER_SCRIPT = String.raw`
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const LABELS = { targetType: 'target type', targetId: 'target id', tenantId: 'tenant' };
   const OWN_READS = 'activity.*';
+  const RECENT_DAYS = 7;
   const LOCAL_ZONE = (Intl.DateTimeFormat().resolvedOptions().timeZone) || 'UTC';
   const SHEET = window.matchMedia('(max-width: 1100px)');
 
@@ -211,9 +212,18 @@ export const VIEWER_SCRIPT = String.raw`
     return text.length > 12 ? text.slice(0, 4) + '\u2026' + text.slice(-4) : text;
   }
 
+  // In the list: a shortened id is focusable and shows the whole value in the same popover
+  // as the detail's, on hover and on focus (a tap focuses it on a touch screen). Copying is
+  // the detail's: Enter (or a tap) on the row opens it, with a Copy button by each id; a
+  // button per id here would double the list's tab stops and crowd the phone's cards.
   function idText(id) {
-    const node = el('span', 'id', shortId(id));
-    if (String(id).length > 12) node.title = String(id);
+    const full = String(id);
+    if (full.length <= 12) return el('span', 'id', full);
+    const node = el('span', 'id full-on-focus', shortId(full));
+    node.title = full;
+    node.tabIndex = 0;
+    node.dataset.full = full;
+    node.setAttribute('aria-label', 'id ' + full);
     return node;
   }
 
@@ -259,7 +269,26 @@ export const VIEWER_SCRIPT = String.raw`
       if (value) filters.set(name, value);
     }
     const cursors = (url.get('cursors') || '').split(',').filter((cursor) => /^[A-Za-z0-9_-]{1,512}$/.test(cursor));
-    return { filters, utc: url.get('tz') === 'utc', showReads: url.get('reads') === 'show', cursors };
+    const utc = url.get('tz') === 'utc';
+    // No dates and no range=all: the last days, so a page view never reads the whole table.
+    const all = url.get('range') === 'all';
+    if (!all && !filters.get('from') && !filters.get('to')) filters.set('from', recentFrom(utc));
+    return { filters, utc, showReads: url.get('reads') === 'show', cursors, all };
+  }
+
+  // The default From: the start of the day RECENT_DAYS - 1 days ago, in the chosen zone.
+  function recentFrom(utc) {
+    const now = new Date();
+    const back = RECENT_DAYS - 1;
+    const start = utc ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - back) : new Date(now.getFullYear(), now.getMonth(), now.getDate() - back).getTime();
+    return new Date(start).toISOString();
+  }
+
+  // The view of a fresh visit (and of Clear): the default range, nothing else.
+  function defaultView(utc) {
+    const filters = new URLSearchParams();
+    filters.set('from', recentFrom(utc));
+    return { filters, utc, showReads: false, cursors: [], all: false };
   }
 
   function viewQuery(view) {
@@ -267,6 +296,7 @@ export const VIEWER_SCRIPT = String.raw`
     if (view.utc) params.set('tz', 'utc');
     if (view.showReads) params.set('reads', 'show');
     if (view.cursors.length > 0) params.set('cursors', view.cursors.join(','));
+    if (view.all && !params.get('from') && !params.get('to')) params.set('range', 'all');
     return params.toString();
   }
 
@@ -278,7 +308,12 @@ export const VIEWER_SCRIPT = String.raw`
   // What the API is asked, but for paging: the chart is read again only when this changes.
   function apiFilters(view) {
     const params = new URLSearchParams(view.filters);
-    if (readsHidden(view)) params.set('excludeAction', OWN_READS);
+    // Only the successful ones: a refused (denied) or failed attempt to read the log is
+    // something an admin looks for, and stays in the list.
+    if (readsHidden(view)) {
+      params.set('excludeAction', OWN_READS);
+      params.set('excludeActionStatus', 'success');
+    }
     params.set('tz', view.utc ? 'UTC' : LOCAL_ZONE);
     return params;
   }
@@ -315,7 +350,10 @@ export const VIEWER_SCRIPT = String.raw`
     extra.hidden = extra.childElementCount === 0;
     for (const node of document.querySelectorAll('.zone-name')) node.textContent = zoneOf();
     // A filter in force is never out of sight behind "More filters".
-    if (['from', 'to'].concat(FORM_FILTERS).some((name) => name !== 'search' && f.get(name)) || view.utc || view.showReads) {
+    const defaultRange = !f.get('to') && f.get('from') === recentFrom(view.utc);
+    $('range-note').hidden = !defaultRange;
+    const inForce = ['from', 'to'].concat(FORM_FILTERS).filter((name) => name !== 'search' && !(defaultRange && name === 'from'));
+    if (inForce.some((name) => f.get(name)) || view.utc || view.showReads) {
       form.classList.add('expanded');
       $('more-filters').setAttribute('aria-expanded', 'true');
       $('more-filters').textContent = 'Fewer filters';
@@ -343,7 +381,8 @@ export const VIEWER_SCRIPT = String.raw`
     }
     showRangeProblem(null);
     const utc = $('f-tz').value === 'utc';
-    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [] };
+    // Both dates emptied: every time (range=all in the URL), not the default range again.
+    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [], all: !from && !to };
     // Dates are read in the zone chosen now.
     const before = state.view;
     state.view = view;
@@ -667,6 +706,22 @@ export const VIEWER_SCRIPT = String.raw`
     return new Date(Date.UTC(day.y, day.m - 1, day.d + 1)).toISOString().slice(0, 10);
   }
 
+  function isUtcName(tz) {
+    return /^(etc\/)?(utc|gmt|uct|zulu|universal|greenwich)$/i.test(String(tz));
+  }
+  // The start of the zone's hour after the one starting at time (hour keys are the instant
+  // the zone's hour starts). Not time + 1 hour: across Lord Howe's half-hour change the next
+  // hour starts 30 minutes later or 90, and its key would be missed. Read from the wall clock
+  // of the browser's zone (the chart is in it unless UTC).
+  function nextHourStart(time, utc) {
+    for (let candidate = time + HOUR; candidate <= time + 3 * HOUR; candidate += 15 * 60000) {
+      const date = new Date(candidate);
+      const into = utc ? date.getUTCMinutes() * 60000 + date.getUTCSeconds() * 1000 : date.getMinutes() * 60000 + date.getSeconds() * 1000;
+      if (candidate - into > time) return candidate - into;
+    }
+    return time + HOUR;
+  }
+
   function niceMax(value) {
     if (value <= 10) return Math.max(2, Math.ceil(value / 2) * 2);
     const power = Math.pow(10, Math.floor(Math.log10(value)));
@@ -675,7 +730,9 @@ export const VIEWER_SCRIPT = String.raw`
   }
 
   // Bars from the buckets, empty ones filled in: days step by calendar day, hours by an hour.
-  function barsOf(by, buckets) {
+  function barsOf(summary) {
+    const by = summary.by;
+    const buckets = Array.isArray(summary.buckets) ? summary.buckets : [];
     const counts = new Map();
     for (const bucket of buckets) {
       const c = {};
@@ -683,30 +740,42 @@ export const VIEWER_SCRIPT = String.raw`
       counts.set(bucket.key, c);
     }
     const keys = Array.from(counts.keys()).sort();
-    const bars = [];
+    let bars = [];
     if (by === 'day') {
       for (let key = keys[0]; key <= keys[keys.length - 1] && bars.length < 5000; key = nextDayKey(key)) bars.push(key);
     } else {
-      for (let time = Date.parse(keys[0]); time <= Date.parse(keys[keys.length - 1]) && bars.length < 5000; time += HOUR) bars.push(new Date(time).toISOString());
+      const utc = isUtcName(summary.tz);
+      for (let time = Date.parse(keys[0]); time <= Date.parse(keys[keys.length - 1]) && bars.length < 5000; time = nextHourStart(time, utc)) bars.push(new Date(time).toISOString());
     }
+    // Every bucket the API returned is drawn, even one the walk did not step on.
+    const walked = new Set(bars);
+    const missing = keys.filter((key) => !walked.has(key));
+    if (missing.length > 0) bars = bars.concat(missing).sort();
     const empty = { success: 0, failure: 0, denied: 0 };
     return { bars: bars.slice(-MAX_BARS).map((key) => ({ key, counts: counts.get(key) || empty })), clipped: bars.length > MAX_BARS };
   }
 
-  function barRange(by, key) {
+  // The times of a bar. An hour ends an hour after its key; it starts at its key, or where the
+  // hour before it ended when that is later (Lord Howe's second 01:00 is keyed 14:30Z, but its
+  // records start at 15:00Z, where the first 01:00 ends).
+  function barRange(by, key, previousKey) {
     if (by === 'day') {
       const day = keyDay(key);
       return { from: dayStart(day.y, day.m, day.d, 0), to: dayStart(day.y, day.m, day.d, 1) };
     }
     const time = Date.parse(key);
-    return { from: time, to: time + HOUR };
+    const from = previousKey ? Math.max(time, Date.parse(previousKey) + HOUR) : time;
+    return { from: from, to: time + HOUR };
   }
 
   function barLabel(by, key, long) {
     if (by === 'day') return long ? key : key.slice(5);
-    const w = wall(Date.parse(key));
-    const hour = pad(w.h) + ':' + pad(w.mi);
-    return long ? dateText(Date.parse(key)) + ' ' + hour : hour;
+    // Read at the hour's last millisecond: a key is the instant the zone's hour starts, which
+    // after a change backwards is nominal (Lord Howe's second 01:00 is keyed 14:30Z, when the
+    // clock still read 01:30).
+    const last = Date.parse(key) + HOUR - 1;
+    const hour = pad(wall(last).h) + ':00';
+    return long ? dateText(last) + ' ' + hour : hour;
   }
 
   function drawChart() {
@@ -728,13 +797,14 @@ export const VIEWER_SCRIPT = String.raw`
     }
     const chart = $('chart');
     if (buckets.length === 0) {
-      $('chart-caption').textContent = '';
+      $('chart-caption').textContent = typeof summary.note === 'string' ? summary.note : '';
       chart.replaceChildren(el('p', 'chart-note', 'No events in this range.'));
       return;
     }
-    const drawn = barsOf(by, buckets);
+    const drawn = barsOf(summary);
     const bars = drawn.bars;
-    $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day') + ' (' + summary.tz + ')' + (drawn.clipped ? ', latest ' + MAX_BARS : '');
+    // A note (the zone could not be used: the chart is in UTC) is said next to the caption.
+    $('chart-caption').textContent = (by === 'hour' ? 'per hour' : 'per day') + ' (' + summary.tz + ')' + (drawn.clipped ? ', latest ' + MAX_BARS : '') + (typeof summary.note === 'string' ? ' \u2014 ' + summary.note : '');
 
     // Drawn at the card's own width, so text keeps its size on a phone.
     const width = Math.max(240, Math.round(chart.clientWidth - 32) || 800);
@@ -775,8 +845,8 @@ export const VIEWER_SCRIPT = String.raw`
       // An empty slot still gets a hit area, so every bucket can be clicked into.
       group.append(svg('rect', { x: (left + index * slot).toFixed(2), y: top, width: slot.toFixed(2), height: plotHeight, fill: 'transparent' }));
       group.addEventListener('click', () => {
-        const range = barRange(by, bar.key);
-        const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [] });
+        const range = barRange(by, bar.key, index > 0 ? bars[index - 1].key : null);
+        const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [], all: false });
         next.filters.set('from', new Date(range.from).toISOString());
         next.filters.set('to', new Date(range.to).toISOString());
         navigate(next);
@@ -807,9 +877,9 @@ export const VIEWER_SCRIPT = String.raw`
     });
   }
   $('clear').addEventListener('click', () => {
-    const filters = new URLSearchParams();
-    if (state.view.filters.get('limit')) filters.set('limit', state.view.filters.get('limit'));
-    navigate({ filters, utc: state.view.utc, showReads: false, cursors: [] });
+    const view = defaultView(state.view.utc);
+    if (state.view.filters.get('limit')) view.filters.set('limit', state.view.filters.get('limit'));
+    navigate(view);
   });
   $('next').addEventListener('click', () => {
     if (state.nextCursor) goToPage(state.view.cursors.concat([state.nextCursor]));
@@ -837,7 +907,14 @@ export const VIEWER_SCRIPT = String.raw`
       if (state.summary) drawChart();
     }, 100);
   });
-  window.addEventListener('popstate', () => show(readView()));
-  show(readView());
+  // The default range is written into the URL, so a link or a reload shows the same days.
+  function showFromUrl() {
+    const view = readView();
+    const query = viewQuery(view);
+    if (query !== location.search.replace(/^\?/, '')) history.replaceState(null, '', location.pathname + (query ? '?' + query : ''));
+    show(view);
+  }
+  window.addEventListener('popstate', showFromUrl);
+  showFromUrl();
 })();
 `;

@@ -19,7 +19,7 @@ const SHELL_BODY = `<header class="topbar">
 <main class="layout">
   <form id="filters" class="filters card" autocomplete="off" aria-label="Filters" novalidate>
     <label class="wide">Search <input type="search" id="f-search" placeholder="action, actor or target name" spellcheck="false"></label>
-    <label class="more">From <input type="date" id="f-from" aria-describedby="range-error"></label>
+    <label class="more">From <input type="date" id="f-from" aria-describedby="range-error"> <span id="range-note" class="muted" hidden>(the last 7 days; empty both dates for all)</span></label>
     <label class="more">To <input type="date" id="f-to" aria-describedby="range-error"></label>
     <label class="more">Actor type <input id="f-actorType" list="actor-types" placeholder="any" spellcheck="false"></label>
     <datalist id="actor-types"><option value="user"></option><option value="admin"></option><option value="system"></option><option value="service"></option><option value="anonymous"></option></datalist>

@@ -90,6 +90,6 @@ describe('architecture', () => {
     // A guard on the test itself: if the pattern stopped matching, the rules above would pass on nothing.
     expect(graph.get('src/logger.ts')!.local).toContain('src/pipeline/engine.ts');
     expect(graph.get('adapters/storage/sqlite.ts')!.local).toContain('adapters/storage/sql/store.ts');
-    expect(graph.get('src/schema.ts')!.packages).toContain('zod');
+    expect(graph.get('src/schemas.ts')!.packages).toContain('zod');
   });
 });

@@ -1,7 +1,7 @@
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import type { ActivityRecord } from '../schema.js';
-import { ERASED, saltOf } from './canonical.js';
+import { ERASED, saltOf, type PersonalField } from './canonical.js';
 
 /** Whose personal data `erase()` removes: an actor, a target, or a whole tenant. */
 export type EraseSubject = { actorId: string | number } | { targetType: string; targetId: string | number } | { tenantId: string | number };
@@ -53,7 +53,7 @@ export function eraseRecord(record: ActivityRecord, fields: readonly string[]): 
   for (const path of fields) {
     if (committed && !Object.hasOwn(committed, path)) continue;
     const dot = path.indexOf('.');
-    const head = path.slice(0, dot) as 'actor' | 'target' | 'context' | 'metadata';
+    const head = path.slice(0, dot) as PersonalField['head'];
     const key = path.slice(dot + 1);
     const container = (out ?? record)[head] as Record<string, unknown> | undefined;
     if (!container || !Object.hasOwn(container, key) || container[key] === ERASED) continue;

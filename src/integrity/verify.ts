@@ -209,7 +209,7 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
       return;
     }
   }
-  if (chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) !== sealed.hash) {
+  if (!hashMatches(record, key)) {
     problem({ kind: 'edited', ...where, detail: 'its content does not match its hash' });
     return;
   }
@@ -303,9 +303,14 @@ async function erasedSubjects(store: ActivityStore, integrity: ResolvedIntegrity
 }
 
 function intact(record: ActivityRecord, integrity: ResolvedIntegrity): boolean {
+  const key = integrity.keyOf(record.integrity!.keyId);
+  return key !== undefined && hashMatches(record, key);
+}
+
+/** Whether a sealed record's stored hash is the one its content and link give under `key`. */
+function hashMatches(record: ActivityRecord, key: Uint8Array): boolean {
   const sealed = record.integrity!;
-  const key = integrity.keyOf(sealed.keyId);
-  return key !== undefined && chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) === sealed.hash;
+  return chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) === sealed.hash;
 }
 
 /** A chain's checkpoints: the hash recorded for each checkpointed place, and the newest place. */

@@ -194,7 +194,8 @@ let handledAtStart = 0;
 let peerOffset = 0;
 let stopped;
 let phase = 0;
-const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 2 : 1;
+// Phase 1 is the warm-up; 2 and 3 are the first round's fixed-rate and saturated phases.
+const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 3 : 2;
 process.on('message', async (message) => {
   if (message.type === 'start') {
     if (++phase === profiledPhase) await profiler?.start();

@@ -1,6 +1,9 @@
 import { redactCredentialsIn } from './redact-values.js';
 import { defineOwn } from './text.js';
 
+/** Strings up to this length that were found to hold no credential are remembered (see redactText). */
+const CLEAN_TEXT_MAX_LENGTH = 256;
+
 /**
  * Redaction: sensitive values are replaced before anything is stored. Two kinds of rule:
  *
@@ -144,7 +147,23 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     return false;
   };
 
-  const redactText = redactValues ? (text: string) => redactCredentialsIn(text, censor, keyIsSensitive) : (text: string) => text;
+  // Short strings repeat from event to event too (a route template such as '/recipes/:id', a
+  // user agent), and most hold nothing to hide: those found clean are remembered (bounded,
+  // then cleared) and passed over without the scan. A string that held a credential is never
+  // kept, so no secret outlives its event here.
+  const clean = new Set<string>();
+  const redactText = redactValues
+    ? (text: string): string => {
+        if (text.length > CLEAN_TEXT_MAX_LENGTH) return redactCredentialsIn(text, censor, keyIsSensitive);
+        if (clean.has(text)) return text;
+        const out = redactCredentialsIn(text, censor, keyIsSensitive);
+        if (out === text) {
+          if (clean.size >= 1_000) clean.clear();
+          clean.add(text);
+        }
+        return out;
+      }
+    : (text: string) => text;
 
   /** Copy-on-write: a subtree with nothing to hide is returned as it is. */
   const walk = (value: unknown, path: string[]): unknown => {

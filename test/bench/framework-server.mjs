@@ -4,8 +4,10 @@
 //
 //   node test/bench/framework-server.mjs <express|fastify|hono> <variant> <dir>
 //
-// Variants: none | activity | sync | middleware | nullstore | nocontext (see frameworks.bench.ts). It
-// reports over IPC: ready(port), then started/report per measured phase, closed at the end.
+// Variants: none | peer | activity | nocontext | sync | middleware | nullstore (see
+// frameworks.bench.ts). It reports over IPC: ready(port), then per measured phase started,
+// stopped (once everything logged in the phase is written) and report, closed at the end.
+import { createWriteStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -18,6 +20,17 @@ let logEvent;
 let stats = () => ({ enqueued: 0, written: 0, dropped: 0, queued: 0 });
 let closeLogger = async () => {};
 let logger;
+/** Requests the route answered (every variant). */
+let handled = 0;
+/**
+ * The peer request logger's file, and the lines it writes per request: its events are counted
+ * from the file, after its stream has written everything out (`drain`).
+ */
+let peerFile;
+let peerLinesPerRequest = 1;
+let drainPeer = async () => {};
+let peerDestination;
+let peerPrint;
 
 if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore' || variant === 'nocontext') {
   const { createActivityLogger } = await fromDist('index.js');
@@ -54,6 +67,30 @@ if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore
   };
 }
 
+if (variant === 'peer') {
+  // The request logger users already run: pino-http on express and fastify's own logger, each
+  // through pino to an asynchronous file destination; hono's logger() to a file stream.
+  peerFile = join(dir, `peer-${framework}.log`);
+  if (framework === 'hono') {
+    const stream = createWriteStream(peerFile);
+    logEvent = undefined;
+    peerLinesPerRequest = 2; // '<-- GET /path' and '--> GET /path 200 1ms'
+    peerPrint = (line) => stream.write(`${line}\n`);
+    drainPeer = async () => {
+      while (stream.writableLength > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+  } else {
+    const pino = (await import('pino')).default;
+    const destination = pino.destination({ dest: peerFile, sync: false, mkdir: true });
+    peerDestination = destination;
+    peerLinesPerRequest = framework === 'fastify' ? 2 : 1; // fastify: 'incoming request' and 'request completed'
+    // sonic-boom's flush() answers at once without minLength: wait until its writes are done.
+    drainPeer = async () => {
+      while (destination._writing || destination._len > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+  }
+}
+
 // nocontext: the activity variant with the middleware's asyncContext: false (no AsyncLocalStorage).
 const middlewareOptions = variant === 'nocontext' ? { asyncContext: false } : {};
 const body = (id) => ({ id, name: `Recipe ${id}`, servings: 4, tags: ['quick', 'vegetarian'] });
@@ -63,7 +100,9 @@ if (framework === 'express') {
   const express = (await import('express')).default;
   const app = express();
   if (logger) app.use((await fromDist('express.js')).activityMiddleware(logger, middlewareOptions));
+  if (variant === 'peer') app.use((await import('pino-http')).default({}, peerDestination));
   app.get('/recipes/:id', (req, res) => {
+    handled++;
     logEvent?.(req.params.id, req.activity);
     res.json(body(req.params.id));
   });
@@ -73,9 +112,10 @@ if (framework === 'express') {
   closeServer = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
 } else if (framework === 'fastify') {
   const Fastify = (await import('fastify')).default;
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: variant === 'peer' ? { stream: peerDestination } : false });
   if (logger) await app.register((await fromDist('fastify.js')).activityPlugin, { logger, ...middlewareOptions });
   app.get('/recipes/:id', async (request) => {
+    handled++;
     logEvent?.(request.params.id, request.activity);
     return body(request.params.id);
   });
@@ -87,7 +127,9 @@ if (framework === 'express') {
   const { serve } = await import('@hono/node-server');
   const app = new Hono();
   if (logger) app.use((await fromDist('hono.js')).activityMiddleware(logger, middlewareOptions));
+  if (variant === 'peer') app.use((await import('hono/logger')).logger(peerPrint));
   app.get('/recipes/:id', (c) => {
+    handled++;
     logEvent?.(c.req.param('id'), logger ? c.get('activity') : undefined);
     return c.json(body(c.req.param('id')));
   });
@@ -116,30 +158,44 @@ async function startProfiler() {
 }
 const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;
 
-/**
- * This thread's (the request thread's) time on a CPU and time spent ready but waiting for one,
- * in ms, from /proc/thread-self/schedstat (Linux, nanoseconds); undefined elsewhere. ELU counts
- * both while the loop is busy; on a 2-core machine shared with the load generator and the
- * writer thread the wait is a good part of it.
- */
-async function threadTimes() {
+/** Newlines in `file` from byte `from` on: the peer's lines written in a phase. */
+function linesFrom(file, from) {
+  const fd = openSync(file, 'r');
   try {
-    const { readFileSync } = await import('node:fs');
-    const [cpuNs, waitNs] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(' ').map(Number);
-    return Number.isFinite(cpuNs) && Number.isFinite(waitNs) ? { cpuMs: cpuNs / 1e6, waitMs: waitNs / 1e6 } : undefined;
-  } catch {
-    return undefined;
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    let lines = 0;
+    for (let at = from; ; ) {
+      const read = readSync(fd, buffer, 0, buffer.length, at);
+      if (read === 0) return lines;
+      for (let i = buffer.indexOf(10); i !== -1 && i < read; i = buffer.indexOf(10, i + 1)) lines++;
+      at += read;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
+const fileSize = (file) => (file ? statSync(file, { throwIfNoEntry: false })?.size ?? 0 : 0);
 
-// Measurement windows are driven by the parent, so they cover exactly the load.
+/** Waits (at most 20 s) until the logger has settled everything logged so far, and the peer's stream too. */
+async function drain() {
+  const deadline = Date.now() + 20_000;
+  while (stats().queued > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  await drainPeer();
+}
+
+// Measurement windows are driven by the parent, which reads the CPU time of all this process's
+// threads from /proc around each phase: the phase is the load and then the drain, so the CPU
+// of writing what the phase logged (the SQLite writer thread, pino's destination) is in it.
 let histogram = monitorEventLoopDelay({ resolution: 1 });
 let eluStart = performance.eventLoopUtilization();
 let startedAt = performance.now();
 let baseline = stats();
-let timesStart;
+let handledAtStart = 0;
+let peerOffset = 0;
+let stopped;
 let phase = 0;
-const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 2 : 1;
+// Phase 1 is the warm-up; 2 and 3 are the first round's fixed-rate and saturated phases.
+const profiledPhase = process.env.BENCH_CPU_PROF_PHASE === 'saturated' ? 3 : 2;
 process.on('message', async (message) => {
   if (message.type === 'start') {
     if (++phase === profiledPhase) await profiler?.start();
@@ -147,28 +203,34 @@ process.on('message', async (message) => {
     histogram = monitorEventLoopDelay({ resolution: 1 });
     histogram.enable();
     baseline = stats();
-    timesStart = await threadTimes();
+    handledAtStart = handled;
+    peerOffset = fileSize(peerFile);
     eluStart = performance.eventLoopUtilization();
     startedAt = performance.now();
     process.send({ type: 'started' });
   } else if (message.type === 'stop') {
     const elu = performance.eventLoopUtilization(eluStart).utilization;
     const durationMs = performance.now() - startedAt;
-    const timesEnd = await threadTimes();
     histogram.disable();
-    const now = stats();
+    await drain();
+    stopped = { elu, durationMs, drainMs: performance.now() - startedAt - durationMs, now: stats(), handled: handled - handledAtStart };
+    process.send({ type: 'stopped' });
+  } else if (message.type === 'report') {
+    // After the parent read the CPU times: counting the peer's lines is not part of the phase.
     if (phase === profiledPhase) await profiler?.stop(join(process.env.BENCH_CPU_PROF, `${framework}-${variant}.cpuprofile`));
+    const { elu, durationMs, drainMs, now } = stopped;
+    const peerEvents = peerFile ? linesFrom(peerFile, peerOffset) / peerLinesPerRequest : undefined;
     process.send({
       type: 'report',
       report: {
         durationMs,
+        drainMs,
         elu,
-        cpuMs: timesStart && timesEnd ? timesEnd.cpuMs - timesStart.cpuMs : undefined,
-        waitMs: timesStart && timesEnd ? timesEnd.waitMs - timesStart.waitMs : undefined,
         maxStallMs: histogram.max / 1e6,
         p99StallMs: histogram.percentile(99) / 1e6,
-        logged: now.enqueued - baseline.enqueued,
-        written: now.written - baseline.written,
+        handled: stopped.handled,
+        logged: peerEvents === undefined ? now.enqueued - baseline.enqueued : stopped.handled,
+        written: peerEvents ?? now.written - baseline.written,
         dropped: now.dropped - baseline.dropped,
         queuedAtEnd: now.queued,
       },

@@ -1,60 +1,81 @@
 /**
- * Framework benchmark (issue #4): per framework, a JSON route under load from autocannon in
- * THIS process while the server runs in a child process (framework-server.mjs, plain node on
- * the built package in dist/, as users run it), in three variants:
- *   none      no logging at all
+ * Framework benchmark (issues #4, #14): per framework, a JSON route under load from autocannon
+ * in THIS process while each variant's server runs in a child process of its own
+ * (framework-server.mjs, plain node on the built package in dist/, as users run it):
+ *   none      bare: no logging at all
+ *   peer      the request logger users already run: pino-http on express, fastify's own
+ *             logger, each through pino to an asynchronous file destination
+ *             (pino.destination({ sync: false })), hono's logger() printing to a file stream
  *   activity  the activity middleware, one req.activity.log() per request into sqliteStore
- *   sync      the anchor: one synchronous better-sqlite3 INSERT per request (indexed table)
- * Phases: a short warm-up, then BENCH_REPEAT (3) times a fixed offered rate (5,000 req/s)
- * and saturation; medians are compared.
+ *   nocontext the same with the middleware's asyncContext: false (no AsyncLocalStorage)
+ *   sync      one synchronous better-sqlite3 INSERT per request (indexed table)
+ * All the variants' servers of a framework run side by side (idle but one), and the variants
+ * are interleaved over BENCH_REPEAT rounds (the order rotated every round): each round
+ * measures each variant at a fixed offered rate (BENCH_RATE; 2,000 req/s on express, 5,000 on
+ * fastify and hono) and at saturation.
+ * Figures are medians over the rounds; comparisons (added CPU, ratios) are taken within a round
+ * first, so a slower round (another job on the machine) moves all variants together.
  *
- *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 6 minutes)
- *   BENCH_SECONDS=2 BENCH_REPEAT=1 ...                 (quicker, noisier)
+ * CPU: the server's time on a CPU, ALL its threads (the sum over /proc/<pid>/task/∗/schedstat:
+ * the request thread, the SQLite writer thread, GC and libuv threads), per request answered,
+ * over the load and then the drain (until everything the phase logged is written), so the
+ * writing is counted. Events: the logger's stats (activity, nocontext), the peer's lines in its
+ * file (counted after it flushed), the INSERTs (sync); every one is checked written.
+ *
+ *   npm run build && npx tsx test/bench/frameworks.bench.ts   (about 8 minutes)
+ *   BENCH_SECONDS=2 BENCH_REPEAT=1 ...                 (quicker, noisier; default 4 s, 3 rounds)
  *   BENCH_FRAMEWORKS=hono,express ...                  (a subset)
  *   BENCH_VARIANTS=none,activity ...                   (a subset of variants)
- *   BENCH_DIAGNOSE=1 ...                               (adds the middleware, nullstore and nocontext variants)
+ *   BENCH_DIAGNOSE=1 ...                               (adds the middleware and nullstore variants)
  *   BENCH_CPU_PROF=/tmp/prof [BENCH_CPU_PROF_PHASE=saturated] ...   (a CPU profile per server)
  *   BENCH_NODE_FLAGS=--trace-gc ...                    (node flags for the servers)
  *   BENCH_BATCH_SIZE=..., BENCH_FLUSH_MS=...           (other logger settings)
  *
- * Only 127.0.0.1 is used. Not a test: it prints numbers and ratios against the targets,
- * including the ones it misses, and exits 0.
+ * Only 127.0.0.1 is used. Not a test: it prints every figure and its verdict against the
+ * targets, the misses too, and exits 0.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 type Framework = 'express' | 'fastify' | 'hono';
-type Variant = 'none' | 'activity' | 'sync' | 'middleware' | 'nullstore' | 'nocontext';
+type Variant = 'none' | 'peer' | 'activity' | 'nocontext' | 'sync' | 'middleware' | 'nullstore';
 /**
- * The three variants of the issue, plus two diagnostics that split the cost of `activity`:
+ * The five variants of the issue, plus two diagnostics that split the cost of `activity`:
  * `middleware` (the middleware, no log() call, nothing stored) and `nullstore` (middleware and
  * one log() per request into a store whose insert does nothing: the core's queue, validation
- * and flusher without SQLite), and `nocontext` (`activity` with the middleware's
- * `asyncContext: false`, so no AsyncLocalStorage). BENCH_DIAGNOSE=1 adds them.
+ * and flusher without SQLite). BENCH_DIAGNOSE=1 adds them.
  */
 const VARIANTS: Variant[] = process.env.BENCH_VARIANTS
   ? (process.env.BENCH_VARIANTS.split(',') as Variant[])
   : process.env.BENCH_DIAGNOSE === '1'
-    ? ['none', 'activity', 'sync', 'middleware', 'nullstore', 'nocontext']
-    : ['none', 'activity', 'sync'];
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-/** Runs of each phase per variant; the medians are compared. */
+    ? ['none', 'peer', 'activity', 'nocontext', 'sync', 'middleware', 'nullstore']
+    : ['none', 'peer', 'activity', 'nocontext', 'sync'];
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+/** Rounds: each variant's phases run once per round, the variants interleaved. */
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
-const RATE = Number(process.env.BENCH_RATE ?? 5000);
+/**
+ * The fixed offered rate, req/s, per framework: one the bare server holds below 60 % of a core
+ * on a small machine (express answers a request with about four times fastify's or hono's CPU).
+ * BENCH_RATE sets one rate for all.
+ */
+const RATES: Record<Framework, number> = { express: 2000, fastify: 5000, hono: 5000 };
+const rateOf = (framework: Framework): number => Number(process.env.BENCH_RATE ?? RATES[framework]);
 const FRAMEWORK_LIST = (process.env.BENCH_FRAMEWORKS ?? 'express,fastify,hono').split(',') as Framework[];
 
+/** What the server reports of one phase. */
 interface ServerReport {
+  /** The load part of the phase (the drain follows it). */
   durationMs: number;
+  drainMs: number;
   elu: number;
-  /** The request thread's time on a CPU over the phase (Linux); undefined elsewhere. */
-  cpuMs?: number;
-  /** The request thread's time ready but waiting for a CPU over the phase (Linux). */
-  waitMs?: number;
   maxStallMs: number;
   p99StallMs: number;
+  /** Requests the route answered. */
+  handled: number;
+  /** Events logged (for the peer: requests answered) and written (for the peer: counted in its file). */
   logged: number;
   written: number;
   dropped: number;
@@ -89,197 +110,218 @@ function request<T>(child: ChildProcess, type: string, reply: string): Promise<T
   });
 }
 
-interface VariantResult {
-  fixed: AutocannonResult;
-  fixedServer: ServerReport;
-  saturated: AutocannonResult;
-  saturatedServer: ServerReport;
-  /** Every run's figure, to show how far the medians can be trusted. */
-  spread: { fixedElu: number[]; fixedP99: number[]; saturated: number[] };
+/** CPU time of all of a process's threads, and of its main thread, in ms (Linux; undefined elsewhere). */
+function processCpu(pid: number): { totalMs: number; mainMs: number } | undefined {
+  try {
+    let totalNs = 0;
+    let mainNs = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let ns: number;
+      try {
+        ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        continue; // a thread that ended between the listing and the read
+      }
+      totalNs += ns;
+      if (tid === String(pid)) mainNs = ns;
+    }
+    return { totalMs: totalNs / 1e6, mainMs: mainNs / 1e6 };
+  } catch {
+    return undefined;
+  }
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+interface Phase {
+  load: AutocannonResult;
+  server: ServerReport;
+  /** CPU ms of all the server's threads over the phase (load and drain), and of its main thread. */
+  cpuMs: number;
+  mainCpuMs: number;
+}
+/** CPU µs per request answered, all threads or the main thread alone. */
+const cpuPerRequest = (phase: Phase, thread: 'all' | 'main' = 'all') =>
+  ((thread === 'all' ? phase.cpuMs : phase.mainCpuMs) * 1000) / Math.max(1, phase.server.handled);
 
-/** The median of each figure over the runs; errors and drops are summed, so none is hidden. */
-function medianLoad(runs: AutocannonResult[]): AutocannonResult {
-  return {
-    latency: { p99: median(runs.map((r) => r.latency.p99)), p50: median(runs.map((r) => r.latency.p50)), average: median(runs.map((r) => r.latency.average)) },
-    requests: { average: median(runs.map((r) => r.requests.average)), total: median(runs.map((r) => r.requests.total)) },
-    errors: sum(runs.map((r) => r.errors)),
-    timeouts: sum(runs.map((r) => r.timeouts)),
-    non2xx: sum(runs.map((r) => r.non2xx)),
-    duration: median(runs.map((r) => r.duration)),
-  };
+interface Server {
+  variant: Variant;
+  child: ChildProcess;
+  url: string;
+  fixed: Phase[];
+  saturated: Phase[];
 }
 
-function medianServer(runs: ServerReport[]): ServerReport {
-  return {
-    durationMs: median(runs.map((r) => r.durationMs)),
-    elu: median(runs.map((r) => r.elu)),
-    cpuMs: runs.every((r) => r.cpuMs !== undefined) ? median(runs.map((r) => r.cpuMs!)) : undefined,
-    waitMs: runs.every((r) => r.waitMs !== undefined) ? median(runs.map((r) => r.waitMs!)) : undefined,
-    maxStallMs: median(runs.map((r) => r.maxStallMs)),
-    p99StallMs: median(runs.map((r) => r.p99StallMs)),
-    logged: median(runs.map((r) => r.logged)),
-    written: median(runs.map((r) => r.written)),
-    dropped: sum(runs.map((r) => r.dropped)),
-    queuedAtEnd: runs[runs.length - 1]!.queuedAtEnd,
-  };
-}
-
-async function measure(autocannon: Autocannon, framework: Framework, variant: Variant, dir: string): Promise<VariantResult> {
+async function startServer(framework: Framework, variant: Variant, dir: string): Promise<Server> {
   const child = fork(fileURLToPath(new URL('./framework-server.mjs', import.meta.url)), [framework, variant, dir], {
     // BENCH_NODE_FLAGS: extra node flags for the servers (--trace-gc, --max-semi-space-size=...).
     execArgv: (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const { port } = await request<{ port: number }>(child, '', 'ready');
+  return { variant, child, url: `http://127.0.0.1:${port}`, fixed: [], saturated: [] };
+}
+
+async function stopServer({ child }: Server): Promise<void> {
   try {
-    const { port } = await request<{ port: number }>(child, '', 'ready');
-    let n = 0;
-    const url = `http://127.0.0.1:${port}`;
-    const requests = [{ method: 'GET', setupRequest: (req: { path: string }) => ({ ...req, path: `/recipes/${++n % 1000}` }) }];
-    // Warm-up: JIT, SQLite page cache, connection pool.
-    await autocannon({ url: `${url}/recipes/1`, connections: 20, duration: Math.max(1, Math.round(SECONDS / 3)), requests });
-
-    const fixedRuns: AutocannonResult[] = [];
-    const fixedServers: ServerReport[] = [];
-    const saturatedRuns: AutocannonResult[] = [];
-    const saturatedServers: ServerReport[] = [];
-    // Each phase REPEAT times, alternating, and the median kept: one 5 s run on a shared
-    // 2-core machine moves ELU by a point and p99 by a millisecond on its own.
-    for (let run = 0; run < REPEAT; run++) {
-      await request(child, 'start', 'started');
-      fixedRuns.push(await autocannon({ url: `${url}/recipes/1`, connections: 25, duration: SECONDS, overallRate: RATE, requests }));
-      fixedServers.push((await request<{ report: ServerReport }>(child, 'stop', 'report')).report);
-
-      await request(child, 'start', 'started');
-      saturatedRuns.push(await autocannon({ url: `${url}/recipes/1`, connections: 50, duration: SECONDS, requests }));
-      saturatedServers.push((await request<{ report: ServerReport }>(child, 'stop', 'report')).report);
-    }
     await request(child, 'close', 'closed');
     // Let it exit on its own (a CPU profile is written at exit), but not for ever.
     await new Promise((resolve) => {
       const timer = setTimeout(resolve, 5000);
       child.once('exit', () => resolve(clearTimeout(timer)));
     });
-    return {
-      fixed: medianLoad(fixedRuns),
-      fixedServer: medianServer(fixedServers),
-      saturated: medianLoad(saturatedRuns),
-      saturatedServer: medianServer(saturatedServers),
-      spread: { fixedElu: fixedServers.map((r) => r.elu), fixedP99: fixedRuns.map((r) => r.latency.p99), saturated: saturatedRuns.map((r) => r.requests.average) },
-    };
   } finally {
     if (child.exitCode === null) child.kill();
   }
 }
 
+/** One phase: the load, then the drain; the server's CPU read around both. */
+async function runPhase(autocannon: Autocannon, server: Server, options: Record<string, unknown>): Promise<Phase> {
+  let n = 0;
+  const requests = [{ method: 'GET', setupRequest: (req: { path: string }) => ({ ...req, path: `/recipes/${++n % 1000}` }) }];
+  const pid = server.child.pid!;
+  await request(server.child, 'start', 'started');
+  const before = processCpu(pid);
+  const load = await autocannon({ url: `${server.url}/recipes/1`, requests, ...options });
+  await request(server.child, 'stop', 'stopped');
+  const after = processCpu(pid);
+  const { report } = await request<{ report: ServerReport }>(server.child, 'report', 'report');
+  return {
+    load,
+    server: report,
+    cpuMs: before && after ? after.totalMs - before.totalMs : NaN,
+    mainCpuMs: before && after ? after.mainMs - before.mainMs : NaN,
+  };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 const fmt = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
 const verdict = (ok: boolean) => (ok ? 'meets' : 'MISSES');
+const runs = (values: number[], digits = 0) => values.map((v) => fmt(v, digits)).join('/');
+
+async function measureFramework(autocannon: Autocannon, framework: Framework, dir: string): Promise<Map<Variant, Server>> {
+  const servers = new Map<Variant, Server>();
+  try {
+    for (const variant of VARIANTS) servers.set(variant, await startServer(framework, variant, dir));
+    // Warm-up: JIT, SQLite page cache, the peer's file, the connection pool.
+    for (const server of servers.values()) await runPhase(autocannon, server, { connections: 20, duration: Math.max(1, Math.round(SECONDS / 2)) });
+    for (let round = 0; round < REPEAT; round++) {
+      // Interleaved, the order rotated each round: no variant always runs first or last.
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
+      for (const variant of order) {
+        const server = servers.get(variant)!;
+        server.fixed.push(await runPhase(autocannon, server, { connections: 25, duration: SECONDS, overallRate: rateOf(framework) }));
+        server.saturated.push(await runPhase(autocannon, server, { connections: 50, duration: SECONDS }));
+      }
+      process.stdout.write(`${framework}: round ${round + 1}/${REPEAT} done\n`);
+    }
+  } finally {
+    for (const server of servers.values()) await stopServer(server);
+  }
+  return servers;
+}
+
+/** Everything a variant logged was written, and nothing failed or was dropped. */
+function eventCheck(server: Server): string {
+  const phases = [...server.fixed, ...server.saturated];
+  const logged = sum(phases.map((p) => p.server.logged));
+  const written = sum(phases.map((p) => p.server.written));
+  const dropped = sum(phases.map((p) => p.server.dropped));
+  const errors = sum(phases.map((p) => p.load.errors + p.load.timeouts + p.load.non2xx));
+  const status = logged === 0 ? 'no events' : written === logged && dropped === 0 ? 'all written' : 'NOT ALL WRITTEN';
+  return `${status} (${logged} logged, ${written} written, ${dropped} dropped${errors ? `, ${errors} request errors/non-2xx` : ''})`;
+}
+
+function report(framework: Framework, servers: Map<Variant, Server>): void {
+  const RATE = rateOf(framework);
+  const none = servers.get('none');
+  const rounds = [...Array(REPEAT).keys()];
+  /** Per round, the CPU µs per request a variant adds over bare in that round. */
+  const added = (server: Server, which: 'fixed' | 'saturated', thread: 'all' | 'main' = 'all') =>
+    none ? rounds.map((r) => cpuPerRequest(server[which][r]!, thread) - cpuPerRequest(none[which][r]!, thread)) : [];
+  console.log(`\n${framework}`);
+  console.log(
+    '  variant    sat. req/s  x bare  p99 sat.  p99 fixed  CPU µs/req fixed (main)  sat. (main)  added fixed  added sat.  events',
+  );
+  for (const server of servers.values()) {
+    const { fixed, saturated } = server;
+    const satRate = median(saturated.map((p) => p.load.requests.average));
+    const ratio = none ? median(rounds.map((r) => saturated[r]!.load.requests.average / none.saturated[r]!.load.requests.average)) : NaN;
+    console.log(
+      `  ${server.variant.padEnd(10)} ${fmt(satRate, 0).padStart(10)}  ${fmt(ratio).padStart(6)}  ${fmt(median(saturated.map((p) => p.load.latency.p99)), 0).padStart(5)} ms  ` +
+        `${fmt(median(fixed.map((p) => p.load.latency.p99)), 0).padStart(6)} ms  ` +
+        `${fmt(median(fixed.map((p) => cpuPerRequest(p))), 1).padStart(14)} (${fmt(median(fixed.map((p) => cpuPerRequest(p, 'main'))), 1).padStart(5)})  ` +
+        `${fmt(median(saturated.map((p) => cpuPerRequest(p))), 1).padStart(5)} (${fmt(median(saturated.map((p) => cpuPerRequest(p, 'main'))), 1).padStart(5)})  ` +
+        `${(server === none ? '' : `+${fmt(median(added(server, 'fixed')), 1)}`).padStart(11)}  ${(server === none ? '' : `+${fmt(median(added(server, 'saturated')), 1)}`).padStart(10)}  ${eventCheck(server)}`,
+    );
+    console.log(
+      `  ${''.padEnd(10)} runs: sat. ${runs(saturated.map((p) => p.load.requests.average))} req/s; fixed p99 ${runs(fixed.map((p) => p.load.latency.p99))} ms; ` +
+        `CPU fixed ${runs(fixed.map((p) => cpuPerRequest(p)), 1)} µs, sat. ${runs(saturated.map((p) => cpuPerRequest(p)), 1)} µs; ` +
+        `fixed ${runs(fixed.map((p) => p.load.requests.average))} req/s, loop stall max ${fmt(median(fixed.map((p) => p.server.maxStallMs)), 1)} ms`,
+    );
+  }
+  if (none) {
+    const load = median(none.fixed.map((p) => p.cpuMs / p.server.durationMs));
+    console.log(`  the bare server at ${RATE} req/s: ${fmt(load * 100, 0)}% of a core, all threads (the fixed rate is to be below 60%: ${verdict(load < 0.6)})`);
+  }
+
+  const activity = servers.get('activity');
+  const peer = servers.get('peer');
+  if (!none || !activity || !peer) {
+    console.log('  targets need the none, peer and activity variants');
+    return;
+  }
+  console.log('  targets (issue #14):');
+  for (const which of ['fixed', 'saturated'] as const) {
+    const ours = added(activity, which);
+    const theirs = added(peer, which);
+    const ratios = rounds.map((r) => ours[r]! / theirs[r]!);
+    const ratio = median(ours) / median(theirs);
+    console.log(
+      `    added CPU per request (${which === 'fixed' ? `at ${RATE} req/s` : 'at saturation'}): this middleware +${fmt(median(ours), 1)} µs vs the peer +${fmt(median(theirs), 1)} µs = ${fmt(ratio)}x ` +
+        `(target <= 1, moonshot <= 0.5) ${verdict(ratio <= 1)}${ratio <= 0.5 ? ' (moonshot too)' : ''}; per round ${runs(ratios, 2)}x` +
+        `; main thread +${fmt(median(added(activity, which, 'main')), 1)} µs vs +${fmt(median(added(peer, which, 'main')), 1)} µs`,
+    );
+  }
+  const p99 = median(activity.fixed.map((p) => p.load.latency.p99));
+  const peerP99 = median(peer.fixed.map((p) => p.load.latency.p99));
+  console.log(`    p99 at ${RATE} req/s: ${fmt(p99, 0)} ms vs the peer's ${fmt(peerP99, 0)} ms ${verdict(p99 <= peerP99)}`);
+  const satRatio = median(rounds.map((r) => activity.saturated[r]!.load.requests.average / peer.saturated[r]!.load.requests.average));
+  console.log(`    saturation throughput: ${fmt(satRatio)}x the peer's (target >= 1) ${verdict(satRatio >= 1)}`);
+  const sync = servers.get('sync');
+  if (sync) {
+    const syncRatio = median(rounds.map((r) => activity.saturated[r]!.load.requests.average / sync.saturated[r]!.load.requests.average));
+    console.log(`    (saturation throughput ${fmt(syncRatio)}x the synchronous INSERT's)`);
+  }
+  const nocontext = servers.get('nocontext');
+  if (nocontext) {
+    const saved = rounds.map((r) => added(activity, 'fixed')[r]! - added(nocontext, 'fixed')[r]!);
+    console.log(`    asyncContext: false saves ${fmt(median(saved), 1)} µs per request at ${RATE} req/s (per round ${runs(saved, 1)})`);
+  }
+  const middleware = servers.get('middleware');
+  const nullstore = servers.get('nullstore');
+  if (middleware && nullstore) {
+    const mw = median(added(middleware, 'fixed'));
+    const core = median(added(nullstore, 'fixed')) - mw;
+    const sqlite = median(added(activity, 'fixed')) - median(added(nullstore, 'fixed'));
+    console.log(`    split of the added CPU at ${RATE} req/s: middleware ${fmt(mw, 1)} µs, log() and the pipeline ${fmt(core, 1)} µs, SQLite ${fmt(sqlite, 1)} µs`);
+  }
+}
 
 async function main(): Promise<void> {
   const autocannon = (await import('autocannon' as string)).default as Autocannon;
   const dir = mkdtempSync(join(tmpdir(), 'activity-bench-'));
   if (!existsSync(new URL('../../dist/sqlite.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
   console.log(
-    `framework benchmark: ${SECONDS}s per phase, ${REPEAT} runs of each (medians), fixed rate ${RATE} req/s, store sqliteStore (better-sqlite3, WAL), node ${process.version}`,
+    `framework benchmark: ${SECONDS}s per phase, ${REPEAT} interleaved rounds (medians), fixed rate ${FRAMEWORK_LIST.map((f) => `${f} ${rateOf(f)}`).join(', ')} req/s, variants ${VARIANTS.join(', ')}, node ${process.version}`,
   );
-  const results: Record<string, Record<Variant, VariantResult>> = {};
   try {
-    for (const framework of FRAMEWORK_LIST) {
-      results[framework] = {} as Record<Variant, VariantResult>;
-      for (const variant of VARIANTS) {
-        const result = await measure(autocannon, framework, variant, dir);
-        results[framework]![variant] = result;
-        const { fixed, fixedServer: fs, saturated, saturatedServer: ss, spread } = result;
-        const range = (values: number[], scale = 1, digits = 1) => values.map((v) => fmt(v * scale, digits)).join('/');
-        console.log(
-          `${framework.padEnd(8)} ${variant.padEnd(9)} fixed: ${fmt(fixed.requests.average, 0)} req/s p50 ${fmt(fixed.latency.p50)} ms p99 ${fmt(fixed.latency.p99)} ms, ` +
-            `ELU ${fmt(fs.elu * 100, 1)}%, loop stall max ${fmt(fs.maxStallMs, 1)} ms p99 ${fmt(fs.p99StallMs, 1)} ms, logged ${fs.logged} written ${fs.written}` +
-            ` | saturated: ${fmt(saturated.requests.average, 0)} req/s p99 ${fmt(saturated.latency.p99)} ms, stall max ${fmt(ss.maxStallMs, 1)} ms, dropped ${ss.dropped}` +
-            (fixed.errors + fixed.non2xx + saturated.errors + saturated.non2xx > 0 ? `, errors ${fixed.errors + saturated.errors} non2xx ${fixed.non2xx + saturated.non2xx}` : '') +
-            `\n${' '.repeat(18)}(runs: fixed ELU ${range(spread.fixedElu, 100)}%, fixed p99 ${range(spread.fixedP99, 1, 0)} ms, saturated ${range(spread.saturated, 1, 0)} req/s)`,
-        );
-      }
-    }
+    for (const framework of FRAMEWORK_LIST) report(framework, await measureFramework(autocannon, framework, dir));
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-
-  console.log('\ntargets (issue #4):');
-  for (const framework of FRAMEWORK_LIST) {
-    const r = results[framework]!;
-    if (!r.none || !r.activity || !r.sync) {
-      console.log(`${framework}: targets need the none, activity and sync variants`);
-      continue;
-    }
-    const p99Without = r.none.fixed.latency.p99;
-    const p99With = r.activity.fixed.latency.p99;
-    const p99Limit = 1.2 * p99Without + 1;
-    const stall = r.activity.fixedServer.maxStallMs;
-    const eluDelta = r.activity.fixedServer.elu - r.none.fixedServer.elu;
-    const events = r.activity.fixedServer.logged;
-    const costUs = (eluDelta * r.activity.fixedServer.durationMs * 1000) / Math.max(1, events);
-    const throughputRatio = r.activity.saturated.requests.average / r.none.saturated.requests.average;
-    const anchorRatio = r.activity.saturated.requests.average / r.sync.saturated.requests.average;
-    const anchorKeeps = r.sync.saturated.requests.average / r.none.saturated.requests.average;
-    console.log(`${framework}:`);
-    console.log(`  1a p99 at ${RATE} req/s: ${fmt(p99With)} ms with logging vs ${fmt(p99Without)} ms without = ${fmt(p99With / p99Without)}x (limit ${fmt(p99Limit)} ms) ${verdict(p99With <= p99Limit)}`);
-    console.log(`  1b max event-loop stall with logging: ${fmt(stall, 1)} ms (limit 10 ms) ${verdict(stall <= 10)}; without logging: ${fmt(r.none.fixedServer.maxStallMs, 1)} ms`);
-    console.log(`  2  main-thread cost per logged event: ${fmt(costUs)} µs (ELU ${fmt(r.activity.fixedServer.elu * 100, 1)}% - ${fmt(r.none.fixedServer.elu * 100, 1)}% over ${fmt(r.activity.fixedServer.durationMs / 1000, 1)} s, ${events} events; limit 3 µs) ${verdict(costUs <= 3)}`);
-    const { cpuMs: cpuWith, waitMs: waitWith } = r.activity.fixedServer;
-    const { cpuMs: cpuWithout, waitMs: waitWithout } = r.none.fixedServer;
-    if (cpuWith !== undefined && cpuWithout !== undefined && waitWith !== undefined && waitWithout !== undefined) {
-      // Not the issue's measure (that is ELU, above): the request thread's own CPU time, and
-      // the time it sat ready while the load generator or the writer thread had the cores.
-      const perEvent = (ms: number) => fmt((ms * 1000) / Math.max(1, events));
-      console.log(
-        `     of which the request thread's CPU time: ${perEvent(cpuWith - cpuWithout)} µs per event (${fmt(cpuWith, 0)} ms - ${fmt(cpuWithout, 0)} ms); ` +
-          `its wait for a core: ${fmt(waitWith, 0)} ms with logging, ${fmt(waitWithout, 0)} ms without`,
-      );
-    }
-    if (framework === 'express') {
-      console.log(`  3  saturation: logging keeps ${fmt(throughputRatio * 100, 1)}% of no-logging throughput (target >= 90%) ${verdict(throughputRatio >= 0.9)}; ${fmt(anchorRatio)}x the sync anchor`);
-    } else {
-      console.log(`  3  saturation: logging = ${fmt(anchorRatio)}x the sync anchor (target >= 3x) ${verdict(anchorRatio >= 3)}; keeps ${fmt(throughputRatio * 100, 1)}% of no-logging`);
-    }
-    console.log(`     (sync anchor keeps ${fmt(anchorKeeps * 100, 1)}% of no-logging throughput)`);
-    /**
-     * Request-thread time per request, in µs, that a variant adds to `none` at the fixed rate:
-     * by ELU (the issue's measure, over the variant's duration) or by the thread's own CPU time.
-     */
-    const addedPerRequest = (v: VariantResult, measure: 'elu' | 'cpu') => {
-      const [withIt, without] = [v.fixedServer, r.none.fixedServer];
-      const addedMs =
-        measure === 'elu'
-          ? (withIt.elu - without.elu) * withIt.durationMs
-          : withIt.cpuMs === undefined || without.cpuMs === undefined
-            ? NaN
-            : withIt.cpuMs - without.cpuMs;
-      return (addedMs * 1000) / Math.max(1, v.fixed.requests.total);
-    };
-    const perRequest = (v: VariantResult) => addedPerRequest(v, 'elu');
-    if (r.nocontext) {
-      const cpuPerRequest = (v: VariantResult) => addedPerRequest(v, 'cpu');
-      console.log(
-        `  AsyncLocalStorage (asyncContext: true vs false): ${fmt(perRequest(r.activity) - perRequest(r.nocontext))} µs of ELU, ${fmt(cpuPerRequest(r.activity) - cpuPerRequest(r.nocontext))} µs of CPU per request; ` +
-          `with asyncContext: false, logging costs ${fmt(perRequest(r.nocontext))} µs (ELU), ${fmt(cpuPerRequest(r.nocontext))} µs (CPU) per request, p99 ${fmt(r.nocontext.fixed.latency.p99)} ms`,
-      );
-    }
-    if (r.middleware && r.nullstore) {
-      const mw = perRequest(r.middleware);
-      const core = perRequest(r.nullstore) - mw;
-      const sqlite = perRequest(r.activity) - perRequest(r.nullstore);
-      console.log(
-        `  split of the main-thread cost per request/event: middleware ${fmt(mw)} µs, log()+queue+validation+flusher ${fmt(core)} µs, SQLite insert ${fmt(sqlite)} µs` +
-          `; saturation: middleware only ${fmt((r.middleware.saturated.requests.average / r.none.saturated.requests.average) * 100, 1)}%, null store ${fmt((r.nullstore.saturated.requests.average / r.none.saturated.requests.average) * 100, 1)}% of no-logging; stall max (fixed rate) middleware ${fmt(r.middleware.fixedServer.maxStallMs, 1)} ms, null store ${fmt(r.nullstore.fixedServer.maxStallMs, 1)} ms`,
-      );
-    }
   }
 }
 

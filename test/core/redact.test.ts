@@ -143,6 +143,18 @@ describe('redaction', () => {
     expect(off?.metadata).toEqual({ password: 'visible' });
   });
 
+  it('passes over a clean string seen before, and still hides a credential every time it comes', () => {
+    const redactor = createRedactor(undefined);
+    for (let i = 0; i < 3; i++) {
+      expect(redactor.redactText('/recipes/:id')).toBe('/recipes/:id');
+      expect(redactor.redactText('/cb?code=1&access_token=abc')).toBe('/cb?code=1&access_token=[REDACTED]');
+      expect(redactor.redactContext({ route: '/recipes/:id', userAgent: 'Authorization: Bearer abc123' })).toEqual({ route: '/recipes/:id', userAgent: 'Authorization: [REDACTED]' });
+    }
+    // More clean strings than are remembered: the memory is cleared, the answers stay right.
+    for (let i = 0; i < 2_500; i++) expect(redactor.redactText(`/items/:id/${i}`)).toBe(`/items/:id/${i}`);
+    expect(redactor.redactText('token=abc')).toBe('token=[REDACTED]');
+  });
+
   it('is usable on its own', () => {
     const redactor = createRedactor(['pin']);
     expect(redactor.redact({ pin: 1, token: 2, ok: 3 })).toEqual({ pin: '[REDACTED]', token: '[REDACTED]', ok: 3 });

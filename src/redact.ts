@@ -158,7 +158,7 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
         if (clean.has(text)) return text;
         const out = redactCredentialsIn(text, censor, keyIsSensitive);
         if (out === text) {
-          if (clean.size >= 1_000) clean.clear();
+          if (clean.size >= 256) clean.clear();
           clean.add(text);
         }
         return out;

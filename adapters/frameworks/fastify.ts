@@ -50,8 +50,9 @@ type ScopedRequest = FastifyRequest & { [SCOPE]: ActivityRequestScope | null };
 /**
  * Request plugin. It is not encapsulated (`skip-override`), so its hooks cover every route of
  * the instance it is registered on. The client address is fastify's `request.ip`, which
- * follows the server's `trustProxy` option. Unhandled errors are recorded from the `onError`
- * hook, which fastify runs beside its error handler without changing the reply.
+ * follows the server's `trustProxy` option. Errors are seen in the `onError` hook, which
+ * fastify runs before its error handler without changing the reply, and recorded when the
+ * response ends with a 5xx.
  *
  * @example
  * await app.register(activityPlugin, { logger: activity, actor: (request) => request.user && { type: 'user', id: request.user.id } });
@@ -93,8 +94,11 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
     fastify.addHook('onRequest', (request, reply, next) => {
       start(request, reply, next, openFor(request));
     });
+    // fastify runs onError before the app's own error handler answers: the error is kept and
+    // decided on when the response ends (a 5xx answer records it with its details; an error the
+    // handler turns into a 404 or a 401 was an answer, recorded by its status).
     fastify.addHook('onError', (request, _reply, error, next) => {
-      scopeOf(request).recordError(error);
+      scopeOf(request).noteError(error);
       next();
     });
     fastify.addHook('onResponse', (request, reply, next) => {

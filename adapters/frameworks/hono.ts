@@ -106,7 +106,9 @@ function handle(c: Context, next: Next, scope: ActivityRequestScope): Promise<vo
   }
   return Promise.resolve(rest).then(
     () => {
-      if (c.error !== undefined) scope.recordError(c.error);
+      // An error the app's onError answered: recorded with its details if the answer is a 5xx;
+      // one it turned into a 404 or a 401 was an answer, recorded by its status.
+      if (c.error !== undefined) scope.noteError(c.error);
       scope.finish(c.res.status);
     },
     (error: unknown) => {

@@ -37,6 +37,11 @@ export interface ResolvedIdentity {
 
 /** A request's actor and tenant, worked out once, when first asked for. @internal */
 export interface RequestIdentity {
+  /**
+   * Whether a logger that has (or lacks) an actor and a tenant of its own needs the identity:
+   * an explicit actor needs no `actor()` call, and no `tenant()` means no tenant to find.
+   */
+  needed(hasActor: boolean, hasTenant: boolean): boolean;
   /** The identity, working it out now if need be: a promise while an async callback runs. */
   get(): ResolvedIdentity | Promise<ResolvedIdentity>;
   /** The identity if it is known already; never calls the app's callbacks. */

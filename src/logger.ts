@@ -166,11 +166,12 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   }
 
   get bindings(): Readonly<ActivityBindings> {
-    // With the route and the request's actor as an event logged now would carry them: this
-    // works the actor out if it was not yet (an async one that has not answered is left out).
+    // With the route, and the request's actor once it is known. Reading them calls no callback:
+    // an early read (a log mixin, a debugger) must not fix the actor before the app's own
+    // authentication has run.
     const bindings = this.current();
-    const identity = this[REQUEST_TAGS]?.identity?.get();
-    return (identity && !(identity instanceof Promise) ? withIdentity(bindings, identity) : bindings) ?? {};
+    const identity = this[REQUEST_TAGS]?.identity?.peek();
+    return (identity ? withIdentity(bindings, identity) : bindings) ?? {};
   }
 
   log(event: CatalogEvent<C>): void {
@@ -184,7 +185,7 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
       const bindings = this.current();
       // The request's actor is worked out at its first event (see LazyIdentity), unless this
       // logger has an actor and a tenant of its own.
-      const identity = tags.identity && (bindings?.actor === undefined || bindings.tenantId === undefined) ? tags.identity.get() : undefined;
+      const identity = tags.identity?.needed(bindings?.actor !== undefined, bindings?.tenantId !== undefined) ? tags.identity.get() : undefined;
       if (identity instanceof Promise) {
         this.engine.acceptLater(event, identity.then((resolved) => withIdentity(bindings, resolved)));
         return;
@@ -276,7 +277,8 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction()');
     const bindings = this.current();
     const identity = this[REQUEST_TAGS]?.identity;
-    const record = this.engine.buildRecord(event, identity ? withIdentity(bindings, await identity.get()) : bindings);
+    const needed = identity?.needed(bindings?.actor !== undefined, bindings?.tenantId !== undefined);
+    const record = this.engine.buildRecord(event, identity && needed ? withIdentity(bindings, await identity.get()) : bindings);
     await store.insertInTransaction(transaction, [record]);
     return record;
   }

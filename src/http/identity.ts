@@ -20,11 +20,25 @@ export class LazyIdentity implements RequestIdentity {
   private resolved: ResolvedIdentity | undefined;
   private pending: Promise<ResolvedIdentity> | undefined;
 
+  /** The app's callbacks, until they have answered (then let go: they reach the request). */
+  private actor: (() => unknown) | undefined;
+  private tenant: (() => unknown) | undefined;
+  private readonly hasTenant: boolean;
+
   constructor(
     private readonly logger: ActivityLogger<any>,
-    private readonly actor: (() => unknown) | undefined,
-    private readonly tenant: (() => unknown) | undefined,
-  ) {}
+    actor: (() => unknown) | undefined,
+    tenant: (() => unknown) | undefined,
+  ) {
+    this.actor = actor;
+    this.tenant = tenant;
+    this.hasTenant = tenant !== undefined;
+  }
+
+  needed(hasActor: boolean, hasTenant: boolean): boolean {
+    // An explicit actor needs no actor() call; without a tenant() there is no tenant to find.
+    return !hasActor || (!hasTenant && this.hasTenant);
+  }
 
   get(): ResolvedIdentity | Promise<ResolvedIdentity> {
     if (this.resolved) return this.resolved;
@@ -32,12 +46,15 @@ export class LazyIdentity implements RequestIdentity {
     const { logger } = this;
     const actor = callSafely(logger, 'actor', this.actor);
     const tenant = callSafely(logger, 'tenant', this.tenant);
+    this.actor = undefined;
+    this.tenant = undefined;
     if (!isPromiseLike(actor) && !isPromiseLike(tenant)) {
       this.resolved = identity(toActor(logger, actor), toTenant(logger, tenant));
       return this.resolved;
     }
     this.pending = Promise.all([settle(logger, 'actor', actor), settle(logger, 'tenant', tenant)]).then(([a, t]) => {
       this.resolved = identity(toActor(logger, a), toTenant(logger, t));
+      this.pending = undefined;
       return this.resolved;
     });
     return this.pending;

@@ -127,6 +127,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       if (checkpointHash !== undefined && checkpointHash !== sealed.hash) {
         problem({ kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' });
       }
+      if ((from !== undefined || to !== undefined) && chain.linkPrev) await bridgeOutsideWindow(store, chain, sealed.seq);
       link(chain, record, problem);
       chain.last = record;
       report.checked += 1;
@@ -222,6 +223,32 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
         : { kind: 'edited', ...where, detail: `${erased.join(', ')} erased, but no activity.erase record covers this record` },
     );
   }
+}
+
+/** Largest run of a chain's records a windowed verify looks for outside its window. */
+const MAX_BRIDGE = 1000;
+
+/**
+ * In a verify over a time window, a gap in a chain's places may be records that are there, but
+ * outside the window: a record is sealed when it is queued, and one that waited for its
+ * request's async actor was queued after records of later times. When the store has every
+ * place of the gap, the link is checked across them (they are not checked themselves: they are
+ * outside the window); when it lacks any, `link()` reports the gap as usual.
+ */
+async function bridgeOutsideWindow(store: ActivityStore, chain: ChainState, seq: number): Promise<void> {
+  const gap = seq - chain.linkSeq - 1;
+  if (gap <= 0 || gap > MAX_BRIDGE || chain.pendingBreak) return;
+  const between = await store.chainPage!({ chain: chain.name, after: { chain: chain.name, seq: chain.linkSeq }, limit: gap });
+  const places = between.filter((record) => record.integrity?.chain === chain.name && record.integrity.seq < seq);
+  if (places.length !== gap || places.some((record, i) => record.integrity!.seq !== chain.linkSeq + 1 + i)) return;
+  let before = chain.linkPrev!;
+  for (const record of places) {
+    // Linked one to the next: otherwise the gap is reported by link() as it stands.
+    if (record.integrity!.prev !== before.integrity!.hash) return;
+    before = record;
+  }
+  chain.linkPrev = before;
+  chain.linkSeq = before.integrity!.seq;
 }
 
 /** The record's link to the one before it in its chain. */

@@ -1,9 +1,12 @@
 import type { ActivityBindings } from '../bindings.js';
 import type { PendingEvent } from './pending.js';
 
-/** One event waiting for its bindings. */
+/** One event waiting for its bindings, and the promise `settled()` waits on for it. */
 interface Waiting {
   readonly pending: PendingEvent;
+  readonly admitted: Promise<void>;
+  /** Marks it admitted: by its bindings, or by `admitAll()`, whichever comes first. */
+  admit: () => void;
   done: boolean;
 }
 
@@ -12,11 +15,11 @@ interface Waiting {
  * `actor(req)` is async and has not answered yet). Each is snapshotted and stamped at `log()`,
  * like any event, and admitted to the queue once its bindings are known, in the order the
  * events were logged. `flush()` and `close()` wait for them; `close()` only for so long (see
- * {@link admitAll}). They count as held in memory, so `maxQueue` bounds them too.
+ * {@link admitAll}), and a `flush()` waiting then resolves too. They count as held in memory,
+ * so `maxQueue` bounds them.
  */
 export class DeferredEvents {
   private readonly waiting = new Set<Waiting>();
-  private readonly settling = new Set<Promise<void>>();
 
   /** Events waiting for their bindings. */
   get size(): number {
@@ -28,23 +31,22 @@ export class DeferredEvents {
    * identity it comes from contains the app's callbacks) and `admit` never throws.
    */
   defer(pending: PendingEvent, bindings: Promise<ActivityBindings | undefined>, admit: (pending: PendingEvent) => void): void {
-    const entry: Waiting = { pending, done: false };
+    let markAdmitted!: () => void;
+    const admitted = new Promise<void>((resolve) => (markAdmitted = resolve));
+    const entry: Waiting = { pending, admitted, admit: markAdmitted, done: false };
     this.waiting.add(entry);
-    const settled = bindings.then((resolved) => {
-      this.settling.delete(settled);
+    void bindings.then((resolved) => {
       if (entry.done) return;
-      entry.done = true;
-      this.waiting.delete(entry);
       pending.bindings = resolved;
+      this.settle(entry);
       admit(pending);
     });
-    this.settling.add(settled);
   }
 
   /** Resolves once every event deferred before the call is admitted. */
   settled(): Promise<void> {
-    if (this.settling.size === 0) return Promise.resolve();
-    return Promise.all([...this.settling]).then(() => undefined);
+    if (this.waiting.size === 0) return Promise.resolve();
+    return Promise.all([...this.waiting].map((entry) => entry.admitted)).then(() => undefined);
   }
 
   /**
@@ -53,11 +55,16 @@ export class DeferredEvents {
    */
   admitAll(admit: (pending: PendingEvent) => void): number {
     const left = [...this.waiting];
-    this.waiting.clear();
     for (const entry of left) {
-      entry.done = true;
+      this.settle(entry);
       admit(entry.pending);
     }
     return left.length;
+  }
+
+  private settle(entry: Waiting): void {
+    entry.done = true;
+    this.waiting.delete(entry);
+    entry.admit();
   }
 }

@@ -58,13 +58,15 @@ function actorFrom(mode: ActorMode | undefined, header: HeaderSource): ActorResu
 }
 
 /** What the ctx route answers: what the request's logger sees after a few nested awaits. */
-async function describeScope(pause: number) {
+async function describeScope(pause: number, logFirst = false) {
   await sleep(pause);
   const viaNested = await (async () => {
     await sleep(1);
     await Promise.resolve();
-    // The actor is worked out at the request's first event; an async one is known once the
-    // events waiting for it are queued, which flush() waits for.
+    // The actor is worked out at the request's first event (reading bindings calls no
+    // callback): a route that logged none logs one here; flush() waits for it to be queued
+    // (after an async actor has answered).
+    if (logFirst) currentActivity().log({ action: 'scope.describe' });
     await currentActivity().flush();
     return currentActivity().bindings;
   })();
@@ -117,7 +119,7 @@ async function startExpress(options: AppOptions): Promise<RunningApp> {
     res.status(201).json({ ok: true });
   });
   app.post('/echo', express.json(), async (req, res) => {
-    res.json({ body: req.body, bindings: await describeScope(1) });
+    res.json({ body: req.body, bindings: await describeScope(1, true) });
   });
   app.get('/status/:code', (req, res) => {
     res.status(Number(req.params.code)).json({ code: Number(req.params.code) });
@@ -161,7 +163,7 @@ async function startFastify(options: AppOptions): Promise<RunningApp> {
     return { bindings: await describeScope(Number(request.query.pause ?? 0)) };
   });
   app.post('/recipes', async (_request, reply) => reply.code(201).send({ ok: true }));
-  app.post('/echo', async (request) => ({ body: request.body, bindings: await describeScope(1) }));
+  app.post('/echo', async (request) => ({ body: request.body, bindings: await describeScope(1, true) }));
   app.get<{ Params: { code: string } }>('/status/:code', async (request, reply) =>
     reply.code(Number(request.params.code)).send({ code: Number(request.params.code) }),
   );
@@ -204,7 +206,7 @@ async function startHono(options: AppOptions): Promise<RunningApp> {
     return c.json({ bindings: await describeScope(Number(c.req.query('pause') ?? 0)) });
   });
   app.post('/recipes', (c) => c.json({ ok: true }, 201));
-  app.post('/echo', async (c) => c.json({ body: await c.req.json(), bindings: await describeScope(1) }));
+  app.post('/echo', async (c) => c.json({ body: await c.req.json(), bindings: await describeScope(1, true) }));
   app.get('/status/:code', (c) => c.json({ code: Number(c.req.param('code')) }, Number(c.req.param('code')) as 200));
   app.get('/boom', async () => {
     await sleep(1);

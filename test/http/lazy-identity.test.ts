@@ -109,4 +109,51 @@ describe('the request actor, worked out when first needed', () => {
     expect(logger.stats()).toMatchObject({ written: 3, queued: 0, dropped: 2 });
     await logger.close();
   });
+
+  it('a flush() waiting on an actor() that never answers resolves once close() gives up on it', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store, closeTimeoutMs: 100, onError: () => undefined });
+    const scope = createRequestScopeFactory(logger)({ request: request(), actor: () => new Promise(() => undefined) });
+    scope.activity.log({ action: 'doc.edit' });
+    let flushed = false;
+    const flushing = logger.flush().then(() => (flushed = true));
+    await logger.close();
+    await Promise.race([flushing, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    expect(flushed).toBe(true);
+    expect(logger.stats()).toMatchObject({ written: 1, queued: 0 });
+  });
+
+  it('reading bindings early calls no callback: the actor is still the one the app authenticates later', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    const req: { user?: string } = {};
+    let calls = 0;
+    const scope = createRequestScopeFactory(logger)({
+      request: request(),
+      actor: () => (calls++, req.user ? { type: 'user', id: req.user } : undefined),
+    });
+    // What a log mixin or a tracing middleware reads before authentication.
+    expect(scope.activity.bindings.context?.requestId).toBe('r-1');
+    expect(scope.activity.bindings.actor).toBeUndefined();
+    expect(calls).toBe(0);
+    req.user = 'alice';
+    scope.activity.log({ action: 'doc.view' });
+    expect(scope.activity.bindings.actor).toEqual({ type: 'user', id: 'alice' });
+    await logger.flush();
+    expect(store.all()[0]!.actor).toEqual({ type: 'user', id: 'alice' });
+    await logger.close();
+  });
+
+  it('a child with an explicit actor does not wait for the request actor() (nor call it)', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store, closeTimeoutMs: 100, onError: () => undefined });
+    let calls = 0;
+    const scope = createRequestScopeFactory(logger)({ request: request(), actor: () => (calls++, new Promise(() => undefined)) });
+    scope.activity.with({ actor: { type: 'system', id: 'job' } }).log({ action: 'job.run' });
+    expect(logger.stats().queued).toBe(1);
+    await logger.flush();
+    expect(store.all().map((r) => r.actor)).toEqual([{ type: 'system', id: 'job' }]);
+    expect(calls).toBe(0);
+    await logger.close();
+  });
 });

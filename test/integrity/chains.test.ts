@@ -9,6 +9,9 @@ import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityRecord } from '../../src/index.js';
 import { canonicalForm, canonicalJson } from '../../src/integrity/canonical.js';
 import { checkpointSignature } from '../../src/integrity/checkpoints.js';
+import { createRequestScopeFactory } from '../../src/http/index.js';
+import { HeaderRecordRequest } from '../../src/http/request-context.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { sqliteContext } from '../stores/databases.js';
 import { skipReason, tamperTarget } from './databases.js';
 
@@ -36,6 +39,36 @@ describe('hash chains', () => {
     const verifier = createActivityLogger({ store, integrity: { key: KEY } });
     expect(await verifier.verify()).toMatchObject({ ok: true, checked: 60, chains: 1 });
   });
+
+  it.each(['memory', 'sqlite'] as const)(
+    'verifies a time window cleanly when an event that waited for its request actor was sealed after later ones (%s store)',
+    async (kind) => {
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      const store = kind === 'memory' ? memoryStore() : sqliteStore({ filename: join(dir, 'window.db') });
+      const activity = createActivityLogger({ store, integrity: { key: KEY }, flushIntervalMs: 5 });
+      let answer!: (actor: { type: string; id: string }) => void;
+      const scope = createRequestScopeFactory(activity)({
+        request: new HeaderRecordRequest('GET', {}),
+        actor: () => new Promise((resolve) => (answer = resolve)),
+      });
+      activity.log({ action: 'x.first' });
+      await sleep(5);
+      scope.activity.log({ action: 'x.deferred' }); // stamped now, sealed when the actor answers
+      await sleep(20);
+      const mid = new Date();
+      await sleep(20);
+      activity.log({ action: 'x.later' }); // stamped after mid, sealed before x.deferred
+      await expect.poll(() => activity.stats().written, { timeout: 5000 }).toBe(2);
+      answer({ type: 'user', id: 'u1' });
+      await sleep(5);
+      activity.log({ action: 'x.last' });
+      await activity.flush();
+      expect(await activity.verify()).toMatchObject({ ok: true, checked: 4 });
+      expect(await activity.verify({ from: mid })).toMatchObject({ ok: true, checked: 2, problems: [] });
+      expect(await activity.verify({ to: mid })).toMatchObject({ ok: true, checked: 2, problems: [] });
+      await activity.close();
+    },
+  );
 
   it('seals a record written in the caller\'s transaction as a chain of its own: a rollback leaves no gap', async () => {
     const context = await sqliteContext(`al_tx_${Date.now().toString(36)}`, 'sqlite');

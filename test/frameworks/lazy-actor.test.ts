@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Hono } from 'hono';
@@ -12,29 +10,17 @@ import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js'
 import type { ActivityLogError } from '../../src/errors.js';
 import type { ActorResult } from '../../src/http/index.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import { listenFastify, listenNode, serveHono, type Closer } from './servers.js';
 
 /**
  * The actor is worked out when it is first needed (the request logger's first log(), or the
  * response's end), so it reads what the app's own per-route authentication set after the
  * middleware ran: no second session lookup inside `actor()`. Real servers on 127.0.0.1.
  */
-type Close = () => Promise<void>;
-const closers: Close[] = [];
+const closers: Closer[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(
-    () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections?.();
-        server.close(() => done());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 interface Session {
   id: string;
@@ -65,12 +51,11 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger, acto
       req.activity.log({ action: 'recipe.publish', target: { type: 'recipe', id: String(req.params.id) } });
       res.json({ ok: true });
     });
-    return listen(createServer(app));
+    return listenNode(createServer(app), closers);
   },
   async fastify(logger, actorOf) {
     type WithSession = FastifyRequest & { session?: Session };
     const app: FastifyInstance = Fastify({ logger: false });
-    closers.push(() => app.close());
     await app.register(fastifyShim.activityPlugin, { logger, actor: (request) => actorOf((request as WithSession).session) });
     app.addHook('onRequest', async (request, reply) => {
       if (request.url.startsWith('/private')) return reply.code(401).send({ error: 'sign in' });
@@ -89,8 +74,7 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger, acto
         return { ok: true };
       },
     );
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    return listenFastify(app, closers);
   },
   async hono(logger, actorOf) {
     const app = new Hono<{ Variables: { session?: Session } }>();
@@ -112,16 +96,7 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger, acto
         return c.json({ ok: true });
       },
     );
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as unknown as Server;
-    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-    closers.push(
-      () =>
-        new Promise<void>((done) => {
-          server.closeAllConnections?.();
-          server.close(() => done());
-        }),
-    );
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return serveHono(app.fetch, closers);
   },
 };
 

@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
@@ -10,28 +8,16 @@ import * as fastifyShim from '../../adapters/frameworks/fastify.js';
 import * as honoShim from '../../adapters/frameworks/hono.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import { listenFastify, listenNode, serveHono, type Closer } from './servers.js';
 
 /**
  * The middleware on an app and again on a sub-app (or a child context): one request is one
  * scope, recorded once under one request id, the one the response echoes.
  */
-type Close = () => Promise<void>;
-const closers: Close[] = [];
+const closers: Closer[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(
-    () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections?.();
-        server.close(() => done());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => Promise<string>> = {
   async express(logger) {
@@ -44,7 +30,7 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => P
     const app = express();
     app.use(expressShim.activityMiddleware(logger));
     app.use('/api', sub);
-    return listen(createServer(app));
+    return listenNode(createServer(app), closers);
   },
   async fastify(logger) {
     const app: FastifyInstance = Fastify({ logger: false });
@@ -59,9 +45,7 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => P
       },
       { prefix: '/api' },
     );
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    return listenFastify(app, closers);
   },
   async hono(logger) {
     const sub = new Hono();
@@ -73,11 +57,7 @@ const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => P
     const app = new Hono();
     app.use(honoShim.activityMiddleware(logger));
     app.route('/api', sub);
-    const url = await new Promise<string>((resolve) => {
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-      closers.push(() => new Promise<void>((done) => server.close(() => done())));
-    });
-    return url;
+    return serveHono(app.fetch, closers);
   },
 };
 
@@ -108,26 +88,21 @@ const refusing: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) 
     app.use(expressShim.activityMiddleware(logger));
     app.use((_req, res) => void res.status(401).json({ error: 'sign in' }));
     app.get('/private/:id', (_req, res) => void res.json({ ok: true }));
-    return listen(createServer(app));
+    return listenNode(createServer(app), closers);
   },
   async fastify(logger) {
     const app: FastifyInstance = Fastify({ logger: false });
     await app.register(fastifyShim.activityPlugin, { logger });
     app.addHook('onRequest', async (_request, reply) => reply.code(401).send({ error: 'sign in' }));
     app.get('/private/:id', async () => ({ ok: true }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    return listenFastify(app, closers);
   },
   async hono(logger) {
     const app = new Hono();
     app.use(honoShim.activityMiddleware(logger));
     app.use(async (c) => c.json({ error: 'sign in' }, 401));
     app.get('/private/:id', (c) => c.json({ ok: true }));
-    return new Promise<string>((resolve) => {
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
-      closers.push(() => new Promise<void>((done) => server.close(() => done())));
-    });
+    return serveHono(app.fetch, closers);
   },
 };
 

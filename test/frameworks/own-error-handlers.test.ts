@@ -1,6 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +5,7 @@ import { activityPlugin } from '../../adapters/frameworks/fastify.js';
 import { activityMiddleware } from '../../adapters/frameworks/hono.js';
 import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import { listenFastify, serveHono, type Closer } from './servers.js';
 
 /**
  * An error the app's own error handler answers (fastify's `setErrorHandler`, hono's
@@ -15,7 +13,7 @@ import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
  * `system.error` with the error's name, message and code; a 4xx answer is recorded by its
  * status alone. (express has its own suite: express-error-placement.test.ts.) Real servers.
  */
-const closers: (() => Promise<void>)[] = [];
+const closers: Closer[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
@@ -37,7 +35,6 @@ function start(): { store: MemoryStore; logger: ActivityLogger } {
 
 async function fastifyApp(logger: ActivityLogger): Promise<string> {
   const app: FastifyInstance = Fastify({ logger: false });
-  closers.push(() => app.close());
   await app.register(activityPlugin, { logger, capture: { reads: 'all' } });
   // The app's own handler answers every error itself, without calling anything of ours.
   app.setErrorHandler(async (error, _request, reply) => {
@@ -50,8 +47,7 @@ async function fastifyApp(logger: ActivityLogger): Promise<string> {
   app.get('/missing', async () => {
     throw Object.assign(new Error('no such recipe'), { name: 'NotFound' });
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return listenFastify(app, closers);
 }
 
 async function honoApp(logger: ActivityLogger): Promise<string> {
@@ -64,16 +60,7 @@ async function honoApp(logger: ActivityLogger): Promise<string> {
   app.get('/missing', () => {
     throw Object.assign(new Error('no such recipe'), { name: 'NotFound' });
   });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as unknown as Server;
-  await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-  closers.push(
-    () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections?.();
-        server.close(() => done());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return serveHono(app.fetch, closers);
 }
 
 for (const [framework, build] of [

@@ -1,3 +1,4 @@
+import { attributeChanges, CHANGE_CAPTURE, type ChangeCaptureSupport } from './change-capture.js';
 import { EVENT_ID_PATTERN } from './cursor.js';
 import { ActivityLogError } from './errors.js';
 import {
@@ -108,6 +109,19 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
    * because the caller asked for atomicity. Resolves to the stored record.
    */
   logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord>;
+  /**
+   * Attributes the row changes that change capture records in `transaction` (until it ends) to
+   * this logger's actor, tenant and context, instead of the request's, or of `database` outside
+   * a request: how a background job names itself. Needs `captureChanges(db, …)` from
+   * activity-log/kysely, and a transaction of that `db`.
+   *
+   * @example
+   * await db.transaction().execute(async (trx) => {
+   *   await activity.with({ actor: { type: 'system', id: 'nightly-publish' } }).changes(trx);
+   *   await trx.updateTable('recipes').set({ published: true }).where('due', '<=', now).execute();
+   * });
+   */
+  changes(transaction: unknown): Promise<void>;
   /** The store this logger writes to. */
   readonly store: ActivityStore;
   /** Whether `verify()` can run: the logger has an integrity key. */
@@ -281,6 +295,26 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     const record = this.engine.buildRecord(event, identity && needed ? withIdentity(bindings, await identity.get()) : bindings);
     await store.insertInTransaction(transaction, [record]);
     return record;
+  }
+
+  changes(transaction: unknown): Promise<void> {
+    return attributeChanges(transaction, this[CHANGE_CAPTURE]);
+  }
+
+  /** What change capture needs of this logger (see change-capture.ts). @internal */
+  get [CHANGE_CAPTURE](): ChangeCaptureSupport {
+    const engine = this.engine;
+    return {
+      store: engine.store,
+      redactor: engine.redactor,
+      bindings: () => {
+        const bindings = this.current();
+        const identity = this[REQUEST_TAGS]?.identity;
+        if (!identity?.needed(bindings?.actor !== undefined, bindings?.tenantId !== undefined)) return bindings;
+        const resolved = identity.get();
+        return resolved instanceof Promise ? resolved.then((known) => withIdentity(bindings, known)) : this.identified(bindings, resolved);
+      },
+    };
   }
 
   /** `bindings` with the request's identity under them, rebuilt only when either changes. */

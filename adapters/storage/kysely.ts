@@ -2,6 +2,10 @@ import { ActivityLogError } from '../../src/errors.js';
 import type { AnyKysely, SqlDialectName } from './sql/dialect.js';
 import { detectDialectName, SQL_DIALECTS } from './sql/dialects.js';
 import { createSqlStore, isKysely, type SqlActivityStore, type SqlTableOptions } from './sql/store.js';
+import { uninstrumented } from './capture/connections.js';
+
+export { captureChanges, removeChangeCapture, type CaptureChangesOptions, type CaptureInstallation } from './capture/install.js';
+export type { CapturedTableOptions, CapturedTables } from './capture/model.js';
 
 export type { SqlDialectName } from './sql/dialect.js';
 export { SCHEMA_VERSION } from './sql/migrations.js';
@@ -45,7 +49,8 @@ export function kyselyStore(options: KyselyStoreOptions): SqlActivityStore {
     schema: options.schema,
     migrate: options.migrate,
     // Without the user's plugins: a CamelCasePlugin, say, would rename the columns this store reads.
-    connect: async () => ({ db: db.withoutPlugins(), dialect: SQL_DIALECTS[dialect ?? detectDialect(db)] }),
+    // And without change capture's context (see capture/connections.ts): the log table has no triggers.
+    connect: async () => ({ db: uninstrumented(() => db.withoutPlugins()), dialect: SQL_DIALECTS[dialect ?? detectDialect(db)] }),
   });
 }
 

@@ -241,6 +241,11 @@ export class ActivityEngine {
     return this.retention.runOnce();
   }
 
+  /** The logger's redaction rules (change capture redacts the columns they name). */
+  get redactor(): ResolvedOptions['materialize']['redactor'] {
+    return this.options.materialize.redactor;
+  }
+
   /** The logger's integrity settings, when tamper evidence is on. */
   get integrity(): ResolvedOptions['integrity'] {
     return this.options.integrity;

@@ -36,6 +36,8 @@ export interface SqlActivityStore extends ActivityStore {
   readonly dialect: SqlDialectName | undefined;
   /** The activity table's name. */
   readonly tableName: string;
+  /** The schema (PostgreSQL) or database (MySQL) holding it, when not the connection's own. */
+  readonly schema: string | undefined;
   count(filter: NormalizedActivityFilter): Promise<number>;
   summarize(query: NormalizedSummaryQuery): Promise<SummaryBucket[]>;
   /**
@@ -179,6 +181,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     name: config.name,
     capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true },
     tableName,
+    schema: config.schema,
     get dialect() {
       return known?.statements.dialect.name;
     },

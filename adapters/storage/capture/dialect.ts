@@ -1,0 +1,20 @@
+import type { AnyKysely, KyselyModule } from '../sql/dialect.js';
+import type { CaptureDefinition, LogTable, TableColumn } from './model.js';
+
+/**
+ * What change capture needs from one database: its catalogue, and the text of the triggers
+ * that record a table's changes (postgres.ts, mysql.ts, sqlite.ts beside this one). @internal
+ */
+export interface CaptureDialect {
+  /** The columns of `table` in their order; none when there is no such table. */
+  columns(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<TableColumn[]>;
+  /** Statements that replace whatever capture `definition.table` had with this release's. */
+  install(definition: CaptureDefinition, log: LogTable): string[];
+  /** Statements that drop a table's capture; each may fail on its own when the table is gone. */
+  remove(table: string, schema: string | undefined): string[];
+  /**
+   * Statements the app's own connection runs once (SQLite: where the request's context is
+   * read from, and the triggers that read it). Outside any transaction.
+   */
+  connectionSetup?(definitions: readonly CaptureDefinition[], log: LogTable): string[];
+}

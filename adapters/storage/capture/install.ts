@@ -1,0 +1,216 @@
+import { CHANGE_CAPTURE, registerChangeAttribution, type ChangeCaptureSupport } from '../../../src/change-capture.js';
+import { ActivityLogError } from '../../../src/errors.js';
+import { loadPeer } from '../peer.js';
+import type { AnyKysely, KyselyModule, SqlDialectName } from '../sql/dialect.js';
+import { detectDialectName, SQL_DIALECTS } from '../sql/dialects.js';
+import { isKysely } from '../sql/store.js';
+import { instrumentKysely, pinContext } from './connections.js';
+import type { CaptureDialect } from './dialect.js';
+import { CAPTURE_VERSION, checkIdentifier, checkTables, defineCapture, fingerprint, type CaptureDefinition, type CapturedTables, type LogTable } from './model.js';
+import { mysqlCapture } from './mysql.js';
+import { postgresCapture } from './postgres.js';
+import { contextOf, currentContext } from './scope.js';
+import { dropTemporaryTriggers, SCOPE_DATABASE, sqliteCapture } from './sqlite.js';
+
+/**
+ * `captureChanges` and `removeChangeCapture`: installing, upgrading and removing the triggers,
+ * under the same cross-process lock as the log table's migrations, with what is installed
+ * recorded in `<log table>_capture` (one row per audited table: the release's version and a
+ * fingerprint of the triggers' text, so an upgrade, a new column or new options replace them
+ * and an unchanged table is left alone).
+ */
+
+const CAPTURE_DIALECTS: Record<SqlDialectName, CaptureDialect> = { postgres: postgresCapture, mysql: mysqlCapture, sqlite: sqliteCapture };
+
+/** Options of {@link captureChanges}. */
+export interface CaptureChangesOptions {
+  /**
+   * The schema (PostgreSQL) or database (MySQL) of the audited tables.
+   * @default the connection's current one
+   */
+  schema?: string;
+  /**
+   * The database behind `db`.
+   * @default detected from the Kysely dialect's adapter
+   */
+  dialect?: SqlDialectName;
+}
+
+/** What {@link captureChanges} did. */
+export interface CaptureInstallation {
+  /** Tables whose triggers were created or replaced (new, upgraded, columns or options changed). */
+  installed: string[];
+  /** Tables whose triggers were already this release's, for these columns and options. */
+  unchanged: string[];
+}
+
+interface Target {
+  k: KyselyModule;
+  dialect: SqlDialectName;
+  capture: CaptureDialect;
+  log: LogTable;
+  meta: string;
+}
+
+/**
+ * Records every INSERT, UPDATE and DELETE of the given tables into the activity log, however
+ * it is made (your Kysely, raw SQL, another service, psql), by database triggers that commit
+ * or roll back with the change. Writes made through `db` while a request scope is current
+ * (the framework middleware, `runWithActivityContext`) carry that request's actor, tenant and
+ * context; others are recorded with the actor `{ type: 'database', id: <database user> }`.
+ *
+ * `db` is your own Kysely instance, over the database that holds `activity`'s log table (a
+ * kyselyStore on `db`, or a sqliteStore/postgresStore/mysqlStore on the same database). It is
+ * changed in place so that it passes the request's context to the triggers. Idempotent and
+ * safe from several processes: call it at every start, after your migrations (a column added
+ * since the last call is then captured too).
+ *
+ * @example
+ * await captureChanges(db, activity, {
+ *   recipes: { target: 'recipe', id: 'id', name: 'title', ignore: ['updated_at'] },
+ *   users: { target: 'user', id: 'id', name: 'email', redact: ['password_hash'] },
+ * });
+ */
+export async function captureChanges(db: AnyKysely, activity: unknown, tables: CapturedTables, options: CaptureChangesOptions = {}): Promise<CaptureInstallation> {
+  const support = supportOf(activity);
+  const checked = checkTables(tables);
+  const schema = checkOptions(options);
+  const target = await targetOf(db, support, options.dialect);
+  const result: CaptureInstallation = { installed: [], unchanged: [] };
+  const definitions: CaptureDefinition[] = [];
+  const { redactor } = support;
+  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
+    await ensureLogTable(connection, target);
+    await createMeta(connection, target);
+    for (const table of checked) {
+      const columns = await target.capture.columns(target.k, connection, table.table, schema);
+      const definition = defineCapture(table, schema, columns, { isSensitive: (column) => redactor.isSensitive([column]), censor: redactor.censor });
+      definitions.push(definition);
+      const statements = target.capture.install(definition, target.log);
+      const print = fingerprint(definition, target.log, statements.join(';\n'));
+      const key = `${schema ?? ''}.${table.table}`;
+      const { rows } = await target.k.sql<{ fingerprint: string }>`select fingerprint from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
+      if (rows[0]?.fingerprint === print) {
+        result.unchanged.push(table.table);
+        continue;
+      }
+      for (const statement of statements) await target.k.sql.raw(statement).execute(connection);
+      await target.k.sql`delete from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
+      await target.k.sql`insert into ${target.k.sql.raw(target.meta)} (table_key, version, fingerprint) values (${key}, ${CAPTURE_VERSION}, ${print})`.execute(connection);
+      result.installed.push(table.table);
+    }
+  });
+  if (target.capture.connectionSetup) await setUpConnection(db, target, definitions);
+  instrumentKysely(db, target.dialect, currentContext);
+  registerChangeAttribution({ attribute: (transaction, by) => attribute(transaction, by) });
+  return result;
+}
+
+/**
+ * Removes change capture from `tables` (all the audited tables when left out): their triggers
+ * and what records them as installed. The records already captured stay in the log.
+ */
+export async function removeChangeCapture(db: AnyKysely, activity: unknown, tables?: string[], options: CaptureChangesOptions = {}): Promise<string[]> {
+  const support = supportOf(activity);
+  const schema = checkOptions(options);
+  if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {
+    throw new ActivityLogError('INVALID_OPTIONS', `removeChangeCapture: tables: must be a non-empty array of table names, or left out for all, got ${Array.isArray(tables) ? 'an empty array' : typeof tables}`);
+  }
+  tables?.forEach((table, i) => checkIdentifier(`tables[${i}]`, table));
+  const target = await targetOf(db, support, options.dialect);
+  const removed: string[] = [];
+  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
+    await createMeta(connection, target);
+    const { rows } = await target.k.sql<{ table_key: string }>`select table_key from ${target.k.sql.raw(target.meta)}`.execute(connection);
+    const installed = rows.map((row) => String(row.table_key));
+    const keys = tables ? tables.map((table) => `${schema ?? ''}.${table}`) : installed;
+    for (const key of keys) {
+      const dot = key.indexOf('.');
+      const keySchema = key.slice(0, dot) || undefined;
+      const table = key.slice(dot + 1);
+      for (const statement of target.capture.remove(table, keySchema)) {
+        // A table dropped since: its triggers went with it.
+        await target.k.sql.raw(statement).execute(connection).catch((error: unknown) => {
+          if (!SQL_DIALECTS[target.dialect].isMissingTable(error) && !/does not exist|no such table/i.test(String((error as Error)?.message))) throw error;
+        });
+      }
+      await target.k.sql`delete from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
+      removed.push(table);
+    }
+  });
+  if (target.dialect === 'sqlite') {
+    for (const table of removed) for (const statement of dropTemporaryTriggers(table)) await target.k.sql.raw(statement).execute(db);
+  }
+  return removed;
+}
+
+function supportOf(activity: unknown): ChangeCaptureSupport {
+  const support = (activity as { [CHANGE_CAPTURE]?: ChangeCaptureSupport } | null | undefined)?.[CHANGE_CAPTURE];
+  if (!support) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: activity: must be a logger made by createActivityLogger');
+  return support;
+}
+
+function checkOptions(options: CaptureChangesOptions): string | undefined {
+  if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: options: must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options.dialect !== undefined && !Object.hasOwn(SQL_DIALECTS, options.dialect)) {
+    throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);
+  }
+  return options.schema === undefined ? undefined : checkIdentifier('schema', options.schema);
+}
+
+/** The database, the log table the triggers write, and where installs are recorded. */
+async function targetOf(db: AnyKysely, support: ChangeCaptureSupport, dialectOption: SqlDialectName | undefined): Promise<Target> {
+  if (!isKysely(db)) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: db: must be your Kysely instance');
+  const dialect = dialectOption ?? detectDialectName(db);
+  if (!dialect) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: db: supports PostgreSQL, MySQL/MariaDB and SQLite dialects; pass { dialect } if yours is one of them');
+  const store = support.store as { tableName?: unknown; schema?: unknown; migrate?: () => Promise<void>; name?: string };
+  if (typeof store.tableName !== 'string') {
+    throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: activity: its store "${store.name}" keeps no SQL table; change capture writes into the log table of a SQL store (kyselyStore, sqliteStore, postgresStore, mysqlStore) in the same database as db`);
+  }
+  // The log table must exist before a trigger may write into it.
+  await store.migrate?.();
+  const k = await loadPeer<KyselyModule>('kysely', 'kysely');
+  const log: LogTable = { name: store.tableName, schema: typeof store.schema === 'string' ? store.schema : undefined };
+  const quote = SQL_DIALECTS[dialect].quote;
+  const meta = log.schema ? quote(log.schema, `${log.name}_capture`) : quote(`${log.name}_capture`);
+  return { k, dialect, capture: CAPTURE_DIALECTS[dialect], log, meta };
+}
+
+async function ensureLogTable(db: AnyKysely, target: Target): Promise<void> {
+  const found = await SQL_DIALECTS[target.dialect].hasColumn(target.k, db, target.log.schema, target.log.name, 'integrity_proof');
+  if (!found) {
+    throw new ActivityLogError(
+      'INVALID_OPTIONS',
+      `captureChanges: the log table "${target.log.name}" is not in the database of db (or not at this release's schema): the triggers write into it, so activity's store must use the same database as db`,
+    );
+  }
+}
+
+async function createMeta(db: AnyKysely, target: Target): Promise<void> {
+  await target.k.sql
+    .raw(`create table if not exists ${target.meta} (table_key varchar(200) not null primary key, version integer not null, fingerprint varchar(64) not null)`)
+    .execute(db);
+}
+
+/** SQLite: the app's own connection reads the request's context (see sqlite.ts). */
+async function setUpConnection(db: AnyKysely, target: Target, definitions: CaptureDefinition[]): Promise<void> {
+  const { sql } = target.k;
+  await db.connection().execute(async (connection) => {
+    const { rows } = await sql<{ name: string }>`select name from pragma_database_list where name = ${SCOPE_DATABASE}`.execute(connection);
+    if (rows.length === 0) await sql.raw(`attach database ':memory:' as ${SCOPE_DATABASE}`).execute(connection);
+    for (const statement of target.capture.connectionSetup!(definitions, target.log)) await sql.raw(statement).execute(connection);
+  });
+}
+
+/** `logger.changes(trx)`: the transaction's changes are attributed to that logger. */
+async function attribute(transaction: unknown, support: ChangeCaptureSupport): Promise<void> {
+  if (!isKysely(transaction as AnyKysely)) throw new ActivityLogError('INVALID_OPTIONS', 'changes(trx): trx must be a Kysely transaction of the db given to captureChanges');
+  const trx = transaction as AnyKysely;
+  const dialect = detectDialectName(trx);
+  if (!dialect) throw new ActivityLogError('INVALID_OPTIONS', 'changes(trx): trx must be a Kysely transaction over PostgreSQL, MySQL/MariaDB or SQLite');
+  if (!trx.isTransaction) throw new ActivityLogError('INVALID_OPTIONS', 'changes(trx): trx must be a transaction (db.transaction().execute(async (trx) => …)); outside one there is nothing to attribute');
+  const context = await contextOf(support);
+  if (!(await pinContext(trx, dialect, context))) {
+    throw new ActivityLogError('INVALID_OPTIONS', 'changes(trx): trx is not a transaction of a db given to captureChanges in this process');
+  }
+}

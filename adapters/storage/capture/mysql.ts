@@ -1,0 +1,146 @@
+import type { AnyKysely, KyselyModule } from '../sql/dialect.js';
+import { CAPTURE_LIMITS, objectName, type CaptureDefinition, type ColumnKind, type LogTable, type RecordedColumn, type TableColumn } from './model.js';
+import type { CaptureDialect } from './dialect.js';
+
+/**
+ * Change capture on MySQL and MariaDB: three row triggers per audited table (after insert,
+ * update, delete). The request's context arrives in the session variable
+ * `@activity_log_context`, set by the app's connection for its writes and cleared before the
+ * connection goes back to the pool (see connections.ts); a write without it is recorded as
+ * `{ type: 'database', id: <user> }`. Times are written as UTC, as the log table's are.
+ * @internal
+ */
+
+const quote = (...parts: string[]) => parts.map((part) => `\`${part.replace(/`/g, '``')}\``).join('.');
+
+/**
+ * `text` as a string literal whatever the SQL mode: plain when it is plain, hex otherwise
+ * (NO_BACKSLASH_ESCAPES changes what a backslash means inside quotes).
+ */
+export function mysqlString(text: string): string {
+  if (/^[A-Za-z0-9 _.:\-[\]]*$/.test(text)) return `'${text}'`;
+  return `convert(X'${Buffer.from(text, 'utf8').toString('hex')}' using utf8mb4)`;
+}
+
+function kindOf(dataType: string, columnType: string): ColumnKind {
+  const type = dataType.toLowerCase();
+  if (type === 'json') return 'json';
+  if (type === 'tinyint' && /^tinyint\(1\)/i.test(columnType)) return 'boolean';
+  if (['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'float', 'double', 'year'].includes(type)) return 'number';
+  if (type === 'datetime' || type === 'timestamp') return 'time';
+  if (type === 'date') return 'date';
+  if (type.includes('blob') || type === 'binary' || type === 'varbinary') return 'binary';
+  if (['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set'].includes(type)) return 'text';
+  return 'other';
+}
+
+/** A column's value as a JSON value json_object() embeds. */
+function value(column: TableColumn, ref: string): string {
+  switch (column.kind) {
+    case 'json':
+      // MariaDB's JSON is text: json_extract makes json_object() embed it as JSON, not as a string.
+      return `json_extract(${ref}, '$')`;
+    case 'boolean':
+      return `json_extract(case when ${ref} is null then 'null' when ${ref} <> 0 then 'true' else 'false' end, '$')`;
+    case 'time': {
+      // A TIMESTAMP is read in the session's zone; its epoch value is not. A DATETIME is taken as UTC.
+      const utc = column.type === 'timestamp' ? `timestampadd(microsecond, floor(unix_timestamp(${ref}) * 1000000), '1970-01-01 00:00:00')` : ref;
+      return `case when ${ref} is null then null else concat(date_format(${utc}, '%Y-%m-%dT%H:%i:%s.'), lpad(microsecond(${utc}) div 1000, 3, '0'), 'Z') end`;
+    }
+    case 'date':
+      return `date_format(${ref}, '%Y-%m-%d')`;
+    case 'binary':
+      return `case when ${ref} is null then null else concat('[binary: ', length(${ref}), ' bytes]') end`;
+    default:
+      return ref;
+  }
+}
+
+/** Whether a column differs; text compared as bytes (a case-insensitive collation would hide `Soup` → `soup`). */
+function differs(column: TableColumn): string {
+  const name = quote(column.name);
+  if (column.kind === 'text' || column.kind === 'json' || column.kind === 'other' || column.kind === 'binary') {
+    return `not (cast(old.${name} as binary) <=> cast(new.${name} as binary))`;
+  }
+  return `not (old.${name} <=> new.${name})`;
+}
+
+function entry(column: RecordedColumn, censor: string, before: string | null, after: string | null): string {
+  const side = (ref: string | null) => (ref === null ? 'null' : column.redacted ? mysqlString(censor) : value(column, ref));
+  return `json_object('before', ${side(before)}, 'after', ${side(after)})`;
+}
+
+/** `$."column"`, the JSON path of one key. */
+function path(column: string): string {
+  return `'$."${column}"'`;
+}
+
+function triggerName(definition: { table: string }, op: 'ai' | 'au' | 'ad'): string {
+  return objectName(`activity_log_${definition.table}_${op}`);
+}
+
+function qualified(schema: string | undefined, name: string): string {
+  return schema ? quote(schema, name) : quote(name);
+}
+
+export const mysqlCapture: CaptureDialect = {
+  async columns(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<TableColumn[]> {
+    const { rows } = await k.sql<{ name: string; data_type: string; column_type: string }>`
+      select column_name as name, data_type as data_type, column_type as column_type
+      from information_schema.columns
+      where table_schema = coalesce(${schema ?? null}, database()) and table_name = ${table}
+      order by ordinal_position`.execute(db);
+    return rows.map((row) => ({ name: String(row.name), type: String(row.data_type).toLowerCase(), kind: kindOf(String(row.data_type), String(row.column_type)) }));
+  },
+
+  install(definition: CaptureDefinition, log: LogTable): string[] {
+    const { columns, censor, actions } = definition;
+    const logTable = qualified(log.schema, log.name);
+    const table = qualified(definition.schema, definition.table);
+    const insert = (op: 'insert' | 'update' | 'delete', row: 'new' | 'old', action: string) => {
+      const name = definition.nameColumn ? `left(cast(${row}.${quote(definition.nameColumn)} as char), ${CAPTURE_LIMITS.name})` : 'null';
+      return `
+    set us = timestampdiff(microsecond, '1970-01-01 00:00:00', utc_timestamp(6));
+    -- A UUIDv7: the millisecond, its fraction in the 12 bits after the version, then random bits.
+    set u = concat(lpad(hex(us div 1000), 12, '0'), '7', lpad(hex(((us mod 1000) * 4096) div 1000), 3, '0'),
+      hex(8 + floor(rand() * 4)), lpad(hex(floor(rand() * 4096)), 3, '0'), lpad(hex(floor(rand() * 281474976710656)), 12, '0'));
+    insert into ${logTable} (id, occurred_at, action, status, actor_type, actor_id, actor_name, target_type, target_id, target_name, tenant_id, metadata, changes, context)
+    values (
+      lower(concat(substr(u, 1, 8), '-', substr(u, 9, 4), '-', substr(u, 13, 4), '-', substr(u, 17, 4), '-', substr(u, 21, 12))),
+      timestampadd(microsecond, (us div 1000) * 1000, '1970-01-01 00:00:00'),
+      ${mysqlString(action)},
+      'success',
+      if(ctx is null, 'database', left(json_unquote(json_extract(ctx, '$.actor.type')), ${CAPTURE_LIMITS.type})),
+      if(ctx is null, left(substring_index(user(), '@', 1), ${CAPTURE_LIMITS.id}), left(json_unquote(json_extract(ctx, '$.actor.id')), ${CAPTURE_LIMITS.id})),
+      if(ctx is null, null, left(json_unquote(json_extract(ctx, '$.actor.name')), ${CAPTURE_LIMITS.name})),
+      ${mysqlString(definition.target)},
+      left(cast(${row}.${quote(definition.idColumn)} as char), ${CAPTURE_LIMITS.id}),
+      ${name},
+      left(json_unquote(json_extract(ctx, '$.tenantId')), ${CAPTURE_LIMITS.id}),
+      json_object('table', ${mysqlString(definition.table)}, 'operation', '${op}'),
+      c,
+      json_extract(ctx, '$.context'));`;
+    };
+    const declare = `
+  declare c longtext default '{}';
+  declare ctx longtext default @activity_log_context;
+  declare us bigint;
+  declare u char(32);`;
+    const whole = (row: 'new' | 'old') =>
+      columns.map((column) => `  set c = json_set(c, ${path(column.name)}, ${entry(column, censor, row === 'old' ? `old.${quote(column.name)}` : null, row === 'new' ? `new.${quote(column.name)}` : null)});`).join('\n');
+    const updates = columns
+      .map((column) => `  if ${differs(column)} then set c = json_set(c, ${path(column.name)}, ${entry(column, censor, `old.${quote(column.name)}`, `new.${quote(column.name)}`)}); end if;`)
+      .join('\n');
+    const names = { ai: triggerName(definition, 'ai'), au: triggerName(definition, 'au'), ad: triggerName(definition, 'ad') };
+    return [
+      ...mysqlCapture.remove(definition.table, definition.schema),
+      `create trigger ${qualified(definition.schema, names.ai)} after insert on ${table} for each row begin${declare}\n${whole('new')}\n${insert('insert', 'new', actions.created)}\nend`,
+      `create trigger ${qualified(definition.schema, names.au)} after update on ${table} for each row begin${declare}\n${updates}\n  if c <> '{}' then${insert('update', 'new', actions.updated)}\n  end if;\nend`,
+      `create trigger ${qualified(definition.schema, names.ad)} after delete on ${table} for each row begin${declare}\n${whole('old')}\n${insert('delete', 'old', actions.deleted)}\nend`,
+    ];
+  },
+
+  remove(table: string, schema: string | undefined): string[] {
+    return (['ai', 'au', 'ad'] as const).map((op) => `drop trigger if exists ${qualified(schema, triggerName({ table }, op))}`);
+  },
+};

@@ -1,0 +1,138 @@
+import type { AnyKysely, KyselyModule } from '../sql/dialect.js';
+import { doubleQuote } from '../sql/dialect.js';
+import { CAPTURE_LIMITS, objectName, type CaptureDefinition, type ColumnKind, type LogTable, type RecordedColumn, type TableColumn } from './model.js';
+import type { CaptureDialect } from './dialect.js';
+
+/**
+ * Change capture on SQLite, in two layers, because SQLite has no session variables and a
+ * trigger stored in the file cannot read anything of one connection's:
+ *
+ * - **Stored triggers** (in the file, three per table) record every write made by any
+ *   connection, the sqlite3 shell included, as `{ type: 'database', id: 'sqlite' }`. They stand
+ *   aside (`when not exists …`) on a connection that has attached the database
+ *   `activity_log_scope`, which only the app's own connection has.
+ * - **Temporary triggers** on the app's own connection (`connectionSetup`) record the same
+ *   changes with the request's context, read from `activity_log_scope.context`, a one-row table
+ *   in memory that the connection writes before each of its writes (see connections.ts).
+ *   Temporary triggers may read an attached database; stored ones may not.
+ *
+ * Neither calls a function the sqlite3 shell lacks, so no write anywhere fails for want of one.
+ * @internal
+ */
+
+/** The attached in-memory database that marks the app's own connection and holds its context. */
+export const SCOPE_DATABASE = 'activity_log_scope';
+
+const ACTIONS = { insert: 'ai', update: 'au', delete: 'ad' } as const;
+
+function sqliteString(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+function kindOf(declared: string): ColumnKind {
+  const type = declared.toLowerCase();
+  if (type.includes('json')) return 'json';
+  if (type.includes('bool')) return 'boolean';
+  return 'other';
+}
+
+/**
+ * A column's value as JSON: SQLite types values, not columns, so a blob may sit in any column
+ * (json_object refuses blobs: it becomes the marker), JSON text declared `json` is embedded as
+ * JSON, and 0/1 declared `boolean` become false/true.
+ */
+function value(column: TableColumn, ref: string): string {
+  const plain = `case when typeof(${ref}) = 'blob' then '[binary: ' || length(${ref}) || ' bytes]' else ${ref} end`;
+  if (column.kind === 'json') return `case when typeof(${ref}) = 'text' and json_valid(${ref}) then json(${ref}) else ${plain} end`;
+  if (column.kind === 'boolean') return `case when typeof(${ref}) in ('integer', 'real') then json(case when ${ref} then 'true' else 'false' end) else ${plain} end`;
+  return plain;
+}
+
+function entry(column: RecordedColumn, censor: string, before: string | null, after: string | null): string {
+  const side = (ref: string | null) => (ref === null ? 'null' : column.redacted ? sqliteString(censor) : value(column, ref));
+  return `json_object('before', ${side(before)}, 'after', ${side(after)})`;
+}
+
+/** `{ column: { before, after }, … }` of the listed columns (an update: only those that differ). */
+function changes(columns: readonly RecordedColumn[], censor: string, op: 'insert' | 'update' | 'delete'): string {
+  if (columns.length === 0) return `'{}'`;
+  // A compound select, not json_object(…): that one is limited to 127 arguments, and could not
+  // leave out the columns an update did not change.
+  const rows = columns.map((column) => {
+    const name = doubleQuote(column.name);
+    const before = op === 'insert' ? null : `old.${name}`;
+    const after = op === 'delete' ? null : `new.${name}`;
+    const where = op === 'update' ? ` where old.${name} is not new.${name}` : '';
+    return `select ${sqliteString(column.name)} as k, ${entry(column, censor, before, after)} as v${where}`;
+  });
+  return `(select coalesce(json_group_object(k, json(v)), '{}') from (${rows.join(' union all ')}))`;
+}
+
+function triggerName(table: string, op: 'insert' | 'update' | 'delete', temporary: boolean): string {
+  return objectName(`activity_log_${table}_${ACTIONS[op]}${temporary ? '_app' : ''}`);
+}
+
+/** One trigger; `temporary` reads the app's context, the stored one records the database as the actor. */
+function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'update' | 'delete', temporary: boolean): string {
+  const { columns, censor, actions } = definition;
+  const q = doubleQuote;
+  const row = op === 'delete' ? 'old' : 'new';
+  const action = op === 'insert' ? actions.created : op === 'update' ? actions.updated : actions.deleted;
+  const conditions: string[] = [];
+  if (!temporary) conditions.push(`not exists (select 1 from pragma_database_list where name = '${SCOPE_DATABASE}')`);
+  if (op === 'update') conditions.push(columns.length > 0 ? `(${columns.map((c) => `old.${q(c.name)} is not new.${q(c.name)}`).join(' or ')})` : '0');
+  const when = conditions.length > 0 ? ` when ${conditions.join(' and ')}` : '';
+  const context = temporary ? `(select ctx from ${SCOPE_DATABASE}.context where id = 1)` : 'null';
+  const name = definition.nameColumn ? `substr(cast(${row}.${q(definition.nameColumn)} as text), 1, ${CAPTURE_LIMITS.name})` : 'null';
+  // Everything of one statement happens in one "now": the ids of one bulk update share their
+  // millisecond and differ by their random bits.
+  const body = `insert into ${q(log.name)} (id, occurred_at, action, status, actor_type, actor_id, actor_name, target_type, target_id, target_name, tenant_id, metadata, changes, context)
+  select substr(u, 1, 8) || '-' || substr(u, 9, 4) || '-' || substr(u, 13, 4) || '-' || substr(u, 17, 4) || '-' || substr(u, 21, 12),
+    ms, ${sqliteString(action)}, 'success',
+    case when ctx is null then 'database' else substr(json_extract(ctx, '$.actor.type'), 1, ${CAPTURE_LIMITS.type}) end,
+    case when ctx is null then 'sqlite' else substr(json_extract(ctx, '$.actor.id'), 1, ${CAPTURE_LIMITS.id}) end,
+    case when ctx is null then null else substr(json_extract(ctx, '$.actor.name'), 1, ${CAPTURE_LIMITS.name}) end,
+    ${sqliteString(definition.target)},
+    substr(cast(${row}.${q(definition.idColumn)} as text), 1, ${CAPTURE_LIMITS.id}),
+    ${name},
+    substr(json_extract(ctx, '$.tenantId'), 1, ${CAPTURE_LIMITS.id}),
+    json_object('table', ${sqliteString(definition.table)}, 'operation', '${op}'),
+    ${changes(columns, censor, op)},
+    json_extract(ctx, '$.context')
+  from (select ms, lower(printf('%012x', ms) || '7' || substr(hex(randomblob(2)), 2, 3) || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(8)), 1, 15)) as u, ctx
+    from (select cast(round((julianday('now') - 2440587.5) * 86400000) as integer) as ms, ${context} as ctx))`;
+  const create = temporary ? 'create temp trigger' : 'create trigger';
+  const on = temporary ? `main.${q(definition.table)}` : q(definition.table);
+  return `${create} ${q(triggerName(definition.table, op, temporary))} after ${op} on ${on}${when} begin ${body}; end`;
+}
+
+export const sqliteCapture: CaptureDialect = {
+  async columns(k: KyselyModule, db: AnyKysely, table: string): Promise<TableColumn[]> {
+    const { rows } = await k.sql<{ name: string; type: string }>`select name, type from pragma_table_info(${table}) order by cid`.execute(db);
+    return rows.map((row) => ({ name: String(row.name), type: String(row.type ?? ''), kind: kindOf(String(row.type ?? '')) }));
+  },
+
+  install(definition: CaptureDefinition, log: LogTable): string[] {
+    const ops = ['insert', 'update', 'delete'] as const;
+    return [...sqliteCapture.remove(definition.table, undefined), ...ops.map((op) => trigger(definition, log, op, false))];
+  },
+
+  remove(table: string): string[] {
+    return (['insert', 'update', 'delete'] as const).map((op) => `drop trigger if exists main.${doubleQuote(triggerName(table, op, false))}`);
+  },
+
+  connectionSetup(definitions: readonly CaptureDefinition[], log: LogTable): string[] {
+    const statements = [`create table if not exists ${SCOPE_DATABASE}.context (id integer primary key, ctx text)`];
+    for (const definition of definitions) {
+      for (const op of ['insert', 'update', 'delete'] as const) {
+        statements.push(`drop trigger if exists temp.${doubleQuote(triggerName(definition.table, op, true))}`, trigger(definition, log, op, true));
+      }
+    }
+    return statements;
+  },
+};
+
+/** Statements dropping the app connection's temporary triggers of `table`. */
+export function dropTemporaryTriggers(table: string): string[] {
+  return (['insert', 'update', 'delete'] as const).map((op) => `drop trigger if exists temp.${doubleQuote(triggerName(table, op, true))}`);
+}

@@ -31,6 +31,13 @@ export interface CaptureDatabase {
   createRecipes(name: string): Promise<void>;
   /** `$1`/`?` as this database writes a placeholder. */
   placeholder(n: number): string;
+  /** An identifier quoted for this database. */
+  q(name: string): string;
+  /**
+   * Runs SQL on the very pool (or connection) the app's Kysely uses, bypassing Kysely: what
+   * another library sharing the pool would do. A context left on a pooled connection would show here.
+   */
+  samePool(sql: string, params?: unknown[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -72,6 +79,10 @@ export async function openDatabase(dialect: Dialect): Promise<CaptureDatabase> {
         other.exec(RECIPES.sqlite(name));
       },
       placeholder: () => '?',
+      q: (name) => `"${name}"`,
+      async samePool(sql, params = []) {
+        app.prepare(sql).run(...params);
+      },
       async cleanup() {
         await db.destroy();
         other.close();
@@ -98,9 +109,13 @@ export async function openDatabase(dialect: Dialect): Promise<CaptureDatabase> {
         await other.query(RECIPES.postgres(name));
       },
       placeholder: (n) => `$${n}`,
+      q: (name) => `"${name}"`,
+      async samePool(sql, params = []) {
+        await pool.query(sql, params);
+      },
       async cleanup() {
         for (const table of created) await other.query(`drop table if exists "${table}" cascade`).catch(() => undefined);
-        await other.query(`select 'drop function ' || p.oid::regprocedure from pg_proc p where p.proname like 'activity_log_capture_cap_%'`).catch(() => undefined);
+        for (const table of created) await other.query(`drop function if exists "activity_log_capture_${table}"()`).catch(() => undefined);
         await db.destroy();
         await other.end();
       },
@@ -124,6 +139,10 @@ export async function openDatabase(dialect: Dialect): Promise<CaptureDatabase> {
       await other.query(RECIPES.mysql(name));
     },
     placeholder: () => '?',
+    q: (name) => `\`${name}\``,
+    async samePool(sql, params = []) {
+      await pool.promise().query(sql, params);
+    },
     async cleanup() {
       for (const table of created) await other.query(`drop table if exists \`${table}\``).catch(() => undefined);
       await db.destroy();

@@ -102,7 +102,7 @@ function wrap(inner: DatabaseConnection, dialect: SqlDialectName, source: Contex
           if (dialect === 'postgres') state.held = undefined;
         }
       }
-      const context = state.pinned ?? (await source());
+      const context = state.pinned ?? (await contextFrom(source));
       if (kind === 'begin') {
         state.inTransaction = true;
         if (dialect === 'postgres') {
@@ -133,6 +133,18 @@ function wrap(inner: DatabaseConnection, dialect: SqlDialectName, source: Contex
   wrappers.set(inner, connection);
   wrapped.set(connection, inner);
   return connection;
+}
+
+/**
+ * The current context; undefined (the write is recorded as the database's) if working it out
+ * failed: capture never makes the app's write fail. The middleware reports a failing `actor()`.
+ */
+async function contextFrom(source: ContextSource): Promise<string | undefined> {
+  try {
+    return await source();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A PostgreSQL write outside a transaction, in one of its own so that the setting ends with it. */

@@ -5,6 +5,7 @@ import { createActivityLogger, type ActivityStore } from '../../src/index.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import type { RecipeAppConfig } from './config.js';
+import { captureAppChanges } from './data/capture.js';
 import { migrate, openDatabase, type AppDb } from './data/database.js';
 import { createAccounts } from './domain/accounts.js';
 import { activityCatalog, activityFor, type AppActivity } from './domain/activity.js';
@@ -12,7 +13,7 @@ import { createAdmin } from './domain/admin.js';
 import { createPlans } from './domain/plans.js';
 import { createRecipes } from './domain/recipes.js';
 import { createHttpApp } from './http/server.js';
-import { seed } from './seed.js';
+import { seed, SEED_ACTOR } from './seed.js';
 
 export interface RunningRecipeApp {
   /** `http://host:port`, with the port actually bound. */
@@ -27,8 +28,9 @@ export interface RunningRecipeApp {
 }
 
 /**
- * Wires the app: the database (SQLite file or PostgreSQL), its tables and seed data, the
- * activity logger on the same database, the services, and the HTTP server.
+ * Wires the app: the database (SQLite file or PostgreSQL), its tables, the activity logger on
+ * the same database, change capture of the recipes and users tables, the seed data, the
+ * services, and the HTTP server.
  */
 export async function startRecipeApp(config: RecipeAppConfig): Promise<RunningRecipeApp> {
   const database = openDatabase(config);
@@ -36,7 +38,6 @@ export async function startRecipeApp(config: RecipeAppConfig): Promise<RunningRe
   let activity: AppActivity | undefined;
   try {
     await migrate(db);
-    const seeded = await seed(db, config.admin);
 
     // The activity log lives beside the app's tables. On SQLite the store opens the same file
     // (its writer thread has its own connection); on PostgreSQL it shares the app's pool.
@@ -49,6 +50,11 @@ export async function startRecipeApp(config: RecipeAppConfig): Promise<RunningRe
       // A year of history; the log's own reads (activity.*) for 30 days. One instance purges at a time.
       retention: { days: 365, rules: [{ action: 'activity.*', days: 30 }] },
     });
+    // After the migrations, so that a column they add is captured too; before the seed, so
+    // that the seeded rows are in the log (as the seed's).
+    await captureAppChanges(db, activity);
+    const root = activity;
+    const seeded = await seed(db, config.admin, (trx) => root.with({ actor: SEED_ACTOR }).changes(trx));
     const scoped = activityFor(activity);
 
     const services = {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RecipeAppConfig } from './config.js';
-import type { AppDb } from './data/database.js';
+import { inTransaction, type AppDb, type AppTrx } from './data/database.js';
 import * as recipes from './data/recipes.js';
 import * as users from './data/users.js';
 import { hashPassword } from './domain/passwords.js';
@@ -25,12 +25,30 @@ export const SAMPLE_RECIPES: SampleRecipe[] = [
   { title: 'Roast Chicken and Vegetables', description: 'One tray, one hour.', diet: 'omnivore', allergens: [], calories: 620, ingredients: ['chicken thighs', 'potatoes', 'carrots', 'onion', 'thyme'], instructions: 'Toss everything in oil and thyme, roast at 200 °C for 50 minutes.' },
 ];
 
+/** Who the seeded rows are attributed to in the activity log. */
+export const SEED_ACTOR = { type: 'system', id: 'recipe-app.seed', name: 'Seed data' } as const;
+
 /**
  * First start: the admin account (from ADMIN_EMAIL / ADMIN_PASSWORD, or the defaults) and the
- * sample recipes. Later starts change nothing: the admin is matched by email, and recipes are
- * seeded only into an empty table.
+ * sample recipes, in one transaction. Later starts change nothing: the admin is matched by
+ * email, and recipes are seeded only into an empty table.
+ *
+ * `attribute`, when given, is called first with the transaction: the app passes
+ * `(trx) => activity.with({ actor: SEED_ACTOR }).changes(trx)`, so that the rows change capture
+ * records are the seed's, not an anonymous `database` change.
  */
-export async function seed(db: AppDb, admin: RecipeAppConfig['admin']): Promise<{ adminCreated: boolean; recipesCreated: number }> {
+export async function seed(
+  db: AppDb,
+  admin: RecipeAppConfig['admin'],
+  attribute?: (trx: AppTrx) => Promise<void>,
+): Promise<{ adminCreated: boolean; recipesCreated: number }> {
+  return inTransaction(db, async (trx) => {
+    await attribute?.(trx);
+    return seedIn(trx, admin);
+  });
+}
+
+async function seedIn(db: AppTrx, admin: RecipeAppConfig['admin']): Promise<{ adminCreated: boolean; recipesCreated: number }> {
   const now = new Date().toISOString();
   let adminCreated = false;
   if (!(await users.findUserByEmail(db, admin.email))) {
@@ -49,7 +67,7 @@ export async function seed(db: AppDb, admin: RecipeAppConfig['admin']): Promise<
   let recipesCreated = 0;
   if ((await recipes.countRecipes(db)) === 0) {
     for (const sample of SAMPLE_RECIPES) {
-      await recipes.insertRecipe(db, recipes.toRow({ id: randomUUID(), slug: slugify(sample.title), ...sample, active: true, createdAt: now, updatedAt: now }));
+      await recipes.insertRecipe(db, recipes.toRow({ id: randomUUID(), slug: slugify(sample.title), ...sample, published: true, active: true, createdAt: now, updatedAt: now }));
       recipesCreated++;
     }
   }

@@ -8,8 +8,9 @@ const XSS_TITLE = '<img src=x onerror=alert(1)>';
 /**
  * The acceptance path of the reference app in real headless Chromium: the seeded admin logs
  * in through the home page, a user's plan generation fails, and the admin finds that failure
- * in the Activity Logs page, opens it, pages through the log, and sees a recipe titled with
- * markup rendered as text.
+ * in the Activity Logs page, opens it, pages through the log, sees a recipe titled with
+ * markup rendered as text, and publishes the drafts from the home page, each recorded by change
+ * capture as the admin's.
  */
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', () => {
   let app: TestApp;
@@ -26,6 +27,13 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
       body: { title: XSS_TITLE, diet: 'vegan', allergens: [], calories: 300, ingredients: ['toast'], instructions: 'Toast.' },
     });
     expect(created.status).toBe(201);
+    for (let i = 1; i <= 3; i++) {
+      const draft = await app.request('POST', '/admin/recipes', {
+        token: adminToken,
+        body: { title: `Draft Soup ${i}`, diet: 'vegan', allergens: [], calories: 250, ingredients: ['water'], instructions: 'Simmer.', draft: true },
+      });
+      expect(draft.status).toBe(201);
+    }
     // A user whose preferences too few recipes fit: plan generation fails, with its reason.
     const { token } = await app.signup('Picky Eater');
     await app.request('PUT', '/me/preferences', { token, body: { diet: 'vegan', allergies: ['soy'], caloriesPerDay: 1800, mealsPerDay: 3 } });
@@ -99,9 +107,30 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
     await expect.poll(() => cell.count()).toBeGreaterThan(0);
     expect(await cell.first().isVisible()).toBe(true);
     expect(await page.locator('img').count()).toBe(0);
-    await rows().filter({ hasText: 'recipe.create' }).first().click();
+    await rows().filter({ hasText: 'recipe.created' }).first().click();
     await page.locator('#detail-body').waitFor();
     await page.screenshot({ path: screenshotPath('recipe-app-logs.png'), fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  it('publishes every draft with the home page\'s button: one recipe.updated per recipe in Activity Logs, by the admin', async () => {
+    await page.goto(app.url);
+    expect(await page.locator('#drafts').textContent()).toBe('3 draft recipes waiting.');
+    await page.getByRole('button', { name: 'Publish all drafts' }).click();
+    await page.waitForURL(/\/admin\/logs\?action=recipe\.updated/);
+    const published = rows().filter({ hasText: 'Draft Soup' });
+    await expect.poll(() => published.count()).toBe(3);
+    for (const text of await published.allTextContents()) {
+      expect(text).toContain('recipe.updated');
+      expect(text).toContain('Admin');
+    }
+    await published.first().click();
+    // The detail's Changes table: the one field, 0 before and 1 after.
+    await expect.poll(() => page.locator('#detail-body').textContent()).toMatch(/Changes.*published\s*0\s*1/s);
+    await page.goto(app.url);
+    expect(await page.locator('#drafts').textContent()).toBe('0 draft recipes waiting.');
+    expect(await page.getByRole('button', { name: 'Publish all drafts' }).isDisabled()).toBe(true);
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
   });

@@ -71,7 +71,10 @@ describe('npm start', () => {
     expect(alive(pgid), 'no process of the group is left').toBe(false);
     expect(output).toContain('stopped; every activity event is written');
 
-    const rows = readSqliteActivity(databaseFile);
+    const all = readSqliteActivity(databaseFile);
+    // Change capture's records (metadata.table) apart from the events the app logs.
+    const captured = all.filter((row) => row.metadata?.table);
+    const rows = all.filter((row) => !row.metadata?.table);
     const summary = rows.map((row) => `${row.action}:${row.status}`);
     expect(summary).toEqual([
       'user.signup:success',
@@ -87,5 +90,13 @@ describe('npm start', () => {
       'user.logout',
     ]);
     expect(rows[0]!.context).toMatchObject({ requestId: 'npm-start-authsignup', route: '/auth/signup', ip: '127.0.0.1' });
+    // The seed's admin and sample recipes, as the seed (one statement apart: no order within it),
+    // then the newcomer's row, inserted by the sign-up request.
+    const seeded = captured.filter((row) => row.actor_type === 'system' && row.actor_id === 'recipe-app.seed');
+    expect(seeded.map((row) => row.action).sort()).toEqual([...Array(12).fill('recipe.created'), 'user.created']);
+    expect(seeded.find((row) => row.action === 'user.created')!.target_name).toBe(ADMIN.email);
+    const rest = captured.filter((row) => !seeded.includes(row));
+    expect(rest.map((row) => `${row.action}:${row.target_id}:${row.context?.requestId}`)).toEqual([`user.created:${user.id}:npm-start-authsignup`]);
+    expect(JSON.stringify(captured)).not.toContain('scrypt$');
   }, 60_000);
 });

@@ -17,6 +17,7 @@ describe.skipIf(!POSTGRES_URL)('recipe app on PostgreSQL (DATABASE_URL)', () => 
   const schema = `recipe_app_${process.pid}_${Date.now()}`;
   let admin: pg.Client;
   let app: TestApp;
+  let adminId: string;
 
   beforeAll(async () => {
     admin = new pg.Client({ connectionString: POSTGRES_URL });
@@ -42,8 +43,16 @@ describe.skipIf(!POSTGRES_URL)('recipe app on PostgreSQL (DATABASE_URL)', () => 
     expect((await app.request('GET', '/recipes?q=chicken')).body.total).toBe(2);
   });
 
-  it('serves the app and logs to PostgreSQL, the recipe update inside the same transaction', async () => {
+  /** The captured records (metadata.table) apart from the events the app logs. */
+  async function stored() {
+    const { rows } = await admin.query(`select * from ${schema}.activity_logs order by id`);
+    const all = rows.map(parseRow);
+    return { logged: all.filter((r) => !r.metadata?.table), captured: all.filter((r) => r.metadata?.table) };
+  }
+
+  it('serves the app and logs to PostgreSQL; the recipe update captured inside its transaction, as the admin', async () => {
     const adminToken = await app.login(ADMIN.email, ADMIN.password);
+    adminId = (await app.request('GET', '/me', { token: adminToken })).body.user.id;
     const { token, user } = await app.signup('Pg Cook');
     await app.request('PUT', '/me/preferences', { token, body: { diet: 'vegan', allergies: [], caloriesPerDay: 2000, mealsPerDay: 3 } });
     const refused = await app.request('POST', '/plans', { token });
@@ -55,23 +64,70 @@ describe.skipIf(!POSTGRES_URL)('recipe app on PostgreSQL (DATABASE_URL)', () => 
     expect((await app.request('GET', '/me', { token })).status).toBe(403);
     await app.activity.flush();
 
-    const { rows } = await admin.query(`select * from ${schema}.activity_logs order by id`);
-    const stored = rows.map(parseRow);
-    expect(stored.map((r) => `${r.action}:${r.status}`)).toEqual([
+    const { logged, captured } = await stored();
+    expect(logged.map((r) => `${r.action}:${r.status}`)).toEqual([
       'user.login:success',
       'user.signup:success',
       'user.preferences.update:success',
       'plan.generate:failure',
-      'recipe.update:success',
-      'admin.user.suspend:success',
       'http.get:denied',
     ]);
-    const update = stored.find((r) => r.action === 'recipe.update')!;
-    expect(update).toMatchObject({ actor_type: 'admin', target_type: 'recipe', target_id: recipe.id, target_name: 'Beef Chili' });
+    const seeded = captured.filter((r) => r.actor_id === 'recipe-app.seed');
+    expect(seeded.map((r) => r.action).sort()).toEqual([...Array(12).fill('recipe.created'), 'user.created']);
+    expect(captured.filter((r) => !seeded.includes(r)).map((r) => `${r.action}:${r.actor_type}`)).toEqual([
+      'user.created:anonymous',
+      'recipe.updated:admin',
+      'user.updated:admin',
+    ]);
+    const update = captured.find((r) => r.action === 'recipe.updated')!;
+    expect(update).toMatchObject({ actor_type: 'admin', actor_id: adminId, actor_name: 'Admin', target_type: 'recipe', target_id: recipe.id, target_name: 'Beef Chili' });
     expect(update.changes).toEqual({ calories: { before: 650, after: 640 } });
     expect(update.context).toMatchObject({ requestId: 'pg-update-1', route: '/admin/recipes/:id', method: 'PATCH' });
     expect(update.occurred_at).toBeInstanceOf(Date);
-    expect(stored.find((r) => r.action === 'plan.generate')!.metadata).toMatchObject({ reason: 'not_enough_recipes', needed: 7 });
+    const suspend = captured.find((r) => r.action === 'user.updated')!;
+    expect(suspend).toMatchObject({ actor_id: adminId, target_id: user.id, target_name: user.email, changes: { status: { before: 'active', after: 'suspended' } } });
+    const signedUp = captured.find((r) => r.action === 'user.created' && r.target_id === user.id)!;
+    expect(signedUp.changes.password_hash).toEqual({ before: null, after: '[REDACTED]' });
+    expect(JSON.stringify(captured)).not.toContain('scrypt$');
+    expect(logged.find((r) => r.action === 'plan.generate')!.metadata).toMatchObject({ reason: 'not_enough_recipes', needed: 7 });
     expect((await admin.query(`select calories from ${schema}.recipes where id = $1`, [recipe.id])).rows[0].calories).toBe(640);
+  });
+
+  it('records a bulk publish as one recipe.updated per recipe, by the admin', async () => {
+    const adminToken = await app.login(ADMIN.email, ADMIN.password);
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const created = await app.request('POST', '/admin/recipes', {
+        token: adminToken,
+        body: { title: `Pg Draft ${i}`, diet: 'vegan', allergens: [], calories: 300, ingredients: ['beans'], instructions: 'Cook.', draft: true },
+      });
+      ids.push(created.body.recipe.id);
+    }
+    const published = await app.request('POST', '/admin/recipes/publish', { token: adminToken, headers: { 'x-request-id': 'pg-publish' } });
+    expect(published.status).toBe(200);
+    expect(published.body).toEqual({ published: [...ids].sort() });
+    const { captured } = await stored();
+    const rows = captured.filter((r) => r.context?.requestId === 'pg-publish');
+    expect(rows.map((r) => r.target_id).sort()).toEqual([...ids].sort());
+    for (const row of rows) {
+      expect(row).toMatchObject({ action: 'recipe.updated', actor_type: 'admin', actor_id: adminId, context: { route: '/admin/recipes/publish' } });
+      expect(row.changes).toEqual({ published: { before: 0, after: 1 } });
+    }
+  });
+
+  it('records a row changed by hand (psql on the app\'s DATABASE_URL) with the actor database and the database user', async () => {
+    const psql = new pg.Client({ connectionString: inSchema(POSTGRES_URL!, schema), application_name: 'psql' });
+    await psql.connect();
+    try {
+      await psql.query(`update recipes set calories = 660 where slug = 'beef-chili'`);
+    } finally {
+      await psql.end();
+    }
+    const { rows } = await admin.query<{ current_user: string }>('select current_user');
+    const { captured } = await stored();
+    const byHand = captured.filter((r) => r.actor_type === 'database');
+    expect(byHand).toHaveLength(1);
+    expect(byHand[0]).toMatchObject({ action: 'recipe.updated', actor_id: rows[0]!.current_user, actor_name: 'psql', target_name: 'Beef Chili', context: null });
+    expect(byHand[0]!.changes).toEqual({ calories: { before: 640, after: 660 } });
   });
 });

@@ -48,6 +48,8 @@ export interface RecipeTable {
   /** JSON array of strings. */
   ingredients: string;
   instructions: string;
+  /** 0 for a draft: not in the public catalogue until published. */
+  published: number;
   active: number;
   created_at: string;
   updated_at: string;
@@ -153,10 +155,16 @@ export async function migrate(db: AppDb): Promise<void> {
     .addColumn('calories', 'integer', (c) => c.notNull())
     .addColumn('ingredients', 'text', (c) => c.notNull())
     .addColumn('instructions', 'text', (c) => c.notNull())
+    .addColumn('published', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('active', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
+  // A database made before drafts existed: every recipe it has is published.
+  const recipes = (await db.introspection.getTables()).find((table) => table.name === 'recipes');
+  if (recipes && !recipes.columns.some((column) => column.name === 'published')) {
+    await db.schema.alterTable('recipes').addColumn('published', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  }
   await db.schema.createIndex('recipes_active_title_idx').ifNotExists().on('recipes').columns(['active', 'title']).execute();
   await db.schema
     .createTable('meal_plans')

@@ -15,6 +15,7 @@ export function toRecipe(row: RecipeTable): Recipe {
     calories: row.calories,
     ingredients: JSON.parse(row.ingredients) as string[],
     instructions: row.instructions,
+    published: row.published === 1,
     active: row.active === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -32,6 +33,7 @@ export function toRow(recipe: Recipe): RecipeTable {
     calories: recipe.calories,
     ingredients: JSON.stringify(recipe.ingredients),
     instructions: recipe.instructions,
+    published: recipe.published ? 1 : 0,
     active: recipe.active ? 1 : 0,
     created_at: recipe.createdAt,
     updated_at: recipe.updatedAt,
@@ -60,14 +62,35 @@ export async function updateRecipe(db: AppQueryable, id: string, row: Partial<Re
   await db.updateTable('recipes').set(row).where('id', '=', id).execute();
 }
 
+export async function countDrafts(db: AppQueryable): Promise<number> {
+  const row = await db
+    .selectFrom('recipes')
+    .select((eb) => eb.fn.countAll<string | number>().as('n'))
+    .where('published', '=', 0)
+    .where('active', '=', 1)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function countRecipes(db: AppQueryable): Promise<number> {
   const row = await db.selectFrom('recipes').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
-/** Active recipes only, by title; `q` matches the title or the description. */
+/**
+ * Publishes drafts in one UPDATE statement: those of `ids`, or every draft when `ids` is left
+ * out. Deleted recipes stay as they are. Returns the ids published.
+ */
+export async function publishDrafts(db: AppQueryable, ids: readonly string[] | undefined, now: string): Promise<string[]> {
+  let query = db.updateTable('recipes').set({ published: 1, updated_at: now }).where('published', '=', 0).where('active', '=', 1);
+  if (ids) query = query.where('id', 'in', ids);
+  const rows = await query.returning('id').execute();
+  return rows.map((row) => row.id).sort();
+}
+
+/** The public catalogue: active, published recipes, by title; `q` matches the title or the description. */
 export async function searchActiveRecipes(db: AppQueryable, search: { q?: string | undefined; limit: number; offset: number }) {
-  let query = db.selectFrom('recipes').where('active', '=', 1);
+  let query = db.selectFrom('recipes').where('active', '=', 1).where('published', '=', 1);
   if (search.q) {
     const pattern = likePattern(search.q);
     query = query.where(({ or }) =>
@@ -82,5 +105,5 @@ export async function searchActiveRecipes(db: AppQueryable, search: { q?: string
 }
 
 export async function listActiveRecipes(db: AppQueryable): Promise<RecipeTable[]> {
-  return db.selectFrom('recipes').selectAll().where('active', '=', 1).orderBy('title').orderBy('id').execute();
+  return db.selectFrom('recipes').selectAll().where('active', '=', 1).where('published', '=', 1).orderBy('title').orderBy('id').execute();
 }

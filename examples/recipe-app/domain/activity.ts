@@ -4,7 +4,10 @@ import { tryCurrentActivity, type ActivityLogger } from '../../../src/index.js';
 /**
  * The actions this app records, each with the schema of its metadata: `log()` type-checks
  * them at compile time and the logger validates them before storing. Automatic events of the
- * middleware (`http.*`, `system.error`) and of the admin API (`activity.*`) are not cataloged.
+ * middleware (`http.*`, `system.error`), of the admin API (`activity.*`) and of change capture
+ * (`recipe.created|updated|deleted`, `user.created|updated|deleted`: see data/capture.ts) are
+ * not cataloged. The admin's recipe and user actions are logged here only when refused or
+ * invalid: a successful one is the captured row change.
  */
 const reason = z.string().max(64).optional();
 
@@ -18,6 +21,7 @@ export const activityCatalog = {
   'recipe.create': z.object({ slug: z.string().optional(), reason }),
   'recipe.update': z.object({ slug: z.string().optional(), reason }),
   'recipe.delete': z.object({ slug: z.string().optional(), reason }),
+  'recipe.publish': z.object({ reason }),
   'plan.generate': z.object({
     weekStart: z.string().optional(),
     meals: z.number().int().optional(),

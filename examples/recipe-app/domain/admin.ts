@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { inTransaction, type AppDb } from '../data/database.js';
 import * as plans from '../data/plans.js';
 import * as users from '../data/users.js';
-import { userTarget, type AppActivity } from './activity.js';
+import type { AppActivity } from './activity.js';
 import { AppError, isAppError } from './errors.js';
 import type { Page, Preferences, User } from './types.js';
 import { pageWindow, parseInput } from './validation.js';
@@ -35,7 +35,10 @@ export interface UserDetail {
   plan: PlanStatus;
 }
 
-/** The admin's view of users, and suspension. */
+/**
+ * The admin's view of users, and suspension. A suspension or reactivation is recorded by change
+ * capture (user.updated, `status` before and after); refusals are logged here.
+ */
 export function createAdmin(db: AppDb, activity: () => AppActivity) {
   async function setStatus(admin: User, id: string, status: User['status']): Promise<User> {
     const action = status === 'suspended' ? 'admin.user.suspend' : 'admin.user.reactivate';
@@ -46,11 +49,9 @@ export function createAdmin(db: AppDb, activity: () => AppActivity) {
         if (!row) throw new AppError('not_found', 'user_not_found', `no user ${JSON.stringify(id)}`);
         if (row.status === status) throw new AppError('conflict', `already_${status}`, `the user is already ${status}`);
         const now = new Date().toISOString();
+        // Recorded by change capture as user.updated with the status before and after.
         await users.setUserStatus(trx, id, status, now);
-        const user: User = { ...users.toUser(row), status, updatedAt: now };
-        // The status change and its audit record commit together.
-        await activity().logInTransaction(trx, { action, target: userTarget(user), changes: { before: { status: row.status }, after: { status } } });
-        return user;
+        return { ...users.toUser(row), status, updatedAt: now };
       });
     } catch (error) {
       if (isAppError(error)) activity().log({ action, status: 'failure', target: { type: 'user', id }, metadata: { reason: error.code } });

@@ -16,19 +16,19 @@ const recipeFields = {
   ingredients: z.array(z.string().trim().min(1).max(200)).min(1).max(60),
   instructions: z.string().trim().min(1).max(10_000),
 };
-const createSchema = z.strictObject({ ...recipeFields, description: recipeFields.description.default('') });
+const createSchema = z.strictObject({ ...recipeFields, description: recipeFields.description.default(''), draft: z.boolean().default(false) });
 const updateSchema = z
   .strictObject(recipeFields)
   .partial()
   .refine((patch) => Object.keys(patch).length > 0, 'nothing to update');
+
+const publishSchema = z.strictObject({ ids: z.array(z.string().min(1).max(100)).min(1).max(1000).optional() });
 
 export const listSchema = z.object({
   q: z.string().trim().max(100).optional(),
   page: z.coerce.number().int().min(1).max(10_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(100).default(20),
 });
-
-type EditableRecipe = Pick<Recipe, 'title' | 'slug' | 'description' | 'diet' | 'allergens' | 'calories' | 'ingredients' | 'instructions'>;
 
 /** `Spicy Lentil Soup!` → `spicy-lentil-soup`. */
 export function slugify(title: string): string {
@@ -52,30 +52,31 @@ async function uniqueSlug(db: AppDb | AppTrx, title: string, exceptId?: string):
   }
 }
 
-function editable(recipe: Recipe): EditableRecipe {
-  const { title, slug, description, diet, allergens, calories, ingredients, instructions } = recipe;
-  return { title, slug, description, diet, allergens, calories, ingredients, instructions };
-}
-
-/** The public catalogue, and the admin's create, update and (soft) delete. */
+/**
+ * The public catalogue, and the admin's create, update, publish and (soft) delete. Their row
+ * changes are recorded by change capture (data/capture.ts); the services log only what a row
+ * cannot say: a refused or invalid attempt.
+ */
 export function createRecipes(db: AppDb, activity: () => AppActivity) {
-  const target = (recipe: Pick<Recipe, 'id' | 'title'>) => ({ type: 'recipe', id: recipe.id, name: recipe.title });
-
   return {
-    /** Active recipes, by title, with search (`q` in title or description) and pagination. */
+    /** Active, published recipes, by title, with search (`q` in title or description) and pagination. */
     async list(query: unknown): Promise<Page<Recipe>> {
       const { q, page, pageSize } = parseInput(listSchema, query);
       const { rows, total } = await recipes.searchActiveRecipes(db, { q, ...pageWindow(page, pageSize) });
       return { items: rows.map(recipes.toRecipe), page, pageSize, total };
     },
 
-    /** One active recipe by id or slug; a deleted one is not found. */
+    /** One active, published recipe by id or slug; a deleted one or a draft is not found. */
     async get(idOrSlug: string): Promise<Recipe> {
       const row = await recipes.findRecipe(db, idOrSlug);
-      if (!row || row.active !== 1) throw new AppError('not_found', 'recipe_not_found', `no recipe ${JSON.stringify(idOrSlug)}`);
+      if (!row || row.active !== 1 || row.published !== 1) throw new AppError('not_found', 'recipe_not_found', `no recipe ${JSON.stringify(idOrSlug)}`);
       return recipes.toRecipe(row);
     },
 
+    /** How many drafts wait to be published (the admin's home page shows it). */
+    countDrafts: () => recipes.countDrafts(db),
+
+    /** A new recipe, published unless `draft: true` (then only admins see it until it is published). */
     async create(input: unknown): Promise<Recipe> {
       let fields: z.output<typeof createSchema>;
       try {
@@ -84,22 +85,20 @@ export function createRecipes(db: AppDb, activity: () => AppActivity) {
         activity().log({ action: 'recipe.create', status: 'failure', metadata: { reason: 'invalid_input' } });
         throw error;
       }
+      const { draft, ...recipeFields } = fields;
       const now = new Date().toISOString();
-      // The recipe and its activity commit together, or neither does.
+      // Recorded by change capture as recipe.created, with every column, in this transaction.
       return inTransaction(db, async (trx) => {
-        const recipe: Recipe = { id: randomUUID(), slug: await uniqueSlug(trx, fields.title), ...fields, active: true, createdAt: now, updatedAt: now };
+        const recipe: Recipe = { id: randomUUID(), slug: await uniqueSlug(trx, fields.title), ...recipeFields, published: !draft, active: true, createdAt: now, updatedAt: now };
         await recipes.insertRecipe(trx, recipes.toRow(recipe));
-        await activity().logInTransaction(trx, {
-          action: 'recipe.create',
-          target: target(recipe),
-          metadata: { slug: recipe.slug },
-          changes: { before: null, after: editable(recipe) },
-        });
         return recipe;
       });
     },
 
-    /** Updates the given fields; a new title gets a new slug. `updatedAt` is set, `createdAt` kept. */
+    /**
+     * Updates the given fields; a new title gets a new slug. `updatedAt` is set, `createdAt`
+     * kept. Recorded by change capture as recipe.updated, with the columns that changed.
+     */
     async update(id: string, input: unknown): Promise<Recipe> {
       try {
         const patch = parseInput(updateSchema, input);
@@ -111,12 +110,6 @@ export function createRecipes(db: AppDb, activity: () => AppActivity) {
           const after: Recipe = { ...before, ...patch, slug, updatedAt: new Date().toISOString() };
           const { id: _id, created_at: _createdAt, ...changed } = recipes.toRow(after);
           await recipes.updateRecipe(trx, id, changed);
-          await activity().logInTransaction(trx, {
-            action: 'recipe.update',
-            target: target(after),
-            metadata: { slug: after.slug },
-            changes: { before: editable(before), after: editable(after) },
-          });
           return after;
         });
       } catch (error) {
@@ -127,7 +120,25 @@ export function createRecipes(db: AppDb, activity: () => AppActivity) {
       }
     },
 
-    /** Soft delete: the recipe stays in the database, inactive, and leaves the public lists. */
+    /**
+     * Publishes drafts in one UPDATE statement: those named by `ids`, or all of them. Change
+     * capture records one recipe.updated (`published: 0 → 1`) per recipe published.
+     */
+    async publish(input: unknown): Promise<{ published: string[] }> {
+      let ids: string[] | undefined;
+      try {
+        ({ ids } = parseInput(publishSchema, input ?? {}));
+      } catch (error) {
+        activity().log({ action: 'recipe.publish', status: 'failure', metadata: { reason: 'invalid_input' } });
+        throw error;
+      }
+      return { published: await recipes.publishDrafts(db, ids, new Date().toISOString()) };
+    },
+
+    /**
+     * Soft delete: the recipe stays in the database, inactive, and leaves the public lists.
+     * Recorded by change capture as recipe.updated with `active: 1 → 0`.
+     */
     async remove(id: string): Promise<Recipe> {
       try {
         return await inTransaction(db, async (trx) => {
@@ -135,12 +146,6 @@ export function createRecipes(db: AppDb, activity: () => AppActivity) {
           if (!row || row.id !== id || row.active !== 1) throw new AppError('not_found', 'recipe_not_found', `no active recipe ${JSON.stringify(id)}`);
           const after: Recipe = { ...recipes.toRecipe(row), active: false, updatedAt: new Date().toISOString() };
           await recipes.updateRecipe(trx, id, { active: 0, updated_at: after.updatedAt });
-          await activity().logInTransaction(trx, {
-            action: 'recipe.delete',
-            target: target(after),
-            metadata: { slug: after.slug },
-            changes: { before: { active: true }, after: { active: false } },
-          });
           return after;
         });
       } catch (error) {

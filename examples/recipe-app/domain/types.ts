@@ -33,6 +33,9 @@ export interface Recipe {
   calories: number;
   ingredients: string[];
   instructions: string;
+  /** False for a draft: only admins see it until it is published. */
+  published: boolean;
+  /** False once deleted (a soft delete). */
   active: boolean;
   createdAt: string;
   updatedAt: string;

@@ -16,10 +16,11 @@ export const HOME_PAGE_POLICY = [
 ].join('; ');
 
 /**
- * The one HTML page of the reference server: a sign-in form, and links for a signed-in user.
- * Everything else is the JSON API.
+ * The one HTML page of the reference server: a sign-in form, and links for a signed-in user;
+ * for an admin, the drafts waiting and a button publishing them all. Everything else is the
+ * JSON API.
  */
-export function homePage(user: User | undefined, error?: string): string {
+export function homePage(user: User | undefined, error?: string, admin?: { drafts: number }): string {
   const body = user
     ? `<p>Signed in as <strong>${escapeHtml(user.name)}</strong> (${escapeHtml(user.email)}, ${user.role}).</p>
 <ul>
@@ -27,7 +28,7 @@ export function homePage(user: User | undefined, error?: string): string {
   <li><a href="/me">My account (JSON)</a></li>
   ${user.role === 'admin' ? '<li><a href="/admin/logs">Activity Logs</a></li>\n  <li><a href="/admin/users">Users (JSON)</a></li>' : ''}
 </ul>
-<form method="post" action="/auth/logout"><button>Log out</button></form>
+${admin ? `<form method="post" action="/admin/recipes/publish"><p id="drafts">${admin.drafts === 1 ? '1 draft recipe' : `${admin.drafts} draft recipes`} waiting.</p><button${admin.drafts === 0 ? ' disabled' : ''}>Publish all drafts</button></form>\n` : ''}<form method="post" action="/auth/logout"><button>Log out</button></form>
 <form method="post" action="/auth/logout/all"><button>Log out everywhere</button></form>`
     : `${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/auth/login">

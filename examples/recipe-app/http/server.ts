@@ -52,8 +52,9 @@ export function createHttpApp(services: Services, activity: AppActivity): expres
   inner.use(express.json({ limit: '100kb' }), express.urlencoded({ extended: false, limit: '10kb' }));
 
   // ---- pages and accounts ----
-  api.get('/', (req, res) => {
-    sendPage(res, 200, homePage(req.user?.status === 'active' ? req.user : undefined));
+  api.get('/', async (req, res) => {
+    const user = req.user?.status === 'active' ? req.user : undefined;
+    sendPage(res, 200, homePage(user, undefined, user?.role === 'admin' ? { drafts: await recipes.countDrafts() } : undefined));
   });
 
   api.post('/auth/signup', async (req, res) => {
@@ -110,6 +111,14 @@ export function createHttpApp(services: Services, activity: AppActivity): expres
   });
   api.post('/admin/recipes', requireAdmin, async (req, res) => {
     res.status(201).json({ recipe: await recipes.create(req.body) });
+  });
+  // Drafts published in one UPDATE: `{ ids }`, or every draft with no body (the home page's button).
+  api.post('/admin/recipes/publish', requireAdmin, async (req, res) => {
+    const fromForm = typeof req.is('application/x-www-form-urlencoded') === 'string';
+    const result = await recipes.publish(fromForm ? {} : req.body);
+    // A browser goes on to the records change capture made of it.
+    if (fromForm) res.redirect(303, '/admin/logs?action=recipe.updated');
+    else res.json(result);
   });
   api.patch('/admin/recipes/:id', requireAdmin, async (req, res) => {
     res.json({ recipe: await recipes.update(String(req.params.id), req.body) });

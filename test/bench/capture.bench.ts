@@ -239,10 +239,208 @@ async function runDatabase(dialect: Dialect): Promise<void> {
     report(`bulk update of ${ROWS} rows: audited`, `${median(bulkTimes.audited).toFixed(1)} ms`, list(bulkTimes.audited, 1));
     const bulkRatio = median(bulkTimes.audited) / median(bulkTimes.plain);
     report(`ratio bulk audited / plain (target <= ${BULK_TARGET})`, bulkRatio.toFixed(3), verdict(bulkRatio <= BULK_TARGET));
+    if (singleRatio > SINGLE_TARGET || bulkRatio > BULK_TARGET) await diagnose(bench, { single: singleRatio > SINGLE_TARGET, bulk: bulkRatio > BULK_TARGET });
   } finally {
     await bench.cap.cleanup();
   }
   console.log(`  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+// ---- where the time goes, where a target misses ------------------------------------------------
+
+type Layer = 'no trigger' | 'empty row trigger' | 'constant row into log copy, PK only' | 'constant row into log table' | 'full capture';
+const LAYERS: Layer[] = ['no trigger', 'empty row trigger', 'constant row into log copy, PK only', 'constant row into log table', 'full capture'];
+
+/**
+ * Tables identical to the audited one with cheaper triggers: one that fires and does nothing,
+ * one that inserts a constant record (a time-ordered unique id, the row's id and title, fixed
+ * JSON) into a copy of the log table with its primary key only, and one that inserts the same
+ * into the log table itself (its primary key and six secondary indexes).
+ */
+async function layerTables(bench: Bench): Promise<{ tables: Map<Layer, string>; drop: () => Promise<void> }> {
+  const { cap } = bench;
+  const log = cap.logTable;
+  const copy = `${log}_nix`;
+  const [empty, copied, logged] = [uniqueName('bench_recipes_empty'), uniqueName('bench_recipes_copy'), uniqueName('bench_recipes_log')];
+  for (const table of [empty, copied, logged]) await cap.createRecipes(table);
+  const columns = 'id, occurred_at, action, status, actor_type, actor_id, actor_name, target_type, target_id, target_name, tenant_id, metadata, changes, context';
+  const changes = `'{"title": {"before": "Slow-roasted tomato and fennel pasta No. 1", "after": "Slow-roasted tomato and fennel pasta No. 1 (edit 1)"}}'`;
+  const metadata = `'{"table": "recipes", "operation": "update"}'`;
+  const context = `'{"ip": "203.0.113.7", "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", "requestId": "req-8f3a", "method": "PATCH", "route": "/recipes/:id"}'`;
+  const values = (id: string, at: string, rowId: string) =>
+    `(${id}, ${at}, 'recipe.updated', 'success', 'user', 'u_1042', 'Ada Lovelace', 'recipe', ${rowId}, new.title, 't_7', ${metadata}, ${changes}, ${context})`;
+  const drops: string[] = [];
+  if (cap.dialect === 'postgres') {
+    await cap.outside(`create table "${copy}" as select * from "${log}" with no data`);
+    await cap.outside(`alter table "${copy}" add primary key (id)`);
+    drops.push(`drop table if exists "${copy}"`);
+    const fn = async (name: string, table: string, body: string) => {
+      await cap.outside(`create function "${name}"() returns trigger language plpgsql as $f$ begin ${body} return null; end $f$`);
+      await cap.outside(`create trigger bench_layer after update on "${table}" for each row execute function "${name}"()`);
+      drops.push(`drop function if exists "${name}"() cascade`);
+    };
+    const insert = (into: string) =>
+      `insert into "${into}" (${columns}) values ${values(`lpad(to_hex((extract(epoch from clock_timestamp()) * 1000000)::bigint), 14, '0') || gen_random_uuid()::text`, 'clock_timestamp()', 'new.id::text')};`;
+    await fn(`${empty}_fn`, empty, '');
+    await fn(`${copied}_fn`, copied, insert(copy));
+    await fn(`${logged}_fn`, logged, insert(log));
+  } else if (cap.dialect === 'mysql') {
+    await cap.outside(`create table \`${copy}\` as select * from \`${log}\` limit 0`);
+    await cap.outside(`alter table \`${copy}\` add primary key (id)`);
+    drops.push(`drop table if exists \`${copy}\``);
+    const insert = (into: string) =>
+      `insert into \`${into}\` (${columns}) values ${values(`concat(lpad(hex(timestampdiff(microsecond, '1970-01-01', utc_timestamp(6))), 14, '0'), uuid())`, 'utc_timestamp(3)', 'cast(new.id as char)')};`;
+    await cap.outside(`create trigger \`${empty}_au\` after update on \`${empty}\` for each row begin end`);
+    await cap.outside(`create trigger \`${copied}_au\` after update on \`${copied}\` for each row begin ${insert(copy)} end`);
+    await cap.outside(`create trigger \`${logged}_au\` after update on \`${logged}\` for each row begin ${insert(log)} end`);
+  } else {
+    const [{ sql: ddl }] = (await cap.outside(`select sql from sqlite_master where type = 'table' and name = ?`, [log])) as { sql: string }[];
+    await cap.outside(ddl!.replace(`"${log}"`, `"${copy}"`));
+    drops.push(`drop table if exists "${copy}"`);
+    const insert = (into: string) =>
+      `insert into "${into}" (${columns}) values ${values(`printf('%014x', cast((julianday('now') - 2440587.5) * 86400000000 as integer)) || hex(randomblob(12))`, `cast(round((julianday('now') - 2440587.5) * 86400000) as integer)`, 'cast(new.id as text)')};`;
+    // Temporary, as the app connection's capture triggers are; the stored ones have the same cost.
+    await bench.db.executeQuery(sql.raw(`create temp trigger "${empty}_au" after update on main."${empty}" begin select 1; end`).compile(bench.db));
+    await bench.db.executeQuery(sql.raw(`create temp trigger "${copied}_au" after update on main."${copied}" begin ${insert(copy)} end`).compile(bench.db));
+    await bench.db.executeQuery(sql.raw(`create temp trigger "${logged}_au" after update on main."${logged}" begin ${insert(log)} end`).compile(bench.db));
+  }
+  const tables = new Map<Layer, string>([
+    ['no trigger', bench.plain],
+    ['empty row trigger', empty],
+    ['constant row into log copy, PK only', copied],
+    ['constant row into log table', logged],
+    ['full capture', bench.audited],
+  ]);
+  return { tables, drop: async () => { for (const statement of drops) await cap.outside(statement).catch(() => undefined); } };
+}
+
+/** Empties the log table and its copy. */
+async function emptyLogs(bench: Bench): Promise<void> {
+  await emptyLog(bench);
+  const { cap } = bench;
+  await cap.outside(cap.dialect === 'sqlite' ? `delete from "${cap.logTable}_nix"` : `truncate table ${q(cap, `${cap.logTable}_nix`)}`);
+}
+
+/** PostgreSQL: the capture trigger's share of an UPDATE, as EXPLAIN ANALYZE reports it (rolled back). */
+async function explainTrigger(bench: Bench, where: string): Promise<string> {
+  let line = '';
+  const rollback = new Error('rollback');
+  await runWithActivityContext(bench.scoped, () =>
+    bench.db
+      .transaction()
+      .execute(async (trx) => {
+        const { rows } = await sql
+          .raw<{ 'QUERY PLAN': unknown }>(`explain (analyze, format json) update "${bench.audited}" set title = title || ' (explained)' ${where}`)
+          .execute(trx);
+        const plan = (rows[0]!['QUERY PLAN'] as { 'Execution Time': number; Triggers?: { 'Trigger Name': string; Time: number; Calls: number }[] }[])[0]!;
+        const trigger = plan.Triggers?.find((t) => t['Trigger Name'] === 'activity_log_capture');
+        const total = plan['Execution Time'];
+        line = trigger
+          ? `trigger ${trigger.Time.toFixed(2)} ms of ${total.toFixed(2)} ms (${((trigger.Time / total) * 100).toFixed(0)} %), ${trigger.Calls} calls, ${((trigger.Time * 1000) / trigger.Calls).toFixed(1)} µs a row`
+          : `no trigger time reported (${total.toFixed(2)} ms)`;
+        throw rollback;
+      })
+      .catch((error: unknown) => {
+        if (error !== rollback) throw error;
+      }),
+  );
+  return line;
+}
+
+/**
+ * SQLite: Kysely's SqliteDialect prepares every statement it runs, and SQLite compiles the
+ * triggers of a table into every statement that writes it. On a connection set up as the app's
+ * (the scope database attached, the same temporary triggers, the stored ones standing aside),
+ * the time to prepare the single-row UPDATE and to run it once prepared, audited vs plain.
+ */
+async function sqlitePrepare(bench: Bench): Promise<void> {
+  const { default: Database } = await import('better-sqlite3');
+  const { cap, db } = bench;
+  const file = String((await cap.outside(`select file from pragma_database_list where name = 'main'`))[0]!.file);
+  const { rows } = await sql<{ sql: string }>`select sql from temp.sqlite_master where type = 'trigger' and tbl_name = ${bench.audited}`.execute(db);
+  const connection = new Database(file, { timeout: 5000 });
+  try {
+    connection.exec(`attach database ':memory:' as activity_log_scope; create table activity_log_scope.context (id integer primary key, ctx text)`);
+    for (const row of rows) connection.exec(row.sql.replace(/^create trigger/i, 'create temp trigger'));
+    const times = { prepare: new Map<string, number[]>(), run: new Map<string, number[]>() };
+    for (let round = 0; round < 3; round++) {
+      for (const table of round % 2 === 0 ? [bench.plain, bench.audited] : [bench.audited, bench.plain]) {
+        const text = `update "${table}" set "title" = ? where "id" = ?`;
+        let started = performance.now();
+        for (let i = 0; i < 200; i++) connection.prepare(text);
+        (times.prepare.get(table) ?? times.prepare.set(table, []).get(table)!).push((performance.now() - started) / 200);
+        const statement = connection.prepare(text);
+        const edit = connection.transaction((i: number) => statement.run(`${titleOf(i + 1)} (prepared ${round})`, i + 1));
+        started = performance.now();
+        for (let i = 0; i < 200; i++) edit(i * 37);
+        (times.run.get(table) ?? times.run.set(table, []).get(table)!).push((performance.now() - started) / 200);
+      }
+    }
+    const m = (which: 'prepare' | 'run', table: string) => median(times[which].get(table)!);
+    report('  SQLite: prepare the UPDATE, plain / audited', `${m('prepare', bench.plain).toFixed(3)} / ${m('prepare', bench.audited).toFixed(3)} ms`, `ratio ${(m('prepare', bench.audited) / m('prepare', bench.plain)).toFixed(1)} (Kysely prepares it for every call)`);
+    report('  SQLite: run it prepared, in a transaction, plain / audited', `${m('run', bench.plain).toFixed(3)} / ${m('run', bench.audited).toFixed(3)} ms`, `ratio ${(m('run', bench.audited) / m('run', bench.plain)).toFixed(2)}`);
+  } finally {
+    connection.close();
+  }
+}
+
+async function indexCount(bench: Bench): Promise<number> {
+  const { cap } = bench;
+  const rows =
+    cap.dialect === 'postgres'
+      ? await cap.outside('select count(*) as n from pg_indexes where tablename = $1', [cap.logTable])
+      : cap.dialect === 'mysql'
+        ? await cap.outside('select count(distinct index_name) as n from information_schema.statistics where table_schema = database() and table_name = ?', [cap.logTable])
+        : await cap.outside(`select count(*) + 1 as n from sqlite_master where type = 'index' and tbl_name = ? and sql is not null`, [cap.logTable]);
+  return Number(rows[0]!.n);
+}
+
+/** Each layer's time for the workloads that missed, interleaved over rounds; medians, and each layer's share. */
+async function diagnose(bench: Bench, missed: { single: boolean; bulk: boolean }): Promise<void> {
+  const rounds = Math.max(3, Math.min(ROUNDS, 3));
+  console.log(`  where the time goes (same workload on identical tables with cheaper triggers, ${rounds} rounds; log table: ${await indexCount(bench)} indexes incl. primary key):`);
+  const { tables, drop } = await layerTables(bench);
+  try {
+    for (const table of [...tables.values()]) if (table !== bench.plain && table !== bench.audited) await refill(bench, table);
+    const single = new Map<Layer, number[]>(LAYERS.map((layer) => [layer, []]));
+    const many = new Map<Layer, number[]>(LAYERS.map((layer) => [layer, []]));
+    for (let round = 0; round < rounds; round++) {
+      const order = LAYERS.map((_, i) => LAYERS[(i + round) % LAYERS.length]!);
+      if (missed.single) {
+        for (const layer of order) {
+          await emptyLogs(bench);
+          single.get(layer)!.push(await singles(bench, tables.get(layer)!, 'scoped'));
+        }
+      }
+      if (missed.bulk) {
+        for (const layer of order) {
+          await refill(bench, tables.get(layer)!);
+          await emptyLogs(bench);
+          many.get(layer)!.push(await bulk(bench, tables.get(layer)!));
+        }
+      }
+    }
+    const print = (what: string, times: Map<Layer, number[]>, unit: (ms: number) => string) => {
+      const base = median(times.get('no trigger')!);
+      const full = median(times.get('full capture')!);
+      let previous = base;
+      for (const layer of LAYERS) {
+        const value = median(times.get(layer)!);
+        const share = layer === 'no trigger' ? '' : `, +${unit(value - previous)} over the line above (${(((value - previous) / (full - base)) * 100).toFixed(0)} % of the capture's cost)`;
+        report(`  ${what}: ${layer}`, unit(value), `ratio ${(value / base).toFixed(2)}${share}`);
+        previous = value;
+      }
+    };
+    if (missed.single) print('single', single, (ms) => `${ms.toFixed(3)} ms`);
+    if (missed.bulk) print('bulk', many, (ms) => `${ms.toFixed(1)} ms`);
+    if (bench.cap.dialect === 'sqlite' && missed.single) await sqlitePrepare(bench);
+    if (bench.cap.dialect === 'postgres') {
+      if (missed.single) report('  EXPLAIN ANALYZE, single-row update', await explainTrigger(bench, 'where id = 4242'));
+      if (missed.bulk) report(`  EXPLAIN ANALYZE, ${ROWS}-row update`, await explainTrigger(bench, ''));
+    }
+  } finally {
+    await drop();
+  }
 }
 
 async function main(): Promise<void> {

@@ -105,6 +105,16 @@ for (const { dialect, available, reason } of DIALECTS) {
       expect(page.items.map((record) => record.action)).toEqual(['recipe.edit-finished', 'recipe.created', 'recipe.edit-started']);
     });
 
+    it('orders the changes of one row made in the same millisecond as they were made', async () => {
+      const table = await freshTable();
+      await asUser('fast', async () => {
+        await d.db.insertInto(table).values({ id: 1, title: 'v0' }).execute();
+        for (let i = 1; i <= 30; i++) await d.db.updateTable(table).set({ title: `v${i}` }).where('id', '=', 1).execute();
+      });
+      const records = await captured(table);
+      expect(records.map((record) => record.target?.name)).toEqual(Array.from({ length: 31 }, (_, i) => `v${i}`));
+    });
+
     it('records nothing for an update that changes nothing, or only ignored columns', async () => {
       const table = await freshTable();
       await d.db.insertInto(table).values({ id: 1, title: 'Same', body: 'x' }).execute();

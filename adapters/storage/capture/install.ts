@@ -82,12 +82,15 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
+    // The triggers name the log table with its schema: a session with another search_path
+    // (PostgreSQL) or another default database (MySQL) must still find it.
+    const log = { ...target.log, schema: target.log.schema ?? (await currentSchema(connection, target)) };
     for (const table of checked) {
       const columns = await target.capture.columns(target.k, connection, table.table, schema);
       const definition = defineCapture(table, schema, columns, { isSensitive: (column) => redactor.isSensitive([column]), censor: redactor.censor });
       definitions.push(definition);
-      const statements = target.capture.install(definition, target.log);
-      const print = fingerprint(definition, target.log, statements.join(';\n'));
+      const statements = target.capture.install(definition, log);
+      const print = fingerprint(definition, log, statements.join(';\n'));
       const key = `${schema ?? ''}.${table.table}`;
       const { rows } = await target.k.sql<{ fingerprint: string }>`select fingerprint from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
       if (rows[0]?.fingerprint === print) {
@@ -184,6 +187,14 @@ async function ensureLogTable(db: AnyKysely, target: Target): Promise<void> {
       `captureChanges: the log table "${target.log.name}" is not in the database of db (or not at this release's schema): the triggers write into it, so activity's store must use the same database as db`,
     );
   }
+}
+
+/** The connection's current schema (PostgreSQL) or database (MySQL); SQLite's log is in `main`. */
+async function currentSchema(db: AnyKysely, target: Target): Promise<string | undefined> {
+  if (target.dialect === 'sqlite') return undefined;
+  const query = target.dialect === 'postgres' ? target.k.sql<{ name: string }>`select current_schema() as name` : target.k.sql<{ name: string }>`select database() as name`;
+  const { rows } = await query.execute(db);
+  return rows[0]?.name ?? undefined;
 }
 
 async function createMeta(db: AnyKysely, target: Target): Promise<void> {

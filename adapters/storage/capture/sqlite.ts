@@ -68,6 +68,16 @@ function changes(columns: readonly RecordedColumn[], censor: string, op: 'insert
   return `(select coalesce(json_group_object(k, json(v)), '{}') from (${rows.join(' union all ')}))`;
 }
 
+/**
+ * The 12 bits after a UUIDv7's version digit (characters 16–18), as a number. SQLite's clock
+ * has milliseconds only, so two writes of one millisecond are ordered by these: a trigger
+ * takes the newest id of its millisecond and counts on from it, as the logger's ids do.
+ */
+function RAND_A(id: string): string {
+  const digit = (at: number) => `(instr('0123456789abcdef', substr(${id}, ${at}, 1)) - 1)`;
+  return `(${digit(16)} * 256 + ${digit(17)} * 16 + ${digit(18)})`;
+}
+
 function triggerName(table: string, op: 'insert' | 'update' | 'delete', temporary: boolean): string {
   return objectName(`activity_log_${table}_${ACTIONS[op]}${temporary ? '_app' : ''}`);
 }
@@ -85,7 +95,7 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
   const context = temporary ? `(select ctx from ${SCOPE_DATABASE}.context where id = 1)` : 'null';
   const name = definition.nameColumn ? `substr(cast(${row}.${q(definition.nameColumn)} as text), 1, ${CAPTURE_LIMITS.name})` : 'null';
   // Everything of one statement happens in one "now": the ids of one bulk update share their
-  // millisecond and differ by their random bits.
+  // millisecond and count on from the newest id (see RAND_A).
   const body = `insert into ${q(log.name)} (id, occurred_at, action, status, actor_type, actor_id, actor_name, target_type, target_id, target_name, tenant_id, metadata, changes, context)
   select substr(u, 1, 8) || '-' || substr(u, 9, 4) || '-' || substr(u, 13, 4) || '-' || substr(u, 17, 4) || '-' || substr(u, 21, 12),
     ms, ${sqliteString(action)}, 'success',
@@ -99,8 +109,12 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
     json_object('table', ${sqliteString(definition.table)}, 'operation', '${op}'),
     ${changes(columns, censor, op)},
     json_extract(ctx, '$.context')
-  from (select ms, lower(printf('%012x', ms) || '7' || substr(hex(randomblob(2)), 2, 3) || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(8)), 1, 15)) as u, ctx
-    from (select cast(round((julianday('now') - 2440587.5) * 86400000) as integer) as ms, ${context} as ctx))`;
+  from (select ms, lower(case
+        when substr(last, 1, 8) || substr(last, 10, 4) = printf('%012x', ms) and ${RAND_A('last')} < 4095
+        then substr(last, 1, 8) || substr(last, 10, 4) || '7' || printf('%03x', ${RAND_A('last')} + 1)
+        else printf('%012x', ms) || '7' || printf('%03x', abs(random()) % 2048)
+      end || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(8)), 1, 15)) as u, ctx
+    from (select cast(round((julianday('now') - 2440587.5) * 86400000) as integer) as ms, ${context} as ctx, (select max(id) from ${q(log.name)}) as last))`;
   const create = temporary ? 'create temp trigger' : 'create trigger';
   const on = temporary ? `main.${q(definition.table)}` : q(definition.table);
   return `${create} ${q(triggerName(definition.table, op, temporary))} after ${op} on ${on}${when} begin ${body}; end`;

@@ -11,8 +11,9 @@ import { SCOPE_DATABASE } from './sqlite.js';
  * - PostgreSQL: `set_config('activity_log.context', …, true)`, local to the transaction. It is
  *   sent with Kysely's own `begin` (one round trip); an autocommit write in a request is run as
  *   `begin` + write + `commit`, so the setting never outlives it, even if the process dies.
- * - MySQL/MariaDB: the session variable `@activity_log_context`, cleared before the connection
- *   goes back to the pool, so the next user of a pooled connection never inherits it.
+ * - MySQL/MariaDB: session variables (`@activity_log_scope`, `@activity_log_actor_type`, …), set
+ *   in one statement and cleared before the connection goes back to the pool, so the next user
+ *   of a pooled connection never inherits them.
  * - SQLite: the one-row table `activity_log_scope.context` of the app's connection, written
  *   before each write (the connection is used by one statement at a time).
  *
@@ -69,10 +70,21 @@ function raw(sql: string, parameters: readonly unknown[] = []): CompiledQuery {
   return { sql, parameters, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
 }
 
+/** MySQL's triggers read plain session variables (see capture/mysql.ts): no JSON parsed per row. */
+const MYSQL_SET =
+  'set @activity_log_scope = ?, @activity_log_actor_type = ?, @activity_log_actor_id = ?, @activity_log_actor_name = ?, @activity_log_tenant = ?, @activity_log_context = ?';
+
+/** The values of {@link MYSQL_SET}: all NULL to clear. */
+function mysqlValues(context: string | undefined): unknown[] {
+  if (context === undefined) return [null, null, null, null, null, null];
+  const parsed = JSON.parse(context) as { actor?: { type?: string; id?: string; name?: string }; tenantId?: string; context?: Record<string, string> };
+  return [1, parsed.actor?.type ?? null, parsed.actor?.id ?? null, parsed.actor?.name ?? null, parsed.tenantId ?? null, parsed.context ? JSON.stringify(parsed.context) : null];
+}
+
 /** The statements that make `context` what the triggers read, per database. */
 const SETTERS = {
   postgres: (context: string | undefined) => raw(`select set_config('activity_log.context', $1, true)`, [context ?? '']),
-  mysql: (context: string | undefined) => raw('set @activity_log_context = ?', [context ?? null]),
+  mysql: (context: string | undefined) => raw(MYSQL_SET, mysqlValues(context)),
   sqlite: (context: string | undefined) => raw(`insert or replace into ${SCOPE_DATABASE}.context (id, ctx) values (1, ?)`, [context ?? null]),
 } as const;
 

@@ -4,9 +4,10 @@ import type { CaptureDialect } from './dialect.js';
 
 /**
  * Change capture on MySQL and MariaDB: three row triggers per audited table (after insert,
- * update, delete). The request's context arrives in the session variable
- * `@activity_log_context`, set by the app's connection for its writes and cleared before the
- * connection goes back to the pool (see connections.ts); a write without it is recorded as
+ * update, delete). The request's context arrives in session variables (`@activity_log_scope`,
+ * `@activity_log_actor_type`, `_actor_id`, `_actor_name`, `_tenant`, `@activity_log_context`),
+ * set by the app's connection for its writes and cleared before the connection goes back to
+ * the pool (see connections.ts): plain values, so no row parses JSON to read them; a write without it is recorded as
  * `{ type: 'database', id: <user> }`. Times are written as UTC, as the log table's are.
  * @internal
  */
@@ -70,11 +71,6 @@ function entry(column: RecordedColumn, censor: string, before: string | null, af
   return `json_object('before', ${side(before)}, 'after', ${side(after)})`;
 }
 
-/** `$."column"`, the JSON path of one key. */
-function path(column: string): string {
-  return `'$."${column}"'`;
-}
-
 function triggerName(definition: { table: string }, op: 'ai' | 'au' | 'ad'): string {
   return objectName(`activity_log_${definition.table}_${op}`);
 }
@@ -110,27 +106,31 @@ export const mysqlCapture: CaptureDialect = {
       timestampadd(microsecond, (us div 1000) * 1000, '1970-01-01 00:00:00'),
       ${mysqlString(action)},
       'success',
-      if(ctx is null, 'database', left(json_unquote(json_extract(ctx, '$.actor.type')), ${CAPTURE_LIMITS.type})),
-      if(ctx is null, left(substring_index(user(), '@', 1), ${CAPTURE_LIMITS.id}), left(json_unquote(json_extract(ctx, '$.actor.id')), ${CAPTURE_LIMITS.id})),
-      if(ctx is null, null, left(json_unquote(json_extract(ctx, '$.actor.name')), ${CAPTURE_LIMITS.name})),
+      if(@activity_log_scope is null, 'database', @activity_log_actor_type),
+      if(@activity_log_scope is null, left(substring_index(user(), '@', 1), ${CAPTURE_LIMITS.id}), @activity_log_actor_id),
+      if(@activity_log_scope is null, null, @activity_log_actor_name),
       ${mysqlString(definition.target)},
       left(cast(${row}.${quote(definition.idColumn)} as char), ${CAPTURE_LIMITS.id}),
       ${name},
-      left(json_unquote(json_extract(ctx, '$.tenantId')), ${CAPTURE_LIMITS.id}),
+      @activity_log_tenant,
       json_object('table', ${mysqlString(definition.table)}, 'operation', '${op}'),
       c,
-      json_extract(ctx, '$.context'));`;
+      @activity_log_context);`;
     };
     const declare = `
-  declare c longtext default '{}';
-  declare ctx longtext default @activity_log_context;
+  declare c longtext;
   declare us bigint;
   declare u char(32);`;
+    // One expression each, not a json_set per column (each would parse the object again).
     const whole = (row: 'new' | 'old') =>
-      columns.map((column) => `  set c = json_set(c, ${path(column.name)}, ${entry(column, censor, row === 'old' ? `old.${quote(column.name)}` : null, row === 'new' ? `new.${quote(column.name)}` : null)});`).join('\n');
-    const updates = columns
-      .map((column) => `  if ${differs(column)} then set c = json_set(c, ${path(column.name)}, ${entry(column, censor, `old.${quote(column.name)}`, `new.${quote(column.name)}`)}); end if;`)
-      .join('\n');
+      columns.length === 0
+        ? `  set c = '{}';`
+        : `  set c = json_object(${columns.map((column) => `${mysqlString(column.name)}, ${entry(column, censor, row === 'old' ? `old.${quote(column.name)}` : null, row === 'new' ? `new.${quote(column.name)}` : null)}`).join(',\n    ')});`;
+    // The changed columns only: concat_ws leaves out the NULL of an unchanged one.
+    const updates =
+      columns.length === 0
+        ? `  set c = '{}';`
+        : `  set c = concat('{', concat_ws(',',\n    ${columns.map((column) => `if(${differs(column)}, concat('${JSON.stringify(column.name)}:', ${entry(column, censor, `old.${quote(column.name)}`, `new.${quote(column.name)}`)}), null)`).join(',\n    ')}), '}');`;
     const names = { ai: triggerName(definition, 'ai'), au: triggerName(definition, 'au'), ad: triggerName(definition, 'ad') };
     return [
       ...mysqlCapture.remove(definition.table, definition.schema),

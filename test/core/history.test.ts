@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, type ActivityLogger, type ActivityRecord, type ActivityStore } from '../../src/index.js';
+import { MYSQL_URL, mysqlContext, POSTGRES_URL, postgresContext } from '../stores/databases.js';
 
 const T0 = Date.UTC(2026, 2, 1, 12);
 const MINUTE = 60_000;
@@ -34,15 +35,21 @@ function plain(minutes: number, action = 'recipe.view', id = '42'): ActivityReco
   return { id: nextId(), occurredAt: new Date(T0 + minutes * MINUTE), action, status: 'success', actor: { type: 'user', id: 'u_2' }, target: { type: 'recipe', id } };
 }
 
-const stores: [string, () => { store: ActivityStore; cleanup?: () => void }][] = [
-  ['memory store', () => ({ store: memoryStore() })],
+let tables = 0;
+const table = () => `history_${process.pid}_${++tables}`;
+
+/** Each store: a fresh one per test, and what removes it. The SQL services run when their URLs are set. */
+const stores: [string, () => Promise<{ store: ActivityStore; cleanup?: () => Promise<void> | void }>][] = [
+  ['memory store', async () => ({ store: memoryStore() })],
   [
     'sqlite store (a file)',
-    () => {
+    async () => {
       const dir = mkdtempSync(join(tmpdir(), 'activity-log-history-'));
       return { store: sqliteStore({ filename: join(dir, 'activity.db') }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
     },
   ],
+  ...(POSTGRES_URL ? [['postgres store', () => postgresContext(table())] satisfies [string, unknown]] : []),
+  ...(MYSQL_URL ? [['mysql store (MariaDB)', () => mysqlContext(table())] satisfies [string, unknown]] : []),
 ];
 
 describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) => {
@@ -52,18 +59,18 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
     cleanups = [];
   });
 
-  function logger(): ActivityLogger {
-    const { store, cleanup } = makeStore();
+  async function logger(): Promise<ActivityLogger> {
+    const { store, cleanup } = await makeStore();
     const activity = createActivityLogger({ store });
-    cleanups.push(() => activity.close());
     if (cleanup) cleanups.push(cleanup);
+    cleanups.push(() => activity.close());
     return activity;
   }
 
   const recipe = { type: 'recipe', id: 42 };
 
   it('lists the records of the target that carry changes, newest first, captured and logged alike', async () => {
-    const activity = logger();
+    const activity = await logger();
     const insert = captured(0, 'insert', { title: [null, 'Soup'], servings: [null, 2] });
     const update = captured(5, 'update', { servings: [2, 4] });
     await activity.store.insert([insert, plain(1), update, plain(6, 'recipe.view', '43'), captured(7, 'update', { title: ['x', 'y'] }, '43')]);
@@ -82,7 +89,7 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('fills each page with versions across the records without changes between them, and resumes right after the last one scanned', async () => {
-    const activity = logger();
+    const activity = await logger();
     const records: ActivityRecord[] = [];
     const versions: string[] = [];
     for (let i = 0; i < 10; i++) {
@@ -110,7 +117,7 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('keeps to the from/to range, from inclusive and to exclusive', async () => {
-    const activity = logger();
+    const activity = await logger();
     const a = captured(0, 'insert', { n: [null, 0] });
     const b = captured(10, 'update', { n: [0, 1] });
     const c = captured(20, 'update', { n: [1, 2] });
@@ -121,14 +128,14 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('is empty for a target without changes', async () => {
-    const activity = logger();
+    const activity = await logger();
     await activity.store.insert([plain(0), plain(1)]);
     expect(await activity.history(recipe)).toEqual({ items: [] });
     expect(await activity.stateAt(recipe, T0 + MINUTE)).toBeUndefined();
   });
 
   it('rejects bad input with INVALID_QUERY naming the field and the rule', async () => {
-    const activity = logger();
+    const activity = await logger();
     const reason = (promise: Promise<unknown>) => promise.then(() => 'resolved', (error: Error & { code?: string }) => `${error.code} ${error.message}`);
     expect(await reason(activity.history({ type: 'recipe' } as never))).toMatch(/^INVALID_QUERY .*target\.id: must be a string or a finite number, got undefined/);
     expect(await reason(activity.history({ type: '', id: 1 }))).toMatch(/target\.type: must not be empty/);
@@ -144,7 +151,7 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('rebuilds the columns through insert, updates, delete and a re-insert, at several moments, inclusively', async () => {
-    const activity = logger();
+    const activity = await logger();
     await activity.store.insert([
       captured(0, 'insert', { title: [null, 'Soup'], servings: [null, 2], secret: [null, '[REDACTED]'] }),
       plain(1),
@@ -172,7 +179,7 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('merges updates from nothing when capture began after the row existed, and merges the app’s own changes', async () => {
-    const activity = logger();
+    const activity = await logger();
     await activity.store.insert([captured(0, 'update', { servings: [1, 2] }), captured(10, 'update', { title: ['Old', 'New'] })]);
     activity.log({ action: 'recipe.update', target: { type: 'recipe', id: 42 }, changes: { before: { servings: 2 }, after: { servings: 3 } }, occurredAt: T0 + 20 * MINUTE });
     await activity.flush();
@@ -186,7 +193,7 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('applies records of one millisecond in id order', async () => {
-    const activity = logger();
+    const activity = await logger();
     const insert = captured(0, 'insert', { n: [null, 1] });
     const first = captured(0, 'update', { n: [1, 2] });
     const second = captured(0, 'update', { n: [2, 3] });
@@ -197,7 +204,7 @@ describe.each(stores)('history() and stateAt() on the %s', (_name, makeStore) =>
   });
 
   it('reads back only to the last insert, page by page, however long the record’s past', async () => {
-    const { store, cleanup } = makeStore();
+    const { store, cleanup } = await makeStore();
     if (cleanup) cleanups.push(cleanup);
     let reads = 0;
     // The real store, with its reads counted.

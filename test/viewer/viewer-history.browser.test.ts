@@ -7,6 +7,7 @@ import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { activityLogsRouter } from '../../adapters/frameworks/express.js';
+import { seriousAxeViolations } from './axe.js';
 import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath, type WatchedPage } from './browser.js';
 
 const MINUTE = 60_000;
@@ -142,6 +143,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer: history of a target
     expect(await page.locator('#history-items').textContent()).not.toContain('Stew');
     expect(await page.locator('#history-items').textContent()).not.toContain('recipe.view');
     expect(await noHorizontalScroll(page)).toBe(true);
+    expect(await seriousAxeViolations(page)).toEqual([]);
   }
 
   it('opens from the detail panel: versions with before and after and who made each, paged, at desktop width', async () => {

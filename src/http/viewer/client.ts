@@ -748,6 +748,7 @@ export const VIEWER_SCRIPT = String.raw`
     $('history-empty').hidden = true;
     $('history-count').textContent = '';
     $('history-more').hidden = true;
+    $('history').removeAttribute('aria-busy');
     $('history-title').focus();
     void loadHistory(null);
   }

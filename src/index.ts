@@ -42,6 +42,8 @@ export type {
   ActivityRecord,
   ActivityStatus,
   ActivityTarget,
+  HistoryOptions,
+  HistoryTarget,
   PurgeOptions,
   RecordIntegrity,
   SummaryBucket,

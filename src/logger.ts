@@ -14,6 +14,7 @@ import {
   type TaggedBindings,
 } from './bindings.js';
 import type { ActivityCatalog, CatalogInput } from './catalog.js';
+import { parseHistoryQuery, parseStateAt, readHistory, rebuildState } from './history.js';
 import { erasurePlan, eraseRecord, type EraseSubject } from './integrity/erase.js';
 import { verifyChains, type VerifyOptions, type VerifyReport } from './integrity/verify.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
@@ -27,6 +28,8 @@ import type {
   ActivityPage,
   ActivityQuery,
   ActivityRecord,
+  HistoryOptions,
+  HistoryTarget,
   NormalizedActivityFilter,
   PurgeOptions,
   SummaryBucket,
@@ -70,6 +73,26 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
   query(query?: ActivityQuery): Promise<ActivityPage>;
   /** One record by id. */
   get(id: string): Promise<ActivityRecord | undefined>;
+  /**
+   * The versions of one record: the records of `target` that carry `changes` (captured row
+   * changes and the app's own records with changes), newest first, paged like `query()`
+   * (`limit` versions a page, however many records without changes lie between them; pass
+   * `nextCursor` back as `cursor`). Rejects with `INVALID_QUERY` naming each bad field.
+   *
+   * @example
+   * const { items, nextCursor } = await activity.history({ type: 'recipe', id: 42 }, { limit: 20 });
+   */
+  history(target: HistoryTarget, options?: HistoryOptions): Promise<ActivityPage>;
+  /**
+   * The record's columns at `time` (inclusive), rebuilt from its recorded changes: a captured
+   * insert starts them, a delete ends them (undefined), every other change merges its `after`
+   * values. Undefined when nothing was recorded for it by then. Reads back only to the last
+   * insert or delete before `time`, page by page.
+   *
+   * @example
+   * const recipe = await activity.stateAt({ type: 'recipe', id: 42 }, '2026-03-01T12:00:00Z');
+   */
+  stateAt(target: HistoryTarget, time: Date | string | number): Promise<Record<string, unknown> | undefined>;
   /** How many records match; `UNSUPPORTED` when the store cannot count. */
   count(filter?: ActivityFilter): Promise<number>;
   /** Counts grouped by action, status, actor type, hour or day. */
@@ -248,6 +271,15 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     // (PostgreSQL refuses a NUL in a parameter): such an id is simply not found.
     if (!EVENT_ID_PATTERN.test(id)) return undefined;
     return this.engine.store.get(id);
+  }
+
+  async history(target: HistoryTarget, options?: HistoryOptions): Promise<ActivityPage> {
+    return readHistory(this.engine.store, parseHistoryQuery(target, options));
+  }
+
+  async stateAt(target: HistoryTarget, time: Date | string | number): Promise<Record<string, unknown> | undefined> {
+    const { filter, at } = parseStateAt(target, time);
+    return rebuildState(this.engine.store, filter, at);
   }
 
   async count(filter?: ActivityFilter): Promise<number> {

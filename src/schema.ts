@@ -73,6 +73,8 @@ export type {
   ActivityRecord,
   ActivityStatus,
   ActivityTarget,
+  HistoryOptions,
+  HistoryTarget,
   NormalizedActivityFilter,
   NormalizedActivityQuery,
   NormalizedPurgeOptions,

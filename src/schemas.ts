@@ -257,17 +257,22 @@ function buildSchemas(z: typeof Z) {
   const excludeStatusHasAction = (query: { excludeAction?: string; excludeActionStatus?: string }) => query.excludeActionStatus === undefined || query.excludeAction !== undefined;
   const excludeStatusHasActionError = { error: 'needs "excludeAction": it says which status of that action to leave out', path: ['excludeActionStatus'] };
 
+  /** A page's size: 1 to 500, 50 when absent. */
+  const pageLimit = z
+    .number({ error: (issue) => `must be a number, got ${describe(issue.input)}` })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(MAX_PAGE_SIZE, { error: `must be at most ${MAX_PAGE_SIZE}` })
+    .default(DEFAULT_PAGE_SIZE);
+  /** The `nextCursor` of the previous page (decoded by query.ts). */
+  const pageCursor = z.string().max(512, { error: 'is not a cursor this library issued' }).optional();
+
   /** Filters every store implements, and the keyset cursor. Results are newest first. */
   const activityQuerySchema = filterShape
     .extend({
-      limit: z
-        .number({ error: (issue) => `must be a number, got ${describe(issue.input)}` })
-        .int({ error: 'must be a whole number' })
-        .min(1, { error: 'must be at least 1' })
-        .max(MAX_PAGE_SIZE, { error: `must be at most ${MAX_PAGE_SIZE}` })
-        .default(DEFAULT_PAGE_SIZE),
+      limit: pageLimit,
       /** The `nextCursor` of the previous page. */
-      cursor: z.string().max(512, { error: 'is not a cursor this library issued' }).optional(),
+      cursor: pageCursor,
     })
     .refine(fromNotAfterTo, fromNotAfterToError)
     .refine(excludeStatusHasAction, excludeStatusHasActionError);
@@ -275,6 +280,28 @@ function buildSchemas(z: typeof Z) {
   /** Filters shared by count and summarize: the query without paging. */
   const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError)
     .refine(excludeStatusHasAction, excludeStatusHasActionError);
+
+  /** The record `history()` and `stateAt()` read: a target's type and id (a record's `name` is let through and dropped). */
+  const historyTargetSchema = z.object(
+    {
+      type: text(LIMITS.type),
+      id: idValue,
+    },
+    { error: (issue) => `must be an object { type, id }, got ${describe(issue.input)}` },
+  );
+
+  /** A page of a target's history: its versions, newest first, paged like a query. */
+  const historyOptionsSchema = z
+    .strictObject(
+      {
+        limit: pageLimit,
+        cursor: pageCursor,
+        from: validDate.optional(),
+        to: validDate.optional(),
+      },
+      { error: (issue) => `must be an object { limit?, cursor?, from?, to? }, got ${describe(issue.input)}` },
+    )
+    .refine(fromNotAfterTo, fromNotAfterToError);
 
   /** An IANA time zone name, as `Intl.DateTimeFormat` knows it. */
   const timeZoneSchema = z
@@ -329,7 +356,7 @@ function buildSchemas(z: typeof Z) {
   });
 
 
-  return { eventIdSchema, actionSchema, statusSchema, actorSchema, targetSchema, contextSchema, changesInputSchema, changesSchema, errorInfoSchema, activityEventSchema, recordIntegritySchema, activityRecordSchema, actionFilterSchema, activityQuerySchema, activityFilterSchema, timeZoneSchema, summaryQuerySchema, purgeExceptionSchema, purgeOptionsSchema };
+  return { eventIdSchema, actionSchema, statusSchema, actorSchema, targetSchema, contextSchema, changesInputSchema, changesSchema, errorInfoSchema, activityEventSchema, recordIntegritySchema, activityRecordSchema, actionFilterSchema, activityQuerySchema, activityFilterSchema, timeZoneSchema, summaryQuerySchema, purgeExceptionSchema, purgeOptionsSchema, historyTargetSchema, historyOptionsSchema };
 }
 
 /**

@@ -181,6 +181,25 @@ export interface NormalizedActivityQuery extends NormalizedActivityFilter {
   cursor?: string | undefined;
 }
 
+/** The record whose history `history()` and `stateAt()` read: a target's type and id (a record's `target` will do; its `name` is ignored). */
+export interface HistoryTarget {
+  type: string;
+  /** Stored as a string. */
+  id: string | number;
+}
+
+/** A page of a target's history, as a caller asks for it. Newest first. */
+export interface HistoryOptions {
+  /** Versions per page, 1 to 500; 50 when absent. */
+  limit?: number | undefined;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string | undefined;
+  /** Inclusive lower bound on `occurredAt`. */
+  from?: Date | string | number | undefined;
+  /** Exclusive upper bound on `occurredAt`. */
+  to?: Date | string | number | undefined;
+}
+
 /** The buckets `summarize()` can group by. */
 export type SummaryDimension = 'action' | 'status' | 'actorType' | 'hour' | 'day';
 

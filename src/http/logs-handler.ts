@@ -97,7 +97,8 @@ const NO_SUCH_ENDPOINT = (path: string) => json(404, { error: 'not_found', messa
 
 /**
  * Builds the admin logs API: `GET /` (list, every store filter as a query parameter,
- * `{ items, nextCursor }`), `GET /:id`, `GET /summary?by=...` and
+ * `{ items, nextCursor }`), `GET /:id`, `GET /summary?by=...`,
+ * `GET /history?targetType=...&targetId=...` (one target's versions, paged like the list) and
  * `GET /export?format=ndjson|csv` (streamed page by page). Every read is itself recorded as
  * `activity.query` or `activity.export` with the filters used, and every refusal as `denied`.
  * Bad parameters get a 400 naming each one; the store never sees them. With `viewer: true`
@@ -222,7 +223,8 @@ function stripBase(pathname: string, basePath: string): string {
 }
 
 /**
- * The view a path below the mount names: `/` (or nothing), `/summary`, `/export`, `/:id`,
+ * The view a path below the mount names: `/` (or nothing), `/summary`, `/export`, `/verify`,
+ * `/history`, `/:id`,
  * each with at most one trailing slash. Anything else (`//`, `//host/summary`, `/a/b`) is no
  * endpoint: a 404, never re-read as something else.
  */
@@ -233,6 +235,7 @@ function routeOf(path: string): { view: ViewName; id: string } | undefined {
   if (trimmed === '/summary') return { view: 'summary', id: '' };
   if (trimmed === '/export') return { view: 'export', id: '' };
   if (trimmed === '/verify') return { view: 'verify', id: '' };
+  if (trimmed === '/history') return { view: 'history', id: '' };
   const match = /^\/([^/]+)$/.exec(trimmed);
   if (!match) return undefined;
   try {

@@ -1,5 +1,6 @@
 import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { VerifyOptions } from '../integrity/verify.js';
+import { readHistory } from '../history.js';
 import type { ActivityLogger } from '../logger.js';
 import { issuesOf, parseActivityFilter, parseActivityQuery, parseSummaryQuery, type StoreQuery } from '../query.js';
 import { supported } from '../logger.js';
@@ -143,6 +144,28 @@ const get: View<string> = {
   },
 };
 
+/**
+ * `GET /history?targetType&targetId&cursor&limit&from&to&tenantId`: one target's versions (its records
+ * with changes), newest first, paged like the list (`{ items, nextCursor }`), within the
+ * caller's tenant when pinned. Recorded as `activity.query` with view `history`.
+ */
+const history: View<StoreQuery> = {
+  params: new Set(['targetType', 'targetId', 'tenantId', 'limit', 'cursor', 'from', 'to']),
+  parse(params, pinned) {
+    const parsed = parseWith(() => parseActivityQuery(queryInput(params, pinned)));
+    const problems = parsed.problems ?? [];
+    for (const name of ['targetType', 'targetId'] as const) {
+      if (params[name] === undefined) problems.push({ name, problem: 'is required: the history is of one target (give targetType and targetId)' });
+    }
+    return problems.length > 0 ? { problems } : { input: parsed.input! };
+  },
+  async answer({ logger, recorder, params }, query) {
+    recorder.log({ action: 'activity.query', metadata: { view: 'history', filters: params } });
+    const page = await readHistory(logger.store, query);
+    return json(200, { items: page.items, nextCursor: page.nextCursor ?? null });
+  },
+};
+
 const summary: View<NormalizedSummaryQuery> = {
   params: new Set([...FILTER_PARAMS, 'by', 'tz']),
   parse: (params, pinned) => parseWith(() => parseSummaryQuery({ ...queryInput(params, pinned), by: params.by as NormalizedSummaryQuery['by'], ...(params.tz !== undefined && { tz: params.tz }) })),
@@ -217,7 +240,7 @@ const verify: View<VerifyOptions> = {
 };
 
 /** The views by name. */
-export const VIEWS = { list, get, summary, export: exportView, verify } as const;
+export const VIEWS = { list, get, summary, history, export: exportView, verify } as const;
 export type ViewName = keyof typeof VIEWS;
 
 /** The action a view's reads are recorded as. */

@@ -38,6 +38,8 @@ describe('the hand-written public types equal what the schemas infer', () => {
     expectTypeOf<Public.SummaryDimension>().toEqualTypeOf<(typeof SUMMARY_DIMENSIONS)[number]>();
     expectTypeOf<Public.PurgeOptions>().toEqualTypeOf<z.input<S['purgeOptionsSchema']>>();
     expectTypeOf<Public.NormalizedPurgeOptions>().toEqualTypeOf<z.output<S['purgeOptionsSchema']>>();
+    expectTypeOf<Public.HistoryTarget>().toEqualTypeOf<z.input<S['historyTargetSchema']>>();
+    expectTypeOf<Public.HistoryOptions>().toEqualTypeOf<z.input<S['historyOptionsSchema']>>();
     expectTypeOf<Public.PurgeException>().toEqualTypeOf<z.output<S['purgeExceptionSchema']>>();
   });
 });

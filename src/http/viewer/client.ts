@@ -14,6 +14,8 @@
  * stack of cursors that led to this page), so a reload, a shared link and Back land where
  * they were. Each filter change is one `GET ?summary=auto`: the page and its chart in one
  * read, recorded by the API as one `activity.view`; paging asks for `summary=none`.
+ * The history of one target (`historyType` and `historyId` in the URL) replaces the chart and
+ * the list with a timeline of its versions, read from `GET /history` a page at a time.
  *
  * Written as a string (no backticks or template substitutions inside) so that the library
  * needs no build step of its own for it and the same text is hashed and served everywhere.
@@ -40,7 +42,8 @@ export const VIEWER_SCRIPT = String.raw`
   const form = $('filters');
 
   // view: { filters (URLSearchParams), utc (bool), showReads (bool), cursors (the cursors that led to this page) }
-  const state = { view: null, chartKey: null, nextCursor: null, items: [], summary: null, selectedId: null, loads: 0, returnFocus: null };
+  // history: the target whose timeline is shown, its versions so far and the next cursor.
+  const state = { view: null, chartKey: null, nextCursor: null, items: [], summary: null, selectedId: null, loads: 0, returnFocus: null, history: null, historyLoads: 0, historyPushed: false, focusRowId: null };
 
   function apiUrl(path, params) {
     const query = params ? params.toString() : '';
@@ -273,7 +276,10 @@ export const VIEWER_SCRIPT = String.raw`
     // No dates and no range=all: the last days, so a page view never reads the whole table.
     const all = url.get('range') === 'all';
     if (!all && !filters.get('from') && !filters.get('to')) filters.set('from', recentFrom(utc));
-    return { filters, utc, showReads: url.get('reads') === 'show', cursors, all };
+    const historyType = url.get('historyType');
+    const historyId = url.get('historyId');
+    const target = historyType && historyId && historyType.length <= 64 && historyId.length <= 255 ? { type: historyType, id: historyId } : null;
+    return { filters, utc, showReads: url.get('reads') === 'show', cursors, all, history: target };
   }
 
   // The default From: the start of the day RECENT_DAYS - 1 days ago, in the chosen zone.
@@ -288,7 +294,7 @@ export const VIEWER_SCRIPT = String.raw`
   function defaultView(utc) {
     const filters = new URLSearchParams();
     filters.set('from', recentFrom(utc));
-    return { filters, utc, showReads: false, cursors: [], all: false };
+    return { filters, utc, showReads: false, cursors: [], all: false, history: null };
   }
 
   function viewQuery(view) {
@@ -297,6 +303,10 @@ export const VIEWER_SCRIPT = String.raw`
     if (view.showReads) params.set('reads', 'show');
     if (view.cursors.length > 0) params.set('cursors', view.cursors.join(','));
     if (view.all && !params.get('from') && !params.get('to')) params.set('range', 'all');
+    if (view.history) {
+      params.set('historyType', view.history.type);
+      params.set('historyId', view.history.id);
+    }
     return params.toString();
   }
 
@@ -382,7 +392,7 @@ export const VIEWER_SCRIPT = String.raw`
     showRangeProblem(null);
     const utc = $('f-tz').value === 'utc';
     // Both dates emptied: every time (range=all in the URL), not the default range again.
-    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [], all: !from && !to };
+    const view = { filters: new URLSearchParams(), utc, showReads: !$('f-reads').checked, cursors: [], all: !from && !to, history: null };
     // Dates are read in the zone chosen now.
     const before = state.view;
     state.view = view;
@@ -400,16 +410,25 @@ export const VIEWER_SCRIPT = String.raw`
     return view;
   }
 
-  function navigate(view) {
+  function navigate(view, replace) {
     const query = viewQuery(view);
-    history.pushState(null, '', location.pathname + (query ? '?' + query : ''));
+    if (replace) history.replaceState(null, '', location.pathname + (query ? '?' + query : ''));
+    else history.pushState(null, '', location.pathname + (query ? '?' + query : ''));
     show(view);
   }
 
   function show(view) {
+    const fromHistory = state.view && state.view.history && !view.history;
     state.view = view;
     fillForm();
     updateExports();
+    if (view.history) {
+      showHistory(view.history);
+      return;
+    }
+    hideHistory();
+    // The chart was hidden: drawn again at the card's width now.
+    if (fromHistory && state.summary) drawChart();
     loadPage();
   }
 
@@ -498,6 +517,12 @@ export const VIEWER_SCRIPT = String.raw`
       row.addEventListener('click', () => select(record, row));
       row.addEventListener('keydown', (event) => onRowKey(event, record, row));
       rows.append(row);
+    }
+    // Back from a target's history: to the row it was opened from.
+    if (state.focusRowId) {
+      const back = Array.from(rows.children).find((row) => row.dataset.id === state.focusRowId);
+      state.focusRowId = null;
+      if (back) back.focus();
     }
     $('empty').hidden = state.items.length > 0 || !$('error').hidden;
     $('page-label').textContent = 'Page ' + (state.view.cursors.length + 1);
@@ -600,6 +625,11 @@ export const VIEWER_SCRIPT = String.raw`
     const isDiff = names.length > 0 && names.every((name) => changes[name] && typeof changes[name] === 'object' && 'before' in changes[name] && 'after' in changes[name]);
     if (!isDiff) return jsonSection(body, 'Changes', changes);
     body.append(el('h3', null, 'Changes'));
+    body.append(changesTable(changes, names));
+  }
+
+  // Field, before and after, one row per changed field.
+  function changesTable(changes, names) {
     const table = el('table', 'changes');
     const head = el('tr');
     head.append(el('th', null, 'Field'), el('th', null, 'Before'), el('th', null, 'After'));
@@ -612,7 +642,7 @@ export const VIEWER_SCRIPT = String.raw`
       tbody.append(row);
     }
     table.append(thead, tbody);
-    body.append(table);
+    return table;
   }
 
   function filterButton(label, params) {
@@ -666,6 +696,7 @@ export const VIEWER_SCRIPT = String.raw`
     if (context.traceId) actions.append(filterButton('This trace', { traceId: context.traceId }));
     if (record.actor && record.actor.id) actions.append(filterButton('Only this actor', { actorType: record.actor.type, actorId: record.actor.id }));
     if (record.target) actions.append(filterButton('Only this target', { targetType: record.target.type, targetId: record.target.id }));
+    if (record.target) actions.append(historyButton(record));
     actions.append(filterButton('Only this action', { action: record.action }));
     body.append(actions);
     const detail = $('detail');
@@ -687,6 +718,122 @@ export const VIEWER_SCRIPT = String.raw`
     document.body.classList.remove('sheet-open');
     if (restoreFocus !== false && state.returnFocus && state.returnFocus.isConnected) state.returnFocus.focus();
     state.returnFocus = null;
+  }
+
+  // ---- the history of one target: its versions, newest first -----------------------------
+
+  const HISTORY_PAGE = 20;
+  const OPERATIONS = ['insert', 'update', 'delete'];
+
+  function historyButton(record) {
+    const button = el('button', 'history-button', 'History of this target');
+    button.type = 'button';
+    button.addEventListener('click', () => {
+      const next = Object.assign({}, state.view, { history: { type: String(record.target.type), id: String(record.target.id) } });
+      state.historyPushed = true;
+      state.focusRowId = record.id;
+      closeDetail(false);
+      navigate(next);
+    });
+    return button;
+  }
+
+  function showHistory(target) {
+    document.body.classList.add('history-open');
+    $('history').hidden = false;
+    $('history-title').textContent = 'History of ' + target.type + ' ' + target.id;
+    $('history-caption').textContent = 'newest first, times in ' + zoneOf();
+    state.history = { target, items: [], nextCursor: null };
+    $('history-items').replaceChildren();
+    $('history-empty').hidden = true;
+    $('history-count').textContent = '';
+    $('history-more').hidden = true;
+    $('history').removeAttribute('aria-busy');
+    $('history-title').focus();
+    void loadHistory(null);
+  }
+
+  function hideHistory() {
+    document.body.classList.remove('history-open');
+    $('history').hidden = true;
+    state.history = null;
+    state.historyLoads++;
+  }
+
+  async function loadHistory(cursor) {
+    const load = ++state.historyLoads;
+    const shown = state.history;
+    const params = new URLSearchParams({ targetType: shown.target.type, targetId: shown.target.id, limit: String(HISTORY_PAGE) });
+    if (cursor) params.set('cursor', cursor);
+    const section = $('history');
+    const more = $('history-more');
+    more.disabled = true;
+    section.setAttribute('aria-busy', 'true');
+    try {
+      const body = await getJson(apiUrl('/history', params));
+      if (load !== state.historyLoads) return;
+      const items = Array.isArray(body && body.items) ? body.items : [];
+      const list = $('history-items');
+      const added = items.map(versionItem);
+      list.append.apply(list, added);
+      shown.items = shown.items.concat(items);
+      shown.nextCursor = body && typeof body.nextCursor === 'string' ? body.nextCursor : null;
+      showError(null);
+      // After "Load more": on to the first version it added.
+      if (cursor && added.length > 0) added[0].focus();
+    } catch (error) {
+      if (load !== state.historyLoads) return;
+      showError(error);
+    } finally {
+      if (load === state.historyLoads) {
+        section.removeAttribute('aria-busy');
+        more.disabled = false;
+        more.hidden = !shown.nextCursor;
+        const count = shown.items.length;
+        $('history-count').textContent = count > 0 ? count + (count === 1 ? ' version' : ' versions') + (shown.nextCursor ? ' so far' : '') : '';
+        $('history-empty').hidden = count > 0 || !$('error').hidden;
+      }
+    }
+  }
+
+  // One version: when, what, who, and its fields before and after.
+  function versionItem(record) {
+    const item = el('li', 'version');
+    item.tabIndex = -1;
+    const head = el('div', 'version-head');
+    head.append(timeElement(record.occurredAt), el('span', 'version-action', record.action));
+    const operation = record.metadata && record.metadata.operation;
+    if (typeof operation === 'string') head.append(el('span', 'op op-' + (OPERATIONS.indexOf(operation) >= 0 ? operation : 'other'), operation));
+    if (record.status && record.status !== 'success') head.append(statusBadge(record.status));
+    item.append(head, versionAuthor(record.actor));
+    const changes = record.changes && typeof record.changes === 'object' ? record.changes : {};
+    const names = Object.keys(changes);
+    if (names.length > 0 && names.every((name) => changes[name] && typeof changes[name] === 'object' && 'before' in changes[name] && 'after' in changes[name])) item.append(changesTable(changes, names));
+    else item.append(el('pre', 'json', pretty(record.changes)));
+    return item;
+  }
+
+  // Who made it: the name before the id. A write made outside the app is the database's,
+  // with the database user it was made as.
+  function versionAuthor(actor) {
+    const line = el('p', 'version-by');
+    line.append('by ');
+    if (!actor) {
+      line.append(el('strong', null, 'unknown'));
+      return line;
+    }
+    const hasId = actor.id !== undefined && actor.id !== null && actor.id !== '';
+    if (actor.type === 'database') {
+      line.append(el('strong', null, 'database'));
+      if (hasId) line.append(' (user ', idText(actor.id), ')');
+      return line;
+    }
+    line.append(el('strong', null, actor.name || (hasId ? String(actor.id) : actor.type)));
+    const detail = el('span', 'version-who');
+    detail.append(' \u00b7 ' + actor.type);
+    if (actor.name && hasId) detail.append(' \u00b7 ', idText(actor.id));
+    line.append(detail);
+    return line;
   }
 
   // ---- the chart ----------------------------------------------------------------------
@@ -869,13 +1016,27 @@ export const VIEWER_SCRIPT = String.raw`
     const view = formView();
     if (view) navigate(view);
   });
-  // The zone and the own-reads toggle apply at once.
+  // The zone and the own-reads toggle apply at once; a target's history stays open, in the new zone.
   for (const id of ['f-tz', 'f-reads']) {
     $(id).addEventListener('change', () => {
       const view = formView();
-      if (view) navigate(view);
+      if (!view) return;
+      view.history = state.view.history;
+      navigate(view, Boolean(view.history));
     });
   }
+  $('history-more').addEventListener('click', () => {
+    if (state.history && state.history.nextCursor) void loadHistory(state.history.nextCursor);
+  });
+  // Back where the history was opened from, when it was (else to the list of the same filters).
+  $('history-back').addEventListener('click', () => {
+    if (state.historyPushed) {
+      state.historyPushed = false;
+      history.back();
+      return;
+    }
+    navigate(Object.assign({}, state.view, { history: null }));
+  });
   $('clear').addEventListener('click', () => {
     const view = defaultView(state.view.utc);
     if (state.view.filters.get('limit')) view.filters.set('limit', state.view.filters.get('limit'));
@@ -904,7 +1065,7 @@ export const VIEWER_SCRIPT = String.raw`
   window.addEventListener('resize', () => {
     clearTimeout(resizing);
     resizing = setTimeout(() => {
-      if (state.summary) drawChart();
+      if (state.summary && !state.view.history) drawChart();
     }, 100);
   });
   // The default range is written into the URL, so a link or a reload shows the same days.

@@ -51,6 +51,12 @@ const SHELL_BODY = `<header class="topbar">
       <p id="empty" class="empty" hidden>No activity matches these filters.</p>
       <nav class="pager" aria-label="Pages"><button id="prev" type="button" disabled>&larr; Previous</button><span id="page-label">Page 1</span><button id="next" type="button" disabled>Next &rarr;</button></nav>
     </section>
+    <section id="history" class="card history-card" aria-labelledby="history-title" hidden>
+      <div class="card-head"><button id="history-back" type="button">&larr; Back to the list</button><h2 id="history-title" tabindex="-1">History</h2><span id="history-caption" class="muted"></span></div>
+      <ol id="history-items" class="timeline"></ol>
+      <p id="history-empty" class="empty" hidden>No recorded changes for this target.</p>
+      <nav class="pager" aria-label="More history"><span id="history-count" class="muted"></span><button id="history-more" type="button" hidden>Load more</button></nav>
+    </section>
   </div>
   <aside id="detail" class="card detail" aria-label="Event details">
     <div class="card-head"><h2>Details</h2><button id="close-detail" class="close" type="button" aria-label="Close details">&times;</button></div>

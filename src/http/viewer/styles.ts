@@ -218,6 +218,33 @@ table.changes td.before { color: var(--failure-ink); }
 table.changes td.after { color: var(--success-ink); }
 .error-box { padding: 8px 12px; border-radius: 6px; background: var(--failure-bg); color: var(--failure-ink); overflow-wrap: anywhere; }
 
+/* A target's history: a timeline in place of the chart and the list. */
+.history-card[hidden] { display: none; }
+body.history-open .chart-card, body.history-open .table-card, body.history-open .detail { display: none; }
+body.history-open .content { grid-column: 1 / -1; }
+#history-title { overflow-wrap: anywhere; }
+#history-title:focus { outline: none; }
+#history-title:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+.history-card .card-head button { height: 30px; padding: 0 10px; font-size: 13px; }
+.timeline { list-style: none; margin: 0; padding: 0; }
+.version { padding: 12px 16px 14px; border-bottom: 1px solid var(--line); }
+.version:last-child { border-bottom: 0; }
+.version:focus { outline: 2px solid var(--accent); outline-offset: -2px; }
+.version-head { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px; }
+.version-head time { color: var(--muted); font-variant-numeric: tabular-nums; white-space: nowrap; }
+.version-action { font-family: var(--mono); font-size: 13px; overflow-wrap: anywhere; }
+.op { font-size: 11px; padding: 0 7px; border-radius: 999px; border: 1px solid var(--line); color: var(--muted); }
+.op-insert { color: var(--success-ink); border-color: var(--success); }
+.op-delete { color: var(--failure-ink); border-color: var(--failure); }
+.version-by { margin: 4px 0 8px; font-size: 13px; color: var(--muted); overflow-wrap: anywhere; }
+.version-by strong { color: var(--text); font-weight: 600; }
+.version table.changes { table-layout: fixed; }
+.version table.changes th:first-child { width: 26%; }
+.version table.changes td:first-child { white-space: normal; overflow-wrap: anywhere; }
+.version table.changes tbody tr { cursor: default; }
+.version table.changes tbody tr:hover { background: transparent; }
+.history-card .pager { justify-content: space-between; }
+
 /* Below the two-column width the detail is a sheet over the page, shown only when open. */
 @media (max-width: 1100px) {
   .detail {
@@ -264,5 +291,8 @@ table.changes td.after { color: var(--success-ink); }
   .table-wrap td.col-actor::before, .table-wrap td.col-target::before { grid-row: 1 / span 2; padding-top: 2px; }
   .pager { justify-content: space-between; }
   .detail { width: 100%; }
+  .version { padding: 10px 12px 12px; }
+  .version table.changes th:first-child { width: 30%; }
+  .version table.changes th, .version table.changes td { padding: 5px 6px; }
 }
 `;

@@ -175,6 +175,19 @@ for (const { dialect, available, reason } of DIALECTS) {
       }
     });
 
+    it('records the changes of one row in the order they were made, even within one millisecond', async () => {
+      const table = await freshTable();
+      for (let id = 1; id <= 30; id++) {
+        await d.db.insertInto(table).values({ id, title: 'a' }).execute();
+        await d.db.updateTable(table).set({ title: 'b' }).where('id', '=', id).execute();
+        await d.db.deleteFrom(table).where('id', '=', id).execute();
+      }
+      const records = await captured(table);
+      for (let id = 1; id <= 30; id++) {
+        expect(records.filter((record) => record.target?.id === String(id)).map((record) => record.metadata?.operation)).toEqual(['insert', 'update', 'delete']);
+      }
+    });
+
     it.skipIf(dialect !== 'sqlite')('captures a table of more than 500 columns', async () => {
       const table = uniqueName('cap_v');
       await d.outside(`create table ${d.q(table)} (id integer primary key, ${Array.from({ length: 520 }, (_, i) => `c${i} integer`).join(', ')})`);

@@ -1,6 +1,6 @@
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely';
 import type { AnyKysely, SqlDialectName } from '../sql/dialect.js';
-import { pgString } from './postgres.js';
+import { mysqlString } from './mysql.js';
 import { SCOPE_DATABASE } from './sqlite.js';
 
 /**
@@ -14,7 +14,10 @@ import { SCOPE_DATABASE } from './sqlite.js';
  * - MySQL/MariaDB: the session variable `@activity_log_context`, cleared before the connection
  *   goes back to the pool, so the next user of a pooled connection never inherits it.
  * - SQLite: the one-row table `activity_log_scope.context` of the app's connection, written
- *   before each write (the connection is used by one statement at a time).
+ *   before each write (the connection is used by one statement at a time) and cleared when
+ *   Kysely is done with the connection, so a later write made around Kysely on the same
+ *   connection (the better-sqlite3 handle, an instance derived before `captureChanges`) is
+ *   never attributed to the request that wrote last.
  *
  * The app's Kysely instance is changed in place (its executor's connection provider, and the
  * executors derived from it by `withPlugin`, `withSchema` and the like), so the `db` the app
@@ -27,6 +30,7 @@ export type ContextSource = () => string | undefined | Promise<string | undefine
 type Kind = 'begin' | 'end' | 'savepoint-rollback' | 'write' | 'read';
 
 const PATCHED = Symbol.for('activity-log.capture.executor');
+const LEADING_COMMENTS = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)+/;
 const WRITE_NODES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
 
 /** What a statement does to the transaction and the data, from Kysely's node or the raw text. */
@@ -34,7 +38,8 @@ export function classify(query: CompiledQuery): Kind {
   const kind = (query.query as { kind?: string } | undefined)?.kind;
   if (kind && WRITE_NODES.has(kind)) return 'write';
   if (kind && kind !== 'RawNode') return 'read';
-  const text = query.sql.trimStart().slice(0, 32).toLowerCase();
+  // Leading comments (`-- why`, `/* who */`) say nothing about what the statement does.
+  const text = query.sql.replace(LEADING_COMMENTS, '').slice(0, 32).toLowerCase();
   if (/^(begin|start\s+transaction)\b/.test(text)) return 'begin';
   if (/^rollback\s+to\b/.test(text)) return 'savepoint-rollback';
   if (/^(commit|end|rollback)\b/.test(text)) return 'end';
@@ -72,7 +77,8 @@ function raw(sql: string, parameters: readonly unknown[] = []): CompiledQuery {
 /** The statements that make `context` what the triggers read, per database. */
 const SETTERS = {
   postgres: (context: string | undefined) => raw(`select set_config('activity_log.context', $1, true)`, [context ?? '']),
-  mysql: (context: string | undefined) => raw('set @activity_log_context = ?', [context ?? null]),
+  // A hex literal, not a parameter: mysql2 escapes `"` as `\"`, which NO_BACKSLASH_ESCAPES keeps, and the JSON breaks.
+  mysql: (context: string | undefined) => raw(`set @activity_log_context = ${context === undefined ? 'null' : mysqlString(context)}`),
   sqlite: (context: string | undefined) => raw(`insert or replace into ${SCOPE_DATABASE}.context (id, ctx) values (1, ?)`, [context ?? null]),
 } as const;
 
@@ -168,15 +174,15 @@ function dollarQuote(text: string): string {
   return `$${tag}$${text}$${tag}$`;
 }
 
-/** Releases what a connection holds in its session before it goes back to the pool (MySQL). */
+/** Releases what a connection holds in its session before it goes back to the pool (MySQL, SQLite). */
 async function release(inner: DatabaseConnection, dialect: SqlDialectName): Promise<void> {
-  if (dialect !== 'mysql') return;
+  if (dialect === 'postgres') return;
   const state = stateOf(inner);
   state.pinned = undefined;
   state.inTransaction = false;
   if (state.held === undefined) return;
   try {
-    await inner.executeQuery(SETTERS.mysql(undefined));
+    await inner.executeQuery(SETTERS[dialect](undefined));
     state.held = undefined;
   } catch {
     // The connection is broken; the pool will not hand it out again. Not sure what it holds.

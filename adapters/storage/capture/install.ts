@@ -82,12 +82,13 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
+    const log = await triggersLogTable(connection, target);
     for (const table of checked) {
       const columns = await target.capture.columns(target.k, connection, table.table, schema);
       const definition = defineCapture(table, schema, columns, { isSensitive: (column) => redactor.isSensitive([column]), censor: redactor.censor });
       definitions.push(definition);
-      const statements = target.capture.install(definition, target.log);
-      const print = fingerprint(definition, target.log, statements.join(';\n'));
+      const statements = target.capture.install(definition, log);
+      const print = fingerprint(definition, log, statements.join(';\n'));
       const key = `${schema ?? ''}.${table.table}`;
       const { rows } = await target.k.sql<{ fingerprint: string }>`select fingerprint from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
       if (rows[0]?.fingerprint === print) {
@@ -184,6 +185,22 @@ async function ensureLogTable(db: AnyKysely, target: Target): Promise<void> {
       `captureChanges: the log table "${target.log.name}" is not in the database of db (or not at this release's schema): the triggers write into it, so activity's store must use the same database as db`,
     );
   }
+}
+
+/**
+ * The log table as the triggers name it: schema-qualified on PostgreSQL and MySQL. Unqualified,
+ * a PostgreSQL trigger would look it up in the writing session's search_path (another one, and
+ * every write fails), and a MySQL trigger in the audited table's database (`{ schema }`).
+ */
+async function triggersLogTable(db: AnyKysely, target: Target): Promise<LogTable> {
+  if (target.log.schema || target.dialect === 'sqlite') return target.log;
+  const { sql } = target.k;
+  const query =
+    target.dialect === 'postgres'
+      ? sql<{ s: string }>`select n.nspname as s from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass(${SQL_DIALECTS.postgres.quote(target.log.name)})`
+      : sql<{ s: string }>`select database() as s`;
+  const schema = (await query.execute(db)).rows[0]?.s;
+  return schema ? { name: target.log.name, schema: String(schema) } : target.log;
 }
 
 async function createMeta(db: AnyKysely, target: Target): Promise<void> {

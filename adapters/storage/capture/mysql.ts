@@ -70,9 +70,10 @@ function entry(column: RecordedColumn, censor: string, before: string | null, af
   return `json_object('before', ${side(before)}, 'after', ${side(after)})`;
 }
 
-/** `$."column"`, the JSON path of one key. */
+/** `$."column"`, the JSON path of one key (a column name may hold quotes and backslashes). */
 function path(column: string): string {
-  return `'$."${column}"'`;
+  if (/^[A-Za-z0-9_ ]*$/.test(column)) return `'$."${column}"'`;
+  return mysqlString(`$."${column.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
 }
 
 function triggerName(definition: { table: string }, op: 'ai' | 'au' | 'ad'): string {

@@ -1,6 +1,6 @@
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely';
 import type { AnyKysely, SqlDialectName } from '../sql/dialect.js';
-import { pgString } from './postgres.js';
+import { mysqlString } from './mysql.js';
 import { SCOPE_DATABASE } from './sqlite.js';
 
 /**
@@ -15,7 +15,10 @@ import { SCOPE_DATABASE } from './sqlite.js';
  *   in one statement and cleared before the connection goes back to the pool, so the next user
  *   of a pooled connection never inherits them.
  * - SQLite: the one-row table `activity_log_scope.context` of the app's connection, written
- *   before each write (the connection is used by one statement at a time).
+ *   before each write (the connection is used by one statement at a time) and cleared when
+ *   Kysely is done with the connection, so a later write made around Kysely on the same
+ *   connection (the better-sqlite3 handle, an instance derived before `captureChanges`) is
+ *   never attributed to the request that wrote last.
  *
  * The app's Kysely instance is changed in place (its executor's connection provider, and the
  * executors derived from it by `withPlugin`, `withSchema` and the like), so the `db` the app
@@ -28,6 +31,7 @@ export type ContextSource = () => string | undefined | Promise<string | undefine
 type Kind = 'begin' | 'end' | 'savepoint-rollback' | 'write' | 'read';
 
 const PATCHED = Symbol.for('activity-log.capture.executor');
+const LEADING_COMMENTS = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)+/;
 const WRITE_NODES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
 
 /** What a statement does to the transaction and the data, from Kysely's node or the raw text. */
@@ -35,7 +39,8 @@ export function classify(query: CompiledQuery): Kind {
   const kind = (query.query as { kind?: string } | undefined)?.kind;
   if (kind && WRITE_NODES.has(kind)) return 'write';
   if (kind && kind !== 'RawNode') return 'read';
-  const text = query.sql.trimStart().slice(0, 32).toLowerCase();
+  // Leading comments (`-- why`, `/* who */`) say nothing about what the statement does.
+  const text = query.sql.replace(LEADING_COMMENTS, '').slice(0, 32).toLowerCase();
   if (/^(begin|start\s+transaction)\b/.test(text)) return 'begin';
   if (/^rollback\s+to\b/.test(text)) return 'savepoint-rollback';
   if (/^(commit|end|rollback)\b/.test(text)) return 'end';
@@ -70,21 +75,25 @@ function raw(sql: string, parameters: readonly unknown[] = []): CompiledQuery {
   return { sql, parameters, query: { kind: 'RawNode' } } as unknown as CompiledQuery;
 }
 
-/** MySQL's triggers read plain session variables (see capture/mysql.ts): no JSON parsed per row. */
-const MYSQL_SET =
-  'set @activity_log_scope = ?, @activity_log_actor_type = ?, @activity_log_actor_id = ?, @activity_log_actor_name = ?, @activity_log_tenant = ?, @activity_log_context = ?';
-
-/** The values of {@link MYSQL_SET}: all NULL to clear. */
-function mysqlValues(context: string | undefined): unknown[] {
-  if (context === undefined) return [null, null, null, null, null, null];
-  const parsed = JSON.parse(context) as { actor?: { type?: string; id?: string; name?: string }; tenantId?: string; context?: Record<string, string> };
-  return [1, parsed.actor?.type ?? null, parsed.actor?.id ?? null, parsed.actor?.name ?? null, parsed.tenantId ?? null, parsed.context ? JSON.stringify(parsed.context) : null];
+/**
+ * MySQL's triggers read plain session variables (see capture/mysql.ts): no JSON parsed per row.
+ * The values are literals (hex where not plain), not parameters: mysql2 escapes `"` as `\"`,
+ * which a session with NO_BACKSLASH_ESCAPES would keep.
+ */
+function mysqlSet(context: string | undefined): string {
+  const names = ['scope', 'actor_type', 'actor_id', 'actor_name', 'tenant', 'context'];
+  let values: (string | null)[] = [null, null, null, null, null, null];
+  if (context !== undefined) {
+    const parsed = JSON.parse(context) as { actor?: { type?: string; id?: string; name?: string }; tenantId?: string; context?: Record<string, string> };
+    values = ['1', parsed.actor?.type ?? null, parsed.actor?.id ?? null, parsed.actor?.name ?? null, parsed.tenantId ?? null, parsed.context ? JSON.stringify(parsed.context) : null];
+  }
+  return `set ${names.map((name, i) => `@activity_log_${name} = ${values[i] === null ? 'null' : mysqlString(values[i]!)}`).join(', ')}`;
 }
 
 /** The statements that make `context` what the triggers read, per database. */
 const SETTERS = {
   postgres: (context: string | undefined) => raw(`select set_config('activity_log.context', $1, true)`, [context ?? '']),
-  mysql: (context: string | undefined) => raw(MYSQL_SET, mysqlValues(context)),
+  mysql: (context: string | undefined) => raw(mysqlSet(context)),
   sqlite: (context: string | undefined) => raw(`insert or replace into ${SCOPE_DATABASE}.context (id, ctx) values (1, ?)`, [context ?? null]),
 } as const;
 
@@ -180,15 +189,15 @@ function dollarQuote(text: string): string {
   return `$${tag}$${text}$${tag}$`;
 }
 
-/** Releases what a connection holds in its session before it goes back to the pool (MySQL). */
+/** Releases what a connection holds in its session before it goes back to the pool (MySQL, SQLite). */
 async function release(inner: DatabaseConnection, dialect: SqlDialectName): Promise<void> {
-  if (dialect !== 'mysql') return;
+  if (dialect === 'postgres') return;
   const state = stateOf(inner);
   state.pinned = undefined;
   state.inTransaction = false;
   if (state.held === undefined) return;
   try {
-    await inner.executeQuery(SETTERS.mysql(undefined));
+    await inner.executeQuery(SETTERS[dialect](undefined));
     state.held = undefined;
   } catch {
     // The connection is broken; the pool will not hand it out again. Not sure what it holds.

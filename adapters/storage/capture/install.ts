@@ -82,9 +82,7 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
-    // The triggers name the log table with its schema: a session with another search_path
-    // (PostgreSQL) or another default database (MySQL) must still find it.
-    const log = { ...target.log, schema: target.log.schema ?? (await currentSchema(connection, target)) };
+    const log = await triggersLogTable(connection, target);
     for (const table of checked) {
       const columns = await target.capture.columns(target.k, connection, table.table, schema);
       const definition = defineCapture(table, schema, columns, { isSensitive: (column) => redactor.isSensitive([column]), censor: redactor.censor });
@@ -189,12 +187,20 @@ async function ensureLogTable(db: AnyKysely, target: Target): Promise<void> {
   }
 }
 
-/** The connection's current schema (PostgreSQL) or database (MySQL); SQLite's log is in `main`. */
-async function currentSchema(db: AnyKysely, target: Target): Promise<string | undefined> {
-  if (target.dialect === 'sqlite') return undefined;
-  const query = target.dialect === 'postgres' ? target.k.sql<{ name: string }>`select current_schema() as name` : target.k.sql<{ name: string }>`select database() as name`;
-  const { rows } = await query.execute(db);
-  return rows[0]?.name ?? undefined;
+/**
+ * The log table as the triggers name it: schema-qualified on PostgreSQL and MySQL. Unqualified,
+ * a PostgreSQL trigger would look it up in the writing session's search_path (another one, and
+ * every write fails), and a MySQL trigger in the audited table's database (`{ schema }`).
+ */
+async function triggersLogTable(db: AnyKysely, target: Target): Promise<LogTable> {
+  if (target.log.schema || target.dialect === 'sqlite') return target.log;
+  const { sql } = target.k;
+  const query =
+    target.dialect === 'postgres'
+      ? sql<{ s: string }>`select n.nspname as s from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass(${SQL_DIALECTS.postgres.quote(target.log.name)})`
+      : sql<{ s: string }>`select database() as s`;
+  const schema = (await query.execute(db)).rows[0]?.s;
+  return schema ? { name: target.log.name, schema: String(schema) } : target.log;
 }
 
 async function createMeta(db: AnyKysely, target: Target): Promise<void> {

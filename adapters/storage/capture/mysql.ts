@@ -130,7 +130,7 @@ export const mysqlCapture: CaptureDialect = {
     const updates =
       columns.length === 0
         ? `  set c = '{}';`
-        : `  set c = concat('{', concat_ws(',',\n    ${columns.map((column) => `if(${differs(column)}, concat('${JSON.stringify(column.name)}:', ${entry(column, censor, `old.${quote(column.name)}`, `new.${quote(column.name)}`)}), null)`).join(',\n    ')}), '}');`;
+        : `  set c = concat('{', concat_ws(',',\n    ${columns.map((column) => `if(${differs(column)}, concat(${mysqlString(`${JSON.stringify(column.name)}:`)}, ${entry(column, censor, `old.${quote(column.name)}`, `new.${quote(column.name)}`)}), null)`).join(',\n    ')}), '}');`;
     const names = { ai: triggerName(definition, 'ai'), au: triggerName(definition, 'au'), ad: triggerName(definition, 'ad') };
     return [
       ...mysqlCapture.remove(definition.table, definition.schema),

@@ -1,7 +1,7 @@
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely';
 import type { AnyKysely, SqlDialectName } from '../sql/dialect.js';
 import { mysqlString } from './mysql.js';
-import { SCOPE_DATABASE } from './sqlite.js';
+import { dropAllTemporaryTriggers, SCOPE_DATABASE } from './sqlite.js';
 
 /**
  * How the request's actor reaches the triggers: every connection the app's Kysely hands out is
@@ -28,7 +28,8 @@ import { SCOPE_DATABASE } from './sqlite.js';
 /** The context a statement should run with: JSON, or undefined outside a request. */
 export type ContextSource = () => string | undefined | Promise<string | undefined>;
 
-type Kind = 'begin' | 'end' | 'savepoint-rollback' | 'write' | 'read';
+/** `procedure`: CALL or DO, which may commit inside (PostgreSQL), so never run in a transaction of ours. */
+type Kind = 'begin' | 'end' | 'savepoint-rollback' | 'write' | 'procedure' | 'read';
 
 const PATCHED = Symbol.for('activity-log.capture.executor');
 const LEADING_COMMENTS = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)+/;
@@ -44,7 +45,8 @@ export function classify(query: CompiledQuery): Kind {
   if (/^(begin|start\s+transaction)\b/.test(text)) return 'begin';
   if (/^rollback\s+to\b/.test(text)) return 'savepoint-rollback';
   if (/^(commit|end|rollback)\b/.test(text)) return 'end';
-  if (/^(insert|update|delete|merge|replace|with|call|do|copy|upsert)\b/.test(text)) return 'write';
+  if (/^(call|do)\b/.test(text)) return 'procedure';
+  if (/^(insert|update|delete|merge|replace|with|copy|upsert)\b/.test(text)) return 'write';
   return 'read';
 }
 
@@ -139,13 +141,19 @@ function wrap(inner: DatabaseConnection, dialect: SqlDialectName, source: Contex
       // A write.
       if (dialect === 'postgres' && !state.inTransaction) {
         if (context === undefined) return inner.executeQuery<R>(query);
-        return autocommitWithContext(inner, query, context);
+        return kind === 'procedure' ? procedureWithContext(inner, query, context) : autocommitWithContext(inner, query, context);
       }
       if (dialect === 'sqlite' || state.held !== context) {
         await inner.executeQuery(SETTERS[dialect](context));
         state.held = context;
       }
-      return inner.executeQuery<R>(query);
+      if (dialect !== 'sqlite') return inner.executeQuery<R>(query);
+      try {
+        return await inner.executeQuery<R>(query);
+      } catch (error) {
+        if (!(await healTemporaryTriggers(inner, error))) throw error;
+        return inner.executeQuery<R>(query);
+      }
     },
     streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
       return inner.streamQuery<R>(query, chunkSize);
@@ -168,6 +176,21 @@ async function contextFrom(source: ContextSource): Promise<string | undefined> {
   }
 }
 
+/**
+ * SQLite: a migration made on another connection renamed or dropped a column that this
+ * connection's temporary triggers name, and the write failed on them. They are dropped (the
+ * stored triggers, which SQLite rewrote with the migration, record the table from then on,
+ * as the database's, until `captureChanges` runs again), and the write is tried once more.
+ */
+async function healTemporaryTriggers(inner: DatabaseConnection, error: unknown): Promise<boolean> {
+  const message = String((error as { message?: unknown } | null)?.message ?? '');
+  if (!/no such column: (new|old)\.|has no column named/.test(message)) return false;
+  const { rows } = await inner.executeQuery<{ s: string }>(raw(dropAllTemporaryTriggers()));
+  if (rows.length === 0) return false;
+  for (const row of rows) await inner.executeQuery(raw(row.s));
+  return true;
+}
+
 /** A PostgreSQL write outside a transaction, in one of its own so that the setting ends with it. */
 async function autocommitWithContext<R>(inner: DatabaseConnection, query: CompiledQuery, context: string): Promise<QueryResult<R>> {
   await inner.executeQuery(raw(`begin; select set_config('activity_log.context', ${dollarQuote(context)}, true)`));
@@ -180,6 +203,20 @@ async function autocommitWithContext<R>(inner: DatabaseConnection, query: Compil
   }
   await inner.executeQuery(raw('commit'));
   return result;
+}
+
+/**
+ * A PostgreSQL CALL or DO outside a transaction: a procedure may COMMIT inside, which a
+ * transaction of ours would forbid. The setting is the session's for the call's duration,
+ * and taken back at once after it (also when it fails).
+ */
+async function procedureWithContext<R>(inner: DatabaseConnection, query: CompiledQuery, context: string): Promise<QueryResult<R>> {
+  await inner.executeQuery(raw(`select set_config('activity_log.context', ${dollarQuote(context)}, false)`));
+  try {
+    return await inner.executeQuery<R>(query);
+  } finally {
+    await inner.executeQuery(raw(`select set_config('activity_log.context', '', false)`));
+  }
 }
 
 /** `text` in dollar quotes with a tag it does not contain (no escaping can go wrong). */

@@ -7,7 +7,7 @@ import type { CaptureDialect } from './dialect.js';
  * Change capture on PostgreSQL: one PL/pgSQL function per audited table and one row trigger
  * (`activity_log_capture`, after insert, update or delete) calling it. The request's context
  * arrives in the transaction-local setting `activity_log.context` (see connections.ts); a
- * write without it is recorded as `{ type: 'database', id: current_user, name: application_name }`.
+ * write without it is recorded as `{ type: 'database', id: <the writing role>, name: application_name }`.
  * @internal
  */
 
@@ -31,31 +31,38 @@ function kindOf(typname: string): ColumnKind {
   return 'other';
 }
 
-/** A column's value as JSON. */
-function value(column: TableColumn, ref: string): string {
+/**
+ * A column's value as JSON, read from the row as jsonb (`j`). The row is read as a whole
+ * (`to_jsonb(new)`), never column by column: a column dropped or renamed by a later migration
+ * is then simply absent, where a reference to it would fail every write to the table until
+ * capture is installed again.
+ */
+function value(column: TableColumn, row: string): string {
+  const text = `${row}->>${pgString(column.name)}`;
   switch (column.kind) {
     case 'time':
-      return column.type === 'timestamptz' ? `to_jsonb(to_char(${ref} at time zone 'UTC', ${ISO}))` : `to_jsonb(to_char(${ref}, ${ISO}))`;
+      return column.type === 'timestamptz' ? `to_jsonb(to_char((${text})::timestamptz at time zone 'UTC', ${ISO}))` : `to_jsonb(to_char((${text})::timestamp, ${ISO}))`;
     case 'binary':
-      return `case when ${ref} is null then null else to_jsonb('[binary: ' || octet_length(${ref}) || ' bytes]') end`;
+      // bytea as jsonb is its hex text, '\\x0102…': two digits a byte.
+      return `case when ${text} is null then null else to_jsonb('[binary: ' || ((length(${text}) - 2) / 2) || ' bytes]') end`;
     default:
-      return `to_jsonb(${ref})`;
+      return `${row}->${pgString(column.name)}`;
   }
 }
 
-/** Whether a column differs between the old and the new row (json has no equality operator). */
-function differs(column: TableColumn): string {
-  const name = doubleQuote(column.name);
-  if (column.kind === 'json') return `old.${name}::jsonb is distinct from new.${name}::jsonb`;
-  if (column.kind === 'other') return `old.${name}::text is distinct from new.${name}::text`;
-  return `old.${name} is distinct from new.${name}`;
+/** `{ column: { before, after } }` for one column; `o`/`n` the old and new row as jsonb. */
+function entry(column: RecordedColumn, censor: string, before: 'o' | null, after: 'n' | null): string {
+  const redacted = `${pgString(censor)}::text`;
+  const side = (row: string | null) => (row === null ? 'null::jsonb' : column.redacted ? redacted : value(column, row));
+  return `jsonb_build_object(${pgString(column.name)}::text, jsonb_build_object('before', ${side(before)}, 'after', ${side(after)}))`;
 }
 
-/** `{ column: { before, after } }` for one column. */
-function entry(column: RecordedColumn, censor: string, before: string | null, after: string | null): string {
-  const redacted = `${pgString(censor)}::text`;
-  const side = (ref: string | null) => (ref === null ? 'null::jsonb' : column.redacted ? redacted : value(column, ref));
-  return `jsonb_build_object(${pgString(column.name)}::text, jsonb_build_object('before', ${side(before)}, 'after', ${side(after)}))`;
+/** All the columns the row still has, for an insert's after or a delete's before. */
+function whole(columns: readonly RecordedColumn[], censor: string, row: 'o' | 'n'): string {
+  if (columns.length === 0) return `'{}'::jsonb`;
+  return columns
+    .map((column) => `case when ${row} ? ${pgString(column.name)} then ${entry(column, censor, row === 'o' ? 'o' : null, row === 'n' ? 'n' : null)} else '{}'::jsonb end`)
+    .join('\n      || ');
 }
 
 function functionName(definition: CaptureDefinition): string {
@@ -84,33 +91,35 @@ export const postgresCapture: CaptureDialect = {
   install(definition: CaptureDefinition, log: LogTable): string[] {
     const { columns, censor, actions } = definition;
     const q = doubleQuote;
-    const all = (side: 'old' | 'new') =>
-      columns.map((column) => entry(column, censor, side === 'old' ? `old.${q(column.name)}` : null, side === 'new' ? `new.${q(column.name)}` : null)).join(' || ');
     const updates = columns
-      .map((column) => `    if ${differs(column)} then c := c || ${entry(column, censor, `old.${q(column.name)}`, `new.${q(column.name)}`)}; end if;`)
+      .map((column) => `    if o->${pgString(column.name)} is distinct from n->${pgString(column.name)} then c := c || ${entry(column, censor, 'o', 'n')}; end if;`)
       .join('\n');
     const logTable = log.schema ? q(log.schema, log.name) : q(log.name);
-    const name = definition.nameColumn ? `left(r.${q(definition.nameColumn)}::text, ${CAPTURE_LIMITS.name})` : 'null';
+    const name = definition.nameColumn ? `left(r->>${pgString(definition.nameColumn)}, ${CAPTURE_LIMITS.name})` : 'null';
     const body = `
 declare
   c jsonb := '{}'::jsonb;
-  r record;
+  o jsonb;
+  n jsonb;
+  r jsonb;
   raw text := current_setting('activity_log.context', true);
   ctx jsonb;
   ts timestamptz := clock_timestamp();
   us bigint;
   u text;
 begin
+  if tg_op <> 'INSERT' then o := to_jsonb(old); end if;
+  if tg_op <> 'DELETE' then n := to_jsonb(new); end if;
   if tg_op = 'UPDATE' then
 ${updates}
     if c = '{}'::jsonb then return null; end if;
-    r := new;
+    r := n;
   elsif tg_op = 'INSERT' then
-    c := ${columns.length > 0 ? all('new') : `'{}'::jsonb`};
-    r := new;
+    c := ${whole(columns, censor, 'n')};
+    r := n;
   else
-    c := ${columns.length > 0 ? all('old') : `'{}'::jsonb`};
-    r := old;
+    c := ${whole(columns, censor, 'o')};
+    r := o;
   end if;
   if raw is not null and raw <> '' then ctx := raw::jsonb; end if;
   -- A UUIDv7: the millisecond, its fraction in the 12 bits after the version, then 62 random bits.
@@ -123,10 +132,11 @@ ${updates}
     case tg_op when 'INSERT' then ${pgString(actions.created)} when 'UPDATE' then ${pgString(actions.updated)} else ${pgString(actions.deleted)} end,
     'success',
     case when ctx is null then 'database' else left(ctx->'actor'->>'type', ${CAPTURE_LIMITS.type}) end,
-    case when ctx is null then left(current_user::text, ${CAPTURE_LIMITS.id}) else left(ctx->'actor'->>'id', ${CAPTURE_LIMITS.id}) end,
+    -- The writing role (this function runs as its owner): SET ROLE's, else the session's.
+    case when ctx is null then left(case when current_setting('role') = 'none' then session_user::text else current_setting('role') end, ${CAPTURE_LIMITS.id}) else left(ctx->'actor'->>'id', ${CAPTURE_LIMITS.id}) end,
     case when ctx is null then left(nullif(current_setting('application_name', true), ''), ${CAPTURE_LIMITS.name}) else left(ctx->'actor'->>'name', ${CAPTURE_LIMITS.name}) end,
     ${pgString(definition.target)},
-    left(r.${q(definition.idColumn)}::text, ${CAPTURE_LIMITS.id}),
+    left(r->>${pgString(definition.idColumn)}, ${CAPTURE_LIMITS.id}),
     ${name},
     left(ctx->>'tenantId', ${CAPTURE_LIMITS.id}),
     jsonb_build_object('table', ${pgString(definition.table)}::text, 'operation', lower(tg_op)),
@@ -135,8 +145,11 @@ ${updates}
   return null;
 end`;
     const fn = functionName(definition);
+    // SECURITY DEFINER: a role that may write the audited table but not the log (another
+    // service) still has its writes recorded, and cannot write the log any other way (a
+    // trigger function cannot be called directly). A fixed search_path, as such functions need.
     return [
-      `create or replace function ${fn}() returns trigger language plpgsql as $activity_log$${body}\n$activity_log$`,
+      `create or replace function ${fn}() returns trigger language plpgsql security definer set search_path = pg_catalog, pg_temp as $activity_log$${body}\n$activity_log$`,
       `drop trigger if exists ${TRIGGER} on ${tableName(definition)}`,
       `create trigger ${TRIGGER} after insert or update or delete on ${tableName(definition)} for each row execute function ${fn}()`,
     ];

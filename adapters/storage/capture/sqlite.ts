@@ -8,9 +8,7 @@ import type { CaptureDialect } from './dialect.js';
  * trigger stored in the file cannot read anything of one connection's:
  *
  * - **Stored triggers** (in the file, three per table) record every write made by any
- *   connection, the sqlite3 shell included, as `{ type: 'database', id: 'sqlite' }`. They stand
- *   aside (`when not exists …`) on a connection that has attached the database
- *   `activity_log_scope`, which only the app's own connection has.
+ *   connection, the sqlite3 shell included, as `{ type: 'database', id: 'sqlite' }`.
  * - **Temporary triggers** on the app's own connection (`connectionSetup`) record the same
  *   changes with the request's context, read from `activity_log_scope.context`, a one-row table
  *   in memory that the connection writes before each of its writes (see connections.ts).
@@ -65,7 +63,24 @@ function changes(columns: readonly RecordedColumn[], censor: string, op: 'insert
     const where = op === 'update' ? ` where old.${name} is not new.${name}` : '';
     return `select ${sqliteString(column.name)} as k, ${entry(column, censor, before, after)} as v${where}`;
   });
-  return `(select coalesce(json_group_object(k, json(v)), '{}') from (${rows.join(' union all ')}))`;
+  const group = (part: string[]) => `(select coalesce(json_group_object(k, json(v)), '{}') from (${part.join(' union all ')}))`;
+  // A compound select has at most 500 terms: a wider table is recorded in parts, joined after.
+  if (rows.length <= COMPOUND_LIMIT) return group(rows);
+  const parts: string[] = [];
+  for (let i = 0; i < rows.length; i += COMPOUND_LIMIT) parts.push(`select key, value from json_each(${group(rows.slice(i, i + COMPOUND_LIMIT))})`);
+  return `(select coalesce(json_group_object(key, json(value)), '{}') from (${parts.join(' union all ')}))`;
+}
+
+/** Terms per compound select (SQLite allows 500). */
+const COMPOUND_LIMIT = 400;
+
+/**
+ * The empty table in the scope database that says this connection records `table` itself:
+ * the stored triggers of `table` stand aside only where it exists, so a table captured by
+ * another process since this one set up its connection is still recorded here (as the database's).
+ */
+function markerName(table: string): string {
+  return `covers_${table}`;
 }
 
 /**
@@ -89,7 +104,7 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
   const row = op === 'delete' ? 'old' : 'new';
   const action = op === 'insert' ? actions.created : op === 'update' ? actions.updated : actions.deleted;
   const conditions: string[] = [];
-  if (!temporary) conditions.push(`not exists (select 1 from pragma_database_list where name = '${SCOPE_DATABASE}')`);
+  if (!temporary) conditions.push(`not exists (select 1 from pragma_table_list(${sqliteString(markerName(definition.table))}) where schema = '${SCOPE_DATABASE}')`);
   if (op === 'update') conditions.push(columns.length > 0 ? `(${columns.map((c) => `old.${q(c.name)} is not new.${q(c.name)}`).join(' or ')})` : '0');
   const when = conditions.length > 0 ? ` when ${conditions.join(' and ')}` : '';
   const context = temporary ? `(select ctx from ${SCOPE_DATABASE}.context where id = 1)` : 'null';
@@ -141,12 +156,26 @@ export const sqliteCapture: CaptureDialect = {
       for (const op of ['insert', 'update', 'delete'] as const) {
         statements.push(`drop trigger if exists temp.${doubleQuote(triggerName(definition.table, op, true))}`, trigger(definition, log, op, true));
       }
+      statements.push(`create table if not exists ${SCOPE_DATABASE}.${doubleQuote(markerName(definition.table))} (unused integer)`);
     }
     return statements;
   },
 };
 
-/** Statements dropping the app connection's temporary triggers of `table`. */
+/** Statements dropping the app connection's temporary triggers of `table`, and its marker (the stored ones then record it). */
 export function dropTemporaryTriggers(table: string): string[] {
-  return (['insert', 'update', 'delete'] as const).map((op) => `drop trigger if exists temp.${doubleQuote(triggerName(table, op, true))}`);
+  return [
+    `drop table if exists ${SCOPE_DATABASE}.${doubleQuote(markerName(table))}`,
+    ...(['insert', 'update', 'delete'] as const).map((op) => `drop trigger if exists temp.${doubleQuote(triggerName(table, op, true))}`),
+  ];
+}
+
+/**
+ * Statements dropping every temporary capture trigger and marker of this connection: after a
+ * migration on another connection renamed or dropped a column they name, they would fail every
+ * write to the table; the stored triggers (which SQLite rewrote with the migration) take over.
+ */
+export function dropAllTemporaryTriggers(): string {
+  return `select 'drop trigger if exists temp."' || replace(name, '"', '""') || '"' as s from temp.sqlite_master where type = 'trigger' and name like 'activity_log\\_%\\_app' escape '\\'
+    union all select 'drop table if exists ${SCOPE_DATABASE}."' || replace(name, '"', '""') || '"' from ${SCOPE_DATABASE}.sqlite_master where type = 'table' and name like 'covers\\_%' escape '\\'`;
 }

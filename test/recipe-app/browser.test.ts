@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath } from '../viewer/browser.js';
@@ -131,6 +132,39 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the recipe app in Chromium', ()
     await page.goto(app.url);
     expect(await page.locator('#drafts').textContent()).toBe('0 draft recipes waiting.');
     expect(await page.getByRole('button', { name: 'Publish all drafts' }).isDisabled()).toBe(true);
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a recipe\'s history from its detail: an admin edit, and a change made by hand in the database', async () => {
+    const adminToken = await app.login(ADMIN.email, ADMIN.password);
+    const created = await app.request('POST', '/admin/recipes', {
+      token: adminToken,
+      body: { title: 'History Stew', diet: 'vegan', allergens: [], calories: 400, ingredients: ['beans'], instructions: 'Stew.' },
+    });
+    expect(created.status).toBe(201);
+    const id = String(created.body.recipe?.id ?? created.body.id);
+    expect((await app.request('PATCH', `/admin/recipes/${id}`, { token: adminToken, body: { calories: 450 } })).status).toBe(200);
+    // A fix typed into the database by hand (another connection to the app's file, like the sqlite3 shell).
+    const outside = new Database(app.databaseFile, { timeout: 5000 });
+    try {
+      outside.prepare('update recipes set title = ? where id = ?').run('History Stew (fixed)', id);
+    } finally {
+      outside.close();
+    }
+    await page.goto(`${app.url}/admin/logs?action=recipe.*`);
+    await rows().filter({ hasText: 'History Stew' }).first().click();
+    await page.getByRole('button', { name: 'History of this target' }).click();
+    const versions = page.locator('#history-items > li');
+    await expect.poll(() => versions.count()).toBe(3);
+    // Newest first: the hand fix (the database), the admin's edit, the admin's creation.
+    expect(await versions.nth(0).locator('.version-by').textContent()).toMatch(/database/);
+    expect(await versions.nth(0).locator('table.changes td').allTextContents()).toEqual(['title', '"History Stew"', '"History Stew (fixed)"']);
+    expect(await versions.nth(1).locator('.version-by').textContent()).toMatch(/Admin/);
+    expect(await versions.nth(1).locator('table.changes td').allTextContents()).toEqual(['calories', '400', '450']);
+    expect(await versions.nth(2).locator('.version-action').textContent()).toBe('recipe.created');
+    expect(await versions.nth(2).locator('.version-by').textContent()).toMatch(/Admin/);
+    await page.screenshot({ path: screenshotPath('recipe-app-history.png'), fullPage: true });
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
   });

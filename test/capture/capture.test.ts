@@ -288,6 +288,35 @@ for (const { dialect, available, reason } of DIALECTS) {
       await expect(job.changes(d.db)).rejects.toThrow(/transaction/);
     });
 
+    it('reads the captured versions back: history() newest first, stateAt() at any moment', async () => {
+      const table = await freshTable();
+      const moments: Date[] = [];
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+      await asUser('h', async () => {
+        await d.db.insertInto(table).values({ id: 5, title: 'Soup', body: 'Hot', rating: 3 }).execute();
+        await pause();
+        moments.push(new Date());
+        await pause();
+        await d.db.updateTable(table).set({ title: 'Stew', rating: 4 }).where('id', '=', 5).execute();
+        await pause();
+        moments.push(new Date());
+        await pause();
+        await d.db.deleteFrom(table).where('id', '=', 5).execute();
+        await pause();
+        moments.push(new Date());
+      });
+      const target = { type: 'recipe', id: 5 };
+      const first = await activity.history(target, { limit: 2 });
+      expect(first.items.map((record) => record.action)).toEqual(['recipe.deleted', 'recipe.updated']);
+      const second = await activity.history(target, { limit: 2, cursor: first.nextCursor! });
+      expect(second.items.map((record) => record.action)).toEqual(['recipe.created']);
+      const atCreation = await activity.stateAt(target, moments[0]!);
+      expect(atCreation).toMatchObject({ id: 5, title: 'Soup', body: 'Hot', rating: 3 });
+      expect(await activity.stateAt(target, moments[1]!)).toMatchObject({ id: 5, title: 'Stew', body: 'Hot', rating: 4 });
+      expect(await activity.stateAt(target, moments[2]!)).toBeUndefined();
+      expect(await activity.stateAt(target, new Date(0))).toBeUndefined();
+    });
+
     it('installs idempotently, removes, and reinstalls after a column is added', async () => {
       const table = await freshTable();
       const options = { [table]: { target: 'recipe', name: 'title', ignore: ['updated_at'] } };

@@ -4,7 +4,7 @@ import { detectDialectName, SQL_DIALECTS } from './sql/dialects.js';
 import { createSqlStore, isKysely, type SqlActivityStore, type SqlTableOptions } from './sql/store.js';
 import { uninstrumented } from './capture/connections.js';
 
-export { captureChanges, removeChangeCapture, type CaptureChangesOptions, type CaptureInstallation } from './capture/install.js';
+export { captureChanges, removeChangeCapture, type CaptureChangesOptions, type CaptureInstallation, type RemoveChangeCaptureOptions } from './capture/install.js';
 export type { CapturedTableOptions, CapturedTables } from './capture/model.js';
 
 export type { SqlDialectName } from './sql/dialect.js';

@@ -321,7 +321,7 @@ for (const { dialect, available, reason } of DIALECTS) {
       const table = await freshTable();
       const options = { [table]: { target: 'recipe', name: 'title', ignore: ['updated_at'] } };
       expect(await captureChanges(d.db, activity, options)).toEqual({ installed: [], unchanged: [table] });
-      expect(await removeChangeCapture(d.db, activity, [table])).toEqual([table]);
+      expect(await removeChangeCapture(d.db, [table])).toEqual([table]);
       await d.db.insertInto(table).values({ id: 1, title: 'Not captured' }).execute();
       expect(await captured(table)).toEqual([]);
       await d.outside(`alter table ${d.q(table)} add column cuisine ${dialect === 'mysql' ? 'varchar(50)' : 'text'}`);
@@ -329,6 +329,19 @@ for (const { dialect, available, reason } of DIALECTS) {
       await d.db.updateTable(table).set({ cuisine: 'Thai' }).execute();
       const [record] = await captured(table);
       expect(record!.changes).toEqual({ cuisine: { before: null, after: 'Thai' } });
+    });
+
+    it('removes capture from every audited table of the log when no table is named', async () => {
+      const a = await freshTable();
+      const b = await freshTable();
+      const removed = await removeChangeCapture(d.db, activity);
+      expect(removed).toEqual(expect.arrayContaining([a, b]));
+      await d.db.insertInto(a).values({ id: 1, title: 'x' }).execute();
+      await d.outside(`insert into ${d.q(b)} (id, title) values (1, 'y')`);
+      expect([...(await captured(a)), ...(await captured(b))]).toEqual([]);
+      await expect(removeChangeCapture(d.db, [] as string[])).rejects.toThrow(/tables: must be a non-empty array/);
+      // Put back what the other tests use.
+      await captureChanges(d.db, activity, { [recipes]: { target: 'recipe', name: 'title', ignore: ['updated_at'] } });
     });
 
     it('installs from several processes at once without error (here: concurrent calls)', async () => {

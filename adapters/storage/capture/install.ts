@@ -75,7 +75,8 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   const support = supportOf(activity);
   const checked = checkTables(tables);
   const schema = checkOptions(options);
-  const target = await targetOf(db, support, options.dialect);
+  const target = await targetOf(db, await logTableOf(support), options.dialect);
+  installedLog.set(db, target.log);
   const result: CaptureInstallation = { installed: [], unchanged: [] };
   const definitions: CaptureDefinition[] = [];
   const { redactor } = support;
@@ -107,18 +108,42 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   return result;
 }
 
+/** Options of {@link removeChangeCapture}. */
+export interface RemoveChangeCaptureOptions extends CaptureChangesOptions {
+  /**
+   * The log table the triggers write, when neither a logger is passed nor `captureChanges`
+   * was called with this `db` in this process.
+   * @default 'activity_logs'
+   */
+  tableName?: string;
+}
+
+/** The log table `captureChanges` used with each db, for `removeChangeCapture(db)`. */
+const installedLog = new WeakMap<AnyKysely, LogTable>();
+
 /**
  * Removes change capture from `tables` (all the audited tables when left out): their triggers
  * and what records them as installed. The records already captured stay in the log.
+ * Returns the tables it removed capture from.
+ *
+ * @example
+ * await removeChangeCapture(db, ['recipes']);   // before a MySQL migration that drops a column
+ * await removeChangeCapture(db, activity);      // every audited table of activity's log
  */
-export async function removeChangeCapture(db: AnyKysely, activity: unknown, tables?: string[], options: CaptureChangesOptions = {}): Promise<string[]> {
-  const support = supportOf(activity);
+export async function removeChangeCapture(db: AnyKysely, tables?: string[], options?: RemoveChangeCaptureOptions): Promise<string[]>;
+export async function removeChangeCapture(db: AnyKysely, activity: unknown, tables?: string[], options?: RemoveChangeCaptureOptions): Promise<string[]>;
+export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Promise<string[]> {
+  const withLogger = args[0] !== undefined && !Array.isArray(args[0]) && (args[0] as { [CHANGE_CAPTURE]?: unknown } | null)?.[CHANGE_CAPTURE] !== undefined;
+  const activity = withLogger ? args[0] : undefined;
+  const [tables, options = {}] = (withLogger ? args.slice(1) : args) as [string[] | undefined, RemoveChangeCaptureOptions | undefined];
   const schema = checkOptions(options);
   if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {
-    throw new ActivityLogError('INVALID_OPTIONS', `removeChangeCapture: tables: must be a non-empty array of table names, or left out for all, got ${Array.isArray(tables) ? 'an empty array' : typeof tables}`);
+    throw new ActivityLogError('INVALID_OPTIONS', `removeChangeCapture: tables: must be a non-empty array of table names, or left out for all, got ${Array.isArray(tables) ? 'an empty array' : tables === null ? 'null' : typeof tables}`);
   }
   tables?.forEach((table, i) => checkIdentifier(`tables[${i}]`, table));
-  const target = await targetOf(db, support, options.dialect);
+  if (options.tableName !== undefined) checkIdentifier('tableName', options.tableName);
+  const log: LogTable = activity ? await logTableOf(supportOf(activity)) : (installedLog.get(db) ?? { name: options.tableName ?? 'activity_logs', schema: undefined });
+  const target = await targetOf(db, log, options.dialect);
   const removed: string[] = [];
   await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await createMeta(connection, target);
@@ -160,21 +185,24 @@ function checkOptions(options: CaptureChangesOptions): string | undefined {
 }
 
 /** The database, the log table the triggers write, and where installs are recorded. */
-async function targetOf(db: AnyKysely, support: ChangeCaptureSupport, dialectOption: SqlDialectName | undefined): Promise<Target> {
+async function targetOf(db: AnyKysely, log: LogTable, dialectOption: SqlDialectName | undefined): Promise<Target> {
   if (!isKysely(db)) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: db: must be your Kysely instance');
   const dialect = dialectOption ?? detectDialectName(db);
   if (!dialect) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: db: supports PostgreSQL, MySQL/MariaDB and SQLite dialects; pass { dialect } if yours is one of them');
+  const k = await loadPeer<KyselyModule>('kysely', 'kysely');
+  const quote = SQL_DIALECTS[dialect].quote;
+  const meta = log.schema ? quote(log.schema, `${log.name}_capture`) : quote(`${log.name}_capture`);
+  return { k, dialect, capture: CAPTURE_DIALECTS[dialect], log, meta };
+}
+
+/** The log table of `activity`'s SQL store, made if it is not there yet (a trigger writes into it). */
+async function logTableOf(support: ChangeCaptureSupport): Promise<LogTable> {
   const store = support.store as { tableName?: unknown; schema?: unknown; migrate?: () => Promise<void>; name?: string };
   if (typeof store.tableName !== 'string') {
     throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: activity: its store "${store.name}" keeps no SQL table; change capture writes into the log table of a SQL store (kyselyStore, sqliteStore, postgresStore, mysqlStore) in the same database as db`);
   }
-  // The log table must exist before a trigger may write into it.
   await store.migrate?.();
-  const k = await loadPeer<KyselyModule>('kysely', 'kysely');
-  const log: LogTable = { name: store.tableName, schema: typeof store.schema === 'string' ? store.schema : undefined };
-  const quote = SQL_DIALECTS[dialect].quote;
-  const meta = log.schema ? quote(log.schema, `${log.name}_capture`) : quote(`${log.name}_capture`);
-  return { k, dialect, capture: CAPTURE_DIALECTS[dialect], log, meta };
+  return { name: store.tableName, schema: typeof store.schema === 'string' ? store.schema : undefined };
 }
 
 async function ensureLogTable(db: AnyKysely, target: Target): Promise<void> {

@@ -289,7 +289,8 @@ for (const { dialect, available, reason } of DIALECTS) {
     });
 
     it('reads the captured versions back: history() newest first, stateAt() at any moment', async () => {
-      const table = await freshTable();
+      // A target type of its own: the other tests' tables hold recipes with the same ids.
+      const table = await freshTable({ target: 'soup' });
       const moments: Date[] = [];
       const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
       await asUser('h', async () => {
@@ -305,11 +306,11 @@ for (const { dialect, available, reason } of DIALECTS) {
         await pause();
         moments.push(new Date());
       });
-      const target = { type: 'recipe', id: 5 };
+      const target = { type: 'soup', id: 5 };
       const first = await activity.history(target, { limit: 2 });
-      expect(first.items.map((record) => record.action)).toEqual(['recipe.deleted', 'recipe.updated']);
+      expect(first.items.map((record) => record.action)).toEqual(['soup.deleted', 'soup.updated']);
       const second = await activity.history(target, { limit: 2, cursor: first.nextCursor! });
-      expect(second.items.map((record) => record.action)).toEqual(['recipe.created']);
+      expect(second.items.map((record) => record.action)).toEqual(['soup.created']);
       const atCreation = await activity.stateAt(target, moments[0]!);
       expect(atCreation).toMatchObject({ id: 5, title: 'Soup', body: 'Hot', rating: 3 });
       expect(await activity.stateAt(target, moments[1]!)).toMatchObject({ id: 5, title: 'Stew', body: 'Hot', rating: 4 });

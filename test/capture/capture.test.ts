@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { sql } from 'kysely';
+import { CamelCasePlugin, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureChanges, removeChangeCapture } from '../../adapters/storage/kysely.js';
 import { runWithActivityContext } from '../../src/context.js';
@@ -343,6 +343,18 @@ for (const { dialect, available, reason } of DIALECTS) {
       await expect(removeChangeCapture(d.db, [] as string[])).rejects.toThrow(/tables: must be a non-empty array/);
       // Put back what the other tests use.
       await captureChanges(d.db, activity, { [recipes]: { target: 'recipe', name: 'title', ignore: ['updated_at'] } });
+    });
+
+    it('works with a Kysely that has a CamelCasePlugin: install, capture with the actor, remove', async () => {
+      const name = uniqueName('cap_r');
+      await d.createRecipes(name);
+      const camel = d.db.withPlugin(new CamelCasePlugin());
+      expect(await captureChanges(camel, activity, { [name]: { target: 'recipe', name: 'title', ignore: ['updated_at'] } })).toEqual({ installed: [name], unchanged: [] });
+      await asUser('camel', () => camel.insertInto(name).values({ id: 1, title: 'Camel', passwordHash: 'secret-camel' }).execute());
+      const [record] = await captured(name);
+      expect(record).toMatchObject({ action: 'recipe.created', actor: { id: 'camel' } });
+      expect(record!.changes!.password_hash).toEqual({ before: null, after: '[REDACTED]' });
+      expect(await removeChangeCapture(camel, [name])).toEqual([name]);
     });
 
     it('installs from several processes at once without error (here: concurrent calls)', async () => {

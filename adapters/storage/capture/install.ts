@@ -4,7 +4,7 @@ import { loadPeer } from '../peer.js';
 import type { AnyKysely, KyselyModule, SqlDialectName } from '../sql/dialect.js';
 import { detectDialectName, SQL_DIALECTS } from '../sql/dialects.js';
 import { isKysely } from '../sql/store.js';
-import { instrumentKysely, pinContext } from './connections.js';
+import { instrumentKysely, pinContext, uninstrumented } from './connections.js';
 import type { CaptureDialect } from './dialect.js';
 import { CAPTURE_VERSION, checkIdentifier, checkTables, defineCapture, fingerprint, type CaptureDefinition, type CapturedTables, type LogTable } from './model.js';
 import { mysqlCapture } from './mysql.js';
@@ -80,7 +80,9 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   const result: CaptureInstallation = { installed: [], unchanged: [] };
   const definitions: CaptureDefinition[] = [];
   const { redactor } = support;
-  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
+  // Without the app's plugins: a CamelCasePlugin would rename the catalogue's columns we read.
+  const plain = uninstrumented(() => db.withoutPlugins());
+  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
     const log = await triggersLogTable(connection, target);
@@ -102,7 +104,7 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
       result.installed.push(table.table);
     }
   });
-  if (target.capture.connectionSetup) await setUpConnection(db, target, definitions);
+  if (target.capture.connectionSetup) await setUpConnection(plain, target, definitions);
   instrumentKysely(db, target.dialect, currentContext);
   registerChangeAttribution({ attribute: (transaction, by) => attribute(transaction, by) });
   return result;
@@ -145,7 +147,8 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
   const log: LogTable = activity ? await logTableOf(supportOf(activity)) : (installedLog.get(db) ?? { name: options.tableName ?? 'activity_logs', schema: undefined });
   const target = await targetOf(db, log, options.dialect);
   const removed: string[] = [];
-  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, db, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
+  const plain = uninstrumented(() => db.withoutPlugins());
+  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await createMeta(connection, target);
     const { rows } = await target.k.sql<{ table_key: string }>`select table_key from ${target.k.sql.raw(target.meta)}`.execute(connection);
     const installed = rows.map((row) => String(row.table_key));
@@ -165,7 +168,7 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
     }
   });
   if (target.dialect === 'sqlite') {
-    for (const table of removed) for (const statement of dropTemporaryTriggers(table)) await target.k.sql.raw(statement).execute(db);
+    for (const table of removed) for (const statement of dropTemporaryTriggers(table)) await target.k.sql.raw(statement).execute(plain);
   }
   return removed;
 }

@@ -11,6 +11,9 @@ export interface FilterFlags {
   status?: string;
   target?: string;
   tenant?: string;
+  requestId?: string;
+  traceId?: string;
+  search?: string;
   metadata?: string[];
 }
 
@@ -38,6 +41,9 @@ export function filterFrom(flags: FilterFlags): ActivityFilter {
   if (flags.action !== undefined) filter.action = flags.action;
   if (flags.status !== undefined) filter.status = flags.status as ActivityFilter['status'];
   if (flags.tenant !== undefined) filter.tenantId = flags.tenant;
+  if (flags.requestId !== undefined) filter.requestId = flags.requestId;
+  if (flags.traceId !== undefined) filter.traceId = flags.traceId;
+  if (flags.search !== undefined) filter.search = flags.search;
   if (flags.target !== undefined) {
     const colon = flags.target.indexOf(':');
     if (colon === 0) throw usage(`--target: must be TYPE or TYPE:ID, got ${JSON.stringify(flags.target)}`);

@@ -37,6 +37,9 @@ const filterOptions = (command: Command) =>
     .addOption(new Option('--status <status>', 'the outcome').choices(['success', 'failure', 'denied']))
     .option('--target <type[:id]>', 'the target: a type, or TYPE:ID')
     .option('--tenant <id>', 'the tenant')
+    .option('--request-id <id>', 'the records of one request (context.requestId)')
+    .option('--trace-id <id>', 'the records of one trace (context.traceId)')
+    .option('--search <text>', 'free text over action, actor name and target name (A-Z in either case; no index is used)')
     .option('--metadata <key=value>', 'a metadata field: KEY=TEXT, or KEY:=NUMBER|true|false (repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
 
 const keyOptions = (command: Command) =>

@@ -70,6 +70,7 @@ for (const database of databases) {
           target: { type: 'recipe', id: `r${i}` },
           tenantId: i % 2 === 0 ? 't1' : 't2',
           metadata: { email: `u${i % 5}@example.com`, n: i, plan: i % 3 === 0 ? 'pro' : 'free' },
+          context: { requestId: `req-${i % 7}`, traceId: `trace-${i % 3}` },
           occurredAt: new Date(base + i * 60_000),
         });
       }
@@ -101,6 +102,12 @@ for (const database of databases) {
       // Metadata typed as a number, and a target.
       const typed = await run(withTable(['query', '--metadata', 'n:=42', '--target', 'recipe:r42', '--format', 'ndjson']));
       expect(typed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(['cli-042']);
+      // One request, one trace, free text.
+      const context = await logger.query({ requestId: 'req-3', traceId: 'trace-1', search: 'user 2', limit: 500 });
+      expect(context.items.length).toBeGreaterThan(0);
+      const byContext = await run(withTable(['query', '--request-id', 'req-3', '--trace-id', 'trace-1', '--search', 'user 2', '--format', 'ndjson']));
+      expect(byContext.code).toBe(0);
+      expect(byContext.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(context.items.map((record) => record.id));
     });
 
     it('pages with --limit and --cursor', async () => {

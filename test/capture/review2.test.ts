@@ -82,10 +82,22 @@ for (const { dialect, available, reason } of DIALECTS) {
     });
 
     itOn('postgres')('a write in a request made by a raw begin … commit script carries its actor, and so do the connection’s later writes', async () => {
-      const table = await freshTable();
-      await asUser('script', () => sql.raw(`begin; insert into ${d.q(table)} (id, title) values (1, 'x'); commit`).execute(d.db));
-      for (let id = 2; id <= 5; id++) await asUser('later', () => d.db.insertInto(table).values({ id, title: 'y' }).execute());
-      expect((await captured(table)).map((record) => record.actor?.id)).toEqual(['script', 'later', 'later', 'later', 'later']);
+      // Its own database: the connection this leaves behind would lose the actor of the other tests' writes.
+      const other = await openDatabase(dialect);
+      const logger = createActivityLogger({ store: other.store });
+      const as = <T>(id: string, fn: () => Promise<T>) => runWithActivityContext(logger.with({ actor: { type: 'user', id } }), fn);
+      try {
+        const table = uniqueName('cap_w');
+        await other.createRecipes(table);
+        await captureChanges(other.db, logger, { [table]: { target: 'recipe' } });
+        await as('script', () => sql.raw(`begin; insert into ${other.q(table)} (id, title) values (1, 'x'); commit`).execute(other.db));
+        for (let id = 2; id <= 5; id++) await as('later', () => other.db.insertInto(table).values({ id, title: 'y' }).execute());
+        const records = (await logger.query({ limit: 50, metadata: { table } })).items.reverse();
+        expect(records.map((record) => record.actor?.id)).toEqual(['script', 'later', 'later', 'later', 'later']);
+      } finally {
+        await logger.close();
+        await other.cleanup();
+      }
     });
 
     itOn('postgres')('a select whose WITH inserts, made in a request, carries its actor', async () => {

@@ -81,6 +81,35 @@ for (const { dialect, available, reason } of DIALECTS) {
       }
     });
 
+    itOn('mysql')('a latin1 database: the name column and the actor’s name in non-Latin text, from the app in a request', async () => {
+      await d.outside('create database if not exists cap_review2_latin character set latin1');
+      const table = uniqueName('cap_w');
+      await d.outside(`create table cap_review2_latin.${d.q(table)} (id int primary key, title varchar(50)) default charset=utf8mb4`);
+      try {
+        await captureChanges(d.db, activity, { [table]: { target: 'recipe', name: 'title' } }, { schema: 'cap_review2_latin' });
+        await runWithActivityContext(activity.with({ actor: { type: 'user', id: 'u1', name: 'Zoë 山田 🍣' }, tenantId: 'tö' }), () =>
+          d.db.withSchema('cap_review2_latin').insertInto(table).values({ id: 1, title: '寿司 🍣' }).execute(),
+        );
+        const [record] = await captured(table);
+        expect(record!.actor).toEqual({ type: 'user', id: 'u1', name: 'Zoë 山田 🍣' });
+        expect(record!.target).toEqual({ type: 'recipe', id: '1', name: '寿司 🍣' });
+        expect(record!.tenantId).toBe('tö');
+      } finally {
+        await d.outside(`drop table if exists cap_review2_latin.${d.q(table)}`);
+      }
+    });
+
+    it('a request without an actor records no actor, keeps its tenant, and leaves nothing to the next write', async () => {
+      const table = await freshTable();
+      await runWithActivityContext(activity.with({ tenantId: 'acme' }), () => d.db.insertInto(table).values({ id: 1, title: 'x' }).execute());
+      await d.samePool(`update ${d.q(table)} set title = 'y' where id = 1`);
+      const [insert, update] = await captured(table);
+      expect(insert!.actor).toBeUndefined();
+      expect(insert!.tenantId).toBe('acme');
+      expect(update!.actor?.type).toBe('database');
+      expect(update!.tenantId).toBeUndefined();
+    });
+
     itOn('postgres')('a write in a request made by a raw begin … commit script carries its actor, and so do the connection’s later writes', async () => {
       // Its own database: the connection this leaves behind would lose the actor of the other tests' writes.
       const other = await openDatabase(dialect);

@@ -37,8 +37,11 @@ const WRITE_NODES = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryN
 
 /** What a statement does to the transaction and the data, from Kysely's node or the raw text. */
 export function classify(query: CompiledQuery): Kind {
-  const kind = (query.query as { kind?: string } | undefined)?.kind;
+  const node = query.query as { kind?: string; with?: { expressions?: readonly { expression?: { kind?: string } }[] } } | undefined;
+  const kind = node?.kind;
   if (kind && WRITE_NODES.has(kind)) return 'write';
+  // A select whose WITH inserts, updates or deletes (PostgreSQL) writes.
+  if (kind && node?.with?.expressions?.some((cte) => WRITE_NODES.has(cte.expression?.kind ?? ''))) return 'write';
   if (kind && kind !== 'RawNode') return 'read';
   // Leading comments (`-- why`, `/* who */`) say nothing about what the statement does.
   const text = query.sql.replace(LEADING_COMMENTS, '').slice(0, 32).toLowerCase();

@@ -118,7 +118,7 @@ export const mysqlCapture: CaptureDialect = {
       @activity_log_context);`;
     };
     const declare = `
-  declare c longtext;
+  declare c longtext character set utf8mb4;
   declare us bigint;
   declare u char(32);`;
     // One expression each, not a json_set per column (each would parse the object again).

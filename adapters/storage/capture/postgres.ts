@@ -43,8 +43,9 @@ function value(column: TableColumn, row: string): string {
     case 'time':
       return column.type === 'timestamptz' ? `to_jsonb(to_char((${text})::timestamptz at time zone 'UTC', ${ISO}))` : `to_jsonb(to_char((${text})::timestamp, ${ISO}))`;
     case 'binary':
-      // bytea as jsonb is its hex text, '\\x0102…': two digits a byte.
-      return `case when ${text} is null then null else to_jsonb('[binary: ' || ((length(${text}) - 2) / 2) || ' bytes]') end`;
+      // bytea as jsonb is its output text: hex ('\\x0102…') or, with bytea_output = escape,
+      // escaped ('\\001\\002…'); bytea's input reads both back.
+      return `case when ${text} is null then null else to_jsonb('[binary: ' || octet_length((${text})::bytea) || ' bytes]') end`;
     default:
       return `${row}->${pgString(column.name)}`;
   }
@@ -145,11 +146,14 @@ ${updates}
   return null;
 end`;
     const fn = functionName(definition);
+    // A dollar-quote tag the body does not hold (a column name or an option might).
+    let tag = 'activity_log';
+    while (body.includes(`$${tag}$`)) tag += '_';
     // SECURITY DEFINER: a role that may write the audited table but not the log (another
     // service) still has its writes recorded, and cannot write the log any other way (a
     // trigger function cannot be called directly). A fixed search_path, as such functions need.
     return [
-      `create or replace function ${fn}() returns trigger language plpgsql security definer set search_path = pg_catalog, pg_temp as $activity_log$${body}\n$activity_log$`,
+      `create or replace function ${fn}() returns trigger language plpgsql security definer set search_path = pg_catalog, pg_temp as $${tag}$${body}\n$${tag}$`,
       `drop trigger if exists ${TRIGGER} on ${tableName(definition)}`,
       `create trigger ${TRIGGER} after insert or update or delete on ${tableName(definition)} for each row execute function ${fn}()`,
     ];

@@ -28,7 +28,10 @@ import { dropAllTemporaryTriggers, SCOPE_DATABASE } from './sqlite.js';
 /** The context a statement should run with: JSON, or undefined outside a request. */
 export type ContextSource = () => string | undefined | Promise<string | undefined>;
 
-/** `procedure`: CALL or DO, which may commit inside (PostgreSQL), so never run in a transaction of ours. */
+/**
+ * `procedure`: CALL, DO or a script of several statements, which may begin and commit inside
+ * (PostgreSQL), so never run in a transaction of ours.
+ */
 type Kind = 'begin' | 'end' | 'savepoint-rollback' | 'write' | 'procedure' | 'read';
 
 const PATCHED = Symbol.for('activity-log.capture.executor');
@@ -44,7 +47,11 @@ export function classify(query: CompiledQuery): Kind {
   if (kind && node?.with?.expressions?.some((cte) => WRITE_NODES.has(cte.expression?.kind ?? ''))) return 'write';
   if (kind && kind !== 'RawNode') return 'read';
   // Leading comments (`-- why`, `/* who */`) say nothing about what the statement does.
-  const text = query.sql.replace(LEADING_COMMENTS, '').slice(0, 32).toLowerCase();
+  const sql = query.sql.replace(LEADING_COMMENTS, '');
+  // A script of several statements (`begin; insert …; commit`) may open and end transactions of
+  // its own: run like a procedure, with the context for its duration.
+  if (/;\s*\S/.test(sql.replace(/;\s*$/, ''))) return 'procedure';
+  const text = sql.slice(0, 32).toLowerCase();
   if (/^(begin|start\s+transaction)\b/.test(text)) return 'begin';
   if (/^rollback\s+to\b/.test(text)) return 'savepoint-rollback';
   if (/^(commit|end|rollback)\b/.test(text)) return 'end';

@@ -183,6 +183,8 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   readonly [REQUEST_TAGS]: RequestTags | undefined;
   /** The bindings with the route last read written in, while the route stays the same. */
   private routed: { route: string | undefined; bindings: ActivityBindings } | undefined;
+  /** What change capture reads of this logger, made when first asked for. */
+  private captureSupport: ChangeCaptureSupport | undefined;
   /** The last bindings given the request's identity, and what they were made from. */
   private lastIdentified: { from: ActivityBindings | undefined; identity: ResolvedIdentity; bindings: ActivityBindings } | undefined;
 
@@ -321,10 +323,7 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   async logInTransaction(transaction: unknown, event: CatalogEvent<C>): Promise<ActivityRecord> {
     const store = this.engine.store;
     if (!store.insertInTransaction) throw unsupported(store, 'insertInTransaction()');
-    const bindings = this.current();
-    const identity = this[REQUEST_TAGS]?.identity;
-    const needed = identity?.needed(bindings?.actor !== undefined, bindings?.tenantId !== undefined);
-    const record = this.engine.buildRecord(event, identity && needed ? withIdentity(bindings, await identity.get()) : bindings);
+    const record = this.engine.buildRecord(event, await this.resolvedBindings());
     await store.insertInTransaction(transaction, [record]);
     return record;
   }
@@ -335,18 +334,23 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   /** What change capture needs of this logger (see change-capture.ts). @internal */
   get [CHANGE_CAPTURE](): ChangeCaptureSupport {
-    const engine = this.engine;
-    return {
-      store: engine.store,
-      redactor: engine.redactor,
-      bindings: () => {
-        const bindings = this.current();
-        const identity = this[REQUEST_TAGS]?.identity;
-        if (!identity?.needed(bindings?.actor !== undefined, bindings?.tenantId !== undefined)) return bindings;
-        const resolved = identity.get();
-        return resolved instanceof Promise ? resolved.then((known) => withIdentity(bindings, known)) : this.identified(bindings, resolved);
-      },
-    };
+    // Read before every write a captured table sees: made once per logger.
+    this.captureSupport ??= { store: this.engine.store, redactor: this.engine.redactor, bindings: () => this.resolvedBindings() };
+    return this.captureSupport;
+  }
+
+  /**
+   * The bindings of a record made now, with the request's identity worked out (the
+   * middleware's `actor()`/`tenant()` called now if they were not yet): a promise while an
+   * async callback runs. For the paths that may wait (`logInTransaction`, change capture);
+   * `log()` never does, and defers the event instead.
+   */
+  private resolvedBindings(): ActivityBindings | undefined | Promise<ActivityBindings | undefined> {
+    const bindings = this.current();
+    const identity = this[REQUEST_TAGS]?.identity;
+    if (!identity?.needed(bindings?.actor !== undefined, bindings?.tenantId !== undefined)) return bindings;
+    const resolved = identity.get();
+    return resolved instanceof Promise ? resolved.then((known) => withIdentity(bindings, known)) : this.identified(bindings, resolved);
   }
 
   /** `bindings` with the request's identity under them, rebuilt only when either changes. */

@@ -5,6 +5,10 @@ import Database from 'better-sqlite3';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import mysql from 'mysql2';
 import pg from 'pg';
+import { afterAll, beforeAll, it } from 'vitest';
+import { captureChanges } from '../../adapters/storage/kysely.js';
+import { runWithActivityContext } from '../../src/context.js';
+import { createActivityLogger, type ActivityLogger, type ActivityRecord } from '../../src/index.js';
 import { kyselyStore } from '../../adapters/storage/kysely.js';
 import type { SqlActivityStore } from '../../adapters/storage/sql/store.js';
 
@@ -157,3 +161,60 @@ export const DIALECTS: { dialect: Dialect; available: boolean; reason: string }[
   { dialect: 'postgres', available: Boolean(POSTGRES_URL), reason: 'ACTIVITY_LOG_POSTGRES_URL is not set' },
   { dialect: 'mysql', available: Boolean(MYSQL_URL), reason: 'ACTIVITY_LOG_MYSQL_URL is not set' },
 ];
+
+/**
+ * One database and a logger on it for a describe block (opened before its tests, closed
+ * after), with what the capture suites do over and over.
+ */
+export interface CaptureSuite {
+  readonly d: CaptureDatabase;
+  readonly activity: ActivityLogger;
+  /** Runs `fn` in the request scope of the user `id`. */
+  asUser<T>(id: string, fn: () => Promise<T>): Promise<T>;
+  /** Every captured record of `table`, oldest first. */
+  captured(table: string, logger?: ActivityLogger): Promise<ActivityRecord[]>;
+  /** A new recipes table with capture installed (`target: 'recipe'`, named by its title). */
+  freshTable(options?: Record<string, unknown>): Promise<string>;
+  /** A test of one database's own behaviour: registered on that database only (not a skip). */
+  itOn(only: Dialect): typeof it;
+}
+
+export function useCaptureSuite(dialect: Dialect, prefix: string): CaptureSuite {
+  let d: CaptureDatabase | undefined;
+  let activity: ActivityLogger | undefined;
+  beforeAll(async () => {
+    d = await openDatabase(dialect);
+    activity = createActivityLogger({ store: d.store });
+  });
+  afterAll(async () => {
+    await activity?.close();
+    await d?.cleanup();
+  });
+  const suite: CaptureSuite = {
+    get d() {
+      return d!;
+    },
+    get activity() {
+      return activity!;
+    },
+    asUser: (id, fn) => runWithActivityContext(activity!.with({ actor: { type: 'user', id } }), fn),
+    async captured(table, logger = activity!) {
+      const out: ActivityRecord[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await logger.query({ limit: 500, cursor, metadata: { table } });
+        out.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return out.reverse();
+    },
+    async freshTable(options = {}) {
+      const name = uniqueName(prefix);
+      await d!.createRecipes(name);
+      await captureChanges(d!.db, activity!, { [name]: { target: 'recipe', name: 'title', ...options } as never });
+      return name;
+    },
+    itOn: (only) => (only === dialect ? it : ((() => undefined) as unknown as typeof it)),
+  };
+  return suite;
+}

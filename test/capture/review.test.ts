@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, SqliteDialect, sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { captureChanges, removeChangeCapture, kyselyStore } from '../../adapters/storage/kysely.js';
 import { runWithActivityContext } from '../../src/context.js';
-import { createActivityLogger, type ActivityLogger, type ActivityRecord } from '../../src/index.js';
-import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './databases.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/index.js';
+import { DIALECTS, openDatabase, uniqueName, useCaptureSuite, type CaptureDatabase } from './databases.js';
 
 /**
  * Adversarial review of change capture (issue #15): each test is a way a real app, migration
@@ -15,31 +15,11 @@ import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './data
 for (const { dialect, available, reason } of DIALECTS) {
   if (!available) console.warn(`[capture review] ${dialect} suite skipped: ${reason}`);
   describe.skipIf(!available)(`change capture review on ${dialect}`, () => {
-    /** A test of one database's own behaviour: registered on that database only (not a skip). */
-    const itOn = (only: string) => (only === dialect ? it : ((() => undefined) as unknown as typeof it));
+    const suite = useCaptureSuite(dialect, 'cap_v');
+    const { asUser, captured, freshTable, itOn } = suite;
     let d: CaptureDatabase;
     let activity: ActivityLogger;
-    const asUser = <T>(id: string, fn: () => Promise<T>) => runWithActivityContext(activity.with({ actor: { type: 'user', id } }), fn);
-
-    async function captured(table: string, logger = activity): Promise<ActivityRecord[]> {
-      const page = await logger.query({ limit: 500, metadata: { table } });
-      return page.items.reverse();
-    }
-    async function freshTable(options: Record<string, unknown> = {}): Promise<string> {
-      const name = uniqueName('cap_v');
-      await d.createRecipes(name);
-      await captureChanges(d.db, activity, { [name]: { target: 'recipe', name: 'title', ...options } as never });
-      return name;
-    }
-
-    beforeAll(async () => {
-      d = await openDatabase(dialect);
-      activity = createActivityLogger({ store: d.store });
-    });
-    afterAll(async () => {
-      await activity?.close();
-      await d?.cleanup();
-    });
+    beforeAll(() => void ({ d, activity } = suite));
 
     it('raw SQL that starts with a comment carries the request actor', async () => {
       const table = await freshTable();

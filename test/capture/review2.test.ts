@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { captureChanges } from '../../adapters/storage/kysely.js';
 import { runWithActivityContext } from '../../src/context.js';
-import { createActivityLogger, type ActivityLogger, type ActivityRecord } from '../../src/index.js';
-import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './databases.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/index.js';
+import { DIALECTS, openDatabase, uniqueName, useCaptureSuite, type CaptureDatabase } from './databases.js';
 
 /**
  * Second adversarial review of change capture (issue #15), of its hardened version: values
@@ -14,30 +14,11 @@ import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './data
 for (const { dialect, available, reason } of DIALECTS) {
   if (!available) console.warn(`[capture review2] ${dialect} suite skipped: ${reason}`);
   describe.skipIf(!available)(`change capture review 2 on ${dialect}`, () => {
-    const itOn = (only: string) => (only === dialect ? it : ((() => undefined) as unknown as typeof it));
+    const suite = useCaptureSuite(dialect, 'cap_w');
+    const { asUser, captured, freshTable, itOn } = suite;
     let d: CaptureDatabase;
     let activity: ActivityLogger;
-    const asUser = <T>(id: string, fn: () => Promise<T>) => runWithActivityContext(activity.with({ actor: { type: 'user', id } }), fn);
-
-    async function captured(table: string): Promise<ActivityRecord[]> {
-      const page = await activity.query({ limit: 500, metadata: { table } });
-      return page.items.reverse();
-    }
-    async function freshTable(options: Record<string, unknown> = {}): Promise<string> {
-      const name = uniqueName('cap_w');
-      await d.createRecipes(name);
-      await captureChanges(d.db, activity, { [name]: { target: 'recipe', name: 'title', ...options } as never });
-      return name;
-    }
-
-    beforeAll(async () => {
-      d = await openDatabase(dialect);
-      activity = createActivityLogger({ store: d.store });
-    });
-    afterAll(async () => {
-      await activity?.close();
-      await d?.cleanup();
-    });
+    beforeAll(() => void ({ d, activity } = suite));
 
     itOn('postgres')('bytea is counted in bytes whatever bytea_output says', async () => {
       const table = await freshTable();

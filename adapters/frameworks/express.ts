@@ -151,6 +151,10 @@ function start(req: Request, res: Response, next: NextFunction, scope: ActivityR
   req.activity = scope.activity;
   if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
   res.once('finish', () => scope.finish(res.statusCode));
+  // A client that leaves before the response is complete gets no 'finish': see abandon().
+  res.once('close', () => {
+    if (!res.writableFinished) scope.abandon();
+  });
   scope.run(next);
 }
 

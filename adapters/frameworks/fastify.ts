@@ -118,6 +118,11 @@ function start(request: FastifyRequest, reply: FastifyReply, next: () => void, s
   (request as ScopedRequest)[SCOPE] = scope;
   request.activity = scope.activity;
   reply.header(scope.requestIdHeader, scope.requestId);
+  // fastify runs onResponse on 'finish' only: a client that leaves before the response is
+  // complete would take the request's error with it (see abandon()).
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) scope.abandon();
+  });
   scope.run(next);
 }
 

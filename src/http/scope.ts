@@ -110,10 +110,21 @@ export interface ActivityRequestScope {
   noteError(error: unknown): void;
   /** Records the automatic event for the final status code, if the capture policy asks for one. Once. */
   finish(statusCode: number): void;
+  /**
+   * The client went away before the response was complete (the connection closed first), so
+   * `finish()` will not come. An error kept by {@link noteError} is recorded now (no answer
+   * will say it was a 4xx), and one noted later is recorded at once. The automatic event is
+   * decided as for a 499 (nginx's "client closed request"): a `failure` where the capture
+   * policy records it (writes, by default; not reads under `errors`), with
+   * `metadata.aborted: true`. Does nothing after `finish()`.
+   */
+  abandon(): void;
 }
 
 /** Opens the scope of one request. Synchronous: `actor` and `tenant` are called later, when first needed. */
 export type RequestScopeFactory = (input: RequestScopeInput) => ActivityRequestScope;
+/** The status recorded for a request whose client left before the response was complete (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
@@ -176,6 +187,8 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   /** The request's own loggers recorded a denied or failure event (see CaptureOptions.dedupe). */
   private ownRefusalRecorded = false;
   private finished = false;
+  /** The client closed the connection before the response was complete (see abandon()). */
+  private abandoned = false;
 
   constructor(
     private readonly settings: ScopeSettings,
@@ -220,7 +233,9 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   }
 
   noteError(error: unknown): void {
-    if (this.notedError === undefined) this.notedError = { error };
+    // Nobody will answer the client that left: the error is all that is left to record.
+    if (this.abandoned) this.recordError(error);
+    else if (this.notedError === undefined) this.notedError = { error };
   }
 
   finish(statusCode: number): void {
@@ -229,6 +244,21 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     if (this.notedError !== undefined && statusCode >= 500) this.recordError(this.notedError.error);
     // The unhandled error already stands for this request's failure.
     if (this.errorRecorded && statusCode >= 500) return;
+    this.recordRequest(statusCode, false);
+  }
+
+  abandon(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.abandoned = true;
+    if (this.notedError !== undefined) this.recordError(this.notedError.error);
+    if (this.errorRecorded) return;
+    // Whatever status the app had set, the client got no answer: not a success.
+    this.recordRequest(CLIENT_CLOSED_REQUEST, true);
+  }
+
+  /** The automatic event of the request, if the capture policy asks for one. */
+  private recordRequest(statusCode: number, aborted: boolean): void {
     const { policy } = this.settings;
     const route = this.route();
     const decision = policy.decide(this.method, route, statusCode);
@@ -241,6 +271,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
       const path = this.path();
       if (path !== undefined) metadata.path = path;
     }
+    if (aborted) metadata.aborted = true;
     this.activity.log({ action: decision.action, status: decision.status, metadata });
   }
 

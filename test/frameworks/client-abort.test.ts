@@ -1,0 +1,147 @@
+import { request as httpRequest, type ServerResponse } from 'node:http';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { activityMiddleware as expressMiddleware } from '../../adapters/frameworks/express.js';
+import { activityPlugin } from '../../adapters/frameworks/fastify.js';
+import { activityMiddleware as honoMiddleware } from '../../adapters/frameworks/hono.js';
+import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
+import { listenFastify, listenNode, serveHono, type Closer } from './servers.js';
+
+/**
+ * A client that goes away before the response is complete (a closed tab, a proxy's timeout)
+ * must not take the request's record with it: express and fastify end a request on the
+ * response's 'finish', which never comes then. Real servers on 127.0.0.1, real sockets
+ * destroyed mid-request. The handlers wait until the client has left, then fail or succeed.
+ */
+const closers: Closer[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+class PaymentDeclined extends Error {
+  code = 'E_DECLINED';
+  constructor() {
+    super('card declined by the bank');
+    this.name = 'PaymentDeclined';
+  }
+}
+
+/** Resolves when the response's connection has closed (the client left). */
+const clientGone = (res: ServerResponse) => new Promise<void>((resolve) => (res.destroyed ? resolve() : res.once('close', () => resolve())));
+
+type Build = (logger: ActivityLogger) => Promise<string>;
+
+const apps: [string, Build][] = [
+  [
+    'express',
+    async (logger) => {
+      const app = express();
+      app.use(expressMiddleware(logger));
+      app.post('/pay', async (_req, res, next) => {
+        await clientGone(res);
+        next(new PaymentDeclined());
+      });
+      app.post('/recipes', async (_req, res) => {
+        await clientGone(res);
+        res.status(201).json({ id: 'r1' });
+      });
+      // The app's own error middleware answers, as apps do.
+      app.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        res.status(500).json({ error: 'something went wrong' });
+      });
+      return listenNode(app.listen(0, '127.0.0.1'), closers);
+    },
+  ],
+  [
+    'fastify',
+    async (logger) => {
+      const app = Fastify({ logger: false });
+      await app.register(activityPlugin, { logger });
+      app.post('/pay', async (_request, reply) => {
+        await clientGone(reply.raw);
+        throw new PaymentDeclined();
+      });
+      app.post('/recipes', async (_request, reply) => {
+        await clientGone(reply.raw);
+        return reply.code(201).send({ id: 'r1' });
+      });
+      return listenFastify(app, closers);
+    },
+  ],
+  [
+    'hono',
+    async (logger) => {
+      const app = new Hono<{ Bindings: { outgoing: ServerResponse } }>();
+      app.use(honoMiddleware(logger));
+      app.post('/pay', async (c) => {
+        await clientGone(c.env.outgoing);
+        throw new PaymentDeclined();
+      });
+      app.post('/recipes', async (c) => {
+        await clientGone(c.env.outgoing);
+        return c.json({ id: 'r1' }, 201);
+      });
+      return serveHono(app.fetch, closers);
+    },
+  ],
+];
+
+/** Sends a POST and destroys its socket once the request is out; resolves when it is gone. */
+async function abortedPost(url: string, path: string, requestId: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const request = httpRequest({ host: hostname, port, method: 'POST', path, headers: { 'content-type': 'application/json', 'x-request-id': requestId } });
+  request.on('error', () => {}); // the socket is destroyed on purpose
+  request.end('{}');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  request.destroy();
+}
+
+/** Waits until the store holds `count` records (the handler ends after the client left). */
+async function recordsOf(logger: ActivityLogger, store: MemoryStore, count: number) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    await logger.flush();
+    const records = store.all();
+    if (records.length >= count || Date.now() > deadline) return records;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.each(apps)('%s: a client that leaves mid-request', (_framework, build) => {
+  function start() {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store, flushIntervalMs: 5 });
+    closers.push(() => logger.close());
+    return { store, logger };
+  }
+
+  it('does not take the request error with it: the error is recorded with its details', async () => {
+    const { store, logger } = start();
+    await abortedPost(await build(logger), '/pay', 'gone-1');
+    const records = await recordsOf(logger, store, 1);
+    const errors = records.filter((r) => r.action === 'system.error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      status: 'failure',
+      error: { name: 'PaymentDeclined', message: 'card declined by the bank', code: 'E_DECLINED' },
+      context: { requestId: 'gone-1', method: 'POST', route: '/pay' },
+    });
+    // Nothing claims the request succeeded.
+    expect(records.filter((r) => r.status === 'success')).toEqual([]);
+  });
+
+  it('still records the request, marked aborted where its response was cut short', async () => {
+    const { store, logger } = start();
+    await abortedPost(await build(logger), '/recipes', 'gone-2');
+    const records = await recordsOf(logger, store, 1);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ action: 'http.post', context: { requestId: 'gone-2', route: '/recipes' } });
+    // express and fastify saw the connection close before any answer; hono's middleware
+    // sees the handler's own answer (it runs to the end whatever the socket does).
+    if (_framework === 'hono') expect(records[0]!.metadata).toMatchObject({ statusCode: 201 });
+    else expect(records[0]).toMatchObject({ status: 'failure', metadata: { statusCode: 499, aborted: true } });
+  });
+});

@@ -62,7 +62,7 @@ export class ActivityEngine {
     this.writer = new BatchWriter(options.store, withChain, this.counters, report, this.sleeper, () => this.batcher.progressed());
     if (options.spool) {
       const highWater = Math.floor(options.maxQueue * options.spool.highWaterMark);
-      this.relay = new SpoolRelay(options.spool.spool, this.batcher, this.writer, { ...options, highWater }, this.counters, report, this.sleeper);
+      this.relay = new SpoolRelay(options.spool.spool, this.batcher, this.writer, { ...options, highWater, held: () => this.batcher.held + this.deferred.size }, this.counters, report, this.sleeper);
       // A spool left by an earlier process (a crash, a kill, a deploy) is replayed from the start.
       void this.relay.startReplay();
     }
@@ -113,6 +113,7 @@ export class ActivityEngine {
   acceptLater(event: unknown, bindings: Promise<ActivityBindings | undefined>): void {
     if (!this.admissible()) return;
     this.deferred.defer(pendingEvent(event, undefined, this.options.includeStack), bindings, (pending) => this.admitDeferred(pending));
+    this.relay?.checkHighWater();
   }
 
   /** Whether an event logged now may enter: not after close(), and only while there is room. */

@@ -8,8 +8,13 @@ import type { Counters } from './stats.js';
 import type { BatchWriter } from './writer.js';
 
 export interface SpoolRelayOptions {
-  /** Events held (waiting and being written) above which batches go straight to the spool. */
+  /** Events held in memory above which batches go straight to the spool. */
   highWater: number;
+  /**
+   * Events held in memory now: waiting, being written, and waiting for their bindings (a
+   * request's async actor). The last cannot be spooled yet, but take room all the same.
+   */
+  held: () => number;
   baseDelayMs: number;
   maxDelayMs: number;
 }
@@ -42,9 +47,9 @@ export class SpoolRelay {
     return this.spool.name;
   }
 
-  /** After an event is queued: past the high-water mark, start moving batches to the spool. */
+  /** After an event is queued or deferred: past the high-water mark, start moving batches to the spool. */
   checkHighWater(): void {
-    if (this.spilling || this.stopping || this.batcher.held <= this.options.highWater) return;
+    if (this.spilling || this.stopping || this.options.held() <= this.options.highWater) return;
     this.spilling = true;
     // After the caller's turn: log() never writes.
     unref(setTimeout(() => void this.spill().finally(() => (this.spilling = false)), 0));
@@ -82,7 +87,7 @@ export class SpoolRelay {
 
   /** While the queue stays above the high-water mark, moves batches to the spool beside the write in progress. */
   private async spill(): Promise<void> {
-    while (!this.stopping && this.batcher.waiting > 0 && this.batcher.held > this.options.highWater) {
+    while (!this.stopping && this.batcher.waiting > 0 && this.options.held() > this.options.highWater) {
       const batch = this.batcher.take();
       if (batch.records.length === 0) this.batcher.settle(batch, 'written');
       else await this.toSpool(batch);

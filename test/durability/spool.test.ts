@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRequestScopeFactory } from '../../src/http/index.js';
+import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { createActivityLogger } from '../../src/index.js';
 import { controllableStore, errorCollector, waitFor } from '../helpers.js';
 
@@ -88,6 +90,30 @@ describe('spool', () => {
     store.release();
     await activity.flush();
     await waitFor(() => store.size === 100, 10_000);
+    await activity.close();
+  });
+
+  it('counts events waiting for their request actor toward the high-water mark, as maxQueue does', async () => {
+    const filename = join(dir, 'hwm-deferred.db');
+    const store = controllableStore();
+    store.hold();
+    const activity = createActivityLogger({ store, batchSize: 10, maxQueue: 100, spool: { filename, highWaterMark: 0.5 } });
+    // A request whose async actor() has not answered: its 45 events take room in memory.
+    let answer!: (actor: { type: string; id: string }) => void;
+    const scope = createRequestScopeFactory(activity)({
+      request: new HeaderRecordRequest('POST', {}),
+      actor: () => new Promise((resolve) => (answer = resolve)),
+    });
+    for (let i = 0; i < 45; i++) scope.activity.log({ action: 'doc.edit', metadata: { i } });
+    // 30 more: 75 held in memory, above the mark of 50, though only 30 could be spooled.
+    for (let i = 0; i < 30; i++) activity.log({ action: 'a.b', metadata: { i } });
+    expect(activity.stats().queued).toBe(75);
+    await waitFor(() => activity.stats().spooled > 0, 5000);
+    answer({ type: 'user', id: 'u1' });
+    store.release();
+    await activity.flush();
+    await waitFor(() => store.size === 75, 10_000);
+    expect(activity.stats()).toMatchObject({ dropped: 0, invalid: 0 });
     await activity.close();
   });
 });

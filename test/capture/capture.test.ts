@@ -341,6 +341,10 @@ for (const { dialect, available, reason } of DIALECTS) {
       await d.outside(`insert into ${d.q(b)} (id, title) values (1, 'y')`);
       expect([...(await captured(a)), ...(await captured(b))]).toEqual([]);
       await expect(removeChangeCapture(d.db, [] as string[])).rejects.toThrow(/tables: must be a non-empty array/);
+      // Each refusal names the function that was called, not its sibling.
+      await expect(removeChangeCapture(d.db, ['bad name'])).rejects.toThrow(/^removeChangeCapture: tables\[0\]: must be letters, digits and "_"/);
+      await expect(removeChangeCapture(d.db, undefined, { schema: '1x' })).rejects.toThrow(/^removeChangeCapture: schema: /);
+      await expect(removeChangeCapture({} as typeof d.db)).rejects.toThrow(/^removeChangeCapture: db: must be your Kysely instance/);
       // Put back what the other tests use.
       await captureChanges(d.db, activity, { [recipes]: { target: 'recipe', name: 'title', ignore: ['updated_at'] } });
     });

@@ -6,7 +6,7 @@ import { detectDialectName, SQL_DIALECTS } from '../sql/dialects.js';
 import { isKysely } from '../sql/store.js';
 import { instrumentKysely, pinContext, uninstrumented } from './connections.js';
 import type { CaptureDialect } from './dialect.js';
-import { CAPTURE_VERSION, checkIdentifier, checkTables, defineCapture, fingerprint, type CaptureDefinition, type CapturedTables, type LogTable } from './model.js';
+import { CAPTURE_VERSION, checkIdentifier, type CaptureCaller, checkTables, defineCapture, fingerprint, type CaptureDefinition, type CapturedTables, type LogTable } from './model.js';
 import { mysqlCapture } from './mysql.js';
 import { postgresCapture } from './postgres.js';
 import { contextOf, currentContext } from './scope.js';
@@ -138,14 +138,16 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
   const withLogger = args[0] !== undefined && !Array.isArray(args[0]) && (args[0] as { [CHANGE_CAPTURE]?: unknown } | null)?.[CHANGE_CAPTURE] !== undefined;
   const activity = withLogger ? args[0] : undefined;
   const [tables, options = {}] = (withLogger ? args.slice(1) : args) as [string[] | undefined, RemoveChangeCaptureOptions | undefined];
-  const schema = checkOptions(options);
+  const schema = checkOptions(options, 'removeChangeCapture');
   if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {
     throw new ActivityLogError('INVALID_OPTIONS', `removeChangeCapture: tables: must be a non-empty array of table names, or left out for all, got ${Array.isArray(tables) ? 'an empty array' : tables === null ? 'null' : typeof tables}`);
   }
-  tables?.forEach((table, i) => checkIdentifier(`tables[${i}]`, table));
-  if (options.tableName !== undefined) checkIdentifier('tableName', options.tableName);
-  const log: LogTable = activity ? await logTableOf(supportOf(activity)) : (installedLog.get(db) ?? { name: options.tableName ?? 'activity_logs', schema: undefined });
-  const target = await targetOf(db, log, options.dialect);
+  tables?.forEach((table, i) => checkIdentifier(`tables[${i}]`, table, 'removeChangeCapture'));
+  if (options.tableName !== undefined) checkIdentifier('tableName', options.tableName, 'removeChangeCapture');
+  const log: LogTable = activity
+    ? await logTableOf(supportOf(activity, 'removeChangeCapture'), 'removeChangeCapture')
+    : (installedLog.get(db) ?? { name: options.tableName ?? 'activity_logs', schema: undefined });
+  const target = await targetOf(db, log, options.dialect, 'removeChangeCapture');
   const removed: string[] = [];
   const plain = uninstrumented(() => db.withoutPlugins());
   await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
@@ -173,25 +175,25 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
   return removed;
 }
 
-function supportOf(activity: unknown): ChangeCaptureSupport {
+function supportOf(activity: unknown, caller: CaptureCaller = 'captureChanges'): ChangeCaptureSupport {
   const support = (activity as { [CHANGE_CAPTURE]?: ChangeCaptureSupport } | null | undefined)?.[CHANGE_CAPTURE];
-  if (!support) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: activity: must be a logger made by createActivityLogger');
+  if (!support) throw new ActivityLogError('INVALID_OPTIONS', `${caller}: activity: must be a logger made by createActivityLogger`);
   return support;
 }
 
-function checkOptions(options: CaptureChangesOptions): string | undefined {
-  if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: options: must be an object, got ${options === null ? 'null' : typeof options}`);
+function checkOptions(options: CaptureChangesOptions, caller: CaptureCaller = 'captureChanges'): string | undefined {
+  if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', `${caller}: options: must be an object, got ${options === null ? 'null' : typeof options}`);
   if (options.dialect !== undefined && !Object.hasOwn(SQL_DIALECTS, options.dialect)) {
-    throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);
+    throw new ActivityLogError('INVALID_OPTIONS', `${caller}: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);
   }
-  return options.schema === undefined ? undefined : checkIdentifier('schema', options.schema);
+  return options.schema === undefined ? undefined : checkIdentifier('schema', options.schema, caller);
 }
 
 /** The database, the log table the triggers write, and where installs are recorded. */
-async function targetOf(db: AnyKysely, log: LogTable, dialectOption: SqlDialectName | undefined): Promise<Target> {
-  if (!isKysely(db)) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: db: must be your Kysely instance');
+async function targetOf(db: AnyKysely, log: LogTable, dialectOption: SqlDialectName | undefined, caller: CaptureCaller = 'captureChanges'): Promise<Target> {
+  if (!isKysely(db)) throw new ActivityLogError('INVALID_OPTIONS', `${caller}: db: must be your Kysely instance`);
   const dialect = dialectOption ?? detectDialectName(db);
-  if (!dialect) throw new ActivityLogError('INVALID_OPTIONS', 'captureChanges: db: supports PostgreSQL, MySQL/MariaDB and SQLite dialects; pass { dialect } if yours is one of them');
+  if (!dialect) throw new ActivityLogError('INVALID_OPTIONS', `${caller}: db: supports PostgreSQL, MySQL/MariaDB and SQLite dialects; pass { dialect } if yours is one of them`);
   const k = await loadPeer<KyselyModule>('kysely', 'kysely');
   const quote = SQL_DIALECTS[dialect].quote;
   const meta = log.schema ? quote(log.schema, `${log.name}_capture`) : quote(`${log.name}_capture`);
@@ -199,10 +201,10 @@ async function targetOf(db: AnyKysely, log: LogTable, dialectOption: SqlDialectN
 }
 
 /** The log table of `activity`'s SQL store, made if it is not there yet (a trigger writes into it). */
-async function logTableOf(support: ChangeCaptureSupport): Promise<LogTable> {
+async function logTableOf(support: ChangeCaptureSupport, caller: CaptureCaller = 'captureChanges'): Promise<LogTable> {
   const store = support.store as { tableName?: unknown; schema?: unknown; migrate?: () => Promise<void>; name?: string };
   if (typeof store.tableName !== 'string') {
-    throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: activity: its store "${store.name}" keeps no SQL table; change capture writes into the log table of a SQL store (kyselyStore, sqliteStore, postgresStore, mysqlStore) in the same database as db`);
+    throw new ActivityLogError('INVALID_OPTIONS', `${caller}: activity: its store "${store.name}" keeps no SQL table; change capture writes into the log table of a SQL store (kyselyStore, sqliteStore, postgresStore, mysqlStore) in the same database as db`);
   }
   await store.migrate?.();
   return { name: store.tableName, schema: typeof store.schema === 'string' ? store.schema : undefined };

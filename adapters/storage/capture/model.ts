@@ -84,9 +84,12 @@ export const CAPTURE_LIMITS = { type: LIMITS.type, id: LIMITS.id, name: LIMITS.n
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-/** Throws INVALID_OPTIONS naming the option and the rule. */
-function invalid(path: string, rule: string, got: unknown): never {
-  throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: ${path}: ${rule}, got ${describe(got)}`);
+/** The public function an option error is reported under. */
+export type CaptureCaller = 'captureChanges' | 'removeChangeCapture';
+
+/** Throws INVALID_OPTIONS naming the function, the option and the rule. */
+function invalid(path: string, rule: string, got: unknown, caller: CaptureCaller = 'captureChanges'): never {
+  throw new ActivityLogError('INVALID_OPTIONS', `${caller}: ${path}: ${rule}, got ${describe(got)}`);
 }
 
 function describe(value: unknown): string {
@@ -97,8 +100,8 @@ function describe(value: unknown): string {
 }
 
 /** Validates an identifier (a table, schema or column name). */
-export function checkIdentifier(path: string, value: unknown): string {
-  if (typeof value !== 'string' || !IDENTIFIER.test(value)) invalid(path, 'must be letters, digits and "_" (at most 63, not starting with a digit)', value);
+export function checkIdentifier(path: string, value: unknown, caller?: CaptureCaller): string {
+  if (typeof value !== 'string' || !IDENTIFIER.test(value)) invalid(path, 'must be letters, digits and "_" (at most 63, not starting with a digit)', value, caller);
   return value;
 }
 

@@ -173,6 +173,48 @@ describe('package', () => {
     expect(pkg.peerDependencies).toMatchObject({ express: '^4.17 || ^5', fastify: '^4.10 || ^5', 'better-sqlite3': '^11 || ^12 || ^13', hono: '^4' });
   }, 420_000);
 
+  it('runs on the newest peers of every range it declares, express 4 and fastify 4 included', () => {
+    // From the registry, not this repository's lockfile: what `npm install` gives a user today.
+    // better-sqlite3 13 is the newest, but aborts on Node 20 (the store refuses it there, see
+    // test/compat/node24.test.ts): ^12 is the newest this Node runs. It compiles from source here.
+    const app = installedApp('newest-peers');
+    const newest = {
+      express: 'express@^5',
+      fastify: 'fastify@^5',
+      express4: 'express4@npm:express@^4',
+      fastify4: 'fastify4@npm:fastify@^4',
+      hono: 'hono@^4',
+      'better-sqlite3': `better-sqlite3@^${Number(process.versions.node.split('.')[0]) >= 24 ? 13 : 12}`,
+    };
+    run('npm', ['install', ...Object.values(newest), '@hono/node-server@latest', 'kysely@~0.28', '--no-audit', '--no-fund', '--loglevel=error'], app, 420_000);
+    const latest = (spec: string) => {
+      const versions = JSON.parse(run('npm', ['view', spec.replace(/^[^@]+@npm:/, ''), 'version', '--json'], app)) as string | string[];
+      const parts = (version: string) => version.split('.').map(Number);
+      const newer = (a: string, b: string) => parts(a).reduce((order, part, i) => order || part - parts(b)[i]!, 0) > 0;
+      return (Array.isArray(versions) ? versions : [versions]).reduce((best, version) => (newer(version, best) ? version : best));
+    };
+    const script = readFileSync(join(root, 'test/compat/peers-smoke.mjs'), 'utf8');
+    writeFileSync(join(app, 'smoke.mjs'), script);
+    const smoke = (env: Record<string, string>) =>
+      JSON.parse(execFileSync('node', ['smoke.mjs'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } }).trim().split('\n').pop()!) as {
+        versions: Record<string, string>;
+        records: number;
+        written: number;
+      };
+    const on5 = smoke({});
+    const on4 = smoke({ PEER_EXPRESS: 'express4', PEER_FASTIFY: 'fastify4' });
+    const expected = {
+      express: latest(newest.express),
+      fastify: latest(newest.fastify),
+      'better-sqlite3': latest(newest['better-sqlite3']),
+      hono: latest(newest.hono),
+    };
+    expect(on5).toEqual({ versions: expected, records: 3, written: 6 });
+    expect(on4).toEqual({ versions: { ...expected, express: latest(newest.express4), fastify: latest(newest.fastify4) }, records: 3, written: 6 });
+    expect(on4.versions.express).toMatch(/^4\./);
+    expect(on4.versions.fastify).toMatch(/^4\./);
+  }, 600_000);
+
   it('type-checks an app on TypeScript 4.9 (the lowest supported) and on the newest, with no zod types unless it writes a catalog', () => {
     const app = installedApp('types-app');
     // Both compilers in one app through npm aliases. The app pins what a TypeScript 4.9 app

@@ -1,12 +1,10 @@
-// Run by test/package.test.ts in an app with the packed tarball and the oldest peers of each
-// range installed: the SQLite store and one request through each framework, echoing the
-// versions it ran on.
+// Run by test/package.test.ts in an app with the packed tarball and the oldest or newest peers
+// of each range installed: the SQLite store and one request through each framework, echoing the
+// versions it ran on. PEER_EXPRESS / PEER_FASTIFY name an npm alias to run instead (express4@npm:express@^4).
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
-import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
 import { createActivityLogger } from 'activity-log';
@@ -15,10 +13,13 @@ import { activityMiddleware as expressActivity } from 'activity-log/express';
 import { activityPlugin } from 'activity-log/fastify';
 import { activityMiddleware as honoActivity } from 'activity-log/hono';
 
+const names = { express: process.env.PEER_EXPRESS || 'express', fastify: process.env.PEER_FASTIFY || 'fastify', 'better-sqlite3': 'better-sqlite3', hono: 'hono' };
+const express = (await import(names.express)).default;
+const Fastify = (await import(names.fastify)).default;
 const dir = mkdtempSync(join(tmpdir(), 'peer-'));
 const logger = createActivityLogger({ store: sqliteStore({ filename: join(dir, 'a.db') }), onError: (e) => console.error('onError', e.code, e.message) });
 const versions = {};
-for (const name of ['express', 'fastify', 'better-sqlite3', 'hono']) versions[name] = JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')).version;
+for (const [name, installed] of Object.entries(names)) versions[name] = JSON.parse(readFileSync(`node_modules/${installed}/package.json`, 'utf8')).version;
 
 const ex = express();
 ex.use(expressActivity(logger, { actor: (req) => ({ type: 'user', id: String(req.headers['x-user'] ?? 'anon') }) }));

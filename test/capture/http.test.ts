@@ -2,13 +2,13 @@ import { createServer } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Hono } from 'hono';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as expressShim from '../../adapters/frameworks/express.js';
 import * as fastifyShim from '../../adapters/frameworks/fastify.js';
 import * as honoShim from '../../adapters/frameworks/hono.js';
 import { captureChanges } from '../../adapters/storage/kysely.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/index.js';
-import { listenFastify, listenNode, serveHono, type Closer } from '../frameworks/servers.js';
+import { closedAfterEach, listenFastify, listenNode, serveHono } from '../frameworks/servers.js';
 import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './databases.js';
 
 /**
@@ -17,10 +17,7 @@ import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './data
  * and its context: real servers on 127.0.0.1, real databases.
  */
 
-const closers: Closer[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const closers = closedAfterEach();
 
 type Framework = 'express' | 'fastify' | 'hono';
 type Handler = (id: string, title: string) => Promise<void>;

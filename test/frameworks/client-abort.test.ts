@@ -2,13 +2,14 @@ import { request as httpRequest, type ServerResponse } from 'node:http';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activityMiddleware as expressMiddleware } from '../../adapters/frameworks/express.js';
 import { activityPlugin } from '../../adapters/frameworks/fastify.js';
 import { activityMiddleware as honoMiddleware } from '../../adapters/frameworks/hono.js';
 import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { listenFastify, listenNode, serveHono, type Closer } from './servers.js';
+import { closedAfterEach, listenFastify, listenNode, serveHono } from './servers.js';
+import { PaymentDeclined } from './errors.js';
 
 /**
  * A client that goes away before the response is complete (a closed tab, a proxy's timeout)
@@ -16,18 +17,7 @@ import { listenFastify, listenNode, serveHono, type Closer } from './servers.js'
  * response's 'finish', which never comes then. Real servers on 127.0.0.1, real sockets
  * destroyed mid-request. The handlers wait until the client has left, then fail or succeed.
  */
-const closers: Closer[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-class PaymentDeclined extends Error {
-  code = 'E_DECLINED';
-  constructor() {
-    super('card declined by the bank');
-    this.name = 'PaymentDeclined';
-  }
-}
+const closers = closedAfterEach();
 
 /** Resolves when the response's connection has closed (the client left). */
 const clientGone = (res: ServerResponse) => new Promise<void>((resolve) => (res.destroyed ? resolve() : res.once('close', () => resolve())));

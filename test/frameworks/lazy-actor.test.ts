@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as expressShim from '../../adapters/frameworks/express.js';
 import * as fastifyShim from '../../adapters/frameworks/fastify.js';
 import * as honoShim from '../../adapters/frameworks/hono.js';
@@ -10,17 +10,14 @@ import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js'
 import type { ActivityLogError } from '../../src/errors.js';
 import type { ActorResult } from '../../src/http/index.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { listenFastify, listenNode, serveHono, type Closer } from './servers.js';
+import { closedAfterEach, listenFastify, listenNode, serveHono } from './servers.js';
 
 /**
  * The actor is worked out when it is first needed (the request logger's first log(), or the
  * response's end), so it reads what the app's own per-route authentication set after the
  * middleware ran: no second session lookup inside `actor()`. Real servers on 127.0.0.1.
  */
-const closers: Closer[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const closers = closedAfterEach();
 
 interface Session {
   id: string;

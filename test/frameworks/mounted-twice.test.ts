@@ -2,22 +2,19 @@ import { createServer } from 'node:http';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as expressShim from '../../adapters/frameworks/express.js';
 import * as fastifyShim from '../../adapters/frameworks/fastify.js';
 import * as honoShim from '../../adapters/frameworks/hono.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { listenFastify, listenNode, serveHono, type Closer } from './servers.js';
+import { closedAfterEach, listenFastify, listenNode, serveHono } from './servers.js';
 
 /**
  * The middleware on an app and again on a sub-app (or a child context): one request is one
  * scope, recorded once under one request id, the one the response echoes.
  */
-const closers: Closer[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
+const closers = closedAfterEach();
 
 const apps: Record<'express' | 'fastify' | 'hono', (logger: ActivityLogger) => Promise<string>> = {
   async express(logger) {

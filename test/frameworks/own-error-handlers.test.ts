@@ -1,11 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activityPlugin } from '../../adapters/frameworks/fastify.js';
 import { activityMiddleware } from '../../adapters/frameworks/hono.js';
 import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { listenFastify, serveHono, type Closer } from './servers.js';
+import { PaymentDeclined } from './errors.js';
+import { closedAfterEach, listenFastify, serveHono } from './servers.js';
 
 /**
  * An error the app's own error handler answers (fastify's `setErrorHandler`, hono's
@@ -13,18 +14,7 @@ import { listenFastify, serveHono, type Closer } from './servers.js';
  * `system.error` with the error's name, message and code; a 4xx answer is recorded by its
  * status alone. (express has its own suite: express-error-placement.test.ts.) Real servers.
  */
-const closers: Closer[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-});
-
-class PaymentDeclined extends Error {
-  code = 'E_DECLINED';
-  constructor() {
-    super('card declined by the bank');
-    this.name = 'PaymentDeclined';
-  }
-}
+const closers = closedAfterEach();
 
 function start(): { store: MemoryStore; logger: ActivityLogger } {
   const store = memoryStore();

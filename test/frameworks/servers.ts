@@ -2,9 +2,19 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { FastifyInstance } from 'fastify';
+import { afterEach } from 'vitest';
 
 /** What a test closes after itself, last opened first or in order: each awaited. */
 export type Closer = () => Promise<void>;
+
+/** A list of closers that is emptied after each test of the file, each awaited in order. */
+export function closedAfterEach(): Closer[] {
+  const closers: Closer[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+  return closers;
+}
 
 /** A Node server (express's) listening on 127.0.0.1, closed with its connections by `closers`; its URL. */
 export async function listenNode(server: Server, closers: Closer[]): Promise<string> {

@@ -5,7 +5,7 @@ import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/h
 import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { tryCurrentActivity } from '../../src/context.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { badRequestTarget, pathOf, sendWebResponse, toWebRequest } from './shared.js';
+import { badRequestTarget, endOnClientClose, pathOf, sendWebResponse, toWebRequest } from './shared.js';
 
 /**
  * activity-log for express 5 (and express 4): `activityMiddleware` binds a request-scoped
@@ -151,10 +151,7 @@ function start(req: Request, res: Response, next: NextFunction, scope: ActivityR
   req.activity = scope.activity;
   if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
   res.once('finish', () => scope.finish(res.statusCode));
-  // A client that leaves before the response is complete gets no 'finish': see abandon().
-  res.once('close', () => {
-    if (!res.writableFinished) scope.abandon();
-  });
+  endOnClientClose(res, scope);
   scope.run(next);
 }
 

@@ -4,7 +4,7 @@ import type { RegisteredActivityLogger } from '../../src/register.js';
 import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
 import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { badRequestTarget, pathOf, toWebRequest } from './shared.js';
+import { badRequestTarget, endOnClientClose, pathOf, toWebRequest } from './shared.js';
 
 /**
  * activity-log for fastify 5: `activityPlugin` binds a request-scoped logger as
@@ -118,11 +118,8 @@ function start(request: FastifyRequest, reply: FastifyReply, next: () => void, s
   (request as ScopedRequest)[SCOPE] = scope;
   request.activity = scope.activity;
   reply.header(scope.requestIdHeader, scope.requestId);
-  // fastify runs onResponse on 'finish' only: a client that leaves before the response is
-  // complete would take the request's error with it (see abandon()).
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) scope.abandon();
-  });
+  // fastify runs onResponse on 'finish' only, which a client that leaves never lets come.
+  endOnClientClose(reply.raw, scope);
   scope.run(next);
 }
 

@@ -111,12 +111,14 @@ export interface ActivityRequestScope {
   /** Records the automatic event for the final status code, if the capture policy asks for one. Once. */
   finish(statusCode: number): void;
   /**
-   * The client went away before the response was complete (the connection closed first), so
-   * `finish()` will not come. An error kept by {@link noteError} is recorded now (no answer
-   * will say it was a 4xx), and one noted later is recorded at once. The automatic event is
-   * decided as for a 499 (nginx's "client closed request"): a `failure` where the capture
-   * policy records it (writes, by default; not reads under `errors`), with
-   * `metadata.aborted: true`. Does nothing after `finish()`.
+   * The client went away before the app answered (the connection closed first), so
+   * `finish()` will not come. The automatic event is decided as for a 499 (nginx's "client
+   * closed request"): a `failure` where the capture policy records it (writes, by default;
+   * not reads under `errors`), with `metadata.aborted: true`. An error kept by
+   * {@link noteError} is recorded as well (no answer will say it was a 4xx), and so is one
+   * noted later, at once, whatever the timing: the same two records. An error that is only
+   * the echo of the closed connection (a stream's premature close, a reset) is not recorded.
+   * Does nothing after `finish()`.
    */
   abandon(): void;
 }
@@ -233,9 +235,13 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   }
 
   noteError(error: unknown): void {
-    // Nobody will answer the client that left: the error is all that is left to record.
-    if (this.abandoned) this.recordError(error);
-    else if (this.notedError === undefined) this.notedError = { error };
+    // Nobody will answer the client that left: the error is recorded now, unless it is only
+    // the client's leaving, seen again by a stream that was writing to it.
+    if (this.abandoned) {
+      if (!isClientGone(error)) this.recordError(error);
+    } else if (this.notedError === undefined) {
+      this.notedError = { error };
+    }
   }
 
   finish(statusCode: number): void {
@@ -251,10 +257,11 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     if (this.finished) return;
     this.finished = true;
     this.abandoned = true;
-    if (this.notedError !== undefined) this.recordError(this.notedError.error);
-    if (this.errorRecorded) return;
-    // Whatever status the app had set, the client got no answer: not a success.
+    // Whatever status the app had set, the client got no answer: not a success. Recorded
+    // whether the error came before the client left or comes after, so that one aborted
+    // failure is the same records whatever the timing.
     this.recordRequest(CLIENT_CLOSED_REQUEST, true);
+    if (this.notedError !== undefined && !isClientGone(this.notedError.error)) this.recordError(this.notedError.error);
   }
 
   /** The automatic event of the request, if the capture policy asks for one. */
@@ -299,6 +306,20 @@ class RequestScope implements ActivityRequestScope, RequestTag {
 export function requestScopeOf(logger: unknown, frameworkRequest: object): ActivityRequestScope | undefined {
   const scope = requestTagsOf(logger)?.scope;
   return scope instanceof RequestScope && scope.frameworkRequest === frameworkRequest ? scope : undefined;
+}
+
+/** Node's errors for a peer that went away: what a stream writing to a closed response fails with. */
+const CLIENT_GONE_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** Whether an error only says that the client closed the connection. */
+function isClientGone(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  try {
+    const { code } = error as { code?: unknown };
+    return typeof code === 'string' && CLIENT_GONE_CODES.has(code);
+  } catch {
+    return false;
+  }
 }
 
 function isClientErrorStatus(error: unknown): boolean {

@@ -15,6 +15,8 @@ export interface SpoolRelayOptions {
    * request's async actor). The last cannot be spooled yet, but take room all the same.
    */
   held: () => number;
+  /** Events per batch: above the mark only for want of room taken by waiting events, only full batches spill. */
+  batchSize: number;
   baseDelayMs: number;
   maxDelayMs: number;
 }
@@ -49,7 +51,7 @@ export class SpoolRelay {
 
   /** After an event is queued or deferred: past the high-water mark, start moving batches to the spool. */
   checkHighWater(): void {
-    if (this.spilling || this.stopping || this.options.held() <= this.options.highWater) return;
+    if (this.spilling || this.stopping || !this.overHighWater()) return;
     this.spilling = true;
     // After the caller's turn: log() never writes.
     unref(setTimeout(() => void this.spill().finally(() => (this.spilling = false)), 0));
@@ -87,12 +89,24 @@ export class SpoolRelay {
 
   /** While the queue stays above the high-water mark, moves batches to the spool beside the write in progress. */
   private async spill(): Promise<void> {
-    while (!this.stopping && this.batcher.waiting > 0 && this.options.held() > this.options.highWater) {
+    while (!this.stopping && this.overHighWater()) {
       const batch = this.batcher.take();
       if (batch.records.length === 0) this.batcher.settle(batch, 'written');
       else await this.toSpool(batch);
     }
     void this.startReplay();
+  }
+
+  /**
+   * Whether a batch should go to the spool now: events wait in the queue and memory is above
+   * the mark. When the queue alone is not above it (events waiting for a request's actor take
+   * the room, and they cannot be spooled), only a full batch goes: a store that keeps up takes
+   * the rest directly, rather than the spool taking every event one at a time.
+   */
+  private overHighWater(): boolean {
+    const { batcher, options } = this;
+    if (batcher.waiting === 0 || options.held() <= options.highWater) return false;
+    return batcher.held > options.highWater || batcher.waiting >= options.batchSize;
   }
 
   private async append(batch: Batch): Promise<void> {

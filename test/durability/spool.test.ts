@@ -116,6 +116,30 @@ describe('spool', () => {
     expect(activity.stats()).toMatchObject({ dropped: 0, invalid: 0 });
     await activity.close();
   });
+
+  it('sends nothing to the spool while a store keeps up, however many events wait for their actor', async () => {
+    const filename = join(dir, 'hwm-deferred-healthy.db');
+    const store = controllableStore();
+    const activity = createActivityLogger({ store, batchSize: 10, maxQueue: 100, flushIntervalMs: 5, spool: { filename, highWaterMark: 0.8 } });
+    let answer!: (actor: { type: string; id: string }) => void;
+    const scope = createRequestScopeFactory(activity)({
+      request: new HeaderRecordRequest('POST', {}),
+      actor: () => new Promise((resolve) => (answer = resolve)),
+    });
+    // 85 waiting for their actor: above the mark of 80 on their own, and none can be spooled.
+    for (let i = 0; i < 85; i++) scope.activity.log({ action: 'doc.edit', metadata: { i } });
+    // A healthy store takes these as they come: nothing for the spool to do.
+    for (let i = 0; i < 15; i++) {
+      activity.log({ action: 'a.b', metadata: { i } });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await waitFor(() => store.size === 15, 5000);
+    expect(activity.stats()).toMatchObject({ spooled: 0, written: 15, dropped: 0 });
+    answer({ type: 'user', id: 'u1' });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ spooled: 0, written: 100, dropped: 0 });
+    await activity.close();
+  });
 });
 
 describe('close() with a store that does not answer', () => {

@@ -160,6 +160,15 @@ export interface StoreCapabilities {
    * @default false
    */
   readonly zonedSummary?: boolean;
+  /**
+   * `insert` may be called again before the previous call has settled. The logger then hands
+   * the store the next batch while it writes the current one (two batches in flight), so a
+   * store that writes on another thread or connection never waits for the next batch to be
+   * built and sent. Without it, batches go one at a time. A retried or replayed batch may then
+   * be written after a later one: every record keeps its id and time either way.
+   * @default false
+   */
+  readonly concurrentInserts?: boolean;
 }
 
 /** True when `value` has the shape of an {@link ActivityStore}. */

@@ -77,7 +77,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   const store: MemoryStore = {
     name: 'memory',
-    capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true },
+    capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true, concurrentInserts: true },
 
     get size() {
       return entries.length;

@@ -172,6 +172,15 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         expect(rows.map(rowToRecord)).toEqual(sortById(records));
       });
 
+      it('takes a second batch while it writes the first, when it declares capabilities.concurrentInserts', async (test) => {
+        if (store.capabilities?.concurrentInserts !== true) return skipWithReason(test, options.name, 'concurrent inserts (capabilities.concurrentInserts is not set)');
+        const records = dataset(1200);
+        // Overlapping batches, as the logger hands them over: none lost, none written twice.
+        await Promise.all([store.insert(records.slice(0, 600)), store.insert(records.slice(600, 1100)), store.insert(records.slice(1000))]);
+        const rows = await raw.rows();
+        expect(rows.map(rowToRecord)).toEqual(sortById(records));
+      });
+
       it('writes a batch larger than one statement in one call', async () => {
         const records = dataset(2500);
         await store.insert(records);

@@ -31,6 +31,8 @@ export interface BatcherOptions {
   materialize: MaterializeConfig;
   /** The logger's hash chain, with `integrity` on: records are sealed in queue order. */
   chain?: ChainTracker | undefined;
+  /** Batches handed to the store at once: 2 for a store with `concurrentInserts`, else 1. */
+  inFlight: number;
 }
 
 /**
@@ -208,30 +210,32 @@ export class Batcher {
   }
 
   /**
-   * Dispatches batches one after another, in queue order, preparing the next (validation,
-   * redaction) while the store is busy with the current one. It ends only when, after its
-   * last write, the queue is empty, and clears `drainRunning` in that same synchronous step:
+   * Dispatches batches in queue order, preparing the next (validation, redaction) while the
+   * store is busy, with at most `inFlight` batches handed to the store at once: with two, the
+   * store has the next batch before it is done with the current one. It ends only when, after
+   * its last write, the queue is empty, and clears `drainRunning` in that same synchronous step:
    * an event pushed while the last write was settling is either taken by this loop or finds
    * no drain running and schedules (or, under flush(), starts) its own.
    */
   private async drainLoop(): Promise<void> {
     this.drainRunning = true;
     this.clearTimer();
-    let writing: Promise<void> | undefined;
+    // The writes in progress, oldest first.
+    const writing: Promise<void>[] = [];
     for (;;) {
       if (this.queue.size > 0 && !this.stopping) {
         const batch = this.take();
-        if (writing) await writing;
-        writing = batch.records.length === 0 ? Promise.resolve(this.settle(batch, 'written')) : this.dispatch(batch);
+        while (writing.length >= this.options.inFlight) await writing.shift();
+        writing.push(batch.records.length === 0 ? Promise.resolve(this.settle(batch, 'written')) : this.dispatch(batch));
         // The store's write starts a few awaits into dispatch (a thread is posted to, a socket
         // written): let it start before this thread prepares the next batch, or the two never
         // overlap and every batch costs the preparation plus the write.
         if (this.queue.size > 0) await nextTurn();
         continue;
       }
-      if (!writing) break;
-      await writing;
-      writing = undefined;
+      const oldest = writing.shift();
+      if (!oldest) break;
+      await oldest;
     }
     this.drainRunning = false;
     if (this.queue.size > 0) this.schedule();

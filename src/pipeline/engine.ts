@@ -57,7 +57,7 @@ export class ActivityEngine {
     this.store = options.store;
     const report = (error: ActivityLogError) => this.report(error);
     this.chain = options.integrity ? new ChainTracker(options.integrity, options.store, report) : undefined;
-    const withChain = { ...options, chain: this.chain };
+    const withChain = { ...options, chain: this.chain, inFlight: options.store.capabilities?.concurrentInserts === true ? 2 : 1 };
     this.batcher = new Batcher(withChain, this.counters, report, (batch) => this.dispatch(batch));
     this.writer = new BatchWriter(options.store, withChain, this.counters, report, this.sleeper, () => this.batcher.progressed());
     if (options.spool) {

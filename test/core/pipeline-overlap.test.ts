@@ -44,4 +44,38 @@ describe('the flusher and the store overlap', () => {
     expect(order).toEqual(['write 1 started (10)', 'prepared batch 2 (INVALID_EVENT)', 'write 2 started (9)']);
     await logger.close();
   });
+
+  it('hands a store with concurrentInserts the next batch while it writes the current one, never more than two', async () => {
+    const started: number[] = [];
+    const releases: (() => void)[] = [];
+    const store: ActivityStore = {
+      name: 'two-at-once',
+      capabilities: { concurrentInserts: true },
+      async insert(records) {
+        await Promise.resolve();
+        started.push(records.length);
+        await new Promise<void>((resolve) => releases.push(resolve));
+      },
+      query: async () => ({ items: [] }),
+      get: async () => undefined,
+      purge: async () => 0,
+    };
+    const logger = createActivityLogger({ store, batchSize: 10, onError: () => {} });
+    for (let i = 0; i < 40; i++) logger.log({ action: 'doc.view' });
+    const flushed = logger.flush();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Two batches at the store, the other two waiting for room.
+    expect(started).toEqual([10, 10]);
+    expect(logger.stats()).toMatchObject({ written: 0, queued: 40 });
+    releases.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(started).toEqual([10, 10, 10]);
+    while (started.length < 4 || releases.length > 0) {
+      releases.shift()?.();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await flushed;
+    expect(logger.stats()).toMatchObject({ written: 40, queued: 0 });
+    await logger.close();
+  });
 });

@@ -179,7 +179,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
   const store: SqlActivityStore = {
     name: config.name,
-    capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true },
+    capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true, concurrentInserts: true },
     tableName,
     schema: config.schema,
     get dialect() {

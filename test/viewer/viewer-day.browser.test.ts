@@ -330,6 +330,8 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     try {
       // Someone without the role tries the API: refused, and recorded as a denied activity.query.
       expect((await fetch(`${url}?limit=5`, { headers: { accept: 'application/json' } })).status).toBe(403);
+      // Stored before the page reads the list (the logger flushes on its own interval otherwise).
+      await logger.flush();
       const { page } = watched;
       await page.goto(url);
       await expect.poll(() => rows(page).count()).toBe(2);

@@ -42,28 +42,57 @@ function statement(sql: string): BetterSqlite3.Statement {
   return prepared;
 }
 
+type BatchRequest = Extract<SqliteRequest, { op: 'batch' }>;
+
+/**
+ * Batches that came while a transaction opened by statements (`begin` … `commit`/`rollback`,
+ * from the store's Kysely: a migration, an erase, the diagnosis of a refused row) was open.
+ * Run inside it, a batch would commit or roll back with it (better-sqlite3 makes a nested
+ * transaction a savepoint): it waits, and runs, in order, once the transaction has ended.
+ */
+const heldBatches: BatchRequest[] = [];
+
+function runBatch(message: BatchRequest): void {
+  try {
+    let insertBatch = batches.get(message.sql);
+    if (!insertBatch) {
+      const insert = db!.prepare(message.sql);
+      insertBatch = db!.transaction((rows: readonly (readonly unknown[])[]) => {
+        for (const row of rows) insert.run(row);
+      });
+      batches.set(message.sql, insertBatch);
+    }
+    insertBatch(message.rows);
+    send({ id: message.id, result: { rows: [], changes: message.rows.length, lastInsertRowid: 0 } });
+  } catch (error) {
+    send({ id: message.id, error: toError(error) });
+  }
+}
+
 port.on('message', (message: SqliteRequest) => {
   if (message.op === 'close') {
+    // A transaction left open: its held batches are answered, not lost without a word.
+    for (const held of heldBatches.splice(0)) send({ id: held.id, error: toError(new Error('sqlite store: the thread closed inside a transaction')) });
     db?.close();
     // Ends this thread only (in a worker, process.exit stops the thread), also when a loader
     // registered in it (tsx, from a checkout) would keep its event loop alive.
     process.exit(0);
   }
+  if (!db) {
+    send({ id: message.id, error: toError(new Error('sqlite store: the thread has no open database')) });
+    return;
+  }
+  if (message.op === 'batch') {
+    if (db.inTransaction) heldBatches.push(message);
+    else runBatch(message);
+    return;
+  }
+  runStatement(message);
+  while (heldBatches.length > 0 && !db.inTransaction) runBatch(heldBatches.shift()!);
+});
+
+function runStatement(message: Extract<SqliteRequest, { op: 'run' }>): void {
   try {
-    if (!db) throw new Error('sqlite store: the thread has no open database');
-    if (message.op === 'batch') {
-      let insertBatch = batches.get(message.sql);
-      if (!insertBatch) {
-        const insert = db.prepare(message.sql);
-        insertBatch = db.transaction((rows: readonly (readonly unknown[])[]) => {
-          for (const row of rows) insert.run(row);
-        });
-        batches.set(message.sql, insertBatch);
-      }
-      insertBatch(message.rows);
-      send({ id: message.id, result: { rows: [], changes: message.rows.length, lastInsertRowid: 0 } });
-      return;
-    }
     const prepared = statement(message.sql);
     if (prepared.reader) {
       send({ id: message.id, result: { rows: prepared.all(message.parameters) as Record<string, unknown>[], changes: 0, lastInsertRowid: 0 } });
@@ -74,4 +103,4 @@ port.on('message', (message: SqliteRequest) => {
   } catch (error) {
     send({ id: message.id, error: toError(error) });
   }
-});
+}

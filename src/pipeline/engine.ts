@@ -304,7 +304,7 @@ export class ActivityEngine {
       new ActivityLogError(
         'STORE_FAILED',
         `close(): store "${this.store.name}" did not take ${batch.records.length} events within closeTimeoutMs (${this.options.closeTimeoutMs} ms); they are dropped`,
-        { cause: this.writer.lastFailure, details: { dropped: batch.records.length } },
+        { cause: this.writer.failureOf(batch.records), details: { dropped: batch.records.length } },
       ),
     );
   }

@@ -30,6 +30,11 @@ export interface WriterOptions {
 export class BatchWriter {
   /** The store's error since its last successful write, so a drop at close() can say why. */
   lastFailure: unknown;
+  /**
+   * The last error of each batch being retried: with two batches in flight, the other one's
+   * success must not erase why this one is still waiting.
+   */
+  private readonly failures = new WeakMap<readonly ActivityRecord[], unknown>();
 
   constructor(
     private readonly store: ActivityStore,
@@ -86,6 +91,7 @@ export class BatchWriter {
       try {
         return await this.writeOnce(records);
       } catch (cause) {
+        this.failures.set(records, cause);
         if (when.abandoned()) return 'abandoned';
         if (attempt >= maxAttempts || when.closing()) {
           this.report(
@@ -102,6 +108,11 @@ export class BatchWriter {
         if (when.abandoned()) return 'abandoned';
       }
     }
+  }
+
+  /** Why the store has not taken `records` yet: their own last error, else the store's. */
+  failureOf(records: readonly ActivityRecord[]): unknown {
+    return this.failures.get(records) ?? this.lastFailure;
   }
 
   private reportRejected(record: ActivityRecord, cause: ActivityLogError): void {

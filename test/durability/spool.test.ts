@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRequestScopeFactory } from '../../src/http/index.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { createActivityLogger } from '../../src/index.js';
+import { createActivityLogger, type ActivityStore } from '../../src/index.js';
 import { controllableStore, errorCollector, waitFor } from '../helpers.js';
 
 let dir: string;
@@ -168,6 +168,33 @@ describe('close() with a store that does not answer', () => {
     // The batch that was retried and the ones still queued behind it all name the store's error.
     const drops = errors.filter((error) => error.code === 'STORE_FAILED' && /closeTimeoutMs/.test(error.message));
     expect(drops).toHaveLength(4);
+    for (const drop of drops) expect((drop.cause as Error | undefined)?.message).toMatch(/injected/);
+  });
+
+  it('names each retried batch\'s own error, also when another batch in flight has since been written', async () => {
+    let calls = 0;
+    const store: ActivityStore = {
+      name: 'first-fails-then-hangs',
+      capabilities: { concurrentInserts: true },
+      async insert(records) {
+        calls += 1;
+        if ((records[0]!.metadata as { i: number }).i < 10) throw new Error('injected: the first batch');
+        if (calls === 2) return new Promise((resolve) => setTimeout(resolve, 100)); // the second is written
+        return new Promise(() => {}); // the rest hang
+      },
+      query: async () => ({ items: [] }),
+      get: async () => undefined,
+      purge: async () => 0,
+    };
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, batchSize: 10, closeTimeoutMs: 200, retry: { baseDelayMs: 5000 } });
+    for (let i = 0; i < 35; i++) activity.log({ action: 'a.b', metadata: { i } });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await activity.close();
+    expect(activity.stats()).toMatchObject({ written: 10, dropped: 25 });
+    const drops = errors.filter((error) => error.code === 'STORE_FAILED' && /closeTimeoutMs/.test(error.message));
+    expect(drops.map((drop) => drop.details?.dropped)).toEqual([10, 10, 5]);
+    // Every drop says why; the first batch's own error was not erased by the second's success.
     for (const drop of drops) expect((drop.cause as Error | undefined)?.message).toMatch(/injected/);
   });
 

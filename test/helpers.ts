@@ -86,3 +86,19 @@ export function typeCheckFailures(args: string[], cwd?: string): string {
     return [stdout, stderr].filter(Boolean).join('\n') || message;
   }
 }
+
+/** A real memory store that counts the reads reaching it. */
+export function countingStore(inner: MemoryStore): ActivityStore & { reads: number } {
+  const counting = {
+    name: inner.name,
+    capabilities: inner.capabilities,
+    reads: 0,
+    insert: (records: readonly ActivityRecord[]) => inner.insert(records),
+    query: (q: Parameters<ActivityStore['query']>[0]) => (counting.reads++, inner.query(q)),
+    get: (id: string) => (counting.reads++, inner.get(id)),
+    purge: inner.purge.bind(inner),
+    count: (f: Parameters<NonNullable<ActivityStore['count']>>[0]) => (counting.reads++, inner.count!(f)),
+    summarize: (q: Parameters<NonNullable<ActivityStore['summarize']>>[0]) => (counting.reads++, inner.summarize!(q)),
+  };
+  return counting;
+}

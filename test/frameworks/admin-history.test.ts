@@ -3,6 +3,7 @@ import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import type { ActivityStore } from '../../src/store.js';
 import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
+import { countingStore } from '../helpers.js';
 import { FRAMEWORKS, startApp, type RunningApp } from './apps.js';
 
 const BASE = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -36,20 +37,6 @@ function seedRecords(): ActivityRecord[] {
   }
   records.push({ id: id(), occurredAt: at(200), action: 'recipe.updated', status: 'success', target: { type: 'recipe', id: '43' }, tenantId: 't1', changes: { title: { before: 'a', after: 'b' } } });
   return records;
-}
-
-/** A real memory store that counts the reads reaching it. */
-function countingStore(inner: MemoryStore): ActivityStore & { reads: number } {
-  const counting = {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    reads: 0,
-    insert: (records: readonly ActivityRecord[]) => inner.insert(records),
-    query: (q: Parameters<ActivityStore['query']>[0]) => (counting.reads++, inner.query(q)),
-    get: (id: string) => (counting.reads++, inner.get(id)),
-    purge: inner.purge.bind(inner),
-  };
-  return counting;
 }
 
 for (const framework of FRAMEWORKS) {

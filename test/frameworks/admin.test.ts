@@ -8,6 +8,7 @@ import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js'
 import { activityLogsRouter } from '../../adapters/frameworks/express.js';
 import { activityLogsPlugin } from '../../adapters/frameworks/fastify.js';
 import { activityLogsApp } from '../../adapters/frameworks/hono.js';
+import { countingStore } from '../helpers.js';
 import { FRAMEWORKS, startApp, type RunningApp } from './apps.js';
 
 const BASE = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -27,22 +28,6 @@ function seedRecords(): ActivityRecord[] {
     ...(i === 3 ? { metadata: { note: '+SUM(A1)', other: '-1', at: '@cmd', tab: '\tx', cr: '\ry' } } : {}),
     ...(i === 4 ? { actor: { type: 'user', id: 'u_4', name: '@evil' } } : {}),
   }));
-}
-
-/** A real memory store that counts the reads reaching it. */
-function countingStore(inner: MemoryStore): ActivityStore & { reads: number } {
-  const counting = {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    reads: 0,
-    insert: (records: readonly ActivityRecord[]) => inner.insert(records),
-    query: (q: Parameters<ActivityStore['query']>[0]) => (counting.reads++, inner.query(q)),
-    get: (id: string) => (counting.reads++, inner.get(id)),
-    purge: inner.purge.bind(inner),
-    count: (f: Parameters<NonNullable<ActivityStore['count']>>[0]) => (counting.reads++, inner.count!(f)),
-    summarize: (q: Parameters<NonNullable<ActivityStore['summarize']>>[0]) => (counting.reads++, inner.summarize!(q)),
-  };
-  return counting;
 }
 
 for (const framework of FRAMEWORKS) {

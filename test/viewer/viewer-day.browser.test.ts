@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
@@ -8,6 +8,7 @@ import { memoryStore } from '../../adapters/storage/memory.js';
 import { activityLogsRouter, activityMiddleware } from '../../adapters/frameworks/express.js';
 import { seriousAxeViolations } from './axe.js';
 import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath, type WatchedPage } from './browser.js';
+import { listenNode, type Closer } from '../frameworks/servers.js';
 import { seedRealisticDay, type RealisticDay } from './seed-real.js';
 
 /**
@@ -17,7 +18,7 @@ import { seedRealisticDay, type RealisticDay } from './seed-real.js';
  */
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across a day, on a desktop and a phone', () => {
   let activity: ActivityLogger<any>;
-  let server: Server;
+  const closers: Closer[] = [];
   let base: string;
   let browser: Browser;
   let day: RealisticDay;
@@ -28,19 +29,13 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
     const app = express();
     app.use(activityMiddleware(activity, { actor: (req) => (req.get('x-role') === 'admin' ? { type: 'admin', id: 'root', name: 'Root' } : undefined) }));
     app.use('/admin/logs', activityLogsRouter(activity, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/logs`;
+    base = `${await listenNode(createServer(app), closers)}/admin/logs`;
     browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => {
-      if (!server) return resolve();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    for (const close of closers.splice(0)) await close();
     await activity?.close();
   });
 

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { memoryStore } from '../../adapters/storage/memory.js';
 import { activityLogsRouter } from '../../adapters/frameworks/express.js';
 import { seriousAxeViolations } from './axe.js';
 import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath, type WatchedPage } from './browser.js';
+import { listenNode, type Closer } from '../frameworks/servers.js';
 
 const MINUTE = 60_000;
 const TITLE_XSS = '<img src=x onerror=alert(1)>';
@@ -64,7 +64,7 @@ function seedHistory(now: number): ActivityRecord[] {
  */
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer: history of a target, in Chromium', () => {
   let activity: ActivityLogger<any>;
-  let server: Server;
+  const closers: Closer[] = [];
   let base: string;
   let browser: Browser;
 
@@ -74,19 +74,13 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer: history of a target
     await store.insert(seedHistory(Date.now()));
     const app = express();
     app.use('/admin/logs', activityLogsRouter(activity, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/logs`;
+    base = `${await listenNode(createServer(app), closers)}/admin/logs`;
     browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => {
-      if (!server) return resolve();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    for (const close of closers.splice(0)) await close();
     await activity?.close();
   });
 

@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { activityLogsRouter } from '../../adapters/frameworks/express.js';
 import { CHROMIUM_MISSING, launchChromium, openWatchedPage, screenshotPath } from './browser.js';
+import { listenNode, type Closer } from '../frameworks/servers.js';
 import { seedRecipeEvents, XSS_TITLE } from './seed.js';
 
 /**
@@ -16,7 +16,7 @@ import { seedRecipeEvents, XSS_TITLE } from './seed.js';
  */
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chromium', () => {
   let activity: ActivityLogger<any>;
-  let server: Server;
+  const closers: Closer[] = [];
   let base: string;
   let browser: Browser;
   let page: Page;
@@ -29,9 +29,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chr
     seeded = await seedRecipeEvents(activity);
     const app = express();
     app.use('/admin/logs', activityLogsRouter(activity, { authorize: (req) => req.get('x-role') === 'admin', viewer: true }));
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/logs`;
+    base = `${await listenNode(createServer(app), closers)}/admin/logs`;
 
     browser = await launchChromium();
     // Dialogs, page and console errors (a CSP violation is one) and outside requests are collected.
@@ -40,11 +38,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer in Chr
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => {
-      if (!server) return resolve();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+    for (const close of closers.splice(0)) await close();
     await activity?.close();
   });
 

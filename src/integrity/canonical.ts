@@ -142,12 +142,26 @@ function splitPaths(commitments: Readonly<Record<string, string>>): SplitCommitm
 /** An object's canonical JSON with each committed field as `{"$commitment":"<hex>"}`. */
 function committed(value: object, head: string, split: readonly SplitCommitment[] | undefined): string {
   if (!split || !split.some((entry) => entry[0] === head)) return canonicalJson(value);
-  return objectJson(value, (key, item) => {
-    for (const entry of split) {
-      if (entry[0] === head && entry[1] === key) return `{"$commitment":${JSON.stringify(entry[2])}}`;
-    }
-    return canonicalJson(item);
-  });
+  const keys = Object.keys(value);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  for (const key of keys) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += quotedKey(key);
+    out += ':';
+    out += commitmentAt(split, head, key) ?? canonicalJson(item);
+  }
+  return `${out}}`;
+}
+
+/** The JSON standing in for a committed field's value, or undefined when the field is not committed. */
+function commitmentAt(split: readonly SplitCommitment[], head: string, key: string): string | undefined {
+  for (const entry of split) {
+    if (entry[0] === head && entry[1] === key) return `{"$commitment":${JSON.stringify(entry[2])}}`;
+  }
+  return undefined;
 }
 
 /** HMAC-SHA256 of `prev`, a line feed and `form`, under `key`, as hex. */
@@ -173,24 +187,16 @@ export function canonicalJson(value: unknown): string {
     }
     return `${out}]`;
   }
-  return objectJson(value, itemJson);
-}
-
-/** A member's value as canonical JSON (a module constant: no closure per object). */
-const itemJson = (_key: string, item: unknown): string => canonicalJson(item);
-
-/** An object's members in key order (UTF-16 code units), undefined ones left out, each written by `member`. */
-function objectJson(value: object, member: (key: string, item: unknown) => string): string {
   const keys = Object.keys(value);
   if (keys.length > 1) keys.sort();
   let out = '{';
-  let first = true;
   for (const key of keys) {
     const item = (value as Record<string, unknown>)[key];
     if (item === undefined) continue;
-    if (!first) out += ',';
-    first = false;
-    out += `${quotedKey(key)}:${member(key, item)}`;
+    if (out.length > 1) out += ',';
+    out += quotedKey(key);
+    out += ':';
+    out += canonicalJson(item);
   }
   return `${out}}`;
 }

@@ -92,18 +92,25 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
     return value;
   };
   if (options.onCheckpoint !== undefined && typeof options.onCheckpoint !== 'function') throw fail('onCheckpoint: must be a function');
+  const earlier = new Map<string, Uint8Array>();
   return {
     key,
     keyId,
     keyOf(id) {
       if (id === keyId) return key;
+      // The same bytes for the same id, so that what is worked out per key (HMAC pads) is reused.
+      const known = earlier.get(id);
+      if (known !== undefined) return known;
       let found: unknown;
       try {
         found = typeof keys === 'function' ? keys(id) : keys && Object.hasOwn(keys, id) ? keys[id] : undefined;
       } catch {
         return undefined;
       }
-      return keyBytes(found);
+      const bytes = keyBytes(found);
+      // Only keys found are kept: a resolver may learn of a key later, never forget one.
+      if (bytes !== undefined && earlier.size < 1000) earlier.set(id, bytes);
+      return bytes;
     },
     personal: [...personal],
     checkpointRecords: whole('checkpointRecords', options.checkpointRecords, 1000, 1),

@@ -2,7 +2,8 @@ import { Buffer } from 'node:buffer';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { uuidv7 } from '../ids.js';
 import type { ActivityRecord } from '../schema.js';
-import { canonicalFormOf, chainHash, commitment, derivedSalt, holds, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
+import { canonicalFormOf, commitment, derivedSalt, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
+import { chainHasher } from './hmac.js';
 import type { ResolvedIntegrity } from './options.js';
 
 /**
@@ -16,17 +17,21 @@ export class Sealer {
   private seq = 0;
   private prev = '';
 
-  /** The fields committed to rather than hashed as they are. */
+  /** The fields committed to rather than hashed as they are, in the order of their paths. */
   private readonly fields: readonly PersonalField[];
+  /** HMAC-SHA256 under the logger's key, its pads worked out once. */
+  private readonly hashChain: (prev: string, form: string) => string;
 
   constructor(private readonly integrity: ResolvedIntegrity) {
-    this.fields = personalFields(integrity.personal);
+    // In path order, so that the commitments are made in the order the canonical form lists them.
+    this.fields = [...personalFields(integrity.personal)].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    this.hashChain = chainHasher(integrity.key);
   }
 
   /** Gives `record` the next place in the chain (`record.integrity`). */
   seal(record: ActivityRecord): void {
     this.seq += 1;
-    record.integrity = sealed(record, this.integrity, this.fields, this.chain, this.seq, this.prev);
+    record.integrity = this.sealed(record, this.chain, this.seq, this.prev);
     this.prev = record.integrity.hash;
   }
 
@@ -36,42 +41,39 @@ export class Sealer {
    * logger's chain. Such a record proves that it was not edited; its deletion is not proven.
    */
   sealAlone(record: ActivityRecord): void {
-    record.integrity = sealed(record, this.integrity, this.fields, `tx:${record.id}`, 1, '');
+    record.integrity = this.sealed(record, `tx:${record.id}`, 1, '');
   }
-}
 
-function sealed(
-  record: ActivityRecord,
-  integrity: ResolvedIntegrity,
-  fields: readonly PersonalField[],
-  chain: string,
-  seq: number,
-  prev: string,
-): NonNullable<ActivityRecord['integrity']> {
-  let seed: string | undefined;
-  let commitments: Record<string, string> | undefined;
-  let split: SplitCommitment[] | undefined;
-  for (const field of fields) {
-    if (!holds(record, field)) continue;
-    if (seed === undefined) {
-      // A salt per field, derived from one seed: erasing one field's value and salt leaves the
-      // others provable (erase() then keeps their salts instead of the seed).
-      seed = randomBase64url(16);
-      commitments = {};
-      split = [];
+  private sealed(record: ActivityRecord, chain: string, seq: number, prev: string): NonNullable<ActivityRecord['integrity']> {
+    let seed: string | undefined;
+    let commitments: Record<string, string> | undefined;
+    let split: SplitCommitment[] | undefined;
+    for (const field of this.fields) {
+      const container = (record as unknown as Record<string, Record<string, unknown> | undefined>)[field.head];
+      if (container === undefined) continue;
+      const value = container[field.key];
+      // A fixed field counts when defined; a personal metadata key whenever the metadata has it.
+      if (value === undefined && (field.head !== 'metadata' || !Object.hasOwn(container, field.key))) continue;
+      if (seed === undefined) {
+        // A salt per field, derived from one seed: erasing one field's value and salt leaves the
+        // others provable (erase() then keeps their salts instead of the seed).
+        seed = randomBase64url(16);
+        commitments = {};
+        split = [];
+      }
+      const committed = commitment(derivedSalt(seed, field.path), field.path, value);
+      commitments![field.path] = committed;
+      split!.push([field.head, field.key, committed]);
     }
-    const value = (record as unknown as Record<string, Record<string, unknown>>)[field.head]![field.key];
-    const committed = commitment(derivedSalt(seed, field.path), field.path, value);
-    commitments![field.path] = committed;
-    split!.push([field.head, field.key, committed]);
+    const keyId = this.integrity.keyId;
+    const hash = this.hashChain(prev, canonicalFormOf(record, chain, keyId, commitments, split));
+    const out: NonNullable<ActivityRecord['integrity']> = { chain, seq, keyId, prev, hash };
+    if (commitments !== undefined) {
+      out.seed = seed;
+      out.commitments = commitments;
+    }
+    return out;
   }
-  const hash = chainHash(integrity.key, prev, canonicalFormOf(record, chain, integrity.keyId, commitments, split));
-  const out: NonNullable<ActivityRecord['integrity']> = { chain, seq, keyId: integrity.keyId, prev, hash };
-  if (commitments !== undefined) {
-    out.seed = seed;
-    out.commitments = commitments;
-  }
-  return out;
 }
 
 /** Random bytes drawn from a pool refilled 4 KiB at a time: one `randomBytes` call per record costs more than the rest of the seal. */

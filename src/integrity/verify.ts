@@ -2,7 +2,8 @@ import { ActivityLogError } from '../errors.js';
 import { parseActivityQuery } from '../query.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore, ChainPosition } from '../store.js';
-import { canonicalForm, chainHash, commitment, ERASED, saltOf, valueAt } from './canonical.js';
+import { canonicalForm, commitment, ERASED, saltOf, valueAt } from './canonical.js';
+import { chainHasher } from './hmac.js';
 import { checkpointSignature } from './checkpoints.js';
 import { erasurePlan, type EraseSubject } from './erase.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
@@ -353,7 +354,16 @@ function intact(record: ActivityRecord, integrity: ResolvedIntegrity): boolean {
 /** Whether a sealed record's stored hash is the one its content and link give under `key`. */
 function hashMatches(record: ActivityRecord, key: Uint8Array): boolean {
   const sealed = record.integrity!;
-  return chainHash(key, sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) === sealed.hash;
+  return hasherOf(key)(sealed.prev, canonicalForm(record, sealed.chain, sealed.keyId, sealed.commitments)) === sealed.hash;
+}
+
+/** One hasher per key, its pads worked out once for every record verified under it. */
+const hashers = new WeakMap<Uint8Array, (prev: string, form: string) => string>();
+
+function hasherOf(key: Uint8Array): (prev: string, form: string) => string {
+  let hasher = hashers.get(key);
+  if (hasher === undefined) hashers.set(key, (hasher = chainHasher(key)));
+  return hasher;
 }
 
 /** A chain's checkpoints: the hash recorded for each checkpointed place, and the newest place. */

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityRecord } from '../../src/index.js';
-import { canonicalForm, canonicalJson } from '../../src/integrity/canonical.js';
+import { canonicalForm, canonicalJson, chainHash } from '../../src/integrity/canonical.js';
+import { chainHasher } from '../../src/integrity/hmac.js';
 import { checkpointSignature } from '../../src/integrity/checkpoints.js';
 import { createRequestScopeFactory } from '../../src/http/index.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
@@ -239,6 +241,41 @@ describe('the canonical form', () => {
           expect(canonicalForm(record as ActivityRecord, 'chain', 'k1', commitments)).toBe(reference(record as ActivityRecord, 'chain', 'k1', commitments));
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes canonical JSON as an independent serialiser does: keys sorted by code unit, undefined members left out', () => {
+    const reference = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+      if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : reference(item))).join(',')}]`;
+      const entries = Object.entries(value).filter(([, item]) => item !== undefined);
+      entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${reference(item)}`).join(',')}}`;
+    };
+    const withUndefined = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, json, fc.constant(undefined), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 })),
+    })).value;
+    fc.assert(
+      fc.property(withUndefined, (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('the chain hash', () => {
+  it('is HMAC-SHA256 of the previous hash, a line feed and the form, for keys of any length and any text', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 3000 }), (key, prev, form) => {
+        const expected = createHmac('sha256', key).update(prev).update('\n').update(form).digest('hex');
+        const hasher = chainHasher(key);
+        expect(hasher(prev, form)).toBe(expected);
+        // Twice: the buffers it reuses hold nothing over from one record to the next.
+        expect(hasher(prev, form)).toBe(expected);
+        expect(chainHash(key, prev, form)).toBe(expected);
+      }),
       { numRuns: 300 },
     );
   });

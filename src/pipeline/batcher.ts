@@ -19,6 +19,19 @@ export interface Batch {
   settled: boolean;
 }
 
+/** A batch being prepared: its events, and the next one to turn into a record. */
+interface Preparing {
+  readonly batch: Batch;
+  readonly events: PendingEvent[];
+  next: number;
+}
+
+/**
+ * How long a batch's preparation runs before it lets the event loop turn: requests that arrive
+ * meanwhile wait at most about this long for the logger.
+ */
+const SLICE_MS = 1;
+
 /** Where a batch's records ended. */
 export type Outcome = 'written' | 'failed' | 'dropped' | 'spooled';
 /** How many of a batch's records ended in each outcome, when they did not all end in one. */
@@ -56,6 +69,10 @@ export class Batcher {
   private flushWaiters: { target: number; resolve: () => void }[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private drainSoon = false;
+  /** The batch whose events are being turned into records, a slice per turn. */
+  private preparing: Preparing | undefined;
+  /** The last preparation begun: the next waits for it (one at a time, in queue order). */
+  private preparation: Promise<void> = Promise.resolve();
   /** The drain loop's promise, and whether it runs: set and cleared by the loop itself. */
   private draining: Promise<void> = Promise.resolve();
   private drainRunning = false;
@@ -112,24 +129,76 @@ export class Batcher {
     return done;
   }
 
-  /** Takes the next batch and materialises it; invalid events are counted and reported here. */
-  take(): Batch {
-    const pending = this.queue.take(this.options.batchSize);
-    const records: ActivityRecord[] = [];
-    for (const event of pending) {
-      const result = materialize(event, this.options.materialize);
-      if (result.error) {
-        this.counters.invalid++;
-        this.report(result.error);
-      } else {
-        this.options.chain?.seal(result.record);
-        records.push(result.record);
+  /**
+   * Takes the next batch and turns its events into records (invalid ones are counted and
+   * reported here), a slice of about {@link SLICE_MS} per turn of the event loop: preparing a
+   * batch (validation, redaction, with `integrity` the seal) costs tens of microseconds per
+   * event, and a batch prepared in one go would hold every request arriving meanwhile for
+   * milliseconds. One batch is prepared at a time, in queue order, so records are sealed in
+   * queue order. Undefined when the queue is empty by the time the previous one is done.
+   */
+  async take(): Promise<Batch | undefined> {
+    const previous = this.preparation;
+    let done!: () => void;
+    this.preparation = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      if (this.queue.size === 0) return undefined;
+      const preparing = this.open();
+      let sliceStarted = performance.now();
+      while (this.preparing === preparing && preparing.next < preparing.events.length) {
+        this.prepareOne(preparing);
+        if (performance.now() - sliceStarted >= SLICE_MS && preparing.next < preparing.events.length) {
+          await nextTurn();
+          sliceStarted = performance.now();
+        }
       }
+      // Finished here, or by close() (takeNow, unsettled) while this waited for its turn.
+      if (this.preparing === preparing) this.preparing = undefined;
+      return preparing.batch;
+    } finally {
+      done();
     }
-    const batch: Batch = { startSeq: pending[0]!.seq, endSeq: pending[pending.length - 1]!.seq + 1, taken: pending.length, records, settled: false };
+  }
+
+  /** {@link take}, in one go: for close(), which abandons what is left without waiting. */
+  takeNow(): Batch {
+    this.finishPreparing();
+    const preparing = this.open();
+    this.finishPreparing();
+    return preparing.batch;
+  }
+
+  /** Takes up to a batch of events from the queue as a batch with no records yet; it counts as held. */
+  private open(): Preparing {
+    const events = this.queue.take(this.options.batchSize);
+    const batch: Batch = { startSeq: events[0]!.seq, endSeq: events[events.length - 1]!.seq + 1, taken: events.length, records: [], settled: false };
     this.outstanding.add(batch);
     this.inFlight += batch.taken;
-    return batch;
+    this.preparing = { batch, events, next: 0 };
+    return this.preparing;
+  }
+
+  private prepareOne(preparing: Preparing): void {
+    const event = preparing.events[preparing.next]!;
+    // Let the event go as it becomes a record: a batch holds each event once, not twice.
+    preparing.events[preparing.next++] = undefined as unknown as PendingEvent;
+    const result = materialize(event, this.options.materialize);
+    if (result.error) {
+      this.counters.invalid++;
+      this.report(result.error);
+    } else {
+      this.options.chain?.seal(result.record);
+      preparing.batch.records.push(result.record);
+    }
+  }
+
+  /** Prepares the rest of the batch being prepared, if any, at once. */
+  private finishPreparing(): void {
+    const preparing = this.preparing;
+    if (!preparing) return;
+    while (preparing.next < preparing.events.length) this.prepareOne(preparing);
+    this.preparing = undefined;
   }
 
   /**
@@ -168,8 +237,9 @@ export class Batcher {
 
   /** The batches not settled yet, then the rest of the queue as batches: what close() abandons. */
   *unsettled(): Generator<Batch> {
+    this.finishPreparing();
     for (const batch of [...this.outstanding]) if (!batch.settled) yield batch;
-    while (this.queue.size > 0) yield this.take();
+    while (this.queue.size > 0) yield this.takeNow();
   }
 
   private schedule(): void {
@@ -224,7 +294,9 @@ export class Batcher {
     const writing: Promise<void>[] = [];
     for (;;) {
       if (this.queue.size > 0 && !this.stopping) {
-        const batch = this.take();
+        const batch = await this.take();
+        // Taken by the spool's spill meanwhile, or abandoned by close() while being prepared.
+        if (!batch || batch.settled) continue;
         while (writing.length >= this.options.inFlight) await writing.shift();
         writing.push(batch.records.length === 0 ? Promise.resolve(this.settle(batch, 'written')) : this.dispatch(batch));
         // The store's write starts a few awaits into dispatch (a thread is posted to, a socket

@@ -90,7 +90,8 @@ export class SpoolRelay {
   /** While the queue stays above the high-water mark, moves batches to the spool beside the write in progress. */
   private async spill(): Promise<void> {
     while (!this.stopping && this.overHighWater()) {
-      const batch = this.batcher.take();
+      const batch = await this.batcher.take();
+      if (!batch || batch.settled) break;
       if (batch.records.length === 0) this.batcher.settle(batch, 'written');
       else await this.toSpool(batch);
     }

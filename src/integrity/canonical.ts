@@ -142,18 +142,7 @@ function splitPaths(commitments: Readonly<Record<string, string>>): SplitCommitm
 /** An object's canonical JSON with each committed field as `{"$commitment":"<hex>"}`. */
 function committed(value: object, head: string, split: readonly SplitCommitment[] | undefined): string {
   if (!split || !split.some((entry) => entry[0] === head)) return canonicalJson(value);
-  const keys = Object.keys(value);
-  if (keys.length > 1) keys.sort();
-  let out = '{';
-  for (const key of keys) {
-    const item = (value as Record<string, unknown>)[key];
-    if (item === undefined) continue;
-    if (out.length > 1) out += ',';
-    out += quotedKey(key);
-    out += ':';
-    out += commitmentAt(split, head, key) ?? canonicalJson(item);
-  }
-  return `${out}}`;
+  return objectJson(value, split, head);
 }
 
 /** The JSON standing in for a committed field's value, or undefined when the field is not committed. */
@@ -187,6 +176,14 @@ export function canonicalJson(value: unknown): string {
     }
     return `${out}]`;
   }
+  return objectJson(value);
+}
+
+/**
+ * An object's members in key order (UTF-16 code units), undefined ones left out; with `split`,
+ * the committed fields of the object `head` as their commitments.
+ */
+function objectJson(value: object, split?: readonly SplitCommitment[], head?: string): string {
   const keys = Object.keys(value);
   if (keys.length > 1) keys.sort();
   let out = '{';
@@ -196,7 +193,7 @@ export function canonicalJson(value: unknown): string {
     if (out.length > 1) out += ',';
     out += quotedKey(key);
     out += ':';
-    out += canonicalJson(item);
+    out += (split === undefined ? undefined : commitmentAt(split, head!, key)) ?? canonicalJson(item);
   }
   return `${out}}`;
 }

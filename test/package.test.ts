@@ -171,6 +171,17 @@ describe('package', () => {
     });
     // The peer ranges say so, so that npm installs these without --legacy-peer-deps.
     expect(pkg.peerDependencies).toMatchObject({ express: '^4.17 || ^5', fastify: '^4.10 || ^5', 'better-sqlite3': '^11 || ^12 || ^13', hono: '^4' });
+    // A script run as `node --input-type=module -e`: the store's writer thread, which inherits
+    // the app's flags, could not start with that one (every write failed).
+    const evaluated = `
+      import { createActivityLogger } from 'activity-log';
+      import { sqliteStore } from 'activity-log/sqlite';
+      const activity = createActivityLogger({ store: sqliteStore({ filename: 'evaluated.db' }), retry: { maxAttempts: 1 } });
+      activity.log({ action: 'script.ran' });
+      await activity.close();
+      const { written, failed } = activity.stats();
+      console.log(JSON.stringify({ written, failed }));`;
+    expect(JSON.parse(run('node', ['--input-type=module', '-e', evaluated], app, 60_000).trim().split('\n').pop()!)).toEqual({ written: 1, failed: 0 });
   }, 420_000);
 
   it('runs on the newest peers of every range it declares, express 4 and fastify 4 included', () => {

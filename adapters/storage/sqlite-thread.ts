@@ -91,10 +91,27 @@ export class SqliteThread {
   }
 }
 
+/**
+ * The app's Node.js flags for the store's threads (a worker inherits them, `--import` loaders
+ * included), less `--input-type`: an app started as `node --input-type=module -e "..."` would
+ * pass it on to a thread that runs a file, which Node.js refuses to start, and every write
+ * would fail. @internal
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (flag === '--input-type') i++;
+    else if (!flag.startsWith('--input-type=')) kept.push(flag);
+  }
+  return kept;
+}
+
 async function startWorker(data: SqliteThreadData, attach: (worker: Worker) => void): Promise<Worker> {
   const { Worker } = await import('node:worker_threads');
   const script = await workerScript();
-  const worker = typeof script === 'string' ? new Worker(script, { eval: true, workerData: data }) : new Worker(script, { workerData: data });
+  const options = { workerData: data, execArgv: workerExecArgv(process.execArgv) };
+  const worker = typeof script === 'string' ? new Worker(script, { ...options, eval: true }) : new Worker(script, options);
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (message: SqliteResponse) => {
       if ('ready' in message && message.ready) return resolve();

@@ -194,6 +194,9 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     tags?: RequestTags,
   ) {
     this[REQUEST_TAGS] = tags;
+    // log() never throws, also when handed on as a callback (`items.forEach(activity.log)`,
+    // `const { log } = req.activity`).
+    this.log = this.log.bind(this);
   }
 
   get store(): ActivityStore {

@@ -64,6 +64,21 @@ describe('log()', () => {
     expect(store.all()[0]?.metadata).toEqual({ password: '[REDACTED]', nested: { token: '[REDACTED]' } });
   });
 
+  it('logs when log() is handed on as a callback, detached from its logger', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store });
+    const { log } = activity;
+    expect(() => log({ action: 'detached.call' })).not.toThrow();
+    ['first', 'second'].map((name) => ({ action: `list.${name}` })).forEach(activity.log);
+    const child = activity.with({ actor: { type: 'user', id: 'u_1' } });
+    const childLog = child.log;
+    childLog({ action: 'child.detached' });
+    await activity.flush();
+    expect(store.all().map((record) => record.action).sort()).toEqual(['child.detached', 'detached.call', 'list.first', 'list.second']);
+    expect(store.all().find((record) => record.action === 'child.detached')?.actor).toEqual({ type: 'user', id: 'u_1' });
+    await activity.close();
+  });
+
   it('never throws and never returns a promise, whatever it is given', async () => {
     const { errors, onError } = errorCollector();
     const store = memoryStore();

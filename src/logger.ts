@@ -317,8 +317,16 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     const store = this.engine.store;
     const plan = erasurePlan(subject, this.engine.integrity?.personal ?? []);
     if (!store.erase) throw unsupported(store, 'erase()');
-    const records = await store.erase(parseActivityFilter(plan.filter), (record) => eraseRecord(record, plan.fields));
-    this.log({ action: 'activity.erase', metadata: { subject: plan.filter, records, fields: plan.fields } } as unknown as CatalogEvent<C>);
+    // The plan's fields, and any personal metadata key a sealed record committed to that this
+    // logger does not list: verify() accepts an erased value only where the record of the
+    // erasure names its field.
+    const fields = new Set(plan.fields);
+    const records = await store.erase(parseActivityFilter(plan.filter), (record) =>
+      eraseRecord(record, plan.fields, (paths) => {
+        for (const path of paths) fields.add(path);
+      }),
+    );
+    this.log({ action: 'activity.erase', metadata: { subject: plan.filter, records, fields: [...fields] } } as unknown as CatalogEvent<C>);
     await this.flush();
     return records;
   }

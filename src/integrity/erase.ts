@@ -42,15 +42,18 @@ export function erasurePlan(subject: unknown, personalMetadata: readonly string[
 /**
  * `record` with the plan's fields replaced by `[ERASED]` and their salts removed (without its
  * salt, an erased value cannot be guessed back from its commitment), or `undefined` when it
- * holds none of them.
+ * holds none of them. In a sealed record, the metadata keys it committed to as personal go
+ * too, whether or not the erasing logger lists them: the record says what was personal when
+ * it was written. `onErased` is told the paths erased in this record.
  */
-export function eraseRecord(record: ActivityRecord, fields: readonly string[]): ActivityRecord | undefined {
+export function eraseRecord(record: ActivityRecord, fields: readonly string[], onErased?: (paths: readonly string[]) => void): ActivityRecord | undefined {
   let out: ActivityRecord | undefined;
   const erased: string[] = [];
   // In a sealed record, only a committed value can go without breaking its hash: a metadata key
   // declared personal after the record was sealed stays (see the README).
   const committed = record.integrity ? record.integrity.commitments ?? {} : undefined;
-  for (const path of fields) {
+  const paths = committed ? [...fields, ...Object.keys(committed).filter((path) => path.startsWith('metadata.') && !fields.includes(path))] : fields;
+  for (const path of paths) {
     if (committed && !Object.hasOwn(committed, path)) continue;
     const dot = path.indexOf('.');
     const head = path.slice(0, dot) as PersonalField['head'];
@@ -72,5 +75,6 @@ export function eraseRecord(record: ActivityRecord, fields: readonly string[]): 
     const { seed: _seed, ...rest } = sealed;
     out.integrity = { ...rest, salts };
   }
+  if (out) onErased?.(erased);
   return out;
 }

@@ -273,6 +273,21 @@ for (const kind of kinds) {
       expect((await logger().verify()).problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
     });
 
+    it('erases the metadata a sealed record committed to as personal, also through a logger that does not list it', async () => {
+      const writer = logger({ integrity: { key: KEY, personal: ['email'] } });
+      writer.log({ id: 'committed-email', action: 'user.login', actor: { type: 'user', id: 'u8', name: 'Bob' }, metadata: { email: 'bob@example.com', plan: 'pro' } });
+      await writer.close();
+      // As the command line's erase does without --personal: the logger knows only the key.
+      expect(await logger({ integrity: { key: KEY, personal: [] } }).erase({ actorId: 'u8' })).toBe(1);
+      const [row] = await target.all<{ m: unknown }>(`select metadata as m from ${target.table} where id = ?`, ['committed-email']);
+      expect(typeof row!.m === 'string' ? JSON.parse(row!.m) : row!.m).toEqual({ email: '[ERASED]', plan: 'pro' });
+      const [erasure] = await target.all<{ m: unknown }>(`select metadata as m from ${target.table} where action = ?`, ['activity.erase']);
+      expect((typeof erasure!.m === 'string' ? JSON.parse(erasure!.m) : erasure!.m).fields).toContain('metadata.email');
+      const report = await logger().verify();
+      expect(report.problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
+      expect(report.counts.erased).toBe(1);
+    });
+
     it('verifies a range of time, and one chain of several', async () => {
       await sealedLog(40);
       await sealedLog(5, 'other');

@@ -103,8 +103,8 @@ export interface ActivityRequestScope {
   recordError(error: unknown): void;
   /**
    * Keeps an error the app's own error middleware is about to answer, and decides at
-   * `finish()`: answered with a 5xx, it is recorded as by {@link recordError}, with its
-   * details; answered with anything else (an error the app maps to a 404 or 401), it was an
+   * `finish()`: answered with a 5xx, it is recorded as `system.error` with its details (also
+   * when it carries a 4xx status of its own: the answer decides); answered with anything else (an error the app maps to a 404 or 401), it was an
    * answer, and automatic capture records the status alone. The first error is kept.
    */
   noteError(error: unknown): void;
@@ -229,7 +229,12 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   recordError(error: unknown): void {
     // A thrown 4xx (http-errors, fastify's statusCode, hono's HTTPException) is an
     // answer, not a failure: automatic capture records it by its status instead.
-    if (this.errorRecorded || isClientErrorStatus(error)) return;
+    if (!isClientErrorStatus(error)) this.recordFailure(error);
+  }
+
+  /** Records the request's failure, once, as `system.error` with the error's details. */
+  private recordFailure(error: unknown): void {
+    if (this.errorRecorded) return;
     this.errorRecorded = true;
     this.activity.log({ action: 'system.error', status: 'failure', error });
   }
@@ -247,7 +252,9 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   finish(statusCode: number): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.notedError !== undefined && statusCode >= 500) this.recordError(this.notedError.error);
+    // What the app answered decides, not the status the error carries: an error with a 404 on
+    // it that the app's error handler answered with a 500 is a failure, with its details.
+    if (this.notedError !== undefined && statusCode >= 500) this.recordFailure(this.notedError.error);
     // The unhandled error already stands for this request's failure.
     if (this.errorRecorded && statusCode >= 500) return;
     this.recordRequest(statusCode, false);

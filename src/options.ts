@@ -1,3 +1,4 @@
+import { refuseUnknownOptions } from './option-keys.js';
 import { ActivityLogError } from './errors.js';
 import { resolveIntegrity, type IntegrityOptions, type ResolvedIntegrity } from './integrity/options.js';
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention/options.js';
@@ -135,6 +136,26 @@ export interface ResolvedOptions {
   retention: ResolvedRetention | undefined;
 }
 
+/** The options of {@link ActivityLoggerOptions}, for the check that refuses others. */
+const LOGGER_OPTIONS = [
+  'store',
+  'catalog',
+  'batchSize',
+  'flushIntervalMs',
+  'maxQueue',
+  'overflow',
+  'retry',
+  'onError',
+  'redact',
+  'maxMetadataBytes',
+  'includeStack',
+  'spool',
+  'closeTimeoutMs',
+  'integrity',
+  'retention',
+] as const satisfies readonly (keyof ActivityLoggerOptions)[];
+const RETRY_OPTIONS = ['maxAttempts', 'baseDelayMs', 'maxDelayMs'] as const satisfies readonly (keyof RetryOptions)[];
+
 /** Validates logger options at the boundary; throws `INVALID_OPTIONS` naming the option. */
 export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
@@ -146,6 +167,8 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
       'store: must be an activity store (an object with insert, query, get and purge), such as memoryStore() from "activity-log/memory"',
     );
   }
+  refuseUnknownOptions('createActivityLogger', options, LOGGER_OPTIONS);
+  if (options.retry !== undefined && options.retry !== null && typeof options.retry === 'object') refuseUnknownOptions('retry', options.retry, RETRY_OPTIONS);
   const maxQueue = wholeNumber('maxQueue', options.maxQueue, 10_000, 1, 10_000_000);
   const batchSize = wholeNumber('batchSize', options.batchSize, Math.min(500, maxQueue), 1, maxQueue);
   const overflow = options.overflow ?? 'drop-newest';

@@ -1,3 +1,4 @@
+import { refuseUnknownOptions } from '../option-keys.js';
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { METADATA_KEY_PATTERN } from '../schema.js';
@@ -67,11 +68,15 @@ export interface ResolvedIntegrity {
 
 const KEY_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** The options of {@link IntegrityOptions}, for the check that refuses others. */
+const INTEGRITY_OPTIONS = ['key', 'keyId', 'keys', 'personal', 'checkpointRecords', 'checkpointMs', 'onCheckpoint'] as const satisfies readonly (keyof IntegrityOptions)[];
+
 /** Validates `integrity` at the boundary; throws `INVALID_OPTIONS` naming the option and the rule. */
 export function resolveIntegrity(options: IntegrityOptions | undefined): ResolvedIntegrity | undefined {
   if (options === undefined) return undefined;
   const fail = (message: string) => new ActivityLogError('INVALID_OPTIONS', `integrity.${message}`);
   if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', 'integrity: must be an object with a "key"');
+  refuseUnknownOptions('integrity', options, INTEGRITY_OPTIONS);
   const key = keyBytes(options.key);
   if (!key || key.byteLength < 16) throw fail(`key: must be a string or bytes of at least 16 bytes, got ${key ? `${key.byteLength} bytes` : describeValue(options.key)}`);
   const keyId = options.keyId ?? 'k1';

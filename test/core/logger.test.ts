@@ -543,6 +543,34 @@ describe('options and queries are validated at the boundary', () => {
     expect(() => createActivityLogger({ store: memoryStore(), catalog: { 'a.b': {} as never } })).toThrow('catalog.a.b: must be a zod schema');
   });
 
+  it('refuses an option it does not know, naming it and the nearest one, at every level (a typo would turn nothing on)', () => {
+    const create = (options: Record<string, unknown>) => () => createActivityLogger({ store: memoryStore(), ...options } as never);
+    expect(create({ batchsize: 10 })).toThrow(/^createActivityLogger: unknown option "batchsize" \(did you mean "batchSize"\?\); the options are store, catalog, /);
+    expect(create({ bogus: 1 })).toThrow(/^createActivityLogger: unknown option "bogus"; the options are /);
+    expect(create({ retry: { maxAtempts: 2 } })).toThrow(/^retry: unknown option "maxAtempts" \(did you mean "maxAttempts"\?\)/);
+    expect(create({ integrity: { key: 'an application secret of 32 bytes', personl: ['email'] } })).toThrow(
+      /^integrity: unknown option "personl" \(did you mean "personal"\?\); the options are key, keyId, keys, personal, /,
+    );
+    expect(create({ integrity: { key: 'an application secret of 32 bytes', personl: ['email'] } })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
+    // Every documented option is known.
+    expect(
+      create({
+        batchSize: 10,
+        flushIntervalMs: 50,
+        maxQueue: 100,
+        overflow: 'drop-oldest',
+        retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+        onError: () => undefined,
+        redact: false,
+        maxMetadataBytes: 4096,
+        includeStack: true,
+        spool: false,
+        closeTimeoutMs: 100,
+        integrity: { key: 'an application secret of 32 bytes', keyId: 'k2', keys: {}, personal: [], checkpointRecords: 10, checkpointMs: 1000, onCheckpoint: () => undefined },
+      }),
+    ).not.toThrow();
+  });
+
   it('rejects a bad query with INVALID_QUERY naming each field', async () => {
     const activity = createActivityLogger({ store: memoryStore() });
     await expect(activity.query({ limit: 100_000 })).rejects.toThrow('invalid query: limit: must be at most 500');

@@ -135,7 +135,8 @@ export class Batcher {
    * batch (validation, redaction, with `integrity` the seal) costs tens of microseconds per
    * event, and a batch prepared in one go would hold every request arriving meanwhile for
    * milliseconds. One batch is prepared at a time, in queue order, so records are sealed in
-   * queue order. Undefined when the queue is empty by the time the previous one is done.
+   * queue order. Undefined when the queue is empty by the time the previous one is done, or the
+   * batcher was stopped meanwhile.
    */
   async take(): Promise<Batch | undefined> {
     const previous = this.preparation;
@@ -143,7 +144,9 @@ export class Batcher {
     this.preparation = new Promise<void>((resolve) => (done = resolve));
     try {
       await previous;
-      if (this.queue.size === 0) return undefined;
+      // Once stopped, close() takes what is left (unsettled): a batch opened here would be
+      // neither among the batches it abandons nor written.
+      if (this.stopping || this.queue.size === 0) return undefined;
       const preparing = this.open();
       let sliceStarted = performance.now();
       while (this.preparing === preparing && preparing.next < preparing.events.length) {

@@ -91,7 +91,8 @@ export class SpoolRelay {
   private async spill(): Promise<void> {
     while (!this.stopping && this.overHighWater()) {
       const batch = await this.batcher.take();
-      if (!batch || batch.settled) break;
+      // Stopped while this prepared it: close() finished it and moves it to the spool itself.
+      if (!batch || batch.settled || this.stopping) break;
       if (batch.records.length === 0) this.batcher.settle(batch, 'written');
       else await this.toSpool(batch);
     }

@@ -51,9 +51,10 @@ export class Sealer {
     for (const field of this.fields) {
       const container = (record as unknown as Record<string, Record<string, unknown> | undefined>)[field.head];
       if (container === undefined) continue;
+      // A fixed field counts when defined; a personal metadata key whenever the metadata has it
+      // as its own (`constructor` or `toString` is a valid key: not what the object inherits).
+      if (field.head === 'metadata' ? !Object.hasOwn(container, field.key) : container[field.key] === undefined) continue;
       const value = container[field.key];
-      // A fixed field counts when defined; a personal metadata key whenever the metadata has it.
-      if (value === undefined && (field.head !== 'metadata' || !Object.hasOwn(container, field.key))) continue;
       if (seed === undefined) {
         // A salt per field, derived from one seed: erasing one field's value and salt leaves the
         // others provable (erase() then keeps their salts instead of the seed).

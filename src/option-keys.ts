@@ -5,14 +5,14 @@ import { ActivityLogError } from './errors.js';
  * `batchsize`) would otherwise be ignored without a word, and what it meant to turn on stay
  * off. TypeScript catches these in an object literal; JavaScript, and options read from
  * configuration, do not. Throws `INVALID_OPTIONS` naming the key, the nearest known name, and
- * the known ones. @internal
+ * the known ones (or `code`). @internal
  */
-export function refuseUnknownOptions(where: string, options: object, known: readonly string[]): void {
+export function refuseUnknownOptions(where: string, options: object, known: readonly string[], code: 'INVALID_OPTIONS' | 'INVALID_QUERY' = 'INVALID_OPTIONS'): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = nearest(key, known);
     throw new ActivityLogError(
-      'INVALID_OPTIONS',
+      code,
       `${where}: unknown option ${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; the options are ${known.join(', ')}`,
     );
   }
@@ -32,15 +32,17 @@ function nearest(key: string, known: readonly string[]): string | undefined {
   return best;
 }
 
-/** Levenshtein distance: insertions, deletions and substitutions of one character each. */
+/** Edit distance: insertions, deletions, substitutions and swaps of neighbours, one each. */
 function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
     }
-    previous = current;
   }
-  return previous[b.length]!;
+  return rows[a.length]![b.length]!;
 }

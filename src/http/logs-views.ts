@@ -210,8 +210,8 @@ const verify: View<VerifyOptions> = {
     const options: VerifyOptions = {};
     if (parsed.input!.from) options.from = parsed.input!.from;
     if (parsed.input!.to) options.to = parsed.input!.to;
-    if (params.chain !== undefined) options.chain = params.chain;
-    if (params.id !== undefined) options.id = params.id;
+    if (params.chain) options.chain = params.chain;
+    if (params.id) options.id = params.id;
     return { input: options };
   },
   async answer({ logger, recorder, params, pinned, headOnly }, options) {

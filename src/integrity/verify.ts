@@ -1,4 +1,6 @@
 import { ActivityLogError } from '../errors.js';
+import { describeValue } from '../describe.js';
+import { refuseUnknownOptions } from '../option-keys.js';
 import { parseActivityQuery } from '../query.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore, ChainPosition } from '../store.js';
@@ -61,6 +63,38 @@ export interface VerifyOptions {
 
 const PAGE = 500;
 
+const VERIFY_OPTIONS = ['from', 'to', 'chain', 'id', 'checkpoints', 'maxProblems', 'onProgress'] as const satisfies readonly (keyof VerifyOptions)[];
+const CHECKPOINT_TEXT_FIELDS = ['chain', 'hash', 'keyId', 'at', 'signature'] as const;
+
+/**
+ * Refuses options verify() cannot use, naming the field and the rule: a checkpoint list that
+ * is not one would otherwise read as checkpoints made with an unknown key, a chain id that is
+ * not a string as a chain with no records.
+ */
+function checkVerifyOptions(options: VerifyOptions): void {
+  const fail = (message: string) => new ActivityLogError('INVALID_QUERY', `verify: ${message}`);
+  if (options === null || typeof options !== 'object') throw fail(`options must be an object, got ${describeValue(options)}`);
+  refuseUnknownOptions('verify', options, VERIFY_OPTIONS, 'INVALID_QUERY');
+  for (const name of ['chain', 'id'] as const) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0)) throw fail(`${name}: must be a non-empty string, got ${describeValue(value)}`);
+  }
+  const { maxProblems, onProgress, checkpoints } = options;
+  if (maxProblems !== undefined && !(Number.isInteger(maxProblems) && maxProblems >= 0)) throw fail(`maxProblems: must be a whole number from 0, got ${describeValue(maxProblems)}`);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw fail(`onProgress: must be a function, got ${describeValue(onProgress)}`);
+  if (checkpoints === undefined) return;
+  if (!Array.isArray(checkpoints)) throw fail(`checkpoints: must be an array of the checkpoints onCheckpoint was given, got ${describeValue(checkpoints)}`);
+  checkpoints.forEach((checkpoint: unknown, index) => {
+    const where = `checkpoints[${index}]`;
+    if (checkpoint === null || typeof checkpoint !== 'object') throw fail(`${where}: must be a checkpoint object, got ${describeValue(checkpoint)}`);
+    const fields = checkpoint as Record<string, unknown>;
+    for (const field of CHECKPOINT_TEXT_FIELDS) {
+      if (typeof fields[field] !== 'string') throw fail(`${where}.${field}: must be a string, got ${describeValue(fields[field])}`);
+    }
+    if (!Number.isInteger(fields.seq) || (fields.seq as number) < 1) throw fail(`${where}.seq: must be a whole number from 1, got ${describeValue(fields.seq)}`);
+  });
+}
+
 /**
  * Streams through the sealed records, chain by chain, in constant memory (one page, the
  * previous record, and each chain's checkpoints), and reports every finding:
@@ -76,6 +110,7 @@ const PAGE = 500;
  * @internal (called through `logger.verify()`)
  */
 export async function verifyChains(store: ActivityStore, integrity: ResolvedIntegrity, options: VerifyOptions = {}): Promise<VerifyReport> {
+  checkVerifyOptions(options);
   if (!store.chainPage) throw new ActivityLogError('UNSUPPORTED', `store "${store.name}" does not implement chainPage(): it cannot be verified`);
   const { from, to } = parseActivityQuery({ from: options.from, to: options.to });
   const maxProblems = options.maxProblems ?? 1000;

@@ -52,7 +52,7 @@ describe('createRequestScopeFactory options', () => {
       );
     }
     expect(() => createRequestScopeFactory(logger, { asyncContext: 1 as unknown as boolean })).toThrow(
-      expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('asyncContext must be true or false, got number') }),
+      expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining('asyncContext must be true or false, got 1') }),
     );
     expect(() => createRequestScopeFactory(logger, { requestIdHeader: 'X-Correlation-Id', asyncContext: false })).not.toThrow();
     expect(() => createRequestScopeFactory(logger, { requestIdHeader: 'x'.repeat(100) })).not.toThrow();

@@ -100,7 +100,22 @@ describe('hash chains', () => {
     await expect(activity.erase({ actorId: 'u1', tenantId: 't1' } as never)).rejects.toMatchObject({ code: 'INVALID_QUERY' });
     expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: 'short' } })).toThrow(/integrity\.key: must be .* at least 16 bytes/);
     expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, personal: ['a-b'] } })).toThrow(/integrity\.personal/);
-    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, checkpointRecords: 0 } })).toThrow(/integrity\.checkpointRecords/);
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, checkpointRecords: 0 } })).toThrow(/integrity\.checkpointRecords: .*got 0/);
+    await activity.close();
+  });
+
+  it('refuses verify() options it cannot use, naming the field and the rule', async () => {
+    const activity = createActivityLogger({ store: memoryStore(), integrity: { key: KEY } });
+    const refused = (options: unknown, message: string) => expect(activity.verify(options as never)).rejects.toMatchObject({ code: 'INVALID_QUERY', message: `verify: ${message}` });
+    await refused({ checkpoints: 'x' }, 'checkpoints: must be an array of the checkpoints onCheckpoint was given, got "x"');
+    await refused({ checkpoints: [{ chain: 'c', seq: 1, hash: 'h', keyId: 'k1', at: 'now' }] }, 'checkpoints[0].signature: must be a string, got undefined');
+    await refused({ checkpoints: [null] }, 'checkpoints[0]: must be a checkpoint object, got null');
+    await refused({ checkpoints: [{ chain: 'c', seq: 0, hash: 'h', keyId: 'k1', at: 'now', signature: 's' }] }, 'checkpoints[0].seq: must be a whole number from 1, got 0');
+    await refused({ chain: 5 }, 'chain: must be a non-empty string, got 5');
+    await refused({ maxProblems: -1 }, 'maxProblems: must be a whole number from 0, got -1');
+    await expect(activity.verify({ chian: 'c' } as never)).rejects.toMatchObject({ code: 'INVALID_QUERY', message: expect.stringContaining('unknown option "chian" (did you mean "chain"?)') });
+    // What it can use still works.
+    await expect(activity.verify({ checkpoints: [], maxProblems: 0 })).resolves.toMatchObject({ ok: true });
     await activity.close();
   });
 

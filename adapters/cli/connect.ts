@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { ActivityStore } from '../../src/store.js';
 
 /** Where the CLI reads and writes: a store opened from `--db` (or `ACTIVITY_LOG_DB`) and `--table`. */
@@ -10,9 +11,10 @@ export interface Connection {
 /**
  * Opens the store a `--db` value names: `sqlite:path/to/file.db` (or a path ending in `.db`,
  * `.sqlite`, `.sqlite3`), `postgres://…` / `postgresql://…`, or `mysql://…` / `mariadb://…`.
- * Throws a usage error naming `--db` and the rule for anything else.
+ * Throws a usage error naming `--db` and the rule for anything else, and for a SQLite file that
+ * does not exist unless `createFile` (migrate).
  */
-export async function connect(db: string | undefined, tableName: string | undefined): Promise<Connection> {
+export async function connect(db: string | undefined, tableName: string | undefined, createFile = false): Promise<Connection> {
   if (!db) throw usage('--db: name the log\'s database (sqlite:FILE, postgres://..., mysql://...), or set ACTIVITY_LOG_DB');
   const table = tableName === undefined ? {} : { tableName };
   const label = db.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
@@ -26,6 +28,9 @@ export async function connect(db: string | undefined, tableName: string | undefi
   }
   const file = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : /\.(db|sqlite3?)$/.test(db) ? db : undefined;
   if (!file) throw usage(`--db: must be sqlite:FILE, postgres://... or mysql://..., got ${JSON.stringify(db)}`);
+  // Only migrate makes a file: a misspelt path would otherwise read as an empty log, and leave
+  // a new database behind.
+  if (!createFile && file !== ':memory:' && !existsSync(file)) throw usage(`--db: there is no SQLite file at ${JSON.stringify(file)} (run "activity-log migrate" to create one)`);
   const { sqliteStore } = await import('../storage/sqlite.js');
   // The CLI's own reads and writes happen on its main thread: a command is short, and a
   // thread's start would cost it more than it saves.

@@ -56,7 +56,7 @@ function action<F extends object>(
 ) {
   return async (flags: F, command: Command) => {
     const global = command.optsWithGlobals() as GlobalFlags & F & KeyFlags;
-    const { store } = await connect(global.db, global.table);
+    const { store } = await connect(global.db, global.table, command.name() === 'migrate');
     const logger = commands.cliLogger(store, integrityFrom(global, needsKey));
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
@@ -149,6 +149,12 @@ keyOptions(program.command('erase').description("erase one subject's personal va
   .option('--target <type:id>', "a target: its name in the records about it")
   .option('--tenant <id>', "a tenant: everything personal in its records")
   .action(action(commands.erase, 'optional-key'));
+
+// The reader of a pipe left (`| head`): stop quietly, as other command-line tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -170,6 +170,10 @@ for (const database of databases) {
 
 describe('the CLI, on any store', () => {
   const db = `sqlite:${join(dir, 'any.db')}`;
+  // The file the usage errors below are made against (a missing file is an error of its own).
+  beforeAll(async () => {
+    expect((await cli(['migrate', '--db', db])).code).toBe(0);
+  });
 
   it('answers --help for every command with exit code 0', async () => {
     for (const command of [[], ['query'], ['tail'], ['export'], ['purge'], ['migrate'], ['stats'], ['verify'], ['erase']]) {
@@ -200,6 +204,30 @@ describe('the CLI, on any store', () => {
     expect(noDb.stderr).toContain('--db');
     const down = await cli(['query', '--db', 'postgres://postgres@127.0.0.1:1/none']);
     expect(down.code).toBe(1);
+  });
+
+  it('reads no SQLite file that is not there: a misspelt path is named, and no empty database is left behind', async () => {
+    const typo = join(dir, 'typo.db');
+    for (const args of [['query'], ['stats'], ['verify'], ['tail', '-n', '1']]) {
+      const result = await cli([...args, '--db', `sqlite:${typo}`], { ACTIVITY_LOG_KEY: KEY });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(`--db: there is no SQLite file at "${typo}"`);
+    }
+    expect(existsSync(typo)).toBe(false);
+  });
+
+  it('stops quietly when the reader of its output leaves (| head)', async () => {
+    const file = join(dir, 'pipe.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename: file }) });
+    for (let i = 0; i < 300; i++) logger.log({ action: 'pipe.read', metadata: { text: 'x'.repeat(500) } });
+    await logger.close();
+    const { stdout, stderr } = await promisify(execFile)('bash', ['-c', `set -o pipefail; node --import tsx ${JSON.stringify(entry)} query --format ndjson --limit 300 --db sqlite:${file} | head -1; echo "exit $?" >&2`], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(stderr).toContain('exit 0');
   });
 
   it('migrates a new store', async () => {

@@ -9,7 +9,7 @@ import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import type { ActivityFilter, ActivityRecord, SummaryDimension } from '../../src/schema.js';
 import { SUMMARY_DIMENSIONS } from '../../src/schema.js';
 import { usage } from './connect.js';
-import { filterFrom, timeFlag, type FilterFlags } from './filters.js';
+import { filterFrom, timeFlag, wholeFlag, type FilterFlags } from './filters.js';
 import { CSV_HEADER, formatFlag, line, table, type Terminal } from './output.js';
 
 /**
@@ -30,7 +30,7 @@ export function cliActor() {
 
 export async function query(logger: ActivityLogger, flags: FilterFlags & { format?: string; limit?: string; cursor?: string }, out: Terminal): Promise<number> {
   const format = formatFlag(flags.format, 'table');
-  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  const limit = flags.limit === undefined ? 50 : wholeFlag('--limit', flags.limit, 1, 500);
   const page = await logger.query({ ...filterFrom(flags), limit, cursor: flags.cursor });
   if (format === 'json') out.write(`${JSON.stringify({ items: page.items, nextCursor: page.nextCursor ?? null }, null, 2)}\n`);
   else if (format === 'table') {

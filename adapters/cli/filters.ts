@@ -27,8 +27,18 @@ const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_0
 export function timeFlag(flag: string, value: string, now = Date.now()): Date | string {
   const duration = /^(\d{1,9})(s|m|h|d|w)$/.exec(value.trim());
   if (duration) return new Date(now - Number(duration[1]) * UNITS[duration[2]!]!);
-  if (/^\d/.test(value.trim())) return value.trim();
+  if (/^\d/.test(value.trim())) {
+    // A date the library reads the same way (ISO 8601): checked here so that the message names the flag.
+    if (/^\d{4}-\d{2}-\d{2}/.test(value.trim()) && !Number.isNaN(Date.parse(value.trim()))) return value.trim();
+  }
   throw usage(`${flag}: must be a duration back from now (15m, 2h, 7d, 4w) or a date (2026-01-31, 2026-01-31T12:00Z), got ${JSON.stringify(value)}`);
+}
+
+/** A whole-number flag from `min` to `max`, named in the message when it is not one. */
+export function wholeFlag(flag: string, value: string, min: number, max: number): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value.trim()) || number < min || number > max) throw usage(`${flag}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return number;
 }
 
 /** The flags as a query filter; the library's parser then names any value it refuses. */
@@ -36,6 +46,9 @@ export function filterFrom(flags: FilterFlags): ActivityFilter {
   const filter: ActivityFilter = {};
   if (flags.since !== undefined) filter.from = timeFlag('--since', flags.since);
   if (flags.until !== undefined) filter.to = timeFlag('--until', flags.until);
+  if (filter.from !== undefined && filter.to !== undefined && new Date(filter.from).getTime() > new Date(filter.to).getTime()) {
+    throw usage(`--since: must not be later than --until, got --since ${flags.since} and --until ${flags.until}`);
+  }
   if (flags.actor !== undefined) filter.actorId = flags.actor;
   if (flags.actorType !== undefined) filter.actorType = flags.actorType;
   if (flags.action !== undefined) filter.action = flags.action;

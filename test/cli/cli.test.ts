@@ -84,8 +84,11 @@ for (const database of databases) {
     });
 
     it('queries with every filter, in every format, as query() finds them', async () => {
-      const args = ['--action', 'recipe.*', '--status', 'success', '--actor', 'u1', '--tenant', 't2', '--metadata', 'plan=free', '--since', '90m', '--limit', '500'];
-      const expected = (await logger.query({ action: 'recipe.*', status: 'success', actorId: 'u1', tenantId: 't2', metadata: { plan: 'free' }, from: new Date(Date.now() - 90 * 60_000), limit: 500 })).items.map((record) => record.id);
+      // A date half a minute between two records: with a duration ('90m'), the test's own query
+      // and the command's, made a second apart, could fall on either side of a record.
+      const since = new Date(base + 10.5 * 60_000);
+      const args = ['--action', 'recipe.*', '--status', 'success', '--actor', 'u1', '--tenant', 't2', '--metadata', 'plan=free', '--since', since.toISOString(), '--limit', '500'];
+      const expected = (await logger.query({ action: 'recipe.*', status: 'success', actorId: 'u1', tenantId: 't2', metadata: { plan: 'free' }, from: since, limit: 500 })).items.map((record) => record.id);
       expect(expected.length).toBeGreaterThan(3);
       const json = await run(withTable(['query', ...args, '--format', 'json']));
       expect(json.code).toBe(0);
@@ -157,11 +160,13 @@ for (const database of databases) {
     });
 
     it('purges: the dry run counts and deletes nothing, the purge deletes what it counted', async () => {
-      const dry = await run(withTable(['purge', '--before', '60m', '--tenant', 't1', '--dry-run']));
+      // A date between two records, for the two runs a second apart to mean the same records.
+      const before = new Date(base + 40.5 * 60_000).toISOString();
+      const dry = await run(withTable(['purge', '--before', before, '--tenant', 't1', '--dry-run']));
       const count = Number(/would delete (\d+) records/.exec(dry.stdout)?.[1]);
       expect(count).toBeGreaterThan(0);
       expect((await logger.count({ tenantId: 't1' }))).toBe(50);
-      const purged = await run(withTable(['purge', '--before', '60m', '--tenant', 't1']));
+      const purged = await run(withTable(['purge', '--before', before, '--tenant', 't1']));
       expect(purged.stdout).toMatch(new RegExp(`^deleted ${count} records`));
       expect(await logger.count({ tenantId: 't1' })).toBe(50 - count);
     });
@@ -186,6 +191,11 @@ describe('the CLI, on any store', () => {
   it('names the flag and the rule of a usage error, with exit code 2, and a failed store with exit code 1', async () => {
     const cases: [string[], RegExp][] = [
       [['query', '--since', 'yesterday'], /--since: must be a duration/],
+      [['query', '--since', '1h', '--until', '2h'], /--since: must not be later than --until/],
+      [['query', '--limit', 'abc'], /--limit: must be a whole number from 1 to 500, got "abc"/],
+      [['query', '--limit', '501'], /--limit: must be a whole number from 1 to 500, got "501"/],
+      [['purge', '--before', '20260315', '--dry-run'], /--before: must be a duration back from now .* got "20260315"/],
+      [['query', '--until', '2026-13-45'], /--until: must be a duration back from now .* got "2026-13-45"/],
       [['query', '--status', 'maybe'], /--status <status>' argument 'maybe' is invalid/],
       [['query', '--metadata', 'n:=abc'], /--metadata: n:= takes a number/],
       [['query', '--target', ':x'], /--target: must be TYPE or TYPE:ID/],

@@ -92,25 +92,41 @@ export class SqliteThread {
 }
 
 /**
- * The app's Node.js flags for the store's threads (a worker inherits them, `--import` loaders
- * included), less `--input-type`: an app started as `node --input-type=module -e "..."` would
- * pass it on to a thread that runs a file, which Node.js refuses to start, and every write
- * would fail. @internal
+ * The Node.js flags for the store's threads: inherited from the app as they are (undefined),
+ * except when the app was started with `--input-type` (`node --input-type=module -e "..."`),
+ * which Node.js refuses for a thread that runs a file: every write would fail. The thread then
+ * gets the app's flags that load modules (`--import`, `--require`, `--loader`, `--conditions`,
+ * source maps, warnings) and no others: a list given to a thread must hold only flags a
+ * thread accepts, and process-wide ones (`--expose-gc`, `--max-old-space-size`) are not.
+ * @internal
  */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
+export function workerExecArgv(execArgv: readonly string[]): string[] | undefined {
+  if (!execArgv.some((flag) => flag === '--input-type' || flag.startsWith('--input-type='))) return undefined;
   const kept: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const flag = execArgv[i]!;
-    if (flag === '--input-type') i++;
-    else if (!flag.startsWith('--input-type=')) kept.push(flag);
+    const name = flag.split('=')[0]!;
+    if (THREAD_FLAGS_WITH_VALUE.has(name)) {
+      kept.push(flag);
+      // `--import tsx`: the value is the next argument.
+      if (!flag.includes('=') && i + 1 < execArgv.length) kept.push(execArgv[++i]!);
+    } else if (THREAD_FLAGS.has(name)) {
+      kept.push(flag);
+    } else if (name === '--input-type' && !flag.includes('=')) {
+      i++;
+    }
   }
   return kept;
 }
 
+const THREAD_FLAGS_WITH_VALUE = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
+const THREAD_FLAGS = new Set(['--enable-source-maps', '--no-warnings', '--no-deprecation', '--experimental-strip-types', '--experimental-transform-types']);
+
 async function startWorker(data: SqliteThreadData, attach: (worker: Worker) => void): Promise<Worker> {
   const { Worker } = await import('node:worker_threads');
   const script = await workerScript();
-  const options = { workerData: data, execArgv: workerExecArgv(process.execArgv) };
+  const execArgv = workerExecArgv(process.execArgv);
+  const options = { workerData: data, ...(execArgv ? { execArgv } : {}) };
   const worker = typeof script === 'string' ? new Worker(script, { ...options, eval: true }) : new Worker(script, options);
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (message: SqliteResponse) => {

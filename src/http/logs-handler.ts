@@ -170,10 +170,10 @@ export function createActivityLogsHandler<Source = Request>(
 
     const view = VIEWS[route.view] as View<unknown>;
     const params = readParams(url.searchParams, view.params, pinned);
-    if (params.problems) return badRequest(params.problems);
-    const parsed = view.parse(params.input, pinned, route.id);
-    if (parsed.problems) return badRequest(parsed.problems);
-    const context: ViewContext = { logger, recorder, pinned, params: params.input, headOnly: request.method === 'HEAD', exportPageSize };
+    const parsed = view.parse(params.values, pinned, route.id);
+    // Every problem in one answer: those of the query string, then those of the values.
+    if (params.problems.length > 0 || parsed.problems) return badRequest([...params.problems, ...(parsed.problems ?? [])]);
+    const context: ViewContext = { logger, recorder, pinned, params: params.values, headOnly: request.method === 'HEAD', exportPageSize };
     try {
       return await view.answer(context, parsed.input);
     } catch (error) {

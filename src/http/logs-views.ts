@@ -250,9 +250,15 @@ export function actionOf(view: ViewName): 'activity.query' | 'activity.export' |
 
 /**
  * The query string's problems before any view reads it: unknown parameters, repeated ones,
- * and a tenant other than the caller's own when the API is pinned.
+ * and a tenant other than the caller's own when the API is pinned; with them, the values of
+ * the parameters that have none of these problems, for the view to check too, so that one
+ * answer names every problem.
  */
-export function readParams(search: URLSearchParams, allowed: ReadonlySet<string>, pinned: string | undefined): Parsed<Record<string, string>> {
+export function readParams(
+  search: URLSearchParams,
+  allowed: ReadonlySet<string>,
+  pinned: string | undefined,
+): { values: Record<string, string>; problems: ParameterProblem[] } {
   const values: Record<string, string> = {};
   const counts = new Map<string, number>();
   for (const [name, value] of search) {
@@ -262,15 +268,16 @@ export function readParams(search: URLSearchParams, allowed: ReadonlySet<string>
   const problems: ParameterProblem[] = [];
   for (const [name, count] of counts) {
     const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
-    if (!allowed.has(name)) {
-      problems.push({ name: shown, problem: `unknown parameter (known here: ${[...allowed].join(', ') || 'none'})` });
-    } else if (count > 1) {
-      problems.push({ name, problem: `given ${count} times; give it once` });
-    } else if (name === 'tenantId' && pinned !== undefined && values[name] !== pinned) {
-      problems.push({ name, problem: 'is fixed to your own tenant' });
-    }
+    let problem: string | undefined;
+    if (!allowed.has(name)) problem = `unknown parameter (known here: ${[...allowed].join(', ') || 'none'})`;
+    else if (count > 1) problem = `given ${count} times; give it once`;
+    else if (name === 'tenantId' && pinned !== undefined && values[name] !== pinned) problem = 'is fixed to your own tenant';
+    if (problem === undefined) continue;
+    problems.push({ name: shown, problem });
+    // A repeated parameter's value is still checked (a required one stays given).
+    if (count === 1 || !allowed.has(name)) delete values[name];
   }
-  return problems.length > 0 ? { problems } : { input: values };
+  return { values, problems };
 }
 
 /** The 400 answer naming every problem. */

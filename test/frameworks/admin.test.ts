@@ -161,6 +161,9 @@ for (const framework of FRAMEWORKS) {
         ['from=yesterday', ['from']],
         ['bogus=1', ['bogus']],
         ['status=maybe&limit=0&action=Bad%20Action', ['status', 'limit', 'action']],
+        // An unknown parameter and a bad value of a known one: both named in one answer.
+        ['limit=abc&foo=1', ['foo', 'limit']],
+        ['status=success&status=failure&limit=ten', ['status', 'limit']],
       ];
       for (const [query, names] of cases) {
         const response = await get(`?${query}`);

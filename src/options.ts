@@ -155,6 +155,7 @@ const LOGGER_OPTIONS = [
   'retention',
 ] as const satisfies readonly (keyof ActivityLoggerOptions)[];
 const RETRY_OPTIONS = ['maxAttempts', 'baseDelayMs', 'maxDelayMs'] as const satisfies readonly (keyof RetryOptions)[];
+const SPOOL_OPTIONS = ['filename', 'maxBytes', 'highWaterMark'] as const satisfies readonly (keyof SpoolOptions)[];
 
 /** Validates logger options at the boundary; throws `INVALID_OPTIONS` naming the option. */
 export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>): ResolvedOptions {
@@ -219,6 +220,7 @@ function resolveSpool(option: ActivitySpool | SpoolOptions | boolean | undefined
     throw new ActivityLogError('INVALID_OPTIONS', 'spool: must be true, { filename, maxBytes, highWaterMark }, or a spool object');
   }
   const settings: SpoolOptions = option === true ? {} : option;
+  refuseUnknownOptions('spool', settings, SPOOL_OPTIONS);
   if (settings.filename !== undefined && (typeof settings.filename !== 'string' || settings.filename.length === 0)) {
     throw new ActivityLogError('INVALID_OPTIONS', 'spool.filename: must be a non-empty string');
   }

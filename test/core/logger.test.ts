@@ -548,6 +548,8 @@ describe('options and queries are validated at the boundary', () => {
     expect(create({ batchsize: 10 })).toThrow(/^createActivityLogger: unknown option "batchsize" \(did you mean "batchSize"\?\); the options are store, catalog, /);
     expect(create({ bogus: 1 })).toThrow(/^createActivityLogger: unknown option "bogus"; the options are /);
     expect(create({ retry: { maxAtempts: 2 } })).toThrow(/^retry: unknown option "maxAtempts" \(did you mean "maxAttempts"\?\)/);
+    expect(create({ spool: { fileName: 'spool.db' } })).toThrow(/^spool: unknown option "fileName" \(did you mean "filename"\?\)/);
+    expect(create({ retention: { dayz: 30 } })).toThrow(/retention/);
     expect(create({ integrity: { key: 'an application secret of 32 bytes', personl: ['email'] } })).toThrow(
       /^integrity: unknown option "personl" \(did you mean "personal"\?\); the options are key, keyId, keys, personal, /,
     );

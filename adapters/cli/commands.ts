@@ -52,9 +52,8 @@ export async function tail(logger: ActivityLogger, flags: FilterFlags & { format
   const format = formatFlag(flags.format, 'table');
   if (format === 'json') throw usage('--format: tail writes table, ndjson or csv (a stream has no one JSON document)');
   const filter = filterFrom(flags);
-  const lines = flags.lines === undefined ? 10 : Number(flags.lines);
+  const lines = flags.lines === undefined ? 10 : wholeFlag('--lines', flags.lines, 0, 500);
   const interval = flags.interval === undefined ? 1000 : Number(flags.interval);
-  if (!Number.isInteger(lines) || lines < 0 || lines > 500) throw usage(`--lines: must be a whole number from 0 to 500, got ${flags.lines}`);
   if (!Number.isInteger(interval) || interval < 50) throw usage(`--interval: must be at least 50 (milliseconds), got ${flags.interval}`);
   const seen = new Map<string, number>();
   let newest = 0;

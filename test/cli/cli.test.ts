@@ -194,6 +194,7 @@ describe('the CLI, on any store', () => {
       [['query', '--since', '1h', '--until', '2h'], /--since: must not be later than --until/],
       [['query', '--limit', 'abc'], /--limit: must be a whole number from 1 to 500, got "abc"/],
       [['query', '--limit', '501'], /--limit: must be a whole number from 1 to 500, got "501"/],
+      [['tail', '-n', '1.5'], /--lines: must be a whole number from 0 to 500, got "1.5"/],
       [['purge', '--before', '20260315', '--dry-run'], /--before: must be a duration back from now .* got "20260315"/],
       [['query', '--until', '2026-13-45'], /--until: must be a duration back from now .* got "2026-13-45"/],
       [['query', '--status', 'maybe'], /--status <status>' argument 'maybe' is invalid/],

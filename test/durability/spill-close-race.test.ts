@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActivityLogger, type ActivityLogError, type ActivityRecord, type ActivitySpool, type ActivityStore } from '../../src/index.js';
+import { createActivityLogger, type ActivityRecord, type ActivitySpool, type ActivityStore } from '../../src/index.js';
 
 const KEY = 'an application secret of 32 bytes';
 
@@ -46,6 +46,21 @@ const event = (i: number) => ({
   context: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0' },
 });
 
+/**
+ * A sealing logger over the stalled store and `spool`, with room for two batches, that gives
+ * up on the store after 20 ms without progress.
+ */
+const spillingLogger = (spool: ActivitySpool, batchSize: number) =>
+  createActivityLogger({
+    store: stalled,
+    spool,
+    batchSize,
+    maxQueue: batchSize * 2,
+    closeTimeoutMs: 20,
+    integrity: { key: KEY, personal: ['email'] },
+    onError: () => undefined,
+  });
+
 const settledOf = (stats: ReturnType<ReturnType<typeof createActivityLogger>['stats']>) =>
   stats.written + stats.invalid + stats.dropped + stats.failed + stats.spooled;
 
@@ -57,17 +72,8 @@ const settledOf = (stats: ReturnType<ReturnType<typeof createActivityLogger>['st
 describe('close() while the spill waits for its turn to prepare a batch', () => {
   for (const batchSize of [2000, 5000]) {
     it(`settles every event once before close() resolves, each spooled once (batchSize ${batchSize})`, async () => {
-      const errors: ActivityLogError[] = [];
       const spool = slowSpool();
-      const logger = createActivityLogger({
-        store: stalled,
-        spool: spool.spool,
-        batchSize,
-        maxQueue: batchSize * 2,
-        closeTimeoutMs: 20,
-        integrity: { key: KEY, personal: ['email'] },
-        onError: (error) => errors.push(error),
-      });
+      const logger = spillingLogger(spool.spool, batchSize);
       const total = batchSize * 2;
       for (let i = 0; i < total; i++) logger.log(event(i));
       await logger.close();
@@ -93,15 +99,7 @@ describe('close() while the spill prepares a batch', () => {
   it('spools the batch once', async () => {
     const spool = slowSpool();
     const batchSize = 5000;
-    const logger = createActivityLogger({
-      store: stalled,
-      spool: spool.spool,
-      batchSize,
-      maxQueue: batchSize * 2,
-      closeTimeoutMs: 20,
-      integrity: { key: KEY, personal: ['email'] },
-      onError: () => undefined,
-    });
+    const logger = spillingLogger(spool.spool, batchSize);
     // The flusher hands the store one event and waits on it for good: from then on only the
     // spill takes batches.
     logger.log(event(-1));

@@ -31,6 +31,8 @@ let peerLinesPerRequest = 1;
 let drainPeer = async () => {};
 let peerDestination;
 let peerPrint;
+/** The sync variant's INSERT: (target id, { ip, userAgent, method, route }, setHeader). */
+let anchorInsert;
 
 if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore' || variant === 'nocontext') {
   const { createActivityLogger } = await fromDist('index.js');
@@ -44,25 +46,33 @@ if (variant === 'activity' || variant === 'middleware' || variant === 'nullstore
   closeLogger = () => logger.close();
   if (variant !== 'middleware') logEvent = (id, activity) => activity.log({ action: 'recipe.view', target: { type: 'recipe', id } });
 } else if (variant === 'sync') {
-  // The anchor most apps use today: one synchronous INSERT per request into an indexed table.
+  // The anchor most apps would write by hand: one synchronous INSERT per request, doing exactly
+  // the work the middleware does and no more. The same table (made by the store's own
+  // migration: the same columns and indexes), the same 21 values per row, among them a context
+  // built from each request (ip, user agent, method, route) with a fresh request id, which the
+  // response echoes in the same header.
   const Database = (await import('better-sqlite3')).default;
   const { randomUUID } = await import('node:crypto');
-  const db = new Database(join(dir, `anchor-${framework}.db`));
+  const { sqliteStore } = await fromDist('sqlite.js');
+  const filename = join(dir, `anchor-${framework}.db`);
+  const schemaOwner = sqliteStore({ filename });
+  await schemaOwner.migrate();
+  await schemaOwner.close?.();
+  const db = new Database(filename);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(`CREATE TABLE IF NOT EXISTS activity_logs (
-    id TEXT PRIMARY KEY, occurred_at INTEGER NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL,
-    actor_type TEXT, actor_id TEXT, target_type TEXT, target_id TEXT, tenant_id TEXT,
-    metadata TEXT, context TEXT)`);
-  for (const columns of ['occurred_at', 'actor_type, actor_id, occurred_at', 'action, occurred_at', 'target_type, target_id, occurred_at', 'tenant_id, occurred_at', 'status, occurred_at']) {
-    db.exec(`CREATE INDEX IF NOT EXISTS idx_${columns.replace(/[, ]+/g, '_')} ON activity_logs (${columns})`);
-  }
-  const insert = db.prepare('INSERT INTO activity_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const insert = db.prepare(`INSERT INTO activity_logs (id, occurred_at, action, status, actor_type, actor_id, actor_name,
+    target_type, target_id, target_name, tenant_id, metadata, changes, error, context,
+    integrity_chain, integrity_seq, integrity_key, integrity_prev, integrity_hash, integrity_proof)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   let count = 0;
   stats = () => ({ enqueued: count, written: count, dropped: 0, queued: 0 });
   closeLogger = async () => db.close();
-  logEvent = (id) => {
-    insert.run(randomUUID(), Date.now(), 'recipe.view', 'success', 'anonymous', null, 'recipe', id, null, null, '{"method":"GET","route":"/recipes/:id"}');
+  anchorInsert = (id, request, setHeader) => {
+    const requestId = randomUUID();
+    setHeader('x-request-id', requestId);
+    const context = JSON.stringify({ ip: request.ip, userAgent: request.userAgent, requestId, method: request.method, route: request.route });
+    insert.run(randomUUID(), Date.now(), 'recipe.view', 'success', 'anonymous', null, null, 'recipe', id, null, null, null, null, null, context, null, null, null, null, null, null);
     count++;
   };
 }
@@ -104,6 +114,7 @@ if (framework === 'express') {
   app.get('/recipes/:id', (req, res) => {
     handled++;
     logEvent?.(req.params.id, req.activity);
+    anchorInsert?.(req.params.id, { ip: req.ip, userAgent: req.get('user-agent'), method: req.method, route: req.route.path }, (name, value) => res.setHeader(name, value));
     res.json(body(req.params.id));
   });
   const server = createServer(app);
@@ -114,9 +125,10 @@ if (framework === 'express') {
   const Fastify = (await import('fastify')).default;
   const app = Fastify({ logger: variant === 'peer' ? { stream: peerDestination } : false });
   if (logger) await app.register((await fromDist('fastify.js')).activityPlugin, { logger, ...middlewareOptions });
-  app.get('/recipes/:id', async (request) => {
+  app.get('/recipes/:id', async (request, reply) => {
     handled++;
     logEvent?.(request.params.id, request.activity);
+    anchorInsert?.(request.params.id, { ip: request.ip, userAgent: request.headers['user-agent'], method: request.method, route: request.routeOptions.url }, (name, value) => reply.header(name, value));
     return body(request.params.id);
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -131,6 +143,7 @@ if (framework === 'express') {
   app.get('/recipes/:id', (c) => {
     handled++;
     logEvent?.(c.req.param('id'), logger ? c.get('activity') : undefined);
+    anchorInsert?.(c.req.param('id'), { ip: c.env.incoming.socket.remoteAddress, userAgent: c.req.header('user-agent'), method: c.req.method, route: c.req.routePath }, (name, value) => c.env.outgoing.setHeader(name, value));
     return c.json(body(c.req.param('id')));
   });
   const server = await new Promise((resolve) => {

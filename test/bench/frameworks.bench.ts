@@ -8,7 +8,9 @@
  *             (pino.destination({ sync: false })), hono's logger() printing to a file stream
  *   activity  the activity middleware, one req.activity.log() per request into sqliteStore
  *   nocontext the same with the middleware's asyncContext: false (no AsyncLocalStorage)
- *   sync      one synchronous better-sqlite3 INSERT per request (indexed table)
+ *   sync      one synchronous better-sqlite3 INSERT per request: the work the middleware does,
+ *             by hand (the store's table and indexes, the same 21 values, a context built from
+ *             each request with a fresh request id echoed in the response's header)
  * All the variants' servers of a framework run side by side (idle but one), and the variants
  * are interleaved over BENCH_REPEAT rounds (the order rotated every round): each round
  * measures each variant at a fixed offered rate (BENCH_RATE; 2,000 req/s on express, 5,000 on

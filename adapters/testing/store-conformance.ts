@@ -211,6 +211,24 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         expect(row!.context).toEqual(record.context);
       });
 
+      it('stores text that an array or list literal treats specially exactly as given, in every text column', async () => {
+        // A store may bind a batch as one array per column (PostgreSQL's unnest): braces,
+        // commas, quotes, backslashes, the word NULL and white space must not be read as syntax.
+        const texts = ['{a,b}', 'NULL', 'null', '"quoted"', 'back\\slash\\', ' padded ', 'a,b;c', '{"json":[1]}', '\t\n', ')', "it's"];
+        const records = texts.map((text, i) =>
+          makeRecord(i, {
+            action: `a.${i}`,
+            actor: { type: 'user', id: text, name: text },
+            target: { type: 'recipe', id: text, name: text },
+            tenantId: text,
+            metadata: { text, list: [text, null] },
+            context: { requestId: text },
+          }),
+        );
+        await store.insert(records);
+        expect((await raw.rows()).map(rowToRecord)).toEqual(sortById(records));
+      });
+
       it('round-trips timestamps exactly to the millisecond in UTC', async () => {
         const times = [
           Date.UTC(2026, 2, 29, 1, 59, 59, 999), // a European DST switch

@@ -36,6 +36,34 @@ export type Column = keyof typeof FIELD_OF_COLUMN;
 /** The columns of the activity table, in insert order. */
 export const COLUMNS = Object.keys(FIELD_OF_COLUMN) as readonly Column[];
 
+/** What a column holds, for a dialect to name its type: every column is one of these. */
+export type ColumnKind = 'text' | 'time' | 'json' | 'bigint';
+
+/** Each column's kind, as the migration creates it (a column added to the table fails to compile until it is here). */
+export const COLUMN_KINDS: Readonly<Record<Column, ColumnKind>> = {
+  id: 'text',
+  occurred_at: 'time',
+  action: 'text',
+  status: 'text',
+  actor_type: 'text',
+  actor_id: 'text',
+  actor_name: 'text',
+  target_type: 'text',
+  target_id: 'text',
+  target_name: 'text',
+  tenant_id: 'text',
+  metadata: 'json',
+  changes: 'json',
+  error: 'json',
+  context: 'json',
+  integrity_chain: 'text',
+  integrity_seq: 'bigint',
+  integrity_key: 'text',
+  integrity_prev: 'text',
+  integrity_hash: 'text',
+  integrity_proof: 'json',
+};
+
 /** The record field a column holds, such as `actor.name` for `actor_name`. */
 export function fieldOfColumn(column: Column): string {
   return FIELD_OF_COLUMN[column];

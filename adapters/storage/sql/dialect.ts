@@ -1,4 +1,5 @@
 import type { Kysely, RawBuilder } from 'kysely';
+import type { ColumnKind } from './columns.js';
 
 /**
  * How the SQL stores talk to one database. Everything that differs between SQLite,
@@ -105,6 +106,14 @@ export interface SqlDialect {
    * without Kysely, so the SQLite writer thread and the insert paths share one text.
    */
   insertIgnoringDuplicates(table: string, columns: readonly string[], rows: number, key: readonly string[]): string;
+  /**
+   * The same insert with the rows bound as one array per column, of the columns' `kinds`
+   * (`unnest`): the database parses and plans one small statement whatever the number of rows.
+   * PostgreSQL takes a 1,000-row batch this way about twice as fast as a 1,000-row `values`
+   * list, whose every value is a parameter to parse and plan. Absent where the database has no
+   * array parameters: the store then binds `insertIgnoringDuplicates`' rows.
+   */
+  insertColumnsIgnoringDuplicates?(table: string, columns: readonly string[], kinds: readonly ColumnKind[], key: readonly string[]): string;
   /**
    * A delete of at most `limit` rows of `table` matching `where`, the oldest first; `key`
    * names a row (`id`, or `id, occurred_at` in a partitioned table, where ids are unique only

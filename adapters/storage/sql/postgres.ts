@@ -1,5 +1,13 @@
 import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, valueRows, type SqlDialect, upsertLease } from './dialect.js';
+import type { ColumnKind } from './columns.js';
 import { MonthlyPartitions } from './partitions.js';
+
+/**
+ * The array type each kind of column is bound as in an `unnest` insert. Text goes as `text[]`:
+ * the column's own length limit is checked as the value is assigned, with the same error a
+ * bound value gets.
+ */
+const ARRAY_TYPE: Readonly<Record<ColumnKind, string>> = { text: 'text', time: 'timestamptz', json: 'jsonb', bigint: 'bigint' };
 
 /**
  * PostgreSQL: `timestamptz` times, `jsonb` JSON, text compared in the "C" collation (ids order
@@ -23,6 +31,8 @@ export const postgresDialect: SqlDialect = {
   quote: doubleQuote,
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) values ${valueRows(rows, columns.length, (n) => `$${n}`)} on conflict (${key.join(', ')}) do nothing`,
+  insertColumnsIgnoringDuplicates: (table, columns, kinds, key) =>
+    `insert into ${table} (${columns.map((column) => doubleQuote(column)).join(', ')}) select * from unnest(${kinds.map((kind, i) => `$${i + 1}::${ARRAY_TYPE[kind]}[]`).join(', ')}) on conflict (${key.join(', ')}) do nothing`,
   boundedDelete: (sql, table, where, limit, key) => {
     const columns = sql.join(key.map((column) => sql.id(column)));
     return sql`delete from ${table} where (${columns}) in (select ${columns} from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`;

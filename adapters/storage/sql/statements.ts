@@ -16,7 +16,7 @@ import type {
 import type { ChainPageQuery, CheckpointPageQuery } from '../../../src/store.js';
 import { NO_KEY, SummaryCounter, timeBucketing, type TimeBucketing } from '../../../src/summary.js';
 import { isUtc } from '../../../src/time-zone.js';
-import { COLUMNS, rowValues, type SelectedRow } from './columns.js';
+import { COLUMN_KINDS, COLUMNS, rowValues, type SelectedRow } from './columns.js';
 import type { AnyKysely, Fragment, KyselyModule, SqlDialect } from './dialect.js';
 
 /** The columns of the checkpoints table, in insert order. */
@@ -54,6 +54,8 @@ export class SqlStatements {
   readonly leaseTable: Fragment;
   private readonly quotedCheckpointTable: string;
   private readonly insertTexts = new Map<number, string>();
+  /** The insert that binds one array per column, where the dialect has it: one text for any row count. */
+  private columnInsertText: string | undefined;
 
   constructor(
     private readonly k: KyselyModule,
@@ -100,6 +102,7 @@ export class SqlStatements {
 
   /** The insert statements of a batch, each under the bound-parameter limit. */
   insertChunks(records: readonly ActivityRecord[]): CompiledQuery[] {
+    if (this.dialect.insertColumnsIgnoringDuplicates) return this.columnChunks(records);
     const rowsPerStatement = Math.min(MAX_ROWS_PER_INSERT, Math.floor(this.dialect.maxBindParameters / COLUMNS.length));
     const chunks: CompiledQuery[] = [];
     for (let start = 0; start < records.length; start += rowsPerStatement) {
@@ -107,6 +110,22 @@ export class SqlStatements {
       const parameters: unknown[] = [];
       for (const record of slice) for (const value of this.values(record)) parameters.push(value);
       chunks.push(this.k.CompiledQuery.raw(this.insertText(slice.length), parameters));
+    }
+    return chunks;
+  }
+
+  /** {@link insertChunks} with each statement's rows bound as one array per column. */
+  private columnChunks(records: readonly ActivityRecord[]): CompiledQuery[] {
+    this.columnInsertText ??= this.dialect.insertColumnsIgnoringDuplicates!(this.quotedTable, COLUMNS, COLUMNS.map((column) => COLUMN_KINDS[column]), this.rowKey);
+    const chunks: CompiledQuery[] = [];
+    for (let start = 0; start < records.length; start += MAX_ROWS_PER_INSERT) {
+      const end = Math.min(records.length, start + MAX_ROWS_PER_INSERT);
+      const columns: unknown[][] = COLUMNS.map(() => new Array<unknown>(end - start));
+      for (let i = start; i < end; i++) {
+        const values = this.values(records[i]!);
+        for (let c = 0; c < values.length; c++) columns[c]![i - start] = values[c];
+      }
+      chunks.push(this.k.CompiledQuery.raw(this.columnInsertText, columns));
     }
     return chunks;
   }

@@ -1,5 +1,23 @@
 import { ActivityLogError } from './errors.js';
 
+/** The string keys of `T`, of every member when `T` is a union (`{ filename } | { database }`). */
+type OptionKeys<T> = T extends unknown ? Extract<keyof T, string> : never;
+/** `Listed` when it names every key of `All`, else a type no list is, naming what is missing. */
+type EveryKey<All extends string, Listed extends readonly string[]> = [Exclude<All, Listed[number]>] extends [never] ? Listed : { missing: Exclude<All, Listed[number]> };
+
+/**
+ * The names of an options interface, for {@link refuseUnknownOptions}, checked against it by
+ * the compiler both ways: a name the interface lacks, or a property of the interface left out
+ * of the list, fails `tsc`. Keep the list next to the interface it mirrors.
+ *
+ * @example
+ * const RETRY_OPTIONS = optionNames<RetryOptions>()(['maxAttempts', 'baseDelayMs', 'maxDelayMs']);
+ * @internal
+ */
+export function optionNames<T>(): <const Listed extends readonly OptionKeys<T>[]>(names: Listed & EveryKey<OptionKeys<T>, Listed>) => Listed {
+  return (names) => names;
+}
+
 /**
  * Refuses an options object with a key none of `known` names: a misspelt option (`personl`,
  * `batchsize`) would otherwise be ignored without a word, and what it meant to turn on stay

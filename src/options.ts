@@ -1,4 +1,4 @@
-import { refuseUnknownOptions } from './option-keys.js';
+import { optionNames, refuseUnknownOptions } from './option-keys.js';
 import { ActivityLogError } from './errors.js';
 import { resolveIntegrity, type IntegrityOptions, type ResolvedIntegrity } from './integrity/options.js';
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention/options.js';
@@ -136,8 +136,8 @@ export interface ResolvedOptions {
   retention: ResolvedRetention | undefined;
 }
 
-/** The options of {@link ActivityLoggerOptions}, for the check that refuses others. */
-const LOGGER_OPTIONS = [
+/** The options of {@link ActivityLoggerOptions}, for the check that refuses others. @internal */
+export const LOGGER_OPTIONS = optionNames<ActivityLoggerOptions>()([
   'store',
   'catalog',
   'batchSize',
@@ -153,9 +153,9 @@ const LOGGER_OPTIONS = [
   'closeTimeoutMs',
   'integrity',
   'retention',
-] as const satisfies readonly (keyof ActivityLoggerOptions)[];
-const RETRY_OPTIONS = ['maxAttempts', 'baseDelayMs', 'maxDelayMs'] as const satisfies readonly (keyof RetryOptions)[];
-const SPOOL_OPTIONS = ['filename', 'maxBytes', 'highWaterMark'] as const satisfies readonly (keyof SpoolOptions)[];
+]);
+const RETRY_OPTIONS = optionNames<RetryOptions>()(['maxAttempts', 'baseDelayMs', 'maxDelayMs']);
+const SPOOL_OPTIONS = optionNames<SpoolOptions>()(['filename', 'maxBytes', 'highWaterMark']);
 
 /** Validates logger options at the boundary; throws `INVALID_OPTIONS` naming the option. */
 export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>): ResolvedOptions {

@@ -1,4 +1,4 @@
-import { refuseUnknownOptions } from '../option-keys.js';
+import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { METADATA_KEY_PATTERN } from '../schema.js';
@@ -69,7 +69,7 @@ export interface ResolvedIntegrity {
 const KEY_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** The options of {@link IntegrityOptions}, for the check that refuses others. */
-const INTEGRITY_OPTIONS = ['key', 'keyId', 'keys', 'personal', 'checkpointRecords', 'checkpointMs', 'onCheckpoint'] as const satisfies readonly (keyof IntegrityOptions)[];
+const INTEGRITY_OPTIONS = optionNames<IntegrityOptions>()(['key', 'keyId', 'keys', 'personal', 'checkpointRecords', 'checkpointMs', 'onCheckpoint']);
 
 /** Validates `integrity` at the boundary; throws `INVALID_OPTIONS` naming the option and the rule. */
 export function resolveIntegrity(options: IntegrityOptions | undefined): ResolvedIntegrity | undefined {

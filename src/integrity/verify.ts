@@ -1,6 +1,6 @@
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
-import { refuseUnknownOptions } from '../option-keys.js';
+import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { parseActivityQuery } from '../query.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore, ChainPosition } from '../store.js';
@@ -63,7 +63,7 @@ export interface VerifyOptions {
 
 const PAGE = 500;
 
-const VERIFY_OPTIONS = ['from', 'to', 'chain', 'id', 'checkpoints', 'maxProblems', 'onProgress'] as const satisfies readonly (keyof VerifyOptions)[];
+const VERIFY_OPTIONS = optionNames<VerifyOptions>()(['from', 'to', 'chain', 'id', 'checkpoints', 'maxProblems', 'onProgress']);
 const CHECKPOINT_TEXT_FIELDS = ['chain', 'hash', 'keyId', 'at', 'signature'] as const;
 
 /**

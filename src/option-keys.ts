@@ -23,16 +23,17 @@ export function optionNames<T>(): <const Listed extends readonly OptionKeys<T>[]
  * `batchsize`) would otherwise be ignored without a word, and what it meant to turn on stay
  * off. TypeScript catches these in an object literal; JavaScript, and options read from
  * configuration, do not. Throws `INVALID_OPTIONS` naming the key, the nearest known name, and
- * the known ones (or `code`). @internal
+ * the known ones (or `code`). Setup code only: never per request or per `log()`. @internal
  */
-export function refuseUnknownOptions(where: string, options: object, known: readonly string[], code: 'INVALID_OPTIONS' | 'INVALID_QUERY' = 'INVALID_OPTIONS'): void {
+export function refuseUnknownOptions(where: string, options: unknown, known: readonly string[], code: 'INVALID_OPTIONS' | 'INVALID_QUERY' = 'INVALID_OPTIONS'): void {
+  // Anything but an object (undefined, a number, an array) is the caller's own check to name.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return;
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = nearest(key, known);
-    throw new ActivityLogError(
-      code,
-      `${where}: unknown option ${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}; the options are ${known.join(', ')}`,
-    );
+    const problem = `unknown option ${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`;
+    // The issue too, as the zod checks give it: the admin API names a query's bad fields by it.
+    throw new ActivityLogError(code, `${where}: ${problem}; the options are ${known.join(', ')}`, { details: { issues: [{ path: [key], message: problem }] } });
   }
 }
 

@@ -1,5 +1,6 @@
 import { redactCredentialsIn } from './redact-values.js';
 import { defineOwn } from './text.js';
+import { optionNames, refuseUnknownOptions } from './option-keys.js';
 
 /** Strings up to this length that were found to hold no credential are remembered (see redactText). */
 const CLEAN_TEXT_MAX_LENGTH = 256;
@@ -76,6 +77,9 @@ export interface RedactOptions {
   censor?: string;
 }
 
+/** The options of {@link RedactOptions}, for the check that refuses others. */
+const REDACT_OPTIONS = optionNames<RedactOptions>()(['paths', 'replaceDefaults', 'values', 'censor']);
+
 /** A compiled redaction rule set. */
 export interface Redactor {
   /**
@@ -111,6 +115,7 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
   if (options === false) {
     return { redact: (value) => value, redactContext: (value) => value, redactText: (text) => text, isSensitive: () => false, censor: REDACTED };
   }
+  refuseUnknownOptions('redact', options, REDACT_OPTIONS);
   const config: RedactOptions = Array.isArray(options) ? { paths: options } : (options ?? {});
   const censor = config.censor ?? REDACTED;
   const terms = config.replaceDefaults ? [] : DEFAULT_REDACT_TERMS;

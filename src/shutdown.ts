@@ -1,4 +1,5 @@
 import type { ActivityLogger } from './logger.js';
+import { optionNames, refuseUnknownOptions } from './option-keys.js';
 
 /** Options of {@link installShutdownHandlers}. */
 export interface ShutdownOptions {
@@ -22,6 +23,9 @@ export interface ShutdownOptions {
   beforeClose?: () => void | Promise<void>;
 }
 
+/** The options of {@link ShutdownOptions}, for the check that refuses others. */
+const SHUTDOWN_OPTIONS = optionNames<ShutdownOptions>()(['signals', 'flushBeforeExit', 'beforeClose']);
+
 /**
  * Closes the logger (drain the queue, write to the store or the spool, close the store) on
  * SIGTERM and SIGINT, then lets the process exit as it would have: when no other listener
@@ -35,6 +39,7 @@ export interface ShutdownOptions {
  * installShutdownHandlers(activity);
  */
 export function installShutdownHandlers(logger: ActivityLogger<any>, options: ShutdownOptions = {}): () => void {
+  refuseUnknownOptions('installShutdownHandlers', options, SHUTDOWN_OPTIONS);
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   if (!proc || typeof proc.on !== 'function') return () => {};
   const signals = options.signals ?? (['SIGTERM', 'SIGINT'] as const);

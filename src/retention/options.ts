@@ -1,4 +1,5 @@
 import { ActivityLogError } from '../errors.js';
+import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { MAX_PURGE_EXCEPTIONS } from '../schema.js';
 import { schemas, zod } from '../schemas.js';
 import type { ActivityStore } from '../store.js';
@@ -33,6 +34,10 @@ export interface RetentionOptions {
   batchSize?: number;
 }
 
+/** The options of {@link RetentionOptions} and of a {@link RetentionRule}, for the check that refuses others. */
+const RETENTION_OPTIONS = optionNames<RetentionOptions>()(['days', 'rules', 'intervalMs', 'batchSize']);
+const RULE_OPTIONS = optionNames<RetentionRule>()(['action', 'tenantId', 'days']);
+
 /** Retention options, validated, with defaults applied. */
 export interface ResolvedRetention {
   days: number | undefined;
@@ -59,8 +64,10 @@ function buildRetentionSchema() {
     .positive({ error: 'must be a number of days above 0' })
     .max(365_000, { error: 'must be at most 365000 days' });
 
+  // Plain objects, not strict ones: unknown keys are refused before (refuseUnknownOptions), in
+  // the words every other option uses.
   const ruleSchema = z
-    .strictObject({
+    .object({
       action: actionFilterSchema.optional(),
       tenantId: z.string().min(1).max(256).optional(),
       days,
@@ -70,7 +77,7 @@ function buildRetentionSchema() {
     });
 
   const schema = z
-    .strictObject({
+    .object({
       days: days.optional(),
       rules: z.array(ruleSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
       intervalMs: z.number().int().min(1).max(2_147_483_647).optional(),
@@ -85,16 +92,19 @@ function buildRetentionSchema() {
 /** Validates the `retention` option; throws `INVALID_OPTIONS` naming the field and the rule. */
 export function resolveRetention(option: RetentionOptions | undefined, store: ActivityStore): ResolvedRetention | undefined {
   if (option === undefined) return undefined;
+  refuseUnknownOptions('retention', option, RETENTION_OPTIONS);
+  const rules = (option as { rules?: unknown } | null)?.rules;
+  if (Array.isArray(rules)) rules.forEach((rule, i) => refuseUnknownOptions(`retention.rules.${i}`, rule, RULE_OPTIONS));
   const result = (retentionSchema ??= buildRetentionSchema()).safeParse(option);
   if (!result.success) throw new ActivityLogError('INVALID_OPTIONS', formatIssues(result.error.issues, 'retention'));
   const parsed = result.data;
-  const rules = parsed.rules ?? [];
+  const resolvedRules = parsed.rules ?? [];
   // Rules need exceptions in the store's deletes; a store that ignored them would delete what a rule keeps.
-  if (rules.length > 0 && store.capabilities?.purgeExcept !== true) {
+  if (resolvedRules.length > 0 && store.capabilities?.purgeExcept !== true) {
     throw new ActivityLogError(
       'INVALID_OPTIONS',
       `retention.rules: store "${store.name}" cannot purge with exceptions (capabilities.purgeExcept), so it cannot keep what a rule keeps longer; use retention: { days } alone with it`,
     );
   }
-  return { days: parsed.days, rules, intervalMs: parsed.intervalMs ?? 3_600_000, batchSize: parsed.batchSize ?? 1000 };
+  return { days: parsed.days, rules: resolvedRules, intervalMs: parsed.intervalMs ?? 3_600_000, batchSize: parsed.batchSize ?? 1000 };
 }

@@ -102,7 +102,9 @@ describe('retention options', () => {
     [{ rules: [{ action: 'Not An Action', days: 30 }] }, 'retention.rules.0.action: must be an action'],
     [{ days: 90, intervalMs: 0 }, 'retention.intervalMs'],
     [{ days: 90, batchSize: 1.5 }, 'retention.batchSize'],
-    [{ days: 90, every: 'day' }, 'retention: unknown field "every"'],
+    [{ days: 90, every: 'day' }, 'retention: unknown option "every"; the options are days, rules, intervalMs, batchSize'],
+    [{ dayz: 90 }, 'retention: unknown option "dayz" (did you mean "days"?)'],
+    [{ rules: [{ action: 'activity.*', day: 30 }] }, 'retention.rules.0: unknown option "day" (did you mean "days"?)'],
   ];
   it.each(refused)('refuses %j at start-up, naming the field and the rule', (retention, message) => {
     let thrown: unknown;

@@ -1,6 +1,7 @@
 import { encodeCursor, type CursorPosition } from './cursor.js';
 import { parseActivityQuery, type StoreQuery } from './query.js';
-import { MAX_PAGE_SIZE, type ActivityPage, type ActivityRecord, type HistoryOptions, type HistoryTarget } from './schema.js';
+import { refuseUnknownOptions } from './option-keys.js';
+import { HISTORY_OPTIONS, MAX_PAGE_SIZE, type ActivityPage, type ActivityRecord, type HistoryOptions, type HistoryTarget } from './schema.js';
 import { schemas, zod } from './schemas.js';
 import type { ActivityStore } from './store.js';
 import { parseOrThrow } from './validation.js';
@@ -41,6 +42,7 @@ function buildStateAtSchema() {
  * the page, cursor decoded.
  */
 export function parseHistoryQuery(target: HistoryTarget, options: HistoryOptions | undefined): StoreQuery {
+  refuseUnknownOptions('history', options, HISTORY_OPTIONS, 'INVALID_QUERY');
   const parsed = parseOrThrow((historySchema ??= buildHistorySchema()), { target, options: options ?? {} }, 'INVALID_QUERY', 'invalid history query');
   const { limit, cursor, from, to } = parsed.options;
   return parseActivityQuery({

@@ -1,6 +1,10 @@
 import { decodeCursor, encodeCursor, type CursorPosition } from './cursor.js';
 import { schemas } from './schemas.js';
 import {
+  FILTER_OPTIONS,
+  PURGE_OPTIONS,
+  QUERY_OPTIONS,
+  SUMMARY_OPTIONS,
   type ActivityFilter,
   type ActivityPage,
   type ActivityQuery,
@@ -13,6 +17,7 @@ import {
   type SummaryQuery,
 } from './schema.js';
 import { ActivityLogError } from './errors.js';
+import { refuseUnknownOptions } from './option-keys.js';
 import { storableText } from './text.js';
 import { parseOrThrow } from './validation.js';
 
@@ -27,6 +32,7 @@ export interface StoreQuery extends Omit<NormalizedActivityQuery, 'cursor'> {
  * `INVALID_QUERY` {@link ActivityLogError} naming each bad field; a store never sees bad input.
  */
 export function parseActivityQuery(query: ActivityQuery | undefined = {}): StoreQuery {
+  refuseUnknownOptions('query', query, QUERY_OPTIONS, 'INVALID_QUERY');
   refuseUnsafeMetadataKeys(query);
   // The cursor is decoded here, once, and a bad one is named beside every other bad field.
   let after: CursorPosition | undefined;
@@ -65,18 +71,21 @@ export function issuesOf(error: ActivityLogError): { path: string[]; message: st
 
 /** Validates filters without paging (for `count`). */
 export function parseActivityFilter(filter: ActivityFilter | undefined = {}): NormalizedActivityFilter {
+  refuseUnknownOptions('count', filter, FILTER_OPTIONS, 'INVALID_QUERY');
   refuseUnsafeMetadataKeys(filter);
   return storableFilter(parseOrThrow(schemas().activityFilterSchema, filter, 'INVALID_QUERY', 'invalid filter'));
 }
 
 /** Validates a summary request. */
 export function parseSummaryQuery(query: SummaryQuery): NormalizedSummaryQuery {
+  refuseUnknownOptions('summarize', query, SUMMARY_OPTIONS, 'INVALID_QUERY');
   refuseUnsafeMetadataKeys(query);
   return storableFilter(parseOrThrow(schemas().summaryQuerySchema, query, 'INVALID_QUERY', 'invalid summary query'));
 }
 
 /** Validates purge options. */
 export function parsePurgeOptions(options: PurgeOptions): NormalizedPurgeOptions {
+  refuseUnknownOptions('purge', options, PURGE_OPTIONS, 'INVALID_QUERY');
   const parsed = parseOrThrow(schemas().purgeOptionsSchema, options, 'INVALID_QUERY', 'invalid purge options');
   return {
     ...parsed,

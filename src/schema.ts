@@ -1,13 +1,41 @@
 import { EVENT_ID_PATTERN } from './cursor.js';
 
 export { EVENT_ID_PATTERN };
-import type { ActivityContext, ActivityEvent, ActivityRecord, ActivityStatus } from './types.js';
+import { optionNames } from './option-keys.js';
+import type { ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityRecord, ActivityStatus, HistoryOptions, PurgeOptions, SummaryQuery } from './types.js';
 
 /**
  * The rules of activity-log's shapes that every part reads: patterns, limits, the lists of
  * statuses, fields and summary dimensions. The zod schemas that check events, queries and
  * purges are built from these on first use (schemas.ts); the public types are in types.ts.
  */
+
+/** The filters of {@link ActivityFilter}, for the check that refuses other keys in a query, a count or a summary. */
+export const FILTER_OPTIONS = optionNames<ActivityFilter>()([
+  'actorType',
+  'actorId',
+  'action',
+  'status',
+  'targetType',
+  'targetId',
+  'tenantId',
+  'from',
+  'to',
+  'excludeAction',
+  'excludeActionStatus',
+  'requestId',
+  'traceId',
+  'search',
+  'metadata',
+]);
+/** The keys of {@link ActivityQuery}: the filters and a page. */
+export const QUERY_OPTIONS = optionNames<ActivityQuery>()([...FILTER_OPTIONS, 'limit', 'cursor']);
+/** The keys of {@link SummaryQuery}. */
+export const SUMMARY_OPTIONS = optionNames<SummaryQuery>()([...FILTER_OPTIONS, 'by', 'tz']);
+/** The keys of {@link PurgeOptions}. */
+export const PURGE_OPTIONS = optionNames<PurgeOptions>()(['before', 'tenantId', 'action', 'except', 'limit']);
+/** The keys of {@link HistoryOptions}. */
+export const HISTORY_OPTIONS = optionNames<HistoryOptions>()(['limit', 'cursor', 'from', 'to']);
 
 /** `recipe.update`, `user.preferences.update`: lower-case segments joined by dots. */
 export const ACTION_PATTERN = /^[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$/;

@@ -1,4 +1,5 @@
 import { ActivityLogError } from '../../src/errors.js';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import type { AnyKysely, SqlDialectName } from './sql/dialect.js';
 import { detectDialectName, SQL_DIALECTS } from './sql/dialects.js';
 import { createSqlStore, isKysely, type SqlActivityStore, type SqlTableOptions } from './sql/store.js';
@@ -22,6 +23,9 @@ export interface KyselyStoreOptions extends SqlTableOptions {
   dialect?: SqlDialectName;
 }
 
+/** The options of {@link KyselyStoreOptions}, for the check that refuses others. */
+const KYSELY_STORE_OPTIONS = optionNames<KyselyStoreOptions>()(['db', 'dialect', 'tableName', 'schema', 'migrate']);
+
 /**
  * An activity store over a Kysely instance you already have (PostgresDialect, MysqlDialect
  * or SqliteDialect). It supports `logger.logInTransaction(trx, event)` with your transactions.
@@ -38,6 +42,7 @@ export function kyselyStore(options: KyselyStoreOptions): SqlActivityStore {
   if (options === null || typeof options !== 'object' || !isKysely(options.db)) {
     throw new ActivityLogError('INVALID_OPTIONS', 'kyselyStore: "db" must be a Kysely instance');
   }
+  refuseUnknownOptions('kyselyStore', options, KYSELY_STORE_OPTIONS);
   const { db, dialect } = options;
   if (dialect !== undefined && !Object.hasOwn(SQL_DIALECTS, dialect)) {
     throw new ActivityLogError('INVALID_OPTIONS', `kyselyStore: dialect must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(dialect)}`);

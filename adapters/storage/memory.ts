@@ -1,5 +1,6 @@
 import { comparePageOrder, type CursorPosition } from '../../src/cursor.js';
 import { ActivityLogError } from '../../src/errors.js';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { actionPrefix, asciiLowerCase, toPage, type StoreQuery } from '../../src/query.js';
 import type {
   ActivityPage,
@@ -31,6 +32,9 @@ export interface MemoryStoreOptions {
   refuseRecord?: (record: ActivityRecord) => { field?: string; reason: string } | undefined;
 }
 
+/** The options of {@link MemoryStoreOptions}, for the check that refuses others. */
+const MEMORY_STORE_OPTIONS = optionNames<MemoryStoreOptions>()(['failInsert', 'refuseRecord']);
+
 /** The in-memory store, with a way to inspect what it holds in tests. */
 export interface MemoryStore extends ActivityStore {
   /** Every record, newest first (copies). */
@@ -55,6 +59,7 @@ interface Entry {
  * const activity = createActivityLogger({ store: memoryStore() });
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  refuseUnknownOptions('memoryStore', options, MEMORY_STORE_OPTIONS);
   /** Sorted in page order: newest first, ties by id descending. */
   const entries: Entry[] = [];
   const byId = new Map<string, Entry>();

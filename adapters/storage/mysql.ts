@@ -1,4 +1,5 @@
 import type { Pool, PoolOptions } from 'mysql2';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
@@ -31,6 +32,12 @@ export type MysqlStoreOptions = MysqlStoreCommonOptions &
   );
 
 /**
+ * The options of {@link MysqlStoreOptions} (both forms), for the check that refuses others.
+ * `poolOptions` is not checked here: it goes to mysql2's `createPool` as it is.
+ */
+const MYSQL_STORE_OPTIONS = optionNames<MysqlStoreOptions>()(['uri', 'poolOptions', 'pool', 'tableName', 'schema', 'migrate']);
+
+/**
  * MySQL and MariaDB storage on `mysql2`: JSON columns, `DATETIME(3)` in UTC, binary
  * collation so ids and filters compare exactly as in JavaScript.
  *
@@ -44,6 +51,7 @@ export type MysqlStoreOptions = MysqlStoreCommonOptions &
  * const activity = createActivityLogger({ store: mysqlStore({ uri: process.env.MYSQL_URL! }) });
  */
 export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
+  refuseUnknownOptions('mysqlStore', options, MYSQL_STORE_OPTIONS);
   return createPooledSqlStore<Pool>({
     name: 'mysql',
     options,

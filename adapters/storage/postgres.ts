@@ -1,4 +1,5 @@
 import type { Pool, PoolConfig } from 'pg';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
@@ -42,6 +43,12 @@ export type PostgresStoreOptions = PostgresStoreCommonOptions &
   );
 
 /**
+ * The options of {@link PostgresStoreOptions} (both forms), for the check that refuses others.
+ * `poolConfig` is not checked here: it goes to `pg.Pool` as it is, whose settings are pg's.
+ */
+const POSTGRES_STORE_OPTIONS = optionNames<PostgresStoreOptions>()(['connectionString', 'poolConfig', 'pool', 'tableName', 'schema', 'migrate', 'partitioning']);
+
+/**
  * PostgreSQL storage on `pg`, for many app instances writing to one database: `jsonb`
  * metadata, `timestamptz` times, keyset pagination on indexes.
  *
@@ -52,6 +59,7 @@ export type PostgresStoreOptions = PostgresStoreCommonOptions &
  * const activity = createActivityLogger({ store: postgresStore({ connectionString: process.env.DATABASE_URL! }) });
  */
 export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
+  refuseUnknownOptions('postgresStore', options, POSTGRES_STORE_OPTIONS);
   return createPooledSqlStore<Pool>({
     name: 'postgres',
     options,

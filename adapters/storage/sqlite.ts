@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import { defaultExport, loadPeer } from './peer.js';
 import { sqliteDialect } from './sql/sqlite.js';
@@ -65,6 +66,9 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
       }
   );
 
+/** The options of {@link SqliteStoreOptions} (both forms), for the check that refuses others. */
+const SQLITE_STORE_OPTIONS = optionNames<SqliteStoreOptions>()(['filename', 'database', 'tableName', 'migrate', 'busyTimeoutMs', 'writer']);
+
 /**
  * The embedded store, on better-sqlite3: zero set-up, one file, WAL mode. Nothing it does runs
  * on your event loop: batches are written by a writer thread (one cached prepared statement in
@@ -78,6 +82,7 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
  * const activity = createActivityLogger({ store: sqliteStore({ filename: 'activity.db' }) });
  */
 export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore {
+  refuseUnknownOptions('sqliteStore', options, SQLITE_STORE_OPTIONS);
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const userDatabase = options.database;
   const filename = userDatabase ? userDatabase.name : (options.filename ?? 'activity.db');

@@ -1,5 +1,6 @@
 import { CHANGE_CAPTURE, registerChangeAttribution, type ChangeCaptureSupport } from '../../../src/change-capture.js';
 import { ActivityLogError } from '../../../src/errors.js';
+import { optionNames, refuseUnknownOptions } from '../../../src/option-keys.js';
 import { loadPeer } from '../peer.js';
 import type { AnyKysely, KyselyModule, SqlDialectName } from '../sql/dialect.js';
 import { detectDialectName, SQL_DIALECTS } from '../sql/dialects.js';
@@ -35,6 +36,9 @@ export interface CaptureChangesOptions {
    */
   dialect?: SqlDialectName;
 }
+
+/** The options of {@link CaptureChangesOptions}, for the check that refuses others. */
+const CAPTURE_CHANGES_OPTIONS = optionNames<CaptureChangesOptions>()(['schema', 'dialect']);
 
 /** What {@link captureChanges} did. */
 export interface CaptureInstallation {
@@ -120,6 +124,9 @@ export interface RemoveChangeCaptureOptions extends CaptureChangesOptions {
   tableName?: string;
 }
 
+/** The options of {@link RemoveChangeCaptureOptions}, for the check that refuses others. */
+const REMOVE_CHANGE_CAPTURE_OPTIONS = optionNames<RemoveChangeCaptureOptions>()(['schema', 'dialect', 'tableName']);
+
 /** The log table `captureChanges` used with each db, for `removeChangeCapture(db)`. */
 const installedLog = new WeakMap<AnyKysely, LogTable>();
 
@@ -183,6 +190,7 @@ function supportOf(activity: unknown, caller: CaptureCaller = 'captureChanges'):
 
 function checkOptions(options: CaptureChangesOptions, caller: CaptureCaller = 'captureChanges'): string | undefined {
   if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', `${caller}: options: must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions(caller, options, caller === 'captureChanges' ? CAPTURE_CHANGES_OPTIONS : REMOVE_CHANGE_CAPTURE_OPTIONS);
   if (options.dialect !== undefined && !Object.hasOwn(SQL_DIALECTS, options.dialect)) {
     throw new ActivityLogError('INVALID_OPTIONS', `${caller}: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);
   }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ActivityLogError } from '../../../src/errors.js';
+import { optionNames, refuseUnknownOptions } from '../../../src/option-keys.js';
 import { ACTION_PATTERN, LIMITS } from '../../../src/schema.js';
 
 /**
@@ -32,6 +33,10 @@ export interface CapturedTableOptions {
    */
   actions?: { created?: string; updated?: string; deleted?: string };
 }
+
+/** The options of {@link CapturedTableOptions} and of its `actions`, for the check that refuses others. */
+const TABLE_OPTIONS = optionNames<CapturedTableOptions>()(['target', 'id', 'name', 'ignore', 'redact', 'actions']);
+const ACTION_OPTIONS = optionNames<NonNullable<CapturedTableOptions['actions']>>()(['created', 'updated', 'deleted']);
 
 /** The tables `captureChanges` audits, by name. */
 export type CapturedTables = Record<string, CapturedTableOptions>;
@@ -129,9 +134,7 @@ function checkTable(table: string, options: unknown): CheckedTableOptions {
   const at = `tables.${table}`;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) invalid(at, 'must be an object { target, id?, name?, ignore?, redact?, actions? }', options);
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!['target', 'id', 'name', 'ignore', 'redact', 'actions'].includes(key)) invalid(`${at}.${key}`, 'is not an option (target, id, name, ignore, redact, actions)', o[key]);
-  }
+  refuseUnknownOptions(`captureChanges: ${at}`, o, TABLE_OPTIONS);
   if (typeof o.target !== 'string' || o.target.length === 0 || o.target.length > LIMITS.type) invalid(`${at}.target`, `must be a non-empty string of at most ${LIMITS.type} characters`, o.target);
   const target = o.target as string;
   const idColumn = o.id === undefined ? 'id' : checkIdentifier(`${at}.id`, o.id);
@@ -149,8 +152,8 @@ function checkTable(table: string, options: unknown): CheckedTableOptions {
   const actions = { created: `${base}.created`, updated: `${base}.updated`, deleted: `${base}.deleted` };
   if (o.actions !== undefined) {
     if (o.actions === null || typeof o.actions !== 'object' || Array.isArray(o.actions)) invalid(`${at}.actions`, 'must be an object { created?, updated?, deleted? }', o.actions);
+    refuseUnknownOptions(`captureChanges: ${at}.actions`, o.actions, ACTION_OPTIONS);
     for (const [key, action] of Object.entries(o.actions as Record<string, unknown>)) {
-      if (!(key in actions)) invalid(`${at}.actions.${key}`, 'is not an action (created, updated, deleted)', action);
       if (typeof action !== 'string' || action.length > LIMITS.action || !ACTION_PATTERN.test(action)) {
         invalid(`${at}.actions.${key}`, `must be a dotted lower-case action such as "${base}.${key}" (at most ${LIMITS.action} characters)`, action);
       }

@@ -1,8 +1,9 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
-import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { createRequestScopeFactory, MIDDLEWARE_OPTIONS, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { refuseUnknownOptions } from '../../src/option-keys.js';
 import { tryCurrentActivity } from '../../src/context.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { badRequestTarget, endOnClientClose, pathOf, sendWebResponse, toWebRequest } from './shared.js';
@@ -74,6 +75,7 @@ export function activityErrorHandler(): ErrorRequestHandler {
  * app.use(activityMiddleware(activity, { actor: (req) => req.user && { type: 'user', id: req.user.id } }));
  */
 export function activityMiddleware(logger: ActivityLogger<any>, options: ExpressActivityOptions = {}): RequestHandler {
+  refuseUnknownOptions('activityMiddleware', options, MIDDLEWARE_OPTIONS);
   const open = createRequestScopeFactory(logger, options);
   const { actor, tenant } = options;
   const placedRecorders = new WeakSet<object>();
@@ -173,7 +175,7 @@ function routeTemplate(req: Request): string | undefined {
  * app.use('/admin/logs', activityLogsRouter(activity, { authorize: (req) => req.user?.role === 'admin' }));
  */
 export function activityLogsRouter(logger: ActivityLogger<any>, options: ExpressActivityLogsOptions): RequestHandler {
-  const handler = createActivityLogsHandler<Request>(logger, options);
+  const handler = logsHandler<Request>('activityLogsRouter', logger, options);
   return function activityLogsRouter(req: Request, res: Response, next: NextFunction): void {
     // The whole URL for the request (what is recorded is the full path, as on every
     // framework); the path below the mount is req.url, from which express stripped it.

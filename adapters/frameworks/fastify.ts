@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
-import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { LOGS_OPTIONS, logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { createRequestScopeFactory, MIDDLEWARE_OPTIONS, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { badRequestTarget, endOnClientClose, pathOf, toWebRequest } from './shared.js';
 
@@ -36,6 +37,15 @@ export interface FastifyActivityLogsOptions extends ActivityLogsOptions<FastifyR
   logger: ActivityLogger<any>;
 }
 
+/**
+ * The options fastify itself reads from `register(plugin, options)` and hands on to the plugin
+ * with the plugin's own: accepted beside them on purpose, and left to fastify.
+ */
+const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'] as const;
+/** The options of {@link activityPlugin} and {@link activityLogsPlugin}, for the check that refuses others. */
+const PLUGIN_OPTIONS = [...optionNames<FastifyActivityOptions>()([...MIDDLEWARE_OPTIONS, 'logger']), ...FASTIFY_REGISTER_OPTIONS];
+const LOGS_PLUGIN_OPTIONS = [...optionNames<FastifyActivityLogsOptions>()([...LOGS_OPTIONS, 'logger']), ...FASTIFY_REGISTER_OPTIONS];
+
 /** The fastify versions these plugins are written for. */
 export const SUPPORTED_FASTIFY = '>=4.10.0 <6';
 
@@ -59,10 +69,11 @@ type ScopedRequest = FastifyRequest & { [SCOPE]: ActivityRequestScope | null };
  */
 export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Object.assign(
   function activityPlugin(fastify: FastifyInstance, options: FastifyActivityOptions, done: (error?: Error) => void): void {
-    const { logger, actor, tenant, ...rest } = options;
+    const { logger, actor, tenant, requestIdHeader, capture, asyncContext } = options;
     let open: ReturnType<typeof createRequestScopeFactory>;
     try {
-      open = createRequestScopeFactory(logger, rest);
+      refuseUnknownOptions('activityPlugin', options, PLUGIN_OPTIONS);
+      open = createRequestScopeFactory(logger, { requestIdHeader, capture, asyncContext });
     } catch (error) {
       // A bad option fails fastify's start-up (register/ready rejects), not the process.
       done(error as Error);
@@ -134,9 +145,10 @@ export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOption
   function activityLogsPlugin(fastify: FastifyInstance, options: FastifyActivityLogsOptions, done: (error?: Error) => void): void {
     // The handler's own options, by name: fastify's (prefix, logger) stay out.
     const { logger, authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = options;
-    let handler: ReturnType<typeof createActivityLogsHandler<FastifyRequest>>;
+    let handler: ReturnType<typeof logsHandler<FastifyRequest>>;
     try {
-      handler = createActivityLogsHandler<FastifyRequest>(logger, { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized });
+      refuseUnknownOptions('activityLogsPlugin', options, LOGS_PLUGIN_OPTIONS);
+      handler = logsHandler<FastifyRequest>('activityLogsPlugin', logger, { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized });
     } catch (error) {
       // Refused at start-up: register/ready rejects with the INVALID_OPTIONS error.
       done(error as Error);

@@ -3,9 +3,10 @@ import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
-import { createActivityLogsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { clientIpFromHeaders, HeaderRecordRequest, type RequestLike } from '../../src/http/request-context.js';
-import { createRequestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { createRequestScopeFactory, MIDDLEWARE_OPTIONS, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 
 /**
  * activity-log for hono 4: `activityMiddleware` binds a request-scoped logger as
@@ -41,6 +42,9 @@ export interface HonoActivityOptions extends ActivityMiddlewareOptions<Context> 
   clientIp?: (c: Context) => string | undefined;
 }
 
+/** The options of {@link HonoActivityOptions}, for the check that refuses others. */
+const HONO_MIDDLEWARE_OPTIONS = optionNames<HonoActivityOptions>()([...MIDDLEWARE_OPTIONS, 'trustProxy', 'clientIp']);
+
 /** Options of {@link activityLogsApp}. `authorize(c)` and `tenant(c)` receive hono's context. */
 export type HonoActivityLogsOptions = ActivityLogsOptions<Context>;
 
@@ -60,9 +64,11 @@ const nodeServerIp = (c: Context): string | undefined =>
  */
 export function activityMiddleware(
   logger: ActivityLogger<any>,
-  { trustProxy = false, clientIp = nodeServerIp, actor, tenant, ...options }: HonoActivityOptions = {},
+  options: HonoActivityOptions = {},
 ): MiddlewareHandler {
-  const open = createRequestScopeFactory(logger, options);
+  refuseUnknownOptions('activityMiddleware', options, HONO_MIDDLEWARE_OPTIONS);
+  const { trustProxy = false, clientIp = nodeServerIp, actor, tenant, ...rest } = options ?? {};
+  const open = createRequestScopeFactory(logger, rest);
   return function activityMiddleware(c, next) {
     // Used on an app and again on a sub-app (app.route): the request is in scope already.
     if (c.get('activity') !== undefined) return next();
@@ -186,7 +192,7 @@ function loadHono(): HonoModule {
  * app.route('/admin/logs', activityLogsApp(activity, { authorize: (c) => c.get('user')?.role === 'admin' }));
  */
 export function activityLogsApp(logger: ActivityLogger<any>, options: HonoActivityLogsOptions): Hono {
-  const handler = createActivityLogsHandler<Context>(logger, options);
+  const handler = logsHandler<Context>('activityLogsApp', logger, options);
   const { Hono } = loadHono();
   const app = new Hono();
   const serve = (c: Context) => {

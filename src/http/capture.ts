@@ -1,4 +1,5 @@
 import { ActivityLogError } from '../errors.js';
+import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { ACTION_PATTERN, type ActivityStatus } from '../schema.js';
 
 /**
@@ -57,6 +58,10 @@ export interface CaptureOptions {
   dedupe?: boolean;
 }
 
+/** The options of {@link CaptureOptions} and of a {@link RouteCapture}, for the check that refuses others. */
+const CAPTURE_OPTIONS = optionNames<CaptureOptions>()(['reads', 'writes', 'routes', 'dedupe']);
+const ROUTE_CAPTURE_OPTIONS = optionNames<RouteCapture>()(['capture', 'action']);
+
 /** The automatic event for a finished request, or `undefined` when none is recorded. */
 export interface CaptureDecision {
   action: string;
@@ -83,6 +88,7 @@ export interface CapturePolicy {
  * an action that is not dotted lower-case, rather than recording nothing at run time.
  */
 export function compileCapturePolicy(options: CaptureOptions = {}): CapturePolicy {
+  refuseUnknownOptions('capture', options, CAPTURE_OPTIONS);
   const reads = checkMode('capture.reads', options.reads ?? 'errors');
   const writes = checkMode('capture.writes', options.writes ?? 'all');
   const rules = new Map<string, CompiledRule>();
@@ -135,6 +141,7 @@ function compileRule(name: string, value: CaptureMode | boolean | string | Route
   if (value === null || typeof value !== 'object') {
     throw new ActivityLogError('INVALID_OPTIONS', `${name}: must be a mode, a boolean, an action or { capture, action }`);
   }
+  refuseUnknownOptions(name, value, ROUTE_CAPTURE_OPTIONS);
   const capture = value.capture;
   const mode = capture === true ? 'all' : capture === false ? 'none' : capture === undefined ? undefined : checkMode(`${name}.capture`, capture);
   return { mode, action: value.action === undefined ? undefined : checkAction(`${name}.action`, value.action) };

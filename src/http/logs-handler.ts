@@ -1,5 +1,6 @@
 import { tryCurrentActivity } from '../context.js';
 import { ActivityLogError, isActivityLogError } from '../errors.js';
+import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import type { ActivityLogger } from '../logger.js';
 import { actionOf, badRequest, readParams, VIEWS, type View, type ViewContext, type ViewName } from './logs-views.js';
 import { extractRequestContext } from './request-context.js';
@@ -67,6 +68,9 @@ export interface ActivityLogsOptions<Source = Request> {
   onUnauthorized?: (req: Source, refusal: UnauthorizedReason) => Response | undefined | Promise<Response | undefined>;
 }
 
+/** The options of {@link ActivityLogsOptions}, for the check that refuses others. @internal */
+export const LOGS_OPTIONS = optionNames<ActivityLogsOptions<unknown>>()(['authorize', 'tenant', 'basePath', 'exportPageSize', 'viewer', 'onUnauthorized']);
+
 /** Why `onUnauthorized` is called: `authorize` refused the caller, or `tenant` found no tenant. */
 export interface UnauthorizedReason {
   reason: 'forbidden' | 'no-tenant';
@@ -112,7 +116,12 @@ export function createActivityLogsHandler<Source = Request>(
   logger: ActivityLogger<any>,
   options: ActivityLogsOptions<Source>,
 ): ActivityLogsHandler<Source> {
-  const { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = checkOptions(logger, options);
+  return logsHandler('createActivityLogsHandler', logger, options);
+}
+
+/** {@link createActivityLogsHandler}, its options refused under `where`: the shim's own name. @internal */
+export function logsHandler<Source>(where: string, logger: ActivityLogger<any>, options: ActivityLogsOptions<Source>): ActivityLogsHandler<Source> {
+  const { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = checkOptions(where, logger, options);
 
   return async (request, source, pathOrInfo) => {
     const url = new URL(request.url);
@@ -188,11 +197,12 @@ export function createActivityLogsHandler<Source = Request>(
 }
 
 /** Validates the options at the boundary; throws `INVALID_OPTIONS` naming the one at fault. */
-function checkOptions<Source>(logger: ActivityLogger<any>, options: ActivityLogsOptions<Source>) {
+function checkOptions<Source>(where: string, logger: ActivityLogger<any>, options: ActivityLogsOptions<Source>) {
   const fail = (message: string) => new ActivityLogError('INVALID_OPTIONS', `activity logs API: ${message}`);
   if (!logger || typeof logger.query !== 'function' || typeof logger.log !== 'function') {
     throw fail('the first argument must be an activity logger from createActivityLogger()');
   }
+  refuseUnknownOptions(where, options, LOGS_OPTIONS);
   if (!options || typeof options.authorize !== 'function') {
     throw fail('options.authorize(req) is required, so the log is never served to everyone (return true for the callers allowed to read it)');
   }

@@ -1,6 +1,7 @@
 import { runWithActivityContext } from '../context.js';
 import { describeValue } from '../describe.js';
 import { ActivityLogError } from '../errors.js';
+import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { REQUEST_TAGS, requestTagsOf, type RequestTag, type TaggedBindings } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
 import { LIMITS, type ActivityContext } from '../schema.js';
@@ -50,6 +51,9 @@ export interface ActivityMiddlewareOptions<Req> {
    */
   asyncContext?: boolean;
 }
+
+/** The options of {@link ActivityMiddlewareOptions}, for the check every middleware makes at start-up. @internal */
+export const MIDDLEWARE_OPTIONS = optionNames<ActivityMiddlewareOptions<unknown>>()(['actor', 'tenant', 'requestIdHeader', 'capture', 'asyncContext']);
 
 /** What a shim knows about one request, handed to {@link RequestScopeFactory}. */
 export interface RequestScopeInput {
@@ -145,11 +149,15 @@ interface ScopeSettings {
  */
 export function createRequestScopeFactory<Req>(
   logger: ActivityLogger<any>,
-  { requestIdHeader = 'x-request-id', capture, asyncContext = true }: Pick<ActivityMiddlewareOptions<Req>, 'requestIdHeader' | 'capture' | 'asyncContext'> = {},
+  options: ActivityMiddlewareOptions<Req> = {},
 ): RequestScopeFactory {
   if (!logger || typeof logger.log !== 'function' || typeof logger.with !== 'function') {
     throw new ActivityLogError('INVALID_OPTIONS', 'activity middleware: the first argument must be an activity logger from createActivityLogger()');
   }
+  // The shims check their own options first, under their own name; `actor` and `tenant` are
+  // theirs to call (see RequestScopeInput), and taken here only as what a shim may pass on.
+  refuseUnknownOptions('createRequestScopeFactory', options, MIDDLEWARE_OPTIONS);
+  const { requestIdHeader = 'x-request-id', capture, asyncContext = true } = options ?? {};
   if (typeof requestIdHeader !== 'string' || !HEADER_NAME.test(requestIdHeader)) {
     throw new ActivityLogError(
       'INVALID_OPTIONS',

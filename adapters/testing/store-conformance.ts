@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, testApi } from './runner.js';
 import { isActivityLogError, type ActivityLogError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
+import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { parseActivityFilter, parseActivityQuery, parseSummaryQuery, SEARCH_FILTERS } from '../../src/query.js';
 import type { ActivityQuery, ActivityRecord, NormalizedActivityFilter, SummaryDimension } from '../../src/schema.js';
@@ -96,6 +97,10 @@ export interface StoreConformanceOptions {
   };
 }
 
+/** The options of {@link StoreConformanceOptions} and of its `capabilities`, for the check that refuses others. */
+const CONFORMANCE_OPTIONS = optionNames<StoreConformanceOptions>()(['name', 'skip', 'setup', 'unreachableStore', 'capabilities']);
+const CAPABILITY_OPTIONS = optionNames<NonNullable<StoreConformanceOptions['capabilities']>>()(['sharedDatabase', 'transactions', 'migrations', 'killConnections', 'contentRefusal']);
+
 const BASE = Date.UTC(2026, 0, 2, 3, 0, 0, 0);
 const HOUR = 3_600_000;
 
@@ -114,6 +119,8 @@ const HOUR = 3_600_000;
 export function describeActivityStore(options: StoreConformanceOptions): void {
   // Outside vitest, fail here with a message that says so, before anything is printed.
   testApi('describeActivityStore');
+  refuseUnknownOptions('describeActivityStore', options, CONFORMANCE_OPTIONS);
+  refuseUnknownOptions('describeActivityStore: capabilities', options.capabilities, CAPABILITY_OPTIONS);
   const can = options.capabilities ?? {};
   if (options.skip) {
     console.warn(`[store conformance] skipping "${options.name}": ${options.skip}`);

@@ -1,12 +1,17 @@
 import { ActivityLogError } from '../../src/errors.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/logger.js';
 import type { ActivityCatalog } from '../../src/materialize.js';
+import { refuseUnknownOptions } from '../../src/option-keys.js';
+import { LOGGER_OPTIONS } from '../../src/options.js';
 import { rateLimitedWarn } from '../../src/report.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import { memoryStore, type MemoryStore } from '../storage/memory.js';
 
 /** Options of {@link createTestLogger}: every logger option except `store`, which it makes. */
 export type TestLoggerOptions<C extends ActivityCatalog = {}> = Omit<ActivityLoggerOptions<C>, 'store'>;
+
+/** The options of {@link TestLoggerOptions}: the logger's (checked against its interface in options.ts), but `store`. */
+const TEST_LOGGER_OPTIONS = LOGGER_OPTIONS.filter((name) => name !== 'store');
 
 /** A logger over a fresh memory store, with ways to read what it stored. */
 export interface TestLogger<C extends ActivityCatalog = {}> extends ActivityLogger<C> {
@@ -45,6 +50,7 @@ export function createTestLogger<C extends ActivityCatalog = {}>(options: TestLo
       'store: createTestLogger makes its own memory store; leave store out (createActivityLogger({ store }) takes any other)',
     );
   }
+  refuseUnknownOptions('createTestLogger', options, TEST_LOGGER_OPTIONS);
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new ActivityLogError('INVALID_OPTIONS', 'onError: must be a function');
   }

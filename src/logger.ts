@@ -241,6 +241,9 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   }
 
   with(bindings: ActivityBindings): ActivityLogger<C> {
+    // Bindings are data, like an event, not options: keys other than the four are dropped by
+    // the copy, not refused. with() runs per request (the middleware binds each request's
+    // logger) and never throws.
     const copied = copyBindings(bindings);
     if (!copied) return this;
     const tags = (bindings as TaggedBindings)[REQUEST_TAGS];

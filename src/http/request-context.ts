@@ -113,6 +113,8 @@ export function extractRequestContext(
   request: RequestLike,
   { ip, trustProxy = false, route, requestIdHeader = 'x-request-id' }: RequestContextOptions = {},
 ): ExtractedRequestContext {
+  // Its options are not checked for unknown keys (refuseUnknownOptions): this runs once per
+  // request, and a check belongs at start-up, never on a request's path.
   const headers = request.headers;
   const given = headers.get(requestIdHeader);
   const requestId = isWellFormedRequestId(given) ? given : uuidv7();

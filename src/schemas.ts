@@ -45,6 +45,18 @@ function buildSchemas(z: typeof Z) {
       .min(1, { error: 'must not be empty' })
       .max(max, { error: `must be at most ${max} characters` });
 
+  /** A whole number from `min` to `max`, refused naming the rule and the value given. */
+  const wholeNumber = (min: number, max: number) => {
+    const error = (issue: { input?: unknown }) => `must be a whole number from ${min} to ${max}, got ${describe(issue.input)}`;
+    return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+  };
+
+  /** An array of at most `max` items, refused naming the rule and what was given instead. */
+  const listOf = <T extends Z.ZodType>(item: T, max: number, what: string) =>
+    z
+      .array(item, { error: (issue) => `must be an array of ${what}, got ${describe(issue.input)}` })
+      .max(max, { error: (issue) => `must have at most ${max} items, got ${Array.isArray(issue.input) ? issue.input.length : describe(issue.input)}` });
+
   /** An identifier: a non-empty string, or a number that is stored as its string form. */
   const idValue = z
     .union([z.string(), z.number().finite()], {
@@ -334,10 +346,13 @@ function buildSchemas(z: typeof Z) {
 
   /** A set of records a purge leaves alone: those of one tenant, of one action (or prefix), or both. */
   const purgeExceptionSchema = z
-    .strictObject({
-      tenantId: idValue.optional(),
-      action: actionFilterSchema.optional(),
-    })
+    .strictObject(
+      {
+        tenantId: idValue.optional(),
+        action: actionFilterSchema.optional(),
+      },
+      { error: (issue) => `must be an object { tenantId?, action? }, got ${describe(issue.input)}` },
+    )
     .refine((exception) => exception.tenantId !== undefined || exception.action !== undefined, {
       error: 'must name a tenantId, an action, or both (an empty exception would keep every record)',
     });
@@ -351,12 +366,12 @@ function buildSchemas(z: typeof Z) {
     before: validDate,
     tenantId: idValue.optional(),
     action: actionFilterSchema.optional(),
-    except: z.array(purgeExceptionSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
-    limit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    except: listOf(purgeExceptionSchema, MAX_PURGE_EXCEPTIONS, 'exceptions like { tenantId } or { action }').optional(),
+    limit: wholeNumber(1, Number.MAX_SAFE_INTEGER).optional(),
   });
 
 
-  return { eventIdSchema, actionSchema, statusSchema, actorSchema, targetSchema, contextSchema, changesInputSchema, changesSchema, errorInfoSchema, activityEventSchema, recordIntegritySchema, activityRecordSchema, actionFilterSchema, activityQuerySchema, activityFilterSchema, timeZoneSchema, summaryQuerySchema, purgeExceptionSchema, purgeOptionsSchema, historyTargetSchema, historyOptionsSchema };
+  return { wholeNumber, listOf, idValue, eventIdSchema, actionSchema, statusSchema, actorSchema, targetSchema, contextSchema, changesInputSchema, changesSchema, errorInfoSchema, activityEventSchema, recordIntegritySchema, activityRecordSchema, actionFilterSchema, activityQuerySchema, activityFilterSchema, timeZoneSchema, summaryQuerySchema, purgeExceptionSchema, purgeOptionsSchema, historyTargetSchema, historyOptionsSchema };
 }
 
 /**

@@ -1,9 +1,13 @@
+import { describeValue } from '../describe.js';
 import { ActivityLogError } from '../errors.js';
 import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { MAX_PURGE_EXCEPTIONS } from '../schema.js';
 import { schemas, zod } from '../schemas.js';
 import type { ActivityStore } from '../store.js';
 import { formatIssues } from '../validation.js';
+
+/** The longest delay setTimeout takes: a longer one fires at once (after 1 ms). */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** How long one kind of record is kept. */
 export interface RetentionRule {
@@ -57,44 +61,60 @@ let retentionSchema: ReturnType<typeof buildRetentionSchema> | undefined;
 
 function buildRetentionSchema() {
   const z = zod();
-  const { actionFilterSchema } = schemas();
+  const { actionFilterSchema, idValue, listOf, wholeNumber } = schemas();
   /** At most a thousand years: an `occurredAt` the stores can hold stays within reach. */
-  const days = z
-    .number({ error: (issue) => `must be a number of days above 0, got ${JSON.stringify(issue.input)}` })
-    .positive({ error: 'must be a number of days above 0' })
-    .max(365_000, { error: 'must be at most 365000 days' });
+  const daysError = (issue: { input?: unknown }) => `must be a number of days above 0 and at most 365000, got ${describeValue(issue.input)}`;
+  const days = z.number({ error: daysError }).positive({ error: daysError }).max(365_000, { error: daysError });
 
   // Plain objects, not strict ones: unknown keys are refused before (refuseUnknownOptions), in
   // the words every other option uses.
   const ruleSchema = z
-    .object({
-      action: actionFilterSchema.optional(),
-      tenantId: z.string().min(1).max(256).optional(),
-      days,
-    })
+    .object(
+      {
+        action: actionFilterSchema.optional(),
+        tenantId: idValue.optional(),
+        days,
+      },
+      { error: (issue) => `must be a rule { action?, tenantId?, days }, got ${describeValue(issue.input)}` },
+    )
     .refine((rule) => rule.action !== undefined || rule.tenantId !== undefined, {
       error: 'must name an action (or a prefix like "activity.*"), a tenantId, or both',
     });
 
   const schema = z
-    .object({
-      days: days.optional(),
-      rules: z.array(ruleSchema).max(MAX_PURGE_EXCEPTIONS).optional(),
-      intervalMs: z.number().int().min(1).max(2_147_483_647).optional(),
-      batchSize: z.number().int().min(1).max(100_000).optional(),
-    })
+    .object(
+      {
+        days: days.optional(),
+        rules: listOf(ruleSchema, MAX_PURGE_EXCEPTIONS, 'rules like { action: "activity.*", days: 30 }').optional(),
+        intervalMs: wholeNumber(1, MAX_TIMER_MS).optional(),
+        batchSize: wholeNumber(1, 100_000).optional(),
+      },
+      { error: (issue) => `must be an object { days?, rules?, intervalMs?, batchSize? }, got ${describeValue(issue.input)}` },
+    )
     .refine((retention) => retention.days !== undefined || (retention.rules?.length ?? 0) > 0, {
       error: 'must give days, rules, or both (with neither, nothing would ever be purged)',
     });
   return schema;
 }
 
+/** A misspelt key (`batchsize`, `tenant`) is refused naming the nearest known one, as the logger's other options are. */
+function refuseUnknownRetentionOptions(option: unknown): void {
+  if (!isPlainObject(option)) return;
+  refuseUnknownOptions('retention', option, RETENTION_OPTIONS);
+  if (!Array.isArray(option.rules)) return;
+  option.rules.forEach((rule: unknown, i: number) => {
+    if (isPlainObject(rule)) refuseUnknownOptions(`retention.rules.${i}`, rule, RULE_OPTIONS);
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** Validates the `retention` option; throws `INVALID_OPTIONS` naming the field and the rule. */
 export function resolveRetention(option: RetentionOptions | undefined, store: ActivityStore): ResolvedRetention | undefined {
   if (option === undefined) return undefined;
-  refuseUnknownOptions('retention', option, RETENTION_OPTIONS);
-  const rules = (option as { rules?: unknown } | null)?.rules;
-  if (Array.isArray(rules)) rules.forEach((rule, i) => refuseUnknownOptions(`retention.rules.${i}`, rule, RULE_OPTIONS));
+  refuseUnknownRetentionOptions(option);
   const result = (retentionSchema ??= buildRetentionSchema()).safeParse(option);
   if (!result.success) throw new ActivityLogError('INVALID_OPTIONS', formatIssues(result.error.issues, 'retention'));
   const parsed = result.data;

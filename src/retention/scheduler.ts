@@ -2,11 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { ActivityLogError } from '../errors.js';
 import type { NormalizedPurgeOptions } from '../schema.js';
 import type { ActivityStore } from '../store.js';
-import type { ResolvedRetention } from './options.js';
+import { MAX_TIMER_MS, type ResolvedRetention } from './options.js';
 import { partitionCutoff, retentionPurges } from './plan.js';
-
-/** The longest delay setTimeout takes: a longer one fires at once (after 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** The delay before the next pass: the interval, give or take a tenth, never past what a timer takes. */
 export function nextDelay(intervalMs: number, random: number): number {

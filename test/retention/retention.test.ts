@@ -95,14 +95,23 @@ describe('the schedule', () => {
 describe('retention options', () => {
   const refused: [unknown, string][] = [
     [{}, 'retention: must give days, rules, or both'],
-    [{ days: 0 }, 'retention.days: must be a number of days above 0'],
-    [{ days: -3 }, 'retention.days: must be a number of days above 0'],
-    [{ days: '90' }, 'retention.days: must be a number of days above 0, got "90"'],
+    [{ days: 0 }, 'retention.days: must be a number of days above 0 and at most 365000, got 0'],
+    [{ days: -3 }, 'retention.days: must be a number of days above 0 and at most 365000, got -3'],
+    [{ days: '90' }, 'retention.days: must be a number of days above 0 and at most 365000, got "90"'],
+    [{ days: Number.NaN }, 'retention.days: must be a number of days above 0 and at most 365000, got NaN'],
+    [{ days: Number.POSITIVE_INFINITY }, 'retention.days: must be a number of days above 0 and at most 365000, got Infinity'],
     [{ rules: [{ days: 30 }] }, 'retention.rules.0: must name an action'],
     [{ rules: [{ action: 'Not An Action', days: 30 }] }, 'retention.rules.0.action: must be an action'],
-    [{ days: 90, intervalMs: 0 }, 'retention.intervalMs'],
-    [{ days: 90, batchSize: 1.5 }, 'retention.batchSize'],
+    [{ rules: { action: 'activity.*', days: 30 } }, 'retention.rules: must be an array of rules like { action: "activity.*", days: 30 }, got an object'],
+    [{ rules: ['activity.*'] }, 'retention.rules.0: must be a rule { action?, tenantId?, days }, got "activity.*"'],
+    [{ rules: [{ tenantId: '', days: 30 }] }, 'retention.rules.0.tenantId: must not be empty'],
+    [{ days: 90, intervalMs: 0 }, 'retention.intervalMs: must be a whole number from 1 to 2147483647, got 0'],
+    [{ days: 90, intervalMs: '3600000' }, 'retention.intervalMs: must be a whole number from 1 to 2147483647, got "3600000"'],
+    [{ days: 90, batchSize: 1.5 }, 'retention.batchSize: must be a whole number from 1 to 100000, got 1.5'],
     [{ days: 90, every: 'day' }, 'retention: unknown option "every"; the options are days, rules, intervalMs, batchSize'],
+    [{ days: 90, batchsize: 10 }, 'retention: unknown option "batchsize" (did you mean "batchSize"?)'],
+    [{ days: 90, rules: [{ tenant: 't1', days: 365 }] }, 'retention.rules.0: unknown option "tenant" (did you mean "tenantId"?)'],
+    [90, 'retention: must be an object { days?, rules?, intervalMs?, batchSize? }, got 90'],
     [{ dayz: 90 }, 'retention: unknown option "dayz" (did you mean "days"?)'],
     [{ rules: [{ action: 'activity.*', day: 30 }] }, 'retention.rules.0: unknown option "day" (did you mean "days"?)'],
   ];
@@ -138,6 +147,32 @@ describe('retention options', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('takes a numeric tenantId in a rule, as events do, and keeps that tenant\'s records', async () => {
+    const store = memoryStore();
+    await store.insert([
+      { id: uuidv7(NOW - 40 * DAY), occurredAt: new Date(NOW - 40 * DAY), action: 'recipe.view', status: 'success', tenantId: '42' },
+      { id: uuidv7(NOW - 40 * DAY + 1), occurredAt: new Date(NOW - 40 * DAY + 1), action: 'recipe.view', status: 'success', tenantId: '7' },
+    ]);
+    const logger = track(createActivityLogger({ store, retention: { days: 30, rules: [{ tenantId: 42 as unknown as string, days: 365 }] } }));
+    expect(await logger.runRetention()).toBe(1);
+    expect(store.all().map((record) => record.tenantId)).toEqual(['42']);
+  });
+
+  it('refuses a bad purge() limit or except naming the rule and the value', async () => {
+    const logger = track(createActivityLogger({ store: memoryStore() }));
+    await expect(logger.purge({ before: new Date(), limit: 0 })).rejects.toMatchObject({
+      code: 'INVALID_QUERY',
+      message: 'invalid purge options: limit: must be a whole number from 1 to 9007199254740991, got 0',
+    });
+    await expect(logger.purge({ before: new Date(), except: { tenantId: 't1' } as never })).rejects.toMatchObject({
+      code: 'INVALID_QUERY',
+      message: 'invalid purge options: except: must be an array of exceptions like { tenantId } or { action }, got an object',
+    });
+    await expect(logger.purge({ before: new Date(), except: ['t1'] as never })).rejects.toMatchObject({
+      message: 'invalid purge options: except.0: must be an object { tenantId?, action? }, got "t1"',
+    });
   });
 
   it('refuses runRetention() on a logger without retention', async () => {

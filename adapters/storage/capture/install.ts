@@ -7,7 +7,7 @@ import { detectDialectName, SQL_DIALECTS } from '../sql/dialects.js';
 import { isKysely } from '../sql/store.js';
 import { instrumentKysely, pinContext, uninstrumented } from './connections.js';
 import type { CaptureDialect } from './dialect.js';
-import { CAPTURE_VERSION, checkIdentifier, type CaptureCaller, checkTables, defineCapture, fingerprint, type CaptureDefinition, type CapturedTables, type LogTable } from './model.js';
+import { CAPTURE_VERSION, checkIdentifier, type CaptureCaller, checkTables, defineCapture, fingerprint, isLogsOwnTable, type CaptureDefinition, type CapturedTables, type LogTable } from './model.js';
 import { mysqlCapture } from './mysql.js';
 import { postgresCapture } from './postgres.js';
 import { contextOf, currentContext } from './scope.js';
@@ -90,7 +90,14 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
     const log = await triggersLogTable(connection, target);
+    const tablesSchema = schema ?? (await currentSchema(connection, target));
     for (const table of checked) {
+      if (tablesSchema === log.schema && isLogsOwnTable(table.table, log)) {
+        throw new ActivityLogError(
+          'INVALID_OPTIONS',
+          `captureChanges: tables.${table.table}: is ${table.table === log.name ? 'the log table itself' : `a table of the log "${log.name}"`}; its triggers would record the log's own writes, and every write of the log would fail`,
+        );
+      }
       const columns = await target.capture.columns(target.k, connection, table.table, schema);
       const definition = defineCapture(table, schema, columns, { isSensitive: (column) => redactor.isSensitive([column]), censor: redactor.censor });
       definitions.push(definition);
@@ -195,6 +202,15 @@ function checkOptions(options: CaptureChangesOptions, caller: CaptureCaller = 'c
     throw new ActivityLogError('INVALID_OPTIONS', `${caller}: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);
   }
   return options.schema === undefined ? undefined : checkIdentifier('schema', options.schema, caller);
+}
+
+/** The schema (PostgreSQL) or database (MySQL) an unqualified audited table is looked up in; SQLite has none. */
+async function currentSchema(db: AnyKysely, target: Target): Promise<string | undefined> {
+  if (target.dialect === 'sqlite') return undefined;
+  const { sql } = target.k;
+  const query = target.dialect === 'postgres' ? sql<{ s: string | null }>`select current_schema() as s` : sql<{ s: string | null }>`select database() as s`;
+  const schema = (await query.execute(db)).rows[0]?.s;
+  return schema == null ? undefined : String(schema);
 }
 
 /** The database, the log table the triggers write, and where installs are recorded. */

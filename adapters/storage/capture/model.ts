@@ -121,6 +121,19 @@ export interface CheckedTableOptions {
   actions: { created: string; updated: string; deleted: string };
 }
 
+/**
+ * Whether `table` is the log table or one that keeps its state (`<log>_capture`, `_schema`,
+ * `_leases`, a PostgreSQL partition `_pYYYYMM` or `_default`): triggers on it would write the
+ * log from the log's own writes, which recurses until the database gives up, and every
+ * `log()` would then fail.
+ */
+export function isLogsOwnTable(table: string, log: LogTable): boolean {
+  if (table === log.name) return true;
+  if (!table.startsWith(`${log.name}_`)) return false;
+  const suffix = table.slice(log.name.length + 1);
+  return ['capture', 'schema', 'leases', 'default'].includes(suffix) || /^p\d{6}$/.test(suffix);
+}
+
 /** Validates the tables object of `captureChanges` (or the list of `removeChangeCapture`). */
 export function checkTables(tables: unknown): CheckedTableOptions[] {
   if (tables === null || typeof tables !== 'object' || Array.isArray(tables)) invalid('tables', 'must be an object of { <table>: { target, id?, name?, ignore?, redact?, actions? } }', tables);

@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureChanges, removeChangeCapture } from '../../adapters/storage/kysely.js';
+import { createActivityLogger, type ActivityLogger } from '../../src/index.js';
+import { DIALECTS, openDatabase, uniqueName, type CaptureDatabase } from './databases.js';
+
+/**
+ * What captureChanges and removeChangeCapture refuse, and what they report, on the three real
+ * databases: a newcomer's mistakes must be named before any trigger is made.
+ */
+
+for (const { dialect, available, reason } of DIALECTS) {
+  if (!available) console.warn(`[capture options] ${dialect} suite skipped: ${reason}`);
+  describe.skipIf(!available)(`change capture options on ${dialect}`, () => {
+    let d: CaptureDatabase;
+    let activity: ActivityLogger;
+
+    beforeAll(async () => {
+      d = await openDatabase(dialect);
+      activity = createActivityLogger({ store: d.store, retry: { maxAttempts: 1 } });
+    });
+    afterAll(async () => {
+      await activity?.close();
+      await d?.cleanup();
+    });
+
+    it('refuses to capture the log table itself or a table of the log, and the log keeps working', async () => {
+      activity.log({ action: 'before.capture' });
+      await activity.flush();
+      for (const table of [d.logTable, `${d.logTable}_capture`, `${d.logTable}_schema`, `${d.logTable}_leases`]) {
+        await expect(captureChanges(d.db, activity, { [table]: { target: 'log' } })).rejects.toMatchObject({
+          code: 'INVALID_OPTIONS',
+          message: expect.stringMatching(new RegExp(`^captureChanges: tables\\.${table}: is (the log table itself|a table of the log "${d.logTable}"); its triggers would record the log's own writes`)),
+        });
+      }
+      activity.log({ action: 'after.capture' });
+      await activity.flush();
+      expect(activity.stats()).toMatchObject({ written: 2, failed: 0 });
+    });
+  });
+}

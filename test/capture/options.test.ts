@@ -36,5 +36,20 @@ for (const { dialect, available, reason } of DIALECTS) {
       await activity.flush();
       expect(activity.stats()).toMatchObject({ written: 2, failed: 0 });
     });
+
+    it('refuses a misspelt option naming the nearest one, before installing anything', async () => {
+      const table = uniqueName('cap_o');
+      await d.createRecipes(table);
+      await expect(captureChanges(d.db, activity, { [table]: { target: 'recipe' } }, { shema: 'other' } as never)).rejects.toThrow(
+        /^captureChanges: unknown option "shema" \(did you mean "schema"\?\); the options are schema, dialect$/,
+      );
+      await expect(captureChanges(d.db, activity, { [table]: { target: 'recipe', igore: ['title'] } as never })).rejects.toThrow(
+        new RegExp(`^captureChanges: tables\\.${table}: unknown option "igore" \\(did you mean "ignore"\\?\\)`),
+      );
+      await expect(captureChanges(d.db, activity, { [table]: { target: 'recipe', actions: { create: 'recipe.made' } } as never })).rejects.toThrow(
+        new RegExp(`^captureChanges: tables\\.${table}\\.actions: unknown option "create" \\(did you mean "created"\\?\\)`),
+      );
+      await expect(removeChangeCapture(d.db, [table], { tablename: 'x' } as never)).rejects.toThrow(/^removeChangeCapture: unknown option "tablename" \(did you mean "tableName"\?\)/);
+    });
   });
 }

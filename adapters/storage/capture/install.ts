@@ -1,4 +1,5 @@
 import { CHANGE_CAPTURE, registerChangeAttribution, type ChangeCaptureSupport } from '../../../src/change-capture.js';
+import { describeValue } from '../../../src/describe.js';
 import { ActivityLogError } from '../../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../../src/option-keys.js';
 import { loadPeer } from '../peer.js';
@@ -154,7 +155,7 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
   const [tables, options = {}] = (withLogger ? args.slice(1) : args) as [string[] | undefined, RemoveChangeCaptureOptions | undefined];
   const schema = checkOptions(options, 'removeChangeCapture');
   if (tables !== undefined && (!Array.isArray(tables) || tables.length === 0)) {
-    throw new ActivityLogError('INVALID_OPTIONS', `removeChangeCapture: tables: must be a non-empty array of table names, or left out for all, got ${Array.isArray(tables) ? 'an empty array' : tables === null ? 'null' : typeof tables}`);
+    throw new ActivityLogError('INVALID_OPTIONS', `removeChangeCapture: tables: must be a non-empty array of table names, or left out for all, got ${Array.isArray(tables) ? 'an empty array' : describeValue(tables)}`);
   }
   tables?.forEach((table, i) => checkIdentifier(`tables[${i}]`, table, 'removeChangeCapture'));
   if (options.tableName !== undefined) checkIdentifier('tableName', options.tableName, 'removeChangeCapture');
@@ -196,7 +197,8 @@ function supportOf(activity: unknown, caller: CaptureCaller = 'captureChanges'):
 }
 
 function checkOptions(options: CaptureChangesOptions, caller: CaptureCaller = 'captureChanges'): string | undefined {
-  if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', `${caller}: options: must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', `${caller}: options: must be an object, got ${describeValue(options)}`);
+  // A misspelt `schema` would install on (or remove from) the connection's own schema's table of that name.
   refuseUnknownOptions(caller, options, caller === 'captureChanges' ? CAPTURE_CHANGES_OPTIONS : REMOVE_CHANGE_CAPTURE_OPTIONS);
   if (options.dialect !== undefined && !Object.hasOwn(SQL_DIALECTS, options.dialect)) {
     throw new ActivityLogError('INVALID_OPTIONS', `${caller}: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);

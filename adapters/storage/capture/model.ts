@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { describeValue as describe } from '../../../src/describe.js';
 import { ActivityLogError } from '../../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../../src/option-keys.js';
 import { ACTION_PATTERN, LIMITS } from '../../../src/schema.js';
@@ -97,13 +98,6 @@ function invalid(path: string, rule: string, got: unknown, caller: CaptureCaller
   throw new ActivityLogError('INVALID_OPTIONS', `${caller}: ${path}: ${rule}, got ${describe(got)}`);
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
 /** Validates an identifier (a table, schema or column name). */
 export function checkIdentifier(path: string, value: unknown, caller?: CaptureCaller): string {
   if (typeof value !== 'string' || !IDENTIFIER.test(value)) invalid(path, 'must be letters, digits and "_" (at most 63, not starting with a digit)', value, caller);
@@ -120,6 +114,7 @@ export interface CheckedTableOptions {
   redact: string[];
   actions: { created: string; updated: string; deleted: string };
 }
+
 
 /**
  * Whether `table` is the log table or one that keeps its state (`<log>_capture`, `_schema`,

@@ -50,6 +50,18 @@ for (const { dialect, available, reason } of DIALECTS) {
         new RegExp(`^captureChanges: tables\\.${table}\\.actions: unknown option "create" \\(did you mean "created"\\?\\)`),
       );
       await expect(removeChangeCapture(d.db, [table], { tablename: 'x' } as never)).rejects.toThrow(/^removeChangeCapture: unknown option "tablename" \(did you mean "tableName"\?\)/);
+      // Nothing was installed by the refused calls.
+      expect(await removeChangeCapture(d.db, activity, [table])).toEqual([]);
+    });
+
+    it('reports as removed only the tables that had capture', async () => {
+      const table = uniqueName('cap_o');
+      await d.createRecipes(table);
+      await captureChanges(d.db, activity, { [table]: { target: 'recipe' } });
+      expect(await removeChangeCapture(d.db, activity, [table, 'never_audited_xyz'])).toEqual([table]);
+      expect(await removeChangeCapture(d.db, activity, [table])).toEqual([]);
+      await d.db.insertInto(table).values({ id: 1, title: 'Not captured' }).execute();
+      expect(await activity.count({ metadata: { table } })).toBe(0);
     });
   });
 }

@@ -141,7 +141,8 @@ const installedLog = new WeakMap<AnyKysely, LogTable>();
 /**
  * Removes change capture from `tables` (all the audited tables when left out): their triggers
  * and what records them as installed. The records already captured stay in the log.
- * Returns the tables it removed capture from.
+ * Returns the tables it removed capture from: those that had it (a table named here that was
+ * never audited, or audited in another schema, is left out).
  *
  * @example
  * await removeChangeCapture(db, ['recipes']);   // before a MySQL migration that drops a column
@@ -164,12 +165,14 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
     : (installedLog.get(db) ?? { name: options.tableName ?? 'activity_logs', schema: undefined });
   const target = await targetOf(db, log, options.dialect, 'removeChangeCapture');
   const removed: string[] = [];
+  const named: string[] = [];
   const plain = uninstrumented(() => db.withoutPlugins());
   await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
     await createMeta(connection, target);
     const { rows } = await target.k.sql<{ table_key: string }>`select table_key from ${target.k.sql.raw(target.meta)}`.execute(connection);
     const installed = rows.map((row) => String(row.table_key));
     const keys = tables ? tables.map((table) => `${schema ?? ''}.${table}`) : installed;
+    const recorded = new Set(installed);
     for (const key of keys) {
       const dot = key.indexOf('.');
       const keySchema = key.slice(0, dot) || undefined;
@@ -181,11 +184,13 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
         });
       }
       await target.k.sql`delete from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
-      removed.push(table);
+      // Only what was installed: a table never audited (a typo, another schema) is not reported as removed.
+      if (recorded.has(key)) removed.push(table);
+      named.push(table);
     }
   });
   if (target.dialect === 'sqlite') {
-    for (const table of removed) for (const statement of dropTemporaryTriggers(table)) await target.k.sql.raw(statement).execute(plain);
+    for (const table of named) for (const statement of dropTemporaryTriggers(table)) await target.k.sql.raw(statement).execute(plain);
   }
   return removed;
 }

@@ -4,7 +4,7 @@
  * require every subpath. A broken exports map fails here, before a user hits it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -345,6 +345,60 @@ describe('package', () => {
     expect(output).toMatch(/Tests:\s+1 failed, 1 passed, 2 total/);
     expect(output).toContain('✕ a failing assertion fails the test');
     expect(output).toContain('expected the logger to have logged a record matching {"action": "never.logged"}; it logged no records.');
+  }, 240_000);
+
+  it('types the matchers for a jest + TypeScript app as the README declares them: @jest/globals and @types/jest', () => {
+    const app = installedApp('jest-app');
+    run('npm', ['install', 'jest@30', '@jest/globals@30', '@types/jest@30', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app, 150_000);
+    // The README's two declarations, each with the test a newcomer writes from its example.
+    const body = `expect.extend(activityMatchers);
+       test('records the update', async () => {
+         const activity = createTestLogger();
+         activity.log({ action: 'recipe.update', actor: { type: 'user', id: 42 }, target: { type: 'recipe', id: 'r1', name: 'Soup' } });
+         await activity.flush();
+         expect(activity).toHaveLogged({ action: 'recipe.update', actor: { id: '42' }, status: 'success' });
+         expect(activity).not.toHaveLogged({ action: 'recipe.delete' });
+         expect(activity).toHaveLoggedTimes(1, { action: /^recipe\\./ });
+         expect(activity).toHaveLogged({ target: { name: expect.stringContaining('ou'), id: expect.any(String) }, actor: expect.objectContaining({ id: '42' }) });
+         expect(activity).toHaveLogged(expect.objectContaining({ action: 'recipe.update' }));
+         // @ts-expect-error a misspelt field
+         expect(activity).toHaveLogged({ actoin: 'recipe.update' });
+         // @ts-expect-error the count is a number
+         expect(activity).toHaveLoggedTimes('1', { action: 'recipe.update' });
+       });`;
+    mkdirSync(join(app, 'globals'), { recursive: true });
+    writeFileSync(
+      join(app, 'globals', 'matchers.d.ts'),
+      `import type { ActivityMatchers } from 'activity-log/testing';
+       declare module 'expect' {
+         interface Matchers<R extends void | Promise<void>, T = unknown> extends ActivityMatchers<R> {}
+       }`,
+    );
+    writeFileSync(join(app, 'globals', 'activity.test.ts'), `import { expect, test } from '@jest/globals';\nimport { activityMatchers, createTestLogger } from 'activity-log/testing';\n${body}`);
+    mkdirSync(join(app, 'types-jest'), { recursive: true });
+    writeFileSync(
+      join(app, 'types-jest', 'matchers.d.ts'),
+      `import type { ActivityMatchers } from 'activity-log/testing';
+       declare global {
+         namespace jest {
+           interface Matchers<R, T = {}> extends ActivityMatchers<R> {}
+         }
+       }`,
+    );
+    writeFileSync(join(app, 'types-jest', 'activity.test.ts'), `import { activityMatchers, createTestLogger } from 'activity-log/testing';\n${body}`);
+    const tsconfig = (dir: string, types: string[]) => {
+      const file = join(app, `tsconfig.${dir}.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({
+          compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types },
+          files: [`${dir}/matchers.d.ts`, `${dir}/activity.test.ts`],
+        }),
+      );
+      return file;
+    };
+    expect(typeCheckFailures(['-p', tsconfig('globals', ['node'])], app)).toBe('');
+    expect(typeCheckFailures(['-p', tsconfig('types-jest', ['node', 'jest'])], app)).toBe('');
   }, 240_000);
 
   it.each(['mts', 'cts'])('lets an app register its logger type through the built declarations (.%s)', (extension) => {

@@ -9,6 +9,6 @@
 export { createTestLogger } from './test-logger.js';
 export type { TestLogger, TestLoggerOptions } from './test-logger.js';
 export { activityMatchers } from './matchers.js';
-export type { ActivityMatcherContext, ActivityMatcherResult, ActivityMatchers, ActivityPattern, ExpectedActivity } from './matchers.js';
+export type { ActivityMatcherContext, ActivityMatcherResult, ActivityMatchers, ActivityPattern, AsymmetricMatcherLike, ExpectedActivity } from './matchers.js';
 export { describeActivityStore, parseJsonColumns, recordToRow } from './store-conformance.js';
 export type { ConformanceContext, RawReader, RawRow, StoreConformanceOptions } from './store-conformance.js';

@@ -8,16 +8,26 @@ import type { ActivityRecord } from '../../src/schema.js';
  * what the runner offers (`equals`, `utils.diff`) comes in through `this`.
  */
 
+/**
+ * An asymmetric matcher of either runner (`expect.any(String)`, `expect.stringContaining('ou')`).
+ * vitest and `@types/jest` type them `any`; `@jest/globals` types them as objects of this shape.
+ */
+export interface AsymmetricMatcherLike {
+  asymmetricMatch(other: unknown): boolean;
+}
+
 /** What a value of `T` may be matched with: itself, in part, a RegExp for a string, or an asymmetric matcher. */
-export type ActivityPattern<T> = T extends string
-  ? string | RegExp
-  : T extends Date
-    ? Date
-    : T extends readonly (infer U)[]
-      ? ActivityPattern<U>[]
-      : T extends object
-        ? { [K in keyof T]?: ActivityPattern<T[K]> }
-        : T;
+export type ActivityPattern<T> =
+  | AsymmetricMatcherLike
+  | (T extends string
+      ? string | RegExp
+      : T extends Date
+        ? Date
+        : T extends readonly (infer U)[]
+          ? ActivityPattern<U>[]
+          : T extends object
+            ? { [K in keyof T]?: ActivityPattern<T[K]> }
+            : T);
 
 /** A partial record to match: every key given must match the record's value, recursively. */
 export type ExpectedActivity = ActivityPattern<ActivityRecord>;

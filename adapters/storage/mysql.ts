@@ -31,6 +31,12 @@ export type MysqlStoreOptions = MysqlStoreCommonOptions &
       }
   );
 
+/** The socket under a pooled mysql2 connection (`stream`, not in mysql2's types). */
+function socketOf(connection: unknown): { ref(): unknown; unref(): unknown } | undefined {
+  const stream = (connection as { stream?: { ref?: unknown; unref?: unknown } }).stream;
+  return stream && typeof stream.ref === 'function' && typeof stream.unref === 'function' ? (stream as { ref(): unknown; unref(): unknown }) : undefined;
+}
+
 /**
  * The options of {@link MysqlStoreOptions} (both forms), for the check that refuses others.
  * `poolOptions` is not checked here: it goes to mysql2's `createPool` as it is.
@@ -58,7 +64,13 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
     userPool: options.pool,
     async openPool() {
       const mysql = defaultExport<typeof import('mysql2')>(await loadPeer('mysql2', 'mysql'));
-      return mysql.createPool({ connectionLimit: 10, timezone: 'Z', charset: 'utf8mb4', ...options.poolOptions, uri: options.uri });
+      const pool = mysql.createPool({ connectionLimit: 10, timezone: 'Z', charset: 'utf8mb4', ...options.poolOptions, uri: options.uri });
+      // An idle connection does not hold the process open (mysql2 has no allowExitOnIdle): its
+      // socket is unref'd while it waits in the pool and ref'd again while it is in use, so a
+      // script that awaits flush() ends by itself, and a query in flight keeps it alive.
+      pool.on('release', (connection) => socketOf(connection)?.unref());
+      pool.on('acquire', (connection) => socketOf(connection)?.ref());
+      return pool;
     },
     kyselyDialect: (kysely, pool) => new kysely.MysqlDialect({ pool }),
   });

@@ -29,7 +29,7 @@ export type PostgresStoreOptions = PostgresStoreCommonOptions &
         connectionString: string;
         /**
          * More settings of the store's own pool (`max`, `ssl`, `application_name`...).
-         * @default { max: 10 }
+         * @default { max: 10, allowExitOnIdle: true }
          */
         poolConfig?: Omit<PoolConfig, 'connectionString'>;
         pool?: undefined;
@@ -66,7 +66,9 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
     userPool: options.pool,
     async openPool() {
       const pg = defaultExport<typeof import('pg')>(await loadPeer('pg', 'postgres'));
-      const pool = new pg.Pool({ max: 10, ...options.poolConfig, connectionString: options.connectionString });
+      // allowExitOnIdle: an idle connection does not hold the process open, so a script that
+      // awaits flush() ends at once rather than after idleTimeoutMillis; a query in flight does.
+      const pool = new pg.Pool({ max: 10, allowExitOnIdle: true, ...options.poolConfig, connectionString: options.connectionString });
       // A connection that dies (a restart, pg_terminate_backend) must not crash the process:
       // the query on it rejects (the logger retries), the pool drops it and opens a fresh one.
       pool.on('error', () => undefined);

@@ -13,8 +13,8 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export interface RetentionRule {
   /** The records of this action, or of every action under a prefix (`activity.*`). */
   action?: string;
-  /** The records of this tenant. */
-  tenantId?: string;
+  /** The records of this tenant (a number is its string form, as in an event). */
+  tenantId?: string | number;
   /** Days to keep them, counted from `occurredAt`. */
   days: number;
 }

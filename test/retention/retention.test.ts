@@ -155,7 +155,7 @@ describe('retention options', () => {
       { id: uuidv7(NOW - 40 * DAY), occurredAt: new Date(NOW - 40 * DAY), action: 'recipe.view', status: 'success', tenantId: '42' },
       { id: uuidv7(NOW - 40 * DAY + 1), occurredAt: new Date(NOW - 40 * DAY + 1), action: 'recipe.view', status: 'success', tenantId: '7' },
     ]);
-    const logger = track(createActivityLogger({ store, retention: { days: 30, rules: [{ tenantId: 42 as unknown as string, days: 365 }] } }));
+    const logger = track(createActivityLogger({ store, retention: { days: 30, rules: [{ tenantId: 42, days: 365 }] } }));
     expect(await logger.runRetention()).toBe(1);
     expect(store.all().map((record) => record.tenantId)).toEqual(['42']);
   });

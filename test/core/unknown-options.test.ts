@@ -289,6 +289,7 @@ describe('the rest', () => {
     expect(activity.records()).toHaveLength(1);
   });
 
+  // Spelt right, it registers a suite: every store's conformance test under test/stores does.
   it('describeActivityStore', () => {
     expect(thrown(() => describeActivityStore({ name: 'x', setup: async () => ({ store: memoryStore(), cleanup: async () => {} }), skp: 'no' } as never))).toEqual(
       refusal('describeActivityStore', 'skp', 'skip'),
@@ -299,12 +300,4 @@ describe('the rest', () => {
       ),
     ).toEqual(refusal('describeActivityStore: capabilities', 'transaction', 'transactions'));
   });
-});
-
-// Spelt right, the suite registers (skipped: only its options are the subject here).
-describeActivityStore({
-  name: 'unknown options: a correct call registers the suite',
-  skip: 'registered only to show that correct options are taken',
-  setup: async () => ({ store: memoryStore(), cleanup: async () => {} }),
-  capabilities: { transactions: false },
 });

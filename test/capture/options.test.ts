@@ -37,6 +37,20 @@ for (const { dialect, available, reason } of DIALECTS) {
       expect(activity.stats()).toMatchObject({ written: 2, failed: 0 });
     });
 
+    it("refuses to capture the log's checkpoints table, as its other tables", async () => {
+      // <log>_checkpoints is the log's own table (integrity checkpoints, created by every
+      // migration); with its key given as the id it was accepted and got triggers.
+      const table = `${d.logTable}_checkpoints`;
+      try {
+        await expect(captureChanges(d.db, activity, { [table]: { target: 'log', id: 'seq' } })).rejects.toMatchObject({
+          code: 'INVALID_OPTIONS',
+          message: expect.stringMatching(new RegExp(`^captureChanges: tables\\.${table}: is a table of the log "${d.logTable}"`)),
+        });
+      } finally {
+        await removeChangeCapture(d.db, activity, [table]);
+      }
+    });
+
     it('refuses a misspelt option naming the nearest one, before installing anything', async () => {
       const table = uniqueName('cap_o');
       await d.createRecipes(table);

@@ -118,7 +118,7 @@ export interface CheckedTableOptions {
 
 /**
  * Whether `table` is the log table or one that keeps its state (`<log>_capture`, `_schema`,
- * `_leases`, a PostgreSQL partition `_pYYYYMM` or `_default`): triggers on it would write the
+ * `_leases`, `_checkpoints`, a PostgreSQL partition `_pYYYYMM` or `_default`): triggers on it would write the
  * log from the log's own writes, which recurses until the database gives up, and every
  * `log()` would then fail.
  */
@@ -126,7 +126,7 @@ export function isLogsOwnTable(table: string, log: LogTable): boolean {
   if (table === log.name) return true;
   if (!table.startsWith(`${log.name}_`)) return false;
   const suffix = table.slice(log.name.length + 1);
-  return ['capture', 'schema', 'leases', 'default'].includes(suffix) || /^p\d{6}$/.test(suffix);
+  return ['capture', 'schema', 'leases', 'checkpoints', 'default'].includes(suffix) || /^p\d{6}$/.test(suffix);
 }
 
 /** Validates the tables object of `captureChanges` (or the list of `removeChangeCapture`). */

@@ -9,9 +9,10 @@ export interface ShutdownOptions {
    */
   signals?: readonly NodeJS.Signals[];
   /**
-   * Flush when the event loop empties (`beforeExit`), so a script that simply ends still
-   * writes what it logged.
-   * @default true
+   * Every logger now writes what it holds when the event loop empties (`beforeExit`), with or
+   * without these handlers, so that a script that simply ends never loses its last events:
+   * this option changes nothing and is kept so that code passing it still runs.
+   * @deprecated the logger flushes before exit by itself.
    */
   flushBeforeExit?: boolean;
   /**
@@ -64,21 +65,14 @@ export function installShutdownHandlers(logger: ActivityLogger<any>, options: Sh
       });
   };
 
-  const onBeforeExit = () => {
-    // Each flush schedules work, so beforeExit fires again afterwards; stop when nothing waits.
-    if (logger.stats().queued > 0) void logger.flush();
-  };
-
   const handlers = signals.map((signal) => {
     const handler = () => onSignal(signal);
     proc.on(signal, handler);
     return { signal, handler };
   });
-  if (options.flushBeforeExit !== false) proc.on('beforeExit', onBeforeExit);
 
   function uninstall() {
     for (const { signal, handler } of handlers) proc!.removeListener(signal, handler);
-    proc!.removeListener('beforeExit', onBeforeExit);
   }
   return uninstall;
 }

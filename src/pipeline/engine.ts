@@ -10,6 +10,7 @@ import type { ActivityStore } from '../store.js';
 import { Batcher, type Batch } from './batcher.js';
 import { BurstReport } from './burst.js';
 import { DeferredEvents } from './deferred.js';
+import { flushBeforeExit } from './exit-flush.js';
 import { pendingEvent, type PendingEvent } from './pending.js';
 import { Sleeper } from './retry.js';
 import { SpoolRelay } from './spool-relay.js';
@@ -51,9 +52,12 @@ export class ActivityEngine {
   /** Set once close() stops waiting: no retry, replay or new batch from then on. */
   private stopping = false;
   private closing: Promise<void> | undefined;
+  /** Takes this logger off the list written at `beforeExit` (exit-flush.ts): close() drains it. */
+  private readonly forgetAtExit: () => void;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
+    this.forgetAtExit = flushBeforeExit(this);
     this.store = options.store;
     const report = (error: ActivityLogError) => this.report(error);
     this.chain = options.integrity ? new ChainTracker(options.integrity, options.store, report) : undefined;
@@ -187,6 +191,7 @@ export class ActivityEngine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      this.forgetAtExit();
       // A retention pass stops at the end of its slice, before the store closes under it.
       const retentionStopped = this.retention?.stop();
       // Events waiting for an actor() that is still running: given closeTimeoutMs, then queued

@@ -104,7 +104,7 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
       definitions.push(definition);
       const statements = target.capture.install(definition, log);
       const print = fingerprint(definition, log, statements.join(';\n'));
-      const key = `${schema ?? ''}.${table.table}`;
+      const key = installKey(schema, tablesSchema, table.table);
       const { rows } = await target.k.sql<{ fingerprint: string }>`select fingerprint from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
       if (rows[0]?.fingerprint === print) {
         result.unchanged.push(table.table);
@@ -171,7 +171,8 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
     await createMeta(connection, target);
     const { rows } = await target.k.sql<{ table_key: string }>`select table_key from ${target.k.sql.raw(target.meta)}`.execute(connection);
     const installed = rows.map((row) => String(row.table_key));
-    const keys = tables ? tables.map((table) => `${schema ?? ''}.${table}`) : installed;
+    const current = schema === undefined ? undefined : await currentSchema(connection, target);
+    const keys = tables ? tables.map((table) => installKey(schema, current, table)) : installed;
     const recorded = new Set(installed);
     for (const key of keys) {
       const dot = key.indexOf('.');
@@ -209,6 +210,16 @@ function checkOptions(options: CaptureChangesOptions, caller: CaptureCaller = 'c
     throw new ActivityLogError('INVALID_OPTIONS', `${caller}: dialect: must be one of ${Object.keys(SQL_DIALECTS).join(', ')}, got ${JSON.stringify(options.dialect)}`);
   }
   return options.schema === undefined ? undefined : checkIdentifier('schema', options.schema, caller);
+}
+
+/**
+ * The key an audited table's install is recorded under: `<schema>.<table>`, with the schema
+ * left out when it is not given or is the current one, so that a table named with its schema
+ * spelt out and without it is one table, not two (a removal by one spelling would otherwise
+ * leave the other's record, and the next install would find the triggers "unchanged").
+ */
+function installKey(schema: string | undefined, current: string | undefined, table: string): string {
+  return `${schema === undefined || schema === current ? '' : schema}.${table}`;
 }
 
 /** The schema (PostgreSQL) or database (MySQL) an unqualified audited table is looked up in; SQLite has none. */

@@ -2,8 +2,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
 import { logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, MIDDLEWARE_OPTIONS, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
-import { refuseUnknownOptions } from '../../src/option-keys.js';
+import { requestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { tryCurrentActivity } from '../../src/context.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { badRequestTarget, endOnClientClose, pathOf, sendWebResponse, toWebRequest } from './shared.js';
@@ -75,8 +74,7 @@ export function activityErrorHandler(): ErrorRequestHandler {
  * app.use(activityMiddleware(activity, { actor: (req) => req.user && { type: 'user', id: req.user.id } }));
  */
 export function activityMiddleware(logger: ActivityLogger<any>, options: ExpressActivityOptions = {}): RequestHandler {
-  refuseUnknownOptions('activityMiddleware', options, MIDDLEWARE_OPTIONS);
-  const open = createRequestScopeFactory(logger, options);
+  const open = requestScopeFactory('activityMiddleware', logger, options);
   const { actor, tenant } = options;
   const placedRecorders = new WeakSet<object>();
 

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
 import { LOGS_OPTIONS, logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { createRequestScopeFactory, MIDDLEWARE_OPTIONS, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
-import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
+import { MIDDLEWARE_OPTIONS, requestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { optionNames } from '../../src/option-keys.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { badRequestTarget, endOnClientClose, pathOf, toWebRequest } from './shared.js';
 
@@ -69,11 +69,10 @@ type ScopedRequest = FastifyRequest & { [SCOPE]: ActivityRequestScope | null };
  */
 export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Object.assign(
   function activityPlugin(fastify: FastifyInstance, options: FastifyActivityOptions, done: (error?: Error) => void): void {
-    const { logger, actor, tenant, requestIdHeader, capture, asyncContext } = options;
-    let open: ReturnType<typeof createRequestScopeFactory>;
+    const { logger, actor, tenant } = options;
+    let open: ReturnType<typeof requestScopeFactory>;
     try {
-      refuseUnknownOptions('activityPlugin', options, PLUGIN_OPTIONS);
-      open = createRequestScopeFactory(logger, { requestIdHeader, capture, asyncContext });
+      open = requestScopeFactory('activityPlugin', logger, options, PLUGIN_OPTIONS);
     } catch (error) {
       // A bad option fails fastify's start-up (register/ready rejects), not the process.
       done(error as Error);
@@ -143,12 +142,10 @@ function start(request: FastifyRequest, reply: FastifyReply, next: () => void, s
  */
 export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOptions> = Object.assign(
   function activityLogsPlugin(fastify: FastifyInstance, options: FastifyActivityLogsOptions, done: (error?: Error) => void): void {
-    // The handler's own options, by name: fastify's (prefix, logger) stay out.
-    const { logger, authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = options;
     let handler: ReturnType<typeof logsHandler<FastifyRequest>>;
     try {
-      refuseUnknownOptions('activityLogsPlugin', options, LOGS_PLUGIN_OPTIONS);
-      handler = logsHandler<FastifyRequest>('activityLogsPlugin', logger, { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized });
+      // The handler reads its own options by name; fastify's (prefix, logLevel) pass.
+      handler = logsHandler<FastifyRequest>('activityLogsPlugin', options.logger, options, LOGS_PLUGIN_OPTIONS);
     } catch (error) {
       // Refused at start-up: register/ready rejects with the INVALID_OPTIONS error.
       done(error as Error);

@@ -4,9 +4,9 @@ import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
 import { logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handler.js';
-import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
+import { optionNames } from '../../src/option-keys.js';
 import { clientIpFromHeaders, HeaderRecordRequest, type RequestLike } from '../../src/http/request-context.js';
-import { createRequestScopeFactory, MIDDLEWARE_OPTIONS, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { MIDDLEWARE_OPTIONS, requestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 
 /**
  * activity-log for hono 4: `activityMiddleware` binds a request-scoped logger as
@@ -66,9 +66,8 @@ export function activityMiddleware(
   logger: ActivityLogger<any>,
   options: HonoActivityOptions = {},
 ): MiddlewareHandler {
-  refuseUnknownOptions('activityMiddleware', options, HONO_MIDDLEWARE_OPTIONS);
-  const { trustProxy = false, clientIp = nodeServerIp, actor, tenant, ...rest } = options ?? {};
-  const open = createRequestScopeFactory(logger, rest);
+  const open = requestScopeFactory('activityMiddleware', logger, options, HONO_MIDDLEWARE_OPTIONS);
+  const { trustProxy = false, clientIp = nodeServerIp, actor, tenant } = options ?? {};
   return function activityMiddleware(c, next) {
     // Used on an app and again on a sub-app (app.route): the request is in scope already.
     if (c.get('activity') !== undefined) return next();

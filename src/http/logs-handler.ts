@@ -119,9 +119,17 @@ export function createActivityLogsHandler<Source = Request>(
   return logsHandler('createActivityLogsHandler', logger, options);
 }
 
-/** {@link createActivityLogsHandler}, its options refused under `where`: the shim's own name. @internal */
-export function logsHandler<Source>(where: string, logger: ActivityLogger<any>, options: ActivityLogsOptions<Source>): ActivityLogsHandler<Source> {
-  const { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = checkOptions(where, logger, options);
+/**
+ * {@link createActivityLogsHandler}, its options refused under `where` (the shim's own name)
+ * against `known` (the shim's options: these and its own). @internal
+ */
+export function logsHandler<Source>(
+  where: string,
+  logger: ActivityLogger<any>,
+  options: ActivityLogsOptions<Source>,
+  known: readonly string[] = LOGS_OPTIONS,
+): ActivityLogsHandler<Source> {
+  const { authorize, tenant, basePath, exportPageSize, viewer, onUnauthorized } = checkOptions(where, known, logger, options);
 
   return async (request, source, pathOrInfo) => {
     const url = new URL(request.url);
@@ -197,12 +205,12 @@ export function logsHandler<Source>(where: string, logger: ActivityLogger<any>, 
 }
 
 /** Validates the options at the boundary; throws `INVALID_OPTIONS` naming the one at fault. */
-function checkOptions<Source>(where: string, logger: ActivityLogger<any>, options: ActivityLogsOptions<Source>) {
+function checkOptions<Source>(where: string, known: readonly string[], logger: ActivityLogger<any>, options: ActivityLogsOptions<Source>) {
   const fail = (message: string) => new ActivityLogError('INVALID_OPTIONS', `activity logs API: ${message}`);
   if (!logger || typeof logger.query !== 'function' || typeof logger.log !== 'function') {
     throw fail('the first argument must be an activity logger from createActivityLogger()');
   }
-  refuseUnknownOptions(where, options, LOGS_OPTIONS);
+  refuseUnknownOptions(where, options, known);
   if (!options || typeof options.authorize !== 'function') {
     throw fail('options.authorize(req) is required, so the log is never served to everyone (return true for the callers allowed to read it)');
   }

@@ -147,16 +147,25 @@ interface ScopeSettings {
  * framework shim calls. All the logic of the middleware lives here; shims only convert.
  * Nothing here awaits: not storage, and not the app's `actor`/`tenant` (see LazyIdentity).
  */
-export function createRequestScopeFactory<Req>(
+export function createRequestScopeFactory<Req>(logger: ActivityLogger<any>, options: ActivityMiddlewareOptions<Req> = {}): RequestScopeFactory {
+  return requestScopeFactory('createRequestScopeFactory', logger, options);
+}
+
+/**
+ * {@link createRequestScopeFactory}, its options refused under `where` (the shim's own name)
+ * against `known` (the shim's options: these and its own). @internal
+ */
+export function requestScopeFactory<Req>(
+  where: string,
   logger: ActivityLogger<any>,
   options: ActivityMiddlewareOptions<Req> = {},
+  known: readonly string[] = MIDDLEWARE_OPTIONS,
 ): RequestScopeFactory {
   if (!logger || typeof logger.log !== 'function' || typeof logger.with !== 'function') {
     throw new ActivityLogError('INVALID_OPTIONS', 'activity middleware: the first argument must be an activity logger from createActivityLogger()');
   }
-  // The shims check their own options first, under their own name; `actor` and `tenant` are
-  // theirs to call (see RequestScopeInput), and taken here only as what a shim may pass on.
-  refuseUnknownOptions('createRequestScopeFactory', options, MIDDLEWARE_OPTIONS);
+  // `actor` and `tenant` are the shims' to call (see RequestScopeInput): known here, not read.
+  refuseUnknownOptions(where, options, known);
   const { requestIdHeader = 'x-request-id', capture, asyncContext = true } = options ?? {};
   if (typeof requestIdHeader !== 'string' || !HEADER_NAME.test(requestIdHeader)) {
     throw new ActivityLogError(

@@ -99,16 +99,10 @@ function buildRetentionSchema() {
 
 /** A misspelt key (`batchsize`, `tenant`) is refused naming the nearest known one, as the logger's other options are. */
 function refuseUnknownRetentionOptions(option: unknown): void {
-  if (!isPlainObject(option)) return;
+  // Anything but an object is passed over here, and refused by the schema in its own words.
   refuseUnknownOptions('retention', option, RETENTION_OPTIONS);
-  if (!Array.isArray(option.rules)) return;
-  option.rules.forEach((rule: unknown, i: number) => {
-    if (isPlainObject(rule)) refuseUnknownOptions(`retention.rules.${i}`, rule, RULE_OPTIONS);
-  });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  const rules = (option as { rules?: unknown } | null)?.rules;
+  if (Array.isArray(rules)) rules.forEach((rule, i) => refuseUnknownOptions(`retention.rules.${i}`, rule, RULE_OPTIONS));
 }
 
 /** Validates the `retention` option; throws `INVALID_OPTIONS` naming the field and the rule. */

@@ -266,29 +266,38 @@ describe('a retention pass on the memory store', () => {
   });
 
   it('never keeps a script alive: a process with retention on ends when its work is done', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'activity-log-retention-'));
-    try {
-      const script = join(dir, 'script.mts');
-      writeFileSync(
-        script,
-        `import { createActivityLogger } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};
+    const run = runScript(
+      () => `import { createActivityLogger } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};
          import { memoryStore } from ${JSON.stringify(join(process.cwd(), 'adapters/storage/memory.ts'))};
          const logger = createActivityLogger({ store: memoryStore(), retention: { days: 30, intervalMs: 3600000 } });
          logger.log({ action: 'script.ran' });
          await logger.flush();
          console.log('done', logger.stats().written);`,
-      );
-      const started = Date.now();
-      const result = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 20_000 });
-      expect(result.stderr).toBe('');
-      expect(result.stdout.trim()).toBe('done 1');
-      expect(result.status).toBe(0);
-      expect(Date.now() - started).toBeLessThan(15_000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      20_000,
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('done 1');
+    expect(run.status).toBe(0);
+    expect(run.ms).toBeLessThan(15_000);
   });
 });
+
+/**
+ * Runs a script (the text `source(dir)` gives, in a fresh temporary directory `dir`) with the
+ * TypeScript loader, and answers what it printed, how it ended and how long it took.
+ */
+function runScript(source: (dir: string) => string, timeout: number): { stdout: string; stderr: string; status: number | null; ms: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'activity-log-retention-'));
+  try {
+    const script = join(dir, 'script.mts');
+    writeFileSync(script, source(dir));
+    const started = Date.now();
+    const result = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout });
+    return { stdout: result.stdout.trim(), stderr: result.stderr, status: result.status, ms: Date.now() - started };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe.each(['sqlite', 'postgres', 'mysql'] as const)('retention on %s', (kind) => {
   const skip = skipReason(kind);
@@ -317,32 +326,24 @@ describe.each(['sqlite', 'postgres', 'mysql'] as const)('retention on %s', (kind
   it.skipIf(Boolean(skip))('never keeps a script alive on the store\'s own connections: it ends once its work is done, without close()', async () => {
     const tableName = `al_ret_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
     target = await tamperTarget(kind, tableName);
-    const dir = mkdtempSync(join(tmpdir(), 'activity-log-retention-'));
-    try {
-      const stores = {
-        sqlite: `(await import(${JSON.stringify(join(process.cwd(), 'adapters/storage/sqlite.ts'))})).sqliteStore({ filename: ${JSON.stringify(join(dir, 'log.db'))}, tableName: ${JSON.stringify(tableName)} })`,
-        postgres: `(await import(${JSON.stringify(join(process.cwd(), 'adapters/storage/postgres.ts'))})).postgresStore({ connectionString: process.env.ACTIVITY_LOG_POSTGRES_URL, tableName: ${JSON.stringify(tableName)} })`,
-        mysql: `(await import(${JSON.stringify(join(process.cwd(), 'adapters/storage/mysql.ts'))})).mysqlStore({ uri: process.env.ACTIVITY_LOG_MYSQL_URL, tableName: ${JSON.stringify(tableName)} })`,
-      };
-      const script = join(dir, 'script.mts');
-      writeFileSync(
-        script,
-        `import { createActivityLogger } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};
-         const logger = createActivityLogger({ store: ${stores[kind]}, retention: { days: 30, intervalMs: 3600000 } });
+    const stores = {
+      sqlite: (dir: string) => `(await import(${JSON.stringify(join(process.cwd(), 'adapters/storage/sqlite.ts'))})).sqliteStore({ filename: ${JSON.stringify(join(dir, 'log.db'))}, tableName: ${JSON.stringify(tableName)} })`,
+      postgres: () => `(await import(${JSON.stringify(join(process.cwd(), 'adapters/storage/postgres.ts'))})).postgresStore({ connectionString: process.env.ACTIVITY_LOG_POSTGRES_URL, tableName: ${JSON.stringify(tableName)} })`,
+      mysql: () => `(await import(${JSON.stringify(join(process.cwd(), 'adapters/storage/mysql.ts'))})).mysqlStore({ uri: process.env.ACTIVITY_LOG_MYSQL_URL, tableName: ${JSON.stringify(tableName)} })`,
+    };
+    const run = runScript(
+      (dir) => `import { createActivityLogger } from ${JSON.stringify(join(process.cwd(), 'src/index.ts'))};
+         const logger = createActivityLogger({ store: ${stores[kind](dir)}, retention: { days: 30, intervalMs: 3600000 } });
          logger.log({ action: 'script.ran', occurredAt: Date.now() - 40 * 86400000 });
          await logger.flush();
          console.log('done', logger.stats().written, await logger.runRetention());`,
-      );
-      const started = Date.now();
-      const result = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000 });
-      expect(result.stderr).toBe('');
-      expect(result.stdout.trim()).toBe('done 1 1');
-      expect(result.status).toBe(0);
-      // pg's pool held an idle process open for its idleTimeoutMillis (10 s), mysql2's for ever.
-      expect(Date.now() - started).toBeLessThan(8_000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      30_000,
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('done 1 1');
+    expect(run.status).toBe(0);
+    // pg's pool held an idle process open for its idleTimeoutMillis (10 s), mysql2's for ever.
+    expect(run.ms).toBeLessThan(8_000);
   });
 
   it.skipIf(Boolean(skip))('lets one instance at a time purge: a second logger on the same table waits for the lease', async () => {

@@ -37,6 +37,7 @@ import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { COLUMN_KINDS, COLUMNS } from '../../adapters/storage/sql/columns.js';
+import { postgresDialect } from '../../adapters/storage/sql/postgres.js';
 import { encodeCursor } from '../../src/cursor.js';
 import { uuidv7 } from '../../src/ids.js';
 import { createActivityLogger } from '../../src/logger.js';
@@ -282,9 +283,7 @@ async function postgresWrites(url: string): Promise<void> {
   try {
     // The store's own statement: each batch bound as one array per column, cast to the
     // columns' types, and unnested (a 1,000-row values list costs PostgreSQL twice the time).
-    const arrayType = { text: 'text', time: 'timestamptz', json: 'jsonb', bigint: 'bigint' } as const;
-    const types = COLUMNS.map((column) => arrayType[COLUMN_KINDS[column]]);
-    const text = `insert into "${table}" (${COLUMNS.join(', ')}) select * from unnest(${types.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}) on conflict (id) do nothing`;
+    const text = postgresDialect.insertColumnsIgnoringDuplicates!(`"${table}"`, COLUMNS, COLUMNS.map((column) => COLUMN_KINDS[column]), ['id']);
     await compareWrites({
       label: 'pg (1000-row unnest insert)',
       n,

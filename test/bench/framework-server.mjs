@@ -158,7 +158,7 @@ if (framework === 'express') {
 // profiler itself inflates the ELU of that run.
 async function startProfiler() {
   const { Session } = await import('node:inspector');
-  const { writeFileSync } = await import('node:fs');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
   const session = new Session();
   session.connect();
   const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
@@ -166,7 +166,12 @@ async function startProfiler() {
   await post('Profiler.setSamplingInterval', { interval: 100 });
   return {
     start: () => post('Profiler.start'),
-    stop: async (file) => writeFileSync(file, JSON.stringify((await post('Profiler.stop')).profile)),
+    stop: async (file) => {
+      const { profile } = await post('Profiler.stop');
+      // The directory named by BENCH_CPU_PROF need not exist yet.
+      mkdirSync(process.env.BENCH_CPU_PROF, { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+    },
   };
 }
 const profiler = process.env.BENCH_CPU_PROF ? await startProfiler() : undefined;

@@ -75,8 +75,9 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
     event = normalizeValid(candidate);
   } else {
     // The slow path, for its messages: zod names each bad field and the rule it breaks.
-    const parsed = schemas().activityEventSchema.safeParse(candidate);
-    if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues)) };
+    const { activityEventSchema } = schemas();
+    const parsed = activityEventSchema.safeParse(candidate);
+    if (!parsed.success) return { error: invalid(pending, formatIssues(parsed.error.issues, undefined, activityEventSchema)) };
     event = parsed.data;
   }
 
@@ -87,7 +88,7 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
   const actionSchema = config.catalog && Object.hasOwn(config.catalog, event.action) ? config.catalog[event.action] : undefined;
   if (actionSchema) {
     const checked = actionSchema.safeParse(metadata ?? {});
-    if (!checked.success) return { error: invalid(pending, formatIssues(checked.error.issues, 'metadata')) };
+    if (!checked.success) return { error: invalid(pending, formatIssues(checked.error.issues, 'metadata', actionSchema)) };
     metadata = isPlainObject(checked.data) ? checked.data : metadata;
   }
 

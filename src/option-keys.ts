@@ -37,8 +37,8 @@ export function refuseUnknownOptions(where: string, options: unknown, known: rea
   }
 }
 
-/** The known name closest to `key` (case aside, within a third of its length in edits), if any. */
-function nearest(key: string, known: readonly string[]): string | undefined {
+/** The known name closest to `key` (case aside, within a third of its length in edits), if any. @internal */
+export function nearest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
   for (const name of known) {

@@ -294,12 +294,15 @@ function buildSchemas(z: typeof Z) {
     .refine(excludeStatusHasAction, excludeStatusHasActionError);
 
   /** The record `history()` and `stateAt()` read: a target's type and id (a record's `name` is let through and dropped). */
-  const historyTargetSchema = z.object(
+  // A record's own target fits as it is (its name is not part of the filter); any other key is
+  // a mistake worth naming (`tpye`), not a filter silently left out.
+  const historyTargetSchema = z.strictObject(
     {
       type: text(LIMITS.type),
       id: idValue,
+      name: z.string().optional(),
     },
-    { error: (issue) => `must be an object { type, id }, got ${describe(issue.input)}` },
+    { error: (issue) => (issue.code === 'invalid_type' ? `must be an object { type, id }, got ${describe(issue.input)}` : undefined) },
   );
 
   /** A page of a target's history: its versions, newest first, paged like a query. */
@@ -311,7 +314,7 @@ function buildSchemas(z: typeof Z) {
         from: validDate.optional(),
         to: validDate.optional(),
       },
-      { error: (issue) => `must be an object { limit?, cursor?, from?, to? }, got ${describe(issue.input)}` },
+      { error: (issue) => (issue.code === 'invalid_type' ? `must be an object { limit?, cursor?, from?, to? }, got ${describe(issue.input)}` : undefined) },
     )
     .refine(fromNotAfterTo, fromNotAfterToError);
 
@@ -351,10 +354,12 @@ function buildSchemas(z: typeof Z) {
         tenantId: idValue.optional(),
         action: actionFilterSchema.optional(),
       },
-      { error: (issue) => `must be an object { tenantId?, action? }, got ${describe(issue.input)}` },
+      { error: (issue) => (issue.code === 'invalid_type' ? `must be an object { tenantId?, action? }, got ${describe(issue.input)}` : undefined) },
     )
     .refine((exception) => exception.tenantId !== undefined || exception.action !== undefined, {
       error: 'must name a tenantId, an action, or both (an empty exception would keep every record)',
+      // An entry already refused (a misspelt key) is not also called empty.
+      when: (payload) => payload.issues.length === 0,
     });
 
 

@@ -110,7 +110,7 @@ export function resolveRetention(option: RetentionOptions | undefined, store: Ac
   if (option === undefined) return undefined;
   refuseUnknownRetentionOptions(option);
   const result = (retentionSchema ??= buildRetentionSchema()).safeParse(option);
-  if (!result.success) throw new ActivityLogError('INVALID_OPTIONS', formatIssues(result.error.issues, 'retention'));
+  if (!result.success) throw new ActivityLogError('INVALID_OPTIONS', formatIssues(result.error.issues, 'retention', retentionSchema));
   const parsed = result.data;
   const resolvedRules = parsed.rules ?? [];
   // Rules need exceptions in the store's deletes; a store that ignored them would delete what a rule keeps.

@@ -122,6 +122,59 @@ describe('the logger’s queries', () => {
   });
 });
 
+describe('fields inside a validated value: named with the nearest field they allow', () => {
+  const activity = logger();
+
+  it.each([
+    ['history target', () => activity.history({ type: 'recipe', id: 1, tpye: 'x' } as never), 'invalid history query: target: unknown field "tpye" (did you mean "type"?)'],
+    ['stateAt target', () => activity.stateAt({ type: 'recipe', idd: 1, id: 1 } as never, new Date()), 'invalid stateAt: target: unknown field "idd" (did you mean "id"?)'],
+    [
+      'purge except entry',
+      () => activity.purge({ before: new Date(), except: [{ action: 'a.*' }, { acton: 'b.*' }] } as never),
+      'invalid purge options: except.1: unknown field "acton" (did you mean "action"?)',
+    ],
+    [
+      'two fields, one far from any',
+      () => activity.history({ type: 'recipe', id: 1, tpye: 'x', zzzzzz: 1 } as never),
+      'invalid history query: target: unknown fields "tpye" (did you mean "type"?), "zzzzzz"',
+    ],
+  ])('%s', async (_name, call, message) => {
+    const error = await (call() as Promise<unknown>).then(() => undefined, (thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'INVALID_QUERY', message });
+    // The admin API answers with these issues: the same words, field by field.
+    const { issues } = (error as { details: { issues: { path: string[]; message: string }[] } }).details;
+    expect(message).toContain(`${issues[0]!.path.join('.')}: ${issues[0]!.message}`);
+  });
+
+  it('a record\'s own target, name and all, still reads its history', async () => {
+    activity.log({ action: 'recipe.update', target: { type: 'recipe', id: 7, name: 'Soup' }, changes: { before: { title: 'a' }, after: { title: 'b' } } });
+    await activity.flush();
+    const [record] = (await activity.query({ targetId: '7' })).items;
+    expect((await activity.history(record!.target!)).items.map((item) => item.id)).toEqual([record!.id]);
+  });
+
+  it('an event\'s nested field, and a catalog schema\'s (zod 4 and zod 3)', async () => {
+    const { z } = await import('zod');
+    const z3 = (await import('zod/v3')).z;
+    const errors: Error[] = [];
+    const cataloged = createActivityLogger({
+      store: memoryStore(),
+      onError: (error) => errors.push(error),
+      catalog: { 'recipe.rate': z.strictObject({ stars: z.number(), comment: z.string().optional() }), 'recipe.share': z3.object({ channel: z3.string() }).strict() },
+    });
+    cataloged.log({ action: 'recipe.view', actor: { type: 'user', id: 'u1', nmae: 'Ada' } } as never);
+    cataloged.log({ action: 'recipe.rate', metadata: { stars: 5, coment: 'good' } } as never);
+    cataloged.log({ action: 'recipe.share', metadata: { chanel: 'mail' } } as never);
+    await cataloged.close();
+    expect(errors.map((error) => error.message)).toEqual([
+      'actor: unknown field "nmae" (did you mean "name"?)',
+      'metadata: unknown field "coment" (did you mean "comment"?)',
+      // zod 3's own words for the missing field, ours for the unknown one.
+      'metadata.channel: Required; metadata: unknown field "chanel" (did you mean "channel"?)',
+    ]);
+  });
+});
+
 describe('stores', () => {
   it('memoryStore', async () => {
     expect(thrown(() => memoryStore({ failinsert: () => false } as never))).toEqual(refusal('memoryStore', 'failinsert', 'failInsert'));

@@ -39,10 +39,16 @@ export function refuseUnknownOptions(where: string, options: unknown, known: rea
 
 /** The known name closest to `key` (case aside, within a third of its length in edits), if any. @internal */
 export function nearest(key: string, known: readonly string[]): string | undefined {
+  // A key this long is no misspelling of a field name; and the table below grows with it
+  // (keys can come from logged data: a catalog schema's unknown metadata key).
+  if (key.length > MAX_SUGGESTED_LENGTH) return undefined;
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  const lower = key.toLowerCase();
   for (const name of known) {
-    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    // The distance is at least the difference in length: no table needed to rule a name out.
+    if (Math.abs(name.length - key.length) >= bestDistance) continue;
+    const distance = editDistance(lower, name.toLowerCase());
     if (distance < bestDistance) {
       best = name;
       bestDistance = distance;
@@ -50,6 +56,9 @@ export function nearest(key: string, known: readonly string[]): string | undefin
   }
   return best;
 }
+
+/** Keys longer than this get no suggestion. */
+const MAX_SUGGESTED_LENGTH = 64;
 
 /** Edit distance: insertions, deletions, substitutions and swaps of neighbours, one each. */
 function editDistance(a: string, b: string): number {

@@ -293,14 +293,14 @@ function buildSchemas(z: typeof Z) {
   const activityFilterSchema = filterShape.refine(fromNotAfterTo, fromNotAfterToError)
     .refine(excludeStatusHasAction, excludeStatusHasActionError);
 
-  /** The record `history()` and `stateAt()` read: a target's type and id (a record's `name` is let through and dropped). */
+  /** The record `history()` and `stateAt()` read: a target's type and id (a record's `name` is accepted, whatever it holds, and not used). */
   // A record's own target fits as it is (its name is not part of the filter); any other key is
   // a mistake worth naming (`tpye`), not a filter silently left out.
   const historyTargetSchema = z.strictObject(
     {
       type: text(LIMITS.type),
       id: idValue,
-      name: z.string().optional(),
+      name: z.unknown().optional(),
     },
     { error: (issue) => (issue.code === 'invalid_type' ? `must be an object { type, id }, got ${describe(issue.input)}` : undefined) },
   );

@@ -186,8 +186,8 @@ export interface HistoryTarget {
   type: string;
   /** Stored as a string. */
   id: string | number;
-  /** Accepted so that a record's `target` can be passed as it is; not part of the filter. */
-  name?: string | undefined;
+  /** Accepted, whatever it holds, so that a record's `target` (or an app's own object) can be passed as it is; not part of the filter. */
+  name?: unknown;
 }
 
 /** A page of a target's history, as a caller asks for it. Newest first. */

@@ -175,6 +175,57 @@ describe('fields inside a validated value: named with the nearest field they all
   });
 });
 
+describe('the nearest-field suggestion is a courtesy: never at the cost of the message', () => {
+  /** The messages a catalog schema's refusal of `metadata` gives, through a real logger. */
+  async function refusals(schema: unknown, metadata: Record<string, unknown>): Promise<string[]> {
+    const errors: Error[] = [];
+    const cataloged = createActivityLogger({ store: memoryStore(), onError: (error) => errors.push(error), catalog: { 'order.place': schema as never } });
+    cataloged.log({ action: 'order.place', metadata } as never);
+    await cataloged.close();
+    return errors.map((error) => error.message);
+  }
+
+  it('found inside arrays, tuples, records and catchalls, zod 4 and zod 3 alike', async () => {
+    const { z } = await import('zod');
+    const z3 = (await import('zod/v3')).z;
+    const line = z.strictObject({ quantity: z.number().optional() });
+    const line3 = z3.object({ quantity: z3.number().optional() }).strict();
+    const bad = { quantty: 1 };
+    expect(await refusals(z.object({ items: z.array(line) }), { items: [bad] })).toEqual(['metadata.items.0: unknown field "quantty" (did you mean "quantity"?)']);
+    expect(await refusals(z3.object({ items: z3.array(line3) }), { items: [bad] })).toEqual(['metadata.items.0: unknown field "quantty" (did you mean "quantity"?)']);
+    expect(await refusals(z.object({ pair: z.tuple([z.string(), line]) }), { pair: ['a', bad] })).toEqual(['metadata.pair.1: unknown field "quantty" (did you mean "quantity"?)']);
+    expect(await refusals(z.object({ byId: z.record(z.string(), line) }), { byId: { 42: bad } })).toEqual(['metadata.byId.42: unknown field "quantty" (did you mean "quantity"?)']);
+    expect(await refusals(z3.object({}).catchall(line3), { extra: bad })).toEqual(['metadata.extra: unknown field "quantty" (did you mean "quantity"?)']);
+    expect(await refusals(z3.object({ items: z3.array(line3) }).brand('Order'), { items: [bad] })).toEqual(['metadata.items.0: unknown field "quantty" (did you mean "quantity"?)']);
+  });
+
+  it('a schema that throws when looked into, or reports keys of its own kind, still gets its message', async () => {
+    const { z } = await import('zod');
+    const real = z.strictObject({ quantity: z.number().optional() });
+    // Another library's schema: a safeParse, and an object whose every other property throws.
+    const opaque = new Proxy(
+      { safeParse: (data: unknown) => real.safeParse(data) },
+      { get: (target, key) => (key === 'safeParse' ? target.safeParse : (() => { throw new Error(`no ${String(key)}`); })()) },
+    );
+    expect(await refusals(opaque, { quantty: 1 })).toEqual(['metadata: unknown field "quantty"']);
+    const failing = (issue: object) => ({ safeParse: () => ({ success: false, error: { issues: [issue] } }), shape: { quantity: {} } });
+    expect(await refusals(failing({ code: 'unrecognized_keys', path: [], keys: [42], message: 'odd' }), {})).toEqual(['metadata: unknown field 42']);
+    expect(await refusals(failing({ code: 'unrecognized_keys', path: [], keys: 'quantty', message: 'not a list' }), {})).toEqual(['metadata: not a list']);
+  });
+
+  it('a key far longer than any field name gets no suggestion, and the message names it', async () => {
+    const { z } = await import('zod');
+    const long = 'x'.repeat(100_000);
+    const [message] = await refusals(z.strictObject({ quantity: z.number().optional() }), { [long]: 1 });
+    expect(message).toBe(`metadata: unknown field "${long}"`);
+  });
+
+  it('a history target\'s name is accepted whatever it holds: it is not part of the filter', async () => {
+    const activity = logger();
+    for (const name of [null, 42, 'Soup']) await expect(activity.history({ type: 'recipe', id: 1, name })).resolves.toEqual({ items: [] });
+  });
+});
+
 describe('stores', () => {
   it('memoryStore', async () => {
     expect(thrown(() => memoryStore({ failinsert: () => false } as never))).toEqual(refusal('memoryStore', 'failinsert', 'failInsert'));

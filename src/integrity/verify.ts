@@ -141,7 +141,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
 
   let chain: ChainState | undefined;
   const finish = (state: ChainState) => {
-    if (state.pendingBreak) brokenLink(state.pendingBreak.record, problem);
+    expireBreaks(state, Number.POSITIVE_INFINITY, problem);
     const newest = state.checkpoints?.newest ?? 0;
     if (to === undefined && state.last && newest > state.last.integrity!.seq) {
       problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} ends at ${state.last.integrity!.seq}, but a checkpoint shows it reached ${newest}: its newest records were deleted` });
@@ -157,21 +157,28 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       const sealed = record.integrity!;
       if (chain?.name !== sealed.chain) {
         if (chain) finish(chain);
-        chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, pendingBreak: undefined };
+        chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
         report.chains += 1;
         if (from === undefined && sealed.seq > 1) {
           problem({ kind: 'missing', chain: sealed.chain, seq: 1, detail: `the first ${sealed.seq - 1} records of chain ${sealed.chain} are missing` });
-        } else if (from === undefined && sealed.prev !== '') {
-          problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'the first record of its chain links to a record before it: records were deleted and the rest renumbered' });
+        } else if (from === undefined) {
+          // The first record must link to nothing: link() checks it (it may be half of a swap).
+          chain.atHead = true;
         }
       }
-      checkRecord(record, integrity, erasures, problem);
+      const current = chain;
+      expireBreaks(current, sealed.seq, problem);
+      // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
+      const say = (found: IntegrityProblem) => (current.held.length > 0 ? current.held.push({ problem: found, settled: true }) : problem(found));
+      checkRecord(record, integrity, erasures, say);
       const checkpointHash = chain.checkpoints?.get(sealed.seq);
-      if (checkpointHash !== undefined && checkpointHash !== sealed.hash) {
-        problem({ kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' });
-      }
+      const mismatch: IntegrityProblem | undefined =
+        checkpointHash !== undefined && checkpointHash !== sealed.hash
+          ? { kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' }
+          : undefined;
       if ((from !== undefined || to !== undefined) && chain.linkPrev) await bridgeOutsideWindow(store, chain, sealed.seq);
-      link(chain, record, problem);
+      link(chain, record, mismatch, say);
+      release(chain, problem);
       chain.last = record;
       report.checked += 1;
       oldestSealed = Math.min(oldestSealed, record.occurredAt.getTime());
@@ -238,9 +245,36 @@ interface ChainState {
   /** The record the next one must link to, and the place the next one must follow. */
   linkPrev: ActivityRecord | undefined;
   linkSeq: number;
-  /** A record whose link to the one before it is broken, held for one record: it may be half of a swap. */
-  pendingBreak: { record: ActivityRecord; before: ActivityRecord } | undefined;
+  /** The chain's first place is next, and must link to nothing (a verify from its start). */
+  atHead: boolean;
+  /**
+   * Records whose link to the one before them is broken, held while they may be half of a
+   * swap (their partner is then a later record that links where they should): at most
+   * MAX_HELD of them, none more than MAX_BRIDGE places back.
+   */
+  breaks: Break[];
+  /** Findings held behind a break, in chain order: released once the breaks before them are settled. */
+  held: Held[];
 }
+
+/** A broken link: `record` does not link to `expected`, the hash of the place before it. */
+interface Break {
+  record: ActivityRecord;
+  expected: string;
+  /** Its finding, until a swap explains it. */
+  entry: Held;
+  /** A checkpoint's disagreement with its place, dropped when the swap explains it. */
+  mismatch: Held | undefined;
+}
+
+/** A finding held in chain order: released once `settled` (without a `problem` when a swap explained it). */
+interface Held {
+  problem?: IntegrityProblem;
+  settled: boolean;
+}
+
+/** Broken links held at most, per chain. */
+const MAX_HELD = 64;
 
 /** The record's own proof: its key, its commitments and its hash. */
 function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasures: readonly ErasedSubject[], problem: (found: IntegrityProblem) => void): void {
@@ -289,7 +323,7 @@ const MAX_BRIDGE = 1000;
  */
 async function bridgeOutsideWindow(store: ActivityStore, chain: ChainState, seq: number): Promise<void> {
   const gap = seq - chain.linkSeq - 1;
-  if (gap <= 0 || gap > MAX_BRIDGE || chain.pendingBreak) return;
+  if (gap <= 0 || gap > MAX_BRIDGE || chain.breaks.length > 0) return;
   const between = await store.chainPage!({ chain: chain.name, after: { chain: chain.name, seq: chain.linkSeq }, limit: gap });
   const places = between.filter((record) => record.integrity?.chain === chain.name && record.integrity.seq < seq);
   if (places.length !== gap || places.some((record, i) => record.integrity!.seq !== chain.linkSeq + 1 + i)) return;
@@ -303,44 +337,100 @@ async function bridgeOutsideWindow(store: ActivityStore, chain: ChainState, seq:
   chain.linkSeq = before.integrity!.seq;
 }
 
-/** The record's link to the one before it in its chain. */
-function link(chain: ChainState, record: ActivityRecord, problem: (found: IntegrityProblem) => void): void {
+/**
+ * The record's link to the one before it in its chain. A record that links where it should
+ * not is held (see ChainState.breaks): when a later record links where the held one should,
+ * and the held one where the later one should, the two were swapped, neighbours or not, and
+ * are reported once as `reordered`; the links the swap broke around them are its doing, not
+ * findings of their own. A break no swap explains is reported as `missing`.
+ */
+function link(chain: ChainState, record: ActivityRecord, mismatch: IntegrityProblem | undefined, say: (found: IntegrityProblem) => void): void {
   const sealed = record.integrity!;
-  const pending = chain.pendingBreak;
-  if (pending) {
-    chain.pendingBreak = undefined;
-    // The two were swapped: the one held links to this one, and this one to the one before both.
-    if (pending.record.integrity!.prev === sealed.hash && sealed.prev === pending.before.integrity!.hash) {
-      problem({ kind: 'reordered', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `records ${pending.record.id} and ${record.id} are in each other's places` });
-      chain.linkPrev = pending.record;
-      chain.linkSeq = sealed.seq;
-      return;
-    }
-    brokenLink(pending.record, problem);
-  }
   const before = chain.linkPrev;
   const beforeSeq = chain.linkSeq;
+  const expected = before ? before.integrity!.hash : chain.atHead ? '' : undefined;
+  chain.atHead = false;
   chain.linkPrev = record;
   chain.linkSeq = sealed.seq;
-  if (!before) return;
-  if (sealed.prev === before.integrity!.hash) {
+  if (expected === undefined || sealed.prev === expected) {
+    if (mismatch) say(mismatch);
     // Linked as it should be: then its place must follow the one before it.
-    if (sealed.seq !== beforeSeq + 1) {
-      problem({ kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `its place (${sealed.seq}) does not follow the record it links to (${beforeSeq})` });
+    if (before && sealed.seq !== beforeSeq + 1) {
+      say({ kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `its place (${sealed.seq}) does not follow the record it links to (${beforeSeq})` });
     }
     return;
   }
   const gap = sealed.seq - beforeSeq - 1;
   if (gap > 0) {
-    problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: beforeSeq + 1, detail: `${gap} record${gap === 1 ? '' : 's'} missing before ${sealed.seq}` });
-  } else {
-    chain.pendingBreak = { record, before };
+    if (mismatch) say(mismatch);
+    say({ kind: 'missing', id: record.id, chain: sealed.chain, seq: beforeSeq + 1, detail: `${gap} record${gap === 1 ? '' : 's'} missing before ${sealed.seq}` });
+    return;
   }
+  // Does this record belong where a held one is, and the held one here?
+  for (let i = chain.breaks.length - 1; i >= 0; i--) {
+    const held = chain.breaks[i]!;
+    if (sealed.prev !== held.expected) continue;
+    const neighbours = held.record === before;
+    if (held.record.integrity!.prev !== (neighbours ? sealed.hash : expected)) continue;
+    chain.breaks.splice(i, 1);
+    held.entry.problem = { kind: 'reordered', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: `records ${held.record.id} and ${record.id} are in each other's places` };
+    held.entry.settled = true;
+    // A checkpoint that names the other record's hash for a place only shows the swap again.
+    const checkpoints = chain.checkpoints;
+    if (held.mismatch) {
+      if (checkpoints?.get(held.record.integrity!.seq) === sealed.hash) held.mismatch.problem = undefined;
+      held.mismatch.settled = true;
+    }
+    if (mismatch && checkpoints?.get(sealed.seq) !== held.record.integrity!.hash) say(mismatch);
+    if (!neighbours) {
+      // The record after the held one's place links to this one, which belongs there.
+      const next = chain.breaks.findIndex((other) => other.record.integrity!.seq === held.record.integrity!.seq + 1 && other.record.integrity!.prev === sealed.hash);
+      if (next >= 0) {
+        const [explained] = chain.breaks.splice(next, 1);
+        explained!.entry.problem = undefined;
+        explained!.entry.settled = true;
+        if (explained!.mismatch) explained!.mismatch.settled = true;
+      }
+    }
+    // The next record must link to the held one, which belongs at this place.
+    chain.linkPrev = held.record;
+    return;
+  }
+  if (chain.breaks.length >= MAX_HELD) settleBreak(chain, chain.breaks.shift()!);
+  const mismatchEntry: Held | undefined = mismatch ? { problem: mismatch, settled: false } : undefined;
+  if (mismatchEntry) chain.held.push(mismatchEntry);
+  const entry: Held = { settled: false };
+  chain.held.push(entry);
+  chain.breaks.push({ record, expected, entry, mismatch: mismatchEntry });
 }
 
-function brokenLink(record: ActivityRecord, problem: (found: IntegrityProblem) => void): void {
-  const sealed = record.integrity!;
-  problem({ kind: 'missing', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'it does not link to the record before it: records between them were deleted and the rest renumbered' });
+/** Held breaks too far behind `seq` for a swap to explain them any more, reported as missing. */
+function expireBreaks(chain: ChainState, seq: number, problem: (found: IntegrityProblem) => void): void {
+  while (chain.breaks.length > 0 && seq - chain.breaks[0]!.record.integrity!.seq > MAX_BRIDGE) settleBreak(chain, chain.breaks.shift()!);
+  if (seq === Number.POSITIVE_INFINITY) for (const held of chain.breaks.splice(0)) settleBreak(chain, held);
+  release(chain, problem);
+}
+
+/** A held break no swap explained: reported as a missing record. */
+function settleBreak(chain: ChainState, held: Break): void {
+  const sealed = held.record.integrity!;
+  held.entry.problem =
+    held.expected === ''
+      ? { kind: 'missing', id: held.record.id, chain: sealed.chain, seq: sealed.seq, detail: 'the first record of its chain links to a record before it: records were deleted and the rest renumbered' }
+      : { kind: 'missing', id: held.record.id, chain: sealed.chain, seq: sealed.seq, detail: 'it does not link to the record before it: records between them were deleted and the rest renumbered' };
+  held.entry.settled = true;
+  if (held.mismatch) held.mismatch.settled = true;
+}
+
+/** Reports the held findings up to the first break still held. */
+function release(chain: ChainState, problem: (found: IntegrityProblem) => void): void {
+  let released = 0;
+  for (const entry of chain.held) {
+    if (!entry.settled) break;
+    if (entry.problem) problem(entry.problem);
+    released += 1;
+  }
+  if (released > 0) chain.held.splice(0, released);
 }
 
 /**

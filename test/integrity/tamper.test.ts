@@ -137,6 +137,48 @@ for (const kind of kinds) {
       expect(report.problems[0]!.detail).toContain('evt-0031');
     });
 
+    /** Swaps the places (sequence numbers) of two records, as an UPDATE through the database's client would. */
+    const swapPlaces = async (x: string, y: string) => {
+      const [a, b] = [await seqOf(x), await seqOf(y)];
+      await target.run(`update ${target.table} set integrity_seq = ? where id = ?`, [-1, x]);
+      await target.run(`update ${target.table} set integrity_seq = ? where id = ?`, [a, y]);
+      await target.run(`update ${target.table} set integrity_seq = ? where id = ?`, [b, x]);
+    };
+
+    it('reports a swap as reordered alone: at the chain\'s head, far apart, and at a checkpointed place', async () => {
+      await sealedLog();
+      const only = async () => {
+        const report = await logger().verify();
+        expect(report.ok).toBe(false);
+        return report.problems.map((found) => [found.kind, found.id]);
+      };
+      // The first two records: the first place must link to nothing, and now the second does.
+      await swapPlaces('evt-0000', 'evt-0001');
+      expect(await only()).toEqual([['reordered', 'evt-0000']]);
+      await swapPlaces('evt-0000', 'evt-0001');
+      // Records far apart: the links around both places break too, as a swap breaks them.
+      await swapPlaces('evt-0010', 'evt-0017');
+      expect(await only()).toEqual([['reordered', 'evt-0010']]);
+      await swapPlaces('evt-0010', 'evt-0017');
+      // The last two, whose newest place close() checkpointed (as 50 and 100 were): the swap, not an edit too.
+      await swapPlaces('evt-0118', 'evt-0119');
+      expect(await only()).toEqual([['reordered', 'evt-0118']]);
+      await swapPlaces('evt-0118', 'evt-0119');
+      await swapPlaces('evt-0049', 'evt-0050');
+      expect(await only()).toEqual([['reordered', 'evt-0049']]);
+      await swapPlaces('evt-0049', 'evt-0050');
+      expect((await logger().verify()).ok).toBe(true);
+      // A swap around an edit, and a deletion: each found once, in chain order (a swap where it begins).
+      await swapPlaces('evt-0020', 'evt-0030');
+      await target.run(`update ${target.table} set action = ? where id = ?`, ['recipe.delete', 'evt-0025']);
+      await target.run(`delete from ${target.table} where id = ?`, ['evt-0070']);
+      expect(await only()).toEqual([
+        ['reordered', 'evt-0020'],
+        ['edited', 'evt-0025'],
+        ['missing', 'evt-0071'],
+      ]);
+    });
+
     it('reports records made with a key it is not given, and verifies them once given the old key', async () => {
       await sealedLog(20);
       const rotated = { key: 'the next application secret, rotated', keyId: 'k2' };

@@ -47,7 +47,7 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Records at or after this time (the chains' heads are then not checked). */
   from?: Date | string | number;
-  /** Records before this time (the chains' tails are then not checked against checkpoints). */
+  /** Records before this time (a chain's tail is then checked against its checkpoints by looking up the checkpointed place). */
   to?: Date | string | number;
   /** Only this chain. */
   chain?: string;
@@ -140,10 +140,12 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   const checkpoints = await checkpointsByChain(store, integrity, options, problem);
 
   let chain: ChainState | undefined;
-  const finish = (state: ChainState) => {
+  const finish = async (state: ChainState) => {
     expireBreaks(state, Number.POSITIVE_INFINITY, problem);
     const newest = state.checkpoints?.newest ?? 0;
-    if (to === undefined && state.last && newest > state.last.integrity!.seq) {
+    // With \`to\`, the chain's newest records may be there, only later than the window: the
+    // record at the newest checkpointed place is looked up.
+    if (state.last && newest > state.last.integrity!.seq && (to === undefined || !(await holdsPlace(store, state.name, newest)))) {
       problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} ends at ${state.last.integrity!.seq}, but a checkpoint shows it reached ${newest}: its newest records were deleted` });
     }
     checkpoints.delete(state.name);
@@ -156,7 +158,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     for (const record of page) {
       const sealed = record.integrity!;
       if (chain?.name !== sealed.chain) {
-        if (chain) finish(chain);
+        if (chain) await finish(chain);
         chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
         report.chains += 1;
         if (from === undefined && sealed.seq > 1) {
@@ -188,7 +190,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     const last = page[page.length - 1]!.integrity!;
     after = { chain: last.chain, seq: last.seq };
   }
-  if (chain) finish(chain);
+  if (chain) await finish(chain);
   if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report, problem);
   // Chains that checkpoints know of and no record is left of.
   if (to === undefined && from === undefined) {
@@ -309,6 +311,12 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
         : { kind: 'edited', ...where, detail: `${erased.join(', ')} erased, but no activity.erase record covers this record` },
     );
   }
+}
+
+/** Whether the store holds a record of `chain` at place \`seq\`. */
+async function holdsPlace(store: ActivityStore, chain: string, seq: number): Promise<boolean> {
+  const [found] = await store.chainPage!({ chain, after: { chain, seq: seq - 1 }, limit: 1 });
+  return found?.integrity?.chain === chain && found.integrity.seq === seq;
 }
 
 /** Largest run of a chain's records a windowed verify looks for outside its window. */

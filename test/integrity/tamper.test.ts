@@ -137,6 +137,27 @@ for (const kind of kinds) {
       expect(report.problems[0]!.detail).toContain('evt-0031');
     });
 
+    it('finds the newest records deleted in a verify of a time range too, and not when they are only later than it', async () => {
+      // A second apart, so that a range can end between them.
+      const base = Date.now() - 600_000;
+      const writer = logger();
+      for (let i = 0; i < 120; i++) writer.log({ id: `evt-${String(i).padStart(4, '0')}`, action: 'recipe.update', occurredAt: new Date(base + i * 1000) });
+      await writer.close();
+      const window = { from: new Date(base - 3_600_000), to: new Date(base + 3_600_000) };
+      expect((await logger().verify(window)).ok).toBe(true);
+      // A range that ends before the newest records: they are there, only outside it.
+      const early = { to: new Date(base + 60_000) };
+      const before = await logger().verify(early);
+      expect(before.ok).toBe(true);
+      expect(before.checked).toBe(60);
+      await target.run(`delete from ${target.table} where integrity_seq > ?`, [110]);
+      await target.run(`delete from ${target.checkpoints} where seq > ?`, [50]);
+      for (const options of [{ ...window, checkpoints: kept }, { to: window.to, checkpoints: kept }]) {
+        expect((await logger().verify(options)).problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 120 })]);
+      }
+      expect((await logger().verify({ ...early, checkpoints: kept })).problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 120 })]);
+    });
+
     /** Swaps the places (sequence numbers) of two records, as an UPDATE through the database's client would. */
     const swapPlaces = async (x: string, y: string) => {
       const [a, b] = [await seqOf(x), await seqOf(y)];

@@ -192,12 +192,15 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   }
   if (chain) await finish(chain);
   if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report, problem);
-  // Chains that checkpoints know of and no record is left of.
-  if (to === undefined && from === undefined) {
-    for (const [name, kept] of checkpoints) {
-      if (options.chain !== undefined && name !== options.chain) continue;
+  // Chains that checkpoints know of and no record is left of (with \`to\`: none in the range, nor
+  // at the newest checkpointed place). Not with \`from\`: a chain older than it may have been
+  // purged whole, lawfully (see the README's "Retention and verification").
+  for (const [name, kept] of checkpoints) {
+    if (from !== undefined || (options.chain !== undefined && name !== options.chain)) continue;
+    if (to === undefined || !(await holdsPlace(store, name, kept.newest))) {
       report.chains += 1;
-      problem({ kind: 'truncated', chain: name, seq: kept.newest, detail: `chain ${name} has checkpoints but no records left` });
+      const detail = to === undefined ? `chain ${name} has checkpoints but no records left` : `chain ${name} has no record in the range, nor at ${kept.newest}, the place a checkpoint shows it reached`;
+      problem({ kind: 'truncated', chain: name, seq: kept.newest, detail });
     }
   }
   return report;

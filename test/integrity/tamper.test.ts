@@ -156,6 +156,12 @@ for (const kind of kinds) {
         expect((await logger().verify(options)).problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 120 })]);
       }
       expect((await logger().verify({ ...early, checkpoints: kept })).problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 120 })]);
+      // The whole chain gone, its checkpoints in the store too: the ones kept outside still tell.
+      await target.run(`delete from ${target.table}`);
+      await target.run(`delete from ${target.checkpoints}`);
+      for (const options of [{ to: window.to, checkpoints: kept }, { ...early, checkpoints: kept }]) {
+        expect((await logger().verify(options)).problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 120 })]);
+      }
     });
 
     /** Swaps the places (sequence numbers) of two records, as an UPDATE through the database's client would. */

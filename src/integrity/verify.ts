@@ -97,7 +97,8 @@ function checkVerifyOptions(options: VerifyOptions): void {
 
 /**
  * Streams through the sealed records, chain by chain, in constant memory (one page, the
- * previous record, and each chain's checkpoints), and reports every finding:
+ * previous record, each chain's checkpoints, and at most MAX_HELD broken links held while they
+ * may be half of a swap), and reports every finding:
  * - `edited`: a record whose hash, or a personal value whose commitment, does not match; a
  *   checkpoint whose signature does not; a value erased with no `activity.erase` covering it;
  * - `missing`: records missing from a chain (a gap in its sequence, or a broken link);

@@ -72,7 +72,7 @@ export function activityMiddleware(
     // Used on an app and again on a sub-app (app.route): the request is in scope already.
     if (c.get('activity') !== undefined) return next();
     const request = requestLike(c);
-    const ownPath = routePath(c);
+    const ownIndex = c.req.routeIndex;
     let ip: string | undefined;
     try {
       ip = (trustProxy ? clientIpFromHeaders(request.headers) : undefined) ?? clientIp(c);
@@ -82,12 +82,9 @@ export function activityMiddleware(
     const scope = open({
       request,
       ip,
-      // Hono matches every route up front and moves routeIndex as it dispatches: read inside
-      // the handler, routePath is the handler's template; here it would be this middleware's.
-      route: () => {
-        const path = routePath(c);
-        return path === ownPath ? undefined : path;
-      },
+      // Hono matches every route up front and moves routeIndex as it dispatches: read when
+      // the response ends, it names where the request stopped (see routeTemplate).
+      route: () => routeTemplate(c, ownIndex),
       actor: actor && (() => actor(c)),
       tenant: tenant && (() => tenant(c)),
       path: () => c.req.path,
@@ -152,6 +149,31 @@ function requestLike(c: Context): RequestLike {
   const incoming = (c.env as { incoming?: { headers?: NodeHeaders } } | undefined)?.incoming?.headers;
   if (!incoming || typeof incoming !== 'object') return c.req.raw;
   return new HeaderRecordRequest(c.req.method, incoming);
+}
+
+type MatchedRoute = { path?: unknown; method?: unknown };
+
+/**
+ * The route template of the request: the path of the route hono dispatched last, unless that
+ * was this middleware or another middleware mounted on a pattern (`app.use(auth)`,
+ * `app.use('/admin/*', auth)`) which answered itself or after which nothing matched (a 404).
+ * A pattern is not a route: the record then says where by the URL path. A route of any
+ * method keeps its template (`app.get('/files/*')`, `app.all('/hooks/:name')`); only an
+ * `ALL` entry ending in `*` (what `use` and `mount` register) counts as a middleware.
+ */
+function routeTemplate(c: Context, ownIndex: number): string | undefined {
+  try {
+    const req = c.req as { routeIndex: number; matchedRoutes?: MatchedRoute[] };
+    const index = req.routeIndex;
+    if (index === ownIndex) return undefined;
+    const matched = req.matchedRoutes?.[index];
+    if (!matched) return routePath(c);
+    if (typeof matched.path !== 'string') return undefined;
+    if (matched.method === 'ALL' && matched.path.endsWith('*')) return undefined;
+    return matched.path;
+  } catch {
+    return undefined;
+  }
 }
 
 function routePath(c: Context): string | undefined {

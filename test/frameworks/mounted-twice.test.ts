@@ -126,3 +126,48 @@ describe.each(Object.keys(refusing) as (keyof typeof refusing)[])('%s: a refusal
     expect(String(denied[1]!.metadata?.path)).not.toContain('eyJzdWIiOiI0MiJ9');
   });
 });
+
+/**
+ * hono matches every route up front; the one a request ended at may be a middleware mounted on
+ * a pattern (`app.use('/admin/*', auth)`): that pattern is not a route template, and the record
+ * says where by the path, as for a middleware mounted on every path.
+ */
+describe('hono: a middleware mounted on a path pattern', () => {
+  it('records a refusal or a 404 after it by the URL path, not by the pattern', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    closers.push(() => logger.close());
+    const app = new Hono();
+    app.use(honoShim.activityMiddleware(logger));
+    app.use('/admin/*', async (c, next) => {
+      if (c.req.header('authorization') !== 'yes') return c.json({ error: 'sign in' }, 401);
+      await next();
+    });
+    app.get('/admin/users/:id', (c) => c.json({ ok: true }));
+    app.all('/hooks/:name', (c) => c.text('ok'));
+    const url = await serveHono(app.fetch, closers);
+    const answered = async (path: string, init?: RequestInit) => {
+      const response = await fetch(`${url}${path}`, init);
+      await response.arrayBuffer();
+      return [response.status, response.headers.get('x-request-id')] as const;
+    };
+    const [refusedStatus, refusedId] = await answered('/admin/users/7?token=abc');
+    const [unknownStatus, unknownId] = await answered('/admin/nothing?x=1', { method: 'POST' });
+    const [missingStatus, missingId] = await answered('/admin/missing', { method: 'POST', headers: { authorization: 'yes' } });
+    const [okStatus, okId] = await answered('/admin/users/8', { headers: { authorization: 'yes' } });
+    const [allStatus, allId] = await answered('/hooks/deploy', { method: 'POST' });
+    expect([refusedStatus, unknownStatus, missingStatus, okStatus, allStatus]).toEqual([401, 401, 404, 200, 200]);
+    await logger.flush();
+    const byId = (id: string | null) => store.all().find((record) => record.context?.requestId === id);
+    expect(byId(refusedId)).toMatchObject({ status: 'denied', metadata: { statusCode: 401, path: '/admin/users/7' } });
+    expect(byId(refusedId)?.context?.route).toBeUndefined();
+    expect(byId(unknownId)).toMatchObject({ status: 'denied', metadata: { statusCode: 401, path: '/admin/nothing' } });
+    expect(byId(unknownId)?.context?.route).toBeUndefined();
+    expect(byId(missingId)).toMatchObject({ status: 'failure', metadata: { statusCode: 404, path: '/admin/missing' } });
+    expect(byId(missingId)?.context?.route).toBeUndefined();
+    // Routes keep their templates, app.all() included, and record no path.
+    expect(byId(okId)).toBeUndefined(); // a read, recorded only when it fails (capture.reads: 'errors')
+    expect(byId(allId)).toMatchObject({ context: { route: '/hooks/:name' } });
+    expect(byId(allId)?.metadata).not.toHaveProperty('path');
+  });
+});

@@ -17,6 +17,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   files: string[];
   sideEffects: boolean;
   peerDependencies: Record<string, string>;
+  typesVersions?: Record<string, Record<string, string[]>>;
 };
 const subpaths = Object.keys(pkg.exports).filter((key) => key !== './package.json');
 
@@ -64,6 +65,11 @@ describe('package', () => {
         require: { types: `./dist/${name}.d.cts`, default: `./dist/${name}.cjs` },
       });
     }
+    // TypeScript's node10 resolver (moduleResolution "node", the default of module "commonjs"
+    // before TypeScript 5) reads no exports map: typesVersions names each subpath's types.
+    expect(pkg.typesVersions).toEqual({
+      '*': Object.fromEntries(subpaths.filter((subpath) => subpath !== '.').map((subpath) => [subpath.slice(2), [`./dist/${subpath.slice(2)}.d.cts`]])),
+    });
     expect(pkg.files).toEqual(['dist']);
     expect(pkg.sideEffects).toBe(false);
   });
@@ -73,13 +79,13 @@ describe('package', () => {
     expect(output).toMatch(/All good|No issues/i);
   });
 
-  it('passes "Are the Types Wrong?" for node16 in both module systems', () => {
-    // node16 profile: subpath exports are not visible to the legacy node10 resolver by design.
-    // attw exits non-zero on any problem in the profile; the JSON is checked too, to say which.
-    const output = run('npx', ['attw', tarball, '--profile', 'node16', '--format', 'json']);
+  it('passes "Are the Types Wrong?" for node10, node16 in both module systems, and bundler', () => {
+    // node10 too: a TypeScript 4.9 app on module "commonjs" resolves with it, and finds the
+    // subpaths' types through typesVersions. attw exits non-zero on any problem; the JSON is
+    // checked too, to say which.
+    const output = run('npx', ['attw', tarball, '--profile', 'strict', '--format', 'json']);
     const report = JSON.parse(output) as { analysis: { problems: { kind: string; resolutionKind?: string; entrypoint?: string }[] } };
-    const problems = report.analysis.problems.filter((problem) => problem.resolutionKind !== 'node10');
-    expect(problems).toEqual([]);
+    expect(report.analysis.problems).toEqual([]);
   });
 
   it('imports and requires every subpath from the installed tarball, with the same exports', () => {
@@ -283,6 +289,12 @@ describe('package', () => {
     const tsconfig = (files: string[]) =>
       JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'Node16', moduleResolution: 'Node16', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files });
     writeFileSync(join(app, 'tsconfig.oldest.json'), tsconfig(['core.ts']));
+    // What a TypeScript 4.9 app on CommonJS has: module "commonjs", whose resolver (node10)
+    // reads no exports map.
+    writeFileSync(
+      join(app, 'tsconfig.oldest-commonjs.json'),
+      JSON.stringify({ compilerOptions: { target: 'ES2020', module: 'CommonJS', moduleResolution: 'Node', esModuleInterop: true, strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['core.ts'] }),
+    );
     writeFileSync(join(app, 'tsconfig.newest.json'), tsconfig(['core.ts', 'frameworks.ts']));
     const check = (compiler: string, config: string) => {
       const tsc = `node_modules/${compiler}/bin/tsc`;
@@ -297,6 +309,8 @@ describe('package', () => {
     const oldest = check('ts-oldest', 'tsconfig.oldest.json');
     expect(oldest.version).toBe('Version 4.9.5');
     expect(oldest.output, oldest.output).toBe('');
+    const oldestCommonJs = check('ts-oldest', 'tsconfig.oldest-commonjs.json');
+    expect(oldestCommonJs.output, oldestCommonJs.output).toBe('');
     const newest = check('ts-newest', 'tsconfig.newest.json');
     expect(newest.output, `${newest.version}: ${newest.output}`).toBe('');
   }, 480_000);

@@ -35,6 +35,16 @@ export function isValidEvent(candidate: Record<string, unknown>): boolean {
 
 const KNOWN: ReadonlySet<string> = new Set(EVENT_FIELDS);
 
+/** True when `value` would pass as an event's `actor` (`{ type, id?, name? }`, within the limits). @internal */
+export function isValidActor(value: unknown): boolean {
+  return isParty(value, false);
+}
+
+/** True when `value` would pass as an event's `tenantId` (a 1-255 character string or a finite number). @internal */
+export function isValidTenantId(value: unknown): boolean {
+  return isIdValue(value);
+}
+
 /** A plain object, as zod's `z.record` requires (not an array, Date, Map or class instance). */
 function isRecord(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object') return false;

@@ -2,6 +2,9 @@ import { ActivityLogError } from '../errors.js';
 import { copyBindings, type RequestIdentity, type ResolvedIdentity } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
 import type { ActivityActor } from '../schema.js';
+import { isValidActor, isValidTenantId } from '../fast-validate.js';
+import { schemas } from '../schemas.js';
+import { formatIssues } from '../validation.js';
 
 /** What an `actor(req)` callback may return; nothing means `{ type: 'anonymous' }`. */
 export type ActorResult = ActivityActor | null | undefined | false;
@@ -98,20 +101,49 @@ function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknow
   );
 }
 
+/**
+ * The actor as the event rules take it. A value they would refuse (`{ type: 'user', id: '' }`,
+ * an id over 255 characters, a key other than type/id/name) is reported and the request is
+ * anonymous: bound as it was, it made every event of the request, the app's own `log()` calls
+ * and the automatic record, fail validation and be dropped.
+ */
 function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   if (value === undefined || value === null || value === false) return ANONYMOUS;
-  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') return value as ActivityActor;
+  if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') {
+    if (isValidActor(value)) return value as ActivityActor;
+    logger.report(
+      new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() returned an actor events cannot carry (${whyRefused('actorSchema', 'actor', value)}); the request goes on as anonymous`),
+    );
+    return ANONYMOUS;
+  }
   logger.report(
     new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),
   );
   return ANONYMOUS;
 }
 
+/** The tenant as the event rules take it; one they would refuse ('', over 255 characters, NaN) is reported and left out. */
 function toTenant(logger: ActivityLogger<any>, value: unknown): string | number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string' || typeof value === 'number') return value;
+  if (typeof value === 'string' || typeof value === 'number') {
+    if (isValidTenantId(value)) return value;
+    logger.report(
+      new ActivityLogError('CALLBACK_FAILED', `activity middleware: tenant() returned a tenant id events cannot carry (${whyRefused('idValue', 'tenantId', value)}); the request goes on without a tenant`),
+    );
+    return undefined;
+  }
   logger.report(new ActivityLogError('CALLBACK_FAILED', `activity middleware: tenant() must return a string or a number, got ${typeof value}`));
   return undefined;
+}
+
+/** What the event rules say of a refused value (zod is loaded for the message only, as for an invalid event). */
+function whyRefused(schema: 'actorSchema' | 'idValue', field: string, value: unknown): string {
+  try {
+    const result = schemas()[schema].safeParse(value);
+    return result.success ? 'refused' : formatIssues(result.error.issues, field, schemas()[schema]);
+  } catch {
+    return 'refused';
+  }
 }
 
 /** Whether a value is a promise (or any thenable), without letting a hostile getter throw. */

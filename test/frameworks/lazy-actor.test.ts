@@ -177,5 +177,54 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
       ]);
       expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
     });
+
+    // A value the event rules refuse, bound as the actor, made every event of the request
+    // fail validation: the route's own log() calls and the automatic record were all dropped.
+    it.each([
+      ['an empty id', { type: 'user', id: '' }, 'actor.id'],
+      ['an id over 255 characters', { type: 'user', id: 'u'.repeat(300) }, 'actor.id'],
+      ['a field an actor does not have (the app user object)', { type: 'user', id: 'u_1', email: 'ada@example.com' }, 'email'],
+    ])('contains an actor() that returns %s: the events are written as anonymous and CALLBACK_FAILED names why', async (_name, value, why) => {
+      const url = await start(async () => value as ActorResult);
+      const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
+      expect(response.status).toBe(200);
+      await logger.flush();
+      expect(store.all().sort((a, b) => (a.id < b.id ? -1 : 1)).map((record) => [record.action, record.actor])).toEqual([
+        ['recipe.update', { type: 'anonymous' }],
+        ['recipe.publish', { type: 'anonymous' }],
+        ['http.post', { type: 'anonymous' }],
+      ]);
+      expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
+      expect(reported[0]!.message).toContain(why);
+    });
   });
 }
+
+describe('tenant() with a value the event rules refuse', () => {
+  it.each([
+    ['an empty string', ''],
+    ['a string over 255 characters', 't'.repeat(300)],
+    ['NaN', Number.NaN],
+  ])('is %s: the events are written without a tenant and CALLBACK_FAILED is reported', async (_name, value) => {
+    const store = memoryStore();
+    const reported: ActivityLogError[] = [];
+    const logger = createActivityLogger({ store, flushIntervalMs: 5, onError: (error) => reported.push(error) });
+    closers.push(() => logger.close());
+    const app = express();
+    app.use(expressShim.activityMiddleware(logger, { actor: () => ({ type: 'user', id: 'u_1' }), tenant: () => value }));
+    app.post('/recipes/:id', (req, res) => {
+      req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: String(req.params.id) } });
+      res.json({ ok: true });
+    });
+    const url = await listenNode(createServer(app), closers);
+    expect((await fetch(`${url}/recipes/1`, { method: 'POST' })).status).toBe(200);
+    await logger.flush();
+    const records = store.all();
+    expect(records.map((record) => record.action).sort()).toEqual(['http.post', 'recipe.update']);
+    for (const record of records) {
+      expect(record.actor).toEqual({ type: 'user', id: 'u_1' });
+      expect(record.tenantId).toBeUndefined();
+    }
+    expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
+  });
+});

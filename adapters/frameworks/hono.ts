@@ -87,7 +87,7 @@ export function activityMiddleware(
       route: () => routeTemplate(c, ownIndex),
       actor: actor && (() => actor(c)),
       tenant: tenant && (() => tenant(c)),
-      path: () => c.req.path,
+      path: () => urlPath(c),
     });
     // Not an async function: with AsyncLocalStorage on, every promise costs a hook call, so
     // the request path makes only the promises it needs.
@@ -149,6 +149,20 @@ function requestLike(c: Context): RequestLike {
   const incoming = (c.env as { incoming?: { headers?: NodeHeaders } } | undefined)?.incoming?.headers;
   if (!incoming || typeof incoming !== 'object') return c.req.raw;
   return new HeaderRecordRequest(c.req.method, incoming);
+}
+
+/**
+ * The request target as sent, percent-encoded, as express and fastify record it (`c.req.path`
+ * is decoded: `/caf%C3%A9` would be `/café`, and `%2F` a slash in one and not the other). The
+ * scope drops the query string. On `@hono/node-server`, Node's own request target; elsewhere,
+ * `c.req.url` from the first slash after the host.
+ */
+function urlPath(c: Context): string {
+  const target = (c.env as { incoming?: { url?: unknown } } | undefined)?.incoming?.url;
+  if (typeof target === 'string' && target.startsWith('/')) return target;
+  const url = c.req.url;
+  const start = url.indexOf('/', url.indexOf(':') + 3);
+  return start === -1 ? '/' : url.slice(start);
 }
 
 type MatchedRoute = { path?: unknown; method?: unknown };

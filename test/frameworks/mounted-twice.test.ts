@@ -125,6 +125,16 @@ describe.each(Object.keys(refusing) as (keyof typeof refusing)[])('%s: a refusal
     expect(String(denied[1]!.metadata?.path)).toMatch(/^\/reset\//);
     expect(String(denied[1]!.metadata?.path)).not.toContain('eyJzdWIiOiI0MiJ9');
   });
+
+  it('records the path as it was sent, percent-encoded, as every framework does', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    closers.push(() => logger.close());
+    const url = await refusing[framework](logger);
+    expect((await fetch(`${url}/files/caf%C3%A9/my%20notes%2Fdraft?page=2`)).status).toBe(401);
+    await logger.flush();
+    expect(store.all().map((record) => record.metadata?.path)).toEqual(['/files/caf%C3%A9/my%20notes%2Fdraft']);
+  });
 });
 
 /**
@@ -169,5 +179,20 @@ describe('hono: a middleware mounted on a path pattern', () => {
     expect(byId(okId)).toBeUndefined(); // a read, recorded only when it fails (capture.reads: 'errors')
     expect(byId(allId)).toMatchObject({ context: { route: '/hooks/:name' } });
     expect(byId(allId)?.metadata).not.toHaveProperty('path');
+  });
+});
+
+describe('hono on a runtime other than Node (app.fetch with a web Request)', () => {
+  it('records the path percent-encoded too', async () => {
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    closers.push(() => logger.close());
+    const app = new Hono();
+    app.use(honoShim.activityMiddleware(logger));
+    app.use(async (c) => c.json({ error: 'sign in' }, 401));
+    const response = await app.fetch(new Request('http://example.test/files/caf%C3%A9/my%20notes%2Fdraft?page=2'));
+    expect(response.status).toBe(401);
+    await logger.flush();
+    expect(store.all().map((record) => record.metadata?.path)).toEqual(['/files/caf%C3%A9/my%20notes%2Fdraft']);
   });
 });

@@ -102,15 +102,27 @@ function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknow
 }
 
 /**
- * The actor as the event rules take it. A value they would refuse (`{ type: 'user', id: '' }`,
- * an id over 255 characters, a key other than type/id/name) is reported and the request is
- * anonymous: bound as it was, it made every event of the request, the app's own `log()` calls
- * and the automatic record, fail validation and be dropped.
+ * The actor as the event rules take it. Fields other than type, id and name (the app's user
+ * object returned as it is: its `email`, `roles`) are dropped and reported, and who acted is
+ * kept. A value the rules refuse even so (`{ type: 'user', id: '' }`, an id over 255
+ * characters) is reported and the request is anonymous: bound as it was, it made every event
+ * of the request, the app's own `log()` calls and the automatic record, fail validation and
+ * be dropped.
  */
 function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   if (value === undefined || value === null || value === false) return ANONYMOUS;
   if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') {
     if (isValidActor(value)) return value as ActivityActor;
+    const { actor, dropped } = actorFieldsOf(value as Record<string, unknown>);
+    if (dropped.length > 0 && isValidActor(actor)) {
+      logger.report(
+        new ActivityLogError(
+          'CALLBACK_FAILED',
+          `activity middleware: actor() returned fields an actor does not have (${dropped.map((key) => JSON.stringify(key)).join(', ')}); they are left out and the actor is kept as { type, id, name }`,
+        ),
+      );
+      return actor;
+    }
     logger.report(
       new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() returned an actor events cannot carry (${whyRefused('actorSchema', 'actor', value)}); the request goes on as anonymous`),
     );
@@ -122,9 +134,29 @@ function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   return ANONYMOUS;
 }
 
-/** The tenant as the event rules take it; one they would refuse ('', over 255 characters, NaN) is reported and left out. */
+/** An actor's own type, id and name, and the names of the other fields it had. */
+function actorFieldsOf(value: Record<string, unknown>): { actor: ActivityActor; dropped: string[] } {
+  const actor: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  try {
+    for (const key of Object.keys(value)) {
+      if (key === 'type' || key === 'id' || key === 'name') {
+        if (value[key] !== undefined) actor[key] = value[key];
+      } else {
+        dropped.push(key);
+      }
+    }
+  } catch {
+    // A hostile object (a throwing getter): nothing is kept of it.
+    return { actor: ANONYMOUS, dropped: [] };
+  }
+  return { actor: actor as unknown as ActivityActor, dropped };
+}
+
+/** The tenant as the event rules take it; nothing, null or false is none; one they would refuse ('', over 255 characters, NaN) is reported and left out. */
 function toTenant(logger: ActivityLogger<any>, value: unknown): string | number | undefined {
-  if (value === undefined || value === null) return undefined;
+  // `false` means none, as it does for actor() (`user && user.tenantId`).
+  if (value === undefined || value === null || value === false) return undefined;
   if (typeof value === 'string' || typeof value === 'number') {
     if (isValidTenantId(value)) return value;
     logger.report(

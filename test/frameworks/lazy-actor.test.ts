@@ -183,7 +183,6 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
     it.each([
       ['an empty id', { type: 'user', id: '' }, 'actor.id'],
       ['an id over 255 characters', { type: 'user', id: 'u'.repeat(300) }, 'actor.id'],
-      ['a field an actor does not have (the app user object)', { type: 'user', id: 'u_1', email: 'ada@example.com' }, 'email'],
     ])('contains an actor() that returns %s: the events are written as anonymous and CALLBACK_FAILED names why', async (_name, value, why) => {
       const url = await start(async () => value as ActorResult);
       const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
@@ -197,6 +196,17 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
       expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
       expect(reported[0]!.message).toContain(why);
     });
+
+    // The app's user object returned as it is: who acted is kept, its other fields are not.
+    it('keeps an actor() returned with fields an actor does not have, leaving them out, and names them', async () => {
+      const url = await start(async () => ({ type: 'user', id: 'u_1', name: 'Ada', email: 'ada@example.com', roles: ['admin'] }) as ActorResult);
+      const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
+      expect(response.status).toBe(200);
+      await logger.flush();
+      expect(store.all().map((record) => record.actor)).toEqual(Array(3).fill({ type: 'user', id: 'u_1', name: 'Ada' }));
+      expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
+      expect(reported[0]!.message).toContain('("email", "roles")');
+    });
   });
 }
 
@@ -205,7 +215,9 @@ describe('tenant() with a value the event rules refuse', () => {
     ['an empty string', ''],
     ['a string over 255 characters', 't'.repeat(300)],
     ['NaN', Number.NaN],
-  ])('is %s: the events are written without a tenant and CALLBACK_FAILED is reported', async (_name, value) => {
+    // `false` is none, as for actor() (`user && user.tenantId`): nothing to report.
+    ['false', false],
+  ])('is %s: the events are written without a tenant, and a value that is not none is reported as CALLBACK_FAILED', async (_name, value) => {
     const store = memoryStore();
     const reported: ActivityLogError[] = [];
     const logger = createActivityLogger({ store, flushIntervalMs: 5, onError: (error) => reported.push(error) });
@@ -225,6 +237,6 @@ describe('tenant() with a value the event rules refuse', () => {
       expect(record.actor).toEqual({ type: 'user', id: 'u_1' });
       expect(record.tenantId).toBeUndefined();
     }
-    expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
+    expect(reported.map((error) => error.code)).toEqual(value === false ? [] : ['CALLBACK_FAILED']);
   });
 });

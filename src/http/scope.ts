@@ -29,10 +29,10 @@ export interface ActivityMiddlewareOptions<Req> {
   actor?: (req: Req) => ActorResult | Promise<ActorResult>;
   /**
    * The tenant of the request, bound as `tenantId` to every event of it. Called with `actor`,
-   * when first needed, and contained like it.
+   * when first needed, and contained like it. Nothing, `null` or `false` means no tenant.
    * @default undefined
    */
-  tenant?: (req: Req) => string | number | null | undefined | Promise<string | number | null | undefined>;
+  tenant?: (req: Req) => string | number | null | undefined | false | Promise<string | number | null | undefined | false>;
   /**
    * Header the request id is read from (when well-formed) and echoed in.
    * @default 'x-request-id'

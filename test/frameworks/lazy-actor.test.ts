@@ -223,7 +223,7 @@ describe('tenant() with a value the event rules refuse', () => {
     const logger = createActivityLogger({ store, flushIntervalMs: 5, onError: (error) => reported.push(error) });
     closers.push(() => logger.close());
     const app = express();
-    app.use(expressShim.activityMiddleware(logger, { actor: () => ({ type: 'user', id: 'u_1' }), tenant: () => value }));
+    app.use(expressShim.activityMiddleware(logger, { actor: () => ({ type: 'user', id: 'u_1' }), tenant: () => value as string | number | false }));
     app.post('/recipes/:id', (req, res) => {
       req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: String(req.params.id) } });
       res.json({ ok: true });

@@ -144,9 +144,18 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   const finish = async (state: ChainState) => {
     expireBreaks(state, Number.POSITIVE_INFINITY, problem);
     const newest = state.checkpoints?.newest ?? 0;
-    // With \`to\`, the chain's newest records may be there, only later than the window: the
-    // record at the newest checkpointed place is looked up.
-    if (state.last && newest > state.last.integrity!.seq && (to === undefined || !(await holdsPlace(store, state.name, newest)))) {
+    // Over a window, the chain may go on outside it (after \`to\`, or records queued late with
+    // times before \`from\`): its next record must be there and link to the window's last (a
+    // deletion at the end of the range leaves the rest of the chain whole), and the record at
+    // the newest checkpointed place must be the one checkpointed.
+    if (state.last && (to !== undefined || from !== undefined) && (await linksOnward(store, state.last, integrity, erasures, problem))) {
+      const atNewest = newest > state.last.integrity!.seq ? await recordAtPlace(store, state.name, newest) : undefined;
+      if (atNewest && atNewest.integrity!.hash !== state.checkpoints!.get(newest)) {
+        problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `the record at ${newest} of chain ${state.name} is not the one a checkpoint recorded there: its newest records were replaced` });
+      } else if (newest > state.last.integrity!.seq && !atNewest) {
+        problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} has no record at ${newest}, but a checkpoint shows it reached it: its newest records were deleted` });
+      }
+    } else if (state.last && to === undefined && from === undefined && newest > state.last.integrity!.seq) {
       problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} ends at ${state.last.integrity!.seq}, but a checkpoint shows it reached ${newest}: its newest records were deleted` });
     }
     checkpoints.delete(state.name);
@@ -162,9 +171,21 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
         if (chain) await finish(chain);
         chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
         report.chains += 1;
-        if (from === undefined && sealed.seq > 1) {
+        if (from === undefined && sealed.seq > 1 && (to === undefined || (await recordAtPlace(store, sealed.chain, 1))?.integrity!.prev !== '')) {
           problem({ kind: 'missing', chain: sealed.chain, seq: 1, detail: `the first ${sealed.seq - 1} records of chain ${sealed.chain} are missing` });
-        } else if (from === undefined) {
+        } else if (sealed.seq > 1) {
+          // The chain may have begun before the window (\`from\`; or, with \`to\` alone, records
+          // queued late have times before those of earlier places, which lie after \`to\`, and
+          // the chain's first record is there): the nearest record before the window's first,
+          // if the store still has one (retention may have purged them lawfully), is what the
+          // first must link to, so that a deletion at the start of the range shows.
+          const before = await recordBefore(store, sealed.chain, sealed.seq);
+          if (before) {
+            checkRecord(before, integrity, erasures, problem);
+            chain.linkPrev = before;
+            chain.linkSeq = before.integrity!.seq;
+          }
+        } else {
           // The first record must link to nothing: link() checks it (it may be half of a swap).
           chain.atHead = true;
         }
@@ -198,10 +219,22 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   // purged whole, lawfully (see the README's "Retention and verification").
   for (const [name, kept] of checkpoints) {
     if (from !== undefined || (options.chain !== undefined && name !== options.chain)) continue;
-    if (to === undefined || !(await holdsPlace(store, name, kept.newest))) {
+    // With \`to\`, a chain with no record in the range may begin after it: then its first
+    // record, and the one at its newest checkpointed place, are there.
+    if (to === undefined) {
       report.chains += 1;
-      const detail = to === undefined ? `chain ${name} has checkpoints but no records left` : `chain ${name} has no record in the range, nor at ${kept.newest}, the place a checkpoint shows it reached`;
-      problem({ kind: 'truncated', chain: name, seq: kept.newest, detail });
+      problem({ kind: 'truncated', chain: name, seq: kept.newest, detail: `chain ${name} has checkpoints but no records left` });
+    } else {
+      // The chain may begin after the range: then its first record, and the one at its newest
+      // checkpointed place, are there (a later record renumbered into place 1 links elsewhere).
+      const atNewest = await recordAtPlace(store, name, kept.newest);
+      if (atNewest?.integrity!.hash !== kept.get(kept.newest)) {
+        report.chains += 1;
+        problem({ kind: 'truncated', chain: name, seq: kept.newest, detail: `chain ${name} has no record in the range, nor the one at ${kept.newest}, the place a checkpoint shows it reached` });
+      } else if ((await recordAtPlace(store, name, 1))?.integrity!.prev !== '') {
+        report.chains += 1;
+        problem({ kind: 'missing', chain: name, seq: 1, detail: `chain ${name} has no record in the range, and its first record is missing: the records of the range were deleted` });
+      }
     }
   }
   return report;
@@ -318,9 +351,53 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
 }
 
 /** Whether the store holds a record of `chain` at place \`seq\`. */
-async function holdsPlace(store: ActivityStore, chain: string, seq: number): Promise<boolean> {
+async function recordAtPlace(store: ActivityStore, chain: string, seq: number): Promise<ActivityRecord | undefined> {
   const [found] = await store.chainPage!({ chain, after: { chain, seq: seq - 1 }, limit: 1 });
-  return found?.integrity?.chain === chain && found.integrity.seq === seq;
+  return found?.integrity?.chain === chain && found.integrity.seq === seq ? found : undefined;
+}
+
+/** Largest run of places looked back over for the record before a window's first. */
+const MAX_LOOKBACK = 1000;
+
+/** The chain's last record before place `seq`, looking back at most MAX_LOOKBACK places. */
+async function recordBefore(store: ActivityStore, chain: string, seq: number): Promise<ActivityRecord | undefined> {
+  const page = await store.chainPage!({ chain, after: { chain, seq: Math.max(0, seq - 1 - MAX_LOOKBACK) }, limit: MAX_LOOKBACK });
+  let found: ActivityRecord | undefined;
+  for (const record of page) if (record.integrity?.chain === chain && record.integrity.seq < seq) found = record;
+  return found;
+}
+
+/**
+ * In a verify that ends at \`to\`, whether the chain goes on from \`last\`, the window's last
+ * record, as it should: its next record, if any, is at the next place, links to \`last\`, and
+ * holds its own seal (it is checked, though outside the window: it is what proves the link).
+ * Reports what it finds wrong; true when nothing, or when the chain simply ends there.
+ */
+async function linksOnward(
+  store: ActivityStore,
+  last: ActivityRecord,
+  integrity: ResolvedIntegrity,
+  erasures: readonly ErasedSubject[],
+  problem: (found: IntegrityProblem) => void,
+): Promise<boolean> {
+  const { chain, seq, hash } = last.integrity!;
+  const [next] = await store.chainPage!({ chain, after: { chain, seq }, limit: 1 });
+  if (next?.integrity?.chain !== chain) return true;
+  if (next.integrity.seq !== seq + 1 || next.integrity.prev !== hash) {
+    problem({
+      kind: 'missing',
+      chain,
+      seq: seq + 1,
+      detail: `chain ${chain} goes on after the range, but its next record (at ${next.integrity.seq}) does not link to the range's last (at ${seq}): records at the end of the range were deleted`,
+    });
+    return false;
+  }
+  let whole = true;
+  checkRecord(next, integrity, erasures, (found) => {
+    if (found.kind !== 'erased') whole = false;
+    problem(found);
+  });
+  return whole;
 }
 
 /** Largest run of a chain's records a windowed verify looks for outside its window. */

@@ -164,6 +164,33 @@ for (const kind of kinds) {
       }
     });
 
+    it('finds records deleted at either edge of a verified range, while the chain goes on outside it', async () => {
+      // A second apart: the range [from, to] holds places 41 to 80 of 120.
+      const base = Date.now() - 600_000;
+      const writer = logger();
+      for (let i = 0; i < 120; i++) writer.log({ id: `evt-${String(i).padStart(4, '0')}`, action: 'recipe.update', occurredAt: new Date(base + i * 1000) });
+      await writer.close();
+      const range = { from: new Date(base + 40_000), to: new Date(base + 80_000), checkpoints: kept };
+      const untouched = await logger().verify(range);
+      expect([untouched.ok, untouched.checked]).toEqual([true, 40]);
+      expect((await logger().verify({ to: range.to, checkpoints: kept })).ok).toBe(true);
+      expect((await logger().verify({ from: range.from, checkpoints: kept })).ok).toBe(true);
+      // The range's last ten records deleted: the chain goes on after it, unlinked.
+      await target.run(`delete from ${target.table} where integrity_seq between ? and ?`, [71, 80]);
+      for (const options of [range, { to: range.to, checkpoints: kept }]) {
+        expect((await logger().verify(options)).problems).toEqual([expect.objectContaining({ kind: 'missing', seq: 71 })]);
+      }
+      // The range's first ten deleted too: its first record no longer links to the one before the range.
+      await target.run(`delete from ${target.table} where integrity_seq between ? and ?`, [41, 50]);
+      expect((await logger().verify({ from: range.from, checkpoints: kept })).problems).toEqual([
+        expect.objectContaining({ kind: 'missing', seq: 41, detail: '10 records missing before 51' }),
+        expect.objectContaining({ kind: 'missing', seq: 71 }),
+      ]);
+      // Every record from the chain's start to the range's end deleted: nothing is left in it, and the chain begins nowhere.
+      await target.run(`delete from ${target.table} where integrity_seq <= ?`, [80]);
+      expect((await logger().verify({ to: range.to, checkpoints: kept })).problems).toEqual([expect.objectContaining({ kind: 'missing', seq: 1 })]);
+    });
+
     /** Swaps the places (sequence numbers) of two records, as an UPDATE through the database's client would. */
     const swapPlaces = async (x: string, y: string) => {
       const [a, b] = [await seqOf(x), await seqOf(y)];

@@ -412,7 +412,8 @@ const MAX_BRIDGE = 1000;
  */
 async function bridgeOutsideWindow(store: ActivityStore, chain: ChainState, seq: number): Promise<void> {
   const gap = seq - chain.linkSeq - 1;
-  if (gap <= 0 || gap > MAX_BRIDGE || chain.breaks.length > 0) return;
+  // Also while a broken link is held: bridging moves only the link forward, not what a held break expects.
+  if (gap <= 0 || gap > MAX_BRIDGE) return;
   const between = await store.chainPage!({ chain: chain.name, after: { chain: chain.name, seq: chain.linkSeq }, limit: gap });
   const places = between.filter((record) => record.integrity?.chain === chain.name && record.integrity.seq < seq);
   if (places.length !== gap || places.some((record, i) => record.integrity!.seq !== chain.linkSeq + 1 + i)) return;

@@ -233,6 +233,18 @@ for (const kind of kinds) {
       ]);
     });
 
+    it('in a verify of a range, reports a swap alone also across a record outside the range (one queued late)', async () => {
+      // Place 51 was sealed after records with later times (its request waited for its actor): before \`from\`.
+      const base = Date.now() - 600_000;
+      const writer = logger();
+      for (let i = 0; i < 100; i++) writer.log({ id: `evt-${String(i).padStart(4, '0')}`, action: 'recipe.update', occurredAt: new Date(i === 50 ? base - 60_000 : base + i * 1000) });
+      await writer.close();
+      const range = { from: new Date(base) };
+      expect((await logger().verify(range)).ok).toBe(true);
+      await swapPlaces('evt-0039', 'evt-0059');
+      expect((await logger().verify(range)).problems).toEqual([expect.objectContaining({ kind: 'reordered' })]);
+    });
+
     it('reports records made with a key it is not given, and verifies them once given the old key', async () => {
       await sealedLog(20);
       const rotated = { key: 'the next application secret, rotated', keyId: 'k2' };

@@ -113,6 +113,14 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
       return apps[framework](logger, actorOf);
     }
 
+    /** Posts to the route as user u_1; the records' actions and actors, in the order they were logged. */
+    async function postedActors(url: string): Promise<[string, unknown][]> {
+      const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
+      expect(response.status).toBe(200);
+      await logger.flush();
+      return store.all().sort((a, b) => (a.id < b.id ? -1 : 1)).map((record) => [record.action, record.actor]);
+    }
+
     it.each(['sync', 'async'] as const)('reads the session set by the route own authentication, once per request (%s actor)', async (mode) => {
       let calls = 0;
       const url = await start((session) => {
@@ -167,10 +175,7 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
         await sleep(1);
         throw new Error('session store down');
       });
-      const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
-      expect(response.status).toBe(200);
-      await logger.flush();
-      expect(store.all().sort((a, b) => (a.id < b.id ? -1 : 1)).map((record) => [record.action, record.actor])).toEqual([
+      expect(await postedActors(url)).toEqual([
         ['recipe.update', { type: 'anonymous' }],
         ['recipe.publish', { type: 'anonymous' }],
         ['http.post', { type: 'anonymous' }],
@@ -185,10 +190,7 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
       ['an id over 255 characters', { type: 'user', id: 'u'.repeat(300) }, 'actor.id'],
     ])('contains an actor() that returns %s: the events are written as anonymous and CALLBACK_FAILED names why', async (_name, value, why) => {
       const url = await start(async () => value as ActorResult);
-      const response = await fetch(`${url}/recipes/1`, { method: 'POST', headers: { 'x-session': 'u_1' } });
-      expect(response.status).toBe(200);
-      await logger.flush();
-      expect(store.all().sort((a, b) => (a.id < b.id ? -1 : 1)).map((record) => [record.action, record.actor])).toEqual([
+      expect(await postedActors(url)).toEqual([
         ['recipe.update', { type: 'anonymous' }],
         ['recipe.publish', { type: 'anonymous' }],
         ['http.post', { type: 'anonymous' }],

@@ -137,6 +137,16 @@ describe.each(Object.keys(refusing) as (keyof typeof refusing)[])('%s: a refusal
   });
 });
 
+/** A hono app with the activity middleware first, over a memory store. */
+function loggedHono() {
+  const store = memoryStore();
+  const logger = createActivityLogger({ store });
+  closers.push(() => logger.close());
+  const app = new Hono();
+  app.use(honoShim.activityMiddleware(logger));
+  return { store, logger, app };
+}
+
 /**
  * hono matches every route up front; the one a request ended at may be a middleware mounted on
  * a pattern (`app.use('/admin/*', auth)`): that pattern is not a route template, and the record
@@ -144,11 +154,7 @@ describe.each(Object.keys(refusing) as (keyof typeof refusing)[])('%s: a refusal
  */
 describe('hono: a middleware mounted on a path pattern', () => {
   it('records a refusal or a 404 after it by the URL path, not by the pattern', async () => {
-    const store = memoryStore();
-    const logger = createActivityLogger({ store });
-    closers.push(() => logger.close());
-    const app = new Hono();
-    app.use(honoShim.activityMiddleware(logger));
+    const { store, logger, app } = loggedHono();
     app.use('/admin/*', async (c, next) => {
       if (c.req.header('authorization') !== 'yes') return c.json({ error: 'sign in' }, 401);
       await next();
@@ -184,11 +190,7 @@ describe('hono: a middleware mounted on a path pattern', () => {
 
 describe('hono on a runtime other than Node (app.fetch with a web Request)', () => {
   it('records the path percent-encoded too', async () => {
-    const store = memoryStore();
-    const logger = createActivityLogger({ store });
-    closers.push(() => logger.close());
-    const app = new Hono();
-    app.use(honoShim.activityMiddleware(logger));
+    const { store, logger, app } = loggedHono();
     app.use(async (c) => c.json({ error: 'sign in' }, 401));
     const response = await app.fetch(new Request('http://example.test/files/caf%C3%A9/my%20notes%2Fdraft?page=2'));
     expect(response.status).toBe(401);

@@ -206,21 +206,19 @@ for (const kind of kinds) {
         expect(report.ok).toBe(false);
         return report.problems.map((found) => [found.kind, found.id]);
       };
-      // The first two records: the first place must link to nothing, and now the second does.
-      await swapPlaces('evt-0000', 'evt-0001');
-      expect(await only()).toEqual([['reordered', 'evt-0000']]);
-      await swapPlaces('evt-0000', 'evt-0001');
-      // Records far apart: the links around both places break too, as a swap breaks them.
-      await swapPlaces('evt-0010', 'evt-0017');
-      expect(await only()).toEqual([['reordered', 'evt-0010']]);
-      await swapPlaces('evt-0010', 'evt-0017');
-      // The last two, whose newest place close() checkpointed (as 50 and 100 were): the swap, not an edit too.
-      await swapPlaces('evt-0118', 'evt-0119');
-      expect(await only()).toEqual([['reordered', 'evt-0118']]);
-      await swapPlaces('evt-0118', 'evt-0119');
-      await swapPlaces('evt-0049', 'evt-0050');
-      expect(await only()).toEqual([['reordered', 'evt-0049']]);
-      await swapPlaces('evt-0049', 'evt-0050');
+      for (const [x, y] of [
+        // The first two records: the first place must link to nothing, and now the second does.
+        ['evt-0000', 'evt-0001'],
+        // Records far apart: the links around both places break too, as a swap breaks them.
+        ['evt-0010', 'evt-0017'],
+        // The last two, whose newest place close() checkpointed (as 50 and 100 were): the swap, not an edit too.
+        ['evt-0118', 'evt-0119'],
+        ['evt-0049', 'evt-0050'],
+      ] as const) {
+        await swapPlaces(x, y);
+        expect(await only()).toEqual([['reordered', x]]);
+        await swapPlaces(x, y);
+      }
       expect((await logger().verify()).ok).toBe(true);
       // A swap around an edit, and a deletion: each found once, in chain order (a swap where it begins).
       await swapPlaces('evt-0020', 'evt-0030');

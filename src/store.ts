@@ -82,7 +82,8 @@ export interface ActivityStore {
 
   /**
    * Sealed records (those with `integrity`), in chain order: by chain id, then sequence
-   * number, after `query.after`. What `verify()` reads; it pages through every chain this way.
+   * number, then id (a tampered chain can hold several records at one place), after
+   * `query.after`. What `verify()` reads; it pages through every chain this way.
    */
   chainPage?(query: ChainPageQuery): Promise<ActivityRecord[]>;
 
@@ -110,6 +111,12 @@ export interface ActivityStore {
 export interface ChainPosition {
   chain: string;
   seq: number;
+  /**
+   * The id of the record at that place, when paging: records at the same place with a greater
+   * id come after it (a chain whose places were renumbered holds several records at one place,
+   * and a page may end among them). Without it, every record at `seq` is before the position.
+   */
+  id?: string;
 }
 
 /** What {@link ActivityStore.chainPage} reads. */

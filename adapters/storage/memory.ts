@@ -12,7 +12,7 @@ import type {
   SummaryBucket,
 } from '../../src/schema.js';
 import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
-import type { ActivityStore } from '../../src/store.js';
+import type { ActivityStore, ChainPosition } from '../../src/store.js';
 import { bucketKey, SummaryCounter, timeBucketing, type TimeBucketing, type TimeRange } from '../../src/summary.js';
 
 /** Options of {@link memoryStore}. */
@@ -169,11 +169,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         const sealed = record.integrity;
         if (!sealed || (chain !== undefined && sealed.chain !== chain)) continue;
         if ((from !== undefined && occurredAtMs < from.getTime()) || (to !== undefined && occurredAtMs >= to.getTime())) continue;
-        if (after !== undefined && compareChainOrder(sealed, after) <= 0) continue;
+        if (after !== undefined && !isAfter(record, after)) continue;
         found.push(record);
       }
       return found
-        .sort((a, b) => compareChainOrder(a.integrity!, b.integrity!))
+        .sort(compareRecordOrder)
         .slice(0, limit)
         .map((record) => structuredClone(record));
     },
@@ -215,6 +215,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 /** Chain order: by chain id (as bytes compare), then sequence number. */
 function compareChainOrder(a: { chain: string; seq: number }, b: { chain: string; seq: number }): number {
   return a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : a.seq - b.seq;
+}
+
+/** Chain order of sealed records: by place, then id (a tampered chain can hold several records at one place). */
+function compareRecordOrder(a: ActivityRecord, b: ActivityRecord): number {
+  return compareChainOrder(a.integrity!, b.integrity!) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Whether a sealed record comes after a position: past its place, or at it with a greater id. */
+function isAfter(record: ActivityRecord, after: ChainPosition): boolean {
+  const order = compareChainOrder(record.integrity!, after);
+  return order > 0 || (order === 0 && after.id !== undefined && record.id > after.id);
 }
 
 /** Whether an action matches a filter: exact, or under a `prefix.*`. */

@@ -602,6 +602,26 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         );
       });
 
+      it('pages records that share a place (a renumbered chain) in id order, each once', async (test) => {
+        if (!store.chainPage) return skipWithReason(test, options.name, 'chain pages (the store has no chainPage())');
+        const sealed = Array.from({ length: 12 }, (_, i) => makeRecord(i, { integrity: { chain: 'chain-t', seq: i < 2 ? i + 1 : 3, keyId: 'k1', prev: '', hash: String(i) } }));
+        await store.insert([...sealed].reverse());
+        const paged: string[] = [];
+        let after: { chain: string; seq: number; id?: string } | undefined;
+        for (;;) {
+          const page = await store.chainPage({ after, limit: 5 });
+          paged.push(...page.map((record) => record.id));
+          if (page.length < 5) break;
+          const last = page[4]!;
+          after = { chain: last.integrity!.chain, seq: last.integrity!.seq, id: last.id };
+        }
+        const byPlaceThenId = [...sealed].sort((a, b) => a.integrity!.seq - b.integrity!.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        expect(paged).toEqual(byPlaceThenId.map((record) => record.id));
+        // Without an id, a position is after every record at its place.
+        expect((await store.chainPage({ after: { chain: 'chain-t', seq: 3 }, limit: 5 })).length).toBe(0);
+        expect((await store.chainPage({ after: { chain: 'chain-t', seq: 2 }, limit: 20 })).map((record) => record.id)).toEqual(byPlaceThenId.slice(2).map((record) => record.id));
+      });
+
       it('keeps checkpoints once each and pages them in chain order', async (test) => {
         if (!store.insertCheckpoints || !store.checkpointPage) return skipWithReason(test, options.name, 'checkpoints (the store has no insertCheckpoints() and checkpointPage())');
         const checkpoint = (chain: string, seq: number) => ({ chain, seq, hash: `h${seq}`, keyId: 'k1', at: new Date(BASE + seq).toISOString(), signature: `s${seq}` });

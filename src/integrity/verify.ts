@@ -97,8 +97,9 @@ function checkVerifyOptions(options: VerifyOptions): void {
 
 /**
  * Streams through the sealed records, chain by chain, in constant memory (one page, the
- * previous record, each chain's checkpoints, and at most MAX_HELD broken links held while they
- * may be half of a swap), and reports every finding:
+ * previous record, each chain's checkpoints, and at most MAX_HELD broken links, with at most
+ * MAX_HELD_FINDINGS findings behind them, held while they may be half of a swap), and reports
+ * every finding:
  * - `edited`: a record whose hash, or a personal value whose commitment, does not match; a
  *   checkpoint whose signature does not; a value erased with no `activity.erase` covering it;
  * - `missing`: records missing from a chain (a gap in its sequence, or a broken link);
@@ -209,8 +210,9 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     }
     options.onProgress?.(report.checked);
     if (page.length < PAGE) break;
-    const last = page[page.length - 1]!.integrity!;
-    after = { chain: last.chain, seq: last.seq };
+    const lastRecord = page[page.length - 1]!;
+    // With the id: a page may end among records renumbered to one place, and the rest of them are next.
+    after = { chain: lastRecord.integrity!.chain, seq: lastRecord.integrity!.seq, id: lastRecord.id };
   }
   if (chain) await finish(chain);
   if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report, problem);
@@ -314,6 +316,9 @@ interface Held {
 
 /** Broken links held at most, per chain. */
 const MAX_HELD = 64;
+
+/** Findings held behind broken links at most, per chain: verify's memory stays bounded however a chain was tampered with. */
+const MAX_HELD_FINDINGS = 1000;
 
 /** The record's own proof: its key, its commitments and its hash. */
 function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasures: readonly ErasedSubject[], problem: (found: IntegrityProblem) => void): void {
@@ -494,10 +499,18 @@ function link(chain: ChainState, record: ActivityRecord, mismatch: IntegrityProb
   chain.breaks.push({ record, expected, entry, mismatch: mismatchEntry });
 }
 
-/** Held breaks too far behind `seq` for a swap to explain them any more, reported as missing. */
+/**
+ * Held breaks that a swap can no longer explain, reported as missing: too far behind `seq`, or
+ * holding back too many findings (places renumbered to one can put any number of records
+ * within MAX_BRIDGE places), oldest first.
+ */
 function expireBreaks(chain: ChainState, seq: number, problem: (found: IntegrityProblem) => void): void {
-  while (chain.breaks.length > 0 && seq - chain.breaks[0]!.record.integrity!.seq > MAX_BRIDGE) settleBreak(chain, chain.breaks.shift()!);
-  if (seq === Number.POSITIVE_INFINITY) for (const held of chain.breaks.splice(0)) settleBreak(chain, held);
+  for (;;) {
+    const oldest = chain.breaks[0];
+    if (oldest === undefined || (seq - oldest.record.integrity!.seq <= MAX_BRIDGE && chain.held.length <= MAX_HELD_FINDINGS)) break;
+    settleBreak(chain, chain.breaks.shift()!);
+    release(chain, problem);
+  }
   release(chain, problem);
 }
 

@@ -237,10 +237,14 @@ export class SqlStatements {
     if (chain !== undefined) conditions.push(sql`integrity_chain = ${chain}`);
     if (from !== undefined) conditions.push(sql`occurred_at >= ${time(from.getTime())}`);
     if (to !== undefined) conditions.push(sql`occurred_at < ${time(to.getTime())}`);
-    if (after !== undefined) {
-      conditions.push(rest === 'same-chain' ? sql`integrity_chain = ${after.chain} and integrity_seq > ${after.seq}` : sql`integrity_chain > ${after.chain}`);
+    if (after !== undefined && rest === 'next-chains') conditions.push(sql`integrity_chain > ${after.chain}`);
+    else if (after !== undefined && after.id === undefined) conditions.push(sql`integrity_chain = ${after.chain} and integrity_seq > ${after.seq}`);
+    else if (after !== undefined) {
+      // Records at the same place come in id order: one range of the chain index (whose entries
+      // end with the primary key on InnoDB; SQLite and PostgreSQL sort only the ties).
+      conditions.push(sql`integrity_chain = ${after.chain} and integrity_seq >= ${after.seq} and (integrity_seq > ${after.seq} or id > ${after.id})`);
     }
-    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${sql.join(conditions, sql` and `)} order by integrity_chain, integrity_seq limit ${limit}`;
+    return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${sql.join(conditions, sql` and `)} order by integrity_chain, integrity_seq, id limit ${limit}`;
   }
 
   /** One page in page order; `forUpdate` locks its rows for the rest of the caller's transaction. */

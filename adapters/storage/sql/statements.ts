@@ -219,7 +219,9 @@ export class SqlStatements {
     if (chain !== undefined) conditions.push(sql`chain = ${chain}`);
     if (after !== undefined) conditions.push(sql`(chain > ${after.chain} or (chain = ${after.chain} and seq > ${after.seq}))`);
     const where = conditions.length === 0 ? sql`1 = 1` : sql.join(conditions, sql` and `);
-    return sql<{ chain: string; seq: unknown; hash: string; key_id: string; at: string; signature: string }>`select chain, seq, hash, key_id, at, signature from ${this.checkpointTable} where ${where} order by chain, seq limit ${limit}`;
+    // One chain's ordered by place alone, as its records are (see selectChainPage).
+    const order = chain !== undefined ? sql`seq` : sql`chain, seq`;
+    return sql<{ chain: string; seq: unknown; hash: string; key_id: string; at: string; signature: string }>`select chain, seq, hash, key_id, at, signature from ${this.checkpointTable} where ${where} order by ${order} limit ${limit}`;
   }
 
   // ---- reads ----------------------------------------------------------------------------

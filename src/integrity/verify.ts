@@ -6,7 +6,7 @@ import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore, ChainPosition } from '../store.js';
 import { canonicalForm, commitment, ERASED, saltOf, valueAt } from './canonical.js';
 import { chainHasher } from './hmac.js';
-import { checkpointSignature } from './checkpoints.js';
+import { ChainCheckpointReader, outsideCheckpointsByChain } from './checkpoint-reader.js';
 import { erasurePlan, type EraseSubject } from './erase.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
 
@@ -97,7 +97,8 @@ function checkVerifyOptions(options: VerifyOptions): void {
 
 /**
  * Streams through the sealed records, chain by chain, in constant memory (one page, the
- * previous record, each chain's checkpoints, and at most MAX_HELD broken links, with at most
+ * previous record, the checkpoints of the places within MAX_BRIDGE of it, read as the walk
+ * reaches them, and at most MAX_HELD broken links, with at most
  * MAX_HELD_FINDINGS findings behind them, held while they may be half of a swap), and reports
  * every finding:
  * - `edited`: a record whose hash, or a personal value whose commitment, does not match; a
@@ -139,19 +140,20 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     }
     return report;
   }
-  const checkpoints = await checkpointsByChain(store, integrity, options, problem);
+  const outside = outsideCheckpointsByChain(options.checkpoints, options.chain);
+  const readerOf = (name: string) => new ChainCheckpointReader(store, integrity, name, outside.get(name) ?? [], MAX_BRIDGE + 1, problem);
 
   let chain: ChainState | undefined;
   const finish = async (state: ChainState) => {
     expireBreaks(state, Number.POSITIVE_INFINITY, problem);
-    const newest = state.checkpoints?.newest ?? 0;
+    const { seq: newest, hash: newestHash } = await state.checkpoints.newest();
     // Over a window, the chain may go on outside it (after \`to\`, or records queued late with
     // times before \`from\`): its next record must be there and link to the window's last (a
     // deletion at the end of the range leaves the rest of the chain whole), and the record at
     // the newest checkpointed place must be the one checkpointed.
     if (state.last && (to !== undefined || from !== undefined) && (await linksOnward(store, state.last, integrity, erasures, problem))) {
       const atNewest = newest > state.last.integrity!.seq ? await recordAtPlace(store, state.name, newest) : undefined;
-      if (atNewest && atNewest.integrity!.hash !== state.checkpoints!.get(newest)) {
+      if (atNewest && atNewest.integrity!.hash !== newestHash) {
         problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `the record at ${newest} of chain ${state.name} is not the one a checkpoint recorded there: its newest records were replaced` });
       } else if (newest > state.last.integrity!.seq && !atNewest) {
         problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} has no record at ${newest}, but a checkpoint shows it reached it: its newest records were deleted` });
@@ -159,7 +161,6 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     } else if (state.last && to === undefined && from === undefined && newest > state.last.integrity!.seq) {
       problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `chain ${state.name} ends at ${state.last.integrity!.seq}, but a checkpoint shows it reached ${newest}: its newest records were deleted` });
     }
-    checkpoints.delete(state.name);
   };
 
   let after: ChainPosition | undefined;
@@ -170,7 +171,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       const sealed = record.integrity!;
       if (chain?.name !== sealed.chain) {
         if (chain) await finish(chain);
-        chain = { name: sealed.chain, checkpoints: checkpoints.get(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
+        chain = { name: sealed.chain, checkpoints: readerOf(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
         report.chains += 1;
         if (from === undefined && sealed.seq > 1 && (to === undefined || (await recordAtPlace(store, sealed.chain, 1))?.integrity!.prev !== '')) {
           problem({ kind: 'missing', chain: sealed.chain, seq: 1, detail: `the first ${sealed.seq - 1} records of chain ${sealed.chain} are missing` });
@@ -196,7 +197,8 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
       const say = (found: IntegrityProblem) => (current.held.length > 0 ? current.held.push({ problem: found, settled: true }) : problem(found));
       checkRecord(record, integrity, erasures, say);
-      const checkpointHash = chain.checkpoints?.get(sealed.seq);
+      await chain.checkpoints.advance(sealed.seq);
+      const checkpointHash = chain.checkpoints.get(sealed.seq);
       const mismatch: IntegrityProblem | undefined =
         checkpointHash !== undefined && checkpointHash !== sealed.hash
           ? { kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' }
@@ -219,20 +221,24 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   // Chains that checkpoints know of and no record is left of (with \`to\`: none in the range, nor
   // at the newest checkpointed place). Not with \`from\`: a chain older than it may have been
   // purged whole, lawfully (see the README's "Retention and verification").
-  for (const [name, kept] of checkpoints) {
-    if (from !== undefined || (options.chain !== undefined && name !== options.chain)) continue;
+  for await (const name of checkpointedChains(store, outside, options.chain)) {
+    // A chain walked above: its checkpoints were read with it.
+    if ((await store.chainPage({ chain: name, from, to, limit: 1 })).length > 0) continue;
+    // Each of its checkpoints is checked, also when \`from\` leaves the chain alone.
+    const { seq: newest, hash: newestHash } = await readerOf(name).newest();
+    if (from !== undefined || newest === 0) continue;
     // With \`to\`, a chain with no record in the range may begin after it: then its first
     // record, and the one at its newest checkpointed place, are there.
     if (to === undefined) {
       report.chains += 1;
-      problem({ kind: 'truncated', chain: name, seq: kept.newest, detail: `chain ${name} has checkpoints but no records left` });
+      problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has checkpoints but no records left` });
     } else {
       // The chain may begin after the range: then its first record, and the one at its newest
       // checkpointed place, are there (a later record renumbered into place 1 links elsewhere).
-      const atNewest = await recordAtPlace(store, name, kept.newest);
-      if (atNewest?.integrity!.hash !== kept.get(kept.newest)) {
+      const atNewest = await recordAtPlace(store, name, newest);
+      if (atNewest?.integrity!.hash !== newestHash) {
         report.chains += 1;
-        problem({ kind: 'truncated', chain: name, seq: kept.newest, detail: `chain ${name} has no record in the range, nor the one at ${kept.newest}, the place a checkpoint shows it reached` });
+        problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has no record in the range, nor the one at ${newest}, the place a checkpoint shows it reached` });
       } else if ((await recordAtPlace(store, name, 1))?.integrity!.prev !== '') {
         report.chains += 1;
         problem({ kind: 'missing', chain: name, seq: 1, detail: `chain ${name} has no record in the range, and its first record is missing: the records of the range were deleted` });
@@ -280,8 +286,8 @@ function isCaptured(record: ActivityRecord): boolean {
 
 interface ChainState {
   name: string;
-  /** This chain's checkpoints: the hash recorded for each checkpointed place. */
-  checkpoints: ChainCheckpoints | undefined;
+  /** This chain's checkpoints, read as the walk reaches their places. */
+  checkpoints: ChainCheckpointReader;
   last: ActivityRecord | undefined;
   /** The record the next one must link to, and the place the next one must follow. */
   linkPrev: ActivityRecord | undefined;
@@ -473,10 +479,10 @@ function link(chain: ChainState, record: ActivityRecord, mismatch: IntegrityProb
     // A checkpoint that names the other record's hash for a place only shows the swap again.
     const checkpoints = chain.checkpoints;
     if (held.mismatch) {
-      if (checkpoints?.get(held.record.integrity!.seq) === sealed.hash) held.mismatch.problem = undefined;
+      if (checkpoints.get(held.record.integrity!.seq) === sealed.hash) held.mismatch.problem = undefined;
       held.mismatch.settled = true;
     }
-    if (mismatch && checkpoints?.get(sealed.seq) !== held.record.integrity!.hash) say(mismatch);
+    if (mismatch && checkpoints.get(sealed.seq) !== held.record.integrity!.hash) say(mismatch);
     if (!neighbours) {
       // The record after the held one's place links to this one, which belongs there.
       const next = chain.breaks.findIndex((other) => other.record.integrity!.seq === held.record.integrity!.seq + 1 && other.record.integrity!.prev === sealed.hash);
@@ -594,47 +600,21 @@ function hasherOf(key: Uint8Array): (prev: string, form: string) => string {
   return hasher;
 }
 
-/** A chain's checkpoints: the hash recorded for each checkpointed place, and the newest place. */
-type ChainCheckpoints = Map<number, string> & { newest: number };
-
-/** Every checkpoint with a valid signature, by chain: the store's and those given. */
-async function checkpointsByChain(
-  store: ActivityStore,
-  integrity: ResolvedIntegrity,
-  options: VerifyOptions,
-  problem: (found: IntegrityProblem) => void,
-): Promise<Map<string, ChainCheckpoints>> {
-  const byChain = new Map<string, ChainCheckpoints>();
-  const add = (checkpoint: IntegrityCheckpoint) => {
-    if (options.chain !== undefined && checkpoint.chain !== options.chain) return;
-    const key = integrity.keyOf(checkpoint.keyId);
-    if (!key) {
-      problem({ kind: 'unknown-key', chain: checkpoint.chain, seq: checkpoint.seq, detail: `checkpoint made with key "${checkpoint.keyId}", which is not among the keys given` });
-      return;
-    }
-    if (checkpointSignature(key, checkpoint) !== checkpoint.signature) {
-      problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'a checkpoint whose signature does not match' });
-      return;
-    }
-    let kept = byChain.get(checkpoint.chain);
-    if (!kept) byChain.set(checkpoint.chain, (kept = Object.assign(new Map<number, string>(), { newest: 0 })));
-    kept.newest = Math.max(kept.newest, checkpoint.seq);
-    const known = kept.get(checkpoint.seq);
-    if (known !== undefined && known !== checkpoint.hash) {
-      problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'two validly signed checkpoints disagree about one place' });
-    }
-    kept.set(checkpoint.seq, checkpoint.hash);
-  };
-  for (const checkpoint of options.checkpoints ?? []) add(checkpoint);
+/**
+ * The chains that have checkpoints, in the store or given to verify(), each once: the store's
+ * one query each (the first checkpoint after the previous chain's), then those only given.
+ */
+async function* checkpointedChains(store: ActivityStore, outside: ReadonlyMap<string, readonly IntegrityCheckpoint[]>, only: string | undefined): AsyncGenerator<string> {
   if (store.checkpointPage) {
     let after: ChainPosition | undefined;
     for (;;) {
-      const page = await store.checkpointPage({ chain: options.chain, after, limit: PAGE });
-      for (const checkpoint of page) add(checkpoint);
-      if (page.length < PAGE) break;
-      const last = page[page.length - 1]!;
-      after = { chain: last.chain, seq: last.seq };
+      const [first] = await store.checkpointPage({ chain: only, after, limit: 1 });
+      if (!first) break;
+      yield first.chain;
+      after = { chain: first.chain, seq: Number.MAX_SAFE_INTEGER };
     }
   }
-  return byChain;
+  for (const name of outside.keys()) {
+    if (!store.checkpointPage || (await store.checkpointPage({ chain: name, limit: 1 })).length === 0) yield name;
+  }
 }

@@ -270,6 +270,23 @@ for (const kind of kinds) {
       expect(far.missing).toBeGreaterThan(0);
     });
 
+    it('verifies a chain checkpointed at every record, reading its checkpoints as it goes', async () => {
+      const writer = logger({ integrity: { key: KEY, checkpointRecords: 1, onCheckpoint: (checkpoint) => void kept.push(checkpoint) } });
+      for (let i = 0; i < 1600; i++) writer.log({ id: `evt-${String(i).padStart(4, '0')}`, action: 'recipe.update' });
+      await writer.close();
+      expect(kept.length).toBeGreaterThanOrEqual(1600);
+      expect(await logger().verify({ checkpoints: kept })).toMatchObject({ ok: true, checked: 1600, problems: [] });
+      // An edit far into the chain, and its newest records deleted with their checkpoints in the store.
+      await target.run(`update ${target.table} set action = ? where id = ?`, ['recipe.delete', 'evt-1234']);
+      await target.run(`delete from ${target.table} where integrity_seq > ?`, [1590]);
+      await target.run(`delete from ${target.checkpoints} where seq > ?`, [1500]);
+      const report = await logger().verify({ checkpoints: kept });
+      expect(report.problems.map((found) => [found.kind, found.seq])).toEqual([
+        ['edited', 1235],
+        ['truncated', 1600],
+      ]);
+    });
+
     it('reports records made with a key it is not given, and verifies them once given the old key', async () => {
       await sealedLog(20);
       const rotated = { key: 'the next application secret, rotated', keyId: 'k2' };

@@ -1,0 +1,128 @@
+import type { ActivityStore } from '../store.js';
+import { checkpointSignature } from './checkpoints.js';
+import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
+import type { IntegrityProblem } from './verify.js';
+
+/** Checkpoints read from the store at a time. */
+const PAGE = 500;
+
+/**
+ * One chain's checkpoints as `verify()` walks the chain: those the store keeps and those kept
+ * outside it (`verify({ checkpoints })`), read in the order of their places as the walk
+ * reaches them, each checked once (its key, its signature, and that no other checkpoint names
+ * another hash for its place), and kept only while the walk may still ask for its place. So
+ * that verify's memory does not grow with the chain, however often it was checkpointed.
+ * @internal
+ */
+export class ChainCheckpointReader {
+  /** The hash recorded for each place still within reach, oldest place first. */
+  private readonly window = new Map<number, string>();
+  /** The places of `window`, in the order they were read (ascending). */
+  private readonly places: number[] = [];
+  private oldest = 0;
+  /** The store's checkpoints are read up to and including this place. */
+  private readThrough = 0;
+  private storeDone: boolean;
+  /** The next of `outside` to take. */
+  private nextOutside = 0;
+  private newestPlace = 0;
+  private newestHash: string | undefined;
+
+  /**
+   * @param outside this chain's checkpoints given to verify(), in the order of their places
+   * @param reach how many places behind the walk's record it may still ask about
+   */
+  constructor(
+    private readonly store: ActivityStore,
+    private readonly integrity: ResolvedIntegrity,
+    readonly chain: string,
+    private readonly outside: readonly IntegrityCheckpoint[],
+    private readonly reach: number,
+    private readonly problem: (found: IntegrityProblem) => void,
+  ) {
+    this.storeDone = !store.checkpointPage;
+  }
+
+  /**
+   * Reads the checkpoints up to place `seq` (and a page beyond), and lets go of those more than
+   * `reach` places behind it. Call it with each record's place, in the chain's order.
+   */
+  async advance(seq: number): Promise<void> {
+    while (!this.storeDone && this.readThrough < seq) await this.readPage();
+    this.takeOutside(this.storeDone ? Number.POSITIVE_INFINITY : this.readThrough);
+    while (this.places.length > this.oldest && this.places[this.oldest]! < seq - this.reach) this.window.delete(this.places[this.oldest++]!);
+    // The array of places is cut now and then, not at every record.
+    if (this.oldest > 1024) this.places.splice(0, this.oldest), (this.oldest = 0);
+  }
+
+  /** How many places' hashes are kept now (what the walk's memory holds of them). */
+  get retained(): number {
+    return this.window.size;
+  }
+
+  /** The hash a checkpoint recorded for place `seq`, if it is within reach. */
+  get(seq: number): string | undefined {
+    return this.window.get(seq);
+  }
+
+  /** Reads the rest of the chain's checkpoints; the newest place one names and its hash (place 0 when none). */
+  async newest(): Promise<{ seq: number; hash: string | undefined }> {
+    while (!this.storeDone) await this.readPage();
+    this.takeOutside(Number.POSITIVE_INFINITY);
+    return { seq: this.newestPlace, hash: this.newestHash };
+  }
+
+  private async readPage(): Promise<void> {
+    const page = await this.store.checkpointPage!({ chain: this.chain, after: { chain: this.chain, seq: this.readThrough }, limit: PAGE });
+    const mine = page.filter((checkpoint) => checkpoint.chain === this.chain);
+    if (mine.length < PAGE) this.storeDone = true;
+    if (mine.length === 0) return;
+    // The checkpoints kept outside that come before these, so that places are read in order.
+    this.takeOutside(mine[0]!.seq - 1);
+    for (const checkpoint of mine) {
+      this.takeOutside(checkpoint.seq);
+      this.add(checkpoint);
+    }
+    this.readThrough = mine[mine.length - 1]!.seq;
+  }
+
+  private takeOutside(through: number): void {
+    while (this.nextOutside < this.outside.length && this.outside[this.nextOutside]!.seq <= through) this.add(this.outside[this.nextOutside++]!);
+  }
+
+  /** Checks one checkpoint and, when it holds, keeps its place's hash. */
+  private add(checkpoint: IntegrityCheckpoint): void {
+    const key = this.integrity.keyOf(checkpoint.keyId);
+    if (!key) {
+      this.problem({ kind: 'unknown-key', chain: checkpoint.chain, seq: checkpoint.seq, detail: `checkpoint made with key "${checkpoint.keyId}", which is not among the keys given` });
+      return;
+    }
+    if (checkpointSignature(key, checkpoint) !== checkpoint.signature) {
+      this.problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'a checkpoint whose signature does not match' });
+      return;
+    }
+    const known = this.window.get(checkpoint.seq);
+    if (known !== undefined && known !== checkpoint.hash) {
+      this.problem({ kind: 'edited', chain: checkpoint.chain, seq: checkpoint.seq, detail: 'two validly signed checkpoints disagree about one place' });
+    }
+    if (known === undefined) this.places.push(checkpoint.seq);
+    this.window.set(checkpoint.seq, checkpoint.hash);
+    if (checkpoint.seq >= this.newestPlace) {
+      this.newestPlace = checkpoint.seq;
+      this.newestHash = checkpoint.hash;
+    }
+  }
+}
+
+/** The checkpoints given to verify() for each chain, in the order of their places. */
+export function outsideCheckpointsByChain(checkpoints: readonly IntegrityCheckpoint[] | undefined, only: string | undefined): Map<string, IntegrityCheckpoint[]> {
+  const byChain = new Map<string, IntegrityCheckpoint[]>();
+  for (const checkpoint of checkpoints ?? []) {
+    if (only !== undefined && checkpoint.chain !== only) continue;
+    let list = byChain.get(checkpoint.chain);
+    if (!list) byChain.set(checkpoint.chain, (list = []));
+    list.push(checkpoint);
+  }
+  for (const list of byChain.values()) list.sort((a, b) => a.seq - b.seq);
+  return byChain;
+}

@@ -1,4 +1,4 @@
-import type { ActivityStore } from '../store.js';
+import type { ActivityStore, ChainPosition } from '../store.js';
 import { checkpointSignature } from './checkpoints.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
 import type { IntegrityProblem } from './verify.js';
@@ -7,22 +7,55 @@ import type { IntegrityProblem } from './verify.js';
 const PAGE = 500;
 
 /**
- * One chain's checkpoints as `verify()` walks the chain: those the store keeps and those kept
- * outside it (`verify({ checkpoints })`), read in the order of their places as the walk
- * reaches them, each checked once (its key, its signature, and that no other checkpoint names
- * another hash for its place), and kept only while the walk may still ask for its place. So
- * that verify's memory does not grow with the chain, however often it was checkpointed.
- * @internal
+ * The store's checkpoints of every chain, in chain order (chain id, then place), read a page
+ * at a time: verify() walks the chains in the same order, so one pass over them serves every
+ * chain, with no query per chain. @internal
+ */
+export class CheckpointCursor {
+  private page: IntegrityCheckpoint[] = [];
+  private index = 0;
+  private done: boolean;
+  private after: ChainPosition | undefined;
+
+  constructor(
+    private readonly store: ActivityStore,
+    private readonly only: string | undefined,
+  ) {
+    this.done = !store.checkpointPage;
+  }
+
+  /** The next checkpoint, not taken yet. */
+  async peek(): Promise<IntegrityCheckpoint | undefined> {
+    if (this.index < this.page.length) return this.page[this.index];
+    if (this.done) return undefined;
+    this.page = await this.store.checkpointPage!({ chain: this.only, after: this.after, limit: PAGE });
+    this.index = 0;
+    if (this.page.length < PAGE) this.done = true;
+    const last = this.page[this.page.length - 1];
+    if (last) this.after = { chain: last.chain, seq: last.seq };
+    return this.page[0];
+  }
+
+  /** Takes the checkpoint peek() gave. */
+  take(): void {
+    this.index += 1;
+  }
+}
+
+/**
+ * One chain's checkpoints as `verify()` walks the chain: those the store keeps (from the
+ * cursor, which must be at the chain's first) and those kept outside it (`verify({ checkpoints })`),
+ * in the order of their places as the walk reaches them, each checked once (its key, its
+ * signature, and that no other checkpoint names another hash for its place), and kept only
+ * while the walk may still ask for its place: verify's memory does not grow with the chain,
+ * however often it was checkpointed. @internal
  */
 export class ChainCheckpointReader {
-  /** The hash recorded for each place still within reach, oldest place first. */
+  /** The hash recorded for each place still within reach. */
   private readonly window = new Map<number, string>();
-  /** The places of `window`, in the order they were read (ascending). */
+  /** The places of `window`, in the order they were read (ascending) from `oldest` on. */
   private readonly places: number[] = [];
   private oldest = 0;
-  /** The store's checkpoints are read up to and including this place. */
-  private readThrough = 0;
-  private storeDone: boolean;
   /** The next of `outside` to take. */
   private nextOutside = 0;
   private newestPlace = 0;
@@ -33,26 +66,26 @@ export class ChainCheckpointReader {
    * @param reach how many places behind the walk's record it may still ask about
    */
   constructor(
-    private readonly store: ActivityStore,
+    private readonly cursor: CheckpointCursor,
     private readonly integrity: ResolvedIntegrity,
     readonly chain: string,
     private readonly outside: readonly IntegrityCheckpoint[],
     private readonly reach: number,
     private readonly problem: (found: IntegrityProblem) => void,
-  ) {
-    this.storeDone = !store.checkpointPage;
-  }
+  ) {}
 
   /**
-   * Reads the checkpoints up to place `seq` (and a page beyond), and lets go of those more than
-   * `reach` places behind it. Call it with each record's place, in the chain's order.
+   * Reads the checkpoints up to place `seq`, and lets go of those more than `reach` places
+   * behind it. Call it with each record's place, in the chain's order.
    */
   async advance(seq: number): Promise<void> {
-    while (!this.storeDone && this.readThrough < seq) await this.readPage();
-    this.takeOutside(this.storeDone ? Number.POSITIVE_INFINITY : this.readThrough);
+    await this.readThrough(seq);
     while (this.places.length > this.oldest && this.places[this.oldest]! < seq - this.reach) this.window.delete(this.places[this.oldest++]!);
     // The array of places is cut now and then, not at every record.
-    if (this.oldest > 1024) this.places.splice(0, this.oldest), (this.oldest = 0);
+    if (this.oldest > 1024) {
+      this.places.splice(0, this.oldest);
+      this.oldest = 0;
+    }
   }
 
   /** How many places' hashes are kept now (what the walk's memory holds of them). */
@@ -67,23 +100,18 @@ export class ChainCheckpointReader {
 
   /** Reads the rest of the chain's checkpoints; the newest place one names and its hash (place 0 when none). */
   async newest(): Promise<{ seq: number; hash: string | undefined }> {
-    while (!this.storeDone) await this.readPage();
-    this.takeOutside(Number.POSITIVE_INFINITY);
+    await this.readThrough(Number.POSITIVE_INFINITY);
     return { seq: this.newestPlace, hash: this.newestHash };
   }
 
-  private async readPage(): Promise<void> {
-    const page = await this.store.checkpointPage!({ chain: this.chain, after: { chain: this.chain, seq: this.readThrough }, limit: PAGE });
-    const mine = page.filter((checkpoint) => checkpoint.chain === this.chain);
-    if (mine.length < PAGE) this.storeDone = true;
-    if (mine.length === 0) return;
-    // The checkpoints kept outside that come before these, so that places are read in order.
-    this.takeOutside(mine[0]!.seq - 1);
-    for (const checkpoint of mine) {
-      this.takeOutside(checkpoint.seq);
-      this.add(checkpoint);
+  /** Takes this chain's checkpoints up to place `seq`, from both sources in the order of their places. */
+  private async readThrough(seq: number): Promise<void> {
+    for (let next = await this.cursor.peek(); next?.chain === this.chain && next.seq <= seq; next = await this.cursor.peek()) {
+      this.takeOutside(next.seq);
+      this.cursor.take();
+      this.add(next);
     }
-    this.readThrough = mine[mine.length - 1]!.seq;
+    this.takeOutside(seq);
   }
 
   private takeOutside(through: number): void {

@@ -6,7 +6,7 @@ import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore, ChainPosition } from '../store.js';
 import { canonicalForm, commitment, ERASED, saltOf, valueAt } from './canonical.js';
 import { chainHasher } from './hmac.js';
-import { ChainCheckpointReader, outsideCheckpointsByChain } from './checkpoint-reader.js';
+import { ChainCheckpointReader, CheckpointCursor, outsideCheckpointsByChain } from './checkpoint-reader.js';
 import { erasurePlan, type EraseSubject } from './erase.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
 
@@ -140,8 +140,15 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     }
     return report;
   }
+  // The store's checkpoints are read in one pass, in the chains' order, as the walk goes.
+  const cursor = new CheckpointCursor(store, options.chain);
   const outside = outsideCheckpointsByChain(options.checkpoints, options.chain);
-  const readerOf = (name: string) => new ChainCheckpointReader(store, integrity, name, outside.get(name) ?? [], MAX_BRIDGE + 1, problem);
+  /** The chains given checkpoints for whose checkpoints were read (outside holds no more of them). */
+  const outsideRead = new Set<string>();
+  const readerOf = (name: string) => {
+    if (outside.has(name)) outsideRead.add(name);
+    return new ChainCheckpointReader(cursor, integrity, name, outside.get(name) ?? [], MAX_BRIDGE + 1, problem);
+  };
 
   let chain: ChainState | undefined;
   const finish = async (state: ChainState) => {
@@ -163,6 +170,42 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     }
   };
 
+  /**
+   * A chain that checkpoints know of and no record in the walk is left of (with \`to\`: none in
+   * the range, nor at the newest checkpointed place). Its checkpoints are checked in any case;
+   * not with \`from\`: a chain older than it may have been purged whole, lawfully (see the
+   * README's "Retention and verification").
+   */
+  const chainWithoutRecords = async (name: string) => {
+    const { seq: newest, hash: newestHash } = await readerOf(name).newest();
+    if (from !== undefined || newest === 0) return;
+    if (to === undefined) {
+      report.chains += 1;
+      problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has checkpoints but no records left` });
+      return;
+    }
+    // The chain may begin after the range: then its first record, and the one at its newest
+    // checkpointed place, are there (a later record renumbered into place 1 links elsewhere).
+    const atNewest = await recordAtPlace(store, name, newest);
+    if (atNewest?.integrity!.hash !== newestHash) {
+      report.chains += 1;
+      problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has no record in the range, nor the one at ${newest}, the place a checkpoint shows it reached` });
+    } else if ((await recordAtPlace(store, name, 1))?.integrity!.prev !== '') {
+      report.chains += 1;
+      problem({ kind: 'missing', chain: name, seq: 1, detail: `chain ${name} has no record in the range, and its first record is missing: the records of the range were deleted` });
+    }
+  };
+  /**
+   * The chains the store has checkpoints of that come before \`next\` (every one left, without
+   * it) and were not walked: the walk goes in the same order. (Compared as JavaScript strings:
+   * the store's order for the UUIDs that name checkpointed chains.)
+   */
+  const passChainsWithoutRecords = async (next: string | undefined) => {
+    for (let checkpoint = await cursor.peek(); checkpoint && (next === undefined || checkpoint.chain < next); checkpoint = await cursor.peek()) {
+      await chainWithoutRecords(checkpoint.chain);
+    }
+  };
+
   let after: ChainPosition | undefined;
   let oldestSealed = Number.POSITIVE_INFINITY;
   for (;;) {
@@ -171,6 +214,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       const sealed = record.integrity!;
       if (chain?.name !== sealed.chain) {
         if (chain) await finish(chain);
+        await passChainsWithoutRecords(sealed.chain);
         chain = { name: sealed.chain, checkpoints: readerOf(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
         report.chains += 1;
         if (from === undefined && sealed.seq > 1 && (to === undefined || (await recordAtPlace(store, sealed.chain, 1))?.integrity!.prev !== '')) {
@@ -218,33 +262,8 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   }
   if (chain) await finish(chain);
   if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report, problem);
-  // Chains that checkpoints know of and no record is left of (with \`to\`: none in the range, nor
-  // at the newest checkpointed place). Not with \`from\`: a chain older than it may have been
-  // purged whole, lawfully (see the README's "Retention and verification").
-  for await (const name of checkpointedChains(store, outside, options.chain)) {
-    // A chain walked above: its checkpoints were read with it.
-    if ((await store.chainPage({ chain: name, from, to, limit: 1 })).length > 0) continue;
-    // Each of its checkpoints is checked, also when \`from\` leaves the chain alone.
-    const { seq: newest, hash: newestHash } = await readerOf(name).newest();
-    if (from !== undefined || newest === 0) continue;
-    // With \`to\`, a chain with no record in the range may begin after it: then its first
-    // record, and the one at its newest checkpointed place, are there.
-    if (to === undefined) {
-      report.chains += 1;
-      problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has checkpoints but no records left` });
-    } else {
-      // The chain may begin after the range: then its first record, and the one at its newest
-      // checkpointed place, are there (a later record renumbered into place 1 links elsewhere).
-      const atNewest = await recordAtPlace(store, name, newest);
-      if (atNewest?.integrity!.hash !== newestHash) {
-        report.chains += 1;
-        problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has no record in the range, nor the one at ${newest}, the place a checkpoint shows it reached` });
-      } else if ((await recordAtPlace(store, name, 1))?.integrity!.prev !== '') {
-        report.chains += 1;
-        problem({ kind: 'missing', chain: name, seq: 1, detail: `chain ${name} has no record in the range, and its first record is missing: the records of the range were deleted` });
-      }
-    }
-  }
+  await passChainsWithoutRecords(undefined);
+  for (const name of outside.keys()) if (!outsideRead.has(name)) await chainWithoutRecords(name);
   return report;
 }
 
@@ -598,23 +617,4 @@ function hasherOf(key: Uint8Array): (prev: string, form: string) => string {
   let hasher = hashers.get(key);
   if (hasher === undefined) hashers.set(key, (hasher = chainHasher(key)));
   return hasher;
-}
-
-/**
- * The chains that have checkpoints, in the store or given to verify(), each once: the store's
- * one query each (the first checkpoint after the previous chain's), then those only given.
- */
-async function* checkpointedChains(store: ActivityStore, outside: ReadonlyMap<string, readonly IntegrityCheckpoint[]>, only: string | undefined): AsyncGenerator<string> {
-  if (store.checkpointPage) {
-    let after: ChainPosition | undefined;
-    for (;;) {
-      const [first] = await store.checkpointPage({ chain: only, after, limit: 1 });
-      if (!first) break;
-      yield first.chain;
-      after = { chain: first.chain, seq: Number.MAX_SAFE_INTEGER };
-    }
-  }
-  for (const name of outside.keys()) {
-    if (!store.checkpointPage || (await store.checkpointPage({ chain: name, limit: 1 })).length === 0) yield name;
-  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
-import { ChainCheckpointReader, outsideCheckpointsByChain } from '../../src/integrity/checkpoint-reader.js';
+import { ChainCheckpointReader, CheckpointCursor, outsideCheckpointsByChain } from '../../src/integrity/checkpoint-reader.js';
 import { checkpointSignature } from '../../src/integrity/checkpoints.js';
 import { resolveIntegrity, type IntegrityCheckpoint } from '../../src/integrity/options.js';
 import type { IntegrityProblem } from '../../src/integrity/verify.js';
@@ -23,9 +23,12 @@ describe('reading a chain\'s checkpoints as verify() walks it', () => {
   it('keeps only the places within reach, however many checkpoints the chain has, and finds each', async () => {
     const store = memoryStore();
     await store.insertCheckpoints!(Array.from({ length: 5000 }, (_, i) => signed('c', i + 1)));
-    await store.insertCheckpoints!([signed('other', 1)]);
+    await store.insertCheckpoints!([signed('a', 7), signed('other', 1)]);
     const problems: IntegrityProblem[] = [];
-    const reader = new ChainCheckpointReader(store, integrity, 'c', [], 100, (found) => void problems.push(found));
+    // One pass over the store's checkpoints in chain order: chain a's, then c's, then other's.
+    const cursor = new CheckpointCursor(store, undefined);
+    expect(await new ChainCheckpointReader(cursor, integrity, 'a', [], 100, (found) => void problems.push(found)).newest()).toEqual({ seq: 7, hash: 'h7' });
+    const reader = new ChainCheckpointReader(cursor, integrity, 'c', [], 100, (found) => void problems.push(found));
     let most = 0;
     for (let seq = 1; seq <= 5000; seq++) {
       await reader.advance(seq);
@@ -33,10 +36,11 @@ describe('reading a chain\'s checkpoints as verify() walks it', () => {
       if (seq > 100) expect(reader.get(seq - 100)).toBe(`h${seq - 100}`);
       most = Math.max(most, reader.retained);
     }
-    // Within reach (100 places) and the page read ahead (500): not the 5,000.
-    expect(most).toBeLessThanOrEqual(100 + 500 + 1);
+    // Within reach (100 places): not the 5,000.
+    expect(most).toBeLessThanOrEqual(100 + 1);
     expect(reader.get(1)).toBeUndefined();
     expect(await reader.newest()).toEqual({ seq: 5000, hash: 'h5000' });
+    expect(await cursor.peek()).toMatchObject({ chain: 'other', seq: 1 });
     expect(problems).toEqual([]);
   });
 
@@ -48,7 +52,7 @@ describe('reading a chain\'s checkpoints as verify() walks it', () => {
     const outside = outsideCheckpointsByChain([signed('c', 20, 'another hash'), signed('c', 3000), signed('d', 1)], undefined);
     expect([...outside.keys()]).toEqual(['c', 'd']);
     const problems: IntegrityProblem[] = [];
-    const reader = new ChainCheckpointReader(store, integrity, 'c', outside.get('c')!, 100, (found) => void problems.push(found));
+    const reader = new ChainCheckpointReader(new CheckpointCursor(store, undefined), integrity, 'c', outside.get('c')!, 100, (found) => void problems.push(found));
     for (let seq = 1; seq <= 50; seq++) await reader.advance(seq);
     expect(problems.map((found) => [found.kind, found.seq])).toEqual([
       ['edited', 20],

@@ -164,6 +164,17 @@ for (const kind of kinds) {
       }
     });
 
+    it('finds chains deleted whole before, between and after the chains still there', async () => {
+      for (const prefix of ['c0', 'c1', 'c2', 'c3']) await sealedLog(20, prefix);
+      const chains = (await target.all<{ c: string }>(`select distinct integrity_chain as c from ${target.table}`)).map((row) => row.c).sort();
+      expect(chains).toHaveLength(4);
+      for (const gone of [chains[0], chains[2], chains[3]]) await target.run(`delete from ${target.table} where integrity_chain = ?`, [gone]);
+      const report = await logger().verify();
+      expect(report.checked).toBe(20);
+      expect(report.chains).toBe(4);
+      expect(report.problems.map((found) => [found.kind, found.chain]).sort()).toEqual([chains[0], chains[2], chains[3]].map((gone) => ['truncated', gone]));
+    });
+
     it('finds records deleted at either edge of a verified range, while the chain goes on outside it', async () => {
       // A second apart: the range [from, to] holds places 41 to 80 of 120.
       const base = Date.now() - 600_000;

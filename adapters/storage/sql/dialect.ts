@@ -67,6 +67,12 @@ export interface SqlDialect {
   /** Most bound parameters one statement may carry; inserts are split to stay under it. */
   readonly maxBindParameters: number;
   /**
+   * The largest statement the server takes, in bytes, where it refuses bigger ones by dropping
+   * the connection (MySQL's `max_allowed_packet`); read once at connect. Absent where a
+   * statement's size is not a practical limit.
+   */
+  maxStatementBytes?(k: KyselyModule, db: AnyKysely): Promise<number | undefined>;
+  /**
    * A Kysely of this database has a single connection (SQLite): a caller's open transaction
    * holds it, so work the store would do on its own connection meanwhile (a first migration)
    * has to run inside that transaction instead.

@@ -9,6 +9,11 @@ export const mysqlDialect: SqlDialect = {
   name: 'mysql',
   oneConnection: false,
   maxBindParameters: 65_535,
+  async maxStatementBytes(k, db) {
+    const { rows } = await k.sql<{ bytes: unknown }>`select @@max_allowed_packet as bytes`.execute(db);
+    const bytes = Number(rows[0]?.bytes);
+    return Number.isFinite(bytes) && bytes > 0 ? bytes : undefined;
+  },
 
   encodeTime: (ms) => new Date(ms).toISOString().slice(0, 23).replace('T', ' '),
   epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000)`,

@@ -18,6 +18,7 @@ import { NO_KEY, SummaryCounter, timeBucketing, type TimeBucketing } from '../..
 import { isUtc } from '../../../src/time-zone.js';
 import { COLUMN_KINDS, COLUMNS, rowValues, type SelectedRow } from './columns.js';
 import type { AnyKysely, Fragment, KyselyModule, SqlDialect } from './dialect.js';
+import { oversizedRow, rowBudget, rowBytesAtMost } from './statement-size.js';
 
 /** The columns of the checkpoints table, in insert order. */
 const CHECKPOINT_COLUMNS = ['chain', 'seq', 'hash', 'key_id', 'at', 'signature'] as const;
@@ -54,6 +55,12 @@ export class SqlStatements {
   readonly leaseTable: Fragment;
   private readonly quotedCheckpointTable: string;
   private readonly insertTexts = new Map<number, string>();
+  /**
+   * The largest statement the server takes, where it has such a limit (MySQL's
+   * `max_allowed_packet`, read at connect): inserts are split to stay under it, and a row that
+   * cannot fit alone is refused for its content before it is sent.
+   */
+  maxStatementBytes: number | undefined;
   /** The insert that binds one array per column, where the dialect has it: one text for any row count. */
   private columnInsertText: string | undefined;
 
@@ -104,13 +111,31 @@ export class SqlStatements {
   insertChunks(records: readonly ActivityRecord[]): CompiledQuery[] {
     if (this.dialect.insertColumnsIgnoringDuplicates) return this.columnChunks(records);
     const rowsPerStatement = Math.min(MAX_ROWS_PER_INSERT, Math.floor(this.dialect.maxBindParameters / COLUMNS.length));
-    const chunks: CompiledQuery[] = [];
-    for (let start = 0; start < records.length; start += rowsPerStatement) {
-      const slice = records.slice(start, start + rowsPerStatement);
-      const parameters: unknown[] = [];
-      for (const record of slice) for (const value of this.values(record)) parameters.push(value);
-      chunks.push(this.k.CompiledQuery.raw(this.insertText(slice.length), parameters));
+    const rows = records.map((record) => this.values(record));
+    const { maxStatementBytes } = this;
+    if (maxStatementBytes !== undefined) {
+      const refusal = oversizedRow(records, rows, maxStatementBytes, this.dialect.name);
+      if (refusal) throw refusal;
     }
+    const budget = maxStatementBytes === undefined ? Infinity : rowBudget(maxStatementBytes);
+    const chunks: CompiledQuery[] = [];
+    let parameters: unknown[] = [];
+    let rowCount = 0;
+    let bytes = 0;
+    const close = () => {
+      if (rowCount > 0) chunks.push(this.k.CompiledQuery.raw(this.insertText(rowCount), parameters));
+      [parameters, rowCount, bytes] = [[], 0, 0];
+    };
+    for (const values of rows) {
+      // Counted only under a statement size: the cheap bound, or the exact size of a row the
+      // bound puts over (oversizedRow has let it through, so it fits alone).
+      const rowBytes = budget === Infinity ? 0 : Math.min(rowBytesAtMost(values), budget);
+      if (rowCount === rowsPerStatement || (rowCount > 0 && bytes + rowBytes > budget)) close();
+      for (const value of values) parameters.push(value);
+      rowCount++;
+      bytes += rowBytes;
+    }
+    close();
     return chunks;
   }
 

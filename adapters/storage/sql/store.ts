@@ -153,6 +153,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       if (autoMigrate) await prepared.migrations.migrate(db);
       else await prepared.migrations.checkVersion(db);
       const { k, statements, migrations } = await checkPartitions(db, dialect, prepared, autoMigrate ? 'best effort' : 'none');
+      statements.maxStatementBytes = await dialect.maxStatementBytes?.(k, db);
       known = { db, readDb: readDb ?? db, k, statements, migrations };
       return known;
     })();

@@ -1,5 +1,10 @@
 import { CONTENT_SQLSTATE, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
 
+/** SQLSTATE class 45: an exception a trigger or procedure raises with SIGNAL. */
+const USER_DEFINED_SQLSTATE = /^45[0-9A-Z]{3}$/;
+/** Refusals of a row's content that MySQL files under SQLSTATE HY000 (general error). */
+const HY000_CONTENT_ERRNOS: ReadonlySet<number> = new Set([1366, 1367, 3140, 3819]);
+
 /**
  * MySQL and MariaDB: `DATETIME(3)` written and read as UTC by the SQL itself (neither the
  * driver's nor the session's time zone shifts it), JSON columns, a binary collation so ids
@@ -95,12 +100,14 @@ export const mysqlDialect: SqlDialect = {
       }
     }),
 
-  // SQLSTATE class 22 and 23, 45000 (SIGNAL in a trigger), and the errors of a value the
-  // column cannot hold that MySQL files under HY000 (1366, 1367, 3140).
+  // SQLSTATE class 22 and 23, class 45 (a user-defined exception: SIGNAL in a trigger, 45000
+  // or any other), and the refusals of a row that MySQL files under HY000: a value the column
+  // cannot hold (1366, 1367, 3140) and a CHECK constraint (3819 in MySQL 8; MariaDB files it
+  // under 23000).
   isContentRejection(error) {
     if (error === null || typeof error !== 'object') return false;
     const { sqlState, errno } = error as { sqlState?: unknown; errno?: unknown };
-    return (typeof sqlState === 'string' && (CONTENT_SQLSTATE.test(sqlState) || sqlState === '45000')) || errno === 1366 || errno === 1367 || errno === 3140;
+    return (typeof sqlState === 'string' && (CONTENT_SQLSTATE.test(sqlState) || USER_DEFINED_SQLSTATE.test(sqlState))) || (typeof errno === 'number' && HY000_CONTENT_ERRNOS.has(errno));
   },
   isMissingTable: (error) => (error as { code?: unknown } | null)?.code === 'ER_NO_SUCH_TABLE',
 };

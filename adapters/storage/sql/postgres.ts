@@ -63,10 +63,11 @@ export const postgresDialect: SqlDialect = {
       await migrate(trx);
     }),
 
-  // SQLSTATE class 22 (data exception), 23 (integrity constraint), P0001 (raised by a trigger).
+  // SQLSTATE class 22 (data exception), 23 (integrity constraint), and what a trigger refuses
+  // a row with: P0001 (raise exception) and P0004 (a failed assert).
   isContentRejection(error) {
     const code = (error as { code?: unknown } | null)?.code;
-    return typeof code === 'string' && (CONTENT_SQLSTATE.test(code) || code === 'P0001');
+    return typeof code === 'string' && (CONTENT_SQLSTATE.test(code) || code === 'P0001' || code === 'P0004');
   },
   isMissingTable: (error) => (error as { code?: unknown } | null)?.code === '42P01',
 };

@@ -15,7 +15,12 @@ export const mysqlDialect: SqlDialect = {
   oneConnection: false,
   maxBindParameters: 65_535,
   async maxStatementBytes(k, db) {
-    const { rows } = await k.sql<{ bytes: unknown }>`select @@max_allowed_packet as bytes`.execute(db);
+    // Best effort: a MySQL-compatible server without the variable still gets its events,
+    // inserted unsplit as before.
+    const rows = await k.sql<{ bytes: unknown }>`select @@max_allowed_packet as bytes`
+      .execute(db)
+      .then((result) => result.rows)
+      .catch(() => []);
     const bytes = Number(rows[0]?.bytes);
     return Number.isFinite(bytes) && bytes > 0 ? bytes : undefined;
   },

@@ -122,20 +122,20 @@ export class SqlStatements {
     let parameters: unknown[] = [];
     let rowCount = 0;
     let bytes = 0;
-    const close = () => {
+    const endStatement = () => {
       if (rowCount > 0) chunks.push(this.k.CompiledQuery.raw(this.insertText(rowCount), parameters));
       [parameters, rowCount, bytes] = [[], 0, 0];
     };
     for (const values of rows) {
-      // Counted only under a statement size: the cheap bound, or the exact size of a row the
-      // bound puts over (oversizedRow has let it through, so it fits alone).
+      // Counted only under a statement size, by the cheap bound. A row whose bound is over the
+      // budget fits alone (oversizedRow counted it exactly), so it gets a statement of its own.
       const rowBytes = budget === Infinity ? 0 : Math.min(rowBytesAtMost(values), budget);
-      if (rowCount === rowsPerStatement || (rowCount > 0 && bytes + rowBytes > budget)) close();
+      if (rowCount === rowsPerStatement || (rowCount > 0 && bytes + rowBytes > budget)) endStatement();
       for (const value of values) parameters.push(value);
       rowCount++;
       bytes += rowBytes;
     }
-    close();
+    endStatement();
     return chunks;
   }
 

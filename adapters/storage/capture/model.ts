@@ -51,6 +51,11 @@ export interface TableColumn {
   kind: ColumnKind;
   /** The database's own type name (PostgreSQL: `timestamptz` or `timestamp`, for the conversion). */
   type: string;
+  /**
+   * MySQL: the column's character set, when it is not utf8mb4 (its values are converted, so
+   * that a ucs2 or utf16 text never makes the recorded changes invalid JSON).
+   */
+  charset?: string;
 }
 
 /** A column as recorded: its value, `"[REDACTED]"`, or not at all (ignored, then not listed). */

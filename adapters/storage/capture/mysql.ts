@@ -23,11 +23,14 @@ export function mysqlString(text: string): string {
   return `convert(X'${Buffer.from(text, 'utf8').toString('hex')}' using utf8mb4)`;
 }
 
+/** The spatial types: their values are binary (an SRID and WKB), recorded as WKT text. */
+const SPATIAL = ['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection'];
+
 function kindOf(dataType: string, columnType: string): ColumnKind {
   const type = dataType.toLowerCase();
   if (type === 'json') return 'json';
   if (type === 'tinyint' && /^tinyint\(1\)/i.test(columnType)) return 'boolean';
-  if (['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'float', 'double', 'year'].includes(type)) return 'number';
+  if (['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'float', 'double', 'year', 'bit'].includes(type)) return 'number';
   if (type === 'datetime' || type === 'timestamp') return 'time';
   if (type === 'date') return 'date';
   if (type.includes('blob') || type === 'binary' || type === 'varbinary') return 'binary';
@@ -35,9 +38,21 @@ function kindOf(dataType: string, columnType: string): ColumnKind {
   return 'other';
 }
 
-/** A column's value as a JSON value json_object() embeds. */
+/**
+ * A column's value as a JSON value json_object() embeds. Whatever is not a number, boolean,
+ * time or JSON reaches it as utf8mb4 text: json_object() copies a string's bytes as they are,
+ * so a BIT or spatial value, or text in ucs2 or utf16, would make the changes invalid JSON (or
+ * bytes utf8mb4 refuses) and fail the app's write.
+ */
 function value(column: TableColumn, ref: string): string {
   switch (column.kind) {
+    case 'number':
+      // A BIT(n) value is a binary string; `+ 0` reads it as the number it holds.
+      return column.type === 'bit' ? `(${ref} + 0)` : ref;
+    case 'text':
+      return column.charset ? `convert(${ref} using utf8mb4)` : ref;
+    case 'other':
+      return SPATIAL.includes(column.type) ? `st_astext(${ref})` : `convert(${ref} using utf8mb4)`;
     case 'json':
       // MariaDB's JSON is text: json_extract makes json_object() embed it as JSON, not as a string.
       return `json_extract(${ref}, '$')`;
@@ -52,8 +67,6 @@ function value(column: TableColumn, ref: string): string {
       return `date_format(${ref}, '%Y-%m-%d')`;
     case 'binary':
       return `case when ${ref} is null then null else concat('[binary: ', length(${ref}), ' bytes]') end`;
-    default:
-      return ref;
   }
 }
 
@@ -81,12 +94,16 @@ function qualified(schema: string | undefined, name: string): string {
 
 export const mysqlCapture: CaptureDialect = {
   async columns(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<TableColumn[]> {
-    const { rows } = await k.sql<{ name: string; data_type: string; column_type: string }>`
-      select column_name as name, data_type as data_type, column_type as column_type
+    const { rows } = await k.sql<{ name: string; data_type: string; column_type: string; charset: string | null }>`
+      select column_name as name, data_type as data_type, column_type as column_type, character_set_name as charset
       from information_schema.columns
       where table_schema = coalesce(${schema ?? null}, database()) and table_name = ${table}
       order by ordinal_position`.execute(db);
-    return rows.map((row) => ({ name: String(row.name), type: String(row.data_type).toLowerCase(), kind: kindOf(String(row.data_type), String(row.column_type)) }));
+    return rows.map((row) => {
+      const column: TableColumn = { name: String(row.name), type: String(row.data_type).toLowerCase(), kind: kindOf(String(row.data_type), String(row.column_type)) };
+      if (row.charset != null && String(row.charset) !== 'utf8mb4') column.charset = String(row.charset);
+      return column;
+    });
   },
 
   install(definition: CaptureDefinition, log: LogTable): string[] {

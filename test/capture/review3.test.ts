@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect } from 'vitest';
-import { captureChanges } from '../../adapters/storage/kysely.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureChanges, removeChangeCapture } from '../../adapters/storage/kysely.js';
 import type { ActivityLogger } from '../../src/index.js';
 import { DIALECTS, uniqueName, useCaptureSuite, type CaptureDatabase, type Dialect } from './databases.js';
 
@@ -10,13 +10,48 @@ import { DIALECTS, uniqueName, useCaptureSuite, type CaptureDatabase, type Diale
  */
 
 // Each database gets the tests of its own behaviour (itOn); those of none are left out.
-const TESTED: Dialect[] = ['mysql'];
+const TESTED: Dialect[] = ['postgres', 'mysql'];
 
 for (const { dialect, available, reason } of DIALECTS.filter(({ dialect }) => TESTED.includes(dialect))) {
   if (!available) console.warn(`[capture review3] ${dialect} suite skipped: ${reason}`);
   describe.skipIf(!available)(`change capture review 3 on ${dialect}`, () => {
     const suite = useCaptureSuite(dialect, 'cap_a');
     const { captured, itOn } = suite;
+    /** A schema (PostgreSQL) or database (MySQL) of its own, beside the connection's. */
+    async function otherSchema(): Promise<string> {
+      const schema = uniqueName('cap_a_schema');
+      await d.outside(`create ${dialect === 'postgres' ? 'schema' : 'database'} ${d.q(schema)}`);
+      dropAfter.push(schema);
+      return schema;
+    }
+    const dropAfter: string[] = [];
+    afterAll(async () => {
+      for (const schema of dropAfter) await d.outside(`drop ${dialect === 'postgres' ? 'schema' : 'database'} if exists ${d.q(schema)}${dialect === 'postgres' ? ' cascade' : ''}`);
+    });
+
+    it('removes capture from a table of another schema, also when every audited table is removed, and tells it apart from a same-named table of its own', async () => {
+      // Found in review: an install with { schema } was recorded as if in the connection's own
+      // schema. removeChangeCapture(db, [t], { schema }) dropped the triggers and answered [];
+      // removeChangeCapture(db) looked for the table in the wrong schema and left its triggers.
+      const table = uniqueName('cap_a');
+      const named = await otherSchema();
+      const everything = await otherSchema();
+      for (const schema of [named, everything]) await d.outside(`create table ${d.q(schema)}.${d.q(table)} (id int primary key, title varchar(50))`);
+      await d.outside(`create table ${d.q(table)} (id int primary key, title varchar(50))`);
+      try {
+        await captureChanges(d.db, activity, { [table]: { target: 'recipe' } }, { schema: named });
+        await captureChanges(d.db, activity, { [table]: { target: 'recipe' } });
+        expect(await removeChangeCapture(d.db, activity, [table], { schema: named })).toEqual([table]);
+        await captureChanges(d.db, activity, { [table]: { target: 'recipe' } }, { schema: everything });
+        expect(await removeChangeCapture(d.db, activity)).toContain(table);
+        for (const [i, schema] of [named, everything].entries()) await d.outside(`insert into ${d.q(schema)}.${d.q(table)} values (${i}, 'not captured')`);
+        await d.outside(`insert into ${d.q(table)} values (9, 'not captured')`);
+        expect(await captured(table)).toEqual([]);
+      } finally {
+        await d.outside(`drop table if exists ${d.q(table)}`);
+      }
+    });
+
     let d: CaptureDatabase;
     let activity: ActivityLogger;
     beforeAll(() => void ({ d, activity } = suite));

@@ -91,7 +91,8 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
     const log = await triggersLogTable(connection, target);
-    const tablesSchema = schema ?? (await currentSchema(connection, target));
+    const current = await currentSchema(connection, target);
+    const tablesSchema = schema ?? current;
     for (const table of checked) {
       if (tablesSchema === log.schema && isLogsOwnTable(table.table, log)) {
         throw new ActivityLogError(
@@ -104,7 +105,10 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
       definitions.push(definition);
       const statements = target.capture.install(definition, log);
       const print = fingerprint(definition, log, statements.join(';\n'));
-      const key = installKey(schema, tablesSchema, table.table);
+      // Keyed against the connection's own schema, as removeChangeCapture looks it up: against
+      // tablesSchema, a table of { schema } would be recorded as the same-named table of the
+      // connection's schema, and removing capture would drop the wrong table's triggers.
+      const key = installKey(schema, current, table.table);
       const { rows } = await target.k.sql<{ fingerprint: string }>`select fingerprint from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
       if (rows[0]?.fingerprint === print) {
         result.unchanged.push(table.table);

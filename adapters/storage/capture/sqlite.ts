@@ -46,6 +46,15 @@ function value(column: TableColumn, ref: string): string {
   return plain;
 }
 
+/**
+ * Whether an update left a column as it was, byte for byte: `collate binary`, or a column
+ * declared `COLLATE NOCASE` (or `RTRIM`) would compare `soup` and `Soup` equal, and the change
+ * would not be recorded.
+ */
+function unchanged(column: string): string {
+  return `old.${doubleQuote(column)} is new.${doubleQuote(column)} collate binary`;
+}
+
 function entry(column: RecordedColumn, censor: string, before: string | null, after: string | null): string {
   const side = (ref: string | null) => (ref === null ? 'null' : column.redacted ? sqliteString(censor) : value(column, ref));
   return `json_object('before', ${side(before)}, 'after', ${side(after)})`;
@@ -61,7 +70,7 @@ function changes(columns: readonly RecordedColumn[], censor: string, op: 'insert
     const name = doubleQuote(column.name);
     const before = op === 'insert' ? null : `old.${name}`;
     const after = op === 'delete' ? null : `new.${name}`;
-    const where = op === 'update' ? ` where old.${name} is not new.${name}` : '';
+    const where = op === 'update' ? ` where not (${unchanged(column.name)})` : '';
     return `select ${sqliteString(column.name)} as k, ${entry(column, censor, before, after)} as v${where}`;
   });
   const group = (part: string[]) => `(select coalesce(json_group_object(k, json(v)), '{}') from (${part.join(' union all ')}))`;
@@ -91,7 +100,7 @@ function changesAsObject(columns: readonly RecordedColumn[], censor: string, op:
   const object = `json_object(${entries.join(', ')})`;
   if (op !== 'update') return object;
   // A path to no key leaves the object as it is.
-  const paths = columns.map((column) => `case when old.${doubleQuote(column.name)} is new.${doubleQuote(column.name)} then '$.${column.name}' else '$.""' end`);
+  const paths = columns.map((column) => `case when ${unchanged(column.name)} then '$.${column.name}' else '$.""' end`);
   return `json_remove(${object}, ${paths.join(', ')})`;
 }
 
@@ -129,7 +138,7 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
   const action = op === 'insert' ? actions.created : op === 'update' ? actions.updated : actions.deleted;
   const conditions: string[] = [];
   if (!temporary) conditions.push(`not exists (select 1 from pragma_table_list(${sqliteString(markerName(definition.table))}) where schema = '${SCOPE_DATABASE}')`);
-  if (op === 'update') conditions.push(columns.length > 0 ? `(${columns.map((c) => `old.${q(c.name)} is not new.${q(c.name)}`).join(' or ')})` : '0');
+  if (op === 'update') conditions.push(columns.length > 0 ? `not (${columns.map((c) => unchanged(c.name)).join(' and ')})` : '0');
   const when = conditions.length > 0 ? ` when ${conditions.join(' and ')}` : '';
   const context = temporary ? `(select ctx from ${SCOPE_DATABASE}.context where id = 1)` : 'null';
   const name = definition.nameColumn ? `substr(cast(${row}.${q(definition.nameColumn)} as text), 1, ${CAPTURE_LIMITS.name})` : 'null';

@@ -29,6 +29,28 @@ for (const { dialect, available, reason } of DIALECTS.filter(({ dialect }) => TE
       for (const schema of dropAfter) await d.outside(`drop ${dialect === 'postgres' ? 'schema' : 'database'} if exists ${d.q(schema)}${dialect === 'postgres' ? ' cascade' : ''}`);
     });
 
+    it('installs again on a table rebuilt since (dropped and made again with the same columns), instead of calling it unchanged', async () => {
+      // Found in review: the record of the install still matched, so captureChanges answered
+      // "unchanged" while the table had no triggers, and its writes went unrecorded. SQLite's
+      // way to alter a table is this rebuild; a restore or a test reset does the same.
+      const table = uniqueName('cap_a');
+      const ddl = (name: string) => `create table ${d.q(name)} (id int primary key, title varchar(50))`;
+      await d.outside(ddl(table));
+      try {
+        await captureChanges(d.db, activity, { [table]: { target: 'recipe' } });
+        await d.outside(ddl(`${table}_new`));
+        await d.outside(`drop table ${d.q(table)}`);
+        await d.outside(`alter table ${d.q(`${table}_new`)} rename to ${d.q(table)}`);
+        expect(await captureChanges(d.db, activity, { [table]: { target: 'recipe' } })).toEqual({ installed: [table], unchanged: [] });
+        expect(await captureChanges(d.db, activity, { [table]: { target: 'recipe' } })).toEqual({ installed: [], unchanged: [table] });
+        await d.outside(`insert into ${d.q(table)} values (1, 'by hand')`);
+        await d.db.insertInto(table).values({ id: 2, title: 'by the app' }).execute();
+        expect((await captured(table)).map((record) => record.target?.id)).toEqual(['1', '2']);
+      } finally {
+        await d.outside(`drop table if exists ${d.q(table)}`);
+      }
+    });
+
     itOn('sqlite')('a change of case or of trailing spaces is recorded in a NOCASE or RTRIM column, in a narrow and a wide table', async () => {
       // Found in review: the triggers compared with the column's own collation, so `soup` →
       // `Soup` in a `COLLATE NOCASE` column (emails, user names) was no change and not recorded.

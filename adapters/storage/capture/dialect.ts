@@ -8,6 +8,12 @@ import type { CaptureDefinition, LogTable, TableColumn } from './model.js';
 export interface CaptureDialect {
   /** The columns of `table` in their order; none when there is no such table. */
   columns(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<TableColumn[]>;
+  /**
+   * Whether every trigger of `table`'s capture is in the database: a table dropped and made
+   * again (a restore, SQLite's rebuild of a table to alter it) lost them, though what
+   * records the install still says they are there.
+   */
+  present(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<boolean>;
   /** Statements that replace whatever capture `definition.table` had with this release's. */
   install(definition: CaptureDefinition, log: LogTable): string[];
   /** Statements that drop a table's capture; each may fail on its own when the table is gone. */

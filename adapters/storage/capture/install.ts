@@ -110,7 +110,9 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
       // connection's schema, and removing capture would drop the wrong table's triggers.
       const key = installKey(schema, current, table.table);
       const { rows } = await target.k.sql<{ fingerprint: string }>`select fingerprint from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
-      if (rows[0]?.fingerprint === print) {
+      // The same fingerprint, and the triggers still there: a table dropped and made again
+      // since (same columns, same options) has lost them, and is installed again.
+      if (rows[0]?.fingerprint === print && (await target.capture.present(target.k, connection, table.table, schema))) {
         result.unchanged.push(table.table);
         continue;
       }

@@ -106,6 +106,15 @@ export const mysqlCapture: CaptureDialect = {
     });
   },
 
+  async present(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<boolean> {
+    const names = (['ai', 'au', 'ad'] as const).map((op) => triggerName({ table }, op));
+    const { rows } = await k.sql<{ found: number }>`
+      select count(*) as found from information_schema.triggers
+      where trigger_schema = coalesce(${schema ?? null}, database()) and event_object_table = ${table}
+        and trigger_name in (${names[0]}, ${names[1]}, ${names[2]})`.execute(db);
+    return Number(rows[0]?.found) === names.length;
+  },
+
   install(definition: CaptureDefinition, log: LogTable): string[] {
     const { columns, censor, actions } = definition;
     const logTable = qualified(log.schema, log.name);

@@ -89,6 +89,16 @@ export const postgresCapture: CaptureDialect = {
     return rows.map((row) => ({ name: row.name, type: row.typname, kind: kindOf(row.typname) }));
   },
 
+  async present(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<boolean> {
+    const { rows } = await k.sql<{ found: number }>`
+      select count(*)::int as found
+      from pg_trigger t
+      join pg_class c on c.oid = t.tgrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      where t.tgname = ${TRIGGER} and c.relname = ${table} and n.nspname = coalesce(${schema ?? null}::text, current_schema())`.execute(db);
+    return Number(rows[0]?.found) === 1;
+  },
+
   install(definition: CaptureDefinition, log: LogTable): string[] {
     const { columns, censor, actions } = definition;
     const q = doubleQuote;

@@ -174,6 +174,14 @@ export const sqliteCapture: CaptureDialect = {
     return rows.map((row) => ({ name: String(row.name), type: String(row.type ?? ''), kind: kindOf(String(row.type ?? '')) }));
   },
 
+  async present(k: KyselyModule, db: AnyKysely, table: string): Promise<boolean> {
+    const names = (['insert', 'update', 'delete'] as const).map((op) => triggerName(table, op, false));
+    const { rows } = await k.sql<{ found: number }>`
+      select count(*) as found from main.sqlite_master
+      where type = 'trigger' and tbl_name = ${table} and name in (${names[0]}, ${names[1]}, ${names[2]})`.execute(db);
+    return Number(rows[0]?.found) === names.length;
+  },
+
   install(definition: CaptureDefinition, log: LogTable): string[] {
     const ops = ['insert', 'update', 'delete'] as const;
     return [...sqliteCapture.remove(definition.table, undefined), ...ops.map((op) => trigger(definition, log, op, false))];

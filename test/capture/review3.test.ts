@@ -51,6 +51,24 @@ for (const { dialect, available, reason } of DIALECTS.filter(({ dialect }) => TE
       }
     });
 
+    it('a binary id and name (a BINARY(16) uuid) never fail the write, and are recorded as \\x and hex, as history() finds them', async () => {
+      // Found in review: MySQL cast the id's bytes as text, and every write of the table failed
+      // ("Invalid utf8mb4 character string"); SQLite recorded them as unreadable text.
+      const table = uniqueName('cap_a');
+      const binary = { sqlite: 'blob', postgres: 'bytea', mysql: 'binary(16)' }[dialect];
+      await d.outside(`create table ${d.q(table)} (id ${binary} primary key, label ${dialect === 'mysql' ? 'varbinary(16)' : binary}, n int)`);
+      try {
+        await captureChanges(d.db, activity, { [table]: { target: 'device', name: 'label' } });
+        await d.db.insertInto(table).values({ id: Buffer.from('0190a0000000700080000000000000ff', 'hex'), label: Buffer.from([0xff, 0xfe]), n: 1 }).execute();
+        await d.db.updateTable(table).set({ n: 2 }).execute();
+        const target = { type: 'device', id: '\\x0190a0000000700080000000000000ff', name: '\\xfffe' };
+        expect((await captured(table)).map((record) => record.target)).toEqual([target, target]);
+        expect((await activity.history(target)).items.map((record) => record.metadata?.operation)).toEqual(['update', 'insert']);
+      } finally {
+        await d.outside(`drop table if exists ${d.q(table)}`);
+      }
+    });
+
     itOn('sqlite')('a change of case or of trailing spaces is recorded in a NOCASE or RTRIM column, in a narrow and a wide table', async () => {
       // Found in review: the triggers compared with the column's own collation, so `soup` →
       // `Soup` in a `COLLATE NOCASE` column (emails, user names) was no change and not recorded.

@@ -70,6 +70,17 @@ function value(column: TableColumn, ref: string): string {
   }
 }
 
+/**
+ * A column's value as the text of the records' `target.id` or `target.name`. Binary as `\x`
+ * and hex, as PostgreSQL writes bytea: the bytes of a BINARY(16) id are no UTF-8, and cast as
+ * text they failed every write of the table. BIT and spatial values as value() reads them.
+ */
+function asText(column: TableColumn | undefined, ref: string): string {
+  if (column?.kind === 'binary') return `concat(${mysqlString('\\x')}, lower(hex(${ref})))`;
+  if (column && (column.type === 'bit' || SPATIAL.includes(column.type))) return `cast(${value(column, ref)} as char)`;
+  return `cast(${ref} as char)`;
+}
+
 /** Whether a column differs; text compared as bytes (a case-insensitive collation would hide `Soup` → `soup`). */
 function differs(column: TableColumn): string {
   const name = quote(column.name);
@@ -120,7 +131,8 @@ export const mysqlCapture: CaptureDialect = {
     const logTable = qualified(log.schema, log.name);
     const table = qualified(definition.schema, definition.table);
     const insert = (op: 'insert' | 'update' | 'delete', row: 'new' | 'old', action: string) => {
-      const name = definition.nameColumn ? `left(cast(${row}.${quote(definition.nameColumn)} as char), ${CAPTURE_LIMITS.name})` : 'null';
+      const column = (name: string) => columns.find((candidate) => candidate.name === name);
+      const name = definition.nameColumn ? `left(${asText(column(definition.nameColumn), `${row}.${quote(definition.nameColumn)}`)}, ${CAPTURE_LIMITS.name})` : 'null';
       return `
     set us = timestampdiff(microsecond, '1970-01-01 00:00:00', utc_timestamp(6));
     -- A UUIDv7: the millisecond, its fraction in the 12 bits after the version, then random bits.
@@ -136,7 +148,7 @@ export const mysqlCapture: CaptureDialect = {
       if(@activity_log_scope is null, left(substring_index(user(), '@', 1), ${CAPTURE_LIMITS.id}), @activity_log_actor_id),
       if(@activity_log_scope is null, null, @activity_log_actor_name),
       ${mysqlString(definition.target)},
-      left(cast(${row}.${quote(definition.idColumn)} as char), ${CAPTURE_LIMITS.id}),
+      left(${asText(column(definition.idColumn), `${row}.${quote(definition.idColumn)}`)}, ${CAPTURE_LIMITS.id}),
       ${name},
       @activity_log_tenant,
       json_object('table', ${mysqlString(definition.table)}, 'operation', '${op}'),

@@ -55,6 +55,14 @@ function unchanged(column: string): string {
   return `old.${doubleQuote(column)} is new.${doubleQuote(column)} collate binary`;
 }
 
+/**
+ * A value as the text of the records' `target.id` or `target.name`: a blob as `\x` and hex,
+ * as PostgreSQL writes bytea (cast as text, its bytes came out as no readable id).
+ */
+function asText(ref: string): string {
+  return `case when typeof(${ref}) = 'blob' then '\\x' || lower(hex(${ref})) else cast(${ref} as text) end`;
+}
+
 function entry(column: RecordedColumn, censor: string, before: string | null, after: string | null): string {
   const side = (ref: string | null) => (ref === null ? 'null' : column.redacted ? sqliteString(censor) : value(column, ref));
   return `json_object('before', ${side(before)}, 'after', ${side(after)})`;
@@ -141,7 +149,7 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
   if (op === 'update') conditions.push(columns.length > 0 ? `not (${columns.map((c) => unchanged(c.name)).join(' and ')})` : '0');
   const when = conditions.length > 0 ? ` when ${conditions.join(' and ')}` : '';
   const context = temporary ? `(select ctx from ${SCOPE_DATABASE}.context where id = 1)` : 'null';
-  const name = definition.nameColumn ? `substr(cast(${row}.${q(definition.nameColumn)} as text), 1, ${CAPTURE_LIMITS.name})` : 'null';
+  const name = definition.nameColumn ? `substr(${asText(`${row}.${q(definition.nameColumn)}`)}, 1, ${CAPTURE_LIMITS.name})` : 'null';
   // Everything of one statement happens in one "now": the ids of one bulk update share their
   // millisecond and count on from the newest id (see RAND_A).
   const body = `insert into ${q(log.name)} (id, occurred_at, action, status, actor_type, actor_id, actor_name, target_type, target_id, target_name, tenant_id, metadata, changes, context)
@@ -151,7 +159,7 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
     case when ctx is null then 'sqlite' else substr(json_extract(ctx, '$.actor.id'), 1, ${CAPTURE_LIMITS.id}) end,
     case when ctx is null then null else substr(json_extract(ctx, '$.actor.name'), 1, ${CAPTURE_LIMITS.name}) end,
     ${sqliteString(definition.target)},
-    substr(cast(${row}.${q(definition.idColumn)} as text), 1, ${CAPTURE_LIMITS.id}),
+    substr(${asText(`${row}.${q(definition.idColumn)}`)}, 1, ${CAPTURE_LIMITS.id}),
     ${name},
     substr(json_extract(ctx, '$.tenantId'), 1, ${CAPTURE_LIMITS.id}),
     json_object('table', ${sqliteString(definition.table)}, 'operation', '${op}'),

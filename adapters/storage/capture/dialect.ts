@@ -16,6 +16,14 @@ export interface CaptureDialect {
   present(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<boolean>;
   /** Statements that replace whatever capture `definition.table` had with this release's. */
   install(definition: CaptureDefinition, log: LogTable): string[];
+  /**
+   * MySQL/MariaDB: a statement that locks `table` while `install`'s statements replace its
+   * triggers, and the one that frees it. Each of those statements commits on its own, so
+   * without the lock a write made by another connection between the drop of the old triggers
+   * and the creation of the new ones is recorded by neither. (PostgreSQL and SQLite replace
+   * them in one transaction.)
+   */
+  replacing?(table: string, schema: string | undefined): { lock: string; unlock: string };
   /** Statements that drop a table's capture; each may fail on its own when the table is gone. */
   remove(table: string, schema: string | undefined): string[];
   /**

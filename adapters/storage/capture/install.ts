@@ -116,7 +116,7 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
         result.unchanged.push(table.table);
         continue;
       }
-      for (const statement of statements) await target.k.sql.raw(statement).execute(connection);
+      await replaceTriggers(connection, target, statements, target.capture.replacing?.(table.table, schema));
       await target.k.sql`delete from ${target.k.sql.raw(target.meta)} where table_key = ${key}`.execute(connection);
       await target.k.sql`insert into ${target.k.sql.raw(target.meta)} (table_key, version, fingerprint) values (${key}, ${CAPTURE_VERSION}, ${print})`.execute(connection);
       result.installed.push(table.table);
@@ -126,6 +126,22 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   instrumentKysely(db, target.dialect, currentContext);
   registerChangeAttribution({ attribute: (transaction, by) => attribute(transaction, by) });
   return result;
+}
+
+/**
+ * Runs a table's install statements, under `guard`'s lock where the database needs one (see
+ * CaptureDialect.replacing). A role without the right to lock tables installs as before,
+ * unlocked: a write racing the install could then go unrecorded, but capture still installs.
+ */
+async function replaceTriggers(connection: AnyKysely, target: Target, statements: string[], guard: { lock: string; unlock: string } | undefined): Promise<void> {
+  const run = (statement: string) => target.k.sql.raw(statement).execute(connection);
+  const locked = guard ? await run(guard.lock).then(() => true, () => false) : false;
+  try {
+    for (const statement of statements) await run(statement);
+  } finally {
+    // Never hand the connection back to the pool holding the lock.
+    if (locked) await run(guard!.unlock);
+  }
 }
 
 /** Options of {@link removeChangeCapture}. */

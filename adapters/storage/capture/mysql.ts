@@ -178,6 +178,10 @@ export const mysqlCapture: CaptureDialect = {
     ];
   },
 
+  replacing(table: string, schema: string | undefined) {
+    return { lock: `lock tables ${qualified(schema, table)} write`, unlock: 'unlock tables' };
+  },
+
   remove(table: string, schema: string | undefined): string[] {
     return (['ai', 'au', 'ad'] as const).map((op) => `drop trigger if exists ${qualified(schema, triggerName({ table }, op))}`);
   },

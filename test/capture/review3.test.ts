@@ -69,6 +69,23 @@ for (const { dialect, available, reason } of DIALECTS.filter(({ dialect }) => TE
       }
     });
 
+    it('refuses a view by name, as a missing table, before installing anything', async () => {
+      // Found in review: SQLite and MySQL answered with the database's own error ("cannot
+      // create AFTER trigger on view", "is not of type 'BASE TABLE'"), PostgreSQL with this one.
+      const table = uniqueName('cap_a');
+      const view = uniqueName('cap_a_view');
+      await d.outside(`create table ${d.q(table)} (id int primary key, title varchar(20))`);
+      await d.outside(`create view ${d.q(view)} as select * from ${d.q(table)}`);
+      try {
+        const refused = captureChanges(d.db, activity, { [view]: { target: 'recipe' } });
+        await expect(refused).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+        await expect(refused).rejects.toThrow(`captureChanges: tables.${view}: no table "${view}" in the database (a view cannot be captured: name its tables)`);
+      } finally {
+        await d.outside(`drop view if exists ${d.q(view)}`);
+        await d.outside(`drop table if exists ${d.q(table)}`);
+      }
+    });
+
     itOn('sqlite')('a change of case or of trailing spaces is recorded in a NOCASE or RTRIM column, in a narrow and a wide table', async () => {
       // Found in review: the triggers compared with the column's own collation, so `soup` →
       // `Soup` in a `COLLATE NOCASE` column (emails, user names) was no change and not recorded.

@@ -191,7 +191,7 @@ export function defineCapture(
 ): CaptureDefinition {
   const at = `tables.${options.table}`;
   if (columns.length === 0) {
-    throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: ${at}: no table "${options.table}" in ${schema ? `schema "${schema}"` : 'the database'}`);
+    throw new ActivityLogError('INVALID_OPTIONS', `captureChanges: ${at}: no table "${options.table}" in ${schema ? `schema "${schema}"` : 'the database'} (a view cannot be captured: name its tables)`);
   }
   const names = new Set(columns.map((column) => column.name));
   const must = (path: string, column: string) => {

@@ -106,10 +106,12 @@ function qualified(schema: string | undefined, name: string): string {
 export const mysqlCapture: CaptureDialect = {
   async columns(k: KyselyModule, db: AnyKysely, table: string, schema: string | undefined): Promise<TableColumn[]> {
     const { rows } = await k.sql<{ name: string; data_type: string; column_type: string; charset: string | null }>`
-      select column_name as name, data_type as data_type, column_type as column_type, character_set_name as charset
-      from information_schema.columns
-      where table_schema = coalesce(${schema ?? null}, database()) and table_name = ${table}
-      order by ordinal_position`.execute(db);
+      select c.column_name as name, c.data_type as data_type, c.column_type as column_type, c.character_set_name as charset
+      from information_schema.columns c
+      join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
+      -- A view has columns too, but no triggers: it is no table to capture (refused by name).
+      where c.table_schema = coalesce(${schema ?? null}, database()) and c.table_name = ${table} and t.table_type <> 'VIEW'
+      order by c.ordinal_position`.execute(db);
     return rows.map((row) => {
       const column: TableColumn = { name: String(row.name), type: String(row.data_type).toLowerCase(), kind: kindOf(String(row.data_type), String(row.column_type)) };
       if (row.charset != null && String(row.charset) !== 'utf8mb4') column.charset = String(row.charset);

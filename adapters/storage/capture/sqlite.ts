@@ -178,7 +178,11 @@ function trigger(definition: CaptureDefinition, log: LogTable, op: 'insert' | 'u
 
 export const sqliteCapture: CaptureDialect = {
   async columns(k: KyselyModule, db: AnyKysely, table: string): Promise<TableColumn[]> {
-    const { rows } = await k.sql<{ name: string; type: string }>`select name, type from pragma_table_info(${table}) order by cid`.execute(db);
+    // A view has columns too, but no AFTER triggers: it is no table to capture (refused by name).
+    const { rows } = await k.sql<{ name: string; type: string }>`
+      select name, type from pragma_table_info(${table})
+      where exists (select 1 from main.sqlite_master where type = 'table' and name = ${table} collate nocase)
+      order by cid`.execute(db);
     return rows.map((row) => ({ name: String(row.name), type: String(row.type ?? ''), kind: kindOf(String(row.type ?? '')) }));
   },
 

@@ -86,6 +86,19 @@ for (const { dialect, available, reason } of DIALECTS.filter(({ dialect }) => TE
       }
     });
 
+    itOn('postgres')('a bytea id written from a session with bytea_output = escape is the same \\x and hex id', async () => {
+      const table = uniqueName('cap_a');
+      await d.outside(`create table ${d.q(table)} (id bytea primary key, n int)`);
+      try {
+        await captureChanges(d.db, activity, { [table]: { target: 'device' } });
+        await d.db.insertInto(table).values({ id: Buffer.from([1, 2, 0xff]), n: 1 }).execute();
+        await d.outside(`begin; set local bytea_output = escape; update ${d.q(table)} set n = 2; commit`);
+        expect((await captured(table)).map((record) => record.target?.id)).toEqual(['\\x0102ff', '\\x0102ff']);
+      } finally {
+        await d.outside(`drop table if exists ${d.q(table)}`);
+      }
+    });
+
     itOn('sqlite')('a change of case or of trailing spaces is recorded in a NOCASE or RTRIM column, in a narrow and a wide table', async () => {
       // Found in review: the triggers compared with the column's own collation, so `soup` →
       // `Soup` in a `COLLATE NOCASE` column (emails, user names) was no change and not recorded.

@@ -66,6 +66,17 @@ function whole(columns: readonly RecordedColumn[], censor: string, row: 'o' | 'n
     .join('\n      || ');
 }
 
+/**
+ * A column of the row (`r`, jsonb) as the text of the records' `target.id` or `target.name`.
+ * bytea as `\x` and hex whatever the writing session's `bytea_output` (escaped output would
+ * give the same row another id, and split its history).
+ */
+function asText(definition: CaptureDefinition, name: string): string {
+  const text = `r->>${pgString(name)}`;
+  const binary = definition.columns.some((column) => column.name === name && column.kind === 'binary');
+  return binary ? `${pgString('\\x')} || encode((${text})::bytea, 'hex')` : text;
+}
+
 function functionName(definition: CaptureDefinition): string {
   const name = objectName(`activity_log_capture_${definition.table}`);
   return definition.schema ? doubleQuote(definition.schema, name) : doubleQuote(name);
@@ -106,7 +117,7 @@ export const postgresCapture: CaptureDialect = {
       .map((column) => `    if o->${pgString(column.name)} is distinct from n->${pgString(column.name)} then c := c || ${entry(column, censor, 'o', 'n')}; end if;`)
       .join('\n');
     const logTable = log.schema ? q(log.schema, log.name) : q(log.name);
-    const name = definition.nameColumn ? `left(r->>${pgString(definition.nameColumn)}, ${CAPTURE_LIMITS.name})` : 'null';
+    const name = definition.nameColumn ? `left(${asText(definition, definition.nameColumn)}, ${CAPTURE_LIMITS.name})` : 'null';
     const body = `
 declare
   c jsonb := '{}'::jsonb;
@@ -147,7 +158,7 @@ ${updates}
     case when ctx is null then left(case when current_setting('role') = 'none' then session_user::text else current_setting('role') end, ${CAPTURE_LIMITS.id}) else left(ctx->'actor'->>'id', ${CAPTURE_LIMITS.id}) end,
     case when ctx is null then left(nullif(current_setting('application_name', true), ''), ${CAPTURE_LIMITS.name}) else left(ctx->'actor'->>'name', ${CAPTURE_LIMITS.name}) end,
     ${pgString(definition.target)},
-    left(r->>${pgString(definition.idColumn)}, ${CAPTURE_LIMITS.id}),
+    left(${asText(definition, definition.idColumn)}, ${CAPTURE_LIMITS.id}),
     ${name},
     left(ctx->>'tenantId', ${CAPTURE_LIMITS.id}),
     jsonb_build_object('table', ${pgString(definition.table)}::text, 'operation', lower(tg_op)),

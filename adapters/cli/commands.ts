@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
@@ -102,40 +103,83 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
   if (format !== 'csv' && format !== 'ndjson') throw usage(`--format: export writes csv or ndjson, got ${JSON.stringify(flags.format)}`);
   const filter = filterFrom(flags);
   const target = flags.out && flags.out !== '-' ? flags.out : undefined;
-  const partial = target ? `${target}.partial` : undefined;
-  const file = partial ? createWriteStream(partial) : undefined;
-  const write = (text: string) =>
-    file ? new Promise<void>((resolve, reject) => (file.write(text) ? resolve() : file.once('drain', resolve).once('error', reject))) : Promise.resolve(out.write(text));
+  const file = target ? await outputFile(target) : undefined;
+  const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
   const interrupted = async () => {
-    file?.destroy();
-    if (partial) await rm(partial, { force: true });
-    process.stderr.write('\ninterrupted: nothing written\n');
+    await file?.discard();
+    // On standard output, what was written is the reader's: only a file can be taken back.
+    process.stderr.write(file ? '\ninterrupted: nothing written\n' : '\ninterrupted\n');
     process.exit(130);
   };
   process.once('SIGINT', () => void interrupted());
   const bar = process.stderr.isTTY && target ? progressBar() : undefined;
-  const total = bar && logger.store.count ? await logger.count(filter) : undefined;
-  bar?.start(total ?? 0, 0, { rate: '0' });
-  const started = Date.now();
   let written = 0;
-  if (format === 'csv') await write(CSV_HEADER);
-  let cursor: string | undefined;
-  do {
-    const page = await logger.query({ ...filter, limit: 500, cursor });
-    let chunk = '';
-    for (const record of page.items) chunk += line(record, format);
-    if (chunk) await write(chunk);
-    written += page.items.length;
-    cursor = page.nextCursor;
-    bar?.update(written, { rate: Math.round(written / Math.max(0.001, (Date.now() - started) / 1000)).toString() });
-  } while (cursor);
-  bar?.stop();
-  if (file && partial && target) {
-    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
-    await rename(partial, target);
-    process.stderr.write(`${written} records written to ${target}\n`);
+  try {
+    const total = bar && logger.store.count ? await logger.count(filter) : undefined;
+    bar?.start(total ?? 0, 0, { rate: '0' });
+    const started = Date.now();
+    if (format === 'csv') await write(CSV_HEADER);
+    let cursor: string | undefined;
+    do {
+      const page = await logger.query({ ...filter, limit: 500, cursor });
+      let chunk = '';
+      for (const record of page.items) chunk += line(record, format);
+      if (chunk) await write(chunk);
+      written += page.items.length;
+      cursor = page.nextCursor;
+      bar?.update(written, { rate: Math.round(written / Math.max(0.001, (Date.now() - started) / 1000)).toString() });
+    } while (cursor);
+    bar?.stop();
+    await file?.commit();
+  } catch (error) {
+    // A failed read or write leaves no FILE.partial behind either, only the message.
+    bar?.stop();
+    await file?.discard();
+    throw error;
   }
+  if (target) process.stderr.write(`${written} records written to ${target}\n`);
   return 0;
+}
+
+/**
+ * Where `export --out` writes. A file is written as `target.partial`, renamed to `target` by
+ * `commit()` and removed by `discard()`, so an interrupted export leaves no half-written file;
+ * a target that exists and is not a file (a pipe, a device, `/dev/fd/N`) is written in place,
+ * as renaming over it would replace it. Opened before anything is read, so that a path that
+ * cannot be written is refused naming `--out` rather than crashing on the stream's error;
+ * writes wait for the stream to drain (constant memory) and reject with its error.
+ */
+async function outputFile(target: string) {
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.isDirectory()) throw usage(`--out: must be a file, got the directory ${JSON.stringify(target)}`);
+  const inPlace = existing !== undefined && !existing.isFile();
+  const path = inPlace ? target : `${target}.partial`;
+  const stream = createWriteStream(path);
+  try {
+    await once(stream, 'open');
+  } catch (error) {
+    throw usage(`--out: cannot write ${JSON.stringify(target)} (${(error as Error).message})`);
+  }
+  // An error between two writes is kept for the next one, not thrown as an unhandled event.
+  let failure: Error | undefined;
+  stream.on('error', (error: Error) => (failure ??= error));
+  const failed = (error: Error) => new Error(`--out: could not write ${JSON.stringify(target)} (${error.message})${inPlace ? '' : '; nothing written'}`);
+  return {
+    async write(text: string): Promise<void> {
+      if (failure) throw failed(failure);
+      // `once` removes its listeners when the drain comes (no listener per page piling up) and rejects on an error.
+      if (!stream.write(text)) await once(stream, 'drain').catch((error: Error) => Promise.reject(failed(error)));
+    },
+    async commit(): Promise<void> {
+      await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(failed(error)) : resolve())));
+      if (failure) throw failed(failure);
+      if (!inPlace) await rename(path, target);
+    },
+    async discard(): Promise<void> {
+      stream.destroy();
+      if (!inPlace) await rm(path, { force: true });
+    },
+  };
 }
 
 function progressBar() {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -240,6 +240,40 @@ describe('the CLI, on any store', () => {
     expect(stderr).not.toMatch(/EPIPE|Unhandled/);
     expect(stderr).toContain('exit 0');
   });
+
+  it('export refuses an --out it cannot write, naming the flag, writes a pipe in place, and piles up no listener per page', async () => {
+    const file = join(dir, 'export-out.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename: file }), maxQueue: 20_000 });
+    // Enough pages (500 records each) of enough bytes for the file stream to ask for a drain more than ten times.
+    for (let i = 0; i < 12_000; i++) logger.log({ action: 'bulk.event', metadata: { i, text: 'x'.repeat(200) } });
+    await logger.close();
+    const db = `sqlite:${file}`;
+    const missing = await cli(['export', '--db', db, '--out', join(dir, 'no-such-dir', 'out.ndjson')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^activity-log: --out: cannot write ".*no-such-dir\/out\.ndjson" \(ENOENT/);
+    const directory = await cli(['export', '--db', db, '--out', dir]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(`--out: must be a file, got the directory ${JSON.stringify(dir)}`);
+    // A named pipe is written in place: renaming a .partial file over it would replace it.
+    const fifo = join(dir, 'export.fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const reader = spawn('bash', ['-c', `wc -l < ${JSON.stringify(fifo)}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const counted = new Promise<string>((resolve) => {
+      let text = '';
+      reader.stdout.on('data', (chunk: Buffer) => (text += chunk));
+      reader.stdout.on('end', () => resolve(text.trim()));
+    });
+    const piped = await cli(['export', '--db', db, '--out', fifo]);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(await counted).toBe('12000');
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    // A file: every page waited for its drain without leaving a listener behind.
+    const out = join(dir, 'export-out.ndjson');
+    const written = await cli(['export', '--db', db, '--out', out]);
+    expect(written.code).toBe(0);
+    expect(written.stderr).toBe(`12000 records written to ${out}\n`);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(12_000);
+  }, 90_000);
 
   it('migrates a new store', async () => {
     const result = await cli(['migrate', '--db', `sqlite:${join(dir, 'fresh.db')}`]);

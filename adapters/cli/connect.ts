@@ -1,40 +1,59 @@
 import { existsSync } from 'node:fs';
 import type { ActivityStore } from '../../src/store.js';
+import type { SqlDialectName } from '../storage/sql/dialect.js';
+import { SQL_DIALECTS } from '../storage/sql/dialects.js';
 
 /** Where the CLI reads and writes: a store opened from `--db` (or `ACTIVITY_LOG_DB`) and `--table`. */
 export interface Connection {
   store: ActivityStore;
   /** What `--db` named, with any password hidden, for messages. */
   label: string;
+  /** The database's kind, to recognise its "no such table" error. */
+  dialect: SqlDialectName;
 }
 
 /**
  * Opens the store a `--db` value names: `sqlite:path/to/file.db` (or a path ending in `.db`,
  * `.sqlite`, `.sqlite3`), `postgres://…` / `postgresql://…`, or `mysql://…` / `mariadb://…`.
  * Throws a usage error naming `--db` and the rule for anything else, and for a SQLite file that
- * does not exist unless `createFile` (migrate).
+ * does not exist unless `create` (migrate). Only with `create` does the store make its tables:
+ * a misspelt `--table` would otherwise read as an empty log and leave three new tables behind
+ * (see `missingTable`).
  */
-export async function connect(db: string | undefined, tableName: string | undefined, createFile = false): Promise<Connection> {
+export async function connect(db: string | undefined, tableName: string | undefined, create = false): Promise<Connection> {
   if (!db) throw usage('--db: name the log\'s database (sqlite:FILE, postgres://..., mysql://...), or set ACTIVITY_LOG_DB');
-  const table = tableName === undefined ? {} : { tableName };
+  const table = { ...(tableName === undefined ? {} : { tableName }), migrate: create };
   const label = db.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
   if (/^postgres(ql)?:\/\//.test(db)) {
     const { postgresStore } = await import('../storage/postgres.js');
-    return { store: postgresStore({ connectionString: db, poolConfig: { max: 2 }, ...table }), label };
+    return { store: postgresStore({ connectionString: db, poolConfig: { max: 2 }, ...table }), label, dialect: 'postgres' };
   }
   if (/^(mysql|mariadb):\/\//.test(db)) {
     const { mysqlStore } = await import('../storage/mysql.js');
-    return { store: mysqlStore({ uri: db.replace(/^mariadb:/, 'mysql:'), poolOptions: { connectionLimit: 2 }, ...table }), label };
+    return { store: mysqlStore({ uri: db.replace(/^mariadb:/, 'mysql:'), poolOptions: { connectionLimit: 2 }, ...table }), label, dialect: 'mysql' };
   }
   const file = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : /\.(db|sqlite3?)$/.test(db) ? db : undefined;
   if (!file) throw usage(`--db: must be sqlite:FILE, postgres://... or mysql://..., got ${JSON.stringify(db)}`);
   // Only migrate makes a file: a misspelt path would otherwise read as an empty log, and leave
   // a new database behind.
-  if (!createFile && file !== ':memory:' && !existsSync(file)) throw usage(`--db: there is no SQLite file at ${JSON.stringify(file)} (run "activity-log migrate" to create one)`);
+  if (!create && file !== ':memory:' && !existsSync(file)) throw usage(`--db: there is no SQLite file at ${JSON.stringify(file)} (run "activity-log migrate" to create one)`);
   const { sqliteStore } = await import('../storage/sqlite.js');
   // The CLI's own reads and writes happen on its main thread: a command is short, and a
   // thread's start would cost it more than it saves.
-  return { store: sqliteStore({ filename: file, writer: 'main', ...table }), label };
+  return { store: sqliteStore({ filename: file, writer: 'main', ...table }), label, dialect: 'sqlite' };
+}
+
+/**
+ * `error` (or an error it was caused by) is the database saying the command's table is not
+ * there: as a usage error naming `--table`, or undefined when it is anything else.
+ */
+export function missingTable(error: unknown, connection: Connection, tableName: string | undefined): UsageError | undefined {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    if (SQL_DIALECTS[connection.dialect].isMissingTable(cause)) {
+      return usage(`--table: there is no table "${tableName ?? 'activity_logs'}" in ${connection.label} (check the name, or run "activity-log migrate" to create it)`);
+    }
+  }
+  return undefined;
 }
 
 /** A mistake in how the command was called: exit code 2. */

@@ -10,7 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
 import * as commands from './commands.js';
-import { connect, UsageError } from './connect.js';
+import { connect, missingTable, UsageError } from './connect.js';
 import { FORMATS, stdoutTerminal } from './output.js';
 
 interface GlobalFlags {
@@ -56,10 +56,12 @@ function action<F extends object>(
 ) {
   return async (flags: F, command: Command) => {
     const global = command.optsWithGlobals() as GlobalFlags & F & KeyFlags;
-    const { store } = await connect(global.db, global.table, command.name() === 'migrate');
-    const logger = commands.cliLogger(store, integrityFrom(global, needsKey));
+    const connection = await connect(global.db, global.table, command.name() === 'migrate');
+    const logger = commands.cliLogger(connection.store, integrityFrom(global, needsKey));
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
+    } catch (error) {
+      throw missingTable(error, connection, global.table) ?? error;
     } finally {
       await logger.close();
     }

@@ -41,9 +41,9 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
 }
 
 const databases = [
-  { kind: 'sqlite' as const, db: () => `sqlite:${join(dir, 'cli.db')}`, store: (table: string) => sqliteStore({ filename: join(dir, 'cli.db'), tableName: table }) },
-  { kind: 'postgres' as const, db: () => POSTGRES_URL!, store: (table: string) => postgresStore({ connectionString: POSTGRES_URL!, tableName: table }) },
-  { kind: 'mysql' as const, db: () => MYSQL_URL!, store: (table: string) => mysqlStore({ uri: MYSQL_URL!, tableName: table }) },
+  { kind: 'sqlite' as const, db: () => `sqlite:${join(dir, 'cli.db')}`, store: (table: string, migrate = true) => sqliteStore({ filename: join(dir, 'cli.db'), tableName: table, migrate }) },
+  { kind: 'postgres' as const, db: () => POSTGRES_URL!, store: (table: string, migrate = true) => postgresStore({ connectionString: POSTGRES_URL!, tableName: table, migrate }) },
+  { kind: 'mysql' as const, db: () => MYSQL_URL!, store: (table: string, migrate = true) => mysqlStore({ uri: MYSQL_URL!, tableName: table, migrate }) },
 ];
 
 for (const database of databases) {
@@ -158,6 +158,29 @@ for (const database of databases) {
       expect(noKey.code).toBe(2);
       expect(noKey.stderr).toContain('--key-env');
     });
+
+    it('names a --table that is not there (exit 2), and makes no table: only migrate does', async () => {
+      const typo = `${table}_typo`;
+      for (const args of [['query'], ['stats'], ['tail', '-n', '1'], ['export', '--out', join(dir, 'typo.ndjson')], ['purge', '--before', '1d', '--dry-run'], ['purge', '--before', '1d'], ['verify'], ['erase', '--actor', 'u1']]) {
+        const result = await run([...args, '--table', typo]);
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr, args.join(' ')).toContain(`--table: there is no table "${typo}" in `);
+      }
+      expect(existsSync(join(dir, 'typo.ndjson'))).toBe(false);
+      // Read through a store that makes nothing: the table is still not there.
+      const check = createActivityLogger({ store: database.store(typo, false) });
+      try {
+        await expect(check.query({})).rejects.toThrow(/side|typo|exist|no such table/i);
+      } finally {
+        await check.close();
+      }
+      expect((await run(['migrate', '--table', typo])).code).toBe(0);
+      const after = await run(['query', '--table', typo, '--format', 'json']);
+      expect(after.code, after.stderr).toBe(0);
+      expect(JSON.parse(after.stdout)).toEqual({ items: [], nextCursor: null });
+      if (database.kind === 'postgres') await postgresDrop(POSTGRES_URL!, typo);
+      if (database.kind === 'mysql') await mysqlDrop(MYSQL_URL!, typo);
+    }, 120_000);
 
     it('purges: the dry run counts and deletes nothing, the purge deletes what it counted', async () => {
       // A date between two records, for the two runs a second apart to mean the same records.

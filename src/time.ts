@@ -12,6 +12,10 @@
  *   server's zone, which would make the same URL mean different times on different servers);
  * - anything else JavaScript's `Date` reads, as it reads it.
  *
+ * A date that is not on the calendar (`2026-02-30`, `2026-04-31`, `2025-02-29`) is refused:
+ * JavaScript's `Date` reads it as a day of the next month, which would make a purge's
+ * `before: '2026-02-31'` delete up to March 3.
+ *
  * Every store holds the years 1 to 9999 (MySQL's DATETIME ends at 9999-12-31, and PostgreSQL's
  * timestamptz has no year 0); a time outside them is refused before any store sees it.
  */
@@ -27,6 +31,19 @@ export const TIME_INPUT_RULE =
 export const TIME_RANGE_RULE = 'between 0001-01-01 and 9999-12-31 (UTC)';
 
 const ISO_LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?$/;
+/** The date at the start of an ISO 8601 date or date-time: year, month, day. */
+const ISO_DATE_START = /^[+-]?(\d{4,6})-(\d{2})-(\d{2})(?!\d)/;
+
+/** False for a day the month does not have (`2026-02-30`), which `Date` would move into the next month. */
+function isCalendarDay(text: string): boolean {
+  const date = ISO_DATE_START.exec(text);
+  if (!date) return true;
+  const [year, month, day] = [Number(date[1]), Number(date[2]), Number(date[3])];
+  // Day 0 of the next month is this month's last day; setUTCFullYear takes years below 100 as they are.
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month, 0);
+  return month >= 1 && month <= 12 && day >= 1 && day <= lastDay.getUTCDate();
+}
 
 /** The epoch milliseconds `value` stands for, or `NaN` when it is not a time by the rules above. */
 export function timeInputToMs(value: unknown): number {
@@ -39,6 +56,7 @@ export function timeInputToMs(value: unknown): number {
     if (digits === 4 && !text.startsWith('-')) return Date.parse(`${text}-01-01T00:00:00.000Z`);
     return digits >= 9 ? Number(text) : Number.NaN;
   }
+  if (!isCalendarDay(text)) return Number.NaN;
   if (ISO_LOCAL_DATE_TIME.test(text)) return Date.parse(`${text.replace(' ', 'T')}Z`);
   return new Date(text).getTime();
 }

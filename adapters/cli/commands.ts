@@ -202,11 +202,11 @@ export async function purge(logger: ActivityLogger, flags: { before?: string; te
   const options = { before, ...(flags.tenant === undefined ? {} : { tenantId: flags.tenant }), ...(flags.action === undefined ? {} : { action: flags.action }) };
   if (flags.dryRun) {
     const filter: ActivityFilter = { to: before, tenantId: options.tenantId, action: options.action };
-    out.write(`would delete ${await logger.count(filter)} records older than ${new Date(before).toISOString()}\n`);
+    out.write(`would delete ${await logger.count(filter)} records older than ${before.toISOString()}\n`);
     return 0;
   }
   const removed = await logger.purge(options);
-  out.write(`deleted ${removed} records older than ${new Date(before).toISOString()}\n`);
+  out.write(`deleted ${removed} records older than ${before.toISOString()}\n`);
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import type { ActivityFilter } from '../../src/schema.js';
+import { isStorableTime, TIME_RANGE_RULE, timeInputToMs } from '../../src/time.js';
 import { usage } from './connect.js';
 
 /** The filter flags every reading command takes, as commander parses them. */
@@ -20,18 +21,20 @@ export interface FilterFlags {
 const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /**
- * A time flag: a duration back from now (`15m`, `2h`, `7d`, `4w`) or anything the library's
- * time rule reads (an ISO date or date-time, a year, epoch milliseconds). Usage error naming
- * the flag otherwise.
+ * A time flag: a duration back from now (`15m`, `2h`, `7d`, `4w`) or an ISO date or date-time
+ * as the library reads it (UTC without an offset; a day the month does not have is refused),
+ * within the years every store holds. Usage error naming the flag otherwise. A `Date`, so that
+ * what the command prints (`older than …`) is the instant the library was given, whatever the
+ * machine's time zone.
  */
-export function timeFlag(flag: string, value: string, now = Date.now()): Date | string {
-  const duration = /^(\d{1,9})(s|m|h|d|w)$/.exec(value.trim());
-  if (duration) return new Date(now - Number(duration[1]) * UNITS[duration[2]!]!);
-  if (/^\d/.test(value.trim())) {
-    // A date the library reads the same way (ISO 8601): checked here so that the message names the flag.
-    if (/^\d{4}-\d{2}-\d{2}/.test(value.trim()) && !Number.isNaN(Date.parse(value.trim()))) return value.trim();
+export function timeFlag(flag: string, value: string, now = Date.now()): Date {
+  const text = value.trim();
+  const duration = /^(\d{1,9})(s|m|h|d|w)$/.exec(text);
+  const ms = duration ? now - Number(duration[1]) * UNITS[duration[2]!]! : /^\d{4}-\d{2}-\d{2}/.test(text) ? timeInputToMs(text) : Number.NaN;
+  if (!isStorableTime(ms)) {
+    throw usage(`${flag}: must be a duration back from now (15m, 2h, 7d, 4w) or a date (2026-01-31, 2026-01-31T12:00Z) ${TIME_RANGE_RULE}, got ${JSON.stringify(value)}`);
   }
-  throw usage(`${flag}: must be a duration back from now (15m, 2h, 7d, 4w) or a date (2026-01-31, 2026-01-31T12:00Z), got ${JSON.stringify(value)}`);
+  return new Date(ms);
 }
 
 /** A whole-number flag from `min` to `max`, named in the message when it is not one. */
@@ -46,7 +49,7 @@ export function filterFrom(flags: FilterFlags): ActivityFilter {
   const filter: ActivityFilter = {};
   if (flags.since !== undefined) filter.from = timeFlag('--since', flags.since);
   if (flags.until !== undefined) filter.to = timeFlag('--until', flags.until);
-  if (filter.from !== undefined && filter.to !== undefined && new Date(filter.from).getTime() > new Date(filter.to).getTime()) {
+  if (filter.from instanceof Date && filter.to instanceof Date && filter.from.getTime() > filter.to.getTime()) {
     throw usage(`--since: must not be later than --until, got --since ${flags.since} and --until ${flags.until}`);
   }
   if (flags.actor !== undefined) filter.actorId = flags.actor;

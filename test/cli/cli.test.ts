@@ -220,6 +220,9 @@ describe('the CLI, on any store', () => {
       [['tail', '-n', '1.5'], /--lines: must be a whole number from 0 to 500, got "1.5"/],
       [['purge', '--before', '20260315', '--dry-run'], /--before: must be a duration back from now .* got "20260315"/],
       [['query', '--until', '2026-13-45'], /--until: must be a duration back from now .* got "2026-13-45"/],
+      // A day the month does not have (Date reads it as March 3), and a duration past the year 1.
+      [['purge', '--before', '2026-02-31', '--dry-run'], /--before: must be a duration back from now .* got "2026-02-31"/],
+      [['query', '--since', '999999999w'], /--since: must be a duration back from now .* between 0001-01-01 and 9999-12-31 \(UTC\), got "999999999w"/],
       [['query', '--status', 'maybe'], /--status <status>' argument 'maybe' is invalid/],
       [['query', '--metadata', 'n:=abc'], /--metadata: n:= takes a number/],
       [['query', '--target', ':x'], /--target: must be TYPE or TYPE:ID/],
@@ -238,6 +241,14 @@ describe('the CLI, on any store', () => {
     expect(noDb.stderr).toContain('--db');
     const down = await cli(['query', '--db', 'postgres://postgres@127.0.0.1:1/none']);
     expect(down.code).toBe(1);
+  });
+
+  it('prints the instant a date without an offset stands for (UTC, as the library reads it), whatever the time zone', async () => {
+    for (const TZ of ['America/New_York', 'Asia/Kolkata']) {
+      const result = await cli(['purge', '--before', '2026-03-15T10:00', '--dry-run'], { ACTIVITY_LOG_DB: db, TZ });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('would delete 0 records older than 2026-03-15T10:00:00.000Z\n');
+    }
   });
 
   it('reads no SQLite file that is not there: a misspelt path is named, and no empty database is left behind', async () => {

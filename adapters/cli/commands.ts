@@ -105,13 +105,14 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
   const target = flags.out && flags.out !== '-' ? flags.out : undefined;
   const file = target ? await outputFile(target) : undefined;
   const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
-  const interrupted = async () => {
+  const interrupted = async (exitCode: number) => {
     await file?.discard();
     // On standard output, what was written is the reader's: only a file can be taken back.
     process.stderr.write(file ? '\ninterrupted: nothing written\n' : '\ninterrupted\n');
-    process.exit(130);
+    process.exit(exitCode);
   };
-  process.once('SIGINT', () => void interrupted());
+  // Ctrl-C, and also a `kill` or a closed terminal: none leaves a FILE.partial behind. 128 + the signal's number, as a shell reports it.
+  for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => void interrupted(exitCode));
   const bar = process.stderr.isTTY && target ? progressBar() : undefined;
   let written = 0;
   try {

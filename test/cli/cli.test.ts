@@ -353,21 +353,23 @@ describe('the CLI, on any store', () => {
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(20_000);
   });
 
-  it('leaves nothing half-written when interrupted with Ctrl-C', async () => {
+  it('leaves nothing half-written when interrupted with Ctrl-C, killed or hung up on', async () => {
     const file = join(dir, 'interrupt.db');
     const logger = createActivityLogger({ store: sqliteStore({ filename: file }), maxQueue: 250_000 });
     for (let i = 0; i < 200_000; i++) logger.log({ action: 'bulk.event', metadata: { i, text: 'x'.repeat(100) } });
     await logger.close();
-    const out = join(dir, 'interrupted.ndjson');
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'export', '--out', out, '--db', `sqlite:${file}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    await expect.poll(() => existsSync(`${out}.partial`), { timeout: 20_000 }).toBe(true);
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(130);
-    expect(stderr).toContain('interrupted');
-    expect(existsSync(out)).toBe(false);
-    expect(existsSync(`${out}.partial`)).toBe(false);
-  });
+    for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const out = join(dir, `interrupted-${signal}.ndjson`);
+      const child = spawn(process.execPath, ['--import', 'tsx', entry, 'export', '--out', out, '--db', `sqlite:${file}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      await expect.poll(() => existsSync(`${out}.partial`), { timeout: 20_000 }).toBe(true);
+      child.kill(signal);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code, signal).toBe(exitCode);
+      expect(stderr, signal).toContain('interrupted: nothing written');
+      expect(existsSync(out), signal).toBe(false);
+      expect(existsSync(`${out}.partial`), signal).toBe(false);
+    }
+  }, 90_000);
 });

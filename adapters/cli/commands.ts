@@ -59,12 +59,17 @@ export async function tail(logger: ActivityLogger, flags: FilterFlags & { format
   const seen = new Map<string, number>();
   let newest = 0;
   let header = true;
-  const print = (records: ActivityRecord[]) => {
+  /** Records not seen before, oldest first; each one now counts as seen. */
+  const unseen = (records: ActivityRecord[]) => {
     const fresh = records.filter((record) => !seen.has(record.id)).reverse();
     for (const record of fresh) {
       seen.set(record.id, record.occurredAt.getTime());
       newest = Math.max(newest, record.occurredAt.getTime());
     }
+    return fresh;
+  };
+  const print = (records: ActivityRecord[]) => {
+    const fresh = unseen(records);
     if (fresh.length === 0) return;
     if (format === 'table') {
       const text = table(fresh, out);
@@ -78,9 +83,11 @@ export async function tail(logger: ActivityLogger, flags: FilterFlags & { format
   if (lines > 0) print((await logger.query({ ...filter, limit: lines })).items);
   if (!flags.follow) return 0;
   const lookbackMs = 10_000;
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, interval));
-    const from = newest === 0 ? (filter.from ?? new Date(Date.now() - lookbackMs)) : new Date(newest - lookbackMs);
+  const startedAt = Date.now();
+  const since = filter.from === undefined ? undefined : new Date(filter.from).getTime();
+  /** Every match in the window a poll looks through: from a little before the newest record seen (or the start), never before --since. */
+  const inWindow = async () => {
+    const from = new Date(Math.max(since ?? -Infinity, (newest || startedAt) - lookbackMs));
     const found: ActivityRecord[] = [];
     let cursor: string | undefined;
     do {
@@ -88,7 +95,14 @@ export async function tail(logger: ActivityLogger, flags: FilterFlags & { format
       found.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
-    print(found);
+    return found;
+  };
+  // What the window holds already is not new: without this, the first poll printed the records
+  // just older than the -n shown (or, with -n 0, the last seconds' records) as if just written.
+  unseen(await inWindow());
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, interval));
+    print(await inWindow());
     for (const [id, at] of seen) if (at < newest - 2 * lookbackMs) seen.delete(id);
   }
 }

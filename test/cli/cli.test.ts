@@ -338,6 +338,42 @@ describe('the CLI, on any store', () => {
     }
   });
 
+  it('tail -f prints as new only what is written after it starts (not the records just older than -n, nor with -n 0 the last seconds\')', async () => {
+    const file = join(dir, 'tail-burst.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename: file }) });
+    try {
+      for (const [lines, shown] of [['2', [18, 19]], ['0', []]] as const) {
+        // Written just before each start: within the seconds a poll looks back over.
+        for (let i = 0; i < 20; i++) logger.log({ action: 'burst.before', metadata: { i } });
+        await logger.flush();
+        const child = spawn(process.execPath, ['--import', 'tsx', entry, 'tail', '-f', '-n', lines, '--interval', '100', '--format', 'ndjson', '--db', `sqlite:${file}`], {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let output = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+        const printed = () => output.split('\n').filter(Boolean).map((row) => (JSON.parse(row) as { metadata: { i: number } }).metadata.i);
+        try {
+          // Started and past its first look at the window (with -n 0 nothing shows it: tsx starts in about 2 s here).
+          if (shown.length > 0) await expect.poll(() => printed().length, { timeout: 20_000 }).toBe(shown.length);
+          await new Promise((resolve) => setTimeout(resolve, shown.length > 0 ? 1000 : 6000));
+          expect(stderr).toBe('');
+          for (let i = 100; i < 103; i++) logger.log({ action: 'burst.after', metadata: { i } });
+          await logger.flush();
+          await expect.poll(() => printed().filter((i) => i >= 100).length, { timeout: 20_000 }).toBe(3);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          expect(printed(), `-n ${lines}`).toEqual([...shown, 100, 101, 102]);
+        } finally {
+          child.kill('SIGINT');
+        }
+      }
+    } finally {
+      await logger.close();
+    }
+  }, 90_000);
+
   it('shows a progress bar on a terminal, read back through a pseudo-terminal', async () => {
     const file = join(dir, 'progress.db');
     const logger = createActivityLogger({ store: sqliteStore({ filename: file }), maxQueue: 30_000 });

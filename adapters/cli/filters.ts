@@ -1,3 +1,4 @@
+import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityFilter } from '../../src/schema.js';
 import { isStorableTime, TIME_RANGE_RULE, timeInputToMs } from '../../src/time.js';
 import { usage } from './connect.js';
@@ -90,4 +91,43 @@ export function filterFrom(flags: FilterFlags): ActivityFilter {
     }
   }
   return filter;
+}
+
+/** The flag each field of a query, a summary or a purge comes from (`filterFrom`, `purge`). */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  from: '--since',
+  to: '--until',
+  before: '--before',
+  actorId: '--actor',
+  actorType: '--actor-type',
+  action: '--action',
+  status: '--status',
+  targetType: '--target',
+  targetId: '--target',
+  tenantId: '--tenant',
+  requestId: '--request-id',
+  traceId: '--trace-id',
+  search: '--search',
+  metadata: '--metadata',
+  cursor: '--cursor',
+  limit: '--limit',
+};
+
+/**
+ * The library's refusal of a value (INVALID_QUERY, naming the field: `tenantId: must not be
+ * empty`) in the flag's words: `--tenant: must not be empty`. Undefined for any other error,
+ * or a field no flag sets (the message is then shown as it is).
+ */
+export function flagMessage(error: unknown): string | undefined {
+  if (!(error instanceof ActivityLogError) || error.code !== 'INVALID_QUERY') return undefined;
+  const issues = (error.details as { issues?: { path?: unknown[]; message?: unknown }[] } | undefined)?.issues;
+  if (!Array.isArray(issues) || issues.length === 0) return undefined;
+  const parts: string[] = [];
+  for (const issue of issues) {
+    const [field, ...rest] = Array.isArray(issue.path) ? issue.path.map(String) : [];
+    const flag = field === undefined ? undefined : FLAG_OF_FIELD[field];
+    if (!flag || typeof issue.message !== 'string') return undefined;
+    parts.push(`${flag}${rest.length > 0 ? ` ${rest.join('.')}` : ''}: ${issue.message}`);
+  }
+  return parts.join('; ');
 }

@@ -11,6 +11,7 @@ import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
 import * as commands from './commands.js';
 import { connect, missingTable, UsageError } from './connect.js';
+import { flagMessage } from './filters.js';
 import { FORMATS, stdoutTerminal } from './output.js';
 
 interface GlobalFlags {
@@ -165,7 +166,7 @@ try {
     // Help and version are not failures; commander printed what it had to say.
     process.exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? 0 : 2;
   } else if (error instanceof UsageError || (error instanceof ActivityLogError && (error.code === 'INVALID_QUERY' || error.code === 'INVALID_OPTIONS'))) {
-    process.stderr.write(`activity-log: ${error.message}\n`);
+    process.stderr.write(`activity-log: ${flagMessage(error) ?? error.message}\n`);
     process.exitCode = 2;
   } else {
     process.stderr.write(`activity-log: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -17,7 +17,7 @@ import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
 export interface TamperTarget {
   kind: 'sqlite' | 'postgres' | 'mysql';
   /** A new store on the table (a new process would open one). */
-  store(): ActivityStore;
+  store(options?: { migrate?: boolean }): ActivityStore;
   /** Runs SQL through the database's own client; `?` placeholders on every database. */
   run(text: string, parameters?: unknown[]): Promise<void>;
   all<T = Record<string, unknown>>(text: string, parameters?: unknown[]): Promise<T[]>;
@@ -47,7 +47,7 @@ export async function tamperTarget(kind: TamperTarget['kind'], tableName: string
     const raw = () => (db ??= new Database(filename, { timeout: 5000 }));
     return {
       kind,
-      store: () => track(sqliteStore({ filename, tableName })),
+      store: (options = {}) => track(sqliteStore({ filename, tableName, ...options })),
       run: async (text, parameters = []) => void raw().prepare(text).run(...(parameters as unknown[])),
       all: async (text, parameters = []) => raw().prepare(text).all(...(parameters as unknown[])) as never[],
       table: `"${tableName}"`,
@@ -67,7 +67,7 @@ export async function tamperTarget(kind: TamperTarget['kind'], tableName: string
     };
     return {
       kind,
-      store: () => track(postgresStore({ connectionString: POSTGRES_URL!, tableName, poolConfig: { max: 2 } })),
+      store: (options = {}) => track(postgresStore({ connectionString: POSTGRES_URL!, tableName, poolConfig: { max: 2 }, ...options })),
       run: async (text, parameters = []) => void (await pool.query(numbered(text), parameters)),
       all: async (text, parameters = []) => (await pool.query(numbered(text), parameters)).rows,
       table: `"${tableName}"`,
@@ -82,7 +82,7 @@ export async function tamperTarget(kind: TamperTarget['kind'], tableName: string
   const pool = mysql.createPool({ uri: MYSQL_URL!, connectionLimit: 2 });
   return {
     kind,
-    store: () => track(mysqlStore({ uri: MYSQL_URL!, tableName, poolOptions: { connectionLimit: 2 } })),
+    store: (options = {}) => track(mysqlStore({ uri: MYSQL_URL!, tableName, poolOptions: { connectionLimit: 2 }, ...options })),
     run: async (text, parameters = []) => void (await pool.query(text, parameters)),
     all: async (text, parameters = []) => (await pool.query(text, parameters))[0] as never[],
     table: `\`${tableName}\``,

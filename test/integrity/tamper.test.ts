@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { derivedSalt } from '../../src/integrity/canonical.js';
 import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
+import { parseActivityQuery } from '../../src/query.js';
 import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
 
 /**
@@ -355,11 +356,11 @@ for (const kind of kinds) {
       expect(report.problems).toEqual([expect.objectContaining({ kind: 'edited', id: 'evt-0004', detail: expect.stringContaining('no activity.erase') })]);
     });
 
-    it('upgrades a table made by the first schema in place, keeping its records, and seals from then on', async () => {
+    /** Five records in a table taken back to schema version 1, as a table of the first release is. */
+    const firstSchemaTable = async () => {
       const before = createActivityLogger({ store: target.store() });
       for (let i = 0; i < 5; i++) before.log({ id: `old-${i}`, action: 'old.event', actor: { type: 'user', id: 'u1', name: 'Ada' } });
       await before.close();
-      // Back to schema version 1, as a table of the first release is.
       const name = target.table.slice(1, -1);
       if (kind === 'sqlite') await target.run(`drop index "${name}_chain_idx"`);
       for (const column of ['integrity_chain', 'integrity_seq', 'integrity_key', 'integrity_prev', 'integrity_hash', 'integrity_proof']) {
@@ -367,9 +368,28 @@ for (const kind of kinds) {
       }
       await target.run(`drop table ${target.checkpoints}`);
       await target.run(`update ${kind === 'mysql' ? `\`${name}_schema\`` : `"${name}_schema"`} set version = 1 where id = 1`);
+      return name;
+    };
+
+    it('refuses a table of the first schema in a store that does not migrate, naming migrate(), and upgrades it when told', async () => {
+      await firstSchemaTable();
+      const unmigrated = target.store({ migrate: false });
+      // Said once, rather than failing on the missing columns one statement at a time.
+      await expect(unmigrated.query(parseActivityQuery({ limit: 10 }))).rejects.toMatchObject({ code: 'SCHEMA_VERSION', message: expect.stringMatching(/schema version 1, older .*migrate\(\)/) });
+      await unmigrated.migrate!();
+      await unmigrated.migrate!();
+      expect((await unmigrated.query(parseActivityQuery({ limit: 10 }))).items).toHaveLength(5);
+      const sealing = createActivityLogger({ store: unmigrated, integrity: { key: KEY } });
+      sealing.log({ action: 'new.event' });
+      await sealing.flush();
+      expect(await sealing.verify()).toMatchObject({ ok: true, checked: 1 });
+      await sealing.close();
+    });
+
+    it('upgrades a table made by the first schema in place, keeping its records, and seals from then on', async () => {
+      const name = await firstSchemaTable();
       // An upgrade cut short after its first step (MySQL commits each ALTER on its own).
       await target.run(`alter table ${target.table} add column integrity_chain varchar(96)`);
-
       const after = logger();
       for (let i = 0; i < 5; i++) after.log({ id: `new-${i}`, action: 'new.event', actor: { type: 'user', id: 'u1', name: 'Ada' } });
       await after.flush();

@@ -65,6 +65,23 @@ export class SqlMigrations {
     return version;
   }
 
+  /**
+   * For a store that does not migrate (`migrate: false`): refuses a table of a newer release,
+   * and one of an older release, which lacks columns this release reads and writes (every
+   * statement would fail on them, one by one). A table not made yet passes: it is made by
+   * whoever migrates.
+   */
+  async requireCurrent(db: AnyKysely): Promise<void> {
+    const version = await this.checkVersion(db);
+    if (version === undefined || version >= SCHEMA_VERSION) return;
+    const table = this.statements.tableName;
+    throw new ActivityLogError(
+      'SCHEMA_VERSION',
+      `table "${table}" is at schema version ${version}, older than this release of activity-log needs (${SCHEMA_VERSION}), and the store was made with migrate: false; run its migrate() (or "activity-log migrate") to upgrade it in place`,
+      { details: { table, version, supported: SCHEMA_VERSION } },
+    );
+  }
+
   /** Migrates under the dialect's lock, which serialises migrations across processes. */
   async migrate(db: AnyKysely): Promise<void> {
     // The common case, an up-to-date table, takes no lock.

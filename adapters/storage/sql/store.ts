@@ -143,15 +143,19 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   };
   const partitionLock = `activity-log:${config.schema ?? ''}.${tableName}`;
 
-  /** Connects, loads Kysely and migrates once; a failure is forgotten so the next call retries. */
-  const ready = (): Promise<Connected> => {
+  /**
+   * Connects, loads Kysely and migrates once; a failure is forgotten so the next call retries.
+   * Without auto-migration, a table of an older release is refused, except by `migrate()`.
+   */
+  const ready = (purpose: 'use' | 'migrate' = 'use'): Promise<Connected> => {
     if (closed) return Promise.reject(new ActivityLogError('STORE_FAILED', `store "${config.name}" is closed`));
     connecting ??= (async () => {
       // The driver first: with neither installed, the message names the driver.
       const { db, readDb, dialect } = await config.connect();
       const prepared = await prepare(dialect);
       if (autoMigrate) await prepared.migrations.migrate(db);
-      else await prepared.migrations.checkVersion(db);
+      else if (purpose === 'migrate') await prepared.migrations.checkVersion(db);
+      else await prepared.migrations.requireCurrent(db);
       const { k, statements, migrations } = await checkPartitions(db, dialect, prepared, autoMigrate ? 'best effort' : 'none');
       statements.maxStatementBytes = await dialect.maxStatementBytes?.(k, db);
       known = { db, readDb: readDb ?? db, k, statements, migrations };
@@ -174,7 +178,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     if (!dialect?.oneConnection) return ready();
     if (known) return known;
     const { statements, migrations } = await prepare(dialect);
-    await (autoMigrate ? migrations.migrateLocked(trx) : migrations.checkVersion(trx));
+    await (autoMigrate ? migrations.migrateLocked(trx) : migrations.requireCurrent(trx));
     return { statements };
   };
 
@@ -336,7 +340,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     },
 
     async migrate() {
-      const connected = await ready();
+      const connected = await ready('migrate');
       // ready() migrated already when autoMigrate; an explicit call migrates in any case,
       // and makes a partitioned table's months ahead (reading again what the table is now).
       if (!autoMigrate) await connected.migrations.migrate(connected.db);

@@ -1,7 +1,7 @@
 import type { ActivityStore, ChainPosition } from '../store.js';
 import { checkpointSignature } from './checkpoints.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
-import type { IntegrityProblem } from './verify.js';
+import type { IntegrityProblem } from './problems.js';
 
 /** Checkpoints read from the store at a time. */
 const PAGE = 500;

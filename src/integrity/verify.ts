@@ -7,21 +7,11 @@ import type { ActivityStore, ChainPosition } from '../store.js';
 import { canonicalForm, commitment, ERASED, saltOf, valueAt } from './canonical.js';
 import { chainHasher } from './hmac.js';
 import { ChainCheckpointReader, CheckpointCursor, outsideCheckpointsByChain } from './checkpoint-reader.js';
+import type { IntegrityProblem, IntegrityProblemKind } from './problems.js';
 import { erasurePlan, type EraseSubject } from './erase.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
 
-/** What `verify()` found wrong, by kind. */
-export type IntegrityProblemKind = 'edited' | 'missing' | 'reordered' | 'truncated' | 'unknown-key' | 'unsealed' | 'erased';
-
-/** One finding of `verify()`. */
-export interface IntegrityProblem {
-  kind: IntegrityProblemKind;
-  /** The record it is about, when it is about one. */
-  id?: string;
-  chain?: string;
-  seq?: number;
-  detail: string;
-}
+export type { IntegrityProblem, IntegrityProblemKind } from './problems.js';
 
 /** The report of `verify()`. */
 export interface VerifyReport {

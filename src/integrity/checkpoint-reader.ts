@@ -80,7 +80,12 @@ export class ChainCheckpointReader {
    */
   async advance(seq: number): Promise<void> {
     await this.readThrough(seq);
-    while (this.places.length > this.oldest && this.places[this.oldest]! < seq - this.reach) this.window.delete(this.places[this.oldest++]!);
+    this.forgetBefore(seq - this.reach);
+  }
+
+  /** Lets go of the places before `place`. */
+  private forgetBefore(place: number): void {
+    while (this.places.length > this.oldest && this.places[this.oldest]! < place) this.window.delete(this.places[this.oldest++]!);
     // The array of places is cut now and then, not at every record.
     if (this.oldest > 1024) {
       this.places.splice(0, this.oldest);
@@ -135,6 +140,11 @@ export class ChainCheckpointReader {
     }
     if (known === undefined) this.places.push(checkpoint.seq);
     this.window.set(checkpoint.seq, checkpoint.hash);
+    // Checkpoints come in the order of their places, and the walk is at or past this one (or,
+    // from newest(), past every place): those out of its reach go now, not once the reading
+    // stops (a jump in the walk's places, or the rest of a chain read for its newest place,
+    // would hold every checkpoint in between).
+    this.forgetBefore(checkpoint.seq - this.reach);
     if (checkpoint.seq >= this.newestPlace) {
       this.newestPlace = checkpoint.seq;
       this.newestHash = checkpoint.hash;

@@ -64,4 +64,27 @@ describe('reading a chain\'s checkpoints as verify() walks it', () => {
     expect(await reader.newest()).toEqual({ seq: 3000, hash: 'h3000' });
     expect(problems).toHaveLength(3);
   });
+
+  it('keeps only the places within reach when the walk jumps ahead or reads the rest of a chain for its newest place', async () => {
+    const store = memoryStore();
+    await store.insertCheckpoints!(Array.from({ length: 5000 }, (_, i) => signed('c', i + 1)));
+    const reader = new ChainCheckpointReader(new CheckpointCursor(store, undefined), integrity, 'c', [signed('c', 2500, 'another hash')], 100, () => {});
+    // Held while reading: each checkpoint is checked, and the window is counted as it grows.
+    let most = 0;
+    const add = (reader as unknown as { add(checkpoint: IntegrityCheckpoint): void }).add.bind(reader);
+    (reader as unknown as { add(checkpoint: IntegrityCheckpoint): void }).add = (checkpoint) => {
+      add(checkpoint);
+      most = Math.max(most, reader.retained);
+    };
+    // A chain whose records 11 to 3999 were deleted: the walk goes from place 10 to 4000.
+    await reader.advance(10);
+    await reader.advance(4000);
+    expect(reader.get(4000)).toBe('h4000');
+    expect(reader.get(3900)).toBe('h3900');
+    expect(most).toBeLessThanOrEqual(100 + 1);
+    // A verify that ends at `to` reads the rest of the chain for its newest place.
+    expect(await reader.newest()).toEqual({ seq: 5000, hash: 'h5000' });
+    expect(most).toBeLessThanOrEqual(100 + 1);
+    expect(reader.retained).toBeLessThanOrEqual(100 + 1);
+  });
 });

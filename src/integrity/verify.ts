@@ -187,11 +187,10 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   };
   /**
    * The chains the store has checkpoints of that come before \`next\` (every one left, without
-   * it) and were not walked: the walk goes in the same order. (Compared as JavaScript strings:
-   * the store's order for the UUIDs that name checkpointed chains.)
+   * it) and were not walked: the walk goes in the same order (see comesBefore).
    */
   const passChainsWithoutRecords = async (next: string | undefined) => {
-    for (let checkpoint = await cursor.peek(); checkpoint && (next === undefined || checkpoint.chain < next); checkpoint = await cursor.peek()) {
+    for (let checkpoint = await cursor.peek(); checkpoint && comesBefore(checkpoint.chain, next); checkpoint = await cursor.peek()) {
       await chainWithoutRecords(checkpoint.chain);
     }
   };
@@ -291,6 +290,28 @@ async function findUnsealed(
 function isCaptured(record: ActivityRecord): boolean {
   const metadata = record.metadata as { operation?: unknown; table?: unknown } | undefined;
   return typeof metadata?.table === 'string' && (metadata.operation === 'insert' || metadata.operation === 'update' || metadata.operation === 'delete');
+}
+
+/** A chain id as loggers make them: a UUID in lowercase hex. */
+const CHAIN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether the store's checkpoints of chain \`other\` come before those of \`next\`, the chain the
+ * walk reaches (every one when there is none). Compared as JavaScript strings, which is the
+ * store's order for chain ids as loggers make them, whatever the column's collation. A chain
+ * id that is no UUID was written through the database's own client, and the collation may put
+ * it anywhere (PostgreSQL's en-US puts \`~\` before digits): its checkpoints are checked as
+ * soon as the cursor reaches them, and the walk's UUID chains wait at it for none. Otherwise
+ * the cursor would stay behind it, every chain walked after it would be read without its
+ * checkpoints, and their truncations would go unreported with \`from\` (reported as chains
+ * with no records left without).
+ */
+function comesBefore(other: string, next: string | undefined): boolean {
+  if (next === undefined) return true;
+  if (other === next) return false;
+  const made = CHAIN_ID.test(other);
+  if (made !== CHAIN_ID.test(next)) return !made;
+  return other < next;
 }
 
 interface ChainState {

@@ -176,6 +176,31 @@ for (const kind of kinds) {
       expect(report.problems.map((found) => [found.kind, found.chain]).sort()).toEqual([chains[0], chains[2], chains[3]].map((gone) => ['truncated', gone]));
     });
 
+    it.runIf(kind === 'postgres')('finds truncations behind a chain id a collation sorts unlike JavaScript (PostgreSQL, en-US)', async () => {
+      const [icu] = await target.all(`select 1 from pg_collation where collname = 'en-US-x-icu'`);
+      if (!icu) return console.warn('[integrity] postgres: no en-US-x-icu collation, collation test skipped');
+      for (const prefix of ['c0', 'c1']) await sealedLog(40, prefix);
+      const chains = (await target.all<{ c: string }>(`select distinct integrity_chain as c from ${target.table}`)).map((row) => row.c).sort();
+      // A database made with an en-US locale: it sorts "~" before digits, JavaScript after them.
+      await target.run(`alter table ${target.table} alter column integrity_chain type varchar(96) collate "en-US-x-icu"`);
+      await target.run(`alter table ${target.checkpoints} alter column chain type varchar(96) collate "en-US-x-icu"`);
+      expect(await logger().verify()).toMatchObject({ ok: true, checked: 80 });
+      // Through the database's client: chain c0's last record moved to a chain "~x", a checkpoint
+      // of a chain "~" written, and chain c1's newest records deleted.
+      await target.run(`update ${target.table} set integrity_chain = ? where id = ?`, ['~x', 'c0-0039']);
+      await target.run(`insert into ${target.checkpoints} (chain, seq, hash, key_id, at, signature) values (?, ?, ?, ?, ?, ?)`, ['~', 1, 'a'.repeat(64), 'k1', new Date().toISOString(), 'f'.repeat(64)]);
+      await target.run(`delete from ${target.table} where integrity_chain = ? and integrity_seq > ?`, [chains[1], 35]);
+      const found = (report: { problems: { kind: string; chain?: string; seq?: number }[] }) => report.problems.map((problem) => [problem.kind, problem.chain, problem.seq]).sort();
+      const forged = [
+        ['edited', '~', 1],
+        ['edited', '~x', 40],
+      ];
+      // (The chain "~x" begins at 40: its first 39 records are missing.)
+      expect(found(await logger().verify())).toEqual([...forged, ['missing', '~x', 1], ['truncated', chains[0], 40], ['truncated', chains[1], 40]].sort());
+      // Over a window, each chain's checkpoints still show its newest records gone.
+      expect(found(await logger().verify({ from: new Date(Date.now() - 86_400_000) }))).toEqual([...forged, ['truncated', chains[0], 40], ['truncated', chains[1], 40]].sort());
+    });
+
     it('finds records deleted at either edge of a verified range, while the chain goes on outside it', async () => {
       // A second apart: the range [from, to] holds places 41 to 80 of 120.
       const base = Date.now() - 600_000;

@@ -3,6 +3,8 @@ import { derivedSalt } from '../../src/integrity/canonical.js';
 import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
 import { parseActivityQuery } from '../../src/query.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { POSTGRES_URL } from '../stores/databases.js';
 import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
 
 /**
@@ -409,6 +411,20 @@ for (const kind of kinds) {
       await sealing.flush();
       expect(await sealing.verify()).toMatchObject({ ok: true, checked: 1 });
       await sealing.close();
+    });
+
+    it.runIf(kind === 'postgres')('still refuses a table of the first schema once its migrate() failed (a role without DDL rights)', async () => {
+      const name = await firstSchemaTable();
+      const readOnly = `${POSTGRES_URL}${POSTGRES_URL!.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c default_transaction_read_only=on')}`;
+      const store = postgresStore({ connectionString: readOnly, tableName: name, migrate: false, poolConfig: { max: 1 } });
+      try {
+        await expect(store.migrate!()).rejects.toMatchObject({ message: expect.stringContaining('read-only') });
+        // Not each statement failing on a missing column: the table is checked again.
+        await expect(store.query(parseActivityQuery({ limit: 10 }))).rejects.toMatchObject({ code: 'SCHEMA_VERSION' });
+        await expect(store.insert([{ id: 'new-1', action: 'new.event', occurredAt: new Date(), status: 'success' } as never])).rejects.toMatchObject({ code: 'SCHEMA_VERSION' });
+      } finally {
+        await store.close!();
+      }
     });
 
     it('upgrades a table made by the first schema in place, keeping its records, and seals from then on', async () => {

@@ -103,6 +103,8 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   const autoMigrate = config.migrate !== false;
   let connecting: Promise<Connected> | undefined;
   let known: Connected | undefined;
+  /** Whether the table is known to be at this release's schema (without auto-migration: checked, or migrated). */
+  let current = false;
   let closed = false;
   let leasesReady: Promise<void> | undefined;
 
@@ -149,6 +151,15 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
    */
   const ready = (purpose: 'use' | 'migrate' = 'use'): Promise<Connected> => {
     if (closed) return Promise.reject(new ActivityLogError('STORE_FAILED', `store "${config.name}" is closed`));
+    // Connected by migrate(), whose migration then failed (no DDL rights, a lock timeout): the
+    // table is checked again before use, until it is current.
+    if (connecting && !autoMigrate && purpose === 'use' && !current) {
+      return connecting.then(async (connected) => {
+        await connected.migrations.requireCurrent(connected.db);
+        current = true;
+        return connected;
+      });
+    }
     connecting ??= (async () => {
       // The driver first: with neither installed, the message names the driver.
       const { db, readDb, dialect } = await config.connect();
@@ -156,6 +167,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       if (autoMigrate) await prepared.migrations.migrate(db);
       else if (purpose === 'migrate') await prepared.migrations.checkVersion(db);
       else await prepared.migrations.requireCurrent(db);
+      current = autoMigrate || purpose === 'use';
       const { k, statements, migrations } = await checkPartitions(db, dialect, prepared, autoMigrate ? 'best effort' : 'none');
       statements.maxStatementBytes = await dialect.maxStatementBytes?.(k, db);
       known = { db, readDb: readDb ?? db, k, statements, migrations };
@@ -176,7 +188,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   const readyForTransaction = async (trx: AnyKysely): Promise<Pick<Connected, 'statements'>> => {
     const dialect = known?.statements.dialect ?? dialectOf(trx);
     if (!dialect?.oneConnection) return ready();
-    if (known) return known;
+    if (known && (autoMigrate || current)) return known;
     const { statements, migrations } = await prepare(dialect);
     await (autoMigrate ? migrations.migrateLocked(trx) : migrations.requireCurrent(trx));
     return { statements };
@@ -344,6 +356,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       // ready() migrated already when autoMigrate; an explicit call migrates in any case,
       // and makes a partitioned table's months ahead (reading again what the table is now).
       if (!autoMigrate) await connected.migrations.migrate(connected.db);
+      current = true;
       const { k, statements, migrations } = await checkPartitions(connected.db, connected.statements.dialect, connected, 'required');
       known = Object.assign(connected, { k, statements, migrations });
     },

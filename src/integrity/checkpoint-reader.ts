@@ -111,7 +111,10 @@ export class ChainCheckpointReader {
 
   /** Takes this chain's checkpoints up to place `seq`, from both sources in the order of their places. */
   private async readThrough(seq: number): Promise<void> {
-    for (let next = await this.cursor.peek(); next?.chain === this.chain && next.seq <= seq; next = await this.cursor.peek()) {
+    // Not \`next.seq <= seq\`: a place that is no number (SQLite keeps the text a row was given
+    // through its own client) compares false, and the checkpoint would never be taken: the
+    // pass over chains without records would spin on it for ever, blocking the process.
+    for (let next = await this.cursor.peek(); next?.chain === this.chain && !(next.seq > seq); next = await this.cursor.peek()) {
       this.takeOutside(next.seq);
       this.cursor.take();
       this.add(next);

@@ -87,4 +87,16 @@ describe('reading a chain\'s checkpoints as verify() walks it', () => {
     expect(most).toBeLessThanOrEqual(100 + 1);
     expect(reader.retained).toBeLessThanOrEqual(100 + 1);
   });
+
+  it('takes a checkpoint whose place is no number (text written into SQLite), reporting it, rather than stopping at it', async () => {
+    const store = memoryStore();
+    await store.insertCheckpoints!([signed('c', 5), { ...signed('c', 10), seq: Number('abc') }, signed('d', 5)]);
+    const problems: IntegrityProblem[] = [];
+    const cursor = new CheckpointCursor(store, undefined);
+    const reader = new ChainCheckpointReader(cursor, integrity, 'c', [], 100, (found) => void problems.push(found));
+    expect(await reader.newest()).toEqual({ seq: 5, hash: 'h5' });
+    // The next chain's are next: verify()'s pass over the chains goes on.
+    expect(await cursor.peek()).toMatchObject({ chain: 'd', seq: 5 });
+    expect(problems).toEqual([expect.objectContaining({ kind: 'edited', chain: 'c', detail: expect.stringContaining('signature') })]);
+  });
 });

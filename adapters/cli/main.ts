@@ -6,6 +6,9 @@
  *
  * Exit codes: 0 done; 1 problems found (verify) or the command failed; 2 a wrong command or flag.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
@@ -20,8 +23,26 @@ interface GlobalFlags {
   color?: boolean;
 }
 
+/**
+ * This package's version, from its package.json: the nearest one named activity-log above this
+ * module (dist/cli/ when installed, adapters/cli/ in a checkout).
+ */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 4; depth++, dir = dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'activity-log' && typeof manifest.version === 'string') return manifest.version;
+    } catch {
+      // No package.json here: look further up.
+    }
+  }
+  return 'unknown';
+}
+
 const program = new Command('activity-log')
   .description('Query, follow, export, purge, migrate, chart, verify and erase an activity-log store.')
+  .version(packageVersion(), '-V, --version', 'the version of activity-log')
   .addOption(new Option('--db <url>', 'the store: sqlite:FILE, postgres://..., mysql://...').env('ACTIVITY_LOG_DB'))
   .option('--table <name>', 'the activity table', undefined)
   .option('--no-color', 'no colours in the output')

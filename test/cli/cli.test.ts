@@ -203,6 +203,15 @@ describe('the CLI, on any store', () => {
     expect((await cli(['migrate', '--db', db])).code).toBe(0);
   });
 
+  it('answers --version with the package\'s version and exit code 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await cli([flag]);
+      expect(result.code, flag).toBe(0);
+      expect(result.stdout.trim()).toBe(version);
+    }
+  });
+
   it('answers --help for every command with exit code 0', async () => {
     for (const command of [[], ['query'], ['tail'], ['export'], ['purge'], ['migrate'], ['stats'], ['verify'], ['erase']]) {
       const result = await cli([...command, '--help']);

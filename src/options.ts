@@ -26,6 +26,14 @@ export interface RetryOptions {
    * @default 10000
    */
   maxDelayMs?: number;
+  /**
+   * How long one `store.insert` may take before the attempt counts as failed. A database that
+   * stopped answering (a lock never released, a connection lost without a reset) would
+   * otherwise hold `flush()` forever. The late insert is not sent again while it is still
+   * running, and if it commits after all, ids make the batch's next write a no-op.
+   * @default 30000
+   */
+  attemptTimeoutMs?: number;
 }
 
 /** Options of {@link createActivityLogger}. */
@@ -124,6 +132,7 @@ export interface ResolvedOptions {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  attemptTimeoutMs: number;
   closeTimeoutMs: number;
   onError: ErrorHandler;
   includeStack: boolean;
@@ -154,7 +163,7 @@ export const LOGGER_OPTIONS = optionNames<ActivityLoggerOptions>()([
   'integrity',
   'retention',
 ]);
-const RETRY_OPTIONS = optionNames<RetryOptions>()(['maxAttempts', 'baseDelayMs', 'maxDelayMs']);
+const RETRY_OPTIONS = optionNames<RetryOptions>()(['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'attemptTimeoutMs']);
 const SPOOL_OPTIONS = optionNames<SpoolOptions>()(['filename', 'maxBytes', 'highWaterMark']);
 
 /** Validates logger options at the boundary; throws `INVALID_OPTIONS` naming the option. */
@@ -199,6 +208,7 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
     maxAttempts: wholeNumber('retry.maxAttempts', retry.maxAttempts, 6, 1, 1000),
     baseDelayMs,
     maxDelayMs: wholeNumber('retry.maxDelayMs', retry.maxDelayMs, Math.max(10_000, baseDelayMs), baseDelayMs, 3_600_000),
+    attemptTimeoutMs: wholeNumber('retry.attemptTimeoutMs', retry.attemptTimeoutMs, 30_000, 1, 3_600_000),
     closeTimeoutMs: wholeNumber('closeTimeoutMs', options.closeTimeoutMs, 10_000, 0, 3_600_000),
     onError: options.onError ?? rateLimitedWarn(),
     includeStack: options.includeStack === true,

@@ -12,7 +12,7 @@ import { BurstReport } from './burst.js';
 import { DeferredEvents } from './deferred.js';
 import { flushBeforeExit } from './exit-flush.js';
 import { pendingEvent, type PendingEvent } from './pending.js';
-import { Sleeper } from './retry.js';
+import { Sleeper, withinTime } from './retry.js';
 import { SpoolRelay } from './spool-relay.js';
 import { newCounters, type ActivityStats } from './stats.js';
 import { BatchWriter } from './writer.js';
@@ -343,18 +343,5 @@ export class ActivityEngine {
     } catch (cause) {
       this.report(new ActivityLogError(what === 'store' ? 'STORE_FAILED' : 'SPOOL_FAILED', `${what} "${name}" failed to close`, { cause }));
     }
-  }
-}
-
-/** Resolves true when `promise` settles within `ms`, false otherwise; never rejects. */
-async function withinTime(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -39,3 +39,19 @@ export function unref<T>(timer: T): T {
   (timer as { unref?: () => void }).unref?.();
   return timer;
 }
+
+/**
+ * Resolves true when `promise` settles within `ms`, false otherwise; never rejects. The timer
+ * holds the process open: whoever waits is waiting for an answer.
+ */
+export async function withinTime(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,7 +2,7 @@ import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ChainTracker } from '../integrity/tracker.js';
 import type { ActivityStore } from '../store.js';
-import { backoffDelay, type Sleeper } from './retry.js';
+import { backoffDelay, withinTime, type Sleeper } from './retry.js';
 import type { Counters } from './stats.js';
 
 /** What became of a batch's records once the store answered. */
@@ -16,6 +16,8 @@ export interface WriterOptions {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** How long one insert is waited for before the attempt counts as failed. */
+  attemptTimeoutMs: number;
   /** The logger's hash chain, told which records the store took and which it refused. */
   chain?: ChainTracker | undefined;
 }
@@ -30,11 +32,15 @@ export interface WriterOptions {
 export class BatchWriter {
   /** The store's error since its last successful write, so a drop at close() can say why. */
   lastFailure: unknown;
+  /** The store's latest error, kept after a success: the reason a batch never sent waited. */
+  private latestFailure: unknown;
   /**
    * The last error of each batch being retried: with two batches in flight, the other one's
    * success must not erase why this one is still waiting.
    */
   private readonly failures = new WeakMap<readonly ActivityRecord[], unknown>();
+  /** Inserts sent and not yet answered, by batch (see `insert`). */
+  private readonly running = new Map<string, RunningInsert>();
 
   constructor(
     private readonly store: ActivityStore,
@@ -53,7 +59,7 @@ export class BatchWriter {
    */
   async writeOnce(records: readonly ActivityRecord[]): Promise<WriteOutcome> {
     try {
-      await this.store.insert(records);
+      await this.insert(records);
       this.lastFailure = undefined;
       this.progressed();
       this.options.chain?.stored(records);
@@ -61,6 +67,7 @@ export class BatchWriter {
     } catch (cause) {
       if (!isActivityLogError(cause, 'RECORD_REJECTED')) {
         this.lastFailure = cause;
+        this.latestFailure = cause;
         throw cause;
       }
       this.progressed();
@@ -110,9 +117,67 @@ export class BatchWriter {
     }
   }
 
-  /** Why the store has not taken `records` yet: their own last error, else the store's. */
+  /**
+   * The store's insert of `records`, waited for `attemptTimeoutMs` at most: past that the
+   * attempt throws, as for any unavailable store, so `flush()` settles even when the database
+   * never answers. The insert itself cannot be called back; it is kept, and the next attempt
+   * of the same records waits for it again instead of sending another (a hung database would
+   * otherwise take one more connection per attempt). If it commits late, ids make the batch's
+   * next write, or its replay from the spool, a no-op.
+   */
+  private async insert(records: readonly ActivityRecord[]): Promise<void> {
+    const key = batchKey(records);
+    let running = this.running.get(key);
+    if (!running) {
+      const sent: RunningInsert = { done: this.send(records), since: Date.now(), count: records.length };
+      const settled = () => {
+        if (this.running.get(key) === sent) this.running.delete(key);
+      };
+      sent.done.then(settled, settled);
+      this.running.set(key, sent);
+      running = sent;
+    }
+    const { attemptTimeoutMs } = this.options;
+    if (!(await withinTime(running.done, attemptTimeoutMs))) {
+      throw new ActivityLogError(
+        'STORE_FAILED',
+        `store "${this.store.name}" did not answer an insert of ${records.length} events within retry.attemptTimeoutMs (${attemptTimeoutMs} ms); the attempt counts as failed`,
+        { details: { count: records.length, timeoutMs: attemptTimeoutMs } },
+      );
+    }
+    await running.done;
+  }
+
+  /** `store.insert`, a synchronous throw turned into a rejection. */
+  private send(records: readonly ActivityRecord[]): Promise<void> {
+    try {
+      return Promise.resolve(this.store.insert(records));
+    } catch (cause) {
+      return Promise.reject(cause);
+    }
+  }
+
+  /**
+   * An insert still unanswered, as the reason a batch was not written: the batch's own, else
+   * (for a batch never sent) the oldest one the store is stuck on.
+   */
+  private unanswered(records?: readonly ActivityRecord[]): ActivityLogError | undefined {
+    const running = records ? this.running.get(batchKey(records)) : this.running.values().next().value;
+    if (!running) return undefined;
+    return new ActivityLogError(
+      'STORE_FAILED',
+      `store "${this.store.name}" has not answered an insert of ${running.count} events sent ${Date.now() - running.since} ms ago`,
+      { details: { count: running.count, waitedMs: Date.now() - running.since } },
+    );
+  }
+
+  /**
+   * Why the store has not taken `records` yet: their own last error, their insert still
+   * unanswered, the store's last error, an earlier insert it has not answered, or its latest
+   * error before a success.
+   */
   failureOf(records: readonly ActivityRecord[]): unknown {
-    return this.failures.get(records) ?? this.lastFailure;
+    return this.failures.get(records) ?? this.unanswered(records) ?? this.lastFailure ?? this.unanswered() ?? this.latestFailure;
   }
 
   private reportRejected(record: ActivityRecord, cause: ActivityLogError): void {
@@ -126,4 +191,16 @@ export class BatchWriter {
       ),
     );
   }
+}
+
+/** An insert sent to the store and not yet answered. */
+interface RunningInsert {
+  done: Promise<void>;
+  since: number;
+  count: number;
+}
+
+/** Names a batch across attempts and replays (a replay rebuilds the array): its ends and size. */
+function batchKey(records: readonly ActivityRecord[]): string {
+  return records.length === 0 ? '' : `${records[0]!.id}/${records[records.length - 1]!.id}/${records.length}`;
 }

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { memoryStore } from '../../adapters/storage/memory.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { createActivityLogger, type ActivityLogError, type ActivityStore } from '../../src/index.js';
+import { waitFor } from '../helpers.js';
+import { POSTGRES_URL, postgresDrop, postgresPresence, skipReason, uniqueTable } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'activity-log-hung-'));
+const tables: string[] = [];
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  for (const table of tables) await postgresDrop(POSTGRES_URL!, table);
+});
+
+/**
+ * A store whose inserts never answer, as a database that stopped responding without closing the
+ * connection. (A stand-in: no real server can be made to hang forever and then be let go of
+ * inside a test; the PostgreSQL case below holds a real lock for as long as the test needs.)
+ */
+function hangingStore(): ActivityStore & { inserts: number } {
+  const inner = memoryStore();
+  const store = Object.assign(Object.create(inner) as ActivityStore, {
+    name: 'hanging',
+    inserts: 0,
+    insert: () => {
+      store.inserts++;
+      return new Promise<void>(() => {});
+    },
+  });
+  return store;
+}
+
+describe('a store that never answers an insert (retry.attemptTimeoutMs)', () => {
+  it('lets flush() settle, counting the batch failed, and sends the insert once however many attempts', async () => {
+    const store = hangingStore();
+    const errors: ActivityLogError[] = [];
+    const activity = createActivityLogger({
+      store,
+      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 150 },
+      onError: (error) => errors.push(error),
+    });
+    for (let i = 0; i < 5; i++) activity.log({ action: 'hung.write' });
+    const started = Date.now();
+    await activity.flush();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(activity.stats()).toMatchObject({ failed: 5, written: 0, queued: 0, retries: 2 });
+    expect(store.inserts, 'the insert still running is waited for again, not sent again').toBe(1);
+    const failed = errors.find((error) => error.code === 'STORE_FAILED');
+    expect(failed?.message).toMatch(/3 times/);
+    expect(String((failed?.cause as Error | undefined)?.message)).toMatch(/did not answer an insert of 5 events within retry\.attemptTimeoutMs \(150 ms\)/);
+  });
+
+  it('moves the batch to the spool at the first timeout, with a spool', async () => {
+    const store = hangingStore();
+    const activity = createActivityLogger({
+      store,
+      retry: { attemptTimeoutMs: 150 },
+      spool: { filename: join(dir, 'hung.spool.db') },
+      onError: () => {},
+    });
+    for (let i = 0; i < 4; i++) activity.log({ action: 'hung.spooled' });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ spooled: 4, failed: 0, written: 0, queued: 0 });
+    await activity.close();
+  });
+
+  it('names the unanswered insert as the reason when close() gives up on it', async () => {
+    const errors: ActivityLogError[] = [];
+    const activity = createActivityLogger({ store: hangingStore(), closeTimeoutMs: 100, onError: (error) => errors.push(error) });
+    for (let i = 0; i < 3; i++) activity.log({ action: 'hung.at.close' });
+    await activity.close();
+    expect(activity.stats()).toMatchObject({ dropped: 3, written: 0, queued: 0 });
+    const drop = errors.find((error) => /closeTimeoutMs/.test(error.message));
+    expect(String((drop?.cause as Error | undefined)?.message)).toMatch(/has not answered an insert of 3 events sent \d+ ms ago/);
+  });
+
+  it('refuses a timeout that is not a whole number of milliseconds, naming it', () => {
+    expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 0 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);
+    expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 1.5 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);
+  });
+});
+
+const skip = skipReason(!POSTGRES_URL ? 'ACTIVITY_LOG_POSTGRES_URL is not set' : undefined);
+
+describe.skipIf(skip)('PostgreSQL: a table locked by another session for longer than the attempts last', () => {
+  /** Holds an ACCESS EXCLUSIVE lock on `table` until `release()`: PostgreSQL waits for it without end. */
+  async function lockTable(table: string) {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query('begin');
+    await client.query(`lock table "${table}" in access exclusive mode`);
+    return {
+      waiting: async () => {
+        const { rows } = await client.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike $1`, [`%insert into "${table}"%`]);
+        return rows[0].n as number;
+      },
+      release: async () => {
+        await client.query('rollback');
+        await client.end();
+      },
+    };
+  }
+
+  it('settles flush() while the lock is held, keeps one insert waiting, and stores each event once when it is released', async () => {
+    const table = uniqueTable('hung_pg');
+    tables.push(table);
+    const activity = createActivityLogger({
+      store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }),
+      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 300 },
+      onError: () => {},
+    });
+    await activity.store.migrate?.();
+    const lock = await lockTable(table);
+    try {
+      for (let i = 0; i < 20; i++) activity.log({ id: `locked-${i}`, action: 'locked.write' });
+      const started = Date.now();
+      await activity.flush();
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(activity.stats()).toMatchObject({ failed: 20, queued: 0 });
+      expect(await lock.waiting(), 'one insert waits for the lock, not one per attempt').toBe(1);
+    } finally {
+      await lock.release();
+    }
+    // The insert that was waiting commits once the lock is gone: counted failed, yet stored once.
+    for (let tries = 0; tries < 100 && (await postgresPresence(POSTGRES_URL!, table, 'locked')).rows < 20; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await postgresPresence(POSTGRES_URL!, table, 'locked')).toEqual({ rows: 20, distinct: 20 });
+    await activity.close();
+  });
+
+  it('with a spool, replays the batch once the lock is released, each event stored once', async () => {
+    const table = uniqueTable('hung_pg_spool');
+    tables.push(table);
+    const activity = createActivityLogger({
+      store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }),
+      retry: { baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 300 },
+      spool: { filename: join(dir, `${table}.spool.db`) },
+      onError: () => {},
+    });
+    await activity.store.migrate?.();
+    const lock = await lockTable(table);
+    try {
+      for (let i = 0; i < 20; i++) activity.log({ id: `spooled-${i}`, action: 'locked.spooled' });
+      await activity.flush();
+      expect(activity.stats()).toMatchObject({ spooled: 20, queued: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // the replay tries meanwhile
+      expect(await lock.waiting(), 'the replay waits for the insert already sent').toBe(1);
+    } finally {
+      await lock.release();
+    }
+    await waitFor(() => activity.stats().replayed === 20, 10_000);
+    expect(await postgresPresence(POSTGRES_URL!, table, 'spooled')).toEqual({ rows: 20, distinct: 20 });
+    await activity.close();
+  });
+});

@@ -184,8 +184,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    // Help and version are not failures; commander printed what it had to say.
-    process.exitCode = error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? 0 : 2;
+    // Help asked for and the version are not failures; commander printed what it had to say.
+    // Help shown because no command was given (exit code 1 in commander's terms) is a usage error.
+    const asked = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && error.exitCode === 0);
+    process.exitCode = asked ? 0 : 2;
   } else if (error instanceof UsageError || (error instanceof ActivityLogError && (error.code === 'INVALID_QUERY' || error.code === 'INVALID_OPTIONS'))) {
     process.stderr.write(`activity-log: ${flagMessage(error) ?? error.message}\n`);
     process.exitCode = 2;

@@ -220,6 +220,17 @@ describe('the CLI, on any store', () => {
     }
   });
 
+  it('shows the usage with exit code 2 when no command is given, and 0 for help asked for as a command', async () => {
+    const none = await cli([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Usage: activity-log');
+    for (const asked of [['help'], ['help', 'purge']]) {
+      const result = await cli(asked);
+      expect(result.code, asked.join(' ')).toBe(0);
+      expect(result.stdout).toContain('Usage: activity-log');
+    }
+  });
+
   it('names the flag and the rule of a usage error, with exit code 2, and a failed store with exit code 1', async () => {
     const cases: [string[], RegExp][] = [
       [['query', '--since', 'yesterday'], /--since: must be a duration/],

@@ -1,7 +1,12 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { createActivityLogger, type ActivityLogError, type ActivityStore } from '../../src/index.js';
 import { MYSQL_URL, POSTGRES_URL } from './databases.js';
@@ -59,6 +64,18 @@ describe.skipIf(Boolean(mysqlSkip))('mysqlStore: a refused record costs only its
       await expectOnlyTheRefusedRecordLost(mysqlStore({ uri: MYSQL_URL!, tableName }), /\(bad\.event\): target\.id: refused by store "mysql": /);
     });
   }
+
+  it('names a required field the table refuses (a CHECK constraint on the action)', async () => {
+    const tableName = newTableName();
+    tables.push(tableName);
+    const warmUp = mysqlStore({ uri: MYSQL_URL!, tableName });
+    await warmUp.migrate();
+    await warmUp.close();
+    const connection = await mysql.createConnection(MYSQL_URL!);
+    await connection.query(`alter table \`${tableName}\` add constraint \`${tableName}_no_bad\` check (action <> 'bad.event')`);
+    await connection.end();
+    await expectOnlyTheRefusedRecordLost(mysqlStore({ uri: MYSQL_URL!, tableName }), /\(bad\.event\): action: refused by store "mysql": /);
+  });
 });
 
 const postgresSkip = !POSTGRES_URL && 'ACTIVITY_LOG_POSTGRES_URL is not set (CI always sets it)';
@@ -86,5 +103,34 @@ describe.skipIf(Boolean(postgresSkip))('postgresStore: a refused record costs on
     await client.query(`create trigger "${tableName}_refuse" before insert on "${tableName}" for each row execute function al_refuse_poison_by_assert()`);
     await client.end();
     await expectOnlyTheRefusedRecordLost(postgresStore({ connectionString: POSTGRES_URL!, tableName }), /\(bad\.event\): target\.id: refused by store "postgres": poisoned target/);
+  });
+
+  it('names a required field the table refuses (a CHECK constraint on the action)', async () => {
+    const tableName = newTableName();
+    tables.push(tableName);
+    const warmUp = postgresStore({ connectionString: POSTGRES_URL!, tableName });
+    await warmUp.migrate();
+    await warmUp.close();
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`alter table "${tableName}" add constraint "${tableName}_no_bad" check (action <> 'bad.event')`);
+    await client.end();
+    await expectOnlyTheRefusedRecordLost(postgresStore({ connectionString: POSTGRES_URL!, tableName }), /\(bad\.event\): action: refused by store "postgres": /);
+  });
+});
+
+describe('sqliteStore: a refused record costs only itself, and the refused field is named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'activity-log-refusals-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(['worker', 'main'] as const)('names the action a trigger refuses (writer: %s)', async (writer) => {
+    const filename = join(dir, `${writer}.db`);
+    const warmUp = sqliteStore({ filename });
+    await warmUp.migrate?.();
+    await warmUp.close?.();
+    const db = new Database(filename);
+    db.exec(`create trigger refuse_bad before insert on activity_logs for each row when new.action = 'bad.event' begin select raise(abort, 'no bad events'); end`);
+    db.close();
+    await expectOnlyTheRefusedRecordLost(sqliteStore({ filename, writer }), /\(bad\.event\): action: refused by store "sqlite": no bad events/);
   });
 });

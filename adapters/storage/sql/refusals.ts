@@ -1,4 +1,5 @@
 import { ActivityLogError } from '../../../src/errors.js';
+import { uuidv7 } from '../../../src/ids.js';
 import type { ActivityRecord } from '../../../src/schema.js';
 import { COLUMNS, fieldOfColumn, REQUIRED_COLUMNS, type Column } from './columns.js';
 import type { AnyKysely, KyselyModule } from './dialect.js';
@@ -41,7 +42,9 @@ async function findRefusedColumn(k: KyselyModule, statements: SqlStatements, db:
   const rowWith = (column: Column | undefined) => COLUMNS.map((name, i) => (REQUIRED_COLUMNS.has(name) || name === column ? values[i] : null));
   const refuses = (row: unknown[]) => refusesRow(k, statements, db, text, row);
   try {
-    if ((await refuses(rowWith(undefined))) !== false) return undefined;
+    const required = await refuses(rowWith(undefined));
+    if (required === undefined) return undefined;
+    if (required) return await findRefusedRequiredColumn(statements, values, refuses);
     for (const [i, column] of COLUMNS.entries()) {
       if (REQUIRED_COLUMNS.has(column) || values[i] === null) continue;
       const refused = await refuses(rowWith(column));
@@ -50,6 +53,30 @@ async function findRefusedColumn(k: KyselyModule, statements: SqlStatements, db:
     }
   } catch {
     // The diagnosis is a courtesy: the record is reported either way.
+  }
+  return undefined;
+}
+
+/**
+ * Which required column (id, time, action, status) the database refuses: from a plain record
+ * it takes, each of the record's own required values put in at a time. `undefined` when it
+ * refuses the plain record too, or none alone.
+ */
+async function findRefusedRequiredColumn(
+  statements: SqlStatements,
+  values: readonly unknown[],
+  refuses: (row: unknown[]) => Promise<boolean | undefined>,
+): Promise<Column | undefined> {
+  const plain = statements.values({ id: uuidv7(), occurredAt: new Date(), action: 'activity.diagnosis', status: 'success' });
+  const plainRow = COLUMNS.map((name, i) => (REQUIRED_COLUMNS.has(name) ? plain[i] : null));
+  if ((await refuses(plainRow)) !== false) return undefined;
+  for (const [i, column] of COLUMNS.entries()) {
+    if (!REQUIRED_COLUMNS.has(column)) continue;
+    const row = [...plainRow];
+    row[i] = values[i];
+    const refused = await refuses(row);
+    if (refused === undefined) return undefined;
+    if (refused) return column;
   }
   return undefined;
 }

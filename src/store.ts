@@ -117,6 +117,13 @@ export interface ChainPosition {
    * and a page may end among them). Without it, every record at `seq` is before the position.
    */
   id?: string;
+  /**
+   * The time of that record, when paging. A store whose ids are not unique (a table keyed by
+   * id and time) returns the records at the same place and id from this millisecond on, in
+   * time order, the position's own record included (verify() passes over those it has read):
+   * copies of one record with other times are then all read. Any other store ignores it.
+   */
+  occurredAt?: Date;
 }
 
 /** What {@link ActivityStore.chainPage} reads. */

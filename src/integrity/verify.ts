@@ -196,10 +196,15 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   };
 
   let after: ChainPosition | undefined;
+  /** How many records at the end of the last page the next one may return again (see below). */
+  let reread = 0;
   let oldestSealed = Number.POSITIVE_INFINITY;
   for (;;) {
     const page = await store.chainPage({ chain: options.chain, from, to, after, limit: PAGE });
-    for (const record of page) {
+    let first = 0;
+    while (first < reread && first < page.length && atPosition(page[first]!, after!)) first += 1;
+    for (let index = first; index < page.length; index++) {
+      const record = page[index]!;
       const sealed = record.integrity!;
       if (chain?.name !== sealed.chain) {
         if (chain) await finish(chain);
@@ -246,14 +251,36 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     options.onProgress?.(report.checked);
     if (page.length < PAGE) break;
     const lastRecord = page[page.length - 1]!;
-    // With the id: a page may end among records renumbered to one place, and the rest of them are next.
-    after = { chain: lastRecord.integrity!.chain, seq: lastRecord.integrity!.seq, id: lastRecord.id };
+    // With the id: a page may end among records renumbered to one place, and the rest of them
+    // are next. With the time: where ids are not unique (a partitioned table's key is the id and
+    // the time), copies of the last record inserted with other times are next; a store that
+    // needs it reads from that millisecond on, so the page's last records may come again.
+    after = { chain: lastRecord.integrity!.chain, seq: lastRecord.integrity!.seq, id: lastRecord.id, occurredAt: lastRecord.occurredAt };
+    reread = 1;
+    while (reread < page.length && atPosition(page[page.length - 1 - reread]!, after)) reread += 1;
+    if (reread === page.length) {
+      // A whole page of one id at one place and millisecond: copies, more than a page holds.
+      // Past them by id, so that the walk ends.
+      problem({ kind: 'edited', id: lastRecord.id, chain: after.chain, seq: after.seq, detail: `more than ${PAGE} records share this id, place and time: copies of it were inserted` });
+      after = { chain: after.chain, seq: after.seq, id: after.id };
+      reread = 0;
+    }
   }
   if (chain) await finish(chain);
   if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report, problem);
   await passChainsWithoutRecords(undefined);
   for (const name of outside.keys()) if (!outsideRead.has(name)) await chainWithoutRecords(name);
   return report;
+}
+
+/** Whether `record` is at `position`: its chain, place, id and millisecond. */
+function atPosition(record: ActivityRecord, position: ChainPosition): boolean {
+  return (
+    record.id === position.id &&
+    record.integrity!.seq === position.seq &&
+    record.integrity!.chain === position.chain &&
+    record.occurredAt.getTime() === position.occurredAt?.getTime()
+  );
 }
 
 /**

@@ -114,6 +114,44 @@ describe.skipIf(Boolean(skip))('postgresStore({ partitioning: "monthly" })', () 
     expect((await pool.query(`select count(*)::int as n from "${tableName}" where id = 'kept-by-time'`)).rows[0].n).toBe(1);
   });
 
+  it('verify() finds a copy of a sealed record inserted with another time, wherever a page of the walk ends', async () => {
+    // The key is (id, occurred_at): a copy with the same id, chain and place, an instant later,
+    // is a row of its own. verify() reads 500 records a page; 500 and 1000 end a page.
+    const activity = createActivityLogger({ store: open(), integrity: { key: 'k'.repeat(32) } });
+    loggers.push(activity);
+    for (let i = 0; i < 1_200; i++) activity.log({ action: 'recipe.view', metadata: { i } });
+    await activity.flush();
+    expect((await activity.verify()).ok).toBe(true);
+    const columns = (await pool.query<{ name: string }>(`select column_name as name from information_schema.columns where table_name = $1 and column_name <> 'occurred_at'`, [tableName])).rows
+      .map((row) => `"${row.name}"`)
+      .join(', ');
+    const copy = (seq: number, later: string) =>
+      pool.query(`insert into "${tableName}" (${columns}, occurred_at) select ${columns}, occurred_at + $2::interval from "${tableName}" where integrity_seq = $1`, [seq, later]);
+    // Copies at the end of a page: one a microsecond later (the same millisecond as a JavaScript Date has it), one a millisecond later.
+    await copy(500, '1 microsecond');
+    await copy(1000, '1 millisecond');
+    const report = await activity.verify();
+    expect(report.ok).toBe(false);
+    expect(report.checked).toBe(1_202);
+    expect(new Set(report.problems.map((found) => found.seq))).toEqual(new Set([500, 1000]));
+  });
+
+  it('verify() ends, with a finding, over more copies of one record at one millisecond than a page holds', async () => {
+    const activity = createActivityLogger({ store: open(), integrity: { key: 'k'.repeat(32) } });
+    loggers.push(activity);
+    for (let i = 0; i < 10; i++) activity.log({ action: 'recipe.view', metadata: { i } });
+    await activity.flush();
+    const columns = (await pool.query<{ name: string }>(`select column_name as name from information_schema.columns where table_name = $1 and column_name <> 'occurred_at'`, [tableName])).rows
+      .map((row) => `"${row.name}"`)
+      .join(', ');
+    await pool.query(
+      `insert into "${tableName}" (${columns}, occurred_at) select ${columns}, occurred_at + (n || ' microseconds')::interval from "${tableName}", generate_series(1, 600) as n where integrity_seq = 5`,
+    );
+    const report = await activity.verify();
+    expect(report.ok).toBe(false);
+    expect(report.problems.some((found) => found.seq === 5 && /copies of it were inserted/.test(found.detail))).toBe(true);
+  });
+
   it('does not hold inserts behind a detach: a month it cannot lock is deleted in batches, and dropped at a later pass', async () => {
     const store = open();
     await store.migrate!();

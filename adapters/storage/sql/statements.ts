@@ -266,15 +266,24 @@ export class SqlStatements {
     if (to !== undefined) conditions.push(sql`occurred_at < ${time(to.getTime())}`);
     if (after !== undefined && rest === 'next-chains') conditions.push(sql`integrity_chain > ${after.chain}`);
     else if (after !== undefined && after.id === undefined) conditions.push(sql`integrity_chain = ${after.chain} and integrity_seq > ${after.seq}`);
-    else if (after !== undefined) {
+    else if (after !== undefined && this.partitioned && after.occurredAt !== undefined) {
+      // A partitioned table's key is the id and the time: copies of one id may sit at one place.
+      // From the position's millisecond on (verify() passes over what it has read), so none is
+      // skipped whatever the precision of its time.
+      conditions.push(
+        sql`integrity_chain = ${after.chain} and integrity_seq >= ${after.seq} and (integrity_seq > ${after.seq} or id > ${after.id} or (id = ${after.id} and occurred_at >= ${time(after.occurredAt.getTime())}))`,
+      );
+    } else if (after !== undefined) {
       // Records at the same place come in id order: one range of the chain index (whose entries
       // end with the primary key on InnoDB; SQLite and PostgreSQL sort only the ties).
       conditions.push(sql`integrity_chain = ${after.chain} and integrity_seq >= ${after.seq} and (integrity_seq > ${after.seq} or id > ${after.id})`);
     }
     // Within one chain, ordered without it: MariaDB sorts every row of the chain for each page
-    // (a filesort) when the order names the column its equality already fixes.
+    // (a filesort) when the order names the column its equality already fixes. Copies of one id
+    // (partitioned tables only) in time order.
     const oneChain = chain !== undefined || (after !== undefined && rest === 'same-chain');
-    const order = oneChain ? sql`integrity_seq, id` : sql`integrity_chain, integrity_seq, id`;
+    const ties = this.partitioned ? sql`id, occurred_at` : sql`id`;
+    const order = oneChain ? sql`integrity_seq, ${ties}` : sql`integrity_chain, integrity_seq, ${ties}`;
     return sql<SelectedRow>`select ${this.selectList()} from ${this.table} where ${sql.join(conditions, sql` and `)} order by ${order} limit ${limit}`;
   }
 

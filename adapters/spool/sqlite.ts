@@ -32,10 +32,18 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
     quarantine: (id: number, reason: string) => void;
   }
 
+  // A failed open is forgotten, so the next call tries again: a directory made or mounted
+  // later, or a file another process held locked while it was being set up, is then used.
   const open = () =>
-    (opened ??= (async () => {
-      const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'spool'));
-      const db = openSqlite(Database, filename, 'spool');
+    (opened ??= openSpool().catch((error: unknown) => {
+      opened = undefined;
+      throw error;
+    }));
+
+  const openSpool = async (): Promise<Opened> => {
+    const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'spool'));
+    const db = openSqlite(Database, filename, 'spool');
+    try {
       db.exec(`CREATE TABLE IF NOT EXISTS activity_spool (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         records INTEGER NOT NULL,
@@ -74,7 +82,12 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
         remove: db.prepare('DELETE FROM activity_spool WHERE id = ?'),
         usedBytes: db.prepare('SELECT bytes FROM activity_spool_size WHERE id = 1'),
       };
-    })());
+    } catch (error) {
+      // A file that is not a spool (or not SQLite), or locked past busy_timeout while being set up.
+      db.close();
+      throw error;
+    }
+  };
 
   return {
     name: `sqlite spool (${filename})`,

@@ -26,12 +26,21 @@ export interface SpoolRelayOptions {
  * that is down (`storeDown`, set by the first failure and cleared by the next success) or
  * slower than the event rate (the queue above its high-water mark), and a replayer forwards
  * them to the store, oldest first, once it answers: also what an earlier process left.
+ *
+ * The replayer is what finds out that the store answers again, so `storeDown` holds only
+ * while it runs: when it stops with the spool empty or unreadable, the next batch tries the
+ * store itself. And every batch the spool takes starts it (or, while it runs, makes it look
+ * again before it stops), so nothing is left in the spool with no replay to forward it.
  */
 export class SpoolRelay {
   /** The store failed and has not answered since: batches go to the spool. */
   storeDown = false;
   private spilling = false;
-  private replaying: Promise<void> | undefined;
+  private replaying: Promise<void> = Promise.resolve();
+  /** Set and cleared by the replay loop itself, synchronously, as the batcher's drain does. */
+  private replayRunning = false;
+  /** A batch was spooled while the replay loop ran: it looks again before it stops. */
+  private replayWanted = false;
   private readonly appends = new Set<Promise<void>>();
   private stopping = false;
 
@@ -66,9 +75,9 @@ export class SpoolRelay {
 
   /** Forwards spooled batches to the store, oldest first, until the spool is empty. */
   startReplay(): Promise<void> {
-    this.replaying ??= this.replayLoop().finally(() => {
-      this.replaying = undefined;
-    });
+    if (this.stopping) return this.replaying;
+    if (this.replayRunning) this.replayWanted = true;
+    else this.replaying = this.replayLoop();
     return this.replaying;
   }
 
@@ -80,7 +89,7 @@ export class SpoolRelay {
 
   /** close(): how long the replay in progress may take to stop. */
   replayStopped(): Promise<void> {
-    return this.replaying ?? Promise.resolve();
+    return this.replaying;
   }
 
   close(): Promise<void> {
@@ -115,6 +124,7 @@ export class SpoolRelay {
     try {
       await this.spool.append(batch.records);
       this.batcher.settle(batch, 'spooled');
+      void this.startReplay();
     } catch (cause) {
       this.batcher.settle(batch, 'dropped');
       this.report(
@@ -129,9 +139,23 @@ export class SpoolRelay {
   }
 
   private async replayLoop(): Promise<void> {
+    this.replayRunning = true;
+    try {
+      await this.replayBatches();
+    } finally {
+      // In the same step as the loop's last look at the spool: a batch spooled from here on
+      // starts a new loop. The store is tried by the next batch rather than taken for down with
+      // no replay left to find out otherwise (a spool that was empty, full or unreadable).
+      this.replayRunning = false;
+      if (!this.stopping) this.storeDown = false;
+    }
+  }
+
+  private async replayBatches(): Promise<void> {
     const spool = this.spool;
     let attempt = 0;
     while (!this.stopping) {
+      this.replayWanted = false;
       let spooled;
       try {
         spooled = await spool.peek();
@@ -139,7 +163,10 @@ export class SpoolRelay {
         this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not be read`, { cause }));
         return;
       }
-      if (!spooled) return;
+      if (!spooled) {
+        if (this.replayWanted) continue;
+        return;
+      }
       if (spooled.unreadable !== undefined) {
         this.report(
           new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} could not be read back (${spooled.unreadable}); the replay goes on without it`, {

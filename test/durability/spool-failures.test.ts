@@ -1,0 +1,81 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createActivityLogger } from '../../src/index.js';
+import { controllableStore, errorCollector, waitFor } from '../helpers.js';
+
+let dir: string;
+/** Lets the replayer the failure started finish its look at the spool. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'activity-log-spool-failures-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * A spool that cannot take a batch (its directory missing, its maxBytes passed) loses that
+ * batch, reported; it must not take the store for down from then on. The replayer is what
+ * finds the store answering again, and with nothing spooled it had nothing to replay.
+ */
+describe('a spool that cannot take a batch', () => {
+  it('writes to the store again once it answers, when the spool could not be opened', async () => {
+    const store = controllableStore();
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, spool: { filename: join(dir, 'missing', 'spool.db') }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    store.failNext(1);
+    activity.log({ action: 'order.pay', metadata: { during: true } });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ dropped: 1, spooled: 0, written: 0 });
+    expect(errors.some((error) => error.code === 'SPOOL_FAILED' && error.details?.dropped === 1)).toBe(true);
+
+    await settle();
+    for (let i = 0; i < 5; i++) {
+      activity.log({ action: 'order.pay', metadata: { i } });
+      await activity.flush();
+    }
+    await waitFor(() => store.size === 5, 2000);
+    expect(activity.stats()).toMatchObject({ written: 5, dropped: 1, spooled: 0, queued: 0 });
+    await activity.close();
+  });
+
+  it('writes to the store again once it answers, after a batch too big for maxBytes was dropped', async () => {
+    const store = controllableStore();
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, spool: { filename: join(dir, 'spool.db'), maxBytes: 1024 }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    store.failNext(1);
+    for (let i = 0; i < 20; i++) activity.log({ action: 'order.pay', metadata: { i, note: 'x'.repeat(100) } });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ dropped: 20, spooled: 0, written: 0 });
+    expect(errors.some((error) => error.code === 'SPOOL_FULL')).toBe(true);
+
+    await settle();
+    activity.log({ action: 'order.pay', metadata: { after: true } });
+    await activity.flush();
+    // Written, or spooled and replayed: either way stored, not left in the spool for good.
+    await waitFor(() => store.size === 1, 2000);
+    expect(activity.stats()).toMatchObject({ dropped: 20, queued: 0 });
+    await activity.close();
+  });
+
+  it('uses the spool once its directory exists, instead of failing for good on the first try', async () => {
+    const store = controllableStore();
+    store.failAlways(true);
+    const { onError } = errorCollector();
+    const spoolDir = join(dir, 'mounted-later');
+    const activity = createActivityLogger({ store, onError, spool: { filename: join(spoolDir, 'spool.db') }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    activity.log({ action: 'order.pay', metadata: { i: 0 } });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ dropped: 1, spooled: 0 });
+
+    mkdirSync(spoolDir);
+    activity.log({ action: 'order.pay', metadata: { i: 1 } });
+    await activity.flush();
+    expect(activity.stats()).toMatchObject({ dropped: 1, spooled: 1 });
+
+    store.failAlways(false);
+    await waitFor(() => activity.stats().replayed === 1, 10_000);
+    expect(store.all().map((record) => record.metadata?.i)).toEqual([1]);
+    await activity.close();
+  });
+});

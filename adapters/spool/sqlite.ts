@@ -99,8 +99,10 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
       spool.db.transaction(() => {
         const used = spool.usedBytes.get()?.bytes ?? 0;
         if (used + bytes > maxBytes) {
-          throw new ActivityLogError('SPOOL_FULL', `spool ${filename} is full (${used} of ${maxBytes} bytes); ${records.length} events dropped`, {
-            details: { dropped: records.length, usedBytes: used, maxBytes },
+          // A batch bigger than the whole bound would never fit: say so, rather than "full" with 0 bytes used.
+          const why = bytes > maxBytes ? `a batch of ${bytes} bytes is bigger than its maxBytes (${maxBytes})` : `it is full (${used} of ${maxBytes} bytes used, ${bytes} more needed)`;
+          throw new ActivityLogError('SPOOL_FULL', `spool ${filename} cannot take ${records.length} events: ${why}; they are dropped`, {
+            details: { dropped: records.length, usedBytes: used, batchBytes: bytes, maxBytes },
           });
         }
         spool.append.run(records.length, bytes, payload, Date.now());

@@ -47,7 +47,10 @@ describe('a spool that cannot take a batch', () => {
     for (let i = 0; i < 20; i++) activity.log({ action: 'order.pay', metadata: { i, note: 'x'.repeat(100) } });
     await activity.flush();
     expect(activity.stats()).toMatchObject({ dropped: 20, spooled: 0, written: 0 });
-    expect(errors.some((error) => error.code === 'SPOOL_FULL')).toBe(true);
+    const full = errors.find((error) => error.code === 'SPOOL_FULL');
+    // Said as it is: the batch alone is bigger than maxBytes, not "full (0 of 1024 bytes)".
+    expect(full?.message).toMatch(/cannot take 20 events: a batch of \d+ bytes is bigger than its maxBytes \(1024\); they are dropped/);
+    expect(full?.details).toMatchObject({ dropped: 20, usedBytes: 0, maxBytes: 1024 });
 
     await settle();
     activity.log({ action: 'order.pay', metadata: { after: true } });

@@ -196,8 +196,13 @@ export class SpoolRelay {
       try {
         await spool.remove(spooled.id);
       } catch (cause) {
-        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not remove a replayed batch`, { cause }));
-        return;
+        // A full disk refuses the delete too (SQLite writes it to the WAL). The store has the
+        // batch and answers: live batches go to it, and this one is tried again (its ids make
+        // the second insert a no-op) until the spool lets it go.
+        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not remove a replayed batch (the store has it); the replay tries again`, { cause, details: { batchId: spooled.id } }));
+        this.storeDown = false;
+        await this.sleeper.sleep(backoffDelay(++attempt, this.options.baseDelayMs, this.options.maxDelayMs), false);
+        continue;
       }
       attempt = 0;
       this.storeDown = false;

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createActivityLogger } from '../../src/index.js';
+import { sqliteSpool } from '../../adapters/spool/sqlite.js';
+import { createActivityLogger, type ActivitySpool } from '../../src/index.js';
 import { controllableStore, errorCollector, waitFor } from '../helpers.js';
 
 let dir: string;
@@ -80,5 +81,39 @@ describe('a spool that cannot take a batch', () => {
     await waitFor(() => activity.stats().replayed === 1, 10_000);
     expect(store.all().map((record) => record.metadata?.i)).toEqual([1]);
     await activity.close();
+  });
+
+  it('keeps replaying a batch the spool could not remove (a full disk refuses the delete too), until it can', async () => {
+    const filename = join(dir, 'spool.db');
+    const left = sqliteSpool({ filename });
+    await left.append(Array.from({ length: 30 }, (_, i) => ({ id: `left-${i}`, occurredAt: new Date(), action: 'order.pay', status: 'success' as const })));
+    await left.close();
+    // The real SQLite spool, whose first two deletes fail as on a full disk.
+    const real = sqliteSpool({ filename });
+    let refusals = 2;
+    const spool: ActivitySpool = {
+      name: real.name,
+      append: (records) => real.append(records),
+      peek: () => real.peek(),
+      remove: async (batchId) => {
+        if (refusals-- > 0) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        return real.remove(batchId);
+      },
+      close: () => real.close(),
+    };
+    const store = controllableStore();
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, spool, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    // Nothing else is logged or spooled: the replay must go on by itself.
+    await waitFor(() => activity.stats().replayed === 30, 5000);
+    expect(store.size).toBe(30);
+    expect(errors.filter((error) => error.code === 'SPOOL_FAILED' && /could not remove a replayed batch/.test(error.message))).toHaveLength(2);
+    activity.log({ action: 'order.pay', metadata: { live: true } });
+    await activity.flush();
+    expect(store.size).toBe(31);
+    await activity.close();
+    const after = sqliteSpool({ filename });
+    expect(await after.peek()).toBeUndefined();
+    await after.close();
   });
 });

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import {
@@ -32,17 +33,63 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
     quarantine: (id: number, reason: string) => void;
   }
 
+  /** The spool in use, once open: a damaged file is moved aside only by the first to find it. */
+  let current: Opened | undefined;
+  /** Set when a damaged file was moved aside; the next peek() reports it, once. */
+  let setAsideNote: string | undefined;
+
   // A failed open is forgotten, so the next call tries again: a directory made or mounted
   // later, or a file another process held locked while it was being set up, is then used.
   const open = () =>
-    (opened ??= openSpool().catch((error: unknown) => {
-      opened = undefined;
-      throw error;
-    }));
+    (opened ??= openSpool().then(
+      (spool) => (current = spool),
+      (error: unknown) => {
+        opened = undefined;
+        throw error;
+      },
+    ));
 
   const openSpool = async (): Promise<Opened> => {
     const Database = defaultExport<typeof BetterSqlite3>(await loadPeer('better-sqlite3', 'spool'));
-    const db = openSqlite(Database, filename, 'spool');
+    try {
+      return setUp(openSqlite(Database, filename, 'spool'));
+    } catch (error) {
+      // Not a database, or a truncated or overwritten one: kept aside for a person to look at,
+      // and a new spool started, rather than every outage from now on losing its events.
+      if (!isDamaged(error)) throw error;
+      moveAside(error);
+      return setUp(openSqlite(Database, filename, 'spool'));
+    }
+  };
+
+  const moveAside = (error: unknown) => {
+    const target = `${filename}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) if (existsSync(filename + suffix)) renameSync(filename + suffix, target + suffix);
+    const reason = error instanceof Error ? error.message : String(error);
+    setAsideNote = `the spool file was damaged (${reason}); it was moved to ${target}, with what it held, for a person to look at, and a new spool file started`;
+  };
+
+  /**
+   * Runs `use` on the open spool. A file found damaged on the way (SQLite reads a page only
+   * when a statement needs it) is moved aside, and `use` runs once more on a new file.
+   */
+  const withSpool = async <T>(use: (spool: Opened) => T): Promise<T> => {
+    const spool = await open();
+    try {
+      return use(spool);
+    } catch (error) {
+      if (!isDamaged(error)) throw error;
+      if (current === spool) {
+        current = undefined;
+        opened = undefined;
+        spool.db.close();
+        moveAside(error);
+      }
+      return use(await open());
+    }
+  };
+
+  const setUp = (db: BetterSqlite3.Database): Opened => {
     try {
       db.exec(`CREATE TABLE IF NOT EXISTS activity_spool (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -92,11 +139,10 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
   return {
     name: `sqlite spool (${filename})`,
     async append(records: readonly ActivityRecord[]) {
-      const spool = await open();
       const payload = serializeBatch(records);
       const bytes = Buffer.byteLength(payload);
       // Read the size in the same transaction as the insert, so two processes cannot both pass the bound.
-      spool.db.transaction(() => {
+      await withSpool((spool) => spool.db.transaction(() => {
         const used = spool.usedBytes.get()?.bytes ?? 0;
         if (used + bytes > maxBytes) {
           // A batch bigger than the whole bound would never fit: say so, rather than "full" with 0 bytes used.
@@ -106,28 +152,40 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
           });
         }
         spool.append.run(records.length, bytes, payload, Date.now());
-      }).immediate();
+      }).immediate());
     },
     async peek(): Promise<SpooledBatch | undefined> {
-      const spool = await open();
-      const row = spool.peek.get();
+      const row = await withSpool((spool) => spool.peek.get());
+      if (setAsideNote !== undefined) {
+        // Reported once, as a batch of no records (id 0, which no row has): the replay goes on.
+        const unreadable = setAsideNote;
+        setAsideNote = undefined;
+        return { id: 0, records: [], unreadable };
+      }
       if (!row) return undefined;
       try {
         return { id: row.id, records: deserializeBatch(row.payload) };
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        spool.quarantine(row.id, reason);
+        await withSpool((spool) => spool.quarantine(row.id, reason));
         return { id: row.id, records: [], unreadable: `${reason}; kept in the table activity_spool_unreadable of ${filename}` };
       }
     },
     async remove(batchId: number) {
-      (await open()).remove.run(batchId);
+      await withSpool((spool) => spool.remove.run(batchId));
     },
     async close() {
       if (!opened) return;
       const spool = await opened;
       opened = undefined;
+      current = undefined;
       spool.db.close();
     },
   };
+}
+
+/** SQLite's verdict on a file that is not a database, or a damaged one. */
+function isDamaged(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
 }

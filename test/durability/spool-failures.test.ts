@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -115,5 +115,49 @@ describe('a spool that cannot take a batch', () => {
     const after = sqliteSpool({ filename });
     expect(await after.peek()).toBeUndefined();
     await after.close();
+  });
+
+  describe('a damaged spool file', () => {
+    async function outageThenReturn(filename: string) {
+      const store = controllableStore();
+      const { errors, onError } = errorCollector();
+      const activity = createActivityLogger({ store, onError, spool: { filename }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+      // The file is looked at when the logger starts (for a spool an earlier process left).
+      await waitFor(() => errors.some((error) => error.code === 'SPOOL_FAILED'), 5000);
+      store.failAlways(true);
+      for (let i = 0; i < 100; i++) activity.log({ action: 'order.pay', metadata: { i } });
+      await activity.flush();
+      const during = activity.stats();
+      store.failAlways(false);
+      await waitFor(() => store.size === 100, 10_000);
+      await activity.close();
+      return { errors, during };
+    }
+
+    const setAside = (name: string) => readdirSync(dir).filter((file) => file.startsWith(`${name}.damaged-`));
+
+    it('is moved aside, reported, and a new spool takes the next outage: a file that is no database', async () => {
+      const filename = join(dir, 'spool.db');
+      writeFileSync(filename, 'not a database at all\n'.repeat(500));
+      const { errors, during } = await outageThenReturn(filename);
+      expect(during).toMatchObject({ spooled: 100, dropped: 0 });
+      const report = errors.find((error) => error.code === 'SPOOL_FAILED');
+      expect(report?.message).toMatch(/the spool file was damaged \(file is not a database\); it was moved to .*spool\.db\.damaged-/);
+      expect(setAside('spool.db')).toHaveLength(1);
+    });
+
+    it('is moved aside, reported, and a new spool takes the next outage: a spool file cut short', async () => {
+      const filename = join(dir, 'spool.db');
+      const left = sqliteSpool({ filename });
+      for (let b = 0; b < 40; b++) {
+        await left.append(Array.from({ length: 50 }, (_, i) => ({ id: `old-${b}-${i}`, occurredAt: new Date(), action: 'order.pay', status: 'success' as const, metadata: { pad: 'x'.repeat(200) } })));
+      }
+      await left.close();
+      truncateSync(filename, Math.floor(statSync(filename).size / 2));
+      const { errors, during } = await outageThenReturn(filename);
+      expect(during).toMatchObject({ spooled: 100, dropped: 0 });
+      expect(errors.find((error) => error.code === 'SPOOL_FAILED')?.message).toMatch(/the spool file was damaged \(database disk image is malformed\); it was moved to/);
+      expect(setAside('spool.db').filter((file) => !file.endsWith('-wal') && !file.endsWith('-shm'))).toHaveLength(1);
+    });
   });
 });

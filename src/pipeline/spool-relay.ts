@@ -43,6 +43,13 @@ export class SpoolRelay {
   private replayWanted = false;
   private readonly appends = new Set<Promise<void>>();
   private stopping = false;
+  /**
+   * Refusals of the spool (full, failed) reported in the burst under way: a burst is reported
+   * once, at its first refused batch, as a full queue is (QUEUE_FULL); a long outage past
+   * `maxBytes` would otherwise report every batch. Later drops of the burst are counted in
+   * `stats().dropped`. A burst ends when the spool takes a batch again.
+   */
+  private readonly refusing = new Set<'SPOOL_FULL' | 'SPOOL_FAILED'>();
 
   constructor(
     private readonly spool: ActivitySpool,
@@ -123,19 +130,29 @@ export class SpoolRelay {
   private async append(batch: Batch): Promise<void> {
     try {
       await this.spool.append(batch.records);
+      this.refusing.clear();
       this.batcher.settle(batch, 'spooled');
       void this.startReplay();
     } catch (cause) {
+      const code = cause instanceof ActivityLogError && cause.code === 'SPOOL_FULL' ? 'SPOOL_FULL' : 'SPOOL_FAILED';
+      if (batch.records.length > 0 && !this.refusing.has(code)) {
+        this.refusing.add(code);
+        this.report(this.describeRefusal(code, cause, batch.records.length));
+      }
       this.batcher.settle(batch, 'dropped');
-      this.report(
-        cause instanceof ActivityLogError && cause.code === 'SPOOL_FULL'
-          ? cause
-          : new ActivityLogError('SPOOL_FAILED', `spool "${this.spool.name}" could not take ${batch.records.length} events; they are dropped`, {
-              cause,
-              details: { dropped: batch.records.length },
-            }),
-      );
     }
+  }
+
+  /** The report of a burst of refusals, at its first batch. */
+  private describeRefusal(code: 'SPOOL_FULL' | 'SPOOL_FAILED', cause: unknown, dropped: number): ActivityLogError {
+    const further = 'further drops until the spool takes a batch again are counted in stats().dropped, not reported one by one';
+    if (code === 'SPOOL_FULL' && cause instanceof ActivityLogError) {
+      return new ActivityLogError('SPOOL_FULL', `${cause.message} (${further})`, { cause, details: { ...cause.details, dropped } });
+    }
+    return new ActivityLogError(code, `spool "${this.spool.name}" could not take ${dropped} events; they are dropped (${further})`, {
+      cause,
+      details: { dropped },
+    });
   }
 
   private async replayLoop(): Promise<void> {

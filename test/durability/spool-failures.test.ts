@@ -117,6 +117,33 @@ describe('a spool that cannot take a batch', () => {
     await after.close();
   });
 
+  it('reports the drops of a full spool once per burst, as a full queue is reported, and counts every one', async () => {
+    const store = controllableStore();
+    store.failAlways(true);
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, batchSize: 10, spool: { filename: join(dir, 'spool.db'), maxBytes: 4096 }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    for (let i = 0; i < 300; i++) activity.log({ action: 'order.pay', metadata: { i, note: 'x'.repeat(100) } });
+    await activity.flush();
+    await settle();
+    const { dropped, spooled } = activity.stats();
+    expect(dropped).toBeGreaterThan(100);
+    expect(spooled + dropped).toBe(300);
+    const reports = errors.filter((error) => error.code === 'SPOOL_FULL');
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.message).toMatch(/cannot take 10 events: it is full .*; they are dropped \(further drops until the spool takes a batch again are counted in stats\(\)\.dropped/);
+    expect(reports[0]!.details).toMatchObject({ dropped: 10, maxBytes: 4096 });
+
+    // The spool empties into the store, takes a batch again, and the next burst is reported again.
+    store.failAlways(false);
+    await waitFor(() => activity.stats().replayed === spooled, 10_000);
+    store.failAlways(true);
+    for (let i = 0; i < 300; i++) activity.log({ action: 'order.pay', metadata: { i, note: 'x'.repeat(100) } });
+    await activity.flush();
+    await settle();
+    expect(errors.filter((error) => error.code === 'SPOOL_FULL')).toHaveLength(2);
+    await activity.close();
+  });
+
   describe('a damaged spool file', () => {
     async function outageThenReturn(filename: string) {
       const store = controllableStore();

@@ -338,8 +338,10 @@ export class ActivityEngine {
 
   private async closeResource(what: 'store' | 'spool', name: string, close: () => Promise<void> | void | undefined): Promise<void> {
     try {
-      const closed = await withinTime(Promise.resolve(close()), this.options.closeTimeoutMs);
+      const closing = Promise.resolve(close());
+      const closed = await withinTime(closing, this.options.closeTimeoutMs);
       if (!closed) throw new Error(`did not close within ${this.options.closeTimeoutMs} ms`);
+      await closing; // settled by now: a rejection is reported like a throw, not taken for a close
     } catch (cause) {
       this.report(new ActivityLogError(what === 'store' ? 'STORE_FAILED' : 'SPOOL_FAILED', `${what} "${name}" failed to close`, { cause }));
     }

@@ -488,6 +488,23 @@ describe('flush() and close()', () => {
     expect(activity.stats().failed).toBe(1);
     expect(errors.some((error) => isActivityLogError(error, 'STORE_FAILED'))).toBe(true);
   });
+
+  it('close() reports a store whose close() rejects, as it reports one that throws', async () => {
+    const { errors, onError } = errorCollector();
+    const memory = memoryStore();
+    const rejecting = { ...memory, name: 'rejecting', close: async () => Promise.reject(new Error('pool end failed')) };
+    const throwing = { ...memory, name: 'throwing', close: () => { throw new Error('pool end failed'); } };
+    for (const store of [rejecting, throwing]) {
+      const activity = createActivityLogger({ store, onError });
+      activity.log({ action: 'x.y' });
+      await expect(activity.close()).resolves.toBeUndefined();
+      expect(activity.stats().written).toBe(1);
+    }
+    expect(errors.map((error) => [error.code, error.message, (error.cause as Error).message])).toEqual([
+      ['STORE_FAILED', 'store "rejecting" failed to close', 'pool end failed'],
+      ['STORE_FAILED', 'store "throwing" failed to close', 'pool end failed'],
+    ]);
+  });
 });
 
 describe('onError', () => {

@@ -1,5 +1,5 @@
 import type { ActivityActor, ActivityContext } from './schema.js';
-import { snapshotBindings } from './snapshot.js';
+import { snapshotBindings, UnreadableBinding } from './snapshot.js';
 import { defineOwn } from './text.js';
 
 /** Context bound with `logger.with()`; an event's own fields win over it. */
@@ -84,7 +84,7 @@ export function withRoute(bindings: ActivityBindings, route: string): ActivityBi
     actor: bindings.actor,
     tenantId: bindings.tenantId,
     // A context copied by `with()` has every context field, `route` included: this keeps its shape.
-    context: context ? { ...context, route } : { route },
+    context: context instanceof UnreadableBinding ? context : context ? { ...context, route } : { route },
     metadata: bindings.metadata,
   };
 }
@@ -106,7 +106,10 @@ export function mergeBindings(parent: ActivityBindings | undefined, child: Activ
   const merged: ActivityBindings = { ...parent };
   if (child.actor !== undefined) merged.actor = child.actor;
   if (child.tenantId !== undefined) merged.tenantId = child.tenantId;
-  if (child.context !== undefined) {
+  if (child.context instanceof UnreadableBinding || parent.context instanceof UnreadableBinding) {
+    // A context with() could not read stays, so the child's events are refused as the parent's.
+    merged.context = parent.context instanceof UnreadableBinding ? parent.context : (child.context ?? parent.context);
+  } else if (child.context !== undefined) {
     // A copied context has every field, the absent ones undefined: those keep the parent's.
     const context: Record<string, unknown> = { ...parent.context };
     for (const [key, value] of Object.entries(child.context)) if (value !== undefined) context[key] = value;

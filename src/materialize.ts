@@ -7,6 +7,7 @@ import { isValidEvent } from './fast-validate.js';
 import type { PendingEvent } from './pipeline/pending.js';
 import { EVENT_FIELDS, LIMITS, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
 import { schemas } from './schemas.js';
+import { UnreadableBinding } from './snapshot.js';
 import { capJsonObject } from './size-cap.js';
 import { finishThrown } from './normalize-error.js';
 import { defineOwn, storableJson, storableText } from './text.js';
@@ -57,6 +58,11 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
   const fields = pending.fields as Record<string, unknown>;
   let candidate = fields;
   if (bindings) {
+    const unreadable =
+      (fields.actor === undefined && bindings.actor instanceof UnreadableBinding && bindings.actor) ||
+      (fields.tenantId === undefined && (bindings.tenantId as unknown) instanceof UnreadableBinding && (bindings.tenantId as unknown as UnreadableBinding)) ||
+      (bindings.context instanceof UnreadableBinding && bindings.context);
+    if (unreadable) return { error: invalid(pending, unreadable.message) };
     candidate = {
       ...fields,
       actor: fields.actor ?? bindings.actor,

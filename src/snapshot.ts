@@ -12,7 +12,13 @@ import { EVENT_FIELDS } from './schema.js';
  *  - BigInt becomes its decimal string, NaN and Infinity their names, a Date its ISO string
  *  - functions, symbols and `undefined` are omitted, as JSON does
  *  - Map becomes an object, Set an array, binary data `"[Binary N bytes]"`, an Error `{ name, message }`
- *  - a getter or Proxy trap that throws yields `"[Unreadable]"` for that value only
+ *  - a getter or Proxy trap that throws yields `"[Unreadable]"` for that value only, inside
+ *    data (`metadata`, `changes`, `error`); in a field that names something (`id`, `action`,
+ *    `status`, `tenantId`, `occurredAt`, the members of `actor`, `target` and `context`) it
+ *    makes the event invalid, naming the field: no marker is ever stored as an id or a tenant
+ *  - those naming fields take a primitive, a Date (its ISO string) or what `toJSON()` returns;
+ *    any other object is left an empty object or array for validation to refuse, never one of
+ *    the markers above (`"[Circular]"`, `"[Binary N bytes]"`...), which would pass as text
  *  - a `__proto__` key is copied as a plain own property, never as a prototype
  */
 
@@ -57,9 +63,9 @@ export function snapshotEvent<T extends EventSnapshot>(input: unknown, includeSt
     // A getter or Proxy trap threw: copy field by field, marking only what cannot be read.
     try {
       copied = snapshotCareful(input, includeStack);
-    } catch {
+    } catch (error) {
       into.fields = NO_FIELDS;
-      into.problem = 'event: could not be read (a Proxy or getter threw)';
+      into.problem = error instanceof UnreadableAt ? unreadableMessage(error.path) : 'event: could not be read (a Proxy or getter threw)';
       return into;
     }
   }
@@ -84,17 +90,17 @@ function isArray(value: object): boolean | 'unreadable' {
 function snapshotFast(source: Record<string, unknown>, includeStack: boolean): Copied {
   const { id, action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt } = source;
   const fields: EventSnapshot['fields'] = {
-    id: typeof id === 'string' || id === undefined ? id : copyValue(id, 1, []),
-    action: typeof action === 'string' || action === undefined ? action : copyValue(action, 1, []),
-    status: typeof status === 'string' || status === undefined ? status : copyValue(status, 1, []),
-    actor: actor === undefined ? undefined : copyActorOrTarget(actor),
-    target: target === undefined ? undefined : copyActorOrTarget(target),
-    tenantId: typeof tenantId === 'object' ? copyValue(tenantId, 1, []) : tenantId,
+    id: typeof id === 'string' || id === undefined ? id : copyScalar(id, 'id'),
+    action: typeof action === 'string' || action === undefined ? action : copyScalar(action, 'action'),
+    status: typeof status === 'string' || status === undefined ? status : copyScalar(status, 'status'),
+    actor: actor === undefined ? undefined : copyActorOrTarget(actor, 'actor'),
+    target: target === undefined ? undefined : copyActorOrTarget(target, 'target'),
+    tenantId: typeof tenantId === 'string' || tenantId === undefined ? tenantId : copyScalar(tenantId, 'tenantId'),
     metadata: metadata === undefined ? undefined : copyValue(metadata, 1, []),
     changes: changes === undefined ? undefined : copyValue(changes, 1, []),
     error: error === undefined ? undefined : snapshotThrown(error, includeStack),
     context: context === undefined ? undefined : copyContext(context),
-    occurredAt: occurredAt instanceof Date ? new Date(occurredAt.getTime()) : copyValue(occurredAt, 1, []),
+    occurredAt: copyTime(occurredAt),
   };
   const defined = definedCount(id, action, status, actor, target, tenantId, metadata, changes, error, context, occurredAt);
   const keys = Object.keys(source);
@@ -116,15 +122,17 @@ function snapshotCareful(input: object, includeStack: boolean): Copied {
     try {
       value = (input as Record<string, unknown>)[key];
     } catch {
+      if (!DATA_FIELDS.has(key)) throw new UnreadableAt(key);
       fields[key as EventField] = UNREADABLE;
       continue;
     }
     if (value === undefined) continue;
-    if (key === 'actor' || key === 'target') fields[key] = copyActorOrTarget(value);
+    if (key === 'actor' || key === 'target') fields[key] = copyActorOrTarget(value, key);
     else if (key === 'context') fields.context = copyContext(value);
     else if (key === 'error') fields.error = snapshotThrown(value, includeStack);
-    else if (key === 'occurredAt') fields.occurredAt = value instanceof Date ? new Date(value.getTime()) : copyValue(value, 1, []);
-    else fields[key as EventField] = copyValue(value, 1, []);
+    else if (key === 'occurredAt') fields.occurredAt = copyTime(value);
+    else if (DATA_FIELDS.has(key)) fields[key as EventField] = copyValue(value, 1, []);
+    else fields[key as EventField] = copyScalar(value, key);
   }
   return { fields, unknownKeys };
 }
@@ -140,11 +148,6 @@ function snapshotThrown(error: unknown, includeStack: boolean): unknown {
     return copied !== null && typeof copied === 'object' ? new ThrownObject(copied) : normalizeThrown(error, includeStack);
   }
   return normalizeThrown(error, includeStack);
-}
-
-/** Copies bound context for `with()`; same rules as an event's fields. Never throws. */
-export function snapshotPlain(value: unknown): unknown {
-  return copyValue(value, 0, []);
 }
 
 /** The bindings `with()` takes, copied; see {@link snapshotBindings}. */
@@ -167,18 +170,122 @@ export function snapshotBindings(value: unknown): BindingsSnapshot | undefined {
   try {
     const { actor, tenantId, context, metadata } = value as Record<string, unknown>;
     return {
-      actor: actor === undefined ? undefined : copyActorOrTarget(actor),
-      tenantId: typeof tenantId === 'object' ? copyValue(tenantId, 1, []) : tenantId,
+      actor: actor === undefined ? undefined : copyActorOrTarget(actor, 'actor'),
+      tenantId: typeof tenantId === 'string' || tenantId === undefined ? tenantId : copyScalar(tenantId, 'tenantId'),
       context: context === undefined ? undefined : copyContext(context),
       metadata: metadata === undefined ? undefined : copyValue(metadata, 1, []),
     };
   } catch {
-    // A getter or Proxy trap threw: the generic copy marks only what cannot be read.
-    const copied = snapshotPlain(value);
-    if (copied === null || typeof copied !== 'object' || Array.isArray(copied)) return undefined;
-    const { actor, tenantId, context, metadata } = copied as Record<string, unknown>;
-    return { actor, tenantId, context, metadata };
+    // A getter or Proxy trap threw: field by field. What cannot be read in the metadata is
+    // marked, as in an event's; an actor, tenant or context that cannot be read is bound as an
+    // UnreadableBinding, which makes every event logged through the child invalid, naming it.
+    const read = (key: string, copy: (field: unknown) => unknown): unknown => {
+      try {
+        const field = (value as Record<string, unknown>)[key];
+        return field === undefined ? undefined : copy(field);
+      } catch (error) {
+        return new UnreadableBinding(error instanceof UnreadableAt ? error.path : key);
+      }
+    };
+    return {
+      actor: read('actor', (field) => copyActorOrTarget(field, 'actor')),
+      tenantId: read('tenantId', (field) => copyScalar(field, 'tenantId')),
+      context: read('context', copyContext),
+      metadata: read('metadata', (field) => copyValue(field, 1, [])),
+    };
   }
+}
+
+/**
+ * What `with()` binds in place of an actor, tenant or context it could not read: events
+ * logged through that logger are refused (`INVALID_EVENT`) with {@link UnreadableBinding.message}.
+ * Never stored. @internal
+ */
+export class UnreadableBinding {
+  constructor(readonly path: string) {}
+  get message(): string {
+    return `${unreadableMessage(this.path)}, in what with() bound`;
+  }
+}
+
+/** Thrown by the copies of naming fields: the field at `path` could not be read. */
+class UnreadableAt {
+  constructor(readonly path: string) {}
+}
+
+function unreadableMessage(path: string): string {
+  return `${path}: could not be read (a getter or Proxy threw)`;
+}
+
+/** The fields that hold data, where what cannot be read is marked rather than refused. */
+const DATA_FIELDS: ReadonlySet<string> = new Set(['metadata', 'changes', 'error']);
+
+/**
+ * A field that names something (an id, an action, a tenant, an actor's or context's member):
+ * a primitive as it is (a BigInt as its decimal string; NaN stays NaN, for validation to
+ * refuse), a Date as its ISO string, a value with `toJSON()` as what that returns (an ObjectId
+ * as its hex string); any other object as an empty object or array, which validation refuses
+ * naming the field. Throws {@link UnreadableAt} when the value cannot be read.
+ */
+function copyScalar(value: unknown, path: string): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'number':
+    case 'undefined':
+      return value;
+    case 'bigint':
+      return value.toString();
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (value === null) return null;
+  try {
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+    if (Array.isArray(value)) return [];
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      const json: unknown = toJSON.call(value);
+      return json !== null && typeof json === 'object' ? (Array.isArray(json) ? [] : {}) : copyScalar(json, path);
+    }
+    return {};
+  } catch {
+    throw new UnreadableAt(path);
+  }
+}
+
+/** `occurredAt`: a Date copied as a Date (an invalid one stays invalid, for validation to name). */
+function copyTime(value: unknown): unknown {
+  return value instanceof Date ? new Date(value.getTime()) : copyScalar(value, 'occurredAt');
+}
+
+/**
+ * An actor, target or context that is not a plain object of primitives: its own enumerable
+ * members, each copied as a naming field (unknown ones too, for validation to name). Throws
+ * {@link UnreadableAt} naming the member (or the whole) that cannot be read.
+ */
+function copyPart(value: unknown, path: string): unknown {
+  if (value === null || typeof value !== 'object') return copyScalar(value, path);
+  let keys: string[];
+  try {
+    if (Array.isArray(value)) return [];
+    if (value instanceof Date) return copyScalar(value, path);
+    keys = Object.keys(value);
+  } catch {
+    throw new UnreadableAt(path);
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    let item: unknown;
+    try {
+      item = (value as Record<string, unknown>)[key];
+    } catch {
+      throw new UnreadableAt(`${path}.${key}`);
+    }
+    setOwn(out, key, copyScalar(item, `${path}.${key}`));
+  }
+  return out;
 }
 
 const UNREADABLE = '[Unreadable]';
@@ -188,27 +295,43 @@ const UNREADABLE = '[Unreadable]';
  * (these are on every event; see the log-call benchmark). Anything unusual (extra keys, a class instance,
  * a nested object) takes the generic path, so validation can still name it.
  */
-function copyActorOrTarget(value: unknown): unknown {
-  if (!isPlainRecord(value)) return copyValue(value, 1, []);
-  const { type, id, name } = value;
-  if (!allPrimitive(type, id, name) || Object.keys(value).length !== definedCount(type, id, name)) return copyValue(value, 1, []);
-  return { type, id, name };
+function copyActorOrTarget(value: unknown, path: 'actor' | 'target'): unknown {
+  if (isPlainRecord(value)) {
+    try {
+      const { type, id, name } = value;
+      if (allPrimitive(type, id, name) && Object.keys(value).length === definedCount(type, id, name)) return { type, id, name };
+    } catch {
+      // A getter threw: copyPart names it.
+    }
+  }
+  return copyPart(value, path);
 }
 
 function copyContext(value: unknown): unknown {
-  if (!isPlainRecord(value)) return copyValue(value, 1, []);
-  const { ip, userAgent, requestId, method, route, traceId } = value;
-  if (
-    !allPrimitive(ip, userAgent, requestId, method, route, traceId) ||
-    Object.keys(value).length !== definedCount(ip, userAgent, requestId, method, route, traceId)
-  ) {
-    return copyValue(value, 1, []);
+  if (isPlainRecord(value)) {
+    try {
+      const { ip, userAgent, requestId, method, route, traceId } = value;
+      if (
+        allPrimitive(ip, userAgent, requestId, method, route, traceId) &&
+        Object.keys(value).length === definedCount(ip, userAgent, requestId, method, route, traceId)
+      ) {
+        return { ip, userAgent, requestId, method, route, traceId };
+      }
+    } catch {
+      // A getter threw: copyPart names it.
+    }
   }
-  return { ip, userAgent, requestId, method, route, traceId };
+  return copyPart(value, 'context');
 }
 
+/** A plain object; false for one whose prototype cannot be read (a Proxy), which copyPart then names. */
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype;
+  if (value === null || typeof value !== 'object') return false;
+  try {
+    return Object.getPrototypeOf(value) === Object.prototype;
+  } catch {
+    return false;
+  }
 }
 
 function allPrimitive(...values: unknown[]): boolean {

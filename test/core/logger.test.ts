@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { createActivityLogger, isActivityLogError, uuidv7Time } from '../../src/index.js';
+import { createActivityLogger, isActivityLogError, uuidv7Time, type ActivityLogger } from '../../src/index.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { controllableStore, errorCollector, waitFor } from '../helpers.js';
 
@@ -153,6 +153,67 @@ describe('log()', () => {
     expect(JSON.stringify(proto[0]!.metadata)).toBe('{"__proto__":{"polluted":true}}');
     expect(byAction('error.field')[0]?.error).toMatchObject({ name: 'NonError' });
     expect(errors.map((error) => error.message)).toContain('occurredAt: must be a valid date');
+  });
+
+  it('never stores a marker as an id, a tenant, an actor or a context value: what it cannot read there is refused, naming the field', async () => {
+    const { errors, onError } = errorCollector();
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, onError });
+    const throwing = (object: object, key: string) =>
+      Object.defineProperty(object, key, {
+        enumerable: true,
+        get() {
+          throw new Error('boom');
+        },
+      });
+    const trap = new Proxy({}, { get: () => { throw new Error('trap'); }, ownKeys: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); } });
+    class Actor { type = 'user'; }
+    class ObjectId { constructor(private readonly hex: string) {} toJSON() { return this.hex; } }
+    const self: Record<string, unknown> = { type: 'user' };
+    self.id = self;
+    // Values the types refuse, as a JavaScript caller (or an `any`) passes them.
+    const log = (logger: ActivityLogger, event: unknown) => logger.log(event as never);
+    const bind = (logger: ActivityLogger, bindings: unknown) => logger.with(bindings as never);
+    log(activity, throwing({ action: 'bad.tenant' }, 'tenantId'));
+    log(activity, { action: 'bad.tenant', tenantId: trap });
+    log(activity, { action: 'bad.actor', actor: throwing({ type: 'user' }, 'id') });
+    log(activity, { action: 'bad.actor', actor: throwing(new Actor(), 'id') });
+    log(activity, { action: 'bad.actor', actor: trap });
+    log(activity, { action: 'bad.target', target: { type: 'doc', id: trap } });
+    log(activity, { action: 'bad.context', context: throwing({ ip: '127.0.0.1' }, 'requestId') });
+    log(activity, { action: 'bad.actor', actor: self });
+    log(activity, { action: 'bad.actor', actor: { type: 'user', id: new Uint8Array(4) } });
+    log(activity, { action: 'bad.tenant', tenantId: new Map([['a', 1]]) });
+    log(activity, throwing({ action: 'bad.id' }, 'id'));
+    bind(activity, { tenantId: trap }).log({ action: 'bad.bound' });
+    bind(activity, { actor: throwing({ type: 'user' }, 'id') }).with({ context: { route: '/x' } }).log({ action: 'bad.bound' });
+    bind(activity, { context: trap }).with({ context: { ip: '127.0.0.1' } }).log({ action: 'bad.bound' });
+    // Still stored: an id with toJSON() (an ObjectId), a BigInt, a Date; and an event's own actor over an unreadable bound one.
+    log(activity, { action: 'good.ids', actor: { type: 'user', id: 12345678901234567890n }, target: { type: 'doc', id: new ObjectId('65a1b2') }, tenantId: 7n });
+    bind(activity, { actor: throwing({ type: 'user' }, 'id') }).log({ action: 'good.own', actor: { type: 'system' } });
+    await activity.flush();
+
+    expect(errors.map((error) => [error.code, error.message])).toEqual([
+      ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'actor: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'target.id: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'context.requestId: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got an object'],
+      ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got an object'],
+      ['INVALID_EVENT', 'tenantId: must be a string or a finite number, got an object'],
+      ['INVALID_EVENT', 'id: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw), in what with() bound'],
+      ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw), in what with() bound'],
+      ['INVALID_EVENT', 'context: could not be read (a getter or Proxy threw), in what with() bound'],
+    ]);
+    expect(store.all().map((record) => [record.action, record.actor, record.target, record.tenantId])).toEqual([
+      ['good.own', { type: 'system' }, undefined, undefined],
+      ['good.ids', { type: 'user', id: '12345678901234567890' }, { type: 'doc', id: '65a1b2' }, '7'],
+    ]);
+    expect(activity.stats()).toMatchObject({ written: 2, invalid: 14, queued: 0 });
   });
 
   it('returns in time proportional to the event, not to the queue length', () => {

@@ -4,6 +4,7 @@ import { resolveIntegrity, type IntegrityOptions, type ResolvedIntegrity } from 
 import { resolveRetention, type ResolvedRetention, type RetentionOptions } from './retention/options.js';
 import type { ActivityCatalog, MaterializeConfig } from './materialize.js';
 import { createRedactor, type RedactOptions } from './redact.js';
+import { describeValue } from './describe.js';
 import { rateLimitedWarn, type ErrorHandler } from './report.js';
 import { isActivitySpool, type ActivitySpool, type SpoolOptions } from './spool.js';
 import { isActivityStore, type ActivityStore } from './store.js';
@@ -178,7 +179,13 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
     );
   }
   refuseUnknownOptions('createActivityLogger', options, LOGGER_OPTIONS);
-  if (options.retry !== undefined && options.retry !== null && typeof options.retry === 'object') refuseUnknownOptions('retry', options.retry, RETRY_OPTIONS);
+  if (options.retry !== undefined && (options.retry === null || typeof options.retry !== 'object' || Array.isArray(options.retry))) {
+    throw new ActivityLogError('INVALID_OPTIONS', `retry: must be an object { maxAttempts, baseDelayMs, maxDelayMs }, got ${describeValue(options.retry)}`);
+  }
+  if (options.retry !== undefined) refuseUnknownOptions('retry', options.retry, RETRY_OPTIONS);
+  if (options.includeStack !== undefined && typeof options.includeStack !== 'boolean') {
+    throw new ActivityLogError('INVALID_OPTIONS', `includeStack: must be true or false, got ${describeValue(options.includeStack)}`);
+  }
   const maxQueue = wholeNumber('maxQueue', options.maxQueue, 10_000, 1, 10_000_000);
   const batchSize = wholeNumber('batchSize', options.batchSize, Math.min(500, maxQueue), 1, maxQueue);
   const overflow = options.overflow ?? 'drop-newest';

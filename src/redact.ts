@@ -1,5 +1,7 @@
 import { redactCredentialsIn } from './redact-values.js';
 import { defineOwn } from './text.js';
+import { ActivityLogError } from './errors.js';
+import { describeValue } from './describe.js';
 import { optionNames, refuseUnknownOptions } from './option-keys.js';
 
 /** Strings up to this length that were found to hold no credential are remembered (see redactText). */
@@ -80,6 +82,47 @@ export interface RedactOptions {
 /** The options of {@link RedactOptions}, for the check that refuses others. */
 const REDACT_OPTIONS = optionNames<RedactOptions>()(['paths', 'replaceDefaults', 'values', 'censor']);
 
+/**
+ * The `redact` option, checked: anything but `false`, an array of keys and paths, or a
+ * {@link RedactOptions} is refused with `INVALID_OPTIONS` naming it. A string (`'password'`),
+ * `true` or a number would otherwise leave the defaults on and what it meant to add unredacted.
+ */
+function checkRedactOptions(options: RedactOptions | string[] | undefined): RedactOptions {
+  if (options === undefined) return {};
+  if (Array.isArray(options)) {
+    checkPaths('redact', options);
+    return { paths: options };
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new ActivityLogError(
+      'INVALID_OPTIONS',
+      `redact: must be false, an array of keys and paths (['taxId', 'user.ssn']), or { paths, replaceDefaults, values, censor }, got ${describeValue(options)}`,
+    );
+  }
+  refuseUnknownOptions('redact', options, REDACT_OPTIONS);
+  if (options.paths !== undefined) {
+    if (!Array.isArray(options.paths)) throw new ActivityLogError('INVALID_OPTIONS', `redact.paths: must be an array of keys and paths, got ${describeValue(options.paths)}`);
+    checkPaths('redact.paths', options.paths);
+  }
+  for (const flag of ['replaceDefaults', 'values'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+      throw new ActivityLogError('INVALID_OPTIONS', `redact.${flag}: must be true or false, got ${describeValue(options[flag])}`);
+    }
+  }
+  if (options.censor !== undefined && typeof options.censor !== 'string') {
+    throw new ActivityLogError('INVALID_OPTIONS', `redact.censor: must be a string, got ${describeValue(options.censor)}`);
+  }
+  return options;
+}
+
+function checkPaths(name: string, paths: readonly unknown[]): void {
+  paths.forEach((path, i) => {
+    if (typeof path !== 'string' || path.split('.').filter(Boolean).length === 0) {
+      throw new ActivityLogError('INVALID_OPTIONS', `${name}.${i}: must be a key or a dotted path ('taxId', 'user.ssn', '*.pin'), got ${describeValue(path)}`);
+    }
+  });
+}
+
 /** A compiled redaction rule set. */
 export interface Redactor {
   /**
@@ -115,8 +158,7 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
   if (options === false) {
     return { redact: (value) => value, redactContext: (value) => value, redactText: (text) => text, isSensitive: () => false, censor: REDACTED };
   }
-  refuseUnknownOptions('redact', options, REDACT_OPTIONS);
-  const config: RedactOptions = Array.isArray(options) ? { paths: options } : (options ?? {});
+  const config: RedactOptions = checkRedactOptions(options);
   const censor = config.censor ?? REDACTED;
   const terms = config.replaceDefaults ? [] : DEFAULT_REDACT_TERMS;
   const words = new Set(config.replaceDefaults ? [] : DEFAULT_REDACT_WORDS);

@@ -651,6 +651,34 @@ describe('options and queries are validated at the boundary', () => {
     ).not.toThrow();
   });
 
+  it('refuses an option of the wrong type, naming it: redact, its members, retry and includeStack', async () => {
+    const create = (options: Record<string, unknown>) => () => createActivityLogger({ store: memoryStore(), ...options } as never);
+    const refused = (options: Record<string, unknown>, message: string) =>
+      expect(create(options)).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS', message }));
+    const shape = `must be false, an array of keys and paths (['taxId', 'user.ssn']), or { paths, replaceDefaults, values, censor }`;
+    refused({ redact: 'ssn' }, `redact: ${shape}, got "ssn"`);
+    refused({ redact: true }, `redact: ${shape}, got true`);
+    refused({ redact: null }, `redact: ${shape}, got null`);
+    refused({ redact: [5] }, `redact.0: must be a key or a dotted path ('taxId', 'user.ssn', '*.pin'), got 5`);
+    refused({ redact: ['ssn', '.'] }, `redact.1: must be a key or a dotted path ('taxId', 'user.ssn', '*.pin'), got "."`);
+    refused({ redact: { paths: 'ssn' } }, 'redact.paths: must be an array of keys and paths, got "ssn"');
+    refused({ redact: { paths: [null] } }, `redact.paths.0: must be a key or a dotted path ('taxId', 'user.ssn', '*.pin'), got null`);
+    refused({ redact: { values: 'no' } }, 'redact.values: must be true or false, got "no"');
+    refused({ redact: { replaceDefaults: 1 } }, 'redact.replaceDefaults: must be true or false, got 1');
+    refused({ redact: { censor: 0 } }, 'redact.censor: must be a string, got 0');
+    refused({ retry: 3 }, 'retry: must be an object { maxAttempts, baseDelayMs, maxDelayMs }, got 3');
+    refused({ includeStack: 'yes' }, 'includeStack: must be true or false, got "yes"');
+    // What the README shows is still taken, and does what it says.
+    for (const redact of [['taxId'], ['user.ssn', '*.badge', '**.dob'], { paths: ['taxId'], replaceDefaults: true, censor: '***' }, { values: false }, false]) {
+      expect(create({ redact })).not.toThrow();
+    }
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, redact: { paths: ['taxId'], values: false } });
+    activity.log({ action: 'a.b', metadata: { taxId: 'x', password: 'y', note: 'Bearer abc' } });
+    await activity.close();
+    expect(store.all()[0]?.metadata).toEqual({ taxId: '[REDACTED]', password: '[REDACTED]', note: 'Bearer abc' });
+  });
+
   it('rejects a bad query with INVALID_QUERY naming each field', async () => {
     const activity = createActivityLogger({ store: memoryStore() });
     await expect(activity.query({ limit: 100_000 })).rejects.toThrow('invalid query: limit: must be at most 500');

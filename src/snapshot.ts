@@ -222,8 +222,8 @@ const DATA_FIELDS: ReadonlySet<string> = new Set(['metadata', 'changes', 'error'
 
 /**
  * A field that names something (an id, an action, a tenant, an actor's or context's member):
- * a primitive as it is (a BigInt as its decimal string; NaN stays NaN, for validation to
- * refuse), a Date as its ISO string, a value with `toJSON()` as what that returns (an ObjectId
+ * a primitive as it is (a BigInt as its decimal string; NaN, a function or a symbol stays as
+ * it is, for validation to refuse), a Date as its ISO string, a value with `toJSON()` as what that returns (an ObjectId
  * as its hex string); any other object as an empty object or array, which validation refuses
  * naming the field. Throws {@link UnreadableAt} when the value cannot be read.
  */
@@ -238,7 +238,7 @@ function copyScalar(value: unknown, path: string): unknown {
       return value.toString();
     case 'function':
     case 'symbol':
-      return undefined;
+      return value; // kept for validation to refuse by name: dropping it would lose the tenant or id without a word
   }
   if (value === null) return null;
   try {

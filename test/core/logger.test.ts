@@ -185,6 +185,8 @@ describe('log()', () => {
     log(activity, { action: 'bad.actor', actor: { type: 'user', id: new Uint8Array(4) } });
     log(activity, { action: 'bad.tenant', tenantId: new Map([['a', 1]]) });
     log(activity, throwing({ action: 'bad.id' }, 'id'));
+    log(activity, { action: 'bad.tenant', tenantId: () => 't1' });
+    log(activity, { action: 'bad.actor', actor: { type: 'user', id: Symbol('u1') } });
     bind(activity, { tenantId: trap }).log({ action: 'bad.bound' });
     bind(activity, { actor: throwing({ type: 'user' }, 'id') }).with({ context: { route: '/x' } }).log({ action: 'bad.bound' });
     bind(activity, { context: trap }).with({ context: { ip: '127.0.0.1' } }).log({ action: 'bad.bound' });
@@ -205,6 +207,8 @@ describe('log()', () => {
       ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got an object'],
       ['INVALID_EVENT', 'tenantId: must be a string or a finite number, got an object'],
       ['INVALID_EVENT', 'id: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'tenantId: must be a string or a finite number, got function'],
+      ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got symbol'],
       ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw), in what with() bound'],
       ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw), in what with() bound'],
       ['INVALID_EVENT', 'context: could not be read (a getter or Proxy threw), in what with() bound'],
@@ -213,7 +217,7 @@ describe('log()', () => {
       ['good.own', { type: 'system' }, undefined, undefined],
       ['good.ids', { type: 'user', id: '12345678901234567890' }, { type: 'doc', id: '65a1b2' }, '7'],
     ]);
-    expect(activity.stats()).toMatchObject({ written: 2, invalid: 14, queued: 0 });
+    expect(activity.stats()).toMatchObject({ written: 2, invalid: 16, queued: 0 });
   });
 
   it('returns in time proportional to the event, not to the queue length', () => {

@@ -214,7 +214,7 @@ class UnreadableAt {
 }
 
 function unreadableMessage(path: string): string {
-  return `${path}: could not be read (a getter or Proxy threw)`;
+  return `${path}: could not be read (a Proxy or getter threw)`;
 }
 
 /** The fields that hold data, where what cannot be read is marked rather than refused. */

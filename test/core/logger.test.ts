@@ -196,22 +196,22 @@ describe('log()', () => {
     await activity.flush();
 
     expect(errors.map((error) => [error.code, error.message])).toEqual([
-      ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw)'],
-      ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw)'],
-      ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw)'],
-      ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw)'],
-      ['INVALID_EVENT', 'actor: could not be read (a getter or Proxy threw)'],
-      ['INVALID_EVENT', 'target.id: could not be read (a getter or Proxy threw)'],
-      ['INVALID_EVENT', 'context.requestId: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'tenantId: could not be read (a Proxy or getter threw)'],
+      ['INVALID_EVENT', 'tenantId: could not be read (a Proxy or getter threw)'],
+      ['INVALID_EVENT', 'actor.id: could not be read (a Proxy or getter threw)'],
+      ['INVALID_EVENT', 'actor.id: could not be read (a Proxy or getter threw)'],
+      ['INVALID_EVENT', 'actor: could not be read (a Proxy or getter threw)'],
+      ['INVALID_EVENT', 'target.id: could not be read (a Proxy or getter threw)'],
+      ['INVALID_EVENT', 'context.requestId: could not be read (a Proxy or getter threw)'],
       ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got an object'],
       ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got an object'],
       ['INVALID_EVENT', 'tenantId: must be a string or a finite number, got an object'],
-      ['INVALID_EVENT', 'id: could not be read (a getter or Proxy threw)'],
+      ['INVALID_EVENT', 'id: could not be read (a Proxy or getter threw)'],
       ['INVALID_EVENT', 'tenantId: must be a string or a finite number, got function'],
       ['INVALID_EVENT', 'actor.id: must be a string or a finite number, got symbol'],
-      ['INVALID_EVENT', 'tenantId: could not be read (a getter or Proxy threw), in what with() bound'],
-      ['INVALID_EVENT', 'actor.id: could not be read (a getter or Proxy threw), in what with() bound'],
-      ['INVALID_EVENT', 'context: could not be read (a getter or Proxy threw), in what with() bound'],
+      ['INVALID_EVENT', 'tenantId: could not be read (a Proxy or getter threw), in what with() bound'],
+      ['INVALID_EVENT', 'actor.id: could not be read (a Proxy or getter threw), in what with() bound'],
+      ['INVALID_EVENT', 'context: could not be read (a Proxy or getter threw), in what with() bound'],
     ]);
     expect(store.all().map((record) => [record.action, record.actor, record.target, record.tenantId])).toEqual([
       ['good.own', { type: 'system' }, undefined, undefined],

@@ -176,14 +176,15 @@ export function snapshotBindings(value: unknown): BindingsSnapshot | undefined {
       metadata: metadata === undefined ? undefined : copyValue(metadata, 1, []),
     };
   } catch {
-    // A getter or Proxy trap threw: field by field. What cannot be read in the metadata is
-    // marked, as in an event's; an actor, tenant or context that cannot be read is bound as an
+    // A getter or Proxy trap threw: field by field. Metadata that cannot be read is marked, as
+    // an event's is; an actor, tenant or context that cannot be read is bound as an
     // UnreadableBinding, which makes every event logged through the child invalid, naming it.
     const read = (key: string, copy: (field: unknown) => unknown): unknown => {
       try {
         const field = (value as Record<string, unknown>)[key];
         return field === undefined ? undefined : copy(field);
       } catch (error) {
+        if (key === 'metadata') return UNREADABLE;
         return new UnreadableBinding(error instanceof UnreadableAt ? error.path : key);
       }
     };
@@ -202,9 +203,10 @@ export function snapshotBindings(value: unknown): BindingsSnapshot | undefined {
  * Never stored. @internal
  */
 export class UnreadableBinding {
-  constructor(readonly path: string) {}
-  get message(): string {
-    return `${unreadableMessage(this.path)}, in what with() bound`;
+  /** Not enumerable: spreading or merging this object must not turn it into data. */
+  declare readonly message: string;
+  constructor(path: string) {
+    Object.defineProperty(this, 'message', { value: `${unreadableMessage(path)}, in what with() bound` });
   }
 }
 

@@ -190,6 +190,7 @@ describe('log()', () => {
     bind(activity, { tenantId: trap }).log({ action: 'bad.bound' });
     bind(activity, { actor: throwing({ type: 'user' }, 'id') }).with({ context: { route: '/x' } }).log({ action: 'bad.bound' });
     bind(activity, { context: trap }).with({ context: { ip: '127.0.0.1' } }).log({ action: 'bad.bound' });
+    bind(activity, throwing({ tenantId: 't1' }, 'metadata')).log({ action: 'bad.bound' });
     // Still stored: an id with toJSON() (an ObjectId), a BigInt, a Date; and an event's own actor over an unreadable bound one.
     log(activity, { action: 'good.ids', actor: { type: 'user', id: 12345678901234567890n }, target: { type: 'doc', id: new ObjectId('65a1b2') }, tenantId: 7n });
     bind(activity, { actor: throwing({ type: 'user' }, 'id') }).log({ action: 'good.own', actor: { type: 'system' } });
@@ -212,12 +213,13 @@ describe('log()', () => {
       ['INVALID_EVENT', 'tenantId: could not be read (a Proxy or getter threw), in what with() bound'],
       ['INVALID_EVENT', 'actor.id: could not be read (a Proxy or getter threw), in what with() bound'],
       ['INVALID_EVENT', 'context: could not be read (a Proxy or getter threw), in what with() bound'],
+      ['INVALID_EVENT', 'metadata: must be a plain object, got "[Unreadable]"'],
     ]);
     expect(store.all().map((record) => [record.action, record.actor, record.target, record.tenantId])).toEqual([
       ['good.own', { type: 'system' }, undefined, undefined],
       ['good.ids', { type: 'user', id: '12345678901234567890' }, { type: 'doc', id: '65a1b2' }, '7'],
     ]);
-    expect(activity.stats()).toMatchObject({ written: 2, invalid: 16, queued: 0 });
+    expect(activity.stats()).toMatchObject({ written: 2, invalid: 17, queued: 0 });
   });
 
   it('returns in time proportional to the event, not to the queue length', () => {

@@ -1,4 +1,6 @@
 import type { Pool, PoolOptions } from 'mysql2';
+import type { Pool as PromisePool } from 'mysql2/promise';
+import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
@@ -24,8 +26,11 @@ export type MysqlStoreOptions = MysqlStoreCommonOptions &
         pool?: undefined;
       }
     | {
-        /** A pool from mysql2's `createPool()` (the callback API, as Kysely's MysqlDialect takes); `close()` leaves it open. */
-        pool: Pool;
+        /**
+         * A pool from mysql2's `createPool()`, or from `mysql2/promise` (the store then uses the
+         * callback pool under it, as Kysely's MysqlDialect needs); `close()` leaves it open.
+         */
+        pool: Pool | PromisePool;
         uri?: undefined;
         poolOptions?: undefined;
       }
@@ -61,7 +66,7 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
   return createPooledSqlStore<Pool>({
     name: 'mysql',
     options,
-    userPool: options.pool,
+    userPool: userPoolOf(options),
     async openPool() {
       const mysql = defaultExport<typeof import('mysql2')>(await loadPeer('mysql2', 'mysql'));
       const pool = mysql.createPool({ connectionLimit: 10, timezone: 'Z', charset: 'utf8mb4', ...options.poolOptions, uri: options.uri });
@@ -74,4 +79,24 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
     },
     kyselyDialect: (kysely, pool) => new kysely.MysqlDialect({ pool }),
   });
+}
+
+/**
+ * The callback pool under the caller's `pool`. Kysely's MysqlDialect calls
+ * `getConnection(callback)`, which a `mysql2/promise` pool ignores (it returns a promise), so
+ * over one every statement waited for ever, and so did the logger's `flush()` and `close()`:
+ * such a pool is used through the callback pool it wraps (`.pool`).
+ */
+function userPoolOf(options: MysqlStoreOptions): Pool | undefined {
+  if (options.pool === undefined) return undefined;
+  if (options.uri !== undefined || options.poolOptions !== undefined) {
+    throw new ActivityLogError('INVALID_OPTIONS', 'mysqlStore: pass either "pool" or "uri" (with "poolOptions"), not both');
+  }
+  const given = options.pool as unknown as { getConnection?: unknown; pool?: { getConnection?: unknown } } | null;
+  // A promise pool is a wrapper holding the callback pool as `.pool`; a callback pool has none.
+  const pool = typeof given?.pool?.getConnection === 'function' ? given.pool : given;
+  if (typeof pool?.getConnection !== 'function') {
+    throw new ActivityLogError('INVALID_OPTIONS', 'mysqlStore: "pool" must be a mysql2 pool (createPool() of mysql2 or mysql2/promise)');
+  }
+  return pool as Pool;
 }

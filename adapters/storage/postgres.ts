@@ -1,4 +1,5 @@
-import type { Pool, PoolConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
+import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
@@ -60,10 +61,18 @@ const POSTGRES_STORE_OPTIONS = optionNames<PostgresStoreOptions>()(['connectionS
  */
 export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
   refuseUnknownOptions('postgresStore', options, POSTGRES_STORE_OPTIONS);
+  if (options.pool !== undefined) {
+    if (options.connectionString !== undefined || options.poolConfig !== undefined) {
+      throw new ActivityLogError('INVALID_OPTIONS', 'postgresStore: pass either "pool" or "connectionString" (with "poolConfig"), not both');
+    }
+    if (typeof (options.pool as { connect?: unknown } | null)?.connect !== 'function') {
+      throw new ActivityLogError('INVALID_OPTIONS', 'postgresStore: "pool" must be a pg Pool (new pg.Pool(...))');
+    }
+  }
   return createPooledSqlStore<Pool>({
     name: 'postgres',
     options,
-    userPool: options.pool,
+    userPool: options.pool && holdingClientErrors(options.pool),
     async openPool() {
       const pg = defaultExport<typeof import('pg')>(await loadPeer('pg', 'postgres'));
       // allowExitOnIdle: an idle connection does not hold the process open, so a script that
@@ -78,4 +87,33 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
     kyselyDialect: (kysely, pool) => new kysely.PostgresDialect({ pool }),
     partitioning: options.partitioning,
   });
+}
+
+/**
+ * The caller's pool as the store's Kysely uses it: while the store holds one of its clients,
+ * that client has an 'error' listener. pg emits 'error' on a checked-out client whose backend
+ * dies between two statements (a restart, pg_terminate_backend, a failover), and with no
+ * listener that is an uncaught exception: the process ends. pg's pool listens only to its
+ * idle clients, leaving a checked-out one to whoever checked it out, here the store. The
+ * statement on it rejects (the logger retries) and the pool drops it on release; the
+ * listener goes with the release, so the pool's other users see their clients as before.
+ */
+function holdingClientErrors(pool: Pool): Pool {
+  const ignore = () => undefined;
+  const held = {
+    async connect(): Promise<PoolClient> {
+      const client = await pool.connect();
+      client.on('error', ignore);
+      const release = client.release;
+      client.release = (error?: Error | boolean) => {
+        client.removeListener('error', ignore);
+        client.release = release;
+        return release.call(client, error);
+      };
+      return client;
+    },
+    // Never called: the store does not end a pool it did not open.
+    end: () => pool.end(),
+  };
+  return held as unknown as Pool;
 }

@@ -230,6 +230,11 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       if (!isKysely(transaction)) {
         throw new ActivityLogError('INVALID_OPTIONS', `insertInTransaction: expected a Kysely Transaction (from db.transaction().execute(trx => ...)), got ${typeof transaction}`);
       }
+      // A Kysely outside a transaction (`db` where `trx` was meant) would write at once and
+      // never roll back with the caller's change: the atomicity asked for would silently fail.
+      if (transaction.isTransaction !== true) {
+        throw new ActivityLogError('INVALID_OPTIONS', 'insertInTransaction: expected a Kysely Transaction (the trx of db.transaction().execute(trx => ...)), got a Kysely that is not in a transaction: what it wrote would not roll back with your change');
+      }
       if (records.length === 0) return;
       const trx = transaction.withoutPlugins();
       const { statements } = await readyForTransaction(trx);

@@ -259,6 +259,7 @@ function buildSchemas(z: typeof Z) {
           z.union([z.string(), z.number().finite(), z.boolean()], {
             error: 'values must be strings, finite numbers or booleans',
           }),
+          { error: (issue) => `must be an object of top-level metadata keys and the values they equal, got ${describe(issue.input)}` },
         )
         .optional(),
   });

@@ -21,7 +21,13 @@ export function formatIssues(issues: readonly CatalogIssue[], prefix?: string, s
 
 /** One issue's rule, without its path: ours for an unknown field, the schema's own otherwise. */
 function issueMessage(issue: CatalogIssue, schema: unknown): string {
-  return issue.code === 'unrecognized_keys' && Array.isArray(issue.keys) ? unknownKeysMessage(issue.keys, fieldsAt(schema, issue.path)) : issue.message;
+  if (issue.code === 'unrecognized_keys' && Array.isArray(issue.keys)) return unknownKeysMessage(issue.keys, fieldsAt(schema, issue.path));
+  // zod 4 reports a record's bad key as "Invalid key in record", its rule in nested issues.
+  const nested = (issue as { issues?: unknown }).issues;
+  if (issue.code === 'invalid_key' && Array.isArray(nested) && nested.length > 0) {
+    return nested.map((inner: CatalogIssue) => issueMessage(inner, undefined)).join('; ');
+  }
+  return issue.message;
 }
 
 function unknownKeysMessage(keys: readonly string[], allowed: readonly string[] | undefined): string {

@@ -105,6 +105,13 @@ const BASE = Date.UTC(2026, 0, 2, 3, 0, 0, 0);
 const HOUR = 3_600_000;
 
 /**
+ * Each test's and hook's time limit. Some tests of the suite take seconds on a database server
+ * (the zone summaries: 5 s on PostgreSQL on a busy 2-core machine), past vitest's default of
+ * 5 s: a store's test file must pass under a plain vitest configuration.
+ */
+const SUITE_TIMEOUT_MS = 120_000;
+
+/**
  * Registers the whole conformance suite for one store, under `describe(options.name)`.
  *
  * @example
@@ -137,7 +144,7 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
     if (lacking.length > 0) console.info(`[store conformance] ${options.name}: skipping ${lacking.join('; ')}`);
   }
 
-  describe.skipIf(Boolean(options.skip))(options.name, () => {
+  describe.skipIf(Boolean(options.skip))(options.name, { timeout: SUITE_TIMEOUT_MS }, () => {
     let context: ConformanceContext;
     let store: ActivityStore;
     let raw: RawReader;
@@ -153,11 +160,11 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         toldNoRawReader = true;
         console.info(`[store conformance] ${options.name}: no raw reader; writes are checked through the store's own query()`);
       }
-    });
+    }, SUITE_TIMEOUT_MS);
 
     afterEach(async () => {
       await context.cleanup();
-    });
+    }, SUITE_TIMEOUT_MS);
 
     describe('insert', () => {
       it('stores every field and reads it back unchanged', async () => {

@@ -356,7 +356,8 @@ function copyValue(value: unknown, depth: number, ancestors: object[]): unknown 
     case 'boolean':
       return value;
     case 'number':
-      return Number.isFinite(value) ? value : String(value);
+      // -0 is no JSON value (JSON.stringify(-0) is "0"): every SQL store reads it back as 0.
+      return Number.isFinite(value) ? value || 0 : String(value);
     case 'bigint':
       return value.toString();
     case 'undefined':

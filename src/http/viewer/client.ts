@@ -191,7 +191,8 @@ export const VIEWER_SCRIPT = String.raw`
       return node;
     }
     const w = wall(ms);
-    node.append(dateText(ms) + ' ' + pad(w.h) + ':' + pad(w.mi) + ':' + pad(w.s) + ' ', el('span', 'tz', zoneLabel(ms)));
+    // The date and time stay on one line (but on a narrow table); the zone may go under them.
+    node.append(el('span', 'when', dateText(ms) + ' ' + pad(w.h) + ':' + pad(w.mi) + ':' + pad(w.s)), ' ', el('span', 'tz', zoneLabel(ms)));
     return node;
   }
   function dateInputValue(iso, shiftMs) {

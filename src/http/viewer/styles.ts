@@ -161,13 +161,17 @@ th {
   text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); padding: 10px 16px;
   border-bottom: 1px solid var(--line); background: var(--card); white-space: nowrap;
 }
+/* "Time (America/Argentina/Buenos_Aires)" is wider than the times under it: it wraps. */
+.table-wrap th:first-child { white-space: normal; overflow-wrap: anywhere; }
 td { padding: 9px 16px; border-bottom: 1px solid var(--line); vertical-align: top; }
 tbody tr { cursor: pointer; }
 tbody tr:hover { background: var(--hover); }
 tbody tr.selected { background: var(--selected); }
 tbody tr:last-child td { border-bottom: 0; }
-.col-time { white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
+/* The date, the time and the zone may go on lines of their own when the row needs the room. */
+.col-time { font-variant-numeric: tabular-nums; color: var(--muted); }
 .tz { font-size: 11px; color: var(--muted); }
+.when { white-space: nowrap; }
 .id { font-family: var(--mono); font-size: 12px; white-space: nowrap; }
 .id-copy { display: inline-flex; align-items: center; gap: 6px; flex-wrap: wrap; max-width: 100%; }
 .id.full-on-focus { position: relative; border-radius: 4px; cursor: default; }
@@ -179,8 +183,13 @@ tbody tr:last-child td { border-bottom: 0; }
 .id.full-on-focus:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 button.copy { height: 24px; padding: 0 8px; font-size: 12px; }
 .col-action { font-family: var(--mono); font-size: 13px; }
-.primary-text { display: block; overflow-wrap: break-word; }
-.secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: break-word; }
+/*
+ * A long value (a route template, an email as a name, a URL as a target's name) breaks inside
+ * itself rather than widening its column past the table's box, which would push Target and
+ * Status out of sight. The minimum width keeps short names whole: only what is longer breaks.
+ */
+.primary-text { display: block; overflow-wrap: anywhere; min-width: 9ch; }
+.secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
 /* "user · 01a2…9c2e" stays on one line: a short id is not worth a break. */
 .col-actor .secondary-text, .col-target .secondary-text { white-space: nowrap; }
 .badge {
@@ -255,6 +264,11 @@ body.history-open .content { grid-column: 1 / -1; }
   .detail .card-head { position: sticky; top: 0; background: var(--card); z-index: 1; }
   .detail .close { height: 40px; min-width: 40px; font-size: 20px; }
   body.sheet-open { overflow: hidden; }
+}
+
+/* A narrow table: the time's date and time may take a line each, leaving the room to the names. */
+@media (max-width: 760px) {
+  .when { white-space: normal; }
 }
 
 /* A phone: no horizontal scroll anywhere; the table is a list of cards. */

@@ -15,7 +15,7 @@ import { listenNode, type Closer } from '../frameworks/servers.js';
  * them, the Target and Status columns sat off-screen in a sideways-scrolling box (at 700 px,
  * and at 1280 px in Asia/Kolkata), which is what #18 set out to end.
  */
-describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with long real-world values', () => {
+describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with the values real apps log', () => {
   let activity: ActivityLogger<any>;
   const closers: Closer[] = [];
   let base: string;
@@ -39,6 +39,16 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with long 
     });
     activity.log({ action: 'file.upload', occurredAt: new Date(at + 2000), actor: { type: 'user', id: 'u_9', name: 'Bo' }, target: { type: 'file', id: 'f_1', name: URL_NAME } });
     activity.log({ action: 'subscription.invoice.payment_method.update', status: 'failure', occurredAt: new Date(at + 3000), actor: { type: 'service', id: 'billing-worker' } });
+    // Automatic capture of a request no route matched (an app-level middleware refused it):
+    // no route template, the path in metadata.path. A business event's own metadata.path is not a request's.
+    activity.log({
+      action: 'http.get',
+      status: 'denied',
+      occurredAt: new Date(at + 4000),
+      context: { method: 'GET', requestId: 'req-unrouted' },
+      metadata: { statusCode: 401, durationMs: 0.3, path: '/private/reports/2026' },
+    });
+    activity.log({ action: 'file.move', occurredAt: new Date(at + 5000), context: { method: 'POST', requestId: 'req-move' }, metadata: { path: '/uploads/a.jpg' } });
     await activity.flush();
     const app = express();
     app.use('/admin/logs', activityLogsRouter(activity, { authorize: () => true, viewer: true }));
@@ -71,12 +81,33 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with long 
       };
     });
 
+  it('shows the path of an http row no route matched, in the list and in the detail', async () => {
+    const { context, page, problems } = await openWatchedPage(browser, { viewport: { width: 1280, height: 900 } });
+    try {
+      await page.goto(base);
+      const row = page.locator('#rows tr').filter({ hasText: '401' });
+      await expect.poll(() => row.count()).toBe(1);
+      expect(await row.locator('.col-action .secondary-text').textContent()).toBe('GET /private/reports/2026 · 401');
+      await row.click();
+      await expect.poll(() => page.locator('#detail-body dl.fields').textContent()).toContain('RequestGET /private/reports/2026 · 401');
+      // Not for a business event whose metadata has a key of that name.
+      const moved = page.locator('#rows tr').filter({ hasText: 'file.move' });
+      expect(await moved.locator('.col-action .secondary-text').count()).toBe(0);
+      await moved.click();
+      await expect.poll(() => page.locator('#detail-body .detail-title').textContent()).toContain('file.move');
+      expect(await page.locator('#detail-body dl.fields').textContent()).toContain('RequestPOSTRequest id');
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   for (const width of [641, 700, 900, 1101, 1280, 1600]) {
     it(`keeps every column inside the table's box at ${width} px, in a zone with a long label`, async () => {
       const { context, page, problems } = await openWatchedPage(browser, { viewport: { width, height: 900 }, timezoneId: 'Asia/Kolkata' });
       try {
         await page.goto(base);
-        await expect.poll(() => page.locator('#rows tr').count()).toBe(4);
+        await expect.poll(() => page.locator('#rows tr').count()).toBe(6);
         const seen = await layout(page);
         if (width === 700 || width === 1280) await page.screenshot({ path: screenshotPath(`viewer-long-values-${width}.png`), fullPage: true });
         expect(seen.cellsPastTheBox).toEqual([]);

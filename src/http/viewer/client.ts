@@ -484,12 +484,22 @@ export const VIEWER_SCRIPT = String.raw`
     return cell(className, label, primary, party.name || (party.id !== undefined && party.id !== null) ? secondary : null);
   }
 
-  // http.* rows (automatic capture) show the method, route and status code.
+  // Where a request went: its route template, or, for an http.* record of a request no route
+  // matched (refused before routing, an unknown path), the path automatic capture keeps in
+  // metadata.path (in other records that key is the app's own, and means something else).
+  function requestWhere(record) {
+    const context = record.context || {};
+    if (context.route) return context.route;
+    const path = /^http\./.test(record.action) && record.metadata ? record.metadata.path : undefined;
+    return typeof path === 'string' ? path : '';
+  }
+
+  // http.* rows (automatic capture) show the method, route (or path) and status code.
   function requestLine(record) {
     if (!/^http\./.test(record.action)) return null;
     const context = record.context || {};
     const code = record.metadata && record.metadata.statusCode;
-    const parts = [context.method, context.route].filter(Boolean).join(' ');
+    const parts = [context.method, requestWhere(record)].filter(Boolean).join(' ');
     const text = [parts, code !== undefined ? String(code) : ''].filter(Boolean).join(' \u00b7 ');
     return text ? [text] : null;
   }
@@ -675,7 +685,7 @@ export const VIEWER_SCRIPT = String.raw`
     if (record.target) field(list, 'Target', partyValue(record.target, 'target'));
     field(list, 'Tenant', record.tenantId, true);
     const context = record.context || {};
-    if (context.method || context.route) field(list, 'Request', [context.method, context.route].filter(Boolean).join(' ') + (record.metadata && record.metadata.statusCode !== undefined ? ' \u00b7 ' + record.metadata.statusCode : ''));
+    if (context.method || requestWhere(record)) field(list, 'Request', [context.method, requestWhere(record)].filter(Boolean).join(' ') + (record.metadata && record.metadata.statusCode !== undefined ? ' \u00b7 ' + record.metadata.statusCode : ''));
     if (context.requestId) field(list, 'Request id', idWithCopy(context.requestId, 'request id'), true);
     if (context.traceId) field(list, 'Trace id', idWithCopy(context.traceId, 'trace id'), true);
     void integrityField(list, record);

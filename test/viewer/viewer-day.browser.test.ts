@@ -146,6 +146,28 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the activity logs viewer across
       expect(await page.locator('#f-requestId').inputValue()).toBe(day.request.requestId);
     });
 
+    it('"This request" and "This trace" from a filtered list show every record of the request, not only those the filters let through', async () => {
+      // Found by the acceptance review of #18: the button added requestId to the list's filters,
+      // so from "action: recipe.*" (or a status, a search) it showed the one row already seen.
+      for (const [button, param, value] of [
+        ['This request', 'requestId', day.request.requestId],
+        ['This trace', 'traceId', day.request.traceId],
+      ] as const) {
+        await page.goto(`${base}?action=recipe.*&search=${encodeURIComponent(day.recipe.name)}&actorType=user`);
+        const created = rows(page).filter({ hasText: 'recipe.create' }).first();
+        await expect.poll(() => created.count()).toBe(1);
+        await created.click();
+        await page.locator('#detail-body').getByRole('button', { name: button }).click();
+        await page.waitForURL(new RegExp(`${param}=`));
+        await expect.poll(async () => (await page.locator('#rows .col-action .primary-text').allTextContents()).sort()).toEqual(['http.post', 'recipe.create']);
+        const url = new URL(page.url());
+        expect(url.searchParams.get(param)).toBe(value);
+        for (const gone of ['action', 'search', 'actorType']) expect(url.searchParams.has(gone)).toBe(false);
+        // The dates stay: the request is inside the range it was found in.
+        expect(url.searchParams.get('from')).not.toBeNull();
+      }
+    });
+
     it('opens on the last 7 days (From filled in, in the URL), and reads every time only when both dates are emptied', async () => {
       const froms: (string | null)[] = [];
       const listen = (request: { url(): string }) => {

@@ -656,11 +656,17 @@ export const VIEWER_SCRIPT = String.raw`
     return table;
   }
 
-  function filterButton(label, params) {
+  // What "This request" and "This trace" leave out: every filter that would hide some of the
+  // request's (or trace's) records. The dates, the tenant and the page size stay.
+  const NARROWING_FILTERS = ['search', 'actorType', 'actorId', 'action', 'status', 'requestId', 'traceId', 'targetType', 'targetId'];
+
+  // A button adding filters to the view's; with alone, the view's narrowing filters go first.
+  function filterButton(label, params, alone) {
     const button = el('button', null, label);
     button.type = 'button';
     button.addEventListener('click', () => {
       const next = Object.assign({}, state.view, { filters: new URLSearchParams(state.view.filters), cursors: [] });
+      if (alone) for (const name of NARROWING_FILTERS) next.filters.delete(name);
       for (const name of Object.keys(params)) next.filters.set(name, params[name]);
       closeDetail(false);
       navigate(next);
@@ -703,8 +709,9 @@ export const VIEWER_SCRIPT = String.raw`
     jsonSection(body, 'Context', record.context);
 
     const actions = el('p', 'detail-actions');
-    if (context.requestId) actions.append(filterButton('This request', { requestId: context.requestId }));
-    if (context.traceId) actions.append(filterButton('This trace', { traceId: context.traceId }));
+    // Every record of the request (or trace), whatever the list was filtered on: the point is to see them together.
+    if (context.requestId) actions.append(filterButton('This request', { requestId: context.requestId }, true));
+    if (context.traceId) actions.append(filterButton('This trace', { traceId: context.traceId }, true));
     if (record.actor && record.actor.id) actions.append(filterButton('Only this actor', { actorType: record.actor.type, actorId: record.actor.id }));
     if (record.target) actions.append(filterButton('Only this target', { targetType: record.target.type, targetId: record.target.id }));
     if (record.target) actions.append(historyButton(record));

@@ -215,8 +215,16 @@ const verify: View<VerifyOptions> = {
     return { input: options };
   },
   async answer({ logger, recorder, params, pinned, headOnly }, options) {
-    // Chains cross tenants: a tenant-pinned API does not serve them.
-    if (pinned !== undefined) return json(403, { error: 'forbidden', message: 'verify covers every tenant: not served by a tenant-pinned API' });
+    if (pinned !== undefined) {
+      // A range's chains cross tenants: a tenant-pinned API does not verify them. One record's
+      // own proof (its seal and commitments, what the viewer's detail shows) is the record's
+      // alone: served for a record of the caller's tenant, and another tenant's is a 404, as on GET /:id.
+      if (options.id === undefined) {
+        return json(403, { error: 'forbidden', message: 'verify covers every tenant: a tenant-pinned API checks one record of its own tenant (?id=), not ranges' });
+      }
+      const record = await logger.get(options.id);
+      if (record === undefined || record.tenantId !== pinned) return json(404, { error: 'not_found', message: `no activity record ${options.id}` });
+    }
     if (!logger.verifiable) return json(501, { error: 'unsupported', message: 'the logger has no integrity key: tamper evidence is off' });
     recorder.log({ action: 'activity.verify', metadata: { filters: params } });
     const headers = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activityLogsRouter } from '../../adapters/frameworks/express.js';
+import { activityLogsRouter, activityMiddleware } from '../../adapters/frameworks/express.js';
 import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogsHandler } from '../../src/http/index.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/index.js';
@@ -69,6 +69,40 @@ describe('the admin API\'s verify endpoint', () => {
   });
 });
 
+describe('the verify endpoint of a tenant-pinned API', () => {
+  // Found by the acceptance review of #18: every /verify was a 403 when pinned, so the viewer's
+  // detail said "could not check" for every sealed record, and each record opened added an
+  // http.get denied record (automatic capture of the 403) that "Hide the log's own reads" cannot hide.
+  it('checks one record of its own tenant (?id=), answers 404 for another tenant\'s, and still refuses ranges', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, integrity: { key: KEY } });
+    activity.log({ id: 'mine', tenantId: 't1', action: 'doc.edit', actor: { type: 'user', id: 'u1', name: 'Ada' } });
+    activity.log({ id: 'theirs', tenantId: 't2', action: 'doc.edit', actor: { type: 'user', id: 'u2', name: 'Bo' } });
+    await activity.flush();
+    const pinned = createActivityLogsHandler(activity, { authorize: () => true, tenant: () => 't1' });
+    const mine = await pinned(new Request('http://x/verify?id=mine'));
+    expect(mine.status).toBe(200);
+    expect((await lines(mine)).at(-1)!.report).toMatchObject({ ok: true, checked: 1, problems: [] });
+    await tamper(store, 'mine');
+    expect((await lines(await pinned(new Request('http://x/verify?id=mine')))).at(-1)!.report).toMatchObject({ ok: false, checked: 1, problems: [expect.objectContaining({ kind: 'edited', id: 'mine' })] });
+    // Another tenant's record is not there for this caller, whether it exists or not.
+    const theirs = await pinned(new Request('http://x/verify?id=theirs'));
+    expect(theirs.status).toBe(404);
+    expect(await theirs.text()).not.toContain('Bo');
+    expect((await pinned(new Request('http://x/verify?id=nothing'))).status).toBe(404);
+    const range = await pinned(new Request('http://x/verify?from=2026'));
+    expect(range.status).toBe(403);
+    expect((await range.json()).message).toContain('?id=');
+    await activity.flush();
+    const checks = store.all().filter((record) => record.action === 'activity.verify');
+    expect(checks.map((record) => [record.tenantId, record.metadata])).toEqual([
+      ['t1', { filters: { id: 'mine' } }],
+      ['t1', { filters: { id: 'mine' } }],
+    ]);
+    await activity.close();
+  });
+});
+
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer\'s integrity checks in Chromium', () => {
   let store: MemoryStore;
   let activity: ActivityLogger<any>;
@@ -110,5 +144,40 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer\'s integrity checks 
     expect(await integrity.getAttribute('class')).toContain('tampered');
     await page.locator('#verify').click();
     await expect.poll(() => page.locator('#verify-result').textContent()).toMatch(/^Problems found in \d+ records: 1 edited\. First: v-5: /);
+  });
+});
+
+describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer of a tenant-pinned mount, with integrity on, in Chromium', () => {
+  it('shows each record of the tenant as verified, and opening records adds nothing to the list', async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store, integrity: { key: KEY } });
+    for (const tenantId of ['t1', 't2']) for (let i = 0; i < 3; i++) activity.log({ id: `${tenantId}-${i}`, tenantId, action: 'doc.edit', actor: { type: 'user', id: `${tenantId}-u${i}` } });
+    await activity.flush();
+    const app = express();
+    app.use(activityMiddleware(activity, { actor: () => ({ type: 'admin', id: 'a1' }), tenant: (req) => req.get('x-tenant') }));
+    app.use('/admin/logs', activityLogsRouter(activity, { authorize: () => true, tenant: (req) => req.get('x-tenant'), viewer: true }));
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const browser = await launchChromium();
+    try {
+      const { page, problems } = await openWatchedPage(browser, { extraHTTPHeaders: { 'x-tenant': 't1' } });
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/admin/logs`);
+      const rows = page.locator('#rows tr');
+      await expect.poll(() => rows.count()).toBe(3);
+      for (const id of ['t1-0', 't1-1', 't1-2']) {
+        await page.locator(`#rows tr[data-id="${id}"]`).click();
+        await expect.poll(() => page.locator('#detail-body .integrity').textContent()).toMatch(/ · verified$/);
+      }
+      await page.reload();
+      await expect.poll(() => rows.count()).toBe(3);
+      expect(new Set(await page.locator('#rows .col-action .primary-text').allTextContents())).toEqual(new Set(['doc.edit']));
+      await activity.flush();
+      expect(store.all().filter((record) => record.action.startsWith('http.'))).toEqual([]);
+      expect(problems.filter((problem) => !problem.includes('status of 4'))).toEqual([]);
+    } finally {
+      await browser.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await activity.close();
+    }
   });
 });

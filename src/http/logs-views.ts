@@ -321,7 +321,9 @@ function queryInput(params: Readonly<Record<string, string>>, pinned: string | u
   const input: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) {
     if (name === 'by' || name === 'format' || name === 'tz') continue;
-    input[name] = name === 'limit' && /^\d{1,15}$/.test(value) ? Number(value) : value;
+    // A limit written as a number is read as one (-1 and 1.5 too), so the schema says what is
+    // wrong with it ("at least 1", "a whole number") rather than "must be a number".
+    input[name] = name === 'limit' && /^-?\d{1,15}(\.\d{1,15})?$/.test(value) ? Number(value) : value;
   }
   if (pinned !== undefined) input.tenantId = pinned;
   // Values of the wrong type are the parser's to name, as for any caller.

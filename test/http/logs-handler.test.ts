@@ -61,6 +61,23 @@ describe('createActivityLogsHandler', () => {
     expect((await handler(new Request('http://x/admin/logs/a/b'))).status).toBe(404);
   });
 
+  it('names what is wrong with a limit that is a number but not a page size', async () => {
+    // Found by the acceptance review of #18: -1 and 1.5 were answered "must be a number".
+    const { handler } = setup();
+    for (const [path, problem] of [
+      ['?limit=-1', 'must be at least 1'],
+      ['?limit=1.5', 'must be a whole number'],
+      ['?limit=501', 'must be at most 500'],
+      ['?limit=ten', 'must be a number, got "ten"'],
+      ['/history?targetType=recipe&targetId=r1&limit=-5', 'must be at least 1'],
+    ] as const) {
+      const response = await handler(new Request(`http://x${path}`));
+      expect(response.status, path).toBe(400);
+      expect((await response.json()).parameters, path).toEqual([{ name: 'limit', problem }]);
+    }
+    expect((await handler(new Request('http://x?limit=2'))).status).toBe(200);
+  });
+
   it('is read-only: other methods get 405', async () => {
     const { handler } = setup();
     const response = await handler(new Request('http://x/', { method: 'DELETE' }));

@@ -48,6 +48,13 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with the v
       context: { method: 'GET', requestId: 'req-unrouted' },
       metadata: { statusCode: 401, durationMs: 0.3, path: '/private/reports/2026' },
     });
+    // Names with a type and a UUID under them ("subscription · 01a2…9c2e"), as most rows of a real log have.
+    activity.log({
+      action: 'subscription.renew',
+      occurredAt: new Date(at + 4500),
+      actor: { type: 'service-account', id: '01a25018-0eb2-7000-a9cc-ba9308929a62', name: 'Billing' },
+      target: { type: 'subscription', id: '01a25018-107c-7000-884b-24881fcbfd84', name: 'Gold' },
+    });
     activity.log({ action: 'file.move', occurredAt: new Date(at + 5000), context: { method: 'POST', requestId: 'req-move' }, metadata: { path: '/uploads/a.jpg' } });
     await activity.flush();
     const app = express();
@@ -107,7 +114,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with the v
       const { context, page, problems } = await openWatchedPage(browser, { viewport: { width, height: 900 }, timezoneId: 'Asia/Kolkata' });
       try {
         await page.goto(base);
-        await expect.poll(() => page.locator('#rows tr').count()).toBe(6);
+        await expect.poll(() => page.locator('#rows tr').count()).toBe(7);
         const seen = await layout(page);
         if (width === 700 || width === 1280) await page.screenshot({ path: screenshotPath(`viewer-long-values-${width}.png`), fullPage: true });
         expect(seen.cellsPastTheBox).toEqual([]);

@@ -190,8 +190,8 @@ button.copy { height: 24px; padding: 0 8px; font-size: 12px; }
  */
 .primary-text { display: block; overflow-wrap: anywhere; min-width: 9ch; }
 .secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
-/* "user · 01a2…9c2e" stays on one line: a short id is not worth a break. */
-.col-actor .secondary-text, .col-target .secondary-text { white-space: nowrap; }
+/* "user · 01a2…9c2e" keeps the short id whole (.id); the type goes on a line of its own only
+   when the table has no room for both, rather than pushing Status out of sight. */
 .badge {
   display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;
   border: 1px solid transparent; text-transform: lowercase;

@@ -109,7 +109,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer’s table with the v
     }
   });
 
-  for (const width of [641, 700, 900, 1101, 1280, 1600]) {
+  for (const width of [641, 700, 761, 900, 1100, 1101, 1180, 1280, 1600]) {
     it(`keeps every column inside the table's box at ${width} px, in a zone with a long label`, async () => {
       const { context, page, problems } = await openWatchedPage(browser, { viewport: { width, height: 900 }, timezoneId: 'Asia/Kolkata' });
       try {

@@ -270,6 +270,11 @@ body.history-open .content { grid-column: 1 / -1; }
 @media (max-width: 760px) {
   .when { white-space: normal; }
 }
+/* Where the table has the room for it even with long values beside (a wide list, or a tablet's
+   list under the detail), the zone stays on the time's line. */
+@media (min-width: 761px) and (max-width: 1100px), (min-width: 1180px) {
+  .col-time time { white-space: nowrap; }
+}
 
 /* A phone: no horizontal scroll anywhere; the table is a list of cards. */
 @media (max-width: 640px) {

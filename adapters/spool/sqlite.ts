@@ -15,8 +15,8 @@ import { defaultExport, loadPeer } from '../storage/peer.js';
 import { openSqlite } from '../storage/sqlite-pragmas.js';
 
 /**
- * The built-in spool: one SQLite file (WAL, `synchronous=NORMAL`, which survives a crash of
- * the process), one row per batch. Opened lazily on first use. Several processes may share a
+ * The built-in spool: one SQLite file (WAL, `synchronous=FULL`: a batch it took survives a
+ * crash of the process and a power cut), one row per batch. Opened lazily on first use. Several processes may share a
  * file: SQLite serialises the writers and ids make a batch replayed twice stored once.
  */
 export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {

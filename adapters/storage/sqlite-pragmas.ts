@@ -17,8 +17,11 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /**
  * Opens `filename` with better-sqlite3's `Database` and sets the pragmas of its role:
  * - all: `busy_timeout` (how long a statement waits for another connection's lock);
- * - writer and spool: WAL (readers never block the writer) and `synchronous = NORMAL` (durable
- *   at each checkpoint, survives a crash of the process, and fast);
+ * - writer and spool: WAL (readers never block the writer);
+ * - writer: `synchronous = NORMAL` (survives a crash of the process, and fast; a power cut may
+ *   take back the commits since the last checkpoint, as with most embedded logs);
+ * - spool: `synchronous = FULL` (each batch it took survives a power cut too: the spool exists
+ *   so that nothing it took is lost, and it writes only while the store is down or behind);
  * - writer: a checkpoint every 16 MB of WAL rather than 4 MB (less CPU per row; see the
  *   storage benchmark), and the WAL truncated back to 32 MB if a long reader ever let it grow
  *   past that.
@@ -38,7 +41,7 @@ export function openSqlite(
     db.pragma(`busy_timeout = ${timeout}`);
     if (role === 'reader') return db;
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(role === 'spool' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     if (role === 'writer') {
       db.pragma('wal_autocheckpoint = 4000');
       db.pragma('journal_size_limit = 33554432');

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqlite } from '../../adapters/storage/sqlite-pragmas.js';
 import { createRequestScopeFactory } from '../../src/http/index.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
 import { createActivityLogger, type ActivityStore } from '../../src/index.js';
@@ -139,6 +140,22 @@ describe('spool', () => {
     await activity.flush();
     expect(activity.stats()).toMatchObject({ spooled: 0, written: 100, dropped: 0 });
     await activity.close();
+  });
+});
+
+describe('how durable each SQLite file is', () => {
+  it('syncs each spooled batch to disk (synchronous = FULL), the store writer at checkpoints (NORMAL)', () => {
+    // The setting is the connection's own: read on connections opened as the spool and the writer open theirs.
+    const spool = openSqlite(Database, join(dir, 'spool.db'), 'spool');
+    const writer = openSqlite(Database, join(dir, 'store.db'), 'writer');
+    try {
+      expect(spool.pragma('synchronous', { simple: true })).toBe(2);
+      expect(writer.pragma('synchronous', { simple: true })).toBe(1);
+      expect(spool.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      spool.close();
+      writer.close();
+    }
   });
 });
 

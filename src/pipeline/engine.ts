@@ -183,8 +183,8 @@ export class ActivityEngine {
   }
 
   /**
-   * Stops accepting, drains, hands what is left to the spool (or counts it as dropped), then
-   * closes the store and the spool. Never rejects. The drain is given up on when the store
+   * Stops accepting, drains, hands what is left to the spool (or counts it as dropped),
+   * forwards what the spool holds while the store takes it, then closes the store and the spool. Never rejects. The drain is given up on when the store
    * stops making progress: when no batch has settled for `closeTimeoutMs`. A healthy store
    * with a long backlog is waited for, however long the whole drain takes.
    */
@@ -214,6 +214,7 @@ export class ActivityEngine {
       await this.relay?.stop();
       if (!drained) for (const batch of this.batcher.unsettled()) await this.abandon(batch);
       if (this.relay) await withinTime(this.relay.replayStopped(), 1000);
+      if (this.relay && drained && !(await this.untilStalled(this.relay.drainAtClose(), this.options.closeTimeoutMs))) this.relay.abandonDrain();
       if (retentionStopped) await withinTime(retentionStopped, this.options.closeTimeoutMs);
       // The chain's last checkpoint, while the store is still open.
       if (this.chain) await withinTime(this.chain.close(), this.options.closeTimeoutMs);

@@ -43,6 +43,8 @@ export class SpoolRelay {
   private replayWanted = false;
   private readonly appends = new Set<Promise<void>>();
   private stopping = false;
+  /** Set by close() when the store stopped making progress during its drain of the spool. */
+  private drainAbandoned = false;
   /**
    * Refusals of the spool (full, failed) reported in the burst under way: a burst is reported
    * once, at its first refused batch, as a full queue is (QUEUE_FULL); a long outage past
@@ -97,6 +99,22 @@ export class SpoolRelay {
   /** close(): how long the replay in progress may take to stop. */
   replayStopped(): Promise<void> {
     return this.replaying;
+  }
+
+  /**
+   * close(), once the queue is written and the replay has stopped: forwards what the spool
+   * still holds while the store takes it, so that a process whose spool is on a disk that goes
+   * with it (a container's) leaves nothing behind. Stops at the spool's end, at the first
+   * failure (what is left waits for the next process to replay it), or at `abandonDrain()`.
+   */
+  async drainAtClose(): Promise<void> {
+    await this.replaying;
+    await this.replayBatches(true);
+  }
+
+  /** close(): the store stopped making progress; the drain stops after the write in progress. */
+  abandonDrain(): void {
+    this.drainAbandoned = true;
   }
 
   close(): Promise<void> {
@@ -168,10 +186,11 @@ export class SpoolRelay {
     }
   }
 
-  private async replayBatches(): Promise<void> {
+  /** The replay loop; `atClose`, close()'s drain: no waiting between attempts, the first failure ends it. */
+  private async replayBatches(atClose = false): Promise<void> {
     const spool = this.spool;
     let attempt = 0;
-    while (!this.stopping) {
+    while (atClose ? !this.drainAbandoned : !this.stopping) {
       this.replayWanted = false;
       let spooled;
       try {
@@ -204,6 +223,7 @@ export class SpoolRelay {
         // some records for their content: one batch can never hold the replay up.
         outcome = await this.writer.writeOnce(spooled.records.map(storableRecord));
       } catch {
+        if (atClose) return;
         this.storeDown = true;
         attempt++;
         await this.sleeper.sleep(backoffDelay(attempt, this.options.baseDelayMs, this.options.maxDelayMs), false);
@@ -217,6 +237,7 @@ export class SpoolRelay {
         // batch and answers: live batches go to it, and this one is tried again (its ids make
         // the second insert a no-op) until the spool lets it go.
         this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not remove a replayed batch (the store has it); the replay tries again`, { cause, details: { batchId: spooled.id } }));
+        if (atClose) return;
         this.storeDown = false;
         await this.sleeper.sleep(backoffDelay(++attempt, this.options.baseDelayMs, this.options.maxDelayMs), false);
         continue;

@@ -46,6 +46,38 @@ describe('spool', () => {
     await activity.close();
   });
 
+  it('empties the spool into the store at close() when the store answers again, so nothing is left on a disk that goes with the process', async () => {
+    const filename = join(dir, 'drain-at-close.db');
+    const store = controllableStore();
+    store.failAlways(true);
+    // The replay waits a minute between attempts: only close() can forward the spool in time.
+    const activity = createActivityLogger({ store, onError: () => {}, spool: { filename }, batchSize: 50, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
+    for (let i = 0; i < 300; i++) activity.log({ action: 'order.pay', metadata: { i } });
+    await activity.flush();
+    expect(spooledRecords(filename)).toBe(300);
+    store.failAlways(false);
+    const started = Date.now();
+    await activity.close();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(activity.stats()).toMatchObject({ spooled: 300, replayed: 300 });
+    expect(spooledRecords(filename)).toBe(0);
+    expect(store.all()).toHaveLength(300);
+  });
+
+  it('leaves the spool to the next process when the store is still down at close(), without waiting for it', async () => {
+    const filename = join(dir, 'still-down.db');
+    const store = controllableStore();
+    store.failAlways(true);
+    const activity = createActivityLogger({ store, onError: () => {}, spool: { filename }, batchSize: 50, closeTimeoutMs: 5_000, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 } });
+    for (let i = 0; i < 100; i++) activity.log({ action: 'order.pay', metadata: { i } });
+    await activity.flush();
+    const started = Date.now();
+    await activity.close();
+    expect(Date.now() - started, 'one failed attempt ends the drain').toBeLessThan(4_000);
+    expect(activity.stats()).toMatchObject({ spooled: 100, replayed: 0 });
+    expect(spooledRecords(filename)).toBe(100);
+  });
+
   it('replays a spool left by an earlier process when a new logger starts', async () => {
     const filename = join(dir, 'left-behind.db');
     const down = controllableStore();

@@ -200,7 +200,12 @@ interface RunningInsert {
   count: number;
 }
 
-/** Names a batch across attempts and replays (a replay rebuilds the array): its ends and size. */
+/**
+ * Names a batch across attempts and replays (a replay rebuilds the array): every id, in order.
+ * Its ends and size are not enough: ids a caller gives (idempotency keys) can repeat at both
+ * ends of two batches in flight together, and the second would take the first's insert for
+ * its own, counting its other records written when they were never sent.
+ */
 function batchKey(records: readonly ActivityRecord[]): string {
-  return records.length === 0 ? '' : `${records[0]!.id}/${records[records.length - 1]!.id}/${records.length}`;
+  return JSON.stringify(records.map((record) => record.id));
 }

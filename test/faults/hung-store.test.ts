@@ -78,6 +78,39 @@ describe('a store that never answers an insert (retry.attemptTimeoutMs)', () => 
     expect(String((drop?.cause as Error | undefined)?.message)).toMatch(/has not answered an insert of 3 events sent \d+ ms ago/);
   });
 
+  it('sends a batch whose ends and size are those of a batch still unanswered, when its other records differ', async () => {
+    // Ids given by the caller (idempotency keys) can repeat at both ends of two batches in
+    // flight together: the second one must not take the first one's insert for its own.
+    const inner = memoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'slow-first',
+      insert: async (records: Parameters<ActivityStore['insert']>[0]) => {
+        if (++calls === 1) await gate;
+        return inner.insert(records);
+      },
+    });
+    const activity = createActivityLogger({ store, batchSize: 3, retry: { maxAttempts: 50, baseDelayMs: 1, maxDelayMs: 1, attemptTimeoutMs: 300 }, onError: () => {} });
+    const first = '01900000-0000-7000-8000-000000000001';
+    const last = '01900000-0000-7000-8000-000000000002';
+    for (const middle of ['key.first.middle', 'key.second.middle']) {
+      activity.log({ id: first, action: 'key.end' });
+      activity.log({ action: middle });
+      activity.log({ id: last, action: 'key.end' });
+    }
+    const flushed = activity.flush();
+    // Both batches' first attempts timed out; release the insert while their second ones wait.
+    await waitFor(() => activity.stats().retries >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await flushed;
+    expect(activity.stats()).toMatchObject({ written: 6, queued: 0 });
+    expect(inner.all().map((record) => record.action).sort()).toEqual(['key.end', 'key.end', 'key.first.middle', 'key.second.middle']);
+    await activity.close();
+  });
+
   it('refuses a timeout that is not a whole number of milliseconds, naming it', () => {
     expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 0 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);
     expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 1.5 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);

@@ -220,6 +220,8 @@ export class ActivityEngine {
       if (this.chain) await withinTime(this.chain.close(), this.options.closeTimeoutMs);
       await this.closeResource('store', this.store.name, () => this.store.close?.());
       if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close());
+      // An insert close() gave up on may still be waited for (retry.attemptTimeoutMs): not by anyone now.
+      this.writer.release();
     })();
     return this.closing;
   }

@@ -2,7 +2,7 @@ import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ChainTracker } from '../integrity/tracker.js';
 import type { ActivityStore } from '../store.js';
-import { backoffDelay, withinTime, type Sleeper } from './retry.js';
+import { backoffDelay, unref, type Sleeper } from './retry.js';
 import type { Counters } from './stats.js';
 
 /** What became of a batch's records once the store answered. */
@@ -41,6 +41,9 @@ export class BatchWriter {
   private readonly failures = new WeakMap<readonly ActivityRecord[], unknown>();
   /** Inserts sent and not yet answered, by batch (see `insert`). */
   private readonly running = new Map<string, RunningInsert>();
+  /** The timers of attempts waiting for an insert: they hold the process open until `release()`. */
+  private readonly waits = new Set<ReturnType<typeof setTimeout>>();
+  private released = false;
 
   constructor(
     private readonly store: ActivityStore,
@@ -138,7 +141,7 @@ export class BatchWriter {
       running = sent;
     }
     const { attemptTimeoutMs } = this.options;
-    if (!(await withinTime(running.done, attemptTimeoutMs))) {
+    if (!(await this.answeredWithin(running.done, attemptTimeoutMs))) {
       throw new ActivityLogError(
         'STORE_FAILED',
         `store "${this.store.name}" did not answer an insert of ${records.length} events within retry.attemptTimeoutMs (${attemptTimeoutMs} ms); the attempt counts as failed`,
@@ -146,6 +149,31 @@ export class BatchWriter {
       );
     }
     await running.done;
+  }
+
+  /**
+   * close(), once it has settled: an attempt still waiting for an insert (close() gave up on
+   * its batch) no longer holds the process open; nobody waits for its answer any more.
+   */
+  release(): void {
+    this.released = true;
+    for (const timer of this.waits) unref(timer);
+  }
+
+  /** True when `done` settles within `ms`; the timer holds the process open until `release()`. */
+  private async answeredWithin(done: Promise<void>, ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+      if (this.released) unref(timer);
+      else this.waits.add(timer);
+    });
+    try {
+      return await Promise.race([done.then(() => true, () => true), timeout]);
+    } finally {
+      clearTimeout(timer);
+      if (timer !== undefined) this.waits.delete(timer);
+    }
   }
 
   /** `store.insert`, a synchronous throw turned into a rejection. */

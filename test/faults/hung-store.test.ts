@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
@@ -109,6 +111,27 @@ describe('a store that never answers an insert (retry.attemptTimeoutMs)', () => 
     expect(activity.stats()).toMatchObject({ written: 6, queued: 0 });
     expect(inner.all().map((record) => record.action).sort()).toEqual(['key.end', 'key.end', 'key.first.middle', 'key.second.middle']);
     await activity.close();
+  });
+
+  it('lets the process end once close() has given up on the unanswered insert', () => {
+    // The attempt's timer (retry.attemptTimeoutMs) held the process open for up to 30 s after close().
+    const script = join(dir, 'exit-after-close.mts');
+    const src = (path: string) => JSON.stringify(pathToFileURL(resolve(path)).href);
+    writeFileSync(
+      script,
+      `import { memoryStore } from ${src('adapters/storage/memory.ts')};
+import { createActivityLogger } from ${src('src/index.ts')};
+const store = Object.assign(Object.create(memoryStore()), { name: 'hanging', insert: () => new Promise(() => {}) });
+const activity = createActivityLogger({ store, closeTimeoutMs: 100, retry: { attemptTimeoutMs: 20000 }, onError: () => {} });
+activity.log({ action: 'hung.exit' });
+await activity.close();
+console.log(JSON.stringify(activity.stats()));
+`,
+    );
+    const started = Date.now();
+    const out = execFileSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 15_000 });
+    expect(JSON.parse(out)).toMatchObject({ dropped: 1, queued: 0 });
+    expect(Date.now() - started, 'the process ends soon after close()').toBeLessThan(10_000);
   });
 
   it('refuses a timeout that is not a whole number of milliseconds, naming it', () => {

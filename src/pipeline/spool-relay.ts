@@ -46,6 +46,12 @@ export class SpoolRelay {
   /** Set by close() when the store stopped making progress during its drain of the spool. */
   private drainAbandoned = false;
   /**
+   * Set by close(): a write close() gave up on (the drain's, or a replay's past its second)
+   * may answer later, and must not open the spool again to remove its batch, leaving the file
+   * open. The batch stays in the spool; its ids make the next process's replay a no-op.
+   */
+  private closed = false;
+  /**
    * Refusals of the spool (full, failed) reported in the burst under way: a burst is reported
    * once, at its first refused batch, as a full queue is (QUEUE_FULL); a long outage past
    * `maxBytes` would otherwise report every batch. Later drops of the burst are counted in
@@ -118,6 +124,7 @@ export class SpoolRelay {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.spool.close();
   }
 
@@ -190,7 +197,7 @@ export class SpoolRelay {
   private async replayBatches(atClose = false): Promise<void> {
     const spool = this.spool;
     let attempt = 0;
-    while (atClose ? !this.drainAbandoned : !this.stopping) {
+    while ((atClose ? !this.drainAbandoned : !this.stopping) && !this.closed) {
       this.replayWanted = false;
       let spooled;
       try {
@@ -223,13 +230,15 @@ export class SpoolRelay {
         // some records for their content: one batch can never hold the replay up.
         outcome = await this.writer.writeOnce(spooled.records.map(storableRecord));
       } catch {
-        if (atClose) return;
+        if (atClose || this.closed) return;
         this.storeDown = true;
         attempt++;
         await this.sleeper.sleep(backoffDelay(attempt, this.options.baseDelayMs, this.options.maxDelayMs), false);
         continue;
       }
-      // Only now, with the store's commit done, does the batch leave the spool.
+      // Only now, with the store's commit done, does the batch leave the spool (not once
+      // close() has closed it: it is left for the next process).
+      if (this.closed) return;
       try {
         await spool.remove(spooled.id);
       } catch (cause) {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -62,6 +62,29 @@ describe('spool', () => {
     expect(activity.stats()).toMatchObject({ spooled: 300, replayed: 300 });
     expect(spooledRecords(filename)).toBe(0);
     expect(store.all()).toHaveLength(300);
+  });
+
+  it('does not open the spool again after close() when a write it gave up on answers late', async () => {
+    const filename = join(dir, 'late-answer.db');
+    const store = controllableStore();
+    store.failAlways(true);
+    const activity = createActivityLogger({ store, onError: () => {}, spool: { filename }, batchSize: 5, closeTimeoutMs: 200, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, attemptTimeoutMs: 10_000 } });
+    for (let i = 0; i < 10; i++) activity.log({ action: 'order.pay', metadata: { i } });
+    await activity.flush();
+    expect(spooledRecords(filename)).toBe(10);
+    // The store answers again, slowly: close() gives up on its drain of the spool mid-write.
+    store.failAlways(false);
+    store.hold();
+    await activity.close();
+    const after = activity.stats();
+    store.release();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The late write is stored (its ids make the next process's replay of it a no-op), but the
+    // spool closed by close() is not opened again to remove it, and left open.
+    const openFiles = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }) : []);
+    expect(openFiles().filter((path) => path.startsWith(filename))).toEqual([]);
+    expect(activity.stats()).toEqual(after);
+    expect(spooledRecords(filename)).toBe(10);
   });
 
   it('leaves the spool to the next process when the store is still down at close(), without waiting for it', async () => {

@@ -197,6 +197,8 @@ export class SpoolRelay {
   private async replayBatches(atClose = false): Promise<void> {
     const spool = this.spool;
     let attempt = 0;
+    /** close()'s drain: a batch whose failure was that of an insert sent before it is tried once more. */
+    let retriedStale = false;
     while ((atClose ? !this.drainAbandoned : !this.stopping) && !this.closed) {
       this.replayWanted = false;
       let spooled;
@@ -229,7 +231,11 @@ export class SpoolRelay {
         // hold text a store cannot take), and split like a live batch when the store refuses
         // some records for their content: one batch can never hold the replay up.
         outcome = await this.writer.writeOnce(spooled.records.map(storableRecord));
-      } catch {
+      } catch (cause) {
+        if (atClose && !retriedStale && !this.closed && this.writer.failedEarlier(cause)) {
+          retriedStale = true;
+          continue;
+        }
         if (atClose || this.closed) return;
         this.storeDown = true;
         attempt++;
@@ -252,6 +258,7 @@ export class SpoolRelay {
         continue;
       }
       attempt = 0;
+      retriedStale = false;
       this.storeDown = false;
       this.counters.replayed += outcome.written;
       this.counters.invalid += outcome.rejected;

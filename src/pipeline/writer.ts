@@ -44,6 +44,8 @@ export class BatchWriter {
   /** The timers of attempts waiting for an insert: they hold the process open until `release()`. */
   private readonly waits = new Set<ReturnType<typeof setTimeout>>();
   private released = false;
+  /** Failures of inserts an attempt waited for but did not send (an earlier attempt's, still running). */
+  private readonly inherited = new WeakSet<object>();
 
   constructor(
     private readonly store: ActivityStore,
@@ -131,6 +133,7 @@ export class BatchWriter {
   private async insert(records: readonly ActivityRecord[]): Promise<void> {
     const key = batchKey(records);
     let running = this.running.get(key);
+    const joined = running !== undefined;
     if (!running) {
       const sent: RunningInsert = { done: this.send(records), since: Date.now(), count: records.length };
       const settled = () => {
@@ -148,7 +151,21 @@ export class BatchWriter {
         { details: { count: records.length, timeoutMs: attemptTimeoutMs } },
       );
     }
-    await running.done;
+    try {
+      await running.done;
+    } catch (cause) {
+      if (joined && typeof cause === 'object' && cause !== null) this.inherited.add(cause);
+      throw cause;
+    }
+  }
+
+  /**
+   * Whether `cause` is the failure of an insert sent by an earlier attempt, which this one only
+   * waited for: the store has not refused anything sent since (close()'s drain of the spool
+   * tries once more rather than leaving the spool behind for a stale failure).
+   */
+  failedEarlier(cause: unknown): boolean {
+    return typeof cause === 'object' && cause !== null && this.inherited.has(cause);
   }
 
   /**

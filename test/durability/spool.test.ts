@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { memoryStore } from '../../adapters/storage/memory.js';
 import { openSqlite } from '../../adapters/storage/sqlite-pragmas.js';
 import { createRequestScopeFactory } from '../../src/http/index.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
@@ -62,6 +63,32 @@ describe('spool', () => {
     expect(activity.stats()).toMatchObject({ spooled: 300, replayed: 300 });
     expect(spooledRecords(filename)).toBe(0);
     expect(store.all()).toHaveLength(300);
+  });
+
+  it('forwards the spool at close() when the only failure is that of an insert sent before, which the store answered late', async () => {
+    // The live insert of the first batch hangs past retry.attemptTimeoutMs (the batch goes to
+    // the spool), then fails; the store takes everything after it. The drain at close() waited
+    // for that same insert, and its failure ended the drain with the store answering.
+    const filename = join(dir, 'stale-failure.db');
+    const inner = memoryStore();
+    let fail!: () => void;
+    const gate = new Promise<void>((_resolve, reject) => (fail = () => reject(new Error('connection reset (injected)'))));
+    gate.catch(() => {});
+    let calls = 0;
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'stale',
+      insert: (records: Parameters<ActivityStore['insert']>[0]) => (++calls === 1 ? gate : inner.insert(records)),
+    });
+    const activity = createActivityLogger({ store, onError: () => {}, spool: { filename }, batchSize: 5, closeTimeoutMs: 2_000, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, attemptTimeoutMs: 200 } });
+    for (let i = 0; i < 10; i++) activity.log({ action: 'order.pay', metadata: { i } });
+    await activity.flush();
+    expect(activity.stats().spooled).toBeGreaterThan(0);
+    // The replay's own wait for that insert ends (200 ms from the spooling) before it fails; the
+    // drain at close() then waits for it (until 400 ms) and sees it fail.
+    setTimeout(fail, 300);
+    await activity.close();
+    expect(spooledRecords(filename)).toBe(0);
+    expect(inner.all()).toHaveLength(10);
   });
 
   it('does not open the spool again after close() when a write it gave up on answers late', async () => {

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
-import { createActivityLogger, type ActivityLogError, type ActivityStore } from '../../src/index.js';
+import { createActivityLogger, type ActivityLogError, type ActivityLoggerOptions, type ActivityStore } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
 import { POSTGRES_URL, postgresDrop, postgresPresence, skipReason, uniqueTable } from './fixtures.js';
 
@@ -161,16 +161,17 @@ describe.skipIf(skip)('PostgreSQL: a table locked by another session for longer 
     };
   }
 
-  it('settles flush() while the lock is held, keeps one insert waiting, and stores each event once when it is released', async () => {
-    const table = uniqueTable('hung_pg');
+  /** A logger on a new, migrated table that another session then holds locked. */
+  async function loggerOnLockedTable(prefix: string, options: Pick<ActivityLoggerOptions, 'retry' | 'spool'>) {
+    const table = uniqueTable(prefix);
     tables.push(table);
-    const activity = createActivityLogger({
-      store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }),
-      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 300 },
-      onError: () => {},
-    });
+    const activity = createActivityLogger({ store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }), onError: () => {}, ...options });
     await activity.store.migrate?.();
-    const lock = await lockTable(table);
+    return { activity, table, lock: await lockTable(table) };
+  }
+
+  it('settles flush() while the lock is held, keeps one insert waiting, and stores each event once when it is released', async () => {
+    const { activity, table, lock } = await loggerOnLockedTable('hung_pg', { retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 20, attemptTimeoutMs: 300 } });
     try {
       for (let i = 0; i < 20; i++) activity.log({ id: `locked-${i}`, action: 'locked.write' });
       const started = Date.now();
@@ -190,16 +191,10 @@ describe.skipIf(skip)('PostgreSQL: a table locked by another session for longer 
   });
 
   it('with a spool, replays the batch once the lock is released, each event stored once', async () => {
-    const table = uniqueTable('hung_pg_spool');
-    tables.push(table);
-    const activity = createActivityLogger({
-      store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }),
+    const { activity, table, lock } = await loggerOnLockedTable('hung_pg_spool', {
       retry: { baseDelayMs: 10, maxDelayMs: 50, attemptTimeoutMs: 300 },
-      spool: { filename: join(dir, `${table}.spool.db`) },
-      onError: () => {},
+      spool: { filename: join(dir, `hung_pg_spool_${Date.now()}.spool.db`) },
     });
-    await activity.store.migrate?.();
-    const lock = await lockTable(table);
     try {
       for (let i = 0; i < 20; i++) activity.log({ id: `spooled-${i}`, action: 'locked.spooled' });
       await activity.flush();

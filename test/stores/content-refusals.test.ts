@@ -47,33 +47,32 @@ describe.skipIf(Boolean(mysqlSkip))('mysqlStore: a refused record costs only its
     await connection.end();
   });
 
-  const refusals = [
-    ['a CHECK constraint as MySQL 8 refuses it (errno 3819, SQLSTATE HY000)', "signal sqlstate 'HY000' set mysql_errno = 3819, message_text = 'Check constraint ''no_poison'' is violated.'"],
-    ['a trigger signalling a user-defined SQLSTATE other than 45000', "signal sqlstate '45001' set message_text = 'poisoned target'"],
-  ] as const;
-  for (const [refusal, signal] of refusals) {
-    it(`writes the rest of the batch and counts the record invalid when refused by ${refusal}`, async () => {
-      const tableName = newTableName();
-      tables.push(tableName);
-      const warmUp = mysqlStore({ uri: MYSQL_URL!, tableName });
-      await warmUp.migrate();
-      await warmUp.close();
-      const connection = await mysql.createConnection(MYSQL_URL!);
-      await connection.query(`create trigger \`${tableName}_refuse\` before insert on \`${tableName}\` for each row begin if new.target_id = 'poison' then ${signal}; end if; end`);
-      await connection.end();
-      await expectOnlyTheRefusedRecordLost(mysqlStore({ uri: MYSQL_URL!, tableName }), /\(bad\.event\): target\.id: refused by store "mysql": /);
-    });
-  }
-
-  it('names a required field the table refuses (a CHECK constraint on the action)', async () => {
+  /** A new, migrated table, with `statements(table)` run on it through MySQL's own client. */
+  async function tableWith(statements: (table: string) => string[]): Promise<string> {
     const tableName = newTableName();
     tables.push(tableName);
     const warmUp = mysqlStore({ uri: MYSQL_URL!, tableName });
     await warmUp.migrate();
     await warmUp.close();
     const connection = await mysql.createConnection(MYSQL_URL!);
-    await connection.query(`alter table \`${tableName}\` add constraint \`${tableName}_no_bad\` check (action <> 'bad.event')`);
+    for (const statement of statements(tableName)) await connection.query(statement);
     await connection.end();
+    return tableName;
+  }
+
+  const refusals = [
+    ['a CHECK constraint as MySQL 8 refuses it (errno 3819, SQLSTATE HY000)', "signal sqlstate 'HY000' set mysql_errno = 3819, message_text = 'Check constraint ''no_poison'' is violated.'"],
+    ['a trigger signalling a user-defined SQLSTATE other than 45000', "signal sqlstate '45001' set message_text = 'poisoned target'"],
+  ] as const;
+  for (const [refusal, signal] of refusals) {
+    it(`writes the rest of the batch and counts the record invalid when refused by ${refusal}`, async () => {
+      const tableName = await tableWith((table) => [`create trigger \`${table}_refuse\` before insert on \`${table}\` for each row begin if new.target_id = 'poison' then ${signal}; end if; end`]);
+      await expectOnlyTheRefusedRecordLost(mysqlStore({ uri: MYSQL_URL!, tableName }), /\(bad\.event\): target\.id: refused by store "mysql": /);
+    });
+  }
+
+  it('names a required field the table refuses (a CHECK constraint on the action)', async () => {
+    const tableName = await tableWith((table) => [`alter table \`${table}\` add constraint \`${table}_no_bad\` check (action <> 'bad.event')`]);
     await expectOnlyTheRefusedRecordLost(mysqlStore({ uri: MYSQL_URL!, tableName }), /\(bad\.event\): action: refused by store "mysql": /);
   });
 });
@@ -91,7 +90,8 @@ describe.skipIf(Boolean(postgresSkip))('postgresStore: a refused record costs on
     await client.end();
   });
 
-  it('writes the rest of the batch and counts the record invalid when a trigger refuses it with assert', async () => {
+  /** A new, migrated table, with `statements(table)` run on it through PostgreSQL's own client. */
+  async function tableWith(statements: (table: string) => string[]): Promise<string> {
     const tableName = newTableName();
     tables.push(tableName);
     const warmUp = postgresStore({ connectionString: POSTGRES_URL!, tableName });
@@ -99,22 +99,21 @@ describe.skipIf(Boolean(postgresSkip))('postgresStore: a refused record costs on
     await warmUp.close();
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
-    await client.query(`create or replace function al_refuse_poison_by_assert() returns trigger language plpgsql as $$ begin assert new.target_id is distinct from 'poison', 'poisoned target'; return new; end $$`);
-    await client.query(`create trigger "${tableName}_refuse" before insert on "${tableName}" for each row execute function al_refuse_poison_by_assert()`);
+    for (const statement of statements(tableName)) await client.query(statement);
     await client.end();
+    return tableName;
+  }
+
+  it('writes the rest of the batch and counts the record invalid when a trigger refuses it with assert', async () => {
+    const tableName = await tableWith((table) => [
+      `create or replace function al_refuse_poison_by_assert() returns trigger language plpgsql as $$ begin assert new.target_id is distinct from 'poison', 'poisoned target'; return new; end $$`,
+      `create trigger "${table}_refuse" before insert on "${table}" for each row execute function al_refuse_poison_by_assert()`,
+    ]);
     await expectOnlyTheRefusedRecordLost(postgresStore({ connectionString: POSTGRES_URL!, tableName }), /\(bad\.event\): target\.id: refused by store "postgres": poisoned target/);
   });
 
   it('names a required field the table refuses (a CHECK constraint on the action)', async () => {
-    const tableName = newTableName();
-    tables.push(tableName);
-    const warmUp = postgresStore({ connectionString: POSTGRES_URL!, tableName });
-    await warmUp.migrate();
-    await warmUp.close();
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`alter table "${tableName}" add constraint "${tableName}_no_bad" check (action <> 'bad.event')`);
-    await client.end();
+    const tableName = await tableWith((table) => [`alter table "${table}" add constraint "${table}_no_bad" check (action <> 'bad.event')`]);
     await expectOnlyTheRefusedRecordLost(postgresStore({ connectionString: POSTGRES_URL!, tableName }), /\(bad\.event\): action: refused by store "postgres": /);
   });
 });

@@ -40,18 +40,26 @@ export function unref<T>(timer: T): T {
   return timer;
 }
 
+/** Told of a `withinTime` timer while it runs, to let go of it (`unref`) when nobody waits any more. */
+export interface TimerHolder {
+  hold(timer: ReturnType<typeof setTimeout>): void;
+  drop(timer: ReturnType<typeof setTimeout>): void;
+}
+
 /**
  * Resolves true when `promise` settles within `ms`, false otherwise; never rejects. The timer
- * holds the process open: whoever waits is waiting for an answer.
+ * holds the process open (whoever waits is waiting for an answer), unless `holder` lets go of it.
  */
-export async function withinTime(promise: Promise<unknown>, ms: number): Promise<boolean> {
+export async function withinTime(promise: Promise<unknown>, ms: number, holder?: TimerHolder): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
+    holder?.hold(timer);
   });
   try {
     return await Promise.race([promise.then(() => true, () => true), timeout]);
   } finally {
     clearTimeout(timer);
+    if (timer !== undefined) holder?.drop(timer);
   }
 }

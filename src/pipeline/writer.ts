@@ -2,7 +2,7 @@ import { ActivityLogError, isActivityLogError } from '../errors.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ChainTracker } from '../integrity/tracker.js';
 import type { ActivityStore } from '../store.js';
-import { backoffDelay, unref, type Sleeper } from './retry.js';
+import { backoffDelay, unref, withinTime, type Sleeper, type TimerHolder } from './retry.js';
 import type { Counters } from './stats.js';
 
 /** What became of a batch's records once the store answered. */
@@ -144,7 +144,7 @@ export class BatchWriter {
       running = sent;
     }
     const { attemptTimeoutMs } = this.options;
-    if (!(await this.answeredWithin(running.done, attemptTimeoutMs))) {
+    if (!(await withinTime(running.done, attemptTimeoutMs, this.holder))) {
       throw new ActivityLogError(
         'STORE_FAILED',
         `store "${this.store.name}" did not answer an insert of ${records.length} events within retry.attemptTimeoutMs (${attemptTimeoutMs} ms); the attempt counts as failed`,
@@ -177,21 +177,16 @@ export class BatchWriter {
     for (const timer of this.waits) unref(timer);
   }
 
-  /** True when `done` settles within `ms`; the timer holds the process open until `release()`. */
-  private async answeredWithin(done: Promise<void>, ms: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
+  /** The timers of waiting attempts: they hold the process open until `release()`. */
+  private readonly holder: TimerHolder = {
+    hold: (timer) => {
       if (this.released) unref(timer);
       else this.waits.add(timer);
-    });
-    try {
-      return await Promise.race([done.then(() => true, () => true), timeout]);
-    } finally {
-      clearTimeout(timer);
-      if (timer !== undefined) this.waits.delete(timer);
-    }
-  }
+    },
+    drop: (timer) => {
+      this.waits.delete(timer);
+    },
+  };
 
   /** `store.insert`, a synchronous throw turned into a rejection. */
   private send(records: readonly ActivityRecord[]): Promise<void> {

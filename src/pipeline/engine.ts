@@ -184,9 +184,10 @@ export class ActivityEngine {
 
   /**
    * Stops accepting, drains, hands what is left to the spool (or counts it as dropped),
-   * forwards what the spool holds while the store takes it, then closes the store and the spool. Never rejects. The drain is given up on when the store
-   * stops making progress: when no batch has settled for `closeTimeoutMs`. A healthy store
-   * with a long backlog is waited for, however long the whole drain takes.
+   * forwards what the spool holds while the store takes it, then closes the store and the
+   * spool. Never rejects. The drain is given up on when the store stops making progress: when
+   * no batch has settled for `closeTimeoutMs`. A healthy store with a long backlog is waited
+   * for, however long the whole drain takes.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {

@@ -26,7 +26,13 @@ export class CheckpointKeeper {
   private lastStored: { seq: number; hash: string } | undefined;
   private lastCheckpointSeq = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
-  private emitting: Promise<void> = Promise.resolve();
+  /**
+   * The checkpoints being written to the store, and those being handed to `onCheckpoint`: two
+   * queues, each in order, so that a store that hangs or is slow never holds back the copy
+   * kept outside the database (the one that proves a truncation).
+   */
+  private toStore: Promise<void> = Promise.resolve();
+  private toSink: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly chain: string,
@@ -63,12 +69,16 @@ export class CheckpointKeeper {
     if (this.lastStored && this.lastStored.seq - this.lastCheckpointSeq >= this.integrity.checkpointRecords) this.checkpointIfGrown();
   }
 
-  /** close(): the last checkpoint, after those still being written. Never rejects. */
-  async close(): Promise<void> {
+  /**
+   * close(): the last checkpoint, after those still being written. Never rejects. `sunk`
+   * settles once `onCheckpoint` has every checkpoint, `stored` once the store has: close()
+   * waits less for a store it already knows is not answering.
+   */
+  close(): { sunk: Promise<void>; stored: Promise<void> } {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.checkpointIfGrown();
-    await this.emitting;
+    return { sunk: this.toSink, stored: this.toStore };
   }
 
   private checkpointIfGrown(): void {
@@ -78,24 +88,25 @@ export class CheckpointKeeper {
     const { key, keyId } = this.integrity;
     const unsigned = { chain: this.chain, seq: last.seq, hash: last.hash, keyId, at: new Date().toISOString() };
     const checkpoint: IntegrityCheckpoint = { ...unsigned, signature: checkpointSignature(key, unsigned) };
-    // One after another, so that the store and the sink see them in order.
-    this.emitting = this.emitting.then(() => this.emit(checkpoint));
+    // One after another in each queue, so that the store and the sink see them in order.
+    if (this.store.insertCheckpoints) this.toStore = this.toStore.then(() => this.keepInStore(checkpoint));
+    if (this.integrity.onCheckpoint) this.toSink = this.toSink.then(() => this.handToSink(checkpoint));
   }
 
-  private async emit(checkpoint: IntegrityCheckpoint): Promise<void> {
-    if (this.store.insertCheckpoints) {
-      try {
-        await this.store.insertCheckpoints([checkpoint]);
-      } catch (cause) {
-        this.report(new ActivityLogError('STORE_FAILED', `store "${this.store.name}" could not keep checkpoint ${checkpoint.seq} of chain ${checkpoint.chain}`, { cause }));
-      }
+  private async keepInStore(checkpoint: IntegrityCheckpoint): Promise<void> {
+    try {
+      await this.store.insertCheckpoints!([checkpoint]);
+    } catch (cause) {
+      this.report(new ActivityLogError('STORE_FAILED', `store "${this.store.name}" could not keep checkpoint ${checkpoint.seq} of chain ${checkpoint.chain}`, { cause }));
     }
-    if (this.integrity.onCheckpoint) {
-      try {
-        await this.integrity.onCheckpoint(checkpoint);
-      } catch (cause) {
-        this.report(new ActivityLogError('CALLBACK_FAILED', 'integrity.onCheckpoint threw; the checkpoint is kept in the store only', { cause }));
-      }
+  }
+
+  private async handToSink(checkpoint: IntegrityCheckpoint): Promise<void> {
+    try {
+      await this.integrity.onCheckpoint!(checkpoint);
+    } catch (cause) {
+      const kept = this.store.insertCheckpoints ? 'the checkpoint is kept in the store only' : 'the store keeps no checkpoints: this one is lost';
+      this.report(new ActivityLogError('CALLBACK_FAILED', `integrity.onCheckpoint threw; ${kept}`, { cause }));
     }
   }
 }

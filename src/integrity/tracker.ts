@@ -39,8 +39,8 @@ export class ChainTracker {
     this.keeper.settled(records, false);
   }
 
-  /** The last checkpoint; before the store closes. */
-  close(): Promise<void> {
+  /** The last checkpoint, before the store closes: when `onCheckpoint` has it, and when the store has. */
+  close(): { sunk: Promise<void>; stored: Promise<void> } {
     return this.keeper.close();
   }
 }

@@ -17,6 +17,15 @@ import { SpoolRelay } from './spool-relay.js';
 import { newCounters, type ActivityStats } from './stats.js';
 import { BatchWriter } from './writer.js';
 
+/** What close() still gives a store once it stopped making progress (see close()). */
+const STALLED_STORE_GRACE_MS = 1000;
+
+/** A deadline `ms` from now, as the time left until it (never below 0). */
+function timeLeftOf(ms: number): () => number {
+  const deadline = Date.now() + ms;
+  return () => Math.max(0, deadline - Date.now());
+}
+
 /**
  * The write path behind a logger and its children, one hop per module:
  *
@@ -208,19 +217,29 @@ export class ActivityEngine {
         }
       }
       this.batcher.progressed();
-      const drained = await this.untilStalled(this.batcher.flush(), this.options.closeTimeoutMs);
+      const { closeTimeoutMs } = this.options;
+      const drained = await this.untilStalled(this.batcher.flush(), closeTimeoutMs);
+      // A store that stopped answering (the drain stalled) gets one short grace for all that is
+      // left to ask of it (a retention pass, the last checkpoint, its own close()), not
+      // closeTimeoutMs for each: close() returns within about closeTimeoutMs + 1 s of the
+      // store's last progress, inside a container's shutdown grace period.
+      const storeWait = drained ? () => closeTimeoutMs : timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
       this.stopping = true;
       this.batcher.stop();
       this.sleeper.wakeAll();
       await this.relay?.stop();
       if (!drained) for (const batch of this.batcher.unsettled()) await this.abandon(batch);
       if (this.relay) await withinTime(this.relay.replayStopped(), 1000);
-      if (this.relay && drained && !(await this.untilStalled(this.relay.drainAtClose(), this.options.closeTimeoutMs))) this.relay.abandonDrain();
-      if (retentionStopped) await withinTime(retentionStopped, this.options.closeTimeoutMs);
-      // The chain's last checkpoint, while the store is still open.
-      if (this.chain) await withinTime(this.chain.close(), this.options.closeTimeoutMs);
-      await this.closeResource('store', this.store.name, () => this.store.close?.());
-      if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close());
+      if (this.relay && drained && !(await this.untilStalled(this.relay.drainAtClose(), closeTimeoutMs))) this.relay.abandonDrain();
+      if (retentionStopped) await withinTime(retentionStopped, storeWait());
+      if (this.chain) {
+        // The chain's last checkpoint, while the store is still open; the copy kept outside the
+        // database (onCheckpoint) does not wait for the store's.
+        const { sunk, stored } = this.chain.close();
+        await Promise.all([withinTime(sunk, closeTimeoutMs), withinTime(stored, storeWait())]);
+      }
+      await this.closeResource('store', this.store.name, () => this.store.close?.(), storeWait());
+      if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close(), closeTimeoutMs);
       // An insert close() gave up on may still be waited for (retry.attemptTimeoutMs): not by anyone now.
       this.writer.release();
     })();
@@ -340,11 +359,11 @@ export class ActivityEngine {
     });
   }
 
-  private async closeResource(what: 'store' | 'spool', name: string, close: () => Promise<void> | void | undefined): Promise<void> {
+  private async closeResource(what: 'store' | 'spool', name: string, close: () => Promise<void> | void | undefined, waitMs: number): Promise<void> {
     try {
       const closing = Promise.resolve(close());
-      const closed = await withinTime(closing, this.options.closeTimeoutMs);
-      if (!closed) throw new Error(`did not close within ${this.options.closeTimeoutMs} ms`);
+      const closed = await withinTime(closing, waitMs);
+      if (!closed) throw new Error(`did not close within ${waitMs} ms`);
       await closing; // settled by now: a rejection is reported like a throw, not taken for a close
     } catch (cause) {
       this.report(new ActivityLogError(what === 'store' ? 'STORE_FAILED' : 'SPOOL_FAILED', `${what} "${name}" failed to close`, { cause }));

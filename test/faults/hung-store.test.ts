@@ -134,6 +134,41 @@ console.log(JSON.stringify(activity.stats()));
     expect(Date.now() - started, 'the process ends soon after close()').toBeLessThan(10_000);
   });
 
+  it('hands checkpoints to onCheckpoint while the store hangs on them, and closes within closeTimeoutMs + 1 s, not once per step', async () => {
+    // The store takes the first batch, then answers nothing: not inserts, not checkpoints, not
+    // close(). Before, the copy kept outside the database waited behind the store's, so it never
+    // came; and close() gave each step (drain, last checkpoint, store close) closeTimeoutMs.
+    const inner = memoryStore();
+    let inserts = 0;
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'hangs-after-one',
+      insert: (records: Parameters<ActivityStore['insert']>[0]) => (++inserts === 1 ? inner.insert(records) : new Promise<void>(() => {})),
+      insertCheckpoints: () => new Promise<void>(() => {}),
+      close: () => new Promise<void>(() => {}),
+    });
+    const sunk: { seq: number }[] = [];
+    const errors: ActivityLogError[] = [];
+    const activity = createActivityLogger({
+      store,
+      batchSize: 5,
+      closeTimeoutMs: 1500,
+      retry: { attemptTimeoutMs: 60_000 },
+      integrity: { key: 'a test key of at least thirty-two bytes', checkpointRecords: 5, onCheckpoint: (checkpoint) => void sunk.push(checkpoint) },
+      onError: (error) => errors.push(error),
+    });
+    for (let i = 0; i < 5; i++) activity.log({ action: 'hung.checkpoint.first' });
+    await waitFor(() => activity.stats().written === 5);
+    await waitFor(() => sunk.length === 1);
+    expect(sunk[0]!.seq).toBe(5);
+    for (let i = 0; i < 5; i++) activity.log({ action: 'hung.checkpoint.second' });
+    const started = Date.now();
+    await activity.close();
+    const took = Date.now() - started;
+    expect(took, 'one closeTimeoutMs for the stalled drain, then one grace for the rest').toBeLessThan(1500 + 1000 + 700);
+    expect(activity.stats()).toMatchObject({ written: 5, dropped: 5 });
+    expect(errors.some((error) => error.code === 'STORE_FAILED' && /failed to close/.test(error.message))).toBe(true);
+  });
+
   it('refuses a timeout that is not a whole number of milliseconds, naming it', () => {
     expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 0 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);
     expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 1.5 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);

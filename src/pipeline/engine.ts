@@ -312,13 +312,12 @@ export class ActivityEngine {
     } catch (cause) {
       if (batch.settled) return;
       relay.storeDown = true;
-      this.report(
-        new ActivityLogError('STORE_FAILED', `store "${this.store.name}" rejected a batch of ${batch.records.length} events; it is spooled and will be replayed`, {
-          cause,
-          details: { count: batch.records.length, spooled: true },
-        }),
-      );
-      await relay.toSpool(batch);
+      // Reported once the spool answered, so that the report says where the batch went.
+      await relay.toSpool(batch, (spooled) => {
+        const count = batch.records.length;
+        const where = spooled ? 'it is spooled and will be replayed' : "the spool could not take it either, so it is dropped (see the spool's report)";
+        this.report(new ActivityLogError('STORE_FAILED', `store "${this.store.name}" rejected a batch of ${count} events; ${where}`, { cause, details: { count, spooled } }));
+      });
       void relay.startReplay();
     }
   }

@@ -81,9 +81,13 @@ export class SpoolRelay {
     unref(setTimeout(() => void this.spill().finally(() => (this.spilling = false)), 0));
   }
 
-  /** Settles a batch as spooled, or as dropped when the spool refuses it. Never rejects. */
-  toSpool(batch: Batch): Promise<void> {
-    const append = this.append(batch).finally(() => this.appends.delete(append));
+  /**
+   * Settles a batch as spooled, or as dropped when the spool refuses it. Never rejects.
+   * `before` is told which (true: spooled) just before the batch settles, so that what it
+   * reports is seen by whoever awaits `flush()`.
+   */
+  toSpool(batch: Batch, before?: (spooled: boolean) => void): Promise<void> {
+    const append = this.append(batch, before).finally(() => this.appends.delete(append));
     this.appends.add(append);
     return append;
   }
@@ -152,10 +156,11 @@ export class SpoolRelay {
     return batcher.held > options.highWater || batcher.waiting >= options.batchSize;
   }
 
-  private async append(batch: Batch): Promise<void> {
+  private async append(batch: Batch, before?: (spooled: boolean) => void): Promise<void> {
     try {
       await this.spool.append(batch.records);
       this.refusing.clear();
+      before?.(true);
       this.batcher.settle(batch, 'spooled');
       void this.startReplay();
     } catch (cause) {
@@ -164,6 +169,7 @@ export class SpoolRelay {
         this.refusing.add(code);
         this.report(this.describeRefusal(code, cause, batch.records.length));
       }
+      before?.(false);
       this.batcher.settle(batch, 'dropped');
     }
   }

@@ -29,6 +29,10 @@ describe('a spool that cannot take a batch', () => {
     await activity.flush();
     expect(activity.stats()).toMatchObject({ dropped: 1, spooled: 0, written: 0 });
     expect(errors.some((error) => error.code === 'SPOOL_FAILED' && error.details?.dropped === 1)).toBe(true);
+    // The store's failure is reported once the spool answered: not "it is spooled" for a batch it dropped.
+    const storeFailed = errors.find((error) => error.code === 'STORE_FAILED');
+    expect(storeFailed?.message).toMatch(/rejected a batch of 1 events; the spool could not take it either, so it is dropped/);
+    expect(storeFailed?.details).toMatchObject({ count: 1, spooled: false });
 
     await settle();
     for (let i = 0; i < 5; i++) {

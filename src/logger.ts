@@ -169,8 +169,38 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
  * await activity.close();
  */
 export function createActivityLogger<C extends ActivityCatalog = {}>(options: ActivityLoggerOptions<C>): ActivityLogger<C> {
-  return new Logger<C>(new ActivityEngine(resolveOptions(options)), undefined);
+  const logger = new Logger<C>(new ActivityEngine(resolveOptions(options)), undefined);
+  // The app's logger is handed around as callbacks (`afterAll(activity.close)`,
+  // `process.on('SIGTERM', activity.close)`, `app.get('/logs', activity.query)`): each of its
+  // methods works detached, as `log()` does on every logger. Not per child: with() runs per
+  // request, and binding twenty methods there would cost every request.
+  for (const name of ROOT_METHODS) {
+    const method = logger[name] as (...args: unknown[]) => unknown;
+    Object.defineProperty(logger, name, { value: method.bind(logger), writable: true, configurable: true, enumerable: false });
+  }
+  return logger;
 }
+
+/** The methods of the root logger bound to it (log() is bound on every logger, in the constructor). */
+const ROOT_METHODS = [
+  'with',
+  'flush',
+  'close',
+  'stats',
+  'report',
+  'query',
+  'get',
+  'history',
+  'stateAt',
+  'count',
+  'summarize',
+  'purge',
+  'runRetention',
+  'verify',
+  'erase',
+  'logInTransaction',
+  'changes',
+] as const satisfies readonly Exclude<keyof ActivityLogger, 'log' | 'store' | 'bindings' | 'verifiable'>[];
 
 /**
  * The one logger class: the root and every child, the request loggers of the framework

@@ -79,6 +79,32 @@ describe('log()', () => {
     await activity.close();
   });
 
+  it("works with every one of the app logger's methods handed on detached (afterAll(activity.close), process.on('SIGTERM', activity.close))", async () => {
+    const store = memoryStore();
+    const activity = createActivityLogger({ store });
+    const { log, with: bind, flush, stats, query, get, count, summarize, history, close } = activity;
+    bind({ actor: { type: 'user', id: 'u_9' } }).log({ action: 'detached.child', target: { type: 'recipe', id: 'r_1' } });
+    log({ action: 'detached.root' });
+    await flush();
+    expect(stats()).toMatchObject({ written: 2 });
+    const page = await query({ action: 'detached.*' });
+    expect(page.items).toHaveLength(2);
+    expect((await get(page.items[0]!.id))?.id).toBe(page.items[0]!.id);
+    expect(await count({ actorId: 'u_9' })).toBe(1);
+    expect(await summarize({ by: 'action' })).toHaveLength(2);
+    expect(Array.isArray((await history({ type: 'recipe', id: 'r_1' })).items)).toBe(true);
+    // Every method of the public interface, not only these: each is the logger's own, bound to it.
+    const methods = [
+      'log', 'with', 'flush', 'close', 'stats', 'report', 'query', 'get', 'history', 'stateAt', 'count',
+      'summarize', 'purge', 'runRetention', 'verify', 'erase', 'logInTransaction', 'changes',
+    ] as const satisfies readonly (keyof ActivityLogger)[];
+    for (const name of methods) expect(Object.hasOwn(activity, name), name).toBe(true);
+    // Not listed among the logger's fields (console.log(activity), object spreads).
+    expect(Object.keys(activity)).not.toContain('close');
+    await close();
+    expect(stats()).toMatchObject({ written: 2, queued: 0 });
+  });
+
   it('never throws and never returns a promise, whatever it is given', async () => {
     const { errors, onError } = errorCollector();
     const store = memoryStore();

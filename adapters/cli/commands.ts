@@ -117,16 +117,22 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
   if (format !== 'csv' && format !== 'ndjson') throw usage(`--format: export writes csv or ndjson, got ${JSON.stringify(flags.format)}`);
   const filter = filterFrom(flags);
   const target = flags.out && flags.out !== '-' ? flags.out : undefined;
-  const file = target ? await outputFile(target) : undefined;
-  const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
+  // Being opened when a signal comes: the handler waits for it, to take FILE.partial back.
+  let opening: Promise<OutputFile> | undefined;
   const interrupted = async (exitCode: number) => {
+    const file = await opening?.catch(() => undefined);
     await file?.discard();
     // On standard output, what was written is the reader's: only a file can be taken back.
-    process.stderr.write(file ? '\ninterrupted: nothing written\n' : '\ninterrupted\n');
+    process.stderr.write(target ? '\ninterrupted: nothing written\n' : '\ninterrupted\n');
     process.exit(exitCode);
   };
-  // Ctrl-C, and also a `kill` or a closed terminal: none leaves a FILE.partial behind. 128 + the signal's number, as a shell reports it.
+  // Ctrl-C, and also a `kill` or a closed terminal: none leaves a FILE.partial behind. 128 + the
+  // signal's number, as a shell reports it. Listening before FILE.partial exists: a signal in
+  // between would end the process by its default action, leaving the file.
   for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => void interrupted(exitCode));
+  opening = target ? outputFile(target) : undefined;
+  const file = await opening;
+  const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
   const bar = process.stderr.isTTY && target ? progressBar() : undefined;
   let written = 0;
   try {
@@ -164,6 +170,8 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
  * cannot be written is refused naming `--out` rather than crashing on the stream's error;
  * writes wait for the stream to drain (constant memory) and reject with its error.
  */
+type OutputFile = Awaited<ReturnType<typeof outputFile>>;
+
 async function outputFile(target: string) {
   const existing = await stat(target).catch(() => undefined);
   if (existing?.isDirectory()) throw usage(`--out: must be a file, got the directory ${JSON.stringify(target)}`);

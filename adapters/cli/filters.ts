@@ -21,8 +21,19 @@ export interface FilterFlags {
 
 const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
+/** A duration: one or more whole numbers each with its unit, largest first (`90m`, `1h30m`, `2d12h`). */
+const DURATION = /^(?:\d{1,9}w)?(?:\d{1,9}d)?(?:\d{1,9}h)?(?:\d{1,9}m)?(?:\d{1,9}s)?$/;
+
+/** A duration's milliseconds; NaN when `text` is not one. */
+function durationMs(text: string): number {
+  if (text === '' || !DURATION.test(text)) return Number.NaN;
+  let ms = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)([wdhms])/g)) ms += Number(amount) * UNITS[unit!]!;
+  return ms;
+}
+
 /**
- * A time flag: a duration back from now (`15m`, `2h`, `7d`, `4w`) or an ISO date or date-time
+ * A time flag: a duration back from now (`15m`, `2h`, `1h30m`, `7d`, `4w`) or an ISO date or date-time
  * as the library reads it (UTC without an offset; a day the month does not have is refused),
  * within the years every store holds. Usage error naming the flag otherwise. A `Date`, so that
  * what the command prints (`older than …`) is the instant the library was given, whatever the
@@ -30,10 +41,10 @@ const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_0
  */
 export function timeFlag(flag: string, value: string, now = Date.now()): Date {
   const text = value.trim();
-  const duration = /^(\d{1,9})(s|m|h|d|w)$/.exec(text);
-  const ms = duration ? now - Number(duration[1]) * UNITS[duration[2]!]! : /^\d{4}-\d{2}-\d{2}/.test(text) ? timeInputToMs(text) : Number.NaN;
+  const back = durationMs(text);
+  const ms = !Number.isNaN(back) ? now - back : /^\d{4}-\d{2}-\d{2}/.test(text) ? timeInputToMs(text) : Number.NaN;
   if (!isStorableTime(ms)) {
-    throw usage(`${flag}: must be a duration back from now (15m, 2h, 7d, 4w) or a date (2026-01-31, 2026-01-31T12:00Z) ${TIME_RANGE_RULE}, got ${JSON.stringify(value)}`);
+    throw usage(`${flag}: must be a duration back from now (15m, 2h, 1h30m, 7d, 4w; units w d h m s, largest first) or a date (2026-01-31, 2026-01-31T12:00Z) ${TIME_RANGE_RULE}, got ${JSON.stringify(value)}`);
   }
   return new Date(ms);
 }

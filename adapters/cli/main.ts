@@ -51,7 +51,7 @@ const program = new Command('activity-log')
 
 const filterOptions = (command: Command) =>
   command
-    .option('--since <when>', 'records at or after: a duration back from now (15m, 2h, 7d) or a date')
+    .option('--since <when>', 'records at or after: a duration back from now (15m, 2h, 1h30m, 7d) or a date')
     .option('--until <when>', 'records before: a duration back from now or a date')
     .option('--actor <id>', "the actor's id")
     .option('--actor-type <type>', "the actor's type (user, admin, system...)")

@@ -249,11 +249,18 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     if (!isClientErrorStatus(error)) this.recordFailure(error);
   }
 
-  /** Records the request's failure, once, as `system.error` with the error's details. */
+  /**
+   * Records the request's failure, once, as `system.error` with the error's details; where no
+   * route template says where it failed (an app-level middleware before routing, an unknown
+   * path), its URL path does, as for the automatic event.
+   */
   private recordFailure(error: unknown): void {
     if (this.errorRecorded) return;
     this.errorRecorded = true;
-    this.activity.log({ action: 'system.error', status: 'failure', error });
+    const path = this.route() === undefined ? this.path() : undefined;
+    this.activity.log(
+      path === undefined ? { action: 'system.error', status: 'failure', error } : { action: 'system.error', status: 'failure', error, metadata: { path } },
+    );
   }
 
   noteError(error: unknown): void {

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
@@ -163,7 +165,11 @@ export const activityLogsPlugin: FastifyPluginCallback<FastifyActivityLogsOption
         : badRequestTarget();
       reply.code(response.status);
       response.headers.forEach((value, name) => void reply.header(name, value));
-      return reply.send(response.body ?? '');
+      // As a Node stream: fastify before 4.2x sends a web ReadableStream as JSON (`{}`) or
+      // refuses it (a 500), and fastify 4's HEAD routes cannot measure one (a 500). fastify
+      // pipes a Node stream with backpressure, and destroys it (cancelling the web stream, so
+      // the export stops reading pages) when the client goes away.
+      return reply.send(response.body ? Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>) : '');
     };
     fastify.get('/', serve);
     fastify.get('/*', serve);

@@ -1,6 +1,7 @@
 // Run by test/package.test.ts in an app with the packed tarball and the oldest or newest peers
-// of each range installed: the SQLite store and one request through each framework, echoing the
-// versions it ran on. PEER_EXPRESS / PEER_FASTIFY name an npm alias to run instead (express4@npm:express@^4).
+// of each range installed: the SQLite store and one request through each framework, then the
+// admin logs API of each framework (JSON, the viewer's HTML, a CSV export, and HEAD), echoing
+// the versions it ran on. PEER_EXPRESS / PEER_FASTIFY name an npm alias to run instead (express4@npm:express@^4).
 import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,9 @@ import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
 import { createActivityLogger } from 'activity-log';
 import { sqliteStore } from 'activity-log/sqlite';
-import { activityMiddleware as expressActivity } from 'activity-log/express';
-import { activityPlugin } from 'activity-log/fastify';
-import { activityMiddleware as honoActivity } from 'activity-log/hono';
+import { activityLogsRouter, activityMiddleware as expressActivity } from 'activity-log/express';
+import { activityLogsPlugin, activityPlugin } from 'activity-log/fastify';
+import { activityLogsApp, activityMiddleware as honoActivity } from 'activity-log/hono';
 
 const names = { express: process.env.PEER_EXPRESS || 'express', fastify: process.env.PEER_FASTIFY || 'fastify', 'better-sqlite3': 'better-sqlite3', hono: 'hono' };
 const express = (await import(names.express)).default;
@@ -23,17 +24,20 @@ for (const [name, installed] of Object.entries(names)) versions[name] = JSON.par
 
 const ex = express();
 ex.use(expressActivity(logger, { actor: (req) => ({ type: 'user', id: String(req.headers['x-user'] ?? 'anon') }) }));
+ex.use('/admin/logs', activityLogsRouter(logger, { authorize: () => true, viewer: true }));
 ex.post('/recipes/:id', (req, res) => { req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: req.params.id } }); res.status(201).json({ ok: true }); });
 const exServer = createServer(ex);
 await new Promise((r) => exServer.listen(0, '127.0.0.1', r));
 
 const fa = Fastify();
 await fa.register(activityPlugin, { logger, actor: (request) => ({ type: 'user', id: String(request.headers['x-user'] ?? 'anon') }) });
+await fa.register(activityLogsPlugin, { prefix: '/admin/logs', logger, authorize: () => true, viewer: true });
 fa.post('/recipes/:id', async (request, reply) => { request.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: request.params.id } }); return reply.code(201).send({ ok: true }); });
 await fa.listen({ port: 0, host: '127.0.0.1' });
 
 const ho = new Hono();
 ho.use(honoActivity(logger));
+ho.route('/admin/logs', activityLogsApp(logger, { authorize: () => true, viewer: true }));
 ho.post('/recipes/:id', (c) => { c.get('activity').log({ action: 'recipe.update', target: { type: 'recipe', id: c.req.param('id') } }); return c.json({ ok: true }, 201); });
 const hoServer = await new Promise((r) => { const s = serve({ fetch: ho.fetch, port: 0, hostname: '127.0.0.1' }, () => r(s)); });
 
@@ -48,5 +52,24 @@ await logger.flush();
 const { items } = await logger.query({ action: 'recipe.update' });
 const byTarget = Object.fromEntries(items.map((r) => [r.target.id, r.context.requestId]));
 for (const name of Object.keys(urls)) if (byTarget[name] !== ids[name]) throw new Error(`${name}: record ${byTarget[name]} vs header ${ids[name]}`);
-console.log(JSON.stringify({ versions, records: items.length, written: logger.stats().written }));
+const written = logger.stats().written;
+// The admin API answers the same on every framework and version: a web Response's body
+// streamed back (fastify before 4.2x could not send a web ReadableStream, and fastify 4's HEAD
+// routes could not measure one).
+for (const [name, url] of Object.entries(urls)) {
+  const answers = [
+    ['GET', 'application/json', '/admin/logs?action=recipe.update', 'application/json', (body) => JSON.parse(body).items?.length === 3],
+    ['GET', 'text/html', '/admin/logs', 'text/html', (body) => body.startsWith('<!doctype html>')],
+    ['GET', 'text/csv', '/admin/logs/export?format=csv&action=recipe.update', 'text/csv', (body) => body.split('\n').filter(Boolean).length === 4],
+    ['HEAD', 'application/json', '/admin/logs', 'application/json', (body) => body === ''],
+  ];
+  for (const [method, accept, path, type, check] of answers) {
+    const response = await fetch(`${url}${path}`, { method, headers: { accept } });
+    const body = await response.text();
+    if (response.status !== 200 || !response.headers.get('content-type')?.startsWith(type) || !check(body)) {
+      throw new Error(`${name} ${method} ${path} (${accept}): ${response.status} ${response.headers.get('content-type')} ${body.slice(0, 200)}`);
+    }
+  }
+}
+console.log(JSON.stringify({ versions, records: items.length, written }));
 exServer.close(); await fa.close(); hoServer.close(); await logger.close();

@@ -167,7 +167,16 @@ export function logsHandler<Source>(
       return wantsViewerPage(request) ? signInRequiredResponse(request.method === 'HEAD') : json(403, { error: 'forbidden', message });
     };
 
-    if (!(await callSafely(logger, 'authorize', () => authorize(callerSource)))) {
+    // `true` only: a truthy value (`authorize: (req) => req.user`, a role name) is a mistake
+    // that would serve the log to every signed-in caller; it is refused and reported, by its
+    // type only (the value may be a credential: `(req) => req.headers.authorization`).
+    const allowed: unknown = await callSafely(logger, 'authorize', () => authorize(callerSource));
+    if (allowed !== true) {
+      if (allowed) {
+        logger.report(
+          new ActivityLogError('CALLBACK_FAILED', `activity logs API: authorize() must return true or false, got a truthy ${typeof allowed}; the request was refused`),
+        );
+      }
       refuse();
       return unauthorized('not allowed to read the activity log', 'forbidden');
     }

@@ -113,6 +113,15 @@ interface Router {
   use(fn: ErrorRequestHandler): unknown;
 }
 
+/**
+ * A route (`app.get(path, ...handlers)`, `router.route(path)`) as express 4 and 5 build it: its
+ * handlers' layers, each with the method it serves (none for `all`), and one adder per method.
+ */
+interface Route {
+  stack: { handle?: unknown; method?: unknown }[];
+  [method: string]: unknown;
+}
+
 /** The router of an express app (express 4: `_router`, made on first use; express 5: `router`), or the router itself. */
 function routerOf(handle: unknown): Router | undefined {
   if (typeof handle !== 'function') return undefined;
@@ -136,12 +145,35 @@ function placeErrorRecorder(app: unknown, recordError: ErrorRequestHandler, plac
   // Routers mounted with use() are in the stack as themselves; sub-apps are wrapped (express
   // mounts them through a function of its own), so they are reached only from their own requests.
   placed.add(router);
-  for (const layer of router.stack) if (!layer.route) placeErrorRecorder(layer.handle, recordError, placed, depth + 1);
+  for (const layer of router.stack) {
+    if (layer.route) placeRouteRecorder(layer.route as Route, recordError);
+    else placeErrorRecorder(layer.handle, recordError, placed, depth + 1);
+  }
   router.use(recordError);
   const recorder = router.stack.pop()!;
   const isErrorMiddleware = (layer: Router['stack'][number]) => !layer.route && typeof layer.handle === 'function' && layer.handle.length === 4;
   const first = router.stack.findIndex(isErrorMiddleware);
   router.stack.splice(first === -1 ? router.stack.length : first, 0, recorder);
+}
+
+/**
+ * Puts `recordError` just before each error middleware of a route
+ * (`app.get('/upload', handler, onUploadError)`): it runs inside the route, before any recorder
+ * in the router's stack, and usually answers. Each is made by the route's own adder for the
+ * method of the layer it precedes, so it serves the same requests (`app.all()` adds one layer
+ * per method); a route without error middleware is left as it is.
+ */
+function placeRouteRecorder(route: Route, recordError: ErrorRequestHandler): void {
+  if (!Array.isArray(route.stack)) return;
+  for (let i = 0; i < route.stack.length; i++) {
+    const { handle, method } = route.stack[i]!;
+    if (typeof handle !== 'function' || handle.length !== 4 || handle === recordError) continue;
+    const add = route[typeof method === 'string' ? method : 'all'];
+    if (typeof add !== 'function') return;
+    add.call(route, recordError);
+    route.stack.splice(i, 0, route.stack.pop()!);
+    i++;
+  }
 }
 
 function start(req: Request, res: Response, next: NextFunction, scope: ActivityRequestScope): void {

@@ -75,6 +75,43 @@ describe('express: an error the app answers itself', () => {
     expect(store.all()).toHaveLength(2);
   });
 
+  it('is recorded from a route that answers it with error middleware of its own (app.get(path, handler, onError))', async () => {
+    // Found by the acceptance review of #14: a route's own error middleware runs inside the
+    // route, before any recorder placed in the app's or a router's stack, so the error's
+    // details were lost and only the 500 was recorded.
+    const { activity, store } = logger();
+    const seen: string[] = [];
+    const onRouteError = (error: Error, _req: Request, res: Response, _next: NextFunction) => {
+      seen.push(error.message);
+      res.status(500).json({ error: 'route' });
+    };
+    const router = express.Router();
+    router.post('/upload', (_req: Request, _res: Response, next: NextFunction) => next(new Error('upload failed')), onRouteError);
+    router.route('/chained').get(boom, onRouteError);
+    const app = express();
+    app.use(activityMiddleware(activity));
+    app.get('/boom', boom, onRouteError);
+    app.all('/any', boom, onRouteError);
+    app.get('/fine', (_req: Request, res: Response) => void res.json({ ok: true }), onRouteError);
+    app.use('/router', router);
+    app.use(answerInternal);
+    const url = await serve(app);
+    for (const [method, path] of [['GET', '/boom'], ['PUT', '/any'], ['POST', '/router/upload'], ['GET', '/router/chained']] as const) {
+      const response = await fetch(`${url}${path}`, { method });
+      expect({ path, status: response.status, body: await response.json() }).toEqual({ path, status: 500, body: { error: 'route' } });
+    }
+    expect((await fetch(`${url}/fine`)).status).toBe(200);
+    expect(seen).toEqual(['kaboom', 'kaboom', 'upload failed', 'kaboom']);
+    await activity.flush();
+    const records = store.all().reverse();
+    expect(records.map((record) => [record.action, record.context?.route, record.error?.message])).toEqual([
+      ['system.error', '/boom', 'kaboom'],
+      ['system.error', '/any', 'kaboom'],
+      ['system.error', '/router/upload', 'upload failed'],
+      ['system.error', '/router/chained', 'kaboom'],
+    ]);
+  });
+
   it('leaves an error the app answers with a 4xx to automatic capture: it was an answer, not a failure', async () => {
     const { activity, store } = logger();
     class NotFound extends Error {}

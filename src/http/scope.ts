@@ -131,6 +131,8 @@ export interface ActivityRequestScope {
 export type RequestScopeFactory = (input: RequestScopeInput) => ActivityRequestScope;
 /** The status recorded for a request whose client left before the response was complete (nginx's 499). */
 const CLIENT_CLOSED_REQUEST = 499;
+/** The scheme and authority of an absolute-form request target (`http://host:port`). */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
@@ -313,14 +315,20 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     this.activity.log({ action: decision.action, status: decision.status, metadata });
   }
 
-  /** The URL path without its query string, capped at the route's length; undefined when unknown. */
+  /**
+   * The URL path without its query string, capped at the route's length; undefined when unknown.
+   * An absolute-form target (`GET http://host/path`, which Node passes on as it was sent) is
+   * recorded by its path alone, as hono's is: the host is the client's to name.
+   */
   private path(): string | undefined {
     if (!this.pathOf) return undefined;
     try {
-      const url = typeof this.pathOf === 'function' ? this.pathOf() : this.pathOf;
-      if (typeof url !== 'string' || url.length === 0) return undefined;
+      const target = typeof this.pathOf === 'function' ? this.pathOf() : this.pathOf;
+      if (typeof target !== 'string' || target.length === 0) return undefined;
+      const origin = ABSOLUTE_FORM.exec(target);
+      const url = origin ? target.slice(origin[0].length) || '/' : target;
       const end = url.search(/[?#]/);
-      return (end === -1 ? url : url.slice(0, end)).slice(0, LIMITS.route);
+      return (end === -1 ? url : url.slice(0, end) || '/').slice(0, LIMITS.route);
     } catch {
       return undefined;
     }

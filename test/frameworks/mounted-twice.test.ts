@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
@@ -134,6 +134,27 @@ describe.each(Object.keys(refusing) as (keyof typeof refusing)[])('%s: a refusal
     expect((await fetch(`${url}/files/caf%C3%A9/my%20notes%2Fdraft?page=2`)).status).toBe(401);
     await logger.flush();
     expect(store.all().map((record) => record.metadata?.path)).toEqual(['/files/caf%C3%A9/my%20notes%2Fdraft']);
+  });
+
+  it('records the path alone of an absolute-form request target, never a host the client named', async () => {
+    // Found by the acceptance review of #14: `GET http://admin.internal/private/42` was
+    // recorded with the path "http://admin.internal/private/42" on express and fastify.
+    const store = memoryStore();
+    const logger = createActivityLogger({ store });
+    closers.push(() => logger.close());
+    const url = await refusing[framework](logger);
+    const { port } = new URL(url);
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const request = httpRequest({ host: '127.0.0.1', port, path: 'http://admin.internal/files/42?token=abc' }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(status).toBe(401);
+    await logger.flush();
+    expect(store.all().map((record) => record.metadata?.path)).toEqual(['/files/42']);
   });
 });
 

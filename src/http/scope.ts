@@ -210,6 +210,8 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   private finished = false;
   /** The client closed the connection before the response was complete (see abandon()). */
   private abandoned = false;
+  /** The route as it was when the first error was noted (see noteError()). */
+  private routePinned = false;
 
   constructor(
     private readonly settings: ScopeSettings,
@@ -229,9 +231,10 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     this.activity = settings.logger.with(bindings);
   }
 
-  /** The route template as known now, or the last one seen. */
+  /** The route template as known now, or the last one seen (the one pinned by noteError()). */
   route(): string | undefined {
     if (!this.routeOf) return this.staticRoute;
+    if (this.routePinned) return this.lastRoute;
     const route = safeRoute(this.routeOf);
     if (route !== undefined) this.lastRoute = route;
     return this.lastRoute;
@@ -266,6 +269,13 @@ class RequestScope implements ActivityRequestScope, RequestTag {
   }
 
   noteError(error: unknown): void {
+    // Where the error was raised: express restores req.baseUrl, not req.route, once the error
+    // leaves the router it was raised in, so a template read later (at finish(), after the
+    // app's error middleware answered) would drop the router's mount path.
+    if (!this.routePinned) {
+      this.route();
+      this.routePinned = true;
+    }
     // Nobody will answer the client that left: the error is recorded now, unless it is only
     // the client's leaving, seen again by a stream that was writing to it.
     if (this.abandoned) {

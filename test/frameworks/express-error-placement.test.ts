@@ -112,6 +112,37 @@ describe('express: an error the app answers itself', () => {
     ]);
   });
 
+  it('names the full route template of an error raised in a router and answered by the app (the router had left)', async () => {
+    // Found by the acceptance review of #14: express restores req.baseUrl when an error leaves
+    // a router, but not req.route, so an error answered by the app's error middleware was
+    // recorded under '/recipes/:id' instead of '/api/recipes/:id' (and a capture rule keyed
+    // by the full template did not match it).
+    const { activity, store } = logger();
+    class NotFound extends Error {}
+    const api = express.Router();
+    api.get('/recipes/:id', (req: Request) => {
+      if (req.params.id === 'missing') throw new NotFound('no such recipe');
+      boom();
+    });
+    api.post('/recipes/:id', () => {
+      throw new NotFound('no such recipe');
+    });
+    const app = express();
+    app.use(activityMiddleware(activity, { capture: { routes: { 'POST /api/recipes/:id': 'recipe.update' } } }));
+    app.use('/api', api);
+    app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => void res.status(error instanceof NotFound ? 404 : 500).json({ error: error.message }));
+    const url = await serve(app);
+    expect((await fetch(`${url}/api/recipes/7`)).status).toBe(500);
+    expect((await fetch(`${url}/api/recipes/missing`)).status).toBe(404);
+    expect((await fetch(`${url}/api/recipes/8`, { method: 'POST' })).status).toBe(404);
+    await activity.flush();
+    expect(store.all().reverse().map((record) => [record.action, record.status, record.context?.route, record.metadata?.statusCode])).toEqual([
+      ['system.error', 'failure', '/api/recipes/:id', undefined],
+      // A read answered with a 404 is not recorded (capture.reads: 'errors').
+      ['recipe.update', 'failure', '/api/recipes/:id', 404],
+    ]);
+  });
+
   it('leaves an error the app answers with a 4xx to automatic capture: it was an answer, not a failure', async () => {
     const { activity, store } = logger();
     class NotFound extends Error {}

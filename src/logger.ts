@@ -354,12 +354,21 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     // logger does not list: verify() accepts an erased value only where the record of the
     // erasure names its field.
     const fields = new Set(plan.fields);
-    const records = await store.erase(parseActivityFilter(plan.filter), (record) =>
-      eraseRecord(record, plan.fields, (paths) => {
+    // The newest time among the subject's records: a record's time may be ahead of this
+    // process's clock (another instance's, or one the caller gave), and verify() takes an
+    // erasure as lawful for records up to the later of its own time and this one. Every record
+    // of the subject counts, rewritten or not, so that an erasure run again after a stop
+    // before its record covers what the first run rewrote.
+    let newest = Number.NEGATIVE_INFINITY;
+    const records = await store.erase(parseActivityFilter(plan.filter), (record) => {
+      newest = Math.max(newest, record.occurredAt.getTime());
+      return eraseRecord(record, plan.fields, (paths) => {
         for (const path of paths) fields.add(path);
-      }),
-    );
-    this.log({ action: 'activity.erase', metadata: { subject: plan.filter, records, fields: [...fields] } } as unknown as CatalogEvent<C>);
+      });
+    });
+    const metadata: Record<string, unknown> = { subject: plan.filter, records, fields: [...fields] };
+    if (Number.isFinite(newest)) metadata.through = new Date(newest).toISOString();
+    this.log({ action: 'activity.erase', metadata } as unknown as CatalogEvent<C>);
     await this.flush();
     return records;
   }

@@ -619,7 +619,11 @@ async function erasedSubjects(store: ActivityStore, integrity: ResolvedIntegrity
       try {
         const { filter } = erasurePlan(subject as EraseSubject, []);
         const fields = new Set(Array.isArray(record.metadata?.fields) ? (record.metadata.fields as unknown[]).filter((field) => typeof field === 'string') : []);
-        const at = record.occurredAt.getTime();
+        // Records up to the erasure's own time, or up to the newest record of the subject it
+        // found (`through`), when that is later: a record's time may be ahead of the erasing
+        // process's clock.
+        const through = typeof record.metadata?.through === 'string' ? Date.parse(record.metadata.through) : Number.NaN;
+        const at = Number.isFinite(through) ? Math.max(record.occurredAt.getTime(), through) : record.occurredAt.getTime();
         subjects.push({
           covers: (candidate, paths) =>
             candidate.occurredAt.getTime() <= at &&

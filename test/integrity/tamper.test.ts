@@ -451,6 +451,25 @@ for (const kind of kinds) {
       expect((await logger().verify()).ok).toBe(true);
     });
 
+    it('takes as lawful its erasure of a record timed after the erasure itself (another instance clock ahead, a time the caller gave), also when run again', async () => {
+      const writer = logger();
+      writer.log({ id: 'ahead', action: 'doc.view', actor: { type: 'user', id: 'u5', name: 'Eve' }, metadata: { email: 'eve@example.com' }, occurredAt: new Date(Date.now() + 60_000) });
+      writer.log({ id: 'now', action: 'doc.view', actor: { type: 'user', id: 'u5', name: 'Eve' }, metadata: { email: 'eve@example.com' } });
+      await writer.close();
+      expect(await logger().erase({ actorId: 'u5' })).toBe(2);
+      const report = await logger().verify();
+      expect(report.problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
+      expect(report).toMatchObject({ ok: true, counts: { erased: 2 } });
+      // The same erasure run again (as after a stop before its record): it rewrites nothing, and
+      // its record alone, with the first's deleted, still covers the record ahead.
+      expect(await logger().erase({ actorId: 'u5' })).toBe(0);
+      const erasures = await target.all<{ id: string }>(`select id from ${target.table} where action = ? order by occurred_at`, ['activity.erase']);
+      await target.run(`delete from ${target.table} where id = ?`, [erasures[0]!.id]);
+      const again = await logger().verify();
+      expect(again.problems.filter((problem) => problem.kind !== 'erased' && problem.kind !== 'missing')).toEqual([]);
+      expect(again.counts.erased).toBe(2);
+    });
+
     it('takes an erasure as lawful only for the fields it planned and the records made before it', async () => {
       await sealedLog(6);
       await logger().erase({ actorId: 'u1' });

@@ -265,7 +265,16 @@ export async function verify(logger: ActivityLogger, flags: { since?: string; un
     const text = await readFile(flags.checkpoints, 'utf8').catch(() => {
       throw usage(`--checkpoints: cannot read ${flags.checkpoints}`);
     });
-    checkpoints = text.split('\n').filter((row) => row.trim()).map((row) => JSON.parse(row) as IntegrityCheckpoint);
+    checkpoints = [];
+    for (const [index, row] of text.split('\n').entries()) {
+      if (!row.trim()) continue;
+      try {
+        checkpoints.push(JSON.parse(row) as IntegrityCheckpoint);
+      } catch (error) {
+        // JSON.parse's own message names neither the file nor the line.
+        throw usage(`--checkpoints: line ${index + 1} of ${flags.checkpoints} is not JSON (${(error as Error).message}): the file must hold one checkpoint per line, as onCheckpoint was given them`);
+      }
+    }
   }
   const report: VerifyReport = await logger.verify({
     ...(flags.since === undefined ? {} : { from: timeFlag('--since', flags.since) }),

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -157,6 +157,14 @@ for (const database of databases) {
       const noKey = await run(withTable(['verify']), { ACTIVITY_LOG_KEY: '' });
       expect(noKey.code).toBe(2);
       expect(noKey.stderr).toContain('--key-env');
+    });
+
+    it('names the file and the line of a --checkpoints line that is not JSON (exit 2)', async () => {
+      const file = join(dir, `checkpoints-${database.kind}.ndjson`);
+      writeFileSync(file, '\n{"chain":"c","seq":1}\n{"chain": oops}\n');
+      const result = await run(withTable(['verify', '--checkpoints', file]));
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`activity-log: --checkpoints: line 3 of ${file} is not JSON (`);
     });
 
     it('names a --table that is not there (exit 2), and makes no table: only migrate does', async () => {

@@ -226,6 +226,12 @@ const verify: View<VerifyOptions> = {
       if (record === undefined || record.tenantId !== pinned) return json(404, { error: 'not_found', message: `no activity record ${options.id}` });
     }
     if (!logger.verifiable) return json(501, { error: 'unsupported', message: 'the logger has no integrity key: tamper evidence is off' });
+    // A record the store does not hold is a 404, as on GET /:id: verify() would report nothing
+    // wrong with it (nothing checked), which the viewer's detail showed as "verified" for a
+    // record deleted since its page was loaded.
+    if (pinned === undefined && options.id !== undefined && (await logger.get(options.id)) === undefined) {
+      return json(404, { error: 'not_found', message: `no activity record ${options.id}` });
+    }
     recorder.log({ action: 'activity.verify', metadata: { filters: params } });
     const headers = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
     if (headOnly) return new Response(null, { status: 200, headers });

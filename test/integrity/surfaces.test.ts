@@ -67,6 +67,16 @@ describe('the admin API\'s verify endpoint', () => {
     expect((await createActivityLogsHandler(plain, { authorize: () => true })(new Request('http://x/verify'))).status).toBe(501);
     await Promise.all([activity.close(), plain.close()]);
   });
+
+  it('answers 404 to ?id= of a record the store does not hold, as GET /:id does, rather than a report of nothing wrong', async () => {
+    const { activity } = await sealed(3);
+    const handler = createActivityLogsHandler(activity, { authorize: () => true });
+    const gone = await handler(new Request('http://x/verify?id=v-9'));
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toMatchObject({ error: 'not_found', message: 'no activity record v-9' });
+    expect((await lines(await handler(new Request('http://x/verify?id=v-2')))).at(-1)!.report).toMatchObject({ ok: true, checked: 1 });
+    await activity.close();
+  });
 });
 
 describe('the verify endpoint of a tenant-pinned API', () => {
@@ -144,6 +154,19 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer\'s integrity checks 
     expect(await integrity.getAttribute('class')).toContain('tampered');
     await page.locator('#verify').click();
     await expect.poll(() => page.locator('#verify-result').textContent()).toMatch(/^Problems found in \d+ records: 1 edited\. First: v-5: /);
+  });
+
+  it('says a record listed on the page but deleted since is missing, not verified', async () => {
+    activity.log({ id: 'gone', action: 'recipe.gone', actor: { type: 'user', id: 'u1', name: 'Ada' } });
+    await activity.flush();
+    await page.goto(`${base}?action=recipe.*`);
+    const row = page.locator('#rows tr[data-id="gone"]');
+    await expect.poll(() => row.count()).toBe(1);
+    await store.purge({ before: new Date(Date.now() + 60_000), action: 'recipe.gone' });
+    await row.click();
+    const integrity = page.locator('#detail-body .integrity');
+    await expect.poll(() => integrity.textContent()).toMatch(/missing: the store no longer holds this record$/);
+    expect(await integrity.getAttribute('class')).toContain('tampered');
   });
 });
 

@@ -146,6 +146,12 @@ export const VIEWER_SCRIPT = String.raw`
         value.textContent = place + (erased ? 'verified, ' + erased.detail : 'verified');
       }
     } catch (error) {
+      if (error.status === 404) {
+        // Listed, but no longer in the store: deleted since the page was loaded.
+        value.classList.add('tampered');
+        value.textContent = 'chain ' + record.integrity.chain.slice(0, 13) + '\u2026 #' + record.integrity.seq + ' \u00b7 missing: the store no longer holds this record';
+        return;
+      }
       value.textContent = error.status === 501 ? 'sealed (not checked: no integrity key here)' : 'could not check: ' + error.message;
     }
   }

@@ -140,8 +140,55 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     return new ChainCheckpointReader(cursor, integrity, name, outside.get(name) ?? [], MAX_BRIDGE + 1, problem);
   };
 
+  /** A verify of whole chains, not of a time window. */
+  const whole = from === undefined && to === undefined;
+  let oldestSealed = Number.POSITIVE_INFINITY;
+
+  /**
+   * The walk's step for one record of `state`'s chain, in the chain's order. In a verify of whole
+   * chains, a gap before the record is read again first (unless `fill` is false): a live
+   * logger's batches may commit out of order, and a batch committed after the walk's page was
+   * read left a gap that is not one; what the store holds of it now is walked (and checked)
+   * before the record, and only places still absent are reported missing.
+   */
+  const visit = async (state: ChainState, record: ActivityRecord, fill = true): Promise<void> => {
+    const sealed = record.integrity!;
+    const gap = sealed.seq - state.linkSeq - 1;
+    if (whole && fill && state.linkPrev && gap > 0 && gap <= MAX_BRIDGE) {
+      for (const late of await placesBetween(store, state.name, state.linkSeq, sealed.seq)) await visit(state, late, false);
+    }
+    expireBreaks(state, sealed.seq, problem);
+    // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
+    const say = (found: IntegrityProblem) => (state.held.length > 0 ? state.held.push({ problem: found, settled: true }) : problem(found));
+    checkRecord(record, integrity, erasures, say);
+    await state.checkpoints.advance(sealed.seq);
+    const checkpointHash = state.checkpoints.get(sealed.seq);
+    const mismatch: IntegrityProblem | undefined =
+      checkpointHash !== undefined && checkpointHash !== sealed.hash
+        ? { kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' }
+        : undefined;
+    if (!whole && state.linkPrev) await bridgeOutsideWindow(store, state, sealed.seq);
+    link(state, record, mismatch, say);
+    release(state, problem);
+    state.last = record;
+    report.checked += 1;
+    oldestSealed = Math.min(oldestSealed, record.occurredAt.getTime());
+  };
+
   let chain: ChainState | undefined;
   const finish = async (state: ChainState) => {
+    if (whole && state.last) {
+      // A checkpoint past the chain's last record read: a live logger may have written more of
+      // the chain, and checkpointed it, after the walk read its end. What the store holds after
+      // it now is walked; a checkpoint still ahead of that is a truncation.
+      const { seq: newest } = await state.checkpoints.newest();
+      while (newest > state.last.integrity!.seq) {
+        const after = { chain: state.name, seq: state.last.integrity!.seq };
+        const more = (await store.chainPage!({ chain: state.name, after, limit: PAGE })).filter((record) => record.integrity?.chain === state.name);
+        if (more.length === 0) break;
+        for (const record of more) await visit(state, record);
+      }
+    }
     expireBreaks(state, Number.POSITIVE_INFINITY, problem);
     const { seq: newest, hash: newestHash } = await state.checkpoints.newest();
     // Over a window, the chain may go on outside it (after \`to\`, or records queued late with
@@ -170,6 +217,10 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     const { seq: newest, hash: newestHash } = await readerOf(name).newest();
     if (from !== undefined || newest === 0) return;
     if (to === undefined) {
+      // A chain begun while the walk went on (a logger started during the verify) was not in
+      // the store when the walk passed its place: its records are there now, the one at its
+      // newest checkpointed place the one checkpointed.
+      if ((await recordAtPlace(store, name, newest))?.integrity!.hash === newestHash) return;
       report.chains += 1;
       problem({ kind: 'truncated', chain: name, seq: newest, detail: `chain ${name} has checkpoints but no records left` });
       return;
@@ -198,7 +249,6 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   let after: ChainPosition | undefined;
   /** How many records at the end of the last page the next one may return again (see below). */
   let reread = 0;
-  let oldestSealed = Number.POSITIVE_INFINITY;
   for (;;) {
     const page = await store.chainPage({ chain: options.chain, from, to, after, limit: PAGE });
     let first = 0;
@@ -211,7 +261,13 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
         await passChainsWithoutRecords(sealed.chain);
         chain = { name: sealed.chain, checkpoints: readerOf(sealed.chain), last: undefined, linkPrev: undefined, linkSeq: 0, atHead: false, breaks: [], held: [] };
         report.chains += 1;
-        if (from === undefined && sealed.seq > 1 && (to === undefined || (await recordAtPlace(store, sealed.chain, 1))?.integrity!.prev !== '')) {
+        // In a verify of whole chains, the chain's first places are read again (see visit()):
+        // a live logger's first batch may have committed after the walk's page was read.
+        const head = whole && sealed.seq > 1 ? await placesBetween(store, sealed.chain, 0, sealed.seq) : [];
+        if (head[0]?.integrity!.seq === 1) {
+          chain.atHead = true;
+          for (const record of head) await visit(chain, record, false);
+        } else if (from === undefined && sealed.seq > 1 && (to === undefined || (await recordAtPlace(store, sealed.chain, 1))?.integrity!.prev !== '')) {
           problem({ kind: 'missing', chain: sealed.chain, seq: 1, detail: `the first ${sealed.seq - 1} records of chain ${sealed.chain} are missing` });
         } else if (sealed.seq > 1) {
           // The chain may have begun before the window (\`from\`; or, with \`to\` alone, records
@@ -230,23 +286,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
           chain.atHead = true;
         }
       }
-      const current = chain;
-      expireBreaks(current, sealed.seq, problem);
-      // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
-      const say = (found: IntegrityProblem) => (current.held.length > 0 ? current.held.push({ problem: found, settled: true }) : problem(found));
-      checkRecord(record, integrity, erasures, say);
-      await chain.checkpoints.advance(sealed.seq);
-      const checkpointHash = chain.checkpoints.get(sealed.seq);
-      const mismatch: IntegrityProblem | undefined =
-        checkpointHash !== undefined && checkpointHash !== sealed.hash
-          ? { kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' }
-          : undefined;
-      if ((from !== undefined || to !== undefined) && chain.linkPrev) await bridgeOutsideWindow(store, chain, sealed.seq);
-      link(chain, record, mismatch, say);
-      release(chain, problem);
-      chain.last = record;
-      report.checked += 1;
-      oldestSealed = Math.min(oldestSealed, record.occurredAt.getTime());
+      await visit(chain, record);
     }
     options.onProgress?.(report.checked);
     if (page.length < PAGE) break;
@@ -422,6 +462,15 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
 async function recordAtPlace(store: ActivityStore, chain: string, seq: number): Promise<ActivityRecord | undefined> {
   const [found] = await store.chainPage!({ chain, after: { chain, seq: seq - 1 }, limit: 1 });
   return found?.integrity?.chain === chain && found.integrity.seq === seq ? found : undefined;
+}
+
+/**
+ * The chain's records the store holds now at the places between `after` and `before` (both
+ * excluded), in order, at most MAX_BRIDGE of them: a gap read again.
+ */
+async function placesBetween(store: ActivityStore, chain: string, after: number, before: number): Promise<ActivityRecord[]> {
+  const page = await store.chainPage!({ chain, after: { chain, seq: after }, limit: Math.min(before - after - 1, MAX_BRIDGE) });
+  return page.filter((record) => record.integrity?.chain === chain && record.integrity.seq < before);
 }
 
 /** Largest run of places looked back over for the record before a window's first. */

@@ -4,6 +4,7 @@ import type { IntegrityCheckpoint } from '../../src/integrity/options.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
 import { parseActivityQuery } from '../../src/query.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
+import type { ActivityStore } from '../../src/store.js';
 import { POSTGRES_URL } from '../stores/databases.js';
 import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
 
@@ -527,6 +528,66 @@ for (const kind of kinds) {
       const report = await logger().verify();
       expect(report.problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
       expect(report.counts.erased).toBe(1);
+    });
+
+    /**
+     * The table through a store that runs `meanwhile` once, right after its first page of a
+     * chain is read: what a live logger does while a verify walks.
+     */
+    const whileWalking = (meanwhile: () => Promise<void>): ActivityStore => {
+      const real = target.store();
+      let ran = false;
+      return {
+        ...real,
+        async chainPage(query) {
+          const page = await real.chainPage!(query);
+          if (!ran) {
+            ran = true;
+            await meanwhile();
+          }
+          return page;
+        },
+      };
+    };
+
+    it('walks on past the end of a chain when a live logger writes and checkpoints more of it meanwhile, rather than reporting it truncated', async () => {
+      const writer = logger({ integrity: { key: KEY, checkpointRecords: 5 } });
+      for (let i = 0; i < 10; i++) writer.log({ id: `live-${String(i).padStart(2, '0')}`, action: 'doc.view' });
+      await writer.flush();
+      const store = whileWalking(async () => {
+        for (let i = 10; i < 20; i++) writer.log({ id: `live-${String(i).padStart(2, '0')}`, action: 'doc.view' });
+        await writer.close();
+      });
+      const report = await logger({ store }).verify();
+      expect(report.problems).toEqual([]);
+      expect(report).toMatchObject({ ok: true, checked: 20, chains: 1 });
+      // A truncation is still one: the newest records and the store's checkpoints gone.
+      await target.run(`delete from ${target.table} where integrity_seq > 15`);
+      const truncated = await logger().verify();
+      expect(truncated.problems).toEqual([expect.objectContaining({ kind: 'truncated', seq: 20 })]);
+    });
+
+    it('walks again a gap that a live logger\'s late batch fills while the walk reads past it, at a chain\'s head too, rather than reporting records missing', async () => {
+      await sealedLog(12);
+      const hold = `${target.table.slice(0, -1)}_hold${target.table.slice(-1)}`;
+      await target.run(`create table ${hold} as select * from ${target.table} where integrity_seq in (1, 2, 6, 7)`);
+      try {
+        await target.run(`delete from ${target.table} where integrity_seq in (1, 2, 6, 7)`);
+        // The batches of places 1-2 and 6-7 commit after the walk read its first page.
+        const store = whileWalking(() => target.run(`insert into ${target.table} select * from ${hold}`));
+        const report = await logger({ store }).verify();
+        expect(report.problems).toEqual([]);
+        expect(report).toMatchObject({ ok: true, checked: 12, chains: 1 });
+        // Places still absent when read again are missing, as before.
+        await target.run(`delete from ${target.table} where integrity_seq in (1, 6)`);
+        const missing = await logger().verify();
+        expect(missing.problems).toEqual([
+          expect.objectContaining({ kind: 'missing', seq: 1 }),
+          expect.objectContaining({ kind: 'missing', seq: 6 }),
+        ]);
+      } finally {
+        await target.run(`drop table ${hold}`);
+      }
     });
 
     it('verifies a range of time, and one chain of several', async () => {

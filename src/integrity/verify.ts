@@ -154,9 +154,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   const visit = async (state: ChainState, record: ActivityRecord, fill = true): Promise<void> => {
     const sealed = record.integrity!;
     const gap = sealed.seq - state.linkSeq - 1;
-    if (whole && fill && state.linkPrev && gap > 0 && gap <= MAX_BRIDGE) {
-      for (const late of await placesBetween(store, state.name, state.linkSeq, sealed.seq)) await visit(state, late, false);
-    }
+    if (whole && fill && state.linkPrev && gap > 0 && gap <= MAX_BRIDGE) await fillGap(state, sealed.seq);
     expireBreaks(state, sealed.seq, problem);
     // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
     const say = (found: IntegrityProblem) => (state.held.length > 0 ? state.held.push({ problem: found, settled: true }) : problem(found));
@@ -173,6 +171,30 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     state.last = record;
     report.checked += 1;
     oldestSealed = Math.min(oldestSealed, record.occurredAt.getTime());
+  };
+
+  /** How long, in all, the walk may wait for batches still being written (see fillGap). */
+  let waitBudgetMs = MAX_GAP_WAIT_MS;
+  /**
+   * Reads again the places of the gap before place `seq` and walks what is there. While places
+   * are still absent and no checkpoint of the chain names a place from the first of them on (a
+   * logger checkpoints only places it has settled: a gap before a checkpoint is no batch still
+   * being written), it waits and reads them again, for at most MAX_GAP_WAIT_MS per verify.
+   */
+  const fillGap = async (state: ChainState, seq: number): Promise<void> => {
+    for (let delay = 50; ; delay *= 2) {
+      for (const late of await placesBetween(store, state.name, state.linkSeq, seq)) await visit(state, late, false);
+      const absent = state.linkSeq + 1;
+      if (absent >= seq || delay > waitBudgetMs || (await checkpointedFrom(state.name, absent))) return;
+      waitBudgetMs -= delay;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  };
+  /** Whether a checkpoint of `name`, in the store or given, names place `place` or a later one. */
+  const checkpointedFrom = async (name: string, place: number): Promise<boolean> => {
+    if ((outside.get(name) ?? []).some((checkpoint) => checkpoint.seq >= place)) return true;
+    const [next] = (await store.checkpointPage?.({ chain: name, after: { chain: name, seq: place - 1 }, limit: 1 })) ?? [];
+    return next?.chain === name;
   };
 
   let chain: ChainState | undefined;
@@ -472,6 +494,9 @@ async function placesBetween(store: ActivityStore, chain: string, after: number,
   const page = await store.chainPage!({ chain, after: { chain, seq: after }, limit: Math.min(before - after - 1, MAX_BRIDGE) });
   return page.filter((record) => record.integrity?.chain === chain && record.integrity.seq < before);
 }
+
+/** Longest a verify waits, in all, for batches a live logger has not finished writing. */
+const MAX_GAP_WAIT_MS = 2000;
 
 /** Largest run of places looked back over for the record before a window's first. */
 const MAX_LOOKBACK = 1000;

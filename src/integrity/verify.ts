@@ -165,7 +165,13 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
       checkpointHash !== undefined && checkpointHash !== sealed.hash
         ? { kind: 'edited', id: record.id, chain: sealed.chain, seq: sealed.seq, detail: 'its hash is not the one a checkpoint recorded for its place' }
         : undefined;
-    if (!whole && state.linkPrev) await bridgeOutsideWindow(store, state, sealed.seq);
+    if (!whole && state.linkPrev) {
+      await untilWritten(state.name, async () => {
+        await bridgeOutsideWindow(store, state, sealed.seq);
+        const left = sealed.seq - state.linkSeq - 1;
+        return left > 0 && left <= MAX_BRIDGE ? state.linkSeq + 1 : undefined;
+      });
+    }
     link(state, record, mismatch, say);
     release(state, problem);
     state.last = record;
@@ -181,11 +187,20 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
    * logger checkpoints only places it has settled: a gap before a checkpoint is no batch still
    * being written), it waits and reads them again, for at most MAX_GAP_WAIT_MS per verify.
    */
-  const fillGap = async (state: ChainState, seq: number): Promise<void> => {
-    for (let delay = 50; ; delay *= 2) {
+  const fillGap = (state: ChainState, seq: number): Promise<void> =>
+    untilWritten(state.name, async () => {
       for (const late of await placesBetween(store, state.name, state.linkSeq, seq)) await visit(state, late, false);
-      const absent = state.linkSeq + 1;
-      if (absent >= seq || delay > waitBudgetMs || (await checkpointedFrom(state.name, absent))) return;
+      return state.linkSeq + 1 < seq ? state.linkSeq + 1 : undefined;
+    });
+  /**
+   * Runs `attempt`, which returns the first place it found absent (or undefined), and again
+   * after a wait while no checkpoint of the chain names that place or a later one, within the
+   * verify's MAX_GAP_WAIT_MS.
+   */
+  const untilWritten = async (name: string, attempt: () => Promise<number | undefined>): Promise<void> => {
+    for (let delay = 50; ; delay *= 2) {
+      const absent = await attempt();
+      if (absent === undefined || delay > waitBudgetMs || (await checkpointedFrom(name, absent))) return;
       waitBudgetMs -= delay;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
@@ -211,13 +226,23 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
         for (const record of more) await visit(state, record);
       }
     }
+    /** The chain's record after the window's last, read once (it may be a batch a live logger is still writing). */
+    let onward: ActivityRecord | undefined;
+    if (!whole && state.last) {
+      const { seq } = state.last.integrity!;
+      await untilWritten(state.name, async () => {
+        const [next] = await store.chainPage!({ chain: state.name, after: { chain: state.name, seq }, limit: 1 });
+        onward = next?.integrity?.chain === state.name ? next : undefined;
+        return onward && onward.integrity!.seq > seq + 1 ? seq + 1 : undefined;
+      });
+    }
     expireBreaks(state, Number.POSITIVE_INFINITY, problem);
     const { seq: newest, hash: newestHash } = await state.checkpoints.newest();
     // Over a window, the chain may go on outside it (after \`to\`, or records queued late with
     // times before \`from\`): its next record must be there and link to the window's last (a
     // deletion at the end of the range leaves the rest of the chain whole), and the record at
     // the newest checkpointed place must be the one checkpointed.
-    if (state.last && (to !== undefined || from !== undefined) && (await linksOnward(store, state.last, integrity, erasures, problem))) {
+    if (state.last && (to !== undefined || from !== undefined) && linksOnward(state.last, onward, integrity, erasures, problem)) {
       const atNewest = newest > state.last.integrity!.seq ? await recordAtPlace(store, state.name, newest) : undefined;
       if (atNewest && atNewest.integrity!.hash !== newestHash) {
         problem({ kind: 'truncated', chain: state.name, seq: newest, detail: `the record at ${newest} of chain ${state.name} is not the one a checkpoint recorded there: its newest records were replaced` });
@@ -511,19 +536,19 @@ async function recordBefore(store: ActivityStore, chain: string, seq: number): P
 
 /**
  * In a verify that ends at \`to\`, whether the chain goes on from \`last\`, the window's last
- * record, as it should: its next record, if any, is at the next place, links to \`last\`, and
- * holds its own seal (it is checked, though outside the window: it is what proves the link).
- * Reports what it finds wrong; true when nothing, or when the chain simply ends there.
+ * record, as it should: its next record (\`next\`, read by the caller), if any, is at the next
+ * place, links to \`last\`, and holds its own seal (it is checked, though outside the window:
+ * it is what proves the link). Reports what it finds wrong; true when nothing, or when the
+ * chain simply ends there.
  */
-async function linksOnward(
-  store: ActivityStore,
+function linksOnward(
   last: ActivityRecord,
+  next: ActivityRecord | undefined,
   integrity: ResolvedIntegrity,
   erasures: readonly ErasedSubject[],
   problem: (found: IntegrityProblem) => void,
-): Promise<boolean> {
+): boolean {
   const { chain, seq, hash } = last.integrity!;
-  const [next] = await store.chainPage!({ chain, after: { chain, seq }, limit: 1 });
   if (next?.integrity?.chain !== chain) return true;
   if (next.integrity.seq !== seq + 1 || next.integrity.prev !== hash) {
     problem({

@@ -614,6 +614,29 @@ for (const kind of kinds) {
       }
     });
 
+    it('in a range, waits a little for the record after the range\'s last when a live logger\'s later batch committed first', async () => {
+      const writer = logger({ integrity: { key: KEY, checkpointRecords: 1000 } });
+      for (let i = 0; i < 12; i++) writer.log({ id: `late-${String(i).padStart(2, '0')}`, action: 'doc.view' });
+      await writer.flush();
+      const hold = `${target.table.slice(0, -1)}_hold${target.table.slice(-1)}`;
+      await target.run(`create table ${hold} as select * from ${target.table} where integrity_seq in (11, 12)`);
+      try {
+        await target.run(`delete from ${target.table} where integrity_seq in (11, 12)`);
+        // Place 12 commits as the walk reads its page, place 11 a little later.
+        let inserted: Promise<void> | undefined;
+        const store = whileWalking(async () => {
+          await target.run(`insert into ${target.table} select * from ${hold} where integrity_seq = 12`);
+          setTimeout(() => (inserted = target.run(`insert into ${target.table} select * from ${hold} where integrity_seq = 11`)), 300);
+        });
+        const report = await logger({ store }).verify({ from: new Date(Date.now() - 3_600_000) });
+        await inserted;
+        expect(report.problems).toEqual([]);
+        expect(report.ok).toBe(true);
+      } finally {
+        await target.run(`drop table ${hold}`);
+      }
+    });
+
     it('verifies a range of time, and one chain of several', async () => {
       await sealedLog(40);
       await sealedLog(5, 'other');

@@ -33,9 +33,18 @@ export function erasurePlan(subject: unknown, personalMetadata: readonly string[
   if (keys === 'tenantId' && id(s.tenantId)) {
     return { filter: { tenantId: s.tenantId as string | number }, fields: ['actor.name', 'target.name', 'context.ip', 'context.userAgent', ...metadata] };
   }
+  // The subject's shape was right and one of its values was not: name that field.
+  const fields = keys === 'actorId' ? ['actorId'] : keys === 'targetId,targetType' ? ['targetType', 'targetId'] : keys === 'tenantId' ? ['tenantId'] : [];
+  for (const field of fields) {
+    const value = s[field];
+    if (field === 'targetType' ? !(typeof value === 'string' && value.length > 0) : !id(value)) {
+      const rule = field === 'targetType' ? 'a non-empty string' : 'a non-empty string or a finite number';
+      throw new ActivityLogError('INVALID_QUERY', `erase: ${field}: must be ${rule}, got ${describeValue(value)}`);
+    }
+  }
   throw new ActivityLogError(
     'INVALID_QUERY',
-    `erase: the subject must be { actorId }, { targetType, targetId } or { tenantId }, with non-empty ids, got ${describeValue(subject)}`,
+    `erase: the subject must be { actorId }, { targetType, targetId } or { tenantId }, with non-empty ids, got ${subject !== null && typeof subject === 'object' ? `an object with ${keys ? `the keys ${describeValue(keys).slice(1, -1)}` : 'no keys'}` : describeValue(subject)}`,
   );
 }
 

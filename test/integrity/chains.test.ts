@@ -98,6 +98,13 @@ describe('hash chains', () => {
     await expect(activity.verify()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('integrity') });
     await expect(activity.erase({ actorId: '' })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
     await expect(activity.erase({ actorId: 'u1', tenantId: 't1' } as never)).rejects.toMatchObject({ code: 'INVALID_QUERY' });
+    // The field at fault is named, and what a subject of the wrong shape holds.
+    await expect(activity.erase({ actorId: '' })).rejects.toThrow('erase: actorId: must be a non-empty string or a finite number, got ""');
+    await expect(activity.erase({ tenantId: Number.NaN })).rejects.toThrow('erase: tenantId: must be a non-empty string or a finite number, got NaN');
+    await expect(activity.erase({ targetType: '', targetId: 'd1' })).rejects.toThrow('erase: targetType: must be a non-empty string, got ""');
+    await expect(activity.erase({ targetType: 'doc', targetId: {} } as never)).rejects.toThrow('erase: targetId: must be a non-empty string or a finite number, got an object');
+    await expect(activity.erase({ actorId: 'u1', tenantId: 't1' } as never)).rejects.toThrow('got an object with the keys actorId,tenantId');
+    await expect(activity.erase({ actorId: 'u1', extra: undefined } as never)).rejects.toThrow('got an object with the keys actorId,extra');
     expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: 'short' } })).toThrow(/integrity\.key: must be .* at least 16 bytes/);
     expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, personal: ['a-b'] } })).toThrow(/integrity\.personal/);
     expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, checkpointRecords: 0 } })).toThrow(/integrity\.checkpointRecords: .*got 0/);

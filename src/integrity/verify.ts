@@ -120,10 +120,33 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     if (found.kind !== 'erased') report.ok = false;
     if (report.problems.length < maxProblems) report.problems.push(found);
   };
-  const erasures = await erasedSubjects(store, integrity);
+  let erasures = await erasedSubjects(store, integrity);
+  /** How long, in all, the verify may wait for what a live logger is still writing (see fillGap, coverErasures). */
+  let waitBudgetMs = MAX_GAP_WAIT_MS;
+  let erasuresReadAt = Date.now();
+  /**
+   * Before `record` is checked: when it holds an erased value no erasure read so far covers,
+   * the erasures are read again (at most every ERASURES_REREAD_MS), and waited for within the
+   * wait budget. An erasure may run while the walk goes on: it rewrites its records first and
+   * writes its `activity.erase` after, so its records are there before the record that
+   * makes them lawful.
+   */
+  const coverErasures = async (record: ActivityRecord): Promise<void> => {
+    for (let delay = 50; uncoveredErasure(record, erasures); delay *= 2) {
+      const since = Date.now() - erasuresReadAt;
+      if (since < ERASURES_REREAD_MS) {
+        if (delay > waitBudgetMs) return;
+        waitBudgetMs -= delay;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+      erasures = await erasedSubjects(store, integrity);
+      erasuresReadAt = Date.now();
+    }
+  };
   if (options.id !== undefined) {
     const record = await store.get(options.id);
     if (record?.integrity) {
+      await coverErasures(record);
       checkRecord(record, integrity, erasures, problem);
       report.checked = 1;
       report.chains = 1;
@@ -158,6 +181,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     expireBreaks(state, sealed.seq, problem);
     // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
     const say = (found: IntegrityProblem) => (state.held.length > 0 ? state.held.push({ problem: found, settled: true }) : problem(found));
+    await coverErasures(record);
     checkRecord(record, integrity, erasures, say);
     await state.checkpoints.advance(sealed.seq);
     const checkpointHash = state.checkpoints.get(sealed.seq);
@@ -179,8 +203,6 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     oldestSealed = Math.min(oldestSealed, record.occurredAt.getTime());
   };
 
-  /** How long, in all, the walk may wait for batches still being written (see fillGap). */
-  let waitBudgetMs = MAX_GAP_WAIT_MS;
   /**
    * Reads again the places of the gap before place `seq` and walks what is there. While places
    * are still absent and no checkpoint of the chain names a place from the first of them on (a
@@ -518,6 +540,22 @@ async function recordAtPlace(store: ActivityStore, chain: string, seq: number): 
 async function placesBetween(store: ActivityStore, chain: string, after: number, before: number): Promise<ActivityRecord[]> {
   const page = await store.chainPage!({ chain, after: { chain, seq: after }, limit: Math.min(before - after - 1, MAX_BRIDGE) });
   return page.filter((record) => record.integrity?.chain === chain && record.integrity.seq < before);
+}
+
+/** Shortest time between two reads of the erasures (see coverErasures). */
+const ERASURES_REREAD_MS = 250;
+
+/**
+ * Whether a sealed record holds an erased value (`[ERASED]`, its salt gone) that none of
+ * `erasures` covers.
+ */
+function uncoveredErasure(record: ActivityRecord, erasures: readonly ErasedSubject[]): boolean {
+  const sealed = record.integrity;
+  if (!sealed?.commitments) return false;
+  for (const path of Object.keys(sealed.commitments)) {
+    if (valueAt(record, path) === ERASED && saltOf(sealed, path) === undefined && !erasures.some((subject) => subject.covers(record, [path]))) return true;
+  }
+  return false;
 }
 
 /** Longest a verify waits, in all, for batches a live logger has not finished writing. */

@@ -637,6 +637,26 @@ for (const kind of kinds) {
       }
     });
 
+    it('takes as lawful an erasure that runs while the walk goes on, and a fake erasure still as an edit', async () => {
+      await sealedLog(600);
+      // After the walk's first page: the rest of the records it reads are erased, by an
+      // erasure it had not read when it began.
+      const store = whileWalking(async () => void (await logger().erase({ actorId: 'u1' })));
+      const report = await logger({ store }).verify();
+      expect(report.problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.counts.erased).toBeGreaterThan(0);
+      // An erased value no erasure covers is still an edit (and the walk does not wait for ever).
+      const [row] = await target.all<{ p: unknown }>(`select integrity_proof as p from ${target.table} where id = ?`, ['evt-0000']);
+      const proof = (typeof row!.p === 'string' ? JSON.parse(row!.p) : row!.p) as { seed: string; commitments: Record<string, string> };
+      const salts = Object.fromEntries(Object.keys(proof.commitments).filter((path) => path !== 'target.name').map((path) => [path, derivedSalt(proof.seed, path)]));
+      await target.run(`update ${target.table} set target_name = ?, integrity_proof = ? where id = ?`, ['[ERASED]', JSON.stringify({ salts, commitments: proof.commitments }), 'evt-0000']);
+      const started = Date.now();
+      const forged = await logger().verify();
+      expect(forged.problems.filter((problem) => problem.kind !== 'erased')).toEqual([expect.objectContaining({ kind: 'edited', id: 'evt-0000', detail: expect.stringContaining('no activity.erase') })]);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    });
+
     it('verifies a range of time, and one chain of several', async () => {
       await sealedLog(40);
       await sealedLog(5, 'other');

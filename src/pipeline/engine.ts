@@ -223,14 +223,18 @@ export class ActivityEngine {
       // left to ask of it (a retention pass, the last checkpoint, its own close()), not
       // closeTimeoutMs for each: close() returns within about closeTimeoutMs + 1 s of the
       // store's last progress, inside a container's shutdown grace period.
-      const storeWait = drained ? () => closeTimeoutMs : timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
+      let storeWait = drained ? () => closeTimeoutMs : timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
       this.stopping = true;
       this.batcher.stop();
       this.sleeper.wakeAll();
       await this.relay?.stop();
       if (!drained) for (const batch of this.batcher.unsettled()) await this.abandon(batch);
       if (this.relay) await withinTime(this.relay.replayStopped(), 1000);
-      if (this.relay && drained && !(await this.untilStalled(this.relay.drainAtClose(), closeTimeoutMs))) this.relay.abandonDrain();
+      if (this.relay && drained && !(await this.untilStalled(this.relay.drainAtClose(), closeTimeoutMs))) {
+        this.relay.abandonDrain();
+        // The store stopped answering during the drain of the spool: the same one grace.
+        storeWait = timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
+      }
       if (retentionStopped) await withinTime(retentionStopped, storeWait());
       if (this.chain) {
         // The chain's last checkpoint, while the store is still open; the copy kept outside the

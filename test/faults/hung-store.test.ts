@@ -169,6 +169,48 @@ console.log(JSON.stringify(activity.stats()));
     expect(errors.some((error) => error.code === 'STORE_FAILED' && /failed to close/.test(error.message))).toBe(true);
   });
 
+  it('gives a store that stops answering during the drain of the spool at close the same one grace, not closeTimeoutMs per step', async () => {
+    // The store takes the first batch, refuses the second (spooled), then answers nothing: the
+    // live queue drains at once, and it is the spool's drain at close that stalls. What is left
+    // (the checkpoint the store hangs on, its own close()) shares one grace, as after a live drain.
+    const inner = memoryStore();
+    let inserts = 0;
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'hangs-after-spooling',
+      insert: (records: Parameters<ActivityStore['insert']>[0]) => {
+        inserts++;
+        if (inserts === 1) return inner.insert(records);
+        if (inserts === 2) return Promise.reject(new Error('connection reset'));
+        return new Promise<void>(() => {});
+      },
+      insertCheckpoints: () => new Promise<void>(() => {}),
+      close: () => new Promise<void>(() => {}),
+    });
+    const sunk: { seq: number }[] = [];
+    const activity = createActivityLogger({
+      store,
+      batchSize: 5,
+      closeTimeoutMs: 1500,
+      spool: { filename: join(dir, 'stalls-at-close.db') },
+      retry: { attemptTimeoutMs: 60_000, baseDelayMs: 5, maxDelayMs: 20 },
+      integrity: { key: 'a test key of at least thirty-two bytes', checkpointRecords: 5, onCheckpoint: (checkpoint) => void sunk.push(checkpoint) },
+      onError: () => {},
+    });
+    for (let i = 0; i < 5; i++) activity.log({ action: 'hung.spool.first' });
+    await waitFor(() => activity.stats().written === 5);
+    for (let i = 0; i < 5; i++) activity.log({ action: 'hung.spool.second' });
+    await waitFor(() => activity.stats().spooled === 5);
+    await waitFor(() => inserts >= 3); // the replay's insert, which never answers
+    const started = Date.now();
+    await activity.close();
+    const took = Date.now() - started;
+    // The replay's stop is waited for first (at most 1 s, the store's insert hanging), then the
+    // drain of the spool for closeTimeoutMs, then one grace: not closeTimeoutMs for the
+    // checkpoint and again for the store's close() (5.5 s here before).
+    expect(took, 'the replay stopping, one closeTimeoutMs for the stalled drain of the spool, then one grace for the rest').toBeLessThan(1000 + 1500 + 1000 + 700);
+    expect(sunk.map((checkpoint) => checkpoint.seq)).toEqual([5]);
+  });
+
   it('refuses a timeout that is not a whole number of milliseconds, naming it', () => {
     expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 0 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);
     expect(() => createActivityLogger({ store: memoryStore(), retry: { attemptTimeoutMs: 1.5 } })).toThrow(/retry\.attemptTimeoutMs: must be a whole number from 1/);

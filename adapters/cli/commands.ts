@@ -129,37 +129,47 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
   // Ctrl-C, and also a `kill` or a closed terminal: none leaves a FILE.partial behind. 128 + the
   // signal's number, as a shell reports it. Listening before FILE.partial exists: a signal in
   // between would end the process by its default action, leaving the file.
-  for (const [signal, exitCode] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => void interrupted(exitCode));
-  opening = target ? outputFile(target) : undefined;
-  const file = await opening;
-  const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
-  const bar = process.stderr.isTTY && target ? progressBar() : undefined;
-  let written = 0;
+  // Taken off once the export is done, written or failed: a signal while the CLI then closes the
+  // store ends it by the default action, rather than calling a complete file "nothing written".
+  const listeners = ([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const).map(([signal, exitCode]) => {
+    const listener = () => void interrupted(exitCode);
+    process.once(signal, listener);
+    return [signal, listener] as const;
+  });
   try {
-    const total = bar && logger.store.count ? await logger.count(filter) : undefined;
-    bar?.start(total ?? 0, 0, { rate: '0' });
-    const started = Date.now();
-    if (format === 'csv') await write(CSV_HEADER);
-    let cursor: string | undefined;
-    do {
-      const page = await logger.query({ ...filter, limit: 500, cursor });
-      let chunk = '';
-      for (const record of page.items) chunk += line(record, format);
-      if (chunk) await write(chunk);
-      written += page.items.length;
-      cursor = page.nextCursor;
-      bar?.update(written, { rate: Math.round(written / Math.max(0.001, (Date.now() - started) / 1000)).toString() });
-    } while (cursor);
-    bar?.stop();
-    await file?.commit();
-  } catch (error) {
-    // A failed read or write leaves no FILE.partial behind either, only the message.
-    bar?.stop();
-    await file?.discard();
-    throw error;
+    opening = target ? outputFile(target) : undefined;
+    const file = await opening;
+    const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
+    const bar = process.stderr.isTTY && target ? progressBar() : undefined;
+    let written = 0;
+    try {
+      const total = bar && logger.store.count ? await logger.count(filter) : undefined;
+      bar?.start(total ?? 0, 0, { rate: '0' });
+      const started = Date.now();
+      if (format === 'csv') await write(CSV_HEADER);
+      let cursor: string | undefined;
+      do {
+        const page = await logger.query({ ...filter, limit: 500, cursor });
+        let chunk = '';
+        for (const record of page.items) chunk += line(record, format);
+        if (chunk) await write(chunk);
+        written += page.items.length;
+        cursor = page.nextCursor;
+        bar?.update(written, { rate: Math.round(written / Math.max(0.001, (Date.now() - started) / 1000)).toString() });
+      } while (cursor);
+      bar?.stop();
+      await file?.commit();
+    } catch (error) {
+      // A failed read or write leaves no FILE.partial behind either, only the message.
+      bar?.stop();
+      await file?.discard();
+      throw error;
+    }
+    if (target) process.stderr.write(`${written} records written to ${target}\n`);
+    return 0;
+  } finally {
+    for (const [signal, listener] of listeners) process.removeListener(signal, listener);
   }
-  if (target) process.stderr.write(`${written} records written to ${target}\n`);
-  return 0;
 }
 
 /**

@@ -88,9 +88,11 @@ export class CheckpointKeeper {
     const { key, keyId } = this.integrity;
     const unsigned = { chain: this.chain, seq: last.seq, hash: last.hash, keyId, at: new Date().toISOString() };
     const checkpoint: IntegrityCheckpoint = { ...unsigned, signature: checkpointSignature(key, unsigned) };
-    // One after another in each queue, so that the store and the sink see them in order.
-    if (this.store.insertCheckpoints) this.toStore = this.toStore.then(() => this.keepInStore(checkpoint));
-    if (this.integrity.onCheckpoint) this.toSink = this.toSink.then(() => this.handToSink(checkpoint));
+    // One after another in each queue, so that the store and the sink see them in order. Each
+    // its own object: the two run side by side now, and a sink that changes the one it is
+    // given (a Date for its own database) must not change what the store is about to write.
+    if (this.store.insertCheckpoints) this.toStore = this.toStore.then(() => this.keepInStore({ ...checkpoint }));
+    if (this.integrity.onCheckpoint) this.toSink = this.toSink.then(() => this.handToSink({ ...checkpoint }));
   }
 
   private async keepInStore(checkpoint: IntegrityCheckpoint): Promise<void> {

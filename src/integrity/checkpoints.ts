@@ -10,6 +10,14 @@ export function checkpointSignature(key: Uint8Array, checkpoint: Omit<IntegrityC
   return sign(key, canonicalJson({ at, chain, hash, keyId, seq }));
 }
 
+/** The last checkpoint at close: when `onCheckpoint` has it, when the store has, and which it is (`seq` 0: none). */
+export interface CheckpointsClosing {
+  sunk: Promise<void>;
+  stored: Promise<void>;
+  chain: string;
+  seq: number;
+}
+
 /**
  * Makes the checkpoints of one chain: every `checkpointRecords` records, every
  * `checkpointMs` when the chain has grown, and one at close. A checkpoint names the newest
@@ -74,11 +82,11 @@ export class CheckpointKeeper {
    * settles once `onCheckpoint` has every checkpoint, `stored` once the store has: close()
    * waits less for a store it already knows is not answering.
    */
-  close(): { sunk: Promise<void>; stored: Promise<void> } {
+  close(): CheckpointsClosing {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.checkpointIfGrown();
-    return { sunk: this.toSink, stored: this.toStore };
+    return { sunk: this.toSink, stored: this.toStore, chain: this.chain, seq: this.lastCheckpointSeq };
   }
 
   private checkpointIfGrown(): void {

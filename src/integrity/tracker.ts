@@ -1,7 +1,7 @@
 import type { ActivityLogError } from '../errors.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore } from '../store.js';
-import { CheckpointKeeper } from './checkpoints.js';
+import { CheckpointKeeper, type CheckpointsClosing } from './checkpoints.js';
 import type { ResolvedIntegrity } from './options.js';
 import { Sealer } from './sealer.js';
 
@@ -40,7 +40,7 @@ export class ChainTracker {
   }
 
   /** The last checkpoint, before the store closes: when `onCheckpoint` has it, and when the store has. */
-  close(): { sunk: Promise<void>; stored: Promise<void> } {
+  close(): CheckpointsClosing {
     return this.keeper.close();
   }
 }

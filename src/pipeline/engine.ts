@@ -239,8 +239,13 @@ export class ActivityEngine {
       if (this.chain) {
         // The chain's last checkpoint, while the store is still open; the copy kept outside the
         // database (onCheckpoint) does not wait for the store's.
-        const { sunk, stored } = this.chain.close();
-        await Promise.all([withinTime(sunk, closeTimeoutMs), withinTime(stored, storeWait())]);
+        const { sunk, stored, chain, seq } = this.chain.close();
+        const storeMs = storeWait();
+        const [handedOn, kept] = await Promise.all([withinTime(sunk, closeTimeoutMs), withinTime(stored, storeMs)]);
+        // Not left to vanish with the process unsaid: the copy that proves a truncation, or the store's.
+        const which = `checkpoint ${seq} of chain ${chain}`;
+        if (!handedOn) this.report(new ActivityLogError('CALLBACK_FAILED', `close(): integrity.onCheckpoint did not take ${which} within closeTimeoutMs (${closeTimeoutMs} ms)`, { details: { chain, seq } }));
+        if (!kept) this.report(new ActivityLogError('STORE_FAILED', `close(): store "${this.store.name}" did not keep ${which} within ${storeMs} ms`, { details: { chain, seq } }));
       }
       await this.closeResource('store', this.store.name, () => this.store.close?.(), storeWait());
       if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close(), closeTimeoutMs);

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { memoryStore } from '../../adapters/storage/memory.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { createActivityLogger, type ActivityLogError } from '../../src/index.js';
+import { createActivityLogger, type ActivityLogError, type ActivityStore } from '../../src/index.js';
 
 const KEY = 'an application secret of 32 bytes';
 const dir = mkdtempSync(join(tmpdir(), 'activity-log-checkpoint-copies-'));
@@ -37,5 +38,45 @@ describe("a checkpoint's two copies (the store's, onCheckpoint's)", () => {
     for (const checkpoint of kept) expect(typeof checkpoint.at, String(checkpoint.seq)).toBe('string');
     expect(await verifier.verify()).toMatchObject({ ok: true, checked: 12 });
     await verifier.close();
+  });
+});
+
+describe('the last checkpoint at close()', () => {
+  it('is reported when onCheckpoint has not taken it within closeTimeoutMs, not left to vanish with the process', async () => {
+    const errors: ActivityLogError[] = [];
+    const sunk: number[] = [];
+    const activity = createActivityLogger({
+      store: memoryStore(),
+      closeTimeoutMs: 300,
+      integrity: {
+        key: KEY,
+        checkpointRecords: 1000,
+        // A sink that takes its time (a request to object storage across the world).
+        onCheckpoint: async (checkpoint) => {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          sunk.push(checkpoint.seq);
+        },
+      },
+      onError: (error) => errors.push(error),
+    });
+    for (let i = 0; i < 3; i++) activity.log({ action: 'slow.sink' });
+    await activity.close();
+    expect(sunk).toEqual([]);
+    const report = errors.find((error) => error.code === 'CALLBACK_FAILED');
+    expect(report?.message).toMatch(/onCheckpoint did not take checkpoint 3 of chain .* within closeTimeoutMs \(300 ms\)/);
+  });
+
+  it('is reported when the store has not kept it in the time close() gives it', async () => {
+    const errors: ActivityLogError[] = [];
+    const inner = memoryStore();
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'slow-checkpoints',
+      insertCheckpoints: () => new Promise<void>((resolve) => setTimeout(resolve, 1000)),
+    });
+    const activity = createActivityLogger({ store, closeTimeoutMs: 300, integrity: { key: KEY }, onError: (error) => errors.push(error) });
+    for (let i = 0; i < 3; i++) activity.log({ action: 'slow.store' });
+    await activity.close();
+    const report = errors.find((error) => error.code === 'STORE_FAILED');
+    expect(report?.message).toMatch(/store "slow-checkpoints" did not keep checkpoint 3 of chain .* within 300 ms/);
   });
 });

@@ -41,6 +41,9 @@ export class CheckpointKeeper {
    */
   private toStore: Promise<void> = Promise.resolve();
   private toSink: Promise<void> = Promise.resolve();
+  /** The newest checkpoints the store kept and refused: what a failing `onCheckpoint` can say of the store's copy. */
+  private storedSeq = 0;
+  private refusedSeq = 0;
 
   constructor(
     private readonly chain: string,
@@ -106,7 +109,9 @@ export class CheckpointKeeper {
   private async keepInStore(checkpoint: IntegrityCheckpoint): Promise<void> {
     try {
       await this.store.insertCheckpoints!([checkpoint]);
+      this.storedSeq = Math.max(this.storedSeq, checkpoint.seq);
     } catch (cause) {
+      this.refusedSeq = Math.max(this.refusedSeq, checkpoint.seq);
       this.report(new ActivityLogError('STORE_FAILED', `store "${this.store.name}" could not keep checkpoint ${checkpoint.seq} of chain ${checkpoint.chain}`, { cause }));
     }
   }
@@ -115,7 +120,14 @@ export class CheckpointKeeper {
     try {
       await this.integrity.onCheckpoint!(checkpoint);
     } catch (cause) {
-      const kept = this.store.insertCheckpoints ? 'the checkpoint is kept in the store only' : 'the store keeps no checkpoints: this one is lost';
+      // The two copies are made side by side: the store's is said to be kept only once it is.
+      const kept = !this.store.insertCheckpoints
+        ? 'the store keeps no checkpoints: this one is lost'
+        : this.storedSeq >= checkpoint.seq
+          ? 'the checkpoint is kept in the store only'
+          : this.refusedSeq >= checkpoint.seq
+            ? `the store could not keep checkpoint ${checkpoint.seq} either: it is lost`
+            : 'the checkpoint is kept in the store only, once the store has it (it has not answered yet)';
       this.report(new ActivityLogError('CALLBACK_FAILED', `integrity.onCheckpoint threw; ${kept}`, { cause }));
     }
   }

@@ -80,3 +80,31 @@ describe('the last checkpoint at close()', () => {
     expect(report?.message).toMatch(/store "slow-checkpoints" did not keep checkpoint 3 of chain .* within 300 ms/);
   });
 });
+
+describe('onCheckpoint throwing', () => {
+  it('is not reported as "kept in the store only" when the store did not keep that checkpoint either', async () => {
+    const errors: ActivityLogError[] = [];
+    const inner = memoryStore();
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'refuses-checkpoints',
+      insertCheckpoints: () => Promise.reject(new Error('disk full')),
+    });
+    const activity = createActivityLogger({
+      store,
+      integrity: {
+        key: KEY,
+        onCheckpoint: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new Error('bucket unreachable');
+        },
+      },
+      onError: (error) => errors.push(error),
+    });
+    activity.log({ action: 'nowhere.kept' });
+    await activity.close();
+    expect(errors.map((error) => error.code).sort()).toEqual(['CALLBACK_FAILED', 'STORE_FAILED']);
+    const sink = errors.find((error) => error.code === 'CALLBACK_FAILED')!;
+    expect(sink.message).not.toMatch(/kept in the store only/);
+    expect(sink.message).toMatch(/integrity\.onCheckpoint threw; the store could not keep checkpoint 1 either: it is lost/);
+  });
+});

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { closeSync, constants, createWriteStream, openSync } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import cliProgress from 'cli-progress';
@@ -117,13 +117,18 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
   if (format !== 'csv' && format !== 'ndjson') throw usage(`--format: export writes csv or ndjson, got ${JSON.stringify(flags.format)}`);
   const filter = filterFrom(flags);
   const target = flags.out && flags.out !== '-' ? flags.out : undefined;
-  // Being opened when a signal comes: the handler waits for it, to take FILE.partial back.
+  // Being opened when a signal comes: the handler waits for it, to take FILE.partial back. Not
+  // for a target written in place, which leaves nothing to take back: a named pipe's open waits
+  // for a reader without end, and the process cannot even exit while it does (libuv joins the
+  // thread blocked in it), so the signal was swallowed. A reader opened and closed at once ends it.
+  let place: OutputPlace | undefined;
   let opening: Promise<OutputFile> | undefined;
   const interrupted = async (exitCode: number) => {
-    const file = await opening?.catch(() => undefined);
+    if (place?.fifo) releaseOpen(place.path);
+    const file = place?.inPlace ? undefined : await opening?.catch(() => undefined);
     await file?.discard();
-    // On standard output, what was written is the reader's: only a file can be taken back.
-    process.stderr.write(target ? '\ninterrupted: nothing written\n' : '\ninterrupted\n');
+    // On standard output or a pipe, what was written is the reader's: only a file can be taken back.
+    process.stderr.write(target && !place?.inPlace ? '\ninterrupted: nothing written\n' : '\ninterrupted\n');
     process.exit(exitCode);
   };
   // Ctrl-C, and also a `kill` or a closed terminal: none leaves a FILE.partial behind. 128 + the
@@ -137,7 +142,8 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
     return [signal, listener] as const;
   });
   try {
-    opening = target ? outputFile(target) : undefined;
+    place = target ? await outputPlace(target) : undefined;
+    opening = place ? outputFile(place) : undefined;
     const file = await opening;
     const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
     const bar = process.stderr.isTTY && target ? progressBar() : undefined;
@@ -182,11 +188,32 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
  */
 type OutputFile = Awaited<ReturnType<typeof outputFile>>;
 
-async function outputFile(target: string) {
+/** Where `--out` is written: in place (a pipe, a device), or as `target.partial`. Creates nothing. */
+interface OutputPlace {
+  target: string;
+  inPlace: boolean;
+  /** A named pipe: its open waits for a reader. */
+  fifo: boolean;
+  path: string;
+}
+
+async function outputPlace(target: string): Promise<OutputPlace> {
   const existing = await stat(target).catch(() => undefined);
   if (existing?.isDirectory()) throw usage(`--out: must be a file, got the directory ${JSON.stringify(target)}`);
   const inPlace = existing !== undefined && !existing.isFile();
-  const path = inPlace ? target : `${target}.partial`;
+  return { target, inPlace, fifo: existing?.isFIFO() === true, path: inPlace ? target : `${target}.partial` };
+}
+
+/** Ends an open of the named pipe `path` still waiting for a reader (nothing is read). */
+function releaseOpen(path: string): void {
+  try {
+    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+  } catch {
+    // Gone, or not a pipe any more: nothing waits on it.
+  }
+}
+
+async function outputFile({ target, inPlace, path }: OutputPlace) {
   const stream = createWriteStream(path);
   try {
     await once(stream, 'open');

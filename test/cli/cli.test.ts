@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -442,4 +442,33 @@ describe('the CLI, on any store', () => {
       expect(existsSync(`${out}.partial`), signal).toBe(false);
     }
   }, 90_000);
+
+  it('ends at the first Ctrl-C while --out is a named pipe no reader has opened yet', async () => {
+    const file = join(dir, 'interrupt-fifo.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename: file }) });
+    logger.log({ action: 'fifo.event' });
+    await logger.close();
+    const fifo = join(dir, 'unread.fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, 'export', '--out', fifo, '--db', `sqlite:${file}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Its open waits for a reader (the kernel's wait_for_partner): the moment the signal comes.
+    const waitingForReader = () => {
+      try {
+        return readdirSync(`/proc/${child.pid}/task`).some((task) => readFileSync(`/proc/${child.pid}/task/${task}/wchan`, 'utf8').includes('wait_for_partner'));
+      } catch {
+        return false;
+      }
+    };
+    await expect.poll(waitingForReader, { timeout: 20_000, interval: 50 }).toBe(true);
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 5000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code, stderr).toBe(130);
+    // What went into a pipe is its reader's: not "nothing written".
+    expect(stderr).toBe('\ninterrupted\n');
+    expect(statSync(fifo).isFIFO()).toBe(true);
+  }, 60_000);
 });

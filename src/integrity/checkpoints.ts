@@ -44,6 +44,8 @@ export class CheckpointKeeper {
   /** The newest checkpoints the store kept and refused: what a failing `onCheckpoint` can say of the store's copy. */
   private storedSeq = 0;
   private refusedSeq = 0;
+  /** close() made the last checkpoint. */
+  private closed = false;
 
   constructor(
     private readonly chain: string,
@@ -89,10 +91,14 @@ export class CheckpointKeeper {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.checkpointIfGrown();
+    // The last one: a write close() gave up on may still commit (and be told here) after close()
+    // returned, when the sink may be gone and the store is closed.
+    this.closed = true;
     return { sunk: this.toSink, stored: this.toStore, chain: this.chain, seq: this.lastCheckpointSeq };
   }
 
   private checkpointIfGrown(): void {
+    if (this.closed) return;
     const last = this.lastStored;
     if (!last || last.seq <= this.lastCheckpointSeq) return;
     this.lastCheckpointSeq = last.seq;

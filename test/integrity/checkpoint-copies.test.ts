@@ -108,3 +108,38 @@ describe('onCheckpoint throwing', () => {
     expect(sink.message).toMatch(/integrity\.onCheckpoint threw; the store could not keep checkpoint 1 either: it is lost/);
   });
 });
+
+describe('after close()', () => {
+  it('makes no more checkpoints: an insert close() gave up on that commits later hands onCheckpoint nothing once close() has returned', async () => {
+    const inner = memoryStore();
+    let inserts = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'late-commit',
+      // The second batch commits only once let go: after close() gave up on it and spooled it.
+      insert: (records: Parameters<ActivityStore['insert']>[0]) => (++inserts === 2 ? released.then(() => inner.insert(records)) : inner.insert(records)),
+    });
+    const sunk: number[] = [];
+    const errors: ActivityLogError[] = [];
+    const activity = createActivityLogger({
+      store,
+      batchSize: 5,
+      closeTimeoutMs: 300,
+      spool: { filename: join(dir, 'late-commit.db') },
+      retry: { attemptTimeoutMs: 60_000 },
+      integrity: { key: KEY, checkpointRecords: 5, onCheckpoint: (checkpoint) => void sunk.push(checkpoint.seq) },
+      onError: (error) => errors.push(error),
+    });
+    for (let i = 0; i < 5; i++) activity.log({ action: 'late.first' });
+    await expect.poll(() => sunk).toEqual([5]);
+    for (let i = 0; i < 5; i++) activity.log({ action: 'late.second' });
+    await expect.poll(() => inserts).toBe(2);
+    await activity.close();
+    expect(activity.stats()).toMatchObject({ written: 5, spooled: 5 });
+    const afterClose = sunk.length;
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sunk.slice(afterClose), 'checkpoints handed on after close() returned').toEqual([]);
+  });
+});

@@ -319,7 +319,9 @@ export class ActivityEngine {
       relay.storeDown = false;
       batcher.settle(batch, rejected === 0 ? 'written' : { written, invalid: rejected });
     } catch (cause) {
-      if (batch.settled) return;
+      // Once close() stopped waiting, it settles every batch left itself (abandon(): to the
+      // spool): this one may be on its way there now, and must not be spooled a second time.
+      if (batch.settled || this.stopping) return;
       relay.storeDown = true;
       // Reported once the spool answered, so that the report says where the batch went.
       await relay.toSpool(batch, (spooled) => {

@@ -5,9 +5,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteSpool } from '../../adapters/spool/sqlite.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
-import { createActivityLogger, type ActivityLogError, type ActivityLoggerOptions, type ActivityStore } from '../../src/index.js';
+import { createActivityLogger, type ActivityLogError, type ActivityLoggerOptions, type ActivitySpool, type ActivityStore } from '../../src/index.js';
 import { waitFor } from '../helpers.js';
 import { POSTGRES_URL, postgresDrop, postgresPresence, skipReason, uniqueTable } from './fixtures.js';
 
@@ -209,6 +210,46 @@ console.log(JSON.stringify(activity.stats()));
     // checkpoint and again for the store's close() (5.5 s here before).
     expect(took, 'the replay stopping, one closeTimeoutMs for the stalled drain of the spool, then one grace for the rest').toBeLessThan(1000 + 1500 + 1000 + 700);
     expect(sunk.map((checkpoint) => checkpoint.seq)).toEqual([5]);
+  });
+
+  it('spools a batch close() gave up on once, when its insert fails while close() is spooling it', async () => {
+    // close() gives up on the insert and hands the batch to the spool; the insert fails while
+    // the spool is writing it. The failure must not send the same batch to the spool again
+    // (twice in the file, replayed and counted twice), nor report it as the store's failure.
+    const inner = memoryStore();
+    let failInsert!: (error: Error) => void;
+    const store = Object.assign(Object.create(inner) as ActivityStore, {
+      name: 'fails-late',
+      insert: () => new Promise<void>((_resolve, reject) => (failInsert = reject)),
+    });
+    const real = sqliteSpool({ filename: join(dir, 'fails-late.db') });
+    const appended: number[] = [];
+    let letAppend!: () => void;
+    const held = new Promise<void>((resolve) => (letAppend = resolve));
+    const spool: ActivitySpool = {
+      name: 'held',
+      append: async (records) => {
+        appended.push(records.length);
+        if (appended.length === 1) await held;
+        return real.append(records);
+      },
+      peek: () => real.peek(),
+      remove: (id) => real.remove(id),
+      close: () => real.close(),
+    };
+    const errors: ActivityLogError[] = [];
+    const activity = createActivityLogger({ store, spool, batchSize: 5, closeTimeoutMs: 200, retry: { attemptTimeoutMs: 60_000 }, onError: (error) => errors.push(error) });
+    for (let i = 0; i < 5; i++) activity.log({ action: 'fails.late' });
+    await waitFor(() => failInsert !== undefined);
+    const closed = activity.close();
+    await waitFor(() => appended.length === 1); // close() gave up, and is spooling the batch
+    failInsert(new Error('connection reset'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    letAppend();
+    await closed;
+    expect(appended, 'appends of the batch to the spool').toEqual([5]);
+    expect(activity.stats()).toMatchObject({ spooled: 5, dropped: 0 });
+    expect(errors.filter((error) => error.code === 'STORE_FAILED').map((error) => error.message)).toEqual([]);
   });
 
   it('refuses a timeout that is not a whole number of milliseconds, naming it', () => {

@@ -123,8 +123,9 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
   // thread blocked in it), so the signal was swallowed. A reader opened and closed at once ends it.
   let place: OutputPlace | undefined;
   let opening: Promise<OutputFile> | undefined;
+  let opened = false;
   const interrupted = async (exitCode: number) => {
-    if (place?.fifo) releaseOpen(place.path);
+    if (place?.fifo && !opened) releaseOpen(place.path);
     const file = place?.inPlace ? undefined : await opening?.catch(() => undefined);
     await file?.discard();
     // On standard output or a pipe, what was written is the reader's: only a file can be taken back.
@@ -145,6 +146,7 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
     place = target ? await outputPlace(target) : undefined;
     opening = place ? outputFile(place) : undefined;
     const file = await opening;
+    opened = true;
     const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
     const bar = process.stderr.isTTY && target ? progressBar() : undefined;
     let written = 0;

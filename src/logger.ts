@@ -202,6 +202,10 @@ const ROOT_METHODS = [
   'changes',
 ] as const satisfies readonly Exclude<keyof ActivityLogger, 'log' | 'store' | 'bindings' | 'verifiable'>[];
 
+/** A method added to ActivityLogger and not to ROOT_METHODS fails to compile here (it would not work detached). */
+const EVERY_METHOD_BOUND: [Exclude<keyof ActivityLogger, (typeof ROOT_METHODS)[number] | 'log' | 'store' | 'bindings' | 'verifiable'>] extends [never] ? true : never = true;
+void EVERY_METHOD_BOUND;
+
 /**
  * The one logger class: the root and every child, the request loggers of the framework
  * middleware included. A child differs from its parent only by its bindings, and a request's

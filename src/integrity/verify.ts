@@ -131,14 +131,16 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
    * writes its `activity.erase` after, so its records are there before the record that
    * makes them lawful.
    */
+  /** Waits `delay` ms out of the wait budget; false, at once, when the budget has not that much left. */
+  const spend = async (delay: number): Promise<boolean> => {
+    if (delay > waitBudgetMs) return false;
+    waitBudgetMs -= delay;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    return true;
+  };
   const coverErasures = async (record: ActivityRecord): Promise<void> => {
     for (let delay = 50; uncoveredErasure(record, erasures); delay *= 2) {
-      const since = Date.now() - erasuresReadAt;
-      if (since < ERASURES_REREAD_MS) {
-        if (delay > waitBudgetMs) return;
-        waitBudgetMs -= delay;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+      if (Date.now() - erasuresReadAt < ERASURES_REREAD_MS && !(await spend(delay))) return;
       erasures = await erasedSubjects(store, integrity);
       erasuresReadAt = Date.now();
     }
@@ -222,9 +224,9 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   const untilWritten = async (name: string, attempt: () => Promise<number | undefined>): Promise<void> => {
     for (let delay = 50; ; delay *= 2) {
       const absent = await attempt();
+      // The budget is looked at before the checkpoints: a verify that has spent it reads no more.
       if (absent === undefined || delay > waitBudgetMs || (await checkpointedFrom(name, absent))) return;
-      waitBudgetMs -= delay;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await spend(delay);
     }
   };
   /** Whether a checkpoint of `name`, in the store or given, names place `place` or a later one. */

@@ -223,7 +223,8 @@ export class ActivityEngine {
       // left to ask of it (a retention pass, the last checkpoint, its own close()), not
       // closeTimeoutMs for each: close() returns within about closeTimeoutMs + 1 s of the
       // store's last progress, inside a container's shutdown grace period.
-      let storeWait = drained ? () => closeTimeoutMs : timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
+      const stalledGrace = () => timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
+      let storeWait = drained ? () => closeTimeoutMs : stalledGrace();
       this.stopping = true;
       this.batcher.stop();
       this.sleeper.wakeAll();
@@ -233,26 +234,30 @@ export class ActivityEngine {
       if (this.relay && drained && !(await this.untilStalled(this.relay.drainAtClose(), closeTimeoutMs))) {
         this.relay.abandonDrain();
         // The store stopped answering during the drain of the spool: the same one grace.
-        storeWait = timeLeftOf(Math.min(closeTimeoutMs, STALLED_STORE_GRACE_MS));
+        storeWait = stalledGrace();
       }
       if (retentionStopped) await withinTime(retentionStopped, storeWait());
-      if (this.chain) {
-        // The chain's last checkpoint, while the store is still open; the copy kept outside the
-        // database (onCheckpoint) does not wait for the store's.
-        const { sunk, stored, chain, seq } = this.chain.close();
-        const storeMs = storeWait();
-        const [handedOn, kept] = await Promise.all([withinTime(sunk, closeTimeoutMs), withinTime(stored, storeMs)]);
-        // Not left to vanish with the process unsaid: the copy that proves a truncation, or the store's.
-        const which = `checkpoint ${seq} of chain ${chain}`;
-        if (!handedOn) this.report(new ActivityLogError('CALLBACK_FAILED', `close(): integrity.onCheckpoint did not take ${which} within closeTimeoutMs (${closeTimeoutMs} ms)`, { details: { chain, seq } }));
-        if (!kept) this.report(new ActivityLogError('STORE_FAILED', `close(): store "${this.store.name}" did not keep ${which} within ${storeMs} ms`, { details: { chain, seq } }));
-      }
+      if (this.chain) await this.lastCheckpoint(this.chain, storeWait());
       await this.closeResource('store', this.store.name, () => this.store.close?.(), storeWait());
       if (this.relay) await this.closeResource('spool', this.relay.name, () => this.relay!.close(), closeTimeoutMs);
       // An insert close() gave up on may still be waited for (retry.attemptTimeoutMs): not by anyone now.
       this.writer.release();
     })();
     return this.closing;
+  }
+
+  /**
+   * close(): the chain's last checkpoint, while the store is still open. The copy kept outside
+   * the database (onCheckpoint) does not wait for the store's, and neither is left to vanish
+   * with the process unsaid: each not taken in its time is reported.
+   */
+  private async lastCheckpoint(tracker: ChainTracker, storeMs: number): Promise<void> {
+    const { closeTimeoutMs } = this.options;
+    const { sunk, stored, chain, seq } = tracker.close();
+    const [handedOn, kept] = await Promise.all([withinTime(sunk, closeTimeoutMs), withinTime(stored, storeMs)]);
+    const which = `checkpoint ${seq} of chain ${chain}`;
+    if (!handedOn) this.report(new ActivityLogError('CALLBACK_FAILED', `close(): integrity.onCheckpoint did not take ${which} within closeTimeoutMs (${closeTimeoutMs} ms)`, { details: { chain, seq } }));
+    if (!kept) this.report(new ActivityLogError('STORE_FAILED', `close(): store "${this.store.name}" did not keep ${which} within ${storeMs} ms`, { details: { chain, seq } }));
   }
 
   /** Turns one event into a record now, on the caller's path; throws `INVALID_EVENT`. */

@@ -550,6 +550,21 @@ for (const kind of kinds) {
       };
     };
 
+    /**
+     * Runs `body` with the chain's records at `places` moved out of the table into a hold table
+     * (named to `body`): a live logger's batches not committed yet. The hold table is dropped after.
+     */
+    const withPlacesHeld = async (places: readonly number[], body: (hold: string) => Promise<void>): Promise<void> => {
+      const hold = `${target.table.slice(0, -1)}_hold${target.table.slice(-1)}`;
+      await target.run(`create table ${hold} as select * from ${target.table} where integrity_seq in (${places.join(', ')})`);
+      try {
+        await target.run(`delete from ${target.table} where integrity_seq in (${places.join(', ')})`);
+        await body(hold);
+      } finally {
+        await target.run(`drop table ${hold}`);
+      }
+    };
+
     it('walks on past the end of a chain when a live logger writes and checkpoints more of it meanwhile, rather than reporting it truncated', async () => {
       const writer = logger({ integrity: { key: KEY, checkpointRecords: 5 } });
       for (let i = 0; i < 10; i++) writer.log({ id: `live-${String(i).padStart(2, '0')}`, action: 'doc.view' });
@@ -569,10 +584,7 @@ for (const kind of kinds) {
 
     it('walks again a gap that a live logger\'s late batch fills while the walk reads past it, at a chain\'s head too, rather than reporting records missing', async () => {
       await sealedLog(12);
-      const hold = `${target.table.slice(0, -1)}_hold${target.table.slice(-1)}`;
-      await target.run(`create table ${hold} as select * from ${target.table} where integrity_seq in (1, 2, 6, 7)`);
-      try {
-        await target.run(`delete from ${target.table} where integrity_seq in (1, 2, 6, 7)`);
+      await withPlacesHeld([1, 2, 6, 7], async (hold) => {
         // The batches of places 1-2 and 6-7 commit after the walk read its first page.
         const store = whileWalking(() => target.run(`insert into ${target.table} select * from ${hold}`));
         const report = await logger({ store }).verify();
@@ -585,19 +597,14 @@ for (const kind of kinds) {
           expect.objectContaining({ kind: 'missing', seq: 1 }),
           expect.objectContaining({ kind: 'missing', seq: 6 }),
         ]);
-      } finally {
-        await target.run(`drop table ${hold}`);
-      }
+      });
     });
 
     it('waits a little for a late batch past the newest checkpoint of its chain: walked when it comes, missing when it does not', async () => {
       const writer = logger({ integrity: { key: KEY, checkpointRecords: 1000 } });
       for (let i = 0; i < 12; i++) writer.log({ id: `tail-${String(i).padStart(2, '0')}`, action: 'doc.view' });
       await writer.flush();
-      const hold = `${target.table.slice(0, -1)}_hold${target.table.slice(-1)}`;
-      await target.run(`create table ${hold} as select * from ${target.table} where integrity_seq in (6, 7)`);
-      try {
-        await target.run(`delete from ${target.table} where integrity_seq in (6, 7)`);
+      await withPlacesHeld([6, 7], async (hold) => {
         // Still being written (retried, say) when the walk reads the gap again; committed soon after.
         let inserted: Promise<void> | undefined;
         const store = whileWalking(async () => {
@@ -609,19 +616,14 @@ for (const kind of kinds) {
         expect(report).toMatchObject({ ok: true, checked: 12 });
         await target.run(`delete from ${target.table} where integrity_seq = 9`);
         expect((await logger().verify()).problems).toEqual([expect.objectContaining({ kind: 'missing', seq: 9 })]);
-      } finally {
-        await target.run(`drop table ${hold}`);
-      }
+      });
     });
 
     it('in a range, waits a little for the record after the range\'s last when a live logger\'s later batch committed first', async () => {
       const writer = logger({ integrity: { key: KEY, checkpointRecords: 1000 } });
       for (let i = 0; i < 12; i++) writer.log({ id: `late-${String(i).padStart(2, '0')}`, action: 'doc.view' });
       await writer.flush();
-      const hold = `${target.table.slice(0, -1)}_hold${target.table.slice(-1)}`;
-      await target.run(`create table ${hold} as select * from ${target.table} where integrity_seq in (11, 12)`);
-      try {
-        await target.run(`delete from ${target.table} where integrity_seq in (11, 12)`);
+      await withPlacesHeld([11, 12], async (hold) => {
         // Place 12 commits as the walk reads its page, place 11 a little later.
         let inserted: Promise<void> | undefined;
         const store = whileWalking(async () => {
@@ -632,9 +634,7 @@ for (const kind of kinds) {
         await inserted;
         expect(report.problems).toEqual([]);
         expect(report.ok).toBe(true);
-      } finally {
-        await target.run(`drop table ${hold}`);
-      }
+      });
     });
 
     it('takes as lawful an erasure that runs while the walk goes on, and a fake erasure still as an edit', async () => {

@@ -41,7 +41,11 @@ export interface VerifyOptions {
   to?: Date | string | number;
   /** Only this chain. */
   chain?: string;
-  /** Only this record's own proof (its hash and commitments; not its links). */
+  /**
+   * Only this record's own proof (its hash and commitments; not its links). An id the store
+   * does not hold is `missing`; a record without a seal is `unsealed` when a sealed record is
+   * as old or older (as in the walk), else no problem (from before integrity was turned on).
+   */
   id?: string;
   /** Checkpoints kept outside the database (from `onCheckpoint`), besides those in the store. */
   checkpoints?: readonly IntegrityCheckpoint[];
@@ -146,13 +150,10 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     }
   };
   if (options.id !== undefined) {
-    const record = await store.get(options.id);
-    if (record?.integrity) {
+    await checkOneRecord(store, options.id, report, problem, async (record) => {
       await coverErasures(record);
       checkRecord(record, integrity, erasures, problem);
-      report.checked = 1;
-      report.chains = 1;
-    }
+    });
     return report;
   }
   // The store's checkpoints are read in one pass, in the chains' order, as the walk goes.
@@ -392,6 +393,40 @@ function atPosition(record: ActivityRecord, position: ChainPosition): boolean {
     record.integrity!.chain === position.chain &&
     record.occurredAt.getTime() === position.occurredAt?.getTime()
   );
+}
+
+/**
+ * `verify({ id })`: one record's own proof. A record the store does not hold is `missing` (it
+ * was asked for by id, so it existed once), and one without a seal is judged as the walk judges
+ * it: captured by the database's triggers, from before the first sealed record (no problem), or
+ * `unsealed` when a sealed record is as old or older (its seal was removed, or it was inserted
+ * behind the loggers' backs). Before, both were "nothing wrong" with nothing checked.
+ */
+async function checkOneRecord(
+  store: ActivityStore,
+  id: string,
+  report: VerifyReport,
+  problem: (found: IntegrityProblem) => void,
+  checkSealed: (record: ActivityRecord) => Promise<void>,
+): Promise<void> {
+  const record = await store.get(id);
+  if (record === undefined) {
+    problem({ kind: 'missing', id, detail: 'the store holds no record with this id' });
+    return;
+  }
+  if (record.integrity) {
+    await checkSealed(record);
+    report.checked = 1;
+    report.chains = 1;
+    return;
+  }
+  if (isCaptured(record)) {
+    report.captured = 1;
+    return;
+  }
+  // Any sealed record at or before its time (chainPage's `to` is exclusive).
+  const olderSealed = await store.chainPage!({ to: new Date(record.occurredAt.getTime() + 1), limit: 1 });
+  if (olderSealed.length > 0) problem({ kind: 'unsealed', id: record.id, detail: 'it has no seal, though it is newer than the oldest sealed record' });
 }
 
 /**

@@ -504,6 +504,23 @@ for (const kind of kinds) {
       expect(report.problems).toEqual([expect.objectContaining({ kind: 'unsealed', id: 'forged' })]);
     });
 
+    it('checks one record by id as the walk would: a removed seal is unsealed, an unknown id missing, a record from before integrity no problem', async () => {
+      const before = createActivityLogger({ store: target.store() });
+      before.log({ id: 'old-1', occurredAt: new Date(Date.now() - 60_000), action: 'recipe.create', actor: { type: 'user', id: 'u1' } });
+      await before.close();
+      await sealedLog(20);
+      await target.run(
+        `update ${target.table} set integrity_chain = null, integrity_seq = null, integrity_key = null, integrity_prev = null, integrity_hash = null, integrity_proof = null where id = ?`,
+        ['evt-0012'],
+      );
+      const verifier = logger();
+      // Before: each of these was { ok: true, checked: 0 }, "nothing wrong".
+      expect(await verifier.verify({ id: 'evt-0012' })).toMatchObject({ ok: false, checked: 0, problems: [expect.objectContaining({ kind: 'unsealed', id: 'evt-0012' })] });
+      expect(await verifier.verify({ id: 'evt-9999' })).toMatchObject({ ok: false, checked: 0, problems: [expect.objectContaining({ kind: 'missing', id: 'evt-9999' })] });
+      expect(await verifier.verify({ id: 'old-1' })).toMatchObject({ ok: true, checked: 0, problems: [] });
+      expect(await verifier.verify({ id: 'evt-0013' })).toMatchObject({ ok: true, checked: 1, problems: [] });
+    });
+
     it('erases from a sealed record only the values its seal committed, so the record still verifies', async () => {
       const writer = logger({ integrity: { key: KEY, personal: [] } });
       writer.log({ id: 'before-personal', action: 'user.signup', actor: { type: 'user', id: 'u7', name: 'Ann' }, metadata: { email: 'ann@example.com' } });

@@ -130,7 +130,7 @@ export class ChainCheckpointReader {
   private add(checkpoint: IntegrityCheckpoint): void {
     const key = this.integrity.keyOf(checkpoint.keyId);
     if (!key) {
-      this.problem({ kind: 'unknown-key', chain: checkpoint.chain, seq: checkpoint.seq, detail: `checkpoint made with key "${checkpoint.keyId}", which is not among the keys given` });
+      this.problem({ kind: 'unknown-key', chain: checkpoint.chain, seq: checkpoint.seq, detail: `checkpoint made with key "${checkpoint.keyId}", ${this.integrity.whyNoKey(checkpoint.keyId)}` });
       return;
     }
     if (checkpointSignature(key, checkpoint) !== checkpoint.signature) {

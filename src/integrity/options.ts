@@ -60,6 +60,8 @@ export interface ResolvedIntegrity {
   keyId: string;
   /** The key of an id: the current one, an earlier one, or undefined. */
   keyOf(keyId: string): Uint8Array | undefined;
+  /** Why `keyOf(keyId)` found no key, for the `unknown-key` finding: absent, or what the resolver did wrong. */
+  whyNoKey(keyId: string): string;
   personal: readonly string[];
   checkpointRecords: number;
   checkpointMs: number;
@@ -85,6 +87,15 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
   if (keys !== undefined && typeof keys !== 'function' && (keys === null || typeof keys !== 'object')) {
     throw fail('keys: must be an object of key id to key, or a function of a key id');
   }
+  // An earlier key is held to the rule the current one is: a short or empty one is a mistake in
+  // the app's set-up (an unset variable), which would otherwise read as every record made
+  // under it being edited.
+  if (keys !== undefined && typeof keys === 'object') {
+    for (const [id, value] of Object.entries(keys)) {
+      const bytes = keyBytes(value);
+      if (!bytes || bytes.byteLength < 16) throw fail(`keys.${id}: must be a string or bytes of at least 16 bytes, got ${bytes ? `${bytes.byteLength} bytes` : describeValue(value)}`);
+    }
+  }
   const personal = options.personal ?? [];
   if (!Array.isArray(personal) || !personal.every((name) => typeof name === 'string' && METADATA_KEY_PATTERN.test(name))) {
     throw fail('personal: must be a list of metadata keys (letters, digits, "_")');
@@ -98,6 +109,21 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
   };
   if (options.onCheckpoint !== undefined && typeof options.onCheckpoint !== 'function') throw fail('onCheckpoint: must be a function');
   const earlier = new Map<string, Uint8Array>();
+  /** What the resolver did for ids it gave no usable key for (bounded, as `earlier` is). */
+  const refused = new Map<string, string>();
+  const resolve = (id: string): Uint8Array | string => {
+    let found: unknown;
+    try {
+      found = typeof keys === 'function' ? keys(id) : keys && Object.hasOwn(keys, id) ? keys[id] : undefined;
+    } catch (error) {
+      // By its kind only: a resolver's message may name a secret store's address or token.
+      return `the keys resolver threw for it (${error instanceof Error ? error.name : typeof error})`;
+    }
+    if (found === undefined) return 'which is not among the keys given';
+    const bytes = keyBytes(found);
+    if (!bytes || bytes.byteLength < 16) return `the keys resolver gave ${bytes ? `${bytes.byteLength} bytes` : describeValue(found)} for it, not a key of at least 16 bytes`;
+    return bytes;
+  };
   return {
     key,
     keyId,
@@ -106,16 +132,18 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
       // The same bytes for the same id, so that what is worked out per key (HMAC pads) is reused.
       const known = earlier.get(id);
       if (known !== undefined) return known;
-      let found: unknown;
-      try {
-        found = typeof keys === 'function' ? keys(id) : keys && Object.hasOwn(keys, id) ? keys[id] : undefined;
-      } catch {
+      const found = resolve(id);
+      if (typeof found === 'string') {
+        if (refused.size < 1000) refused.set(id, found);
         return undefined;
       }
-      const bytes = keyBytes(found);
       // Only keys found are kept: a resolver may learn of a key later, never forget one.
-      if (bytes !== undefined && earlier.size < 1000) earlier.set(id, bytes);
-      return bytes;
+      if (earlier.size < 1000) earlier.set(id, found);
+      refused.delete(id);
+      return found;
+    },
+    whyNoKey(id) {
+      return refused.get(id) ?? 'which is not among the keys given';
     },
     personal: [...personal],
     checkpointRecords: whole('checkpointRecords', options.checkpointRecords, 1000, 1),

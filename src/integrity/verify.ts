@@ -535,7 +535,7 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
   const where = { id: record.id, chain: sealed.chain, seq: sealed.seq };
   const key = integrity.keyOf(sealed.keyId);
   if (!key) {
-    problem({ kind: 'unknown-key', ...where, detail: `made with key "${sealed.keyId}", which is not among the keys given` });
+    problem({ kind: 'unknown-key', ...where, detail: `made with key "${sealed.keyId}", ${integrity.whyNoKey(sealed.keyId)}` });
     return;
   }
   let erased: string[] | undefined;

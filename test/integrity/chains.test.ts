@@ -111,6 +111,34 @@ describe('hash chains', () => {
     await activity.close();
   });
 
+  it('holds earlier keys to the rule the current one follows, and says why a resolver gave no key', async () => {
+    // An earlier key given as an object is checked at once, as the current one is.
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, keys: { k0: '' } } })).toThrow('integrity.keys.k0: must be a string or bytes of at least 16 bytes, got ""');
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, keys: { k0: 'short' } } })).toThrow('integrity.keys.k0: must be a string or bytes of at least 16 bytes, got 5 bytes');
+    expect(() => createActivityLogger({ store: memoryStore(), integrity: { key: KEY, keys: { k0: 42 as never } } })).toThrow('integrity.keys.k0: must be a string or bytes of at least 16 bytes, got 42');
+    const store = memoryStore();
+    const writer = createActivityLogger({ store, integrity: { key: KEY, keyId: 'k0' } });
+    writer.log({ action: 'recipe.update', actor: { type: 'user', id: 'u1' } });
+    await writer.close();
+    // A resolver's answer is checked when it is asked; the finding says what it did.
+    const detailWith = async (keys: (id: string) => string | undefined) => {
+      const verifier = createActivityLogger({ store, integrity: { key: 'the next application secret, rotated', keyId: 'k1', keys } });
+      const report = await verifier.verify();
+      await verifier.close();
+      expect(report.counts['unknown-key']).toBe(2); // the record and its checkpoint
+      return report.problems[0]!.detail;
+    };
+    expect(await detailWith(() => undefined)).toBe('made with key "k0", which is not among the keys given');
+    expect(await detailWith(() => 'short')).toBe('made with key "k0", the keys resolver gave 5 bytes for it, not a key of at least 16 bytes');
+    expect(await detailWith(() => {
+      throw new TypeError('vault token abc123 expired');
+    })).toBe('made with key "k0", the keys resolver threw for it (TypeError)');
+    // The right key still verifies.
+    const verifier = createActivityLogger({ store, integrity: { key: 'the next application secret, rotated', keyId: 'k1', keys: (id) => (id === 'k0' ? KEY : undefined) } });
+    expect(await verifier.verify()).toMatchObject({ ok: true, checked: 1 });
+    await verifier.close();
+  });
+
   it('refuses verify() options it cannot use, naming the field and the rule', async () => {
     const activity = createActivityLogger({ store: memoryStore(), integrity: { key: KEY } });
     const refused = (options: unknown, message: string) => expect(activity.verify(options as never)).rejects.toMatchObject({ code: 'INVALID_QUERY', message: `verify: ${message}` });

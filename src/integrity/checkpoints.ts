@@ -2,6 +2,7 @@ import { ActivityLogError } from '../errors.js';
 import type { ActivityRecord } from '../schema.js';
 import type { ActivityStore } from '../store.js';
 import { canonicalJson, sign } from './canonical.js';
+import { CheckpointQueue, MAX_WAITING_CHECKPOINTS } from './checkpoint-queue.js';
 import type { IntegrityCheckpoint, ResolvedIntegrity } from './options.js';
 
 /** The signature of a checkpoint: HMAC-SHA256 over the canonical JSON of its other fields. */
@@ -37,10 +38,10 @@ export class CheckpointKeeper {
   /**
    * The checkpoints being written to the store, and those being handed to `onCheckpoint`: two
    * queues, each in order, so that a store that hangs or is slow never holds back the copy
-   * kept outside the database (the one that proves a truncation).
+   * kept outside the database (the one that proves a truncation), each bounded.
    */
-  private toStore: Promise<void> = Promise.resolve();
-  private toSink: Promise<void> = Promise.resolve();
+  private readonly toStore: CheckpointQueue;
+  private readonly toSink: CheckpointQueue;
   /** The newest checkpoints the store kept and refused: what a failing `onCheckpoint` can say of the store's copy. */
   private storedSeq = 0;
   private refusedSeq = 0;
@@ -53,6 +54,16 @@ export class CheckpointKeeper {
     private readonly store: ActivityStore,
     private readonly report: (error: ActivityLogError) => void,
   ) {
+    const behind = (where: string) => (newest: IntegrityCheckpoint) =>
+      report(
+        new ActivityLogError(
+          where === 'store' ? 'STORE_FAILED' : 'CALLBACK_FAILED',
+          `${where === 'store' ? `store "${store.name}"` : 'integrity.onCheckpoint'} has not taken the last ${MAX_WAITING_CHECKPOINTS} checkpoints of chain ${chain}: until it catches up, each new one replaces the newest waiting (it covers the same records and more)`,
+          { details: { chain, seq: newest.seq } },
+        ),
+      );
+    this.toStore = new CheckpointQueue((checkpoint) => this.keepInStore(checkpoint), behind('store'));
+    this.toSink = new CheckpointQueue((checkpoint) => this.handToSink(checkpoint), behind('sink'));
     this.timer = setInterval(() => this.checkpointIfGrown(), integrity.checkpointMs);
     (this.timer as { unref?: () => void }).unref?.();
   }
@@ -94,7 +105,7 @@ export class CheckpointKeeper {
     // The last one: a write close() gave up on may still commit (and be told here) after close()
     // returned, when the sink may be gone and the store is closed.
     this.closed = true;
-    return { sunk: this.toSink, stored: this.toStore, chain: this.chain, seq: this.lastCheckpointSeq };
+    return { sunk: this.toSink.idle(), stored: this.toStore.idle(), chain: this.chain, seq: this.lastCheckpointSeq };
   }
 
   private checkpointIfGrown(): void {
@@ -108,8 +119,8 @@ export class CheckpointKeeper {
     // One after another in each queue, so that the store and the sink see them in order. Each
     // its own object: the two run side by side now, and a sink that changes the one it is
     // given (a Date for its own database) must not change what the store is about to write.
-    if (this.store.insertCheckpoints) this.toStore = this.toStore.then(() => this.keepInStore({ ...checkpoint }));
-    if (this.integrity.onCheckpoint) this.toSink = this.toSink.then(() => this.handToSink({ ...checkpoint }));
+    if (this.store.insertCheckpoints) this.toStore.push({ ...checkpoint });
+    if (this.integrity.onCheckpoint) this.toSink.push({ ...checkpoint });
   }
 
   private async keepInStore(checkpoint: IntegrityCheckpoint): Promise<void> {

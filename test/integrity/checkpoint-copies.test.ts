@@ -143,3 +143,42 @@ describe('after close()', () => {
     expect(sunk.slice(afterClose), 'checkpoints handed on after close() returned').toEqual([]);
   });
 });
+
+describe('checkpoints waiting for a destination that hangs', () => {
+  it('are bounded: past 10,000 waiting, each new one replaces the newest waiting (reported once), and the newest still arrives when it answers', async () => {
+    const errors: ActivityLogError[] = [];
+    const sunk: number[] = [];
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const activity = createActivityLogger({
+      store: memoryStore(),
+      integrity: {
+        key: KEY,
+        checkpointRecords: 1,
+        // A sink that hangs on its first checkpoint (a file on a dead network share), then recovers.
+        onCheckpoint: async (checkpoint) => {
+          if (sunk.length === 0) await hung;
+          sunk.push(checkpoint.seq);
+        },
+      },
+      onError: (error) => errors.push(error),
+    });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 4000; i++) activity.log({ action: 'bounded.event' });
+      await activity.flush();
+    }
+    // Before, all 11,999 waited in a chain of promises, one more for every record for as long as the sink hung.
+    expect(sunk).toEqual([]);
+    expect(errors.map((error) => [error.code, error.message])).toEqual([
+      ['CALLBACK_FAILED', expect.stringContaining('integrity.onCheckpoint has not taken the last 10000 checkpoints of chain')],
+    ]);
+    expect(errors[0]!.details).toMatchObject({ seq: 10_002 });
+    release();
+    await activity.close();
+    // The first (being handed over when the sink hung), the 9,999 after it, and the newest in place of the rest.
+    expect(sunk).toHaveLength(10_001);
+    expect(sunk.slice(0, 10_000)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1));
+    expect(sunk.at(-1)).toBe(12_000);
+    expect(errors).toHaveLength(1);
+  });
+});

@@ -177,6 +177,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
    * read left a gap that is not one; what the store holds of it now is walked (and checked)
    * before the record, and only places still absent are reported missing.
    */
+  const keyTally = new KeyTally();
   const visit = async (state: ChainState, record: ActivityRecord, fill = true): Promise<void> => {
     const sealed = record.integrity!;
     const gap = sealed.seq - state.linkSeq - 1;
@@ -185,7 +186,7 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
     // While a broken link is held (it may be half of a swap), findings wait behind it, in chain order.
     const say = (found: IntegrityProblem) => (state.held.length > 0 ? state.held.push({ problem: found, settled: true }) : problem(found));
     await coverErasures(record);
-    checkRecord(record, integrity, erasures, say);
+    checkRecord(record, integrity, erasures, say, keyTally);
     await state.checkpoints.advance(sealed.seq);
     const checkpointHash = state.checkpoints.get(sealed.seq);
     const mismatch: IntegrityProblem | undefined =
@@ -382,7 +383,34 @@ export async function verifyChains(store: ActivityStore, integrity: ResolvedInte
   if (options.chain === undefined && report.checked > 0) await findUnsealed(store, new Date(oldestSealed), from, to, report, problem);
   await passChainsWithoutRecords(undefined);
   for (const name of outside.keys()) if (!outsideRead.has(name)) await chainWithoutRecords(name);
+  keyTally.hintWrongKeys();
   return report;
+}
+
+/**
+ * Per key id, how many records' hashes matched, and the first finding of one that did not. A
+ * log verified under the wrong key (the same key id, another secret: a variable set from the
+ * wrong environment) reads as every record edited; the first finding then says so.
+ */
+class KeyTally {
+  private readonly byKey = new Map<string, { matched: number; mismatched: number; first: IntegrityProblem | undefined }>();
+
+  note(keyId: string, mismatch: IntegrityProblem | undefined): void {
+    let tally = this.byKey.get(keyId);
+    if (!tally) this.byKey.set(keyId, (tally = { matched: 0, mismatched: 0, first: undefined }));
+    if (mismatch === undefined) tally.matched += 1;
+    else {
+      tally.mismatched += 1;
+      tally.first ??= mismatch;
+    }
+  }
+
+  hintWrongKeys(): void {
+    for (const [keyId, { matched, mismatched, first }] of this.byKey) {
+      if (matched > 0 || mismatched < 2 || !first) continue;
+      first.detail += `; none of the ${mismatched} records made with key "${keyId}" matches its hash: is the key given for "${keyId}" the one they were made with?`;
+    }
+  }
 }
 
 /** Whether `record` is at `position`: its chain, place, id and millisecond. */
@@ -530,7 +558,13 @@ const MAX_HELD = 64;
 const MAX_HELD_FINDINGS = 1000;
 
 /** The record's own proof: its key, its commitments and its hash. */
-function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasures: readonly ErasedSubject[], problem: (found: IntegrityProblem) => void): void {
+function checkRecord(
+  record: ActivityRecord,
+  integrity: ResolvedIntegrity,
+  erasures: readonly ErasedSubject[],
+  problem: (found: IntegrityProblem) => void,
+  keyTally?: KeyTally,
+): void {
   const sealed = record.integrity!;
   const where = { id: record.id, chain: sealed.chain, seq: sealed.seq };
   const key = integrity.keyOf(sealed.keyId);
@@ -550,9 +584,12 @@ function checkRecord(record: ActivityRecord, integrity: ResolvedIntegrity, erasu
     }
   }
   if (!hashMatches(record, key)) {
-    problem({ kind: 'edited', ...where, detail: 'its content does not match its hash' });
+    const mismatch: IntegrityProblem = { kind: 'edited', ...where, detail: 'its content does not match its hash' };
+    keyTally?.note(sealed.keyId, mismatch);
+    problem(mismatch);
     return;
   }
+  keyTally?.note(sealed.keyId, undefined);
   if (erased) {
     // Each erased field by some erasure (an actor's and a target's erasures meet in one record).
     const lawful = erased.every((path) => erasures.some((subject) => subject.covers(record, [path])));

@@ -332,8 +332,13 @@ for (const kind of kinds) {
       const rotated = { key: 'the next application secret, rotated', keyId: 'k2' };
       expect((await logger({ integrity: rotated }).verify()).counts['unknown-key']).toBe(20 + 1);
       expect((await logger({ integrity: { ...rotated, keys: { k1: KEY } } }).verify()).ok).toBe(true);
-      // The same key id with another key: every record fails its hash.
-      expect((await logger({ integrity: { key: 'not the key these records were made with' } }).verify()).counts.edited).toBe(20 + 1);
+      // The same key id with another key: every record fails its hash, and the first finding asks about the key.
+      const wrongKey = await logger({ integrity: { key: 'not the key these records were made with' } }).verify();
+      expect(wrongKey.counts.edited).toBe(20 + 1);
+      expect(wrongKey.problems[0]!.detail).toBe(
+        'its content does not match its hash; none of the 20 records made with key "k1" matches its hash: is the key given for "k1" the one they were made with?',
+      );
+      expect(wrongKey.problems.slice(1).every((found) => !found.detail.includes('is the key'))).toBe(true);
     });
 
     it('erases a subject: the values are gone, the chain still verifies and reports them as erased', async () => {

@@ -19,8 +19,12 @@ export interface ActivitySpool {
   append(records: readonly ActivityRecord[]): Promise<void>;
   /** The oldest batch, or undefined when the spool is empty. */
   peek(): Promise<SpooledBatch | undefined>;
-  /** Deletes a batch, after the store has committed it. */
-  remove(batchId: number): Promise<void>;
+  /**
+   * Deletes a batch, after the store has committed it. Resolves to `false` when the batch was
+   * gone already: another process sharing the spool forwarded it too, and counts it (a spool
+   * that cannot tell may resolve to nothing; the batch then counts as this logger's).
+   */
+  remove(batchId: number): Promise<boolean | void>;
   /** Releases the file. */
   close(): Promise<void>;
 }

@@ -172,7 +172,7 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
       }
     },
     async remove(batchId: number) {
-      await withSpool((spool) => spool.remove.run(batchId));
+      return (await withSpool((spool) => spool.remove.run(batchId))).changes > 0;
     },
     async close() {
       if (!opened) return;

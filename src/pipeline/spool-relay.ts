@@ -251,8 +251,9 @@ export class SpoolRelay {
       // Only now, with the store's commit done, does the batch leave the spool (not once
       // close() has closed it: it is left for the next process).
       if (this.closed) return;
+      let removed;
       try {
-        await spool.remove(spooled.id);
+        removed = await spool.remove(spooled.id);
       } catch (cause) {
         // A full disk refuses the delete too (SQLite writes it to the WAL). The store has the
         // batch and answers: live batches go to it, and this one is tried again (its ids make
@@ -266,6 +267,9 @@ export class SpoolRelay {
       attempt = 0;
       retriedStale = false;
       this.storeDown = false;
+      // Processes sharing a spool file (cluster workers) each forward its oldest batch; ids keep
+      // one copy in the store, and only the one that took the batch out of the file counts it.
+      if (removed === false) continue;
       this.counters.replayed += outcome.written;
       this.counters.invalid += outcome.rejected;
     }

@@ -145,6 +145,25 @@ describe('spool', () => {
     await second.close();
   });
 
+  it('counts a batch as replayed by the one logger that takes it out of a spool file shared with others', async () => {
+    // Cluster workers started with the same `spool` share one file: each of them forwards the
+    // oldest batch, and only one of them takes it out of the file.
+    const filename = join(dir, 'shared.db');
+    const down = controllableStore();
+    down.failAlways(true);
+    const first = createActivityLogger({ store: down, spool: { filename }, batchSize: 20, onError: () => {} });
+    for (let i = 0; i < 400; i++) first.log({ id: `evt-${i}`, action: 'user.login' });
+    await first.close();
+    expect(spooledRecords(filename)).toBe(400);
+
+    const up = controllableStore();
+    const workers = [0, 1, 2].map(() => createActivityLogger({ store: up, spool: { filename }, onError: () => {} }));
+    await waitFor(() => spooledRecords(filename) === 0, 10_000);
+    await Promise.all(workers.map((worker) => worker.close()));
+    expect(new Set(up.all().map((record) => record.id)).size).toBe(400);
+    expect(workers.reduce((sum, worker) => sum + worker.stats().replayed, 0)).toBe(400);
+  });
+
   it('drops and counts what does not fit in maxBytes (SPOOL_FULL)', async () => {
     const filename = join(dir, 'small.db');
     const store = controllableStore();

@@ -47,7 +47,9 @@ export async function query(logger: ActivityLogger, flags: FilterFlags & { forma
 /**
  * The last `lines` records, oldest first; with `follow`, then every new one as it is
  * written, by any process, until Ctrl-C. Records are looked for again a few seconds back,
- * because several writers do not commit in time order.
+ * because several writers do not commit in time order; one stored later than that after its
+ * time (a spool replayed after an outage) is not found: no column records when a row was
+ * written, and reading everything since the start at each poll would grow without bound.
  */
 export async function tail(logger: ActivityLogger, flags: FilterFlags & { format?: string; follow?: boolean; lines?: string; interval?: string }, out: Terminal): Promise<number> {
   const format = formatFlag(flags.format, 'table');

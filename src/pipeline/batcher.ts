@@ -211,7 +211,9 @@ export class Batcher {
   settle(batch: Batch, outcome: Outcome | OutcomeCounts): void {
     if (batch.settled) return;
     batch.settled = true;
-    this.progressed();
+    // A batch that failed (its retries used up) or was dropped moved nothing: counted as
+    // progress, a store refusing every write made close() wait closeTimeoutMs after each one.
+    if (outcome !== 'failed' && outcome !== 'dropped') this.progressed();
     if (typeof outcome === 'string') this.counters[outcome] += batch.records.length;
     else for (const [name, count] of Object.entries(outcome) as [Outcome | 'invalid', number][]) this.counters[name] += count;
     if (outcome === 'failed' || outcome === 'dropped') this.options.chain?.lost(batch.records);

@@ -97,6 +97,23 @@ describe('closeTimeoutMs bounds a store that stopped making progress, not a long
     db.close();
   });
 
+  it('gives up on a store that refuses every write, after closeTimeoutMs, however many batches use up their retries meanwhile', async () => {
+    // A database that is down answers at once (connection refused): each batch fails after its
+    // retries, and a batch failing is no progress of the store.
+    const down = memoryStore();
+    const refusing = Object.assign(Object.create(down), {
+      insert: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })),
+    });
+    const activity = createActivityLogger({ store: refusing, batchSize: 10, closeTimeoutMs: 400, retry: { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 50 }, onError: () => {} });
+    for (let i = 0; i < 400; i++) activity.log({ action: 'down.event' });
+    const started = Date.now();
+    await activity.close();
+    // 40 batches using up their retries one after another took 4 s here.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const { written, failed, dropped, queued } = activity.stats();
+    expect({ written, lost: failed + dropped, queued }).toEqual({ written: 0, lost: 400, queued: 0 });
+  });
+
   it('gives up on a store that stops answering, after closeTimeoutMs without progress', async () => {
     const never = memoryStore();
     let writes = 0;

@@ -205,6 +205,8 @@ export class SpoolRelay {
     let attempt = 0;
     /** close()'s drain: a batch whose failure was that of an insert sent before it is tried once more. */
     let retriedStale = false;
+    /** Batches in a row that another process sharing the spool file took out first. */
+    let overtaken = 0;
     while ((atClose ? !this.drainAbandoned : !this.stopping) && !this.closed) {
       this.replayWanted = false;
       let spooled;
@@ -269,7 +271,14 @@ export class SpoolRelay {
       this.storeDown = false;
       // Processes sharing a spool file (cluster workers) each forward its oldest batch; ids keep
       // one copy in the store, and only the one that took the batch out of the file counts it.
-      if (removed === false) continue;
+      // The others stand back a while (longer each time they are overtaken again), rather than
+      // all of them sending every batch to a store that has just come back. Never for good: if
+      // the one forwarding stops (killed, closed), the next look finds its batches.
+      if (removed === false) {
+        if (!atClose) await this.sleeper.sleep(backoffDelay(++overtaken, this.options.baseDelayMs, this.options.maxDelayMs), false);
+        continue;
+      }
+      overtaken = 0;
       this.counters.replayed += outcome.written;
       this.counters.invalid += outcome.rejected;
     }

@@ -164,6 +164,23 @@ describe('spool', () => {
     expect(workers.reduce((sum, worker) => sum + worker.stats().replayed, 0)).toBe(400);
   });
 
+  it('lets one of the loggers sharing a spool file forward it, rather than each sending every batch to the store', async () => {
+    const filename = join(dir, 'shared-load.db');
+    const down = controllableStore();
+    down.failAlways(true);
+    const first = createActivityLogger({ store: down, spool: { filename }, batchSize: 20, onError: () => {} });
+    for (let i = 0; i < 400; i++) first.log({ id: `evt-${i}`, action: 'user.login' });
+    await first.close();
+
+    const up = controllableStore();
+    const workers = [0, 1, 2].map(() => createActivityLogger({ store: up, spool: { filename }, retry: { baseDelayMs: 50 }, onError: () => {} }));
+    await waitFor(() => spooledRecords(filename) === 0, 10_000);
+    await Promise.all(workers.map((worker) => worker.close()));
+    expect(new Set(up.all().map((record) => record.id)).size).toBe(400);
+    // 20 batches; a logger that finds its batch taken by another stands back for a while.
+    expect(up.batches.length).toBeLessThan(30);
+  });
+
   it('drops and counts what does not fit in maxBytes (SPOOL_FULL)', async () => {
     const filename = join(dir, 'small.db');
     const store = controllableStore();

@@ -102,9 +102,10 @@ export interface ActivityLoggerOptions<C extends ActivityCatalog = {}> {
   spool?: boolean | SpoolOptions | ActivitySpool;
   /**
    * How long `close()` waits for a store that makes no progress (no batch written or spooled
-   * for that long; a batch failing after its retries is none) before moving what is left to the spool (or counting it as dropped, without one). A
-   * store that keeps writing is waited for, however long its backlog takes. A store that gave
-   * up then has one more second in all (its last checkpoint, its own `close()`).
+   * for that long; a batch failing after its retries is none) before moving what is left to
+   * the spool (or counting it as dropped, without one). A store that keeps writing is waited
+   * for, however long its backlog takes. A store that gave up then has one more second in all
+   * (its last checkpoint, its own `close()`).
    * @default 10000
    */
   closeTimeoutMs?: number;

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type { z as Z } from 'zod';
 import { describeValue as describe } from './describe.js';
 import { EVENT_ID_PATTERN } from './cursor.js';
@@ -15,6 +14,7 @@ import {
   SUMMARY_DIMENSIONS,
 } from './schema.js';
 import { isStorableTime, TIME_INPUT_RULE, TIME_RANGE_RULE, timeInputToMs } from './time.js';
+import { packageRequire } from './package-location.js';
 
 /**
  * The zod schemas that check events, queries, summaries and purges, built on first use: zod is
@@ -29,7 +29,7 @@ export function schemas(): Schemas {
 
 /** zod itself, loaded on first use (synchronously: the checks that need it are synchronous). @internal */
 export function zod(): typeof Z {
-  return (loaded ??= (createRequire(import.meta.url)('zod') as { z: typeof Z }).z);
+  return (loaded ??= (packageRequire()('zod') as { z: typeof Z }).z);
 }
 
 let loaded: typeof Z | undefined;

@@ -4,7 +4,7 @@
  * require every subpath. A broken exports map fails here, before a user hits it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +160,58 @@ describe('package', () => {
     expect(output).toMatch(/Tests\s+\d+ passed/);
     expect(output).not.toMatch(/failed/);
   }, 240_000);
+
+  it('runs bundled with esbuild for Node, as ESM and as CommonJS: zod, the SQLite store and hono\'s admin app, found from the package wherever the process runs', () => {
+    const app = installedApp('bundle-app');
+    // The repository's own builds of the peers (better-sqlite3 compiles for minutes otherwise).
+    for (const peer of ['better-sqlite3', 'kysely', 'hono']) {
+      if (!existsSync(join(app, 'node_modules', peer))) symlinkSync(join(root, 'node_modules', peer), join(app, 'node_modules', peer), 'dir');
+    }
+    // ESM source, as most apps write it: esbuild takes the package's ESM build for both
+    // formats, and in CommonJS output it empties import.meta.
+    writeFileSync(
+      join(app, 'bundled.mjs'),
+      `import { createActivityLogger } from 'activity-log';
+       import { sqliteStore } from 'activity-log/sqlite';
+       import { activityLogsApp } from 'activity-log/hono';
+       const errors = [];
+       const file = process.argv[2];
+       const activity = createActivityLogger({ store: sqliteStore({ filename: file }), retry: { maxAttempts: 1 }, onError: (error) => errors.push(error.message) });
+       activity.log({ action: 'bundle.ran' });
+       activity.log({ action: 'Not Dotted' });
+       activity.flush().then(async () => {
+         const page = await activity.query({ limit: 10 });
+         await activity.close();
+         const { written, invalid, failed } = activity.stats();
+         const admin = typeof activityLogsApp(activity, { authorize: () => true }).fetch;
+         console.log(JSON.stringify({ actions: page.items.map((record) => record.action), written, invalid, failed, errors, admin }));
+       });`,
+    );
+    const esbuild = join(root, 'node_modules/.bin/esbuild');
+    for (const [format, out] of [['cjs', 'out/bundled.cjs'], ['esm', 'out/bundled.mjs']] as const) {
+      run(esbuild, ['bundled.mjs', '--bundle', '--platform=node', `--format=${format}`, `--outfile=${out}`, '--log-level=error'], app);
+      const report = JSON.parse(run('node', [out, join(app, `${format}.db`)], app, 60_000).trim().split('\n').pop()!) as Record<string, unknown>;
+      expect(report, format).toEqual({
+        actions: ['bundle.ran'],
+        written: 1,
+        invalid: 1,
+        failed: 0,
+        errors: ['action: must be dotted lower-case like "recipe.update", got "Not Dotted"'],
+        admin: 'function',
+      });
+    }
+    // hono is loaded when the admin sub-app is made: found from the package's place, also when
+    // the process runs from another directory (a service manager's).
+    writeFileSync(
+      join(app, 'hono-app.mjs'),
+      `import { createActivityLogger } from 'activity-log';
+       import { memoryStore } from 'activity-log/memory';
+       import { activityLogsApp } from 'activity-log/hono';
+       const app = activityLogsApp(createActivityLogger({ store: memoryStore() }), { authorize: () => true });
+       console.log(typeof app.fetch);`,
+    );
+    expect(run('node', [join(app, 'hono-app.mjs')], tmpdir()).trim()).toBe('function');
+  }, 120_000);
 
   it('runs on the oldest peers of every range it declares: express 4.17, fastify 4.10, better-sqlite3 11, hono 4.0', () => {
     // The newest of each range are this repository's own dev dependencies, under which every

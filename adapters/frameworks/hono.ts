@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { packageRequire } from '../../src/package-location.js';
 import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
@@ -208,11 +208,9 @@ let honoModule: HonoModule | undefined;
 function loadHono(): HonoModule {
   if (honoModule) return honoModule;
   try {
-    // No import.meta here: this file is also built as CommonJS, where it is a syntax error.
-    // CommonJS resolves from this file; ESM from the app's directory, where the app's own
-    // hono is installed.
-    const base = typeof __filename === 'string' ? __filename : `${process.cwd()}/`;
-    honoModule = createRequire(base)('hono') as HonoModule;
+    // From this package's place, where the app's own hono is found (not from the working
+    // directory, which need not be the app's).
+    honoModule = packageRequire()('hono') as HonoModule;
     return honoModule;
   } catch (cause) {
     throw new ActivityLogError('MISSING_PEER', 'activity-log/hono needs hono: npm install hono', { cause });

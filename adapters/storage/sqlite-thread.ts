@@ -1,5 +1,6 @@
 import type { DatabaseConnection, Dialect, Driver, Kysely, QueryResult } from 'kysely';
 import type { Worker } from 'node:worker_threads';
+import { packageUrl } from '../../src/package-location.js';
 import type { SqliteRequest, SqliteResponse, SqliteRunResult, SqliteThreadData } from './sqlite-protocol.js';
 
 type KyselyModule = typeof import('kysely');
@@ -150,7 +151,9 @@ async function startWorker(data: SqliteThreadData, attach: (worker: Worker) => v
  * tsx in the thread, then imports the source.
  */
 async function workerScript(): Promise<URL | string> {
-  const here = import.meta.url;
+  const here = packageUrl();
+  // No file to be next to (a build without one): the thread's file is as missing as in a bundle.
+  if (here === undefined) throw Object.assign(new Error('sqlite-worker: this build has no file of its own to find the thread next to'), { code: 'MODULE_NOT_FOUND' });
   const extension = here.endsWith('.ts') ? '.ts' : here.endsWith('.cjs') ? '.cjs' : '.js';
   const url = new URL(`./sqlite-worker${extension}`, here);
   if (extension !== '.ts') return url;

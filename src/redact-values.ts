@@ -20,6 +20,11 @@
  * This runs on every stored string, in the flusher: a string without `=`, `:`, `@` or one of
  * the scheme names is passed over after one cheap test, and a string that holds nothing to
  * hide is returned as the same string.
+ *
+ * Every rule takes time linear in the string's length, whatever the string: the strings are
+ * the app's users' (a comment, a search, a profile column recorded by change capture), are not
+ * capped before redaction, and a rule that reads the rest of the string again from each
+ * candidate start would let one long value hold the event loop for seconds.
  */
 
 /** A fast first test: a string that fails it cannot match any rule below. */
@@ -29,10 +34,17 @@ const HEADER_LINE = /(^|\n)([ \t]*)([A-Za-z][A-Za-z0-9_-]{0,99})([ \t]*:[ \t]*)(
 const JSON_STRING_MEMBER = /"((?:[^"\\]|\\.){1,100})"(\s*:\s*)"((?:[^"\\]|\\.)*)"/g;
 const JSON_SCALAR_MEMBER = /"((?:[^"\\]|\\.){1,100})"(\s*:\s*)(-?\d[\d.eE+-]*|true|false)\b/g;
 const PARAMETER = /(^|[?&;,\s])([A-Za-z0-9_.\-[\]%]{1,100})=([^&#\s;,]+)/g;
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)([^\s/@]+)@/gi;
+// The scheme is at most 32 characters, so that a long run of scheme characters ("a.a.a.a…")
+// is not scanned again from each of its word boundaries; after "://" a candidate stops at the
+// next "/" or blank, so no two candidates scan the same text.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,31}:\/\/[^\s/:@]*:)([^\s/@]+)@/gi;
 const BEARER = /\b(bearer)(\s+)([A-Za-z0-9\-._~+/]+=*)/gi;
 const BASIC = /\b(basic)(\s+)([A-Za-z0-9+/]+=*)/gi;
-const JWT = /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+// The two dotted parts are optional so that a candidate without them ("eyJ-eyJ-eyJ…") still
+// matches its whole run and is passed over in one step: required, they made the search start
+// again at every "eyJ" of the run and read it to its end each time. Only a match with the dotted
+// parts (group 1) is a JWT.
+const JWT = /\beyJ[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)?/g;
 
 /**
  * `text` with every credential-shaped part replaced by `censor`; the same string when there is
@@ -65,7 +77,7 @@ export function redactCredentialsIn(text: string, censor: string, isSensitiveNam
   out = out.replace(BASIC, (whole, scheme: string, space: string, token: string) =>
     looksLikeBasicCredential(token) ? `${scheme}${space}${censor}` : whole,
   );
-  if (out.includes('eyJ')) out = out.replace(JWT, censor);
+  if (out.includes('eyJ')) out = out.replace(JWT, (whole, dotted: string | undefined) => (dotted ? censor : whole));
   return out === text ? text : out;
 }
 

@@ -4,7 +4,7 @@ import { ActivityLogError } from './errors.js';
 import { describeValue } from './describe.js';
 import { optionNames, refuseUnknownOptions } from './option-keys.js';
 
-/** Strings up to this length that were found to hold no credential are remembered (see redactText). */
+/** Strings (and keys) up to this length are remembered: clean texts (see redactText) and key verdicts. */
 const CLEAN_TEXT_MAX_LENGTH = 256;
 
 /**
@@ -148,7 +148,9 @@ const normalizeKey = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, ''
 export function keyWords(key: string): string[] {
   return key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    // An upper-case letter before the hump of a word (`XMLHttp` → XML Http). A lookahead, not
+    // `([A-Z]+)([A-Z][a-z])`, which read a long upper-case run again from each of its letters.
+    .replace(/([A-Z])(?=[A-Z][a-z])/g, '$1 ')
     .toLowerCase()
     .match(/[a-z]+|[0-9]+/g) ?? [];
 }
@@ -171,7 +173,9 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     else if (segments.length > 0) pathPatterns.push(segments);
   }
 
-  // Keys repeat from event to event, so their verdicts are cached (bounded, then cleared).
+  // Keys repeat from event to event, so their verdicts are cached (bounded, then cleared). Only
+  // keys of ordinary length: a cache of 10,000 keys of any length would hold on to whatever
+  // long keys the app's users sent long after their events were written.
   const verdicts = new Map<string, boolean>();
   const keyIsSensitive = (key: string): boolean => {
     let verdict = verdicts.get(key);
@@ -181,6 +185,7 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
         anyDepthKeys.has(normalized) ||
         terms.some((term) => normalized.includes(term)) ||
         (words.size > 0 && keyWords(key).some((word) => words.has(word) || (word.endsWith('s') && words.has(word.slice(0, -1)))));
+      if (key.length > CLEAN_TEXT_MAX_LENGTH) return verdict;
       if (verdicts.size >= 10_000) verdicts.clear();
       verdicts.set(key, verdict);
     }

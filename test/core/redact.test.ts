@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { createActivityLogger, type ActivityEvent, type ActivityLoggerOptions } from '../../src/index.js';
 import { createRedactor } from '../../src/for-store-authors.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
@@ -180,6 +181,28 @@ describe('redaction', () => {
     expect(redactor.redactText('mongodb+srv://app:pw@db/x')).toBe('mongodb+srv://app:[REDACTED]@db/x');
     expect(redactor.redact({ XMLHttpPIN: 1, APIKEYSession: 2 })).toEqual({ XMLHttpPIN: '[REDACTED]', APIKEYSession: '[REDACTED]' });
   }, 60_000);
+
+  // Its verdicts on keys are cached; the cache held keys of any length, so 500 requests each
+  // with one long key of their own (a JSON body's) kept 100 MB after their events were
+  // written. Measured in a process of its own, where a full collection frees all it can.
+  it('does not hold on to long keys once their events are redacted', () => {
+    const script = `
+      import { createRedactor } from './src/for-store-authors.ts';
+      const redactor = createRedactor(undefined);
+      globalThis.gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 500; i++) redactor.redact({ [String(i).padStart(4, '0') + 'a'.repeat(200000)]: 1 });
+      globalThis.gc();
+      console.log(process.memoryUsage().heapUsed - before);
+    `;
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      timeout: 60_000,
+      encoding: 'utf8',
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(Number(child.stdout.trim()), 'bytes still held after a full collection').toBeLessThan(20 * 1024 * 1024);
+  });
 
   it('is usable on its own', () => {
     const redactor = createRedactor(['pin']);

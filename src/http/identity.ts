@@ -1,7 +1,7 @@
 import { ActivityLogError } from '../errors.js';
 import { copyBindings, type RequestIdentity, type ResolvedIdentity } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
-import type { ActivityActor } from '../schema.js';
+import { LIMITS, type ActivityActor } from '../schema.js';
 import { isValidActor, isValidTenantId } from '../fast-validate.js';
 import { schemas } from '../schemas.js';
 import { formatIssues } from '../validation.js';
@@ -104,8 +104,9 @@ function reportCallback(logger: ActivityLogger<any>, name: string, cause: unknow
 /**
  * The actor as the event rules take it. Fields other than type, id and name (the app's user
  * object returned as it is: its `email`, `roles`) are dropped and reported, and who acted is
- * kept. A value the rules refuse even so (`{ type: 'user', id: '' }`, an id over 255
- * characters) is reported and the request is anonymous: bound as it was, it made every event
+ * kept. A name the rules refuse (over 255 characters, not a string) is cut or left out, and
+ * reported, and who acted is kept. A value the rules refuse even so (`{ type: 'user', id: '' }`,
+ * an id over 255 characters) is reported and the request is anonymous: bound as it was, it made every event
  * of the request, the app's own `log()` calls and the automatic record, fail validation and
  * be dropped.
  */
@@ -114,14 +115,25 @@ function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
   if (typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string') {
     if (isValidActor(value)) return value as ActivityActor;
     const { actor, dropped } = actorFieldsOf(value as Record<string, unknown>);
-    if (dropped.length > 0 && isValidActor(actor)) {
-      logger.report(
-        new ActivityLogError(
-          'CALLBACK_FAILED',
-          `activity middleware: actor() returned fields an actor does not have (${dropped.map((key) => JSON.stringify(key)).join(', ')}); they are left out and the actor is kept as { type, id, name }`,
-        ),
-      );
-      return actor;
+    const kept = isValidActor(actor) ? actor : withStorableName(actor);
+    if (kept) {
+      if (dropped.length > 0) {
+        logger.report(
+          new ActivityLogError(
+            'CALLBACK_FAILED',
+            `activity middleware: actor() returned fields an actor does not have (${dropped.map((key) => JSON.stringify(key)).join(', ')}); they are left out and the actor is kept as { type, id, name }`,
+          ),
+        );
+      }
+      if (kept !== actor) {
+        logger.report(
+          new ActivityLogError(
+            'CALLBACK_FAILED',
+            `activity middleware: actor() returned a name events cannot carry (${whyRefused('actorSchema', 'actor', actor)}); ${kept.name === undefined ? 'it is left out' : `it is cut to ${LIMITS.name} characters`} and the actor is kept`,
+          ),
+        );
+      }
+      return kept;
     }
     logger.report(
       new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() returned an actor events cannot carry (${whyRefused('actorSchema', 'actor', value)}); the request goes on as anonymous`),
@@ -132,6 +144,20 @@ function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
     new ActivityLogError('CALLBACK_FAILED', `activity middleware: actor() must return { type, id?, name? } or nothing, got ${typeof value}; the request goes on as anonymous`),
   );
   return ANONYMOUS;
+}
+
+/**
+ * The actor with its name made one events can carry, when only the name stood in the way: a
+ * string cut to `LIMITS.name` characters (as a captured row's name is), anything else left out.
+ * The name is display text, often the user's own choice: a display name of 256 characters
+ * made every request of its user anonymous, so who acted was lost for whoever chose one.
+ * Undefined when the name was not the problem.
+ */
+function withStorableName(actor: ActivityActor): ActivityActor | undefined {
+  if (actor.name === undefined) return undefined;
+  const { name, ...rest } = actor;
+  const kept: ActivityActor = typeof name === 'string' ? { ...rest, name: name.slice(0, LIMITS.name) } : rest;
+  return isValidActor(kept) ? kept : undefined;
 }
 
 /** An actor's own type, id and name, and the names of the other fields it had. */

@@ -209,6 +209,23 @@ for (const framework of ['express', 'fastify', 'hono'] as const) {
       expect(reported.map((error) => error.code)).toEqual(['CALLBACK_FAILED']);
       expect(reported[0]!.message).toContain('("email", "roles")');
     });
+
+    // A display name is the user's own choice: one of 256 characters made every request of
+    // its user anonymous, so whoever chose one acted unrecorded.
+    it.each([
+      ['a name over 255 characters', { type: 'user', id: 'u_1', name: 'N'.repeat(300) }, { type: 'user', id: 'u_1', name: 'N'.repeat(255) }, 'cut to 255'],
+      ['a name that is not a string', { type: 'user', id: 'u_1', name: { first: 'Ada' } }, { type: 'user', id: 'u_1' }, 'left out'],
+      ['a long name and fields an actor does not have', { type: 'user', id: 'u_1', name: 'N'.repeat(300), email: 'a@b.c' }, { type: 'user', id: 'u_1', name: 'N'.repeat(255) }, 'cut to 255'],
+    ])('keeps who acted when actor() returns %s, the name cut or left out, and says so', async (_name, value, kept, said) => {
+      const url = await start(async () => value as ActorResult);
+      expect(await postedActors(url)).toEqual([
+        ['recipe.update', kept],
+        ['recipe.publish', kept],
+        ['http.post', kept],
+      ]);
+      expect(reported.every((error) => error.code === 'CALLBACK_FAILED')).toBe(true);
+      expect(reported.map((error) => error.message).join('\n')).toContain(said);
+    });
   });
 }
 

@@ -23,6 +23,9 @@ import { oversizedRow, rowBudget, rowBytesAtMost } from './statement-size.js';
 /** The columns of the checkpoints table, in insert order. */
 const CHECKPOINT_COLUMNS = ['chain', 'seq', 'hash', 'key_id', 'at', 'signature'] as const;
 
+/** A year, in milliseconds: the margin of a zoned summary's range around the stored times. */
+const YEAR_MS = 366 * 24 * 60 * 60 * 1000;
+
 /** Rows per insert statement at most, whatever the parameter limit allows. */
 const MAX_ROWS_PER_INSERT = 1000;
 
@@ -307,18 +310,21 @@ export class SqlStatements {
   /**
    * How {@link summarize} groups time buckets; `undefined` for the other dimensions. In a zone
    * other than UTC, its units are chosen over the summary's range: the query's `from` and
-   * `to`, or where one is missing the oldest or newest stored time (two reads of the time
-   * index, whatever the filter).
+   * `to`, narrowed to the stored times (two reads of the time index, whatever the filter).
+   * Narrowed because working out a zone's units costs time for every year of the range: a
+   * caller's `from=0001&to=9999`, with a handful of records, held the event loop for 40 s.
+   * A year of margin at each end keeps the units exact for records written meanwhile.
    */
   async timeBucketing(db: AnyKysely, query: NormalizedSummaryQuery): Promise<TimeBucketing | undefined> {
     if (query.by !== 'hour' && query.by !== 'day') return undefined;
     if (isUtc(query.tz)) return timeBucketing(query.by, query.tz);
-    let fromMs = query.from?.getTime();
-    let toMs = query.to === undefined ? undefined : query.to.getTime() - 1;
-    if (fromMs === undefined) fromMs = await this.storedEnd(db, 'asc');
-    if (toMs === undefined) toMs = await this.storedEnd(db, 'desc');
-    const range = fromMs === undefined && toMs === undefined ? undefined : { fromMs: fromMs ?? toMs!, toMs: Math.max(toMs ?? fromMs!, fromMs ?? toMs!) };
-    return timeBucketing(query.by, query.tz, range);
+    const oldest = await this.storedEnd(db, 'asc');
+    const newest = await this.storedEnd(db, 'desc');
+    if (oldest === undefined || newest === undefined) return timeBucketing(query.by, query.tz);
+    const fromMs = Math.max(query.from?.getTime() ?? -Infinity, oldest - YEAR_MS);
+    const toMs = Math.min(query.to === undefined ? Infinity : query.to.getTime() - 1, Math.max(newest, Date.now()) + YEAR_MS);
+    // No stored time in the range: nothing to group, any unit will do.
+    return timeBucketing(query.by, query.tz, fromMs <= toMs ? { fromMs, toMs } : undefined);
   }
 
   /** The oldest (`asc`) or newest (`desc`) stored time, in epoch milliseconds. */

@@ -159,21 +159,31 @@ describe('redaction', () => {
   // Values and keys are the app's users' and are not capped before redaction: a rule that read
   // the rest of a string again from each candidate start held the event loop for seconds on
   // one 40 kB value (3 s for the JWT rule, 6 s for the URL rule, 2.4 s for a 20 kB key).
+  // Measured as growth, not against a clock: eight times the input takes about eight times as
+  // long when linear, sixty-four times when quadratic (the best of five runs of each size).
   it('takes time linear in the length of a value or key, whatever its shape', async () => {
-    const shapes: Record<string, string> = {
-      'eyJ- again and again (JWT rule)': 'eyJ-'.repeat(10_000),
-      'a.a.a… before ":@" (URL password rule)': `${'a.'.repeat(20_000)}:@`,
-      'x://a: again and again (URL password rule)': `${'x://a:'.repeat(7_000)}@`,
-    };
     const redactor = createRedactor(undefined);
-    for (const [shape, text] of Object.entries(shapes)) {
-      const started = performance.now();
-      redactor.redactText(text);
-      expect(performance.now() - started, shape).toBeLessThan(250);
+    const bestOf = (run: () => void): number => {
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        run();
+        best = Math.min(best, performance.now() - started);
+      }
+      return Math.max(best, 0.05);
+    };
+    const shapes: Record<string, (n: number) => () => unknown> = {
+      'eyJ- again and again (JWT rule)': (n) => { const text = 'eyJ-'.repeat(n); return () => redactor.redactText(text); },
+      'a.a.a… before ":@" (URL password rule)': (n) => { const text = `${'a.'.repeat(2 * n)}:@`; return () => redactor.redactText(text); },
+      'x://a: again and again (URL password rule)': (n) => { const text = `${'x://a:'.repeat(n)}@`; return () => redactor.redactText(text); },
+      'an upper-case key (split into words)': (n) => { const value = { ['A'.repeat(2 * n)]: 1 }; return () => redactor.redact(value); },
+    };
+    for (const [shape, make] of Object.entries(shapes)) {
+      const small = bestOf(make(2_500));
+      const large = bestOf(make(20_000));
+      expect(large / small, `${shape}: ${small.toFixed(2)} ms for 1×, ${large.toFixed(2)} ms for 8×`).toBeLessThan(20);
     }
-    const started = performance.now();
     const record = await storeOne({ action: 'a.b', metadata: { ['A'.repeat(20_000)]: 1, note: 'eyJ-'.repeat(10_000) } }, { maxMetadataBytes: 100_000 });
-    expect(performance.now() - started, 'an upper-case key of 20,000 letters and a long value, through log()').toBeLessThan(1_000);
     expect(record?.metadata?.note).toBe('eyJ-'.repeat(10_000));
     // The rules still find what they are for.
     expect(redactor.redactText('x eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln y')).toBe('x [REDACTED] y');
@@ -181,28 +191,6 @@ describe('redaction', () => {
     expect(redactor.redactText('mongodb+srv://app:pw@db/x')).toBe('mongodb+srv://app:[REDACTED]@db/x');
     expect(redactor.redact({ XMLHttpPIN: 1, APIKEYSession: 2 })).toEqual({ XMLHttpPIN: '[REDACTED]', APIKEYSession: '[REDACTED]' });
   }, 60_000);
-
-  // Its verdicts on keys are cached; the cache held keys of any length, so 500 requests each
-  // with one long key of their own (a JSON body's) kept 100 MB after their events were
-  // written. Measured in a process of its own, where a full collection frees all it can.
-  it('does not hold on to long keys once their events are redacted', () => {
-    const script = `
-      import { createRedactor } from './src/for-store-authors.ts';
-      const redactor = createRedactor(undefined);
-      globalThis.gc();
-      const before = process.memoryUsage().heapUsed;
-      for (let i = 0; i < 500; i++) redactor.redact({ [String(i).padStart(4, '0') + 'a'.repeat(200000)]: 1 });
-      globalThis.gc();
-      console.log(process.memoryUsage().heapUsed - before);
-    `;
-    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: new URL('../..', import.meta.url).pathname,
-      timeout: 60_000,
-      encoding: 'utf8',
-    });
-    expect(child.status, child.stderr).toBe(0);
-    expect(Number(child.stdout.trim()), 'bytes still held after a full collection').toBeLessThan(20 * 1024 * 1024);
-  });
 
   it('is usable on its own', () => {
     const redactor = createRedactor(['pin']);

@@ -347,6 +347,23 @@ describe('package', () => {
       join(app, 'tsconfig.oldest-commonjs.json'),
       JSON.stringify({ compilerOptions: { target: 'ES2020', module: 'CommonJS', moduleResolution: 'Node', esModuleInterop: true, strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['core.ts'] }),
     );
+    // The same without esModuleInterop, TypeScript's default: an app that imports CommonJS
+    // packages with `import x = require()`. Our declarations must not need the flag (a default
+    // import of better-sqlite3's `export =` types did).
+    writeFileSync(
+      join(app, 'stores.ts'),
+      `import Database = require('better-sqlite3');
+       import { createActivityLogger } from 'activity-log';
+       import { sqliteStore } from 'activity-log/sqlite';
+       import { activityMiddleware } from 'activity-log/express';
+       const activity = createActivityLogger({ store: sqliteStore({ database: new Database(':memory:') }) });
+       void activityMiddleware(activity);
+      `,
+    );
+    writeFileSync(
+      join(app, 'tsconfig.oldest-commonjs-no-interop.json'),
+      JSON.stringify({ compilerOptions: { target: 'ES2020', module: 'CommonJS', moduleResolution: 'Node', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['stores.ts'] }),
+    );
     writeFileSync(join(app, 'tsconfig.newest.json'), tsconfig(['core.ts', 'frameworks.ts']));
     const check = (compiler: string, config: string) => {
       const tsc = `node_modules/${compiler}/bin/tsc`;
@@ -363,6 +380,8 @@ describe('package', () => {
     expect(oldest.output, oldest.output).toBe('');
     const oldestCommonJs = check('ts-oldest', 'tsconfig.oldest-commonjs.json');
     expect(oldestCommonJs.output, oldestCommonJs.output).toBe('');
+    const withoutInterop = check('ts-oldest', 'tsconfig.oldest-commonjs-no-interop.json');
+    expect(withoutInterop.output, withoutInterop.output).toBe('');
     const newest = check('ts-newest', 'tsconfig.newest.json');
     expect(newest.output, `${newest.version}: ${newest.output}`).toBe('');
   }, 480_000);

@@ -1,4 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
+// The public options name better-sqlite3's Database by a named import: @types/better-sqlite3 is
+// `export =`, and a default import in our declarations would need esModuleInterop in every
+// app that type-checks them (skipLibCheck: false on module commonjs without it fails).
+import type { Database as BetterSqlite3Database } from 'better-sqlite3';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import { defaultExport, loadPeer } from './peer.js';
@@ -61,7 +65,7 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
          * A better-sqlite3 database you opened; `close()` leaves it open. When it is a file,
          * reads run on the store's reader thread, through a connection of its own to that file.
          */
-        database: BetterSqlite3.Database;
+        database: BetterSqlite3Database;
         filename?: undefined;
       }
   );

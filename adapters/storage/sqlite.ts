@@ -3,6 +3,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 // `export =`, and a default import in our declarations would need esModuleInterop in every
 // app that type-checks them (skipLibCheck: false on module commonjs without it fails).
 import type { Database as BetterSqlite3Database } from 'better-sqlite3';
+import { describeValue } from '../../src/describe.js';
+import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import type { ActivityRecord } from '../../src/schema.js';
 import { defaultExport, loadPeer } from './peer.js';
@@ -74,6 +76,25 @@ export type SqliteStoreOptions = SqliteStoreCommonOptions &
 const SQLITE_STORE_OPTIONS = optionNames<SqliteStoreOptions>()(['filename', 'database', 'tableName', 'migrate', 'busyTimeoutMs', 'writer']);
 
 /**
+ * Refuses values the store would otherwise pass over without a word: a `filename` beside a
+ * `database` (the file would never be opened), a `writer` it does not know (taken for the
+ * default), a negative or fractional `busyTimeoutMs`. Start-up code, as every options check.
+ */
+function checkSqliteOptions(options: SqliteStoreOptions): void {
+  const fail = (message: string) => new ActivityLogError('INVALID_OPTIONS', `sqliteStore: ${message}`);
+  const { filename, database, writer, busyTimeoutMs } = options as Record<string, unknown>;
+  if (database !== undefined) {
+    if (filename !== undefined) throw fail('pass either "filename" or "database" (a better-sqlite3 Database you opened), not both');
+    if (typeof (database as { prepare?: unknown } | null)?.prepare !== 'function') throw fail(`database: must be a better-sqlite3 Database (new Database(...)), got ${describeValue(database)}`);
+  }
+  if (filename !== undefined && typeof filename !== 'string') throw fail(`filename: must be a file path (a string), got ${describeValue(filename)}`);
+  if (writer !== undefined && writer !== 'worker' && writer !== 'main') throw fail(`writer: must be "worker" or "main", got ${describeValue(writer)}`);
+  if (busyTimeoutMs !== undefined && !(Number.isSafeInteger(busyTimeoutMs) && (busyTimeoutMs as number) >= 0)) {
+    throw fail(`busyTimeoutMs: must be a whole number of milliseconds from 0, got ${describeValue(busyTimeoutMs)}`);
+  }
+}
+
+/**
  * The embedded store, on better-sqlite3: zero set-up, one file, WAL mode. Nothing it does runs
  * on your event loop: batches are written by a writer thread (one cached prepared statement in
  * one transaction per batch), and reads, summaries and purges run on a reader thread, each
@@ -87,6 +108,7 @@ const SQLITE_STORE_OPTIONS = optionNames<SqliteStoreOptions>()(['filename', 'dat
  */
 export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore {
   refuseUnknownOptions('sqliteStore', options, SQLITE_STORE_OPTIONS);
+  checkSqliteOptions(options);
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const userDatabase = options.database;
   const filename = userDatabase ? userDatabase.name : (options.filename ?? 'activity.db');

@@ -1,3 +1,4 @@
+import { describeValue } from '../../../src/describe.js';
 import { ActivityLogError } from '../../../src/errors.js';
 import { toPage, type StoreQuery } from '../../../src/query.js';
 import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, SummaryBucket } from '../../../src/schema.js';
@@ -99,6 +100,14 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   }
   if (config.schema !== undefined && !IDENTIFIER.test(config.schema)) {
     throw new ActivityLogError('INVALID_OPTIONS', `schema: must be letters, digits and "_", got ${JSON.stringify(config.schema)}`);
+  }
+  // Values read as flags: anything else would be taken for the default without a word
+  // (`migrate: 'false'` migrating, `partitioning: 'Monthly'` leaving the table unpartitioned).
+  if (config.migrate !== undefined && typeof config.migrate !== 'boolean') {
+    throw new ActivityLogError('INVALID_OPTIONS', `migrate: must be true or false, got ${describeValue(config.migrate)}`);
+  }
+  if (config.partitioning !== undefined && config.partitioning !== 'monthly') {
+    throw new ActivityLogError('INVALID_OPTIONS', `partitioning: must be "monthly" or left out, got ${describeValue(config.partitioning)}`);
   }
   const autoMigrate = config.migrate !== false;
   let connecting: Promise<Connected> | undefined;

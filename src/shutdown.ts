@@ -1,3 +1,6 @@
+import { constants as osConstants } from 'node:os';
+import { describeValue } from './describe.js';
+import { ActivityLogError } from './errors.js';
 import type { ActivityLogger } from './logger.js';
 import { optionNames, refuseUnknownOptions } from './option-keys.js';
 
@@ -28,6 +31,25 @@ export interface ShutdownOptions {
 const SHUTDOWN_OPTIONS = optionNames<ShutdownOptions>()(['signals', 'flushBeforeExit', 'beforeClose']);
 
 /**
+ * Refuses what would only fail when the signal comes, the moment the log must be saved: a
+ * `signals` that is not a list of signal names this platform has (`'SIGTERM'` alone, a typo),
+ * a `beforeClose` that is not a function (its throw would be swallowed, the server left open).
+ */
+function checkShutdownOptions(options: ShutdownOptions): void {
+  const fail = (message: string) => new ActivityLogError('INVALID_OPTIONS', `installShutdownHandlers: ${message}`);
+  const { signals, beforeClose } = options as Record<string, unknown>;
+  if (signals !== undefined) {
+    if (!Array.isArray(signals)) throw fail(`signals: must be a list of signal names such as ['SIGTERM', 'SIGINT'], got ${describeValue(signals)}`);
+    for (const signal of signals) {
+      if (typeof signal !== 'string' || !Object.hasOwn(osConstants.signals, signal)) {
+        throw fail(`signals: ${describeValue(signal)} is not a signal name this platform has (such as 'SIGTERM')`);
+      }
+    }
+  }
+  if (beforeClose !== undefined && typeof beforeClose !== 'function') throw fail(`beforeClose: must be a function, got ${describeValue(beforeClose)}`);
+}
+
+/**
  * Closes the logger (drain the queue, write to the store or the spool, close the store) on
  * SIGTERM and SIGINT, then lets the process exit as it would have: when no other listener
  * handles the signal, the signal is raised again with Node's default action, so the exit
@@ -41,6 +63,7 @@ const SHUTDOWN_OPTIONS = optionNames<ShutdownOptions>()(['signals', 'flushBefore
  */
 export function installShutdownHandlers(logger: ActivityLogger<any>, options: ShutdownOptions = {}): () => void {
   refuseUnknownOptions('installShutdownHandlers', options, SHUTDOWN_OPTIONS);
+  checkShutdownOptions(options);
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   if (!proc || typeof proc.on !== 'function') return () => {};
   const signals = options.signals ?? (['SIGTERM', 'SIGINT'] as const);

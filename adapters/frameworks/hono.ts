@@ -1,5 +1,6 @@
 import { packageRequire } from '../../src/package-location.js';
 import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
+import { describeValue } from '../../src/describe.js';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityLogger } from '../../src/logger.js';
 import type { RegisteredActivityLogger } from '../../src/register.js';
@@ -68,6 +69,14 @@ export function activityMiddleware(
 ): MiddlewareHandler {
   const open = requestScopeFactory('activityMiddleware', logger, options, HONO_MIDDLEWARE_OPTIONS);
   const { trustProxy = false, clientIp = nodeServerIp, actor, tenant } = options ?? {};
+  // Read per request: a string 'false' would trust the proxy headers, a clientIp that is no
+  // function would leave every request without an address.
+  if (typeof trustProxy !== 'boolean') {
+    throw new ActivityLogError('INVALID_OPTIONS', `activityMiddleware: trustProxy must be true or false, got ${describeValue(trustProxy)}`);
+  }
+  if (typeof clientIp !== 'function') {
+    throw new ActivityLogError('INVALID_OPTIONS', `activityMiddleware: clientIp must be a function of the context returning an address, got ${describeValue(clientIp)}`);
+  }
   return function activityMiddleware(c, next) {
     // Used on an app and again on a sub-app (app.route): the request is in scope already.
     if (c.get('activity') !== undefined) return next();

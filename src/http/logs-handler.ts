@@ -1,3 +1,4 @@
+import { describeValue } from '../describe.js';
 import { tryCurrentActivity } from '../context.js';
 import { ActivityLogError, isActivityLogError } from '../errors.js';
 import { optionNames, refuseUnknownOptions } from '../option-keys.js';
@@ -227,6 +228,7 @@ function checkOptions<Source>(where: string, known: readonly string[], logger: A
   if (options.viewer !== undefined && typeof options.viewer !== 'boolean') throw fail(`options.viewer must be true or false, got ${typeof options.viewer}`);
   if (options.onUnauthorized !== undefined && typeof options.onUnauthorized !== 'function') throw fail('options.onUnauthorized must be a function returning a Response');
   const { authorize, tenant, basePath = '', exportPageSize = 500, viewer = false, onUnauthorized } = options;
+  if (typeof basePath !== 'string') throw fail(`basePath must be a path (a string such as "/admin/logs"), got ${describeValue(basePath)}`);
   if (!Number.isInteger(exportPageSize) || exportPageSize < 1 || exportPageSize > 500) {
     throw fail(`exportPageSize must be a whole number from 1 to 500, got ${String(exportPageSize)}`);
   }

@@ -178,6 +178,14 @@ export function requestScopeFactory<Req>(
   if (typeof asyncContext !== 'boolean') {
     throw new ActivityLogError('INVALID_OPTIONS', `activity middleware: asyncContext must be true or false, got ${describeValue(asyncContext)}`);
   }
+  // Called per request by the shims, where a throw is contained (CALLBACK_FAILED, anonymous):
+  // a value that is no function would fail every request that way, so it is refused here.
+  for (const name of ['actor', 'tenant'] as const) {
+    const callback = (options as Record<string, unknown> | undefined)?.[name];
+    if (callback != null && typeof callback !== 'function') {
+      throw new ActivityLogError('INVALID_OPTIONS', `activity middleware: ${name} must be a function of the request, got ${describeValue(callback)}`);
+    }
+  }
   const settings: ScopeSettings = { logger, policy: compileCapturePolicy(capture), headerName: requestIdHeader.toLowerCase(), asyncContext };
 
   return (input) => {

@@ -1,4 +1,5 @@
 import { comparePageOrder, type CursorPosition } from '../../src/cursor.js';
+import { describeValue } from '../../src/describe.js';
 import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { actionPrefix, asciiLowerCase, toPage, type StoreQuery } from '../../src/query.js';
@@ -60,6 +61,13 @@ interface Entry {
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   refuseUnknownOptions('memoryStore', options, MEMORY_STORE_OPTIONS);
+  // Called per insert: a value that is no function would fail every batch as an outage.
+  for (const name of ['failInsert', 'refuseRecord'] as const) {
+    const hook: unknown = options[name];
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw new ActivityLogError('INVALID_OPTIONS', `memoryStore: ${name} must be a function of the ${name === 'failInsert' ? 'batch' : 'record'}, got ${describeValue(hook)}`);
+    }
+  }
   /**
    * Sorted oldest first (the reverse of page order), so that records logged in time order are
    * appended: newest first, each insert moved every stored entry (100,000 events took seconds).

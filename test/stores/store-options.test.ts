@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kyselyStore } from '../../adapters/storage/kysely.js';
+import { memoryStore } from '../../adapters/storage/memory.js';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
@@ -40,6 +41,12 @@ describe('store options', () => {
     expect(existsSync(filename)).toBe(false);
     // What is allowed still is.
     expect(() => sqliteStore({ filename, writer: 'main', busyTimeoutMs: 0, migrate: false })).not.toThrow();
+  });
+
+  it("refuses memoryStore's test hooks when they are not functions", () => {
+    refused(() => memoryStore({ failInsert: true as never }), 'memoryStore: failInsert must be a function of the batch, got true');
+    refused(() => memoryStore({ refuseRecord: 'x' as never }), 'memoryStore: refuseRecord must be a function of the record, got "x"');
+    expect(() => memoryStore({ failInsert: () => false, refuseRecord: () => undefined })).not.toThrow();
   });
 
   it('refuses a partitioning other than "monthly", and a migrate that is not a boolean, on the server stores and kyselyStore', () => {

@@ -1,4 +1,3 @@
-import { constants as osConstants } from 'node:os';
 import { describeValue } from './describe.js';
 import { ActivityLogError } from './errors.js';
 import type { ActivityLogger } from './logger.js';
@@ -31,8 +30,19 @@ export interface ShutdownOptions {
 const SHUTDOWN_OPTIONS = optionNames<ShutdownOptions>()(['signals', 'flushBeforeExit', 'beforeClose']);
 
 /**
+ * The signal names Node.js knows (its `NodeJS.Signals`), listed here rather than read from
+ * `node:os`, so that the root entry loads on runtimes without it (hono on the edge).
+ */
+const SIGNAL_NAMES: ReadonlySet<string> = new Set<NodeJS.Signals>([
+  'SIGABRT', 'SIGALRM', 'SIGBUS', 'SIGCHLD', 'SIGCONT', 'SIGFPE', 'SIGHUP', 'SIGILL', 'SIGINT', 'SIGIO', 'SIGIOT', 'SIGKILL',
+  'SIGPIPE', 'SIGPOLL', 'SIGPROF', 'SIGPWR', 'SIGQUIT', 'SIGSEGV', 'SIGSTKFLT', 'SIGSTOP', 'SIGSYS', 'SIGTERM', 'SIGTRAP',
+  'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGUNUSED', 'SIGURG', 'SIGUSR1', 'SIGUSR2', 'SIGVTALRM', 'SIGWINCH', 'SIGXCPU', 'SIGXFSZ',
+  'SIGBREAK', 'SIGLOST', 'SIGINFO',
+]);
+
+/**
  * Refuses what would only fail when the signal comes, the moment the log must be saved: a
- * `signals` that is not a list of signal names this platform has (`'SIGTERM'` alone, a typo),
+ * `signals` that is not a list of signal names (`'SIGTERM'` alone, a typo),
  * a `beforeClose` that is not a function (its throw would be swallowed, the server left open).
  */
 function checkShutdownOptions(options: ShutdownOptions): void {
@@ -41,8 +51,8 @@ function checkShutdownOptions(options: ShutdownOptions): void {
   if (signals !== undefined) {
     if (!Array.isArray(signals)) throw fail(`signals: must be a list of signal names such as ['SIGTERM', 'SIGINT'], got ${describeValue(signals)}`);
     for (const signal of signals) {
-      if (typeof signal !== 'string' || !Object.hasOwn(osConstants.signals, signal)) {
-        throw fail(`signals: ${describeValue(signal)} is not a signal name this platform has (such as 'SIGTERM')`);
+      if (typeof signal !== 'string' || !SIGNAL_NAMES.has(signal)) {
+        throw fail(`signals: ${describeValue(signal)} is not a signal name Node.js knows (such as 'SIGTERM')`);
       }
     }
   }

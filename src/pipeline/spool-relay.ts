@@ -180,7 +180,7 @@ export class SpoolRelay {
     if (code === 'SPOOL_FULL' && cause instanceof ActivityLogError) {
       return new ActivityLogError('SPOOL_FULL', `${cause.message} (${further})`, { cause, details: { ...cause.details, dropped } });
     }
-    return new ActivityLogError(code, `spool "${this.spool.name}" could not take ${dropped} events; they are dropped (${further})`, {
+    return new ActivityLogError(code, `spool "${this.spool.name}" could not take ${dropped} events${peerAdvice(cause)}; they are dropped (${further})`, {
       cause,
       details: { dropped },
     });
@@ -213,7 +213,7 @@ export class SpoolRelay {
       try {
         spooled = await spool.peek();
       } catch (cause) {
-        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not be read`, { cause }));
+        this.report(new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}" could not be read${peerAdvice(cause)}`, { cause }));
         return;
       }
       if (!spooled) {
@@ -290,4 +290,13 @@ function storableRecord(record: ActivityRecord): ActivityRecord {
   const { occurredAt, ...rest } = record;
   const fixed = storableJson(rest);
   return fixed === rest ? record : { ...fixed, occurredAt };
+}
+
+/**
+ * What a spool's failure says, when it tells the app what to do: the spool's driver is not
+ * installed (`spool: true` in an app on PostgreSQL without better-sqlite3) or cannot run here.
+ * Other causes stay in `cause`: a disk's error is for the log, not the message.
+ */
+function peerAdvice(cause: unknown): string {
+  return cause instanceof ActivityLogError && (cause.code === 'MISSING_PEER' || cause.code === 'INCOMPATIBLE_PEER') ? `: ${cause.message}` : '';
 }

@@ -181,6 +181,26 @@ describe('spool', () => {
     expect(up.batches.length).toBeLessThan(30);
   });
 
+  it("says in its report that the spool's driver is missing, with the line to install it", async () => {
+    // better-sqlite3 cannot be uninstalled under the running suite: this spool throws what the
+    // SQLite spool's methods throw then (loadPeer's MISSING_PEER), e.g. `spool: true` in an app
+    // on PostgreSQL. The report said only "could not take 10 events" / "could not be read".
+    const { ActivityLogError } = await import('../../src/errors.js');
+    const missing = () => Promise.reject(new ActivityLogError('MISSING_PEER', 'activity-log/spool needs better-sqlite3: npm install better-sqlite3'));
+    const spool = { name: 'sqlite-spool', append: missing, peek: missing, remove: missing, close: async () => {} };
+    const store = controllableStore();
+    store.failAlways(true);
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError, batchSize: 10, spool });
+    for (let i = 0; i < 10; i++) activity.log({ action: 'a.b' });
+    await activity.flush();
+    const messages = errors.filter((error) => error.code === 'SPOOL_FAILED').map((error) => error.message);
+    expect(messages).toContain('spool "sqlite-spool" could not be read: activity-log/spool needs better-sqlite3: npm install better-sqlite3');
+    expect(messages.some((message) => message.startsWith('spool "sqlite-spool" could not take 10 events: activity-log/spool needs better-sqlite3: npm install better-sqlite3; they are dropped'))).toBe(true);
+    expect(activity.stats()).toMatchObject({ dropped: 10 });
+    await activity.close();
+  });
+
   it('drops and counts what does not fit in maxBytes (SPOOL_FULL)', async () => {
     const filename = join(dir, 'small.db');
     const store = controllableStore();

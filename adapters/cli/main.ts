@@ -150,7 +150,9 @@ program
     action(async (logger, _flags, out) => {
       if (!logger.store.migrate) throw new UsageError(`migrate: store "${logger.store.name}" has nothing to migrate`);
       await logger.store.migrate();
-      out.write('the store is at the current schema version\n');
+      // Said the same whether it created the tables, upgraded them or found them current:
+      // migrate() is idempotent and does not tell which it did.
+      out.write('the store\'s tables are at the current schema version (created or upgraded if they were not)\n');
       return 0;
     }),
   );

@@ -26,6 +26,16 @@ function spooledRecords(filename: string): number {
   }
 }
 
+/** A spool file a logger left during an outage: 400 events (evt-0…evt-399) in 20 batches. */
+async function spoolLeftByAnOutage(filename: string): Promise<string> {
+  const down = controllableStore();
+  down.failAlways(true);
+  const first = createActivityLogger({ store: down, spool: { filename }, batchSize: 20, onError: () => {} });
+  for (let i = 0; i < 400; i++) first.log({ id: `evt-${i}`, action: 'user.login' });
+  await first.close();
+  return filename;
+}
+
 describe('spool', () => {
   it('moves batches to the spool while the store fails, and replays them once it answers: each event stored once', async () => {
     const filename = join(dir, 'spool.db');
@@ -148,12 +158,7 @@ describe('spool', () => {
   it('counts a batch as replayed by the one logger that takes it out of a spool file shared with others', async () => {
     // Cluster workers started with the same `spool` share one file: each of them forwards the
     // oldest batch, and only one of them takes it out of the file.
-    const filename = join(dir, 'shared.db');
-    const down = controllableStore();
-    down.failAlways(true);
-    const first = createActivityLogger({ store: down, spool: { filename }, batchSize: 20, onError: () => {} });
-    for (let i = 0; i < 400; i++) first.log({ id: `evt-${i}`, action: 'user.login' });
-    await first.close();
+    const filename = await spoolLeftByAnOutage(join(dir, 'shared.db'));
     expect(spooledRecords(filename)).toBe(400);
 
     const up = controllableStore();
@@ -165,12 +170,7 @@ describe('spool', () => {
   });
 
   it('lets one of the loggers sharing a spool file forward it, rather than each sending every batch to the store', async () => {
-    const filename = join(dir, 'shared-load.db');
-    const down = controllableStore();
-    down.failAlways(true);
-    const first = createActivityLogger({ store: down, spool: { filename }, batchSize: 20, onError: () => {} });
-    for (let i = 0; i < 400; i++) first.log({ id: `evt-${i}`, action: 'user.login' });
-    await first.close();
+    const filename = await spoolLeftByAnOutage(join(dir, 'shared-load.db'));
 
     const up = controllableStore();
     const workers = [0, 1, 2].map(() => createActivityLogger({ store: up, spool: { filename }, retry: { baseDelayMs: 50 }, onError: () => {} }));

@@ -79,8 +79,8 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
   const fail = (message: string) => new ActivityLogError('INVALID_OPTIONS', `integrity.${message}`);
   if (options === null || typeof options !== 'object') throw new ActivityLogError('INVALID_OPTIONS', 'integrity: must be an object with a "key"');
   refuseUnknownOptions('integrity', options, INTEGRITY_OPTIONS);
-  const key = keyBytes(options.key);
-  if (!key || key.byteLength < 16) throw fail(`key: must be a string or bytes of at least 16 bytes, got ${key ? `${key.byteLength} bytes` : describeValue(options.key)}`);
+  const key = usableKey(options.key);
+  if (typeof key === 'string') throw fail(`key: must be ${KEY_RULE}, got ${key}`);
   const keyId = options.keyId ?? 'k1';
   if (typeof keyId !== 'string' || !KEY_ID.test(keyId)) throw fail(`keyId: must be 1-64 letters, digits, "_", ".", ":" or "-", got ${describeValue(keyId)}`);
   const { keys } = options;
@@ -92,8 +92,8 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
   // under it being edited.
   if (keys !== undefined && typeof keys === 'object') {
     for (const [id, value] of Object.entries(keys)) {
-      const bytes = keyBytes(value);
-      if (!bytes || bytes.byteLength < 16) throw fail(`keys.${id}: must be a string or bytes of at least 16 bytes, got ${bytes ? `${bytes.byteLength} bytes` : describeValue(value)}`);
+      const bytes = usableKey(value);
+      if (typeof bytes === 'string') throw fail(`keys.${id}: must be ${KEY_RULE}, got ${bytes}`);
     }
   }
   const personal = options.personal ?? [];
@@ -119,10 +119,9 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
       // By its kind only: a resolver's message may name a secret store's address or token.
       return `the keys resolver threw for it (${error instanceof Error ? error.name : typeof error})`;
     }
-    if (found === undefined) return 'which is not among the keys given';
-    const bytes = keyBytes(found);
-    if (!bytes || bytes.byteLength < 16) return `the keys resolver gave ${bytes ? `${bytes.byteLength} bytes` : describeValue(found)} for it, not a key of at least 16 bytes`;
-    return bytes;
+    if (found === undefined) return NOT_GIVEN;
+    const bytes = usableKey(found);
+    return typeof bytes === 'string' ? `the keys resolver gave ${bytes} for it, not a key of at least 16 bytes` : bytes;
   };
   return {
     key,
@@ -143,13 +142,26 @@ export function resolveIntegrity(options: IntegrityOptions | undefined): Resolve
       return found;
     },
     whyNoKey(id) {
-      return refused.get(id) ?? 'which is not among the keys given';
+      return refused.get(id) ?? NOT_GIVEN;
     },
     personal: [...personal],
     checkpointRecords: whole('checkpointRecords', options.checkpointRecords, 1000, 1),
     checkpointMs: whole('checkpointMs', options.checkpointMs, 60_000, 10),
     onCheckpoint: options.onCheckpoint,
   };
+}
+
+/** What a key must be, for every message that refuses one. */
+const KEY_RULE = 'a string or bytes of at least 16 bytes';
+
+/** The `unknown-key` finding's words for an id no key was given for. */
+const NOT_GIVEN = 'which is not among the keys given';
+
+/** A key's bytes, or what it was instead ("5 bytes", `""`, "42"): the current key and earlier ones follow one rule. */
+function usableKey(value: unknown): Uint8Array | string {
+  const bytes = keyBytes(value);
+  if (bytes === undefined) return describeValue(value);
+  return bytes.byteLength < 16 ? `${bytes.byteLength} bytes` : bytes;
 }
 
 function keyBytes(key: unknown): Uint8Array | undefined {

@@ -46,11 +46,6 @@ export class CheckpointQueue {
     return this.draining ?? Promise.resolve();
   }
 
-  /** How many wait, for tests and close(). */
-  get size(): number {
-    return this.waiting.length;
-  }
-
   private async drain(): Promise<void> {
     for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
       try {

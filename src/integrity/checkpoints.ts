@@ -54,16 +54,16 @@ export class CheckpointKeeper {
     private readonly store: ActivityStore,
     private readonly report: (error: ActivityLogError) => void,
   ) {
-    const behind = (where: string) => (newest: IntegrityCheckpoint) =>
+    const behind = (code: 'STORE_FAILED' | 'CALLBACK_FAILED', who: string) => (newest: IntegrityCheckpoint) =>
       report(
         new ActivityLogError(
-          where === 'store' ? 'STORE_FAILED' : 'CALLBACK_FAILED',
-          `${where === 'store' ? `store "${store.name}"` : 'integrity.onCheckpoint'} has not taken the last ${MAX_WAITING_CHECKPOINTS} checkpoints of chain ${chain}: until it catches up, each new one replaces the newest waiting (it covers the same records and more)`,
+          code,
+          `${who} has not taken the last ${MAX_WAITING_CHECKPOINTS} checkpoints of chain ${chain}: until it catches up, each new one replaces the newest waiting (it covers the same records and more)`,
           { details: { chain, seq: newest.seq } },
         ),
       );
-    this.toStore = new CheckpointQueue((checkpoint) => this.keepInStore(checkpoint), behind('store'));
-    this.toSink = new CheckpointQueue((checkpoint) => this.handToSink(checkpoint), behind('sink'));
+    this.toStore = new CheckpointQueue((checkpoint) => this.keepInStore(checkpoint), behind('STORE_FAILED', `store "${store.name}"`));
+    this.toSink = new CheckpointQueue((checkpoint) => this.handToSink(checkpoint), behind('CALLBACK_FAILED', 'integrity.onCheckpoint'));
     this.timer = setInterval(() => this.checkpointIfGrown(), integrity.checkpointMs);
     (this.timer as { unref?: () => void }).unref?.();
   }

@@ -102,3 +102,24 @@ export function countingStore(inner: MemoryStore): ActivityStore & { reads: numb
   };
   return counting;
 }
+
+/**
+ * Watches the event loop: `stop()` gives the longest it stood still (ms), as the longest gap
+ * between ticks of a 10 ms interval. (`monitorEventLoopDelay` saw nothing of a 4 s freeze in
+ * a vitest worker, so the tests that promise a turning loop measure it themselves.)
+ */
+export function watchEventLoop(): { stop: () => number } {
+  let last = performance.now();
+  let longestGapMs = 0;
+  const ticking = setInterval(() => {
+    const now = performance.now();
+    longestGapMs = Math.max(longestGapMs, now - last);
+    last = now;
+  }, 10);
+  return {
+    stop() {
+      clearInterval(ticking);
+      return Math.max(longestGapMs, performance.now() - last);
+    },
+  };
+}

@@ -155,7 +155,9 @@ async function workerScript(): Promise<URL | string> {
   // No file to be next to (a build without one): the thread's file is as missing as in a bundle.
   if (here === undefined) throw Object.assign(new Error('sqlite-worker: this build has no file of its own to find the thread next to'), { code: 'MODULE_NOT_FOUND' });
   const extension = here.endsWith('.ts') ? '.ts' : here.endsWith('.cjs') ? '.cjs' : '.js';
-  const url = new URL(`./sqlite-worker${extension}`, here);
+  // The build puts every module in one folder; in a checkout, `here` is the source of
+  // src/package-location.ts, and the thread's source is in this module's folder.
+  const url = new URL(extension === '.ts' ? '../adapters/storage/sqlite-worker.ts' : `./sqlite-worker${extension}`, here);
   if (extension !== '.ts') return url;
   const { createRequire } = await import('node:module');
   const { readFileSync } = await import('node:fs');

@@ -2,10 +2,10 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger } from '../../src/index.js';
+import { watchEventLoop } from '../helpers.js';
 
 /**
  * An admin read never stalls the app: with 300,000 rows, a summary by hour takes a good part
@@ -37,13 +37,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs `work` and reports the longest event-loop delay seen while it ran, and how long it took. */
 async function whileRunning(work: () => Promise<unknown>): Promise<{ maxDelayMs: number; tookMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
+  const loop = watchEventLoop();
   const started = performance.now();
   await work();
   const tookMs = performance.now() - started;
-  histogram.disable();
-  return { maxDelayMs: histogram.max / 1e6, tookMs };
+  return { maxDelayMs: loop.stop(), tookMs };
 }
 
 describe('sqlite store reads run off the event loop', () => {

@@ -64,10 +64,9 @@ async function writeThroughput(
   for (let round = 0; round < ROUNDS; round++) {
     for (const sealed of round % 2 === 0 ? [false, true] : [true, false]) {
       const { store, drop } = await fresh(round, sealed);
-      const cpu = process.cpuUsage();
-      (sealed ? on : off).push(await throughLogger(store, n, make, sealed ? { integrity } : {}));
-      const used = process.cpuUsage(cpu);
-      (sealed ? cpuOn : cpuOff).push((used.user + used.system) / n);
+      const cpu = { perEventMicros: 0 };
+      (sealed ? on : off).push(await throughLogger(store, n, make, sealed ? { integrity } : {}, undefined, cpu));
+      (sealed ? cpuOn : cpuOff).push(cpu.perEventMicros);
       await drop();
     }
   }

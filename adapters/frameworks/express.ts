@@ -5,7 +5,8 @@ import { logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handl
 import { requestScopeFactory, requestScopeOf, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { tryCurrentActivity } from '../../src/context.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { badRequestTarget, endOnClientClose, pathOf, sendWebResponse, toWebRequest } from './shared.js';
+import { endWithResponse } from './response-end.js';
+import { badRequestTarget, pathOf, sendWebResponse, toWebRequest } from './shared.js';
 
 /**
  * activity-log for express 5 (and express 4): `activityMiddleware` binds a request-scoped
@@ -182,8 +183,7 @@ function start(req: Request, res: Response, next: NextFunction, scope: ActivityR
   // (requestScopeOf).
   req.activity = scope.activity;
   if (!res.headersSent) res.setHeader(scope.requestIdHeader, scope.requestId);
-  res.once('finish', () => scope.finish(res.statusCode));
-  endOnClientClose(res, scope);
+  endWithResponse(res, scope);
   scope.run(next);
 }
 

@@ -7,7 +7,8 @@ import { LOGS_OPTIONS, logsHandler, type ActivityLogsOptions } from '../../src/h
 import { MIDDLEWARE_OPTIONS, requestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
 import { optionNames } from '../../src/option-keys.js';
 import { HeaderRecordRequest } from '../../src/http/request-context.js';
-import { badRequestTarget, endOnClientClose, pathOf, toWebRequest } from './shared.js';
+import { endOnClientClose } from './response-end.js';
+import { badRequestTarget, pathOf, toWebRequest } from './shared.js';
 
 /**
  * activity-log for fastify 5: `activityPlugin` binds a request-scoped logger as

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { packageRequire } from '../../src/package-location.js';
 import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import { describeValue } from '../../src/describe.js';
@@ -8,6 +9,7 @@ import { logsHandler, type ActivityLogsOptions } from '../../src/http/logs-handl
 import { optionNames } from '../../src/option-keys.js';
 import { clientIpFromHeaders, HeaderRecordRequest, type RequestLike } from '../../src/http/request-context.js';
 import { MIDDLEWARE_OPTIONS, requestScopeFactory, type ActivityMiddlewareOptions, type ActivityRequestScope } from '../../src/http/scope.js';
+import { endWithResponse } from './response-end.js';
 
 /**
  * activity-log for hono 4: `activityMiddleware` binds a request-scoped logger as
@@ -120,7 +122,15 @@ function handle(c: Context, next: Next, scope: ActivityRequestScope): Promise<vo
       // An error the app's onError answered: recorded with its details if the answer is a 5xx;
       // one it turned into a 404 or a 401 was an answer, recorded by its status.
       if (c.error !== undefined) scope.noteError(c.error);
-      scope.finish(c.res.status);
+      const outgoing = nodeResponse(c);
+      if (outgoing) {
+        // On @hono/node-server the response is written after the app returns it, a stream
+        // for as long as it streams: the request ends when Node's response does, as on
+        // express, with the time it took and a client that left mid-stream as aborted.
+        endWithResponse(outgoing, scope);
+      } else {
+        scope.finish(c.res.status);
+      }
     },
     (error: unknown) => {
       scope.recordError(error);
@@ -130,6 +140,19 @@ function handle(c: Context, next: Next, scope: ActivityRequestScope): Promise<vo
 }
 
 type NodeHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Node's response of `@hono/node-server` (`c.env.outgoing`), when the app runs there: an HTTP/1
+ * response, whose 'finish' and 'close' say when the answer was written or the client left.
+ * Undefined elsewhere (other runtimes, `app.request()` in tests), where the request ends when
+ * the app returns its response.
+ */
+function nodeResponse(c: Context): ServerResponse | undefined {
+  const outgoing = (c.env as { outgoing?: Partial<ServerResponse> } | undefined)?.outgoing;
+  // Told by its shape: importing node:http to compare classes would keep this module off
+  // runtimes without it. (An HTTP/2 response has no writableFinished.)
+  return outgoing && typeof outgoing.once === 'function' && typeof outgoing.writableFinished === 'boolean' ? (outgoing as ServerResponse) : undefined;
+}
 
 type NodeOutgoing = { setHeader?: (name: string, value: string) => unknown; headersSent?: boolean };
 

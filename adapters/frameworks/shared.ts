@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { ActivityRequestScope } from '../../src/http/scope.js';
 
 /**
  * Helpers the Node shims (express, fastify) share: the conversion of a Node request into a
@@ -85,25 +84,4 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   } finally {
     res.off('close', onClose);
   }
-}
-
-/**
- * Ends `scope` when the connection closes before the response's 'finish' (which is where
- * express and fastify end a request, and which never comes then): if the app had not answered
- * yet, the client left first (`abandon()`); if it had (its last bytes still on their way, or
- * fastify's inject() closing before it finishes), the answer stands (`finish()`). A response
- * already closed when the middleware runs (the client left during an earlier middleware) is
- * abandoned too, on the next turn, once the app has routed it (the record names its route);
- * an answer written to it counts for nothing, and fires no 'finish'.
- */
-export function endOnClientClose(res: ServerResponse, scope: ActivityRequestScope): void {
-  if (res.destroyed) {
-    setImmediate(() => scope.abandon());
-    return;
-  }
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    if (res.writableEnded) scope.finish(res.statusCode);
-    else scope.abandon();
-  });
 }

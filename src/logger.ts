@@ -276,11 +276,13 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
 
   with(bindings: ActivityBindings): ActivityLogger<C> {
     // Bindings are data, like an event, not options: keys other than the four are dropped by
-    // the copy, not refused. with() runs per request (the middleware binds each request's
-    // logger) and never throws.
+    // the copy and reported (once per name), not refused, so that the events still go out.
+    // with() runs per request (the middleware binds each request's logger) and never throws.
     const copied = copyBindings(bindings);
+    const tags = copied ? (bindings as TaggedBindings)[REQUEST_TAGS] : undefined;
+    // The middleware's own bindings (tagged) hold only the four.
+    if (tags === undefined) reportUnknownBindings(this.engine, bindings);
     if (!copied) return this;
-    const tags = (bindings as TaggedBindings)[REQUEST_TAGS];
     return new Logger<C>(this.engine, mergeBindings(this.bound, copied), mergeTags(this[REQUEST_TAGS], tags));
   }
 
@@ -464,4 +466,42 @@ export function supported<F extends NormalizedActivityFilter & { tz?: string }>(
   if (search.length > 0 && store.capabilities?.searchFilters !== true) throw unsupported(store, `the ${search.join(', ')} filter${search.length > 1 ? 's' : ''}`);
   if (filter.tz !== undefined && !isUtc(filter.tz) && store.capabilities?.zonedSummary !== true) throw unsupported(store, 'summaries in a time zone (tz)');
   return filter;
+}
+
+/** The four fields `with()` binds. */
+const BINDING_FIELDS = new Set(['actor', 'tenantId', 'context', 'metadata']);
+/** Unknown `with()` fields already reported, per engine: a mistake repeated per request is reported once. */
+const reportedBindings = new WeakMap<ActivityEngine, Set<string>>();
+/** Distinct names reported per engine, at most: past that, the rest are left unsaid. */
+const MAX_REPORTED_BINDINGS = 64;
+
+/**
+ * Reports what `with()` cannot bind, naming it: a field other than the four (`actr` for
+ * `actor`: its events would go out without the actor the caller meant), or bindings that are
+ * no object at all. Once per name and engine; the events are still logged.
+ */
+function reportUnknownBindings(engine: ActivityEngine, bindings: unknown): void {
+  let unknown: string[];
+  if (bindings === null || typeof bindings !== 'object' || Array.isArray(bindings)) {
+    if (bindings === undefined) return;
+    // Its kind, not its value: a bare id or name given where the object was meant is personal.
+    unknown = [`(${bindings === null ? 'null' : Array.isArray(bindings) ? 'an array' : `a ${typeof bindings}`})`];
+  } else {
+    try {
+      unknown = Object.keys(bindings).filter((key) => !BINDING_FIELDS.has(key));
+    } catch {
+      return; // A Proxy whose keys cannot be listed: the copy has reported what it could not read.
+    }
+  }
+  if (unknown.length === 0) return;
+  let reported = reportedBindings.get(engine);
+  if (!reported) reportedBindings.set(engine, (reported = new Set()));
+  for (const name of unknown) {
+    if (reported.has(name) || reported.size >= MAX_REPORTED_BINDINGS) continue;
+    reported.add(name);
+    const message = name.startsWith('(')
+      ? `with(): bindings must be an object of actor, tenantId, context and metadata, got ${name.slice(1, -1)}; nothing was bound`
+      : `with(): unknown field ${JSON.stringify(name)} (known: actor, tenantId, context, metadata); it was not bound, the others were`;
+    engine.report(new ActivityLogError('INVALID_EVENT', message, { details: { field: name.startsWith('(') ? 'bindings' : name } }));
+  }
 }

@@ -319,6 +319,27 @@ describe('with()', () => {
     expect(tick?.tenantId).toBeUndefined();
     expect(request.bindings.tenantId).toBe('t1');
   });
+
+  it('reports a field it cannot bind, once per name, and still binds the others and logs the events', async () => {
+    const store = memoryStore();
+    const { errors, onError } = errorCollector();
+    const activity = createActivityLogger({ store, onError });
+    // A typo repeated per request: reported once.
+    for (let i = 0; i < 3; i++) activity.with({ actr: { type: 'user', id: 'u1' }, tenantId: 't1' } as never).log({ action: 'recipe.view' });
+    activity.with('u1' as never).log({ action: 'recipe.update' });
+    await activity.flush();
+    expect(errors.map((error) => [error.code, error.details?.field, error.message])).toEqual([
+      ['INVALID_EVENT', 'actr', 'with(): unknown field "actr" (known: actor, tenantId, context, metadata); it was not bound, the others were'],
+      ['INVALID_EVENT', 'bindings', 'with(): bindings must be an object of actor, tenantId, context and metadata, got a string; nothing was bound'],
+    ]);
+    // Nothing is lost: every event is written, with what could be bound.
+    expect(store.all().map((record) => [record.action, record.tenantId]).sort()).toEqual([
+      ['recipe.update', undefined],
+      ['recipe.view', 't1'],
+      ['recipe.view', 't1'],
+      ['recipe.view', 't1'],
+    ]);
+  });
 });
 
 describe('validation in the flusher', () => {

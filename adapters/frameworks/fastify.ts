@@ -130,7 +130,10 @@ export const activityPlugin: FastifyPluginCallback<FastifyActivityOptions> = Obj
 function start(request: FastifyRequest, reply: FastifyReply, next: () => void, scope: ActivityRequestScope): void {
   (request as ScopedRequest)[SCOPE] = scope;
   request.activity = scope.activity;
-  reply.header(scope.requestIdHeader, scope.requestId);
+  // On Node's response, which merges it into whatever head is written: fastify's own (where a
+  // reply.header() of the app's for the same name wins) and that of a hijacked reply, which
+  // the app writes to reply.raw itself.
+  if (!reply.raw.headersSent) reply.raw.setHeader(scope.requestIdHeader, scope.requestId);
   // fastify runs onResponse on 'finish' only, which a client that leaves never lets come.
   endOnClientClose(reply.raw, scope);
   scope.run(next);

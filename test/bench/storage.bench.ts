@@ -25,7 +25,7 @@
  * Env: BENCH_SCALE=0.1 scales every size down; BENCH_PART=writes runs parts 1-3 alone; ACTIVITY_LOG_POSTGRES_URL / ACTIVITY_LOG_MYSQL_URL
  *      enable the server databases (skipped, with a printed reason, when unset).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -185,23 +185,36 @@ async function compareWrites(options: {
   reset: () => Promise<void>;
   raw: (n: number) => Promise<number>;
   store: () => Promise<ActivityStore>;
+  /** The database server's CPU so far (clock ticks), when it runs on this machine. */
+  serverTicks?: () => number | undefined;
 }): Promise<void> {
   const { n } = options;
   const events = Array.from({ length: n }, (_, i) => event(i));
   const raws: number[] = [];
   const directs: number[] = [];
   const ends: number[] = [];
+  // The server's CPU per row (µs) of each variant, where it can be read.
+  const serverCpu: Record<'raw' | 'direct' | 'end', number[]> = { raw: [], direct: [], end: [] };
+  const serverBefore = () => options.serverTicks?.();
+  const serverAfter = (variant: 'raw' | 'direct' | 'end', before: number | undefined) => {
+    const after = options.serverTicks?.();
+    if (before !== undefined && after !== undefined) serverCpu[variant].push(((after - before) * (1e6 / CLOCK_TICKS)) / n);
+  };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? (['raw', 'direct', 'end'] as const) : (['end', 'direct', 'raw'] as const);
     for (const variant of order) {
       await options.reset();
       if (variant === 'raw') {
+        const before = serverBefore();
         raws.push(await options.raw(n));
+        serverAfter('raw', before);
         continue;
       }
       const store = await options.store();
+      const before = serverBefore();
       if (variant === 'direct') directs.push(await directInsert(store, n));
       else ends.push(await throughLogger(store, n, (i) => events[i]!));
+      serverAfter(variant, before);
       await store.close?.();
     }
   }
@@ -221,6 +234,43 @@ async function compareWrites(options: {
   report('log() -> flush -> store (end to end)', `${Math.round(endToEnd)} events/s`, `(${ends.map(Math.round).join(', ')})`);
   report('  logger alone, no-op store (ceiling)', `${Math.round(loggerOnly)} events/s`);
   report('ratio end to end / raw (target >= 0.90)', (endToEnd / raw).toFixed(3), verdict(endToEnd / raw >= 0.9));
+  if (serverCpu.raw.length > 0 && serverCpu.direct.length > 0) {
+    const cpu = (variant: 'raw' | 'direct' | 'end') => (serverCpu[variant].length ? `${median(serverCpu[variant]).toFixed(1)}` : '-');
+    report('  database server CPU per row, µs (raw / direct / end)', `${cpu('raw')} / ${cpu('direct')} / ${cpu('end')}`, '(its processes on this machine, from /proc)');
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times (Linux's USER_HZ). */
+const CLOCK_TICKS = 100;
+
+/**
+ * The CPU time so far of every process of this machine named `name` (a local database server),
+ * in clock ticks; undefined where /proc cannot be read or no such process runs.
+ */
+function serverTicksOf(name: string): () => number | undefined {
+  return () => {
+    let ticks = 0;
+    let found = false;
+    try {
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const open = stat.indexOf('(');
+          const close = stat.lastIndexOf(')');
+          if (stat.slice(open + 1, close) !== name) continue;
+          const fields = stat.slice(close + 2).split(' ');
+          ticks += Number(fields[11]) + Number(fields[12]);
+          found = true;
+        } catch {
+          // The process ended meanwhile.
+        }
+      }
+    } catch {
+      return undefined;
+    }
+    return found ? ticks : undefined;
+  };
 }
 
 // ---- 1. SQLite writes ------------------------------------------------------------------------
@@ -304,7 +354,15 @@ async function postgresWrites(url: string): Promise<void> {
         await store.migrate();
         return store;
       },
+      serverTicks: serverTicksOf('postgres'),
     });
+    // Measured while looking into this figure: with the same statement, byte-identical
+    // parameters and the same session settings, a PostgreSQL connection whose first statements
+    // were small ones (the store's schema check, or a 1-row insert) costs the server about 1.6x
+    // the CPU per row of one whose first statement was a 1,000-row insert (the raw writer's),
+    // with four times the page faults: the backend's memory allocator keeps a state set by the
+    // connection's history. The server CPU line above shows the difference.
+    console.log('  (PostgreSQL spends more CPU per row on a connection that began with small statements: see postgresWrites in storage.bench.ts)');
   } finally {
     await pool.query(`drop table if exists "${table}"; drop table if exists "${table}_schema"; drop table if exists "${table}_checkpoints"`);
     await pool.end();
@@ -341,6 +399,7 @@ async function mysqlWrites(url: string): Promise<void> {
         await store.migrate();
         return store;
       },
+      serverTicks: serverTicksOf('mariadbd'),
     });
   } finally {
     await pool.query(`drop table if exists \`${table}\`, \`${table}_schema\`, \`${table}_checkpoints\``);

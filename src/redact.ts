@@ -222,9 +222,13 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     if (typeof value === 'string') return redactText(value);
     if (value === null || typeof value !== 'object') return value;
     if (Array.isArray(value)) {
+      const entries = isEntryList(value);
       let copy: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {
-        const item = walk(value[i], path);
+        // `[name, value]` entries (Object.entries, Headers, URLSearchParams): the name decides
+        // for its value, as a key does.
+        const entry = value[i] as [string, unknown];
+        const item = entries && KEY_LIKE.test(entry[0]) && keyIsSensitive(entry[0]) ? (entry[1] === censor ? entry : [entry[0], censor]) : walk(value[i], path);
         if (item !== value[i]) (copy ??= value.slice())[i] = item;
       }
       return copy ?? value;
@@ -233,7 +237,10 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     const source = value as Record<string, unknown>;
     for (const key of Object.keys(source)) {
       path.push(key);
-      const child = isSensitive(path) ? censor : walk(source[key], path);
+      // A `{ name, value }` pair (HAR and fetch headers, form fields, settings rows): its name
+      // decides for its value, as a key does.
+      const named = key === 'value' && pairNameIsSensitive(source, keyIsSensitive);
+      const child = named || isSensitive(path) ? censor : walk(source[key], path);
       path.pop();
       if (child === source[key]) continue;
       copy ??= copyOwn(source);
@@ -249,6 +256,35 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     redact: <T>(value: T, basePath: readonly string[] = []) => walk(value, [...basePath]) as T,
     redactContext: <T>(value: T) => walk(value, []) as T,
   };
+}
+
+/** The members that name the `value` of a name/value pair, in the order they are looked at. */
+const PAIR_NAMES = ['name', 'key', 'header', 'field'] as const;
+
+/**
+ * A name that reads as a key (a header, a setting, a form field: `Authorization`, `api_key`,
+ * `x-auth-token`), not as text: a dish called "Secret Santa Pie" does not hide its price.
+ */
+const KEY_LIKE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Whether `source`, a pair with a `value`, is named by a sensitive key (`{ name: 'Authorization', value }`). */
+function pairNameIsSensitive(source: Record<string, unknown>, keyIsSensitive: (key: string) => boolean): boolean {
+  for (const member of PAIR_NAMES) {
+    const name = Object.hasOwn(source, member) ? source[member] : undefined;
+    if (typeof name === 'string') return KEY_LIKE.test(name) && keyIsSensitive(name);
+  }
+  return false;
+}
+
+/**
+ * Whether an array is a list of `[name, value]` entries: every item a two-item array whose
+ * first is a string. A lone pair, or a list of words, is not (`['password', 'reset']` is two
+ * tags, not a secret).
+ */
+function isEntryList(value: readonly unknown[]): boolean {
+  if (value.length === 0 || !Array.isArray(value[0])) return false;
+  for (const item of value) if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== 'string') return false;
+  return true;
 }
 
 function copyOwn(source: Record<string, unknown>): Record<string, unknown> {

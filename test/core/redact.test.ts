@@ -43,6 +43,33 @@ describe('redaction', () => {
     });
   });
 
+  it('hides the value of a name/value pair or a [name, value] entry named by a sensitive key, and leaves text and word lists alone', async () => {
+    const record = await storeOne({
+      action: 'webhook.deliver',
+      metadata: {
+        // HAR and fetch headers, a settings table, a form's fields.
+        request: { headers: [{ name: 'Authorization', value: 'Bearer abc' }, { name: 'Accept', value: 'application/json' }] },
+        settings: [{ key: 'smtp_password', value: 'hunter2' }, { key: 'theme', value: 'dark' }],
+        fields: [{ field: 'pin', value: '1234' }, { header: 'X-Auth-Token', value: 't1' }],
+        // Object.entries, Headers and URLSearchParams entries.
+        query: [['access_token', 'abc'], ['page', '2']],
+        // Not pairs named by a key: a dish's name is text, a tag list is words, a lone pair is two words.
+        menu: [{ name: 'Secret Santa Pie', value: 12 }],
+        tags: ['password', 'reset'],
+        pair: ['token', 'refresh'],
+      },
+    });
+    expect(record?.metadata).toEqual({
+      request: { headers: [{ name: 'Authorization', value: '[REDACTED]' }, { name: 'Accept', value: 'application/json' }] },
+      settings: [{ key: 'smtp_password', value: '[REDACTED]' }, { key: 'theme', value: 'dark' }],
+      fields: [{ field: 'pin', value: '[REDACTED]' }, { header: 'X-Auth-Token', value: '[REDACTED]' }],
+      query: [['access_token', '[REDACTED]'], ['page', '2']],
+      menu: [{ name: 'Secret Santa Pie', value: 12 }],
+      tags: ['password', 'reset'],
+      pair: ['token', 'refresh'],
+    });
+  });
+
   it('records a changed secret as changed, with both values hidden', async () => {
     const record = await storeOne({
       action: 'user.update',

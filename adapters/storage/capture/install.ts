@@ -275,6 +275,14 @@ async function logTableOf(support: ChangeCaptureSupport, caller: CaptureCaller =
 }
 
 async function ensureLogTable(db: AnyKysely, target: Target): Promise<void> {
+  // A SQLite trigger writes only into its own database's tables: one on a table of main could
+  // not insert into an attached database's log, and every write of the audited table would fail.
+  if (target.dialect === 'sqlite' && target.log.schema !== undefined && target.log.schema !== 'main') {
+    throw new ActivityLogError(
+      'INVALID_OPTIONS',
+      `captureChanges: activity: its log table "${target.log.name}" is in the attached database "${target.log.schema}" (the store's schema option); SQLite triggers write only into tables of their own database, so change capture needs the log table in main (leave schema out)`,
+    );
+  }
   const found = await SQL_DIALECTS[target.dialect].hasColumn(target.k, db, target.log.schema, target.log.name, 'integrity_proof');
   if (!found) {
     throw new ActivityLogError(

@@ -156,15 +156,16 @@ export interface SqlDialect {
   tableOptions(k: KyselyModule, db: AnyKysely): Promise<string>;
   /**
    * The secondary indexes: `inline` goes inside `create table (...)` (MySQL has no
-   * `create index if not exists`), `statements` run after it.
+   * `create index if not exists`), `statements` run after it. `schema` is the table's (SQLite
+   * names an attached database's index with it, and its table without).
    */
-  indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[]): { inline: Fragment[]; statements: Fragment[] };
+  indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[], schema: string | undefined): { inline: Fragment[]; statements: Fragment[] };
   /** Whether a table has a column, from the database's catalogue (a probe would abort PostgreSQL's transaction). */
   hasColumn(k: KyselyModule, db: AnyKysely, schema: string | undefined, table: string, column: string): Promise<boolean>;
   /** Whether an index of this name exists (in `schema`, or the connection's own). */
   hasIndex(k: KyselyModule, db: AnyKysely, schema: string | undefined, name: string): Promise<boolean>;
   /** One index added to an existing table (a schema upgrade). */
-  addIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition): Fragment;
+  addIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition, schema: string | undefined): Fragment;
   /** Runs `migrate` under a lock that keeps another process from migrating the same table at once. */
   withMigrationLock(k: KyselyModule, db: AnyKysely, lockName: string, migrate: (connection: AnyKysely) => Promise<void>): Promise<void>;
 
@@ -207,5 +208,10 @@ export function indexColumns(sql: SqlTag, definition: IndexDefinition, endsWithI
 
 /** `<table>_<suffix>_idx`. */
 export function indexName(sql: SqlTag, tableName: string, definition: IndexDefinition): Fragment {
-  return sql.id(`${tableName}_${definition.suffix}_idx`);
+  return sql.id(indexNameText(tableName, definition));
+}
+
+/** `<table>_<suffix>_idx`, as text. */
+export function indexNameText(tableName: string, definition: IndexDefinition): string {
+  return `${tableName}_${definition.suffix}_idx`;
 }

@@ -109,7 +109,7 @@ export class SqlMigrations {
     const text = (max: number) => sql.raw(dialect.textType(max));
     const required = (max: number) => sql.raw(`${dialect.textType(max)} not null`);
     const json = sql.raw(dialect.jsonType);
-    const indexes = dialect.indexes(sql, table, tableName, INDEXES);
+    const indexes = dialect.indexes(sql, table, tableName, INDEXES, this.statements.schema);
     const inline = indexes.inline.length > 0 ? sql`, ${sql.join(indexes.inline)}` : sql``;
     // A partitioned table's key must hold the partition's column: (id, occurred_at) there.
     const partitioned = this.statements.partitioned;
@@ -159,7 +159,7 @@ export class SqlMigrations {
     for (const [name, type] of columns) {
       if (!(await this.hasColumn(db, name))) statements.push(sql`alter table ${table} add column ${sql.id(name)} ${sql.raw(type)}`);
     }
-    if (!(await this.hasColumn(db, 'integrity_seq')) || !(await this.hasChainIndex(db))) statements.push(dialect.addIndex(sql, table, tableName, CHAIN_INDEX));
+    if (!(await this.hasColumn(db, 'integrity_seq')) || !(await this.hasChainIndex(db))) statements.push(dialect.addIndex(sql, table, tableName, CHAIN_INDEX, this.statements.schema));
     statements.push(await this.createCheckpoints(db));
     return statements;
   }

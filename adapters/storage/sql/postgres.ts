@@ -47,8 +47,8 @@ export const postgresDialect: SqlDialect = {
   timeType: 'timestamptz',
   bigIntType: 'bigint',
   tableOptions: async () => '',
-  indexes(sql, table, tableName, definitions) {
-    return { inline: [], statements: definitions.map((definition) => postgresDialect.addIndex(sql, table, tableName, definition)) };
+  indexes(sql, table, tableName, definitions, schema) {
+    return { inline: [], statements: definitions.map((definition) => postgresDialect.addIndex(sql, table, tableName, definition, schema)) };
   },
   hasColumn: async (k, db, schema, table, column) =>
     (await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}::text, current_schema()) and table_name = ${table} and column_name = ${column}`.execute(db)).rows.length > 0,

@@ -1,4 +1,4 @@
-import { doubleQuote, indexColumns, indexName, valueRows, type AnyKysely, type Fragment, type IndexDefinition, type KyselyModule, type SqlDialect, type SqlTag, upsertLease } from './dialect.js';
+import { doubleQuote, indexColumns, indexNameText, valueRows, type AnyKysely, type Fragment, type IndexDefinition, type KyselyModule, type SqlDialect, type SqlTag, upsertLease } from './dialect.js';
 
 /**
  * SQLite: times as epoch-millisecond integers, JSON as text read with the JSON1 functions,
@@ -42,17 +42,24 @@ export const sqliteDialect: SqlDialect = {
   timeType: 'integer',
   bigIntType: 'integer',
   tableOptions: async () => '',
-  indexes(sql, table, tableName, definitions) {
+  indexes(sql, _table, tableName, definitions, schema) {
     // The filter indexes leave `id` out: SQLite's index entries end with the 8-byte rowid
     // anyway, and the 36-character id made every insert dearer (see the storage benchmark);
     // the planner orders the few rows of one millisecond itself. They are partial: a row with
     // no actor, target or tenant costs one index insert fewer, and `actor_id = ?` still uses
     // the index, as it implies not null.
-    return { inline: [], statements: definitions.map((definition) => sqliteIndex(sql, table, tableName, definition)) };
+    return { inline: [], statements: definitions.map((definition) => sqliteIndex(sql, tableName, definition, schema)) };
   },
-  addIndex: (sql, table, tableName, definition) => sqliteIndex(sql, table, tableName, definition),
-  hasColumn: async (k, db, _schema, table, column) => (await k.sql`select 1 as found from pragma_table_info(${table}) where name = ${column}`.execute(db)).rows.length > 0,
-  hasIndex: async (k, db, _schema, name) => (await k.sql`select 1 as found from sqlite_master where type = 'index' and name = ${name}`.execute(db)).rows.length > 0,
+  addIndex: (sql, _table, tableName, definition, schema) => sqliteIndex(sql, tableName, definition, schema),
+  // In the attached database `schema` names, not the first database that has such a table.
+  hasColumn: async (k, db, schema, table, column) => {
+    const info = schema ? k.sql`pragma_table_info(${table}, ${schema})` : k.sql`pragma_table_info(${table})`;
+    return (await k.sql`select 1 as found from ${info} where name = ${column}`.execute(db)).rows.length > 0;
+  },
+  hasIndex: async (k, db, schema, name) => {
+    const master = schema ? k.sql.id(schema, 'sqlite_master') : k.sql.id('sqlite_master');
+    return (await k.sql`select 1 as found from ${master} where type = 'index' and name = ${name}`.execute(db)).rows.length > 0;
+  },
   withMigrationLock: (k, db, _lockName, migrate) => immediateTransaction(k, db, migrate),
 
   isContentRejection(error) {
@@ -65,10 +72,15 @@ export const sqliteDialect: SqlDialect = {
   },
 };
 
-/** A partial index where the definition names a column whose null rows it leaves out. */
-function sqliteIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition): Fragment {
+/**
+ * A partial index where the definition names a column whose null rows it leaves out. In an
+ * attached database (`schema`), SQLite wants the index's name qualified and its table not: the
+ * index is made in the table's database.
+ */
+function sqliteIndex(sql: SqlTag, tableName: string, definition: IndexDefinition, schema: string | undefined): Fragment {
   const where = definition.nullable ? sql` where ${sql.id(definition.nullable)} is not null` : sql``;
-  return sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, definition.endsWithId === true)})${where}`;
+  const name = schema ? sql.id(schema, indexNameText(tableName, definition)) : sql.id(indexNameText(tableName, definition));
+  return sql`create index if not exists ${name} on ${sql.id(tableName)} (${indexColumns(sql, definition, definition.endsWithId === true)})${where}`;
 }
 
 /**

@@ -309,10 +309,26 @@ async function triggersLogTable(db: AnyKysely, target: Target): Promise<LogTable
 }
 
 async function createMeta(db: AnyKysely, target: Target): Promise<void> {
+  // Compared byte for byte, as table names are: under MySQL's default case-insensitive
+  // collation, the keys of `Recipes` and `recipes` (two tables there) were one row, so each
+  // install replaced the other's record, and a removal lost track of the other's triggers.
+  const key = target.dialect === 'mysql' ? `varchar(200) character set utf8mb4 collate ${MYSQL_KEY_COLLATION}` : 'varchar(200)';
   await target.k.sql
-    .raw(`create table if not exists ${target.meta} (table_key varchar(200) not null primary key, version integer not null, fingerprint varchar(64) not null)`)
+    .raw(`create table if not exists ${target.meta} (table_key ${key} not null primary key, version integer not null, fingerprint varchar(64) not null)`)
     .execute(db);
+  if (target.dialect !== 'mysql') return;
+  // Made by an earlier release with the database's default collation: changed in place.
+  const { sql } = target.k;
+  const { rows } = await sql<{ c: string | null }>`select collation_name as c from information_schema.columns
+    where table_schema = coalesce(${target.log.schema ?? null}, database()) and table_name = ${`${target.log.name}_capture`} and column_name = 'table_key'`.execute(db);
+  const collation = rows[0]?.c;
+  if (collation != null && String(collation) !== MYSQL_KEY_COLLATION) {
+    await sql.raw(`alter table ${target.meta} modify table_key ${key} not null`).execute(db);
+  }
 }
+
+/** The MySQL/MariaDB collation of `<log>_capture`'s keys: binary, as the table names they hold. */
+const MYSQL_KEY_COLLATION = 'utf8mb4_bin';
 
 /** SQLite: the app's own connection reads the request's context (see sqlite.ts). */
 async function setUpConnection(db: AnyKysely, target: Target, definitions: CaptureDefinition[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityStore } from '../../src/store.js';
 import type { SqlDialectName } from '../storage/sql/dialect.js';
 import { SQL_DIALECTS } from '../storage/sql/dialects.js';
@@ -20,18 +21,19 @@ export interface Connection {
  * a misspelt `--table` would otherwise read as an empty log and leave three new tables behind
  * (see `missingTable`).
  */
-export async function connect(db: string | undefined, tableName: string | undefined, create = false): Promise<Connection> {
+export async function connect(db: string | undefined, tableName: string | undefined, create = false, schema?: string): Promise<Connection> {
   if (!db) throw usage('--db: name the log\'s database (sqlite:FILE, postgres://..., mysql://...), or set ACTIVITY_LOG_DB');
-  const table = { ...(tableName === undefined ? {} : { tableName }), migrate: create };
+  const table = { ...(tableName === undefined ? {} : { tableName }), ...(schema === undefined ? {} : { schema }), migrate: create };
   const label = db.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
   if (/^postgres(ql)?:\/\//.test(db)) {
     const { postgresStore } = await import('../storage/postgres.js');
-    return { store: postgresStore({ connectionString: db, poolConfig: { max: 2 }, ...table }), label, dialect: 'postgres' };
+    return { store: asFlags(() => postgresStore({ connectionString: db, poolConfig: { max: 2 }, ...table })), label, dialect: 'postgres' };
   }
   if (/^(mysql|mariadb):\/\//.test(db)) {
     const { mysqlStore } = await import('../storage/mysql.js');
-    return { store: mysqlStore({ uri: db.replace(/^mariadb:/, 'mysql:'), poolOptions: { connectionLimit: 2 }, ...table }), label, dialect: 'mysql' };
+    return { store: asFlags(() => mysqlStore({ uri: db.replace(/^mariadb:/, 'mysql:'), poolOptions: { connectionLimit: 2 }, ...table })), label, dialect: 'mysql' };
   }
+  if (schema !== undefined) throw usage(`--schema: names a PostgreSQL schema or a MySQL database; a SQLite file has none (leave --schema out)`);
   const file = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : /\.(db|sqlite3?)$/.test(db) ? db : undefined;
   if (!file) throw usage(`--db: must be sqlite:FILE, postgres://... or mysql://..., got ${JSON.stringify(db)}`);
   // Only migrate makes a file: a misspelt path would otherwise read as an empty log, and leave
@@ -40,17 +42,34 @@ export async function connect(db: string | undefined, tableName: string | undefi
   const { sqliteStore } = await import('../storage/sqlite.js');
   // The CLI's own reads and writes happen on its main thread: a command is short, and a
   // thread's start would cost it more than it saves.
-  return { store: sqliteStore({ filename: file, writer: 'main', ...table }), label, dialect: 'sqlite' };
+  return { store: asFlags(() => sqliteStore({ filename: file, writer: 'main', ...table })), label, dialect: 'sqlite' };
+}
+
+/**
+ * Makes the store, with a table or schema name it refuses reported as the flag that gave it
+ * (`--table: must be letters, …`) rather than as the store option the user never wrote.
+ */
+function asFlags(make: () => ActivityStore): ActivityStore {
+  try {
+    return make();
+  } catch (error) {
+    const message = error instanceof ActivityLogError && error.code === 'INVALID_OPTIONS' ? error.message : '';
+    if (message.startsWith('tableName: ')) throw usage(`--table: ${message.slice('tableName: '.length)}`);
+    if (message.startsWith('schema: ')) throw usage(`--schema: ${message.slice('schema: '.length)}`);
+    throw error;
+  }
 }
 
 /**
  * `error` (or an error it was caused by) is the database saying the command's table is not
  * there: as a usage error naming `--table`, or undefined when it is anything else.
  */
-export function missingTable(error: unknown, connection: Connection, tableName: string | undefined): UsageError | undefined {
+export function missingTable(error: unknown, connection: Connection, tableName: string | undefined, schema?: string): UsageError | undefined {
   for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
     if (SQL_DIALECTS[connection.dialect].isMissingTable(cause)) {
-      return usage(`--table: there is no table "${tableName ?? 'activity_logs'}" in ${connection.label} (check the name, or run "activity-log migrate" to create it)`);
+      const where = schema === undefined ? '' : ` of schema "${schema}"`;
+      const hint = schema === undefined && connection.dialect !== 'sqlite' ? ', or name its schema with --schema' : '';
+      return usage(`--table: there is no table "${tableName ?? 'activity_logs'}"${where} in ${connection.label} (check the name${hint}, or run "activity-log migrate" to create it)`);
     }
   }
   return undefined;

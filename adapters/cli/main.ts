@@ -20,6 +20,7 @@ import { FORMATS, stdoutTerminal } from './output.js';
 interface GlobalFlags {
   db?: string;
   table?: string;
+  schema?: string;
   color?: boolean;
 }
 
@@ -45,6 +46,7 @@ const program = new Command('activity-log')
   .version(packageVersion(), '-V, --version', 'the version of activity-log')
   .addOption(new Option('--db <url>', 'the store: sqlite:FILE, postgres://..., mysql://...').env('ACTIVITY_LOG_DB'))
   .option('--table <name>', 'the activity table', undefined)
+  .option('--schema <name>', "the table's PostgreSQL schema or MySQL database (default: the connection's own)", undefined)
   .option('--no-color', 'no colours in the output')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
@@ -78,12 +80,12 @@ function action<F extends object>(
 ) {
   return async (flags: F, command: Command) => {
     const global = command.optsWithGlobals() as GlobalFlags & F & KeyFlags;
-    const connection = await connect(global.db, global.table, command.name() === 'migrate');
+    const connection = await connect(global.db, global.table, command.name() === 'migrate', global.schema);
     const logger = commands.cliLogger(connection.store, integrityFrom(global, needsKey));
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
     } catch (error) {
-      throw missingTable(error, connection, global.table) ?? error;
+      throw missingTable(error, connection, global.table, global.schema) ?? error;
     } finally {
       await logger.close();
     }

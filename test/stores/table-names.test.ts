@@ -4,8 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { captureChanges, kyselyStore } from '../../adapters/storage/kysely.js';
+import { mysqlStore } from '../../adapters/storage/mysql.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger } from '../../src/index.js';
+import { POSTGRES_URL } from './databases.js';
 
 // Names the user chooses: where the log table lives and what it is called reach every
 // statement and every name derived from it (indexes, the version table, checkpoints).
@@ -51,4 +56,51 @@ describe('kyselyStore over SQLite, log table in an attached database (schema)', 
     await activity.close();
     await db.destroy();
   });
+});
+
+describe('table and schema names the stores refuse at construction', () => {
+  const refused = (make: () => unknown, message: string) =>
+    expect(make).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS', message: expect.stringContaining(message) }));
+
+  it('names the option and the whole rule, quoting the value (never reaching SQL)', () => {
+    const filename = join(dir, 'refused.db');
+    for (const tableName of ['Activity-Log', 'activity log', 'logs"; drop table users; --', '2fa_log', '', 'x'.repeat(49)]) {
+      refused(() => sqliteStore({ filename, tableName }), 'tableName: must be letters, digits and "_", not starting with a digit, at most 48');
+      refused(() => postgresStore({ connectionString: 'postgres://127.0.0.1:1/none', tableName }), `got ${JSON.stringify(tableName.length > 60 ? `${tableName.slice(0, 60)}…` : tableName)}`);
+    }
+    refused(() => sqliteStore({ filename, tableName: 42 as never }), 'tableName: must be letters, digits and "_", not starting with a digit, at most 48 (the names made from it, such as "<tableName>_checkpoints", must fit the databases\' 63), got 42');
+    for (const schema of ['my-schema', 'audit.logs', '1audit', 'a'.repeat(64)]) {
+      refused(() => mysqlStore({ uri: 'mysql://127.0.0.1:1/none', schema }), 'schema: must be letters, digits and "_", not starting with a digit, at most 63');
+    }
+    // The longest names allowed are allowed.
+    expect(() => postgresStore({ connectionString: 'postgres://127.0.0.1:1/none', tableName: `A${'b'.repeat(47)}`, schema: `S${'c'.repeat(62)}` })).not.toThrow();
+  });
+});
+
+describe.skipIf(!POSTGRES_URL)('PostgreSQL: the longest table name, mixed case, in a schema of 63 characters, partitioned', () => {
+  const schema = `h2_names_${process.pid}_${Date.now().toString(36)}`.padEnd(63, 'x');
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  afterAll(async () => {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+    await client.end();
+  });
+
+  it('derives every name uncut: indexes, checkpoints, partitions; logs, verifies and purges', async () => {
+    await client.connect();
+    await client.query(`create schema "${schema}"`);
+    const tableName = `Audit_${'L'.repeat(42)}`;
+    expect(tableName).toHaveLength(48);
+    const activity = createActivityLogger({ store: postgresStore({ connectionString: POSTGRES_URL!, schema, tableName, partitioning: 'monthly' }), integrity: { key: 'k'.repeat(32) } });
+    activity.log({ action: 'recipe.update', actor: { type: 'user', id: 'u1' } });
+    activity.log({ action: 'recipe.update', actor: { type: 'user', id: 'u2' }, occurredAt: new Date(Date.now() - 400 * 86_400_000) });
+    await activity.flush();
+    expect((await activity.verify()).ok).toBe(true);
+    expect(await activity.purge({ before: new Date(Date.now() - 200 * 86_400_000) })).toBe(1);
+    expect(await activity.count({})).toBe(1);
+    await activity.close();
+    const { rows } = await client.query<{ relname: string }>(`select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 order by relname`, [schema]);
+    const names = rows.map((row) => row.relname);
+    for (const suffix of ['', '_schema', '_checkpoints', '_default', '_time_idx', '_tenant_idx', '_chain_idx']) expect(names).toContain(`${tableName}${suffix}`);
+    expect(names.filter((name) => /_p\d{6}$/.test(name)).every((name) => name.startsWith(`${tableName}_p`))).toBe(true);
+  }, 60_000);
 });

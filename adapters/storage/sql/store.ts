@@ -72,7 +72,14 @@ export interface SqlStoreConfig extends SqlTableOptions {
   insert?: (records: readonly ActivityRecord[], statements: SqlStatements) => Promise<void> | void;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
+/**
+ * A table name: at most 48, so that every name made from it (`<table>_checkpoints`, an index's
+ * `<table>_tenant_idx`, a partition's `<table>_p202501`) fits PostgreSQL's 63 bytes and
+ * MySQL's 64 characters uncut.
+ */
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
+/** A schema (PostgreSQL) or database (MySQL, an attached SQLite database): the databases' own limit. */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Rows per purge statement: small enough that no delete holds locks for long. */
 const PURGE_BATCH = 2000;
 /** Records an erasure reads and rewrites per transaction. */
@@ -95,11 +102,14 @@ interface Connected {
  */
 export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   const tableName = config.tableName ?? 'activity_logs';
-  if (!IDENTIFIER.test(tableName)) {
-    throw new ActivityLogError('INVALID_OPTIONS', `tableName: must be letters, digits and "_" (at most 48), got ${JSON.stringify(tableName)}`);
+  if (typeof tableName !== 'string' || !TABLE_NAME.test(tableName)) {
+    throw new ActivityLogError(
+      'INVALID_OPTIONS',
+      `tableName: must be letters, digits and "_", not starting with a digit, at most 48 (the names made from it, such as "<tableName>_checkpoints", must fit the databases' 63), got ${describeValue(tableName)}`,
+    );
   }
-  if (config.schema !== undefined && !IDENTIFIER.test(config.schema)) {
-    throw new ActivityLogError('INVALID_OPTIONS', `schema: must be letters, digits and "_", got ${JSON.stringify(config.schema)}`);
+  if (config.schema !== undefined && (typeof config.schema !== 'string' || !SCHEMA_NAME.test(config.schema))) {
+    throw new ActivityLogError('INVALID_OPTIONS', `schema: must be letters, digits and "_", not starting with a digit, at most 63, got ${describeValue(config.schema)}`);
   }
   // Values read as flags: anything else would be taken for the default without a word
   // (`migrate: 'false'` migrating, `partitioning: 'Monthly'` leaving the table unpartitioned).

@@ -10,7 +10,8 @@ import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger } from '../../src/index.js';
-import { POSTGRES_URL } from './databases.js';
+import { MYSQL_URL, POSTGRES_URL } from './databases.js';
+import mysql from 'mysql2/promise';
 
 // Names the user chooses: where the log table lives and what it is called reach every
 // statement and every name derived from it (indexes, the version table, checkpoints).
@@ -102,5 +103,30 @@ describe.skipIf(!POSTGRES_URL)('PostgreSQL: the longest table name, mixed case, 
     const names = rows.map((row) => row.relname);
     for (const suffix of ['', '_schema', '_checkpoints', '_default', '_time_idx', '_tenant_idx', '_chain_idx']) expect(names).toContain(`${tableName}${suffix}`);
     expect(names.filter((name) => /_p\d{6}$/.test(name)).every((name) => name.startsWith(`${tableName}_p`))).toBe(true);
+  }, 60_000);
+});
+
+describe.skipIf(!MYSQL_URL)('MySQL: two log tables whose names differ only by case', () => {
+  const base = `h2_case_${process.pid}_${Date.now().toString(36)}`;
+  const upper = `${base}_Log`;
+  const lower = `${base}_log`;
+  let connection: mysql.Connection;
+  afterAll(async () => {
+    for (const name of [upper, lower]) for (const suffix of ['', '_schema', '_checkpoints', '_leases']) await connection.query(`drop table if exists \`${name}${suffix}\``);
+    await connection.end();
+  });
+
+  it("an upgrade left half done (columns added, index not) adds the index, though the other table's has its name but for case", async () => {
+    connection = await mysql.createConnection({ uri: MYSQL_URL! });
+    for (const tableName of [upper, lower]) await mysqlStore({ uri: MYSQL_URL!, tableName }).migrate().then(() => undefined);
+    // As a version-1 upgrade that stopped after its columns (MySQL's DDL does not roll back).
+    await connection.query(`alter table \`${lower}\` drop index \`${lower}_chain_idx\``);
+    await connection.query(`update \`${lower}_schema\` set version = 1`);
+    const store = mysqlStore({ uri: MYSQL_URL!, tableName: lower });
+    await store.migrate();
+    await store.close();
+    const [rows] = await connection.query(`select table_name as t, index_name as i from information_schema.statistics where table_schema = database() and index_name like '%chain_idx'`);
+    const found = (rows as { t: string; i: string }[]).map((row) => `${row.t} ${row.i}`).filter((row) => row.startsWith(base));
+    expect([...new Set(found)].sort()).toEqual([`${upper} ${upper}_chain_idx`, `${lower} ${lower}_chain_idx`].sort());
   }, 60_000);
 });

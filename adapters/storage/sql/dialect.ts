@@ -162,8 +162,8 @@ export interface SqlDialect {
   indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[], schema: string | undefined): { inline: Fragment[]; statements: Fragment[] };
   /** Whether a table has a column, from the database's catalogue (a probe would abort PostgreSQL's transaction). */
   hasColumn(k: KyselyModule, db: AnyKysely, schema: string | undefined, table: string, column: string): Promise<boolean>;
-  /** Whether an index of this name exists (in `schema`, or the connection's own). */
-  hasIndex(k: KyselyModule, db: AnyKysely, schema: string | undefined, name: string): Promise<boolean>;
+  /** Whether `table` has an index of this name (in `schema`, or the connection's own). */
+  hasIndex(k: KyselyModule, db: AnyKysely, schema: string | undefined, table: string, name: string): Promise<boolean>;
   /** One index added to an existing table (a schema upgrade). */
   addIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition, schema: string | undefined): Fragment;
   /** Runs `migrate` under a lock that keeps another process from migrating the same table at once. */

@@ -173,7 +173,7 @@ export class SqlMigrations {
   /** Whether the chain index is there. */
   private hasChainIndex(db: AnyKysely): Promise<boolean> {
     const { dialect, schema, tableName } = this.statements;
-    return dialect.hasIndex(this.k, db, schema, `${tableName}_${CHAIN_INDEX.suffix}_idx`);
+    return dialect.hasIndex(this.k, db, schema, tableName, `${tableName}_${CHAIN_INDEX.suffix}_idx`);
   }
 
   /** The checkpoints of the hash chains, one row per checkpoint. */

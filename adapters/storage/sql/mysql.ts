@@ -88,10 +88,19 @@ export const mysqlDialect: SqlDialect = {
     const inline = definitions.map((definition) => sql`index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`);
     return { inline, statements: [] };
   },
+  // The catalogue compares names without case (index names, and table names in some of its
+  // views), and `Logs` and `logs` are two tables on Linux: names are compared as bytes here.
   hasColumn: async (k, db, schema, table, column) =>
-    (await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}, database()) and table_name = ${table} and column_name = ${column}`.execute(db)).rows.length > 0,
-  hasIndex: async (k, db, schema, name) =>
-    (await k.sql`select 1 as found from information_schema.statistics where table_schema = coalesce(${schema ?? null}, database()) and index_name = ${name}`.execute(db)).rows.length > 0,
+    (
+      await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}, database())
+        and table_name = ${table} and cast(table_name as binary) = cast(${table} as binary) and column_name = ${column}`.execute(db)
+    ).rows.length > 0,
+  // Index names are per table on MySQL: `<table>_chain_idx` of another table, or of the same name in another case, is not this one.
+  hasIndex: async (k, db, schema, table, name) =>
+    (
+      await k.sql`select 1 as found from information_schema.statistics where table_schema = coalesce(${schema ?? null}, database())
+        and table_name = ${table} and cast(table_name as binary) = cast(${table} as binary) and cast(index_name as binary) = cast(${name} as binary)`.execute(db)
+    ).rows.length > 0,
   addIndex: (sql, table, tableName, definition) => sql`alter table ${table} add index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`,
   withMigrationLock: (k, db, lockName, migrate) =>
     db.connection().execute(async (connection) => {

@@ -52,8 +52,8 @@ export const postgresDialect: SqlDialect = {
   },
   hasColumn: async (k, db, schema, table, column) =>
     (await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}::text, current_schema()) and table_name = ${table} and column_name = ${column}`.execute(db)).rows.length > 0,
-  hasIndex: async (k, db, schema, name) =>
-    (await k.sql`select 1 as found from pg_indexes where indexname = ${name} and schemaname = coalesce(${schema ?? null}::text, current_schema())`.execute(db)).rows.length > 0,
+  hasIndex: async (k, db, schema, table, name) =>
+    (await k.sql`select 1 as found from pg_indexes where indexname = ${name} and tablename = ${table} and schemaname = coalesce(${schema ?? null}::text, current_schema())`.execute(db)).rows.length > 0,
   addIndex: (sql, table, tableName, definition) =>
     sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, true)})`,
   withMigrationLock: (k, db, lockName, migrate) =>

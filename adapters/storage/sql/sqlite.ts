@@ -56,9 +56,9 @@ export const sqliteDialect: SqlDialect = {
     const info = schema ? k.sql`pragma_table_info(${table}, ${schema})` : k.sql`pragma_table_info(${table})`;
     return (await k.sql`select 1 as found from ${info} where name = ${column}`.execute(db)).rows.length > 0;
   },
-  hasIndex: async (k, db, schema, name) => {
+  hasIndex: async (k, db, schema, table, name) => {
     const master = schema ? k.sql.id(schema, 'sqlite_master') : k.sql.id('sqlite_master');
-    return (await k.sql`select 1 as found from ${master} where type = 'index' and name = ${name}`.execute(db)).rows.length > 0;
+    return (await k.sql`select 1 as found from ${master} where type = 'index' and name = ${name} and tbl_name = ${table} collate nocase`.execute(db)).rows.length > 0;
   },
   withMigrationLock: (k, db, _lockName, migrate) => immediateTransaction(k, db, migrate),
 

@@ -567,6 +567,18 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         expect(await idsFor('Abc')).toEqual([records[8]!.id]);
       });
 
+      it('finds a number by the value it was logged with, integers past 2^53 and extremes included', async (test) => {
+        if (!takesMetadataFilters(store)) return skipWithReason(test, options.name, 'metadata filters (capabilities.metadataFilter is not set)');
+        // JSON.stringify(2 ** 60) is "1152921504606847000": a store that reads that text as a
+        // 64-bit integer must still find it by the number 2 ** 60.
+        const values = [2 ** 60, -(2 ** 60), 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 1e21, 1e-7, 0.1 + 0.2, -1.5, 1.7976931348623157e308];
+        const records = values.map((value, i) => makeRecord(i, { metadata: { n: value } }));
+        await store.insert(records);
+        for (const [i, value] of values.entries()) {
+          expect((await collect(store, { metadata: { n: value } })).map((r) => r.id), `metadata.n = ${value}`).toEqual([records[i]!.id]);
+        }
+      });
+
       it('pages through deep result sets in order without skipping or repeating', async () => {
         // Many records share a millisecond, so the id tiebreak matters.
         const records = Array.from({ length: 1200 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + Math.floor(i / 7)) }));

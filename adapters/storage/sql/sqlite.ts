@@ -19,8 +19,13 @@ export const sqliteDialect: SqlDialect = {
   metadataEquals(sql, key, value) {
     const path = `$.${key}`;
     if (typeof value === 'boolean') return sql`json_type(metadata, ${path}) = ${value ? 'true' : 'false'}`;
+    // A number is also compared as SQLite reads the JSON text it was stored as: an integer past
+    // 2^53 (2 ** 60) is stored as JSON.stringify writes it, "1152921504606847000", which SQLite
+    // reads as that 64-bit integer, not as the double bound for it; parsing the same text from
+    // the filter gives the same integer. The plain comparison still matches a number another
+    // writer stored exactly ("1152921504606846976", as change capture's triggers write them).
     return typeof value === 'number'
-      ? sql`(json_type(metadata, ${path}) in ('integer', 'real') and json_extract(metadata, ${path}) = ${value})`
+      ? sql`(json_type(metadata, ${path}) in ('integer', 'real') and (json_extract(metadata, ${path}) = ${value} or json_extract(metadata, ${path}) = json_extract(${JSON.stringify(value)}, '$')))`
       : sql`(json_type(metadata, ${path}) = 'text' and json_extract(metadata, ${path}) = ${value})`;
   },
 

@@ -11,7 +11,7 @@ import { EVENT_FIELDS } from './schema.js';
  *  - circular references become `"[Circular]"`, nesting past {@link MAX_DEPTH} `"[Too deep]"`
  *  - BigInt becomes its decimal string, NaN and Infinity their names, a Date its ISO string
  *  - functions, symbols and `undefined` are omitted, as JSON does
- *  - Map becomes an object, Set an array, binary data `"[Binary N bytes]"`, an Error `{ name, message }`
+ *  - Map becomes an object (keys that read the same as text kept apart by a ` (2)` suffix), Set an array, binary data `"[Binary N bytes]"`, an Error `{ name, message }`
  *  - a getter or Proxy trap that throws yields `"[Unreadable]"` for that value only, inside
  *    data (`metadata`, `changes`, `error`); in a field that names something (`id`, `action`,
  *    `status`, `tenantId`, `occurredAt`, the members of `actor`, `target` and `context`) it
@@ -389,7 +389,16 @@ function copyObject(value: object, depth: number, ancestors: object[]): unknown 
   if (value instanceof Map) {
     ancestors.push(value);
     const out: Record<string, unknown> = {};
-    for (const [key, item] of value) setOwn(out, String(key), copyValue(item, depth + 1, ancestors));
+    for (const [key, item] of value) {
+      const copied = copyValue(item, depth + 1, ancestors);
+      if (copied === undefined) continue;
+      // Keys that read the same as text (1 and '1', two objects) keep both values, as the text
+      // rule keeps two keys it made equal: the second under its key with a suffix, ` (2)`.
+      const name = String(key);
+      let unique = name;
+      for (let n = 2; Object.hasOwn(out, unique); n++) unique = `${name} (${n})`;
+      setOwn(out, unique, copied);
+    }
     ancestors.pop();
     return out;
   }

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActivityLogger } from '../../src/index.js';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
+import { errorCollector } from '../helpers.js';
+
+/**
+ * What a caller logs comes back as the README says it is made JSON, from a real SQLite file,
+ * and the sealed record still verifies: nothing is dropped on the way.
+ */
+describe('values made JSON', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function logger() {
+    const dir = mkdtempSync(join(tmpdir(), 'activity-log-fidelity-'));
+    dirs.push(dir);
+    const errors = errorCollector();
+    const activity = createActivityLogger({
+      store: sqliteStore({ filename: join(dir, 'activity.db') }),
+      integrity: { key: 'k'.repeat(32) },
+      onError: errors.onError,
+    });
+    return { activity, errors };
+  }
+
+  it('keeps every entry of a Map whose keys read the same as text (1 and "1", two objects)', async () => {
+    const { activity, errors } = logger();
+    const id = '01a2f0c4-0000-7000-8000-000000000001';
+    activity.log({
+      id,
+      action: 'map.save',
+      metadata: {
+        m: new Map<unknown, unknown>([
+          [1, 'number'],
+          ['1', 'string'],
+          [{}, 'first object'],
+          [{}, 'second object'],
+          ['skipped', undefined],
+        ]),
+      },
+    });
+    await activity.flush();
+    const record = await activity.get(id);
+    expect(record?.metadata).toEqual({
+      m: { '1': 'number', '1 (2)': 'string', '[object Object]': 'first object', '[object Object] (2)': 'second object' },
+    });
+    expect(errors.errors).toEqual([]);
+    const report = await activity.verify();
+    expect(report).toMatchObject({ ok: true, checked: 1 });
+    await activity.close();
+  });
+});

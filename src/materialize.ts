@@ -10,7 +10,7 @@ import { schemas } from './schemas.js';
 import { UnreadableBinding } from './snapshot.js';
 import { capJsonObject } from './size-cap.js';
 import { finishThrown } from './normalize-error.js';
-import { defineOwn, storableJson, storableText } from './text.js';
+import { cutText, defineOwn, storableJson, storableText } from './text.js';
 import { timeInputToMs } from './time.js';
 import { formatIssues } from './validation.js';
 
@@ -73,7 +73,7 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
   }
   const context = candidate.context;
   if (isPlainObject(context) && typeof context.userAgent === 'string' && context.userAgent.length > LIMITS.userAgent) {
-    candidate = { ...candidate, context: { ...context, userAgent: context.userAgent.slice(0, LIMITS.userAgent) } };
+    candidate = { ...candidate, context: { ...context, userAgent: cutText(context.userAgent, LIMITS.userAgent) } };
   }
 
   let event: ParsedActivityEvent;

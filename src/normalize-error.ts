@@ -1,5 +1,6 @@
 import type { Redactor } from './redact.js';
 import { LIMITS, type ActivityErrorInfo } from './schema.js';
+import { cutText } from './text.js';
 
 /**
  * Turns anything thrown (an Error, a string, an object, `undefined`) into the stored
@@ -92,5 +93,5 @@ function safeString(value: unknown): string {
 }
 
 function cap(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return text.length > max ? `${cutText(text, max - 1)}…` : text;
 }

@@ -30,6 +30,20 @@ export function storableText(text: string): string {
 }
 
 /**
+ * `text` cut to at most `max` UTF-16 units without splitting a surrogate pair: when the cut
+ * would fall between an emoji's two halves, the whole character goes. A half left behind is a
+ * lone surrogate, which PostgreSQL's jsonb and MariaDB's JSON check refuse (a captured write
+ * would fail with it) and which every store would otherwise show as U+FFFD.
+ */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  const next = text.charCodeAt(max);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff && next >= 0xdc00 && next <= 0xdfff;
+  return text.slice(0, splitsPair ? max - 1 : max);
+}
+
+/**
  * A JSON value (plain objects, arrays, primitives) with {@link storableText} applied to every
  * string and every key. Copy-on-write: a value with nothing to change is returned as it is.
  * Keys are data: a `__proto__` key stays an own property, and two keys that become equal keep

@@ -2,6 +2,7 @@ import { ActivityLogError } from '../errors.js';
 import { copyBindings, type RequestIdentity, type ResolvedIdentity } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
 import { LIMITS, type ActivityActor } from '../schema.js';
+import { cutText } from '../text.js';
 import { isValidActor, isValidTenantId } from '../fast-validate.js';
 import { schemas } from '../schemas.js';
 import { formatIssues } from '../validation.js';
@@ -156,7 +157,7 @@ function toActor(logger: ActivityLogger<any>, value: unknown): ActivityActor {
 function withStorableName(actor: ActivityActor): ActivityActor | undefined {
   if (actor.name === undefined) return undefined;
   const { name, ...rest } = actor;
-  const kept: ActivityActor = typeof name === 'string' ? { ...rest, name: name.slice(0, LIMITS.name) } : rest;
+  const kept: ActivityActor = typeof name === 'string' ? { ...rest, name: cutText(name, LIMITS.name) } : rest;
   return isValidActor(kept) ? kept : undefined;
 }
 

@@ -1,5 +1,6 @@
 import { uuidv7 } from '../ids.js';
 import { LIMITS, type ActivityContext } from '../schema.js';
+import { cutText } from '../text.js';
 
 /**
  * The part of a web `Request` the request context is read from. A fetch `Request` is one; the
@@ -118,12 +119,12 @@ export function extractRequestContext(
   const headers = request.headers;
   const given = headers.get(requestIdHeader);
   const requestId = isWellFormedRequestId(given) ? given : uuidv7();
-  const context: ActivityContext = { requestId, method: request.method.slice(0, LIMITS.method) };
+  const context: ActivityContext = { requestId, method: cutText(request.method, LIMITS.method) };
   const clientIp = trustProxy ? (clientIpFromHeaders(headers) ?? ip) : ip;
-  if (clientIp) context.ip = clientIp.slice(0, LIMITS.ip);
+  if (clientIp) context.ip = cutText(clientIp, LIMITS.ip);
   const userAgent = headers.get('user-agent');
-  if (userAgent) context.userAgent = userAgent.slice(0, LIMITS.userAgent);
-  if (route) context.route = route.slice(0, LIMITS.route);
+  if (userAgent) context.userAgent = cutText(userAgent, LIMITS.userAgent);
+  if (route) context.route = cutText(route, LIMITS.route);
   const traceId = traceIdFromTraceparent(headers.get('traceparent'));
   if (traceId) context.traceId = traceId;
   return { requestId, context };

@@ -5,6 +5,7 @@ import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import { REQUEST_TAGS, requestTagsOf, type RequestTag, type TaggedBindings } from '../bindings.js';
 import type { ActivityLogger } from '../logger.js';
 import { LIMITS, type ActivityContext } from '../schema.js';
+import { cutText } from '../text.js';
 import { LazyIdentity, type ActorResult } from './identity.js';
 import { compileCapturePolicy, type CaptureOptions, type CapturePolicy } from './capture.js';
 import { extractRequestContext, type RequestLike } from './request-context.js';
@@ -346,7 +347,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
       const origin = ABSOLUTE_FORM.exec(target);
       const url = origin ? target.slice(origin[0].length) || '/' : target;
       const end = url.search(/[?#]/);
-      return (end === -1 ? url : url.slice(0, end) || '/').slice(0, LIMITS.route);
+      return cutText(end === -1 ? url : url.slice(0, end) || '/', LIMITS.route);
     } catch {
       return undefined;
     }
@@ -393,7 +394,7 @@ function isClientErrorStatus(error: unknown): boolean {
 function safeRoute(routeOf: () => string | undefined): string | undefined {
   try {
     const route = routeOf();
-    return typeof route === 'string' && route.length > 0 ? route.slice(0, LIMITS.route) : undefined;
+    return typeof route === 'string' && route.length > 0 ? cutText(route, LIMITS.route) : undefined;
   } catch {
     return undefined;
   }

@@ -90,6 +90,20 @@ for (const { dialect, available, reason } of DIALECTS) {
       expect(created!.id < updated!.id && updated!.id < deleted!.id).toBe(true);
     });
 
+    it('cuts a bound name and context over the limits without splitting an emoji, so the write never fails', async () => {
+      // Cut at 255 (512) units, the emoji would lose its second half: a lone surrogate that
+      // PostgreSQL's jsonb and MariaDB's JSON check refuse, failing the app's own insert.
+      const table = await freshTable();
+      const bound = activity.with({
+        actor: { type: 'user', id: 'u-emoji', name: `${'a'.repeat(254)}😀😀` },
+        context: { userAgent: `${'b'.repeat(511)}😀`, route: `/${'r'.repeat(510)}😀` },
+      });
+      await runWithActivityContext(bound, () => d.db.insertInto(table).values({ id: 1, title: 'Soup' }).execute());
+      const [created] = await captured(table);
+      expect(created!.actor).toEqual({ type: 'user', id: 'u-emoji', name: 'a'.repeat(254) });
+      expect(created!.context).toMatchObject({ userAgent: 'b'.repeat(511), route: `/${'r'.repeat(510)}` });
+    });
+
     it('interleaves captured and logged records in time order', async () => {
       const table = await freshTable();
       await asUser('u2', async () => {

@@ -47,7 +47,8 @@ export interface CaptureDatabase {
 
 let counter = 0;
 export function uniqueName(prefix: string): string {
-  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+  // ACTIVITY_LOG_TEST_TABLE_PREFIX: for a database shared with other runs that each keep to tables of their own prefix.
+  return `${process.env.ACTIVITY_LOG_TEST_TABLE_PREFIX ?? ''}${prefix}_${process.pid}_${Date.now().toString(36)}_${counter++}`;
 }
 
 /** The columns of the recipes table, per database: every kind of value capture converts. */

@@ -54,4 +54,20 @@ describe('values made JSON', () => {
     expect(report).toMatchObject({ ok: true, checked: 1 });
     await activity.close();
   });
+
+  it('cuts an error message, name and code and a user agent over their limits without splitting an emoji', async () => {
+    const { activity, errors } = logger();
+    const id = '01a2f0c4-0000-7000-8000-000000000002';
+    const thrown = Object.assign(new Error(`${'m'.repeat(1998)}😀😀`), { code: `${'c'.repeat(126)}😀x` });
+    thrown.name = `${'n'.repeat(126)}😀x`;
+    activity.log({ id, action: 'job.fail', status: 'failure', error: thrown, context: { userAgent: `${'u'.repeat(511)}😀` } });
+    await activity.flush();
+    const record = await activity.get(id);
+    // Each is cut before the emoji, never to half of it (a lone surrogate, stored as U+FFFD).
+    expect(record?.error).toEqual({ name: `${'n'.repeat(126)}…`, message: `${'m'.repeat(1998)}…`, code: `${'c'.repeat(126)}…` });
+    expect(record?.context).toEqual({ userAgent: 'u'.repeat(511) });
+    expect(errors.errors).toEqual([]);
+    expect(await activity.verify()).toMatchObject({ ok: true, checked: 1 });
+    await activity.close();
+  });
 });

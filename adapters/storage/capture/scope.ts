@@ -3,7 +3,7 @@ import { CHANGE_CAPTURE, type ChangeCaptureSupport } from '../../../src/change-c
 import { tryCurrentActivity } from '../../../src/context.js';
 import type { Redactor } from '../../../src/redact.js';
 import { CONTEXT_FIELDS, LIMITS } from '../../../src/schema.js';
-import { storableText } from '../../../src/text.js';
+import { cutText, storableText } from '../../../src/text.js';
 
 /**
  * The request context a captured change is attributed to, as the JSON the triggers read:
@@ -59,6 +59,5 @@ function serialize(bindings: ActivityBindings | undefined, redactor: Redactor): 
 }
 
 function cut(text: string, max: number): string {
-  const storable = storableText(text);
-  return storable.length > max ? storable.slice(0, max) : storable;
+  return cutText(storableText(text), max);
 }

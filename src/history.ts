@@ -121,13 +121,19 @@ export async function rebuildState(store: ActivityStore, filter: HistoryFilter, 
       if (operation === 'delete') return seen ? state : undefined;
       seen = true;
       for (const [field, change] of Object.entries(record.changes!)) {
-        if (!Object.hasOwn(state, field)) define(state, field, change.after);
+        // A change too large for maxMetadataBytes is stored as its marker ("[truncated: N
+        // bytes]") in place of { before, after }: the column shows the marker, not undefined.
+        if (!Object.hasOwn(state, field)) define(state, field, isChange(change) ? change.after : change);
       }
       if (operation === 'insert') return state;
     }
     if (!page.nextCursor || page.items.length === 0) return seen ? state : undefined;
     after = positionOf(page.items[page.items.length - 1]!);
   }
+}
+
+function isChange(value: unknown): value is { after: unknown } {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, 'after');
 }
 
 /** Sets a field, `__proto__` included, as an own property. */

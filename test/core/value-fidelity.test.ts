@@ -70,4 +70,17 @@ describe('values made JSON', () => {
     expect(await activity.verify()).toMatchObject({ ok: true, checked: 1 });
     await activity.close();
   });
+
+  it('shows a change too large to keep as its marker in stateAt(), not as undefined', async () => {
+    const { activity } = logger();
+    const target = { type: 'doc', id: 'd1' };
+    const start = Date.UTC(2026, 0, 1);
+    activity.log({ action: 'doc.create', target, changes: { before: null, after: { title: 'A', body: 'short' } }, occurredAt: start });
+    activity.log({ action: 'doc.update', target, changes: { before: { title: 'A', body: 'short' }, after: { title: 'B', body: 'x'.repeat(9000) } }, occurredAt: start + 1000 });
+    await activity.flush();
+    const [update] = (await activity.history(target)).items;
+    expect(update?.changes?.body).toMatch(/^\[truncated: \d+ bytes\]$/);
+    expect(await activity.stateAt(target, start + 2000)).toEqual({ title: 'B', body: update?.changes?.body });
+    await activity.close();
+  });
 });

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { CSV_HEADER, csvRow } from '../../src/http/export.js';
+import { cutText } from '../../src/text.js';
 
 export { CSV_HEADER };
 import type { ActivityRecord } from '../../src/schema.js';
@@ -37,6 +38,21 @@ export function line(record: ActivityRecord, format: 'ndjson' | 'csv'): string {
   return format === 'csv' ? csvRow(record) : `${JSON.stringify(record)}\n`;
 }
 
+/**
+ * Logged text as a terminal may show it: control characters (C0, DEL, C1: escape sequences
+ * that set the title, clear the screen or move the cursor, a line break that forges a row, a
+ * backspace that hides what precedes it) and the bidirectional controls that reorder what
+ * follows them are written as escapes (`\u001b`, `\n`), never sent as they are. The log's
+ * values are other people's input (a display name, a user agent), so the table, `stats` and
+ * `verify` print every stored value through this; `json`, `ndjson` and `csv` stay exact.
+ */
+export function terminalText(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (char) => SHORT_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+// eslint-disable-next-line no-control-regex
+const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 const COLUMNS = ['time', 'status', 'action', 'actor', 'target', 'tenant'] as const;
 /** The columns a narrow terminal shortens first, widest first, and how short they may get. */
 const FLEXIBLE: Readonly<Record<string, number>> = { target: 8, actor: 8, action: 10, tenant: 6 };
@@ -47,9 +63,9 @@ export function table(records: readonly ActivityRecord[], terminal: Terminal): s
     time: record.occurredAt.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z'),
     status: record.status,
     action: record.action,
-    actor: record.actor ? [record.actor.name, record.actor.id ? `${record.actor.type}:${record.actor.id}` : record.actor.type].filter(Boolean).join(' ') : '',
-    target: record.target ? `${record.target.type}:${record.target.id}${record.target.name ? ` ${record.target.name}` : ''}` : '',
-    tenant: record.tenantId ?? '',
+    actor: terminalText(record.actor ? [record.actor.name, record.actor.id ? `${record.actor.type}:${record.actor.id}` : record.actor.type].filter(Boolean).join(' ') : ''),
+    target: terminalText(record.target ? `${record.target.type}:${record.target.id}${record.target.name ? ` ${record.target.name}` : ''}` : ''),
+    tenant: terminalText(record.tenantId ?? ''),
   }));
   const widths: Record<string, number> = {};
   for (const column of COLUMNS) widths[column] = Math.max(column.length, ...rows.map((row) => row[column].length));
@@ -61,7 +77,7 @@ export function table(records: readonly ActivityRecord[], terminal: Terminal): s
     const widest = candidates.reduce((a, b) => (widths[a]! >= widths[b]! ? a : b));
     widths[widest]! -= 1;
   }
-  const cell = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
+  const cell = (text: string, width: number) => (text.length > width ? `${cutText(text, width - 1)}…` : text.padEnd(width));
   const paint = (status: string, text: string) =>
     !terminal.color ? text : status === 'failure' ? pc.red(text) : status === 'denied' ? pc.yellow(text) : pc.green(text);
   const header = COLUMNS.map((column) => cell(column.toUpperCase(), widths[column]!)).join('  ');

@@ -343,6 +343,25 @@ describe('the CLI, on any store', () => {
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(12_000);
   }, 90_000);
 
+  it('prints logged text to a terminal with its control characters escaped, never as escape sequences or forged lines', async () => {
+    const filename = join(dir, 'escapes.db');
+    const logger = createActivityLogger({ store: sqliteStore({ filename }) });
+    const name = 'Bob\u001b]0;pwned\u0007\u001b[31mRED\r\n2026-01-01 00:00:00Z  success  user.login  FAKE';
+    logger.log({ action: 'user.login', actor: { type: 'user\u001b[2J', id: 'u\u0008\u0008x', name }, target: { type: 'doc', id: 'd\u202eevil' }, tenantId: 't\u009b1m' });
+    await logger.close();
+    const db = `sqlite:${filename}`;
+    for (const args of [['query'], ['tail'], ['stats', '--by', 'actorType']]) {
+      const result = await cli([...args, '--db', db]);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      expect(result.stdout.split('\n').filter((row) => row.includes('FAKE') && !row.includes('Bob'))).toEqual([]);
+    }
+    expect((await cli(['query', '--db', db])).stdout).toContain('Bob\\u001b]0;pwned\\u0007\\u001b[31m');
+    // The data formats keep the value exact.
+    const json = await cli(['query', '--db', db, '--format', 'json']);
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(name).slice(1, -1));
+  });
+
   it('migrates a new store', async () => {
     const result = await cli(['migrate', '--db', `sqlite:${join(dir, 'fresh.db')}`]);
     expect(result.code).toBe(0);

@@ -11,7 +11,7 @@ export function normalizeThrown(thrown: unknown, includeStack = false, redactor?
   try {
     if (thrown instanceof Error) {
       const info: ActivityErrorInfo = {
-        name: cap(readString(thrown, 'name') ?? 'Error', LIMITS.errorName),
+        name: cap(readName(thrown) ?? 'Error', LIMITS.errorName),
         message: cap(readString(thrown, 'message') ?? '', LIMITS.errorMessage),
       };
       const code = readCode(thrown);
@@ -26,7 +26,7 @@ export function normalizeThrown(thrown: unknown, includeStack = false, redactor?
     if (thrown !== null && typeof thrown === 'object') {
       const message = readString(thrown, 'message');
       const info: ActivityErrorInfo = {
-        name: cap(readString(thrown, 'name') ?? 'NonError', LIMITS.errorName),
+        name: cap(readName(thrown) ?? 'NonError', LIMITS.errorName),
         // A plain object's own keys pass the redactor before they become the message, so
         // `{ password, user }` is stored with its shape and without the password.
         message: cap(message ?? safeString(redactor ? redactor.redact(thrown) : thrown), LIMITS.errorMessage),
@@ -61,12 +61,21 @@ export function finishThrown(error: unknown, redactor: Redactor): ActivityErrorI
   return out;
 }
 
+/** What a field of a thrown value whose getter (or Proxy trap) throws is stored as, as in metadata. */
+const UNREADABLE = '[Unreadable]';
+
+/** The name, or undefined when it is not a string or cannot be read: the kind's default (`Error`, `NonError`) then stands. */
+function readName(source: object): string | undefined {
+  const name = readString(source, 'name');
+  return name === UNREADABLE ? undefined : name;
+}
+
 function readString(source: object, key: string): string | undefined {
   try {
     const value = (source as Record<string, unknown>)[key];
     return typeof value === 'string' ? value : undefined;
   } catch {
-    return undefined;
+    return UNREADABLE;
   }
 }
 
@@ -76,7 +85,7 @@ function readCode(source: object): string | undefined {
     if (typeof code === 'string') return cap(code, LIMITS.errorCode);
     if (typeof code === 'number' && Number.isFinite(code)) return String(code);
   } catch {
-    // An unreadable code is simply absent.
+    return UNREADABLE;
   }
   return undefined;
 }

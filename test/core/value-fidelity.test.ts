@@ -83,4 +83,23 @@ describe('values made JSON', () => {
     expect(await activity.stateAt(target, start + 2000)).toEqual({ title: 'B', body: update?.changes?.body });
     await activity.close();
   });
+
+  it('stores "[Unreadable]" for an error message, code or stack whose getter or Proxy trap throws, as in metadata', async () => {
+    const { activity } = logger();
+    const failing = new Error('hidden');
+    for (const key of ['stack', 'code', 'message', 'name']) {
+      Object.defineProperty(failing, key, { get: () => { throw new Error(`no ${key}`); } });
+    }
+    const trap = new Proxy(new Error('hidden'), { get: () => { throw new Error('trap'); } });
+    const thrownObject = Object.defineProperty({}, 'message', { enumerable: true, get: () => { throw new Error('no message'); } });
+    activity.log({ id: '01a2f0c4-0000-7000-8000-000000000003', action: 'job.fail', status: 'failure', error: failing });
+    activity.log({ id: '01a2f0c4-0000-7000-8000-000000000004', action: 'job.fail', status: 'failure', error: trap });
+    activity.log({ id: '01a2f0c4-0000-7000-8000-000000000005', action: 'job.fail', status: 'failure', error: thrownObject });
+    await activity.flush();
+    expect((await activity.get('01a2f0c4-0000-7000-8000-000000000003'))?.error).toEqual({ name: 'Error', message: '[Unreadable]', code: '[Unreadable]' });
+    expect((await activity.get('01a2f0c4-0000-7000-8000-000000000004'))?.error).toEqual({ name: 'Error', message: '[Unreadable]', code: '[Unreadable]' });
+    expect((await activity.get('01a2f0c4-0000-7000-8000-000000000005'))?.error).toMatchObject({ message: '[Unreadable]' });
+    expect(await activity.verify()).toMatchObject({ ok: true, checked: 3 });
+    await activity.close();
+  });
 });

@@ -30,7 +30,9 @@ export const TIME_INPUT_RULE =
   'a Date, epoch milliseconds, a year (2026), or an ISO 8601 date or date-time (2026-03-15, 2026-03-15T10:00Z; UTC without an offset)';
 export const TIME_RANGE_RULE = 'between 0001-01-01 and 9999-12-31 (UTC)';
 
-const ISO_LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?$/;
+// Any number of fraction digits (PostgreSQL's timestamp and Python's isoformat() write six):
+// past three, `Date` reads the text in the server's zone instead of this rule's UTC.
+const ISO_LOCAL_DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)(?:(?<=\.\d{3})\d+)?$/;
 /** The date at the start of an ISO 8601 date or date-time: year, month, day. */
 const ISO_DATE_START = /^[+-]?(\d{4,6})-(\d{2})-(\d{2})(?!\d)/;
 
@@ -57,7 +59,9 @@ export function timeInputToMs(value: unknown): number {
     return digits >= 9 ? Number(text) : Number.NaN;
   }
   if (!isCalendarDay(text)) return Number.NaN;
-  if (ISO_LOCAL_DATE_TIME.test(text)) return Date.parse(`${text.replace(' ', 'T')}Z`);
+  const local = ISO_LOCAL_DATE_TIME.exec(text);
+  // Digits past the millisecond are dropped, as a Date holds none.
+  if (local) return Date.parse(`${local[1]}T${local[2]}Z`);
   return new Date(text).getTime();
 }
 

@@ -102,4 +102,32 @@ describe('values made JSON', () => {
     expect(await activity.verify()).toMatchObject({ ok: true, checked: 3 });
     await activity.close();
   });
+
+  it('reads an ISO date-time with more than three fraction digits and no offset as UTC, whatever the server\'s zone', async () => {
+    // PostgreSQL's timestamp and Python's isoformat() write six digits; Date reads those in the
+    // server's zone, so the same event was stored 4 or 5 hours apart on servers in New York and UTC.
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(new Date(2026, 2, 15).getTimezoneOffset()).not.toBe(0); // the zone did change
+      const { activity, errors } = logger();
+      const id = '01a2f0c4-0000-7000-8000-000000000006';
+      activity.log({ id, action: 'import.row', occurredAt: '2026-03-15T10:00:00.123456' });
+      activity.log({ id: '01a2f0c4-0000-7000-8000-000000000007', action: 'import.row', occurredAt: '2026-03-15 10:00:00.1234567' });
+      await activity.flush();
+      expect(errors.errors).toEqual([]);
+      expect((await activity.get(id))?.occurredAt.toISOString()).toBe('2026-03-15T10:00:00.123Z');
+      expect((await activity.get('01a2f0c4-0000-7000-8000-000000000007'))?.occurredAt.toISOString()).toBe('2026-03-15T10:00:00.123Z');
+      // Filters read the same text the same way.
+      expect((await activity.query({ from: '2026-03-15T10:00:00.123000', to: '2026-03-15T10:00:00.124000' })).items).toHaveLength(2);
+      // Only digits after a millisecond: no other shape is let through.
+      activity.log({ action: 'import.row', occurredAt: '2026-03-15T10:00:001' });
+      await activity.flush();
+      expect(errors.errors.map((error) => error.code)).toEqual(['INVALID_EVENT']);
+      await activity.close();
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });

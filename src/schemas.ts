@@ -69,7 +69,7 @@ function buildSchemas(z: typeof Z) {
   const eventIdSchema = z
     .string({ error: (issue) => `must be a string, got ${describe(issue.input)}` })
     .regex(EVENT_ID_PATTERN, {
-      error: (issue) => `must be 1-64 characters of letters, digits, "_", ".", ":" or "-", got ${describe(issue.input)}`,
+      error: (issue) => `must be 1-64 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit, got ${describe(issue.input)}`,
     });
 
   /** The action: what was done, as dotted lower-case segments. */

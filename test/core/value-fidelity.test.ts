@@ -130,4 +130,16 @@ describe('values made JSON', () => {
       else process.env.TZ = zone;
     }
   });
+
+  it('names the whole rule when it refuses a caller\'s id', async () => {
+    const { activity, errors } = logger();
+    activity.log({ id: '..', action: 'job.run' });
+    activity.log({ id: 'a/b', action: 'job.run' });
+    await activity.flush();
+    expect(errors.errors.map((error) => [error.code, error.message])).toEqual([
+      ['INVALID_EVENT', 'id: must be 1-64 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit, got ".."'],
+      ['INVALID_EVENT', 'id: must be 1-64 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit, got "a/b"'],
+    ]);
+    await activity.close();
+  });
 });

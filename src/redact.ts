@@ -1,5 +1,5 @@
 import { redactCredentialsIn } from './redact-values.js';
-import { defineOwn } from './text.js';
+import { defineOwn, storableText } from './text.js';
 import { ActivityLogError } from './errors.js';
 import { describeValue } from './describe.js';
 import { optionNames, refuseUnknownOptions } from './option-keys.js';
@@ -161,7 +161,10 @@ export function createRedactor(options: RedactOptions | string[] | false | undef
     return { redact: (value) => value, redactContext: (value) => value, redactText: (text) => text, isSensitive: () => false, censor: REDACTED };
   }
   const config: RedactOptions = checkRedactOptions(options);
-  const censor = config.censor ?? REDACTED;
+  // The censor is stored in place of values: the text rule every other string of a record
+  // follows applies to it too, or each record with a redacted value would be refused by
+  // PostgreSQL (a U+0000, a lone surrogate) and read back differently by SQLite.
+  const censor = storableText(config.censor ?? REDACTED);
   const terms = config.replaceDefaults ? [] : DEFAULT_REDACT_TERMS;
   const words = new Set(config.replaceDefaults ? [] : DEFAULT_REDACT_WORDS);
   const redactValues = config.values !== false;

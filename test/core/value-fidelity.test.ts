@@ -142,4 +142,25 @@ describe('values made JSON', () => {
     ]);
     await activity.close();
   });
+
+  it('applies the text rule to a redaction censor, which is stored in place of values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'activity-log-fidelity-'));
+    dirs.push(dir);
+    const errors = errorCollector();
+    const activity = createActivityLogger({
+      store: sqliteStore({ filename: join(dir, 'activity.db') }),
+      redact: { censor: '[X\u0000\ud800]' },
+      integrity: { key: 'k'.repeat(32) },
+      onError: errors.onError,
+    });
+    const id = '01a2f0c4-0000-7000-8000-000000000008';
+    activity.log({ id, action: 'user.update', metadata: { password: 'p', note: 'Bearer abc123' }, changes: { before: { password: 'a' }, after: { password: 'b' } } });
+    await activity.flush();
+    const record = await activity.get(id);
+    expect(record?.metadata).toEqual({ password: '[X\ufffd\ufffd]', note: 'Bearer [X\ufffd\ufffd]' });
+    expect(record?.changes).toEqual({ password: { before: '[X\ufffd\ufffd]', after: '[X\ufffd\ufffd]' } });
+    expect(errors.errors).toEqual([]);
+    expect(await activity.verify()).toMatchObject({ ok: true, checked: 1 });
+    await activity.close();
+  });
 });

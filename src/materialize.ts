@@ -7,7 +7,7 @@ import { isValidEvent } from './fast-validate.js';
 import type { PendingEvent } from './pipeline/pending.js';
 import { EVENT_FIELDS, LIMITS, type ActivityRecord, type ParsedActivityEvent } from './schema.js';
 import { schemas } from './schemas.js';
-import { UnreadableBinding } from './snapshot.js';
+import { jsonData, UnreadableBinding } from './snapshot.js';
 import { capJsonObject } from './size-cap.js';
 import { finishThrown } from './normalize-error.js';
 import { cutText, defineOwn, storableJson, storableText } from './text.js';
@@ -95,7 +95,10 @@ function materializeUnsafe(pending: PendingEvent, config: MaterializeConfig): Ma
   if (actionSchema) {
     const checked = actionSchema.safeParse(metadata ?? {});
     if (!checked.success) return { error: invalid(pending, formatIssues(checked.error.issues, 'metadata', actionSchema)) };
-    metadata = isPlainObject(checked.data) ? checked.data : metadata;
+    // The schema's output may hold what is not JSON (a coerced Date or BigInt, a transform's
+    // Map): made JSON as log() makes its input, or sealing and the store would meet a BigInt.
+    const output = isPlainObject(checked.data) ? jsonData(checked.data) : undefined;
+    metadata = isPlainObject(output) ? output : metadata;
   }
 
   // Text every store can hold (see text.ts), before redaction sees it and size caps count it.

@@ -350,6 +350,16 @@ function definedCount(...values: unknown[]): number {
   return count;
 }
 
+/**
+ * A value made JSON data by the rules of an event's copy (a BigInt as its decimal string, a
+ * Date as its ISO string, a Map as an object, NaN as "NaN", undefined dropped...): for what the
+ * library is handed after `log()` has copied the event, such as a catalog schema's output
+ * (`z.coerce.date()`, `z.coerce.bigint()`, a transform). Never throws.
+ */
+export function jsonData(value: unknown): unknown {
+  return copyValue(value, 1, []);
+}
+
 function copyValue(value: unknown, depth: number, ancestors: object[]): unknown {
   switch (typeof value) {
     case 'string':

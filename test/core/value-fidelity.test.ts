@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createActivityLogger } from '../../src/index.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { errorCollector } from '../helpers.js';
@@ -160,6 +161,34 @@ describe('values made JSON', () => {
     expect(record?.metadata).toEqual({ password: '[X\ufffd\ufffd]', note: 'Bearer [X\ufffd\ufffd]' });
     expect(record?.changes).toEqual({ password: { before: '[X\ufffd\ufffd]', after: '[X\ufffd\ufffd]' } });
     expect(errors.errors).toEqual([]);
+    expect(await activity.verify()).toMatchObject({ ok: true, checked: 1 });
+    await activity.close();
+  });
+
+  it('makes a catalog schema\'s output JSON as log() makes its input: a coerced Date or BigInt, a Map, NaN', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'activity-log-fidelity-'));
+    dirs.push(dir);
+    const errors = errorCollector();
+    const activity = createActivityLogger({
+      store: sqliteStore({ filename: join(dir, 'activity.db') }),
+      integrity: { key: 'k'.repeat(32) },
+      onError: errors.onError,
+      catalog: {
+        'invoice.pay': z.object({
+          when: z.coerce.date(),
+          amount: z.coerce.bigint(),
+          tags: z.string().transform((text) => new Map([[text, 1]])),
+          ratio: z.string().transform(() => Number.NaN),
+          gone: z.string().transform(() => undefined),
+          zero: z.number().transform(() => -0),
+        }),
+      },
+    });
+    const id = '01a2f0c4-0000-7000-8000-000000000009';
+    activity.log({ id, action: 'invoice.pay', metadata: { when: '2026-01-02T03:04:05.678Z', amount: '12345678901234567890', tags: 'vip', ratio: 'x', gone: 'y', zero: 1 } });
+    await activity.flush();
+    expect(errors.errors).toEqual([]);
+    expect((await activity.get(id))?.metadata).toEqual({ when: '2026-01-02T03:04:05.678Z', amount: '12345678901234567890', tags: { vip: 1 }, ratio: 'NaN', zero: 0 });
     expect(await activity.verify()).toMatchObject({ ok: true, checked: 1 });
     await activity.close();
   });

@@ -30,9 +30,12 @@ export class Sealer {
 
   /** Gives `record` the next place in the chain (`record.integrity`). */
   seal(record: ActivityRecord): void {
+    // The place is taken only once the seal is made: a record that cannot be sealed (it throws)
+    // leaves no gap in the chain.
+    const integrity = this.sealed(record, this.chain, this.seq + 1, this.prev);
     this.seq += 1;
-    record.integrity = this.sealed(record, this.chain, this.seq, this.prev);
-    this.prev = record.integrity.hash;
+    record.integrity = integrity;
+    this.prev = integrity.hash;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ActivityLogError } from '../errors.js';
+import { ActivityLogError } from '../errors.js';
 import type { ChainTracker } from '../integrity/tracker.js';
 import { materialize, type MaterializeConfig } from '../materialize.js';
 import type { ActivityRecord } from '../schema.js';
@@ -190,10 +190,18 @@ export class Batcher {
     if (result.error) {
       this.counters.invalid++;
       this.report(result.error);
-    } else {
-      this.options.chain?.seal(result.record);
-      preparing.batch.records.push(result.record);
+      return;
     }
+    try {
+      this.options.chain?.seal(result.record);
+    } catch (cause) {
+      // Materialize makes records of JSON data only, so this is not expected; if a record still
+      // cannot be sealed, it is reported and counted, and the flusher goes on with the next.
+      this.counters.invalid++;
+      this.report(new ActivityLogError('INVALID_EVENT', `event ${result.record.id} (${result.record.action}): could not be sealed for integrity; it was not written`, { cause, details: { id: result.record.id, action: result.record.action } }));
+      return;
+    }
+    preparing.batch.records.push(result.record);
   }
 
   /** Prepares the rest of the batch being prepared, if any, at once. */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger } from '../../src/index.js';
 import { chainHasher } from '../../src/integrity/hmac.js';
+import type { ActivityRecord } from '../../src/schema.js';
 
 const reference = (key: Uint8Array, prev: string, form: string) => createHmac('sha256', key).update(prev).update('\n').update(form).digest('hex');
 
@@ -74,4 +75,19 @@ describe('personal metadata keys that name Object.prototype members', () => {
       await logger.close();
     });
   }
+});
+
+describe('a record that cannot be sealed', () => {
+  it('takes no place in the chain: the next record gets the place it would have had', async () => {
+    const { Sealer } = await import('../../src/integrity/sealer.js');
+    const { resolveIntegrity } = await import('../../src/integrity/options.js');
+    const sealer = new Sealer(resolveIntegrity({ key: 'a key of at least sixteen bytes' })!);
+    const record = (id: string, metadata: Record<string, unknown>): ActivityRecord => ({ id, occurredAt: new Date(0), action: 'recipe.view', status: 'success', metadata });
+    // Not JSON: the canonical form cannot be written (the logger never hands over such data;
+    // this stands for any failure of the seal).
+    expect(() => sealer.seal(record('r1', { n: 1n }))).toThrow(TypeError);
+    const next = record('r2', { n: 1 });
+    sealer.seal(next);
+    expect(next.integrity).toMatchObject({ seq: 1, prev: '' });
+  });
 });

@@ -10,7 +10,7 @@ import { activityMiddleware as honoMiddleware } from '../../adapters/frameworks/
 import { memoryStore, type MemoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import type { ActivityRecord } from '../../src/schema.js';
-import { closedAfterEach, listenFastify, listenNode, serveHono } from './servers.js';
+import { closedAfterEach, leaveAfterFirstChunk, listenFastify, listenNode, serveHono } from './servers.js';
 import { PaymentDeclined } from './errors.js';
 
 /**
@@ -182,18 +182,7 @@ describe('express: the client leaves at any moment, the same records', () => {
       })());
       pipeline(source, res, (error) => error && next(error));
     });
-    const url = await listenNode(app.listen(0, '127.0.0.1'), closers);
-    const { hostname, port } = new URL(url);
-    await new Promise<void>((resolve) => {
-      const request = httpRequest({ host: hostname, port, path: '/export', headers: { 'x-request-id': 'download' } }, (response) => {
-        response.once('data', () => {
-          request.destroy();
-          resolve();
-        });
-      });
-      request.on('error', () => {});
-      request.end();
-    });
+    await leaveAfterFirstChunk(await listenNode(app.listen(0, '127.0.0.1'), closers), 'GET', '/export', 'download');
     const records = await recordsOf(logger, store, 1);
     await new Promise((resolve) => setTimeout(resolve, 100));
     await logger.flush();

@@ -1,11 +1,10 @@
-import { request as httpRequest } from 'node:http';
 import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { describe, expect, it } from 'vitest';
 import { activityMiddleware } from '../../adapters/frameworks/hono.js';
 import { memoryStore } from '../../adapters/storage/memory.js';
 import { createActivityLogger } from '../../src/logger.js';
-import { closedAfterEach, serveHono } from './servers.js';
+import { closedAfterEach, leaveAfterFirstChunk, serveHono } from './servers.js';
 
 /**
  * On @hono/node-server a response is written after the app returns it, a streamed one for as
@@ -66,18 +65,7 @@ describe('hono on @hono/node-server: a request ends when its response does', () 
 
   it('records a client that leaves mid-stream as aborted, not as the 200 the app returned', async () => {
     const { store, logger, app } = start();
-    const url = await serveHono(app.fetch, closers);
-    const { hostname, port } = new URL(url);
-    await new Promise<void>((resolve) => {
-      const request = httpRequest({ host: hostname, port, method: 'POST', path: '/live', headers: { 'x-request-id': 'left' } }, (response) => {
-        response.once('data', () => {
-          request.destroy();
-          resolve();
-        });
-      });
-      request.on('error', () => {});
-      request.end();
-    });
+    await leaveAfterFirstChunk(await serveHono(app.fetch, closers), 'POST', '/live', 'left');
     const records = await recordsOf(logger, store, 1);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ action: 'http.post', status: 'failure', context: { requestId: 'left' }, metadata: { statusCode: 499, aborted: true } });

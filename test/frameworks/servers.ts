@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { FastifyInstance } from 'fastify';
@@ -42,5 +42,23 @@ function closeNode(server: Server): Promise<void> {
   return new Promise<void>((done) => {
     server.closeAllConnections?.();
     server.close(() => done());
+  });
+}
+
+/**
+ * Sends a request, reads the first chunk of its response and leaves (destroys the socket), as a
+ * client that stops a download or closes a tab mid-stream; resolves once it has left.
+ */
+export function leaveAfterFirstChunk(url: string, method: string, path: string, requestId: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise<void>((resolve) => {
+    const request = httpRequest({ host: hostname, port, method, path, headers: { 'x-request-id': requestId } }, (response) => {
+      response.once('data', () => {
+        request.destroy();
+        resolve();
+      });
+    });
+    request.on('error', () => {}); // the socket is destroyed on purpose
+    request.end();
   });
 }

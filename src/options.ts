@@ -226,13 +226,23 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
       maxMetadataBytes: wholeNumber('maxMetadataBytes', options.maxMetadataBytes, 8192, 64, 16 * 1024 * 1024),
       catalog,
     },
-    spool: resolveSpool(options.spool),
+    spool: resolveSpool(options.spool, spoolDestination(options.store)),
     integrity: resolveIntegrity(options.integrity),
     retention: resolveRetention(options.retention, options.store),
   };
 }
 
-function resolveSpool(option: ActivitySpool | SpoolOptions | boolean | undefined): ResolvedOptions['spool'] {
+/**
+ * What the built-in spool's file is bound to: the store's name, and its schema and table where
+ * it has them (`postgres:audit.activity_logs`). Two logs may not share one spool file.
+ */
+function spoolDestination(store: ActivityStore): string {
+  const { tableName, schema } = store as { tableName?: unknown; schema?: unknown };
+  const table = typeof tableName === 'string' ? `${typeof schema === 'string' ? `${schema}.` : ''}${tableName}` : undefined;
+  return table === undefined ? store.name : `${store.name}:${table}`;
+}
+
+function resolveSpool(option: ActivitySpool | SpoolOptions | boolean | undefined, destination: string): ResolvedOptions['spool'] {
   if (option === undefined || option === false) return undefined;
   if (isActivitySpool(option)) return { spool: option, highWaterMark: 0.8 };
   if (option !== true && (option === null || typeof option !== 'object')) {
@@ -248,7 +258,7 @@ function resolveSpool(option: ActivitySpool | SpoolOptions | boolean | undefined
   if (typeof highWaterMark !== 'number' || !(highWaterMark > 0 && highWaterMark <= 1)) {
     throw new ActivityLogError('INVALID_OPTIONS', `spool.highWaterMark: must be a fraction of maxQueue above 0 and at most 1, got ${String(highWaterMark)}`);
   }
-  return { spool: lazySqliteSpool(settings), highWaterMark };
+  return { spool: lazySqliteSpool(settings, destination), highWaterMark };
 }
 
 /**
@@ -256,9 +266,9 @@ function resolveSpool(option: ActivitySpool | SpoolOptions | boolean | undefined
  * an adapter: `spool: { filename }` is a logger option, but the file needs better-sqlite3,
  * which only the adapter may import, and only when a spool is asked for.
  */
-function lazySqliteSpool(settings: SpoolOptions): ActivitySpool {
+function lazySqliteSpool(settings: SpoolOptions, destination: string): ActivitySpool {
   let loaded: Promise<ActivitySpool> | undefined;
-  const spool = () => (loaded ??= import('../adapters/spool/sqlite.js').then((module) => module.sqliteSpool(settings)));
+  const spool = () => (loaded ??= import('../adapters/spool/sqlite.js').then((module) => module.sqliteSpool(settings, destination)));
   return {
     name: `sqlite spool (${settings.filename ?? 'default'})`,
     append: async (records) => (await spool()).append(records),

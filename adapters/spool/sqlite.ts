@@ -19,7 +19,7 @@ import { openSqlite } from '../storage/sqlite-pragmas.js';
  * crash of the process and a power cut), one row per batch. Opened lazily on first use. Several processes may share a
  * file: SQLite serialises the writers and ids make a batch replayed twice stored once.
  */
-export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
+export function sqliteSpool(options: SpoolOptions = {}, destination?: string): ActivitySpool {
   const filename = options.filename ?? DEFAULT_SPOOL_FILENAME;
   const maxBytes = options.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES;
   let opened: Promise<Opened> | undefined;
@@ -116,6 +116,7 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
         BEGIN UPDATE activity_spool_size SET bytes = bytes + new.bytes WHERE id = 1; END`);
       db.exec(`CREATE TRIGGER IF NOT EXISTS activity_spool_shrinks AFTER DELETE ON activity_spool
         BEGIN UPDATE activity_spool_size SET bytes = bytes - old.bytes WHERE id = 1; END`);
+      if (destination !== undefined) claim(db, destination);
       const setAside = db.prepare('INSERT OR REPLACE INTO activity_spool_unreadable (id, records, payload, spooled_at, reason) SELECT id, records, payload, spooled_at, ? FROM activity_spool WHERE id = ?');
       const removeRow = db.prepare('DELETE FROM activity_spool WHERE id = ?');
       return {
@@ -182,6 +183,24 @@ export function sqliteSpool(options: SpoolOptions = {}): ActivitySpool {
       spool.db.close();
     },
   };
+}
+
+/**
+ * Binds the spool file to the log it holds batches for (`destination`, the logger's store and
+ * table), or refuses it when another log has it: its batches carry no table, and a logger of
+ * another log would replay them into its own. The first logger to open the file names it (a
+ * file from an earlier release, which names none, goes to the first that opens it).
+ */
+function claim(db: BetterSqlite3.Database, destination: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS activity_spool_destination (id INTEGER PRIMARY KEY CHECK (id = 1), destination TEXT NOT NULL)`);
+  db.prepare('INSERT OR IGNORE INTO activity_spool_destination (id, destination) VALUES (1, ?)').run(destination);
+  const holder = (db.prepare('SELECT destination FROM activity_spool_destination WHERE id = 1').get() as { destination: string } | undefined)?.destination;
+  if (holder === undefined || holder === destination) return;
+  throw new ActivityLogError(
+    'SPOOL_FAILED',
+    `the spool file ${db.name} holds the batches of the log ${JSON.stringify(holder)}, and this logger writes to ${JSON.stringify(destination)}: give each log a spool file of its own (spool: { filename })`,
+    { details: { filename: db.name, destination: holder, expected: destination } },
+  );
 }
 
 /** SQLite's verdict on a file that is not a database, or a damaged one. */

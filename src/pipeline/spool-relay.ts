@@ -294,9 +294,13 @@ function storableRecord(record: ActivityRecord): ActivityRecord {
 
 /**
  * What a spool's failure says, when it tells the app what to do: the spool's driver is not
- * installed (`spool: true` in an app on PostgreSQL without better-sqlite3) or cannot run here.
- * Other causes stay in `cause`: a disk's error is for the log, not the message.
+ * installed (`spool: true` in an app on PostgreSQL without better-sqlite3) or cannot run here,
+ * or its file holds another log's batches. Other causes stay in `cause`: a disk's error is for
+ * the log, not the message.
  */
 function peerAdvice(cause: unknown): string {
-  return cause instanceof ActivityLogError && (cause.code === 'MISSING_PEER' || cause.code === 'INCOMPATIBLE_PEER') ? `: ${cause.message}` : '';
+  if (!(cause instanceof ActivityLogError)) return '';
+  // The spool's driver, or a file that belongs to another log.
+  const advice = cause.code === 'MISSING_PEER' || cause.code === 'INCOMPATIBLE_PEER' || (cause.code === 'SPOOL_FAILED' && cause.details?.destination !== undefined);
+  return advice ? `: ${cause.message}` : '';
 }

@@ -36,6 +36,36 @@ async function spoolLeftByAnOutage(filename: string): Promise<string> {
   return filename;
 }
 
+describe('a spool file belongs to one log', () => {
+  it("is not replayed by a logger of another log table: that logger reports it, and the spool's own log still gets every event", async () => {
+    // An outage of the orders log (a memory store) leaves 400 events in the spool file.
+    const filename = await spoolLeftByAnOutage(join(dir, 'shared.db'));
+    // A logger of another log, started in the same place with the same spool file.
+    const { sqliteStore } = await import('../../adapters/storage/sqlite.js');
+    const securityStore = sqliteStore({ filename: join(dir, 'security.db'), tableName: 'security_log' });
+    const { errors, onError } = errorCollector();
+    const security = createActivityLogger({ store: securityStore, spool: { filename }, onError });
+    security.log({ action: 'security.login' });
+    await security.flush();
+    await waitFor(() => errors.some((error) => error.code === 'SPOOL_FAILED'), 5000);
+    await security.close();
+    const refused = errors.find((error) => error.code === 'SPOOL_FAILED')!;
+    expect(refused.message).toContain(`holds the batches of the log "memory", and this logger writes to "sqlite:security_log": give each log a spool file of its own`);
+    // Its own event only: none of the orders log's.
+    const check = sqliteStore({ filename: join(dir, 'security.db'), tableName: 'security_log' });
+    expect((await check.query({ limit: 500 })).items.map((record) => record.action)).toEqual(['security.login']);
+    await check.close?.();
+    expect(spooledRecords(filename)).toBe(400);
+
+    // The orders log's next process replays them all.
+    const orders = memoryStore();
+    const next = createActivityLogger({ store: orders, spool: { filename }, onError: () => {} });
+    await waitFor(() => next.stats().replayed === 400, 10_000);
+    await next.close();
+    expect(orders.all()).toHaveLength(400);
+  });
+});
+
 describe('spool', () => {
   it('moves batches to the spool while the store fails, and replays them once it answers: each event stored once', async () => {
     const filename = join(dir, 'spool.db');

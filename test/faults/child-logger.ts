@@ -2,13 +2,13 @@
  * A separate process that logs, for the shutdown and crash scenarios. Reports progress as
  * JSON lines on stdout. Usage:
  *   node --import tsx child-logger.ts sigterm <sqlite file> <count>
- *   node --import tsx child-logger.ts crash <spool file> <unreachable postgres url>
+ *   node --import tsx child-logger.ts crash <spool file> <unreachable postgres url> <table>
  */
 import { postgresStore } from '../../adapters/storage/postgres.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, installShutdownHandlers } from '../../src/index.js';
 
-const [mode, file, arg] = process.argv.slice(2);
+const [mode, file, arg, table] = process.argv.slice(2);
 const say = (message: object) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -25,7 +25,9 @@ if (mode === 'sigterm') {
   setInterval(() => {}, 1000); // stay up until the signal, like a server
 } else if (mode === 'crash') {
   const activity = createActivityLogger({
-    store: postgresStore({ connectionString: arg!, tableName: 'never_reached' }),
+    // The table the next process, with a reachable database, replays the spool into: a spool file
+    // belongs to one log.
+    store: postgresStore({ connectionString: arg!, tableName: table ?? 'never_reached' }),
     spool: { filename: file! },
     maxQueue: 5000,
     onError: () => {},

@@ -96,8 +96,11 @@ describe('shutdown and crash', () => {
     'after SIGKILL with the spool on, stores every event that reached the spool, and loses at most the queue',
     async () => {
       const spoolFile = join(dir, 'crash.spool.db');
+      // The log's table, which the child never reaches and the next process replays into.
+      const table = uniqueTable('fault_crash');
+      tables.push(table);
       // Port 9 (discard) on 127.0.0.1 refuses connections: the child's store is down throughout.
-      const { child, waitFor, lines } = startChild(['crash', spoolFile, 'postgres://postgres@127.0.0.1:9/test']);
+      const { child, waitFor, lines } = startChild(['crash', spoolFile, 'postgres://postgres@127.0.0.1:9/test', table]);
       await waitFor((line) => (line.spooled ?? 0) >= 3000);
       const exit = exited(child);
       child.kill('SIGKILL');
@@ -116,9 +119,7 @@ describe('shutdown and crash', () => {
       // logged after the last progress line, at most one 100 ms interval = 200) can be lost.
       expect(last.logged! - spooledIds.size).toBeLessThanOrEqual(5000 + 200);
 
-      // A new process with the same spool and a reachable store replays it.
-      const table = uniqueTable('fault_crash');
-      tables.push(table);
+      // A new process of the same log, with the same spool and a reachable store, replays it.
       const recovered = createActivityLogger({ store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }), spool: { filename: spoolFile } });
       await waitUntil(() => recovered.stats().replayed >= spooledIds.size, 60_000);
       await recovered.close();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createActivityLogger } from '../../src/index.js';
+import { createActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { errorCollector } from '../helpers.js';
 
@@ -17,7 +17,8 @@ describe('values made JSON', () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  function logger() {
+  /** A sealed logger over a SQLite file of its own, with `extra` options (a censor, a catalog). */
+  function logger(extra: Partial<ActivityLoggerOptions> = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'activity-log-fidelity-'));
     dirs.push(dir);
     const errors = errorCollector();
@@ -25,6 +26,7 @@ describe('values made JSON', () => {
       store: sqliteStore({ filename: join(dir, 'activity.db') }),
       integrity: { key: 'k'.repeat(32) },
       onError: errors.onError,
+      ...extra,
     });
     return { activity, errors };
   }
@@ -145,15 +147,7 @@ describe('values made JSON', () => {
   });
 
   it('applies the text rule to a redaction censor, which is stored in place of values', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'activity-log-fidelity-'));
-    dirs.push(dir);
-    const errors = errorCollector();
-    const activity = createActivityLogger({
-      store: sqliteStore({ filename: join(dir, 'activity.db') }),
-      redact: { censor: '[X\u0000\ud800]' },
-      integrity: { key: 'k'.repeat(32) },
-      onError: errors.onError,
-    });
+    const { activity, errors } = logger({ redact: { censor: '[X\u0000\ud800]' } });
     const id = '01a2f0c4-0000-7000-8000-000000000008';
     activity.log({ id, action: 'user.update', metadata: { password: 'p', note: 'Bearer abc123' }, changes: { before: { password: 'a' }, after: { password: 'b' } } });
     await activity.flush();
@@ -166,13 +160,7 @@ describe('values made JSON', () => {
   });
 
   it('makes a catalog schema\'s output JSON as log() makes its input: a coerced Date or BigInt, a Map, NaN', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'activity-log-fidelity-'));
-    dirs.push(dir);
-    const errors = errorCollector();
-    const activity = createActivityLogger({
-      store: sqliteStore({ filename: join(dir, 'activity.db') }),
-      integrity: { key: 'k'.repeat(32) },
-      onError: errors.onError,
+    const { activity, errors } = logger({
       catalog: {
         'invoice.pay': z.object({
           when: z.coerce.date(),

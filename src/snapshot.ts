@@ -1,6 +1,7 @@
 import { describeValue } from './describe.js';
 import { normalizeThrown, ThrownObject } from './normalize-error.js';
 import { EVENT_FIELDS } from './schema.js';
+import { freeKey } from './text.js';
 
 /**
  * The caller-side copy of an event. `log()` must return at once, never throw, and store what
@@ -404,10 +405,7 @@ function copyObject(value: object, depth: number, ancestors: object[]): unknown 
       if (copied === undefined) continue;
       // Keys that read the same as text (1 and '1', two objects) keep both values, as the text
       // rule keeps two keys it made equal: the second under its key with a suffix, ` (2)`.
-      const name = String(key);
-      let unique = name;
-      for (let n = 2; Object.hasOwn(out, unique); n++) unique = `${name} (${n})`;
-      setOwn(out, unique, copied);
+      setOwn(out, freeKey(out, String(key)), copied);
     }
     ancestors.pop();
     return out;

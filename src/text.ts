@@ -81,12 +81,20 @@ function walk(value: unknown): unknown {
   if (!changed) return value;
   const out: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
-    let key = fixedKeys[i]!;
     // Two keys that differed only by what was replaced: keep both.
-    for (let n = 2; Object.hasOwn(out, key); n++) key = `${fixedKeys[i]} (${n})`;
-    defineOwn(out, key, fixedValues[i]);
+    defineOwn(out, freeKey(out, fixedKeys[i]!), fixedValues[i]);
   }
   return out;
+}
+
+/**
+ * `key`, or where `target` has it already, the first of `key (2)`, `key (3)`... it has not:
+ * two keys that became the same text keep both their values.
+ */
+export function freeKey(target: Record<string, unknown>, key: string): string {
+  let free = key;
+  for (let n = 2; Object.hasOwn(target, free); n++) free = `${key} (${n})`;
+  return free;
 }
 
 /** Sets `key` as an own enumerable data property, `__proto__` included. */

@@ -99,7 +99,7 @@ export function activityMiddleware(logger: ActivityLogger<any>, options: Express
       request: new HeaderRecordRequest(req.method, req.headers),
       frameworkRequest: req,
       ip: req.ip,
-      route: () => routeTemplate(req),
+      route: trackRoute(req, res),
       path: req.originalUrl,
       actor: actor && (() => actor(req)),
       tenant: tenant && (() => tenant(req)),
@@ -187,13 +187,38 @@ function start(req: Request, res: Response, next: NextFunction, scope: ActivityR
   scope.run(next);
 }
 
-/** `/recipes/:id` for a request matched by `router.get('/recipes/:id')` under its mount path. */
-function routeTemplate(req: Request): string | undefined {
-  const route = (req as { route?: { path?: unknown } }).route;
-  if (!route || route.path === undefined) return undefined;
-  const path = typeof route.path === 'string' ? route.path : String(route.path);
-  const base = req.baseUrl ?? '';
-  return base + (path === '/' && base ? '' : path) || '/';
+/**
+ * The request's route template as routing goes on: `/recipes/:id` for a request matched by
+ * `router.get('/recipes/:id')` under its mount path; `null` once that route has passed the
+ * request on unanswered (`next()`), so that express's 404 is not recorded under it.
+ *
+ * express sets `req.route` as a route matches and never unsets it, but sets `req.next` as the
+ * request enters a router and back as it leaves one. A route whose router is left before the
+ * response's head was sent did not answer; an error it raised was noted (and its route pinned)
+ * by the recorder at the end of its router before then. A later middleware of the same router
+ * that answers is not told apart: express gives no sign of it.
+ */
+function trackRoute(req: Request, res: Response): () => string | null | undefined {
+  let passedOn: unknown;
+  let next: unknown = req.next;
+  Object.defineProperty(req, 'next', {
+    configurable: true,
+    enumerable: true,
+    get: () => next,
+    set(value: unknown) {
+      const route = (req as { route?: unknown }).route;
+      if (value !== next && route !== undefined && !res.headersSent) passedOn = route;
+      next = value;
+    },
+  });
+  return () => {
+    const route = (req as { route?: { path?: unknown } }).route;
+    if (!route || route.path === undefined) return undefined;
+    if (route === passedOn) return null;
+    const path = typeof route.path === 'string' ? route.path : String(route.path);
+    const base = req.baseUrl ?? '';
+    return base + (path === '/' && base ? '' : path) || '/';
+  };
 }
 
 /**

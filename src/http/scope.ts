@@ -64,9 +64,10 @@ export interface RequestScopeInput {
   /**
    * The route template, or a function returning it once routing has happened (express and
    * hono route after the middleware runs). A function makes the bound logger resolve the
-   * route when an event is logged.
+   * route when an event is logged. It returns `null` when the route it named before did not
+   * answer after all (an express route that called `next()` and fell through to a 404).
    */
-  route?: string | undefined | (() => string | undefined);
+  route?: string | undefined | (() => string | null | undefined);
   /** Calls the user's `actor(req)`; may throw. */
   actor?: (() => ActorResult | Promise<ActorResult>) | undefined;
   /** Calls the user's `tenant(req)`; may throw. */
@@ -228,7 +229,7 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     context: ActivityContext,
     private readonly startedAt: number,
     identity: LazyIdentity,
-    private readonly routeOf: (() => string | undefined) | undefined,
+    private readonly routeOf: (() => string | null | undefined) | undefined,
     private readonly pathOf: string | undefined | (() => string | undefined),
     /** The framework's request object this scope belongs to (see requestScopeOf). */
     readonly frameworkRequest: object | undefined,
@@ -245,7 +246,8 @@ class RequestScope implements ActivityRequestScope, RequestTag {
     if (!this.routeOf) return this.staticRoute;
     if (this.routePinned) return this.lastRoute;
     const route = safeRoute(this.routeOf);
-    if (route !== undefined) this.lastRoute = route;
+    // undefined: not known now, the last one seen stands; null: that one did not answer.
+    if (route !== undefined) this.lastRoute = route ?? undefined;
     return this.lastRoute;
   }
 
@@ -391,9 +393,10 @@ function isClientErrorStatus(error: unknown): boolean {
   }
 }
 
-function safeRoute(routeOf: () => string | undefined): string | undefined {
+function safeRoute(routeOf: () => string | null | undefined): string | null | undefined {
   try {
     const route = routeOf();
+    if (route === null) return null;
     return typeof route === 'string' && route.length > 0 ? cutText(route, LIMITS.route) : undefined;
   } catch {
     return undefined;

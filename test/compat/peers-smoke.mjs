@@ -26,6 +26,10 @@ const ex = express();
 ex.use(expressActivity(logger, { actor: (req) => ({ type: 'user', id: String(req.headers['x-user'] ?? 'anon') }) }));
 ex.use('/admin/logs', activityLogsRouter(logger, { authorize: () => true, viewer: true }));
 ex.post('/recipes/:id', (req, res) => { req.activity.log({ action: 'recipe.update', target: { type: 'recipe', id: req.params.id } }); res.status(201).json({ ok: true }); });
+// A route of a mounted router that passes the request on to express's 404 is not its place.
+const exApi = express.Router();
+exApi.delete('/recipes/:id', (_req, _res, next) => next());
+ex.use('/api', exApi);
 const exServer = createServer(ex);
 await new Promise((r) => exServer.listen(0, '127.0.0.1', r));
 
@@ -48,7 +52,10 @@ for (const [name, url] of Object.entries(urls)) {
   if (response.status !== 201) throw new Error(`${name}: ${response.status}`);
   ids[name] = response.headers.get('x-request-id');
 }
+if ((await fetch(`${urls.express}/api/recipes/7`, { method: 'DELETE' })).status !== 404) throw new Error('express: fall-through not 404');
 await logger.flush();
+const [fallThrough] = (await logger.query({ action: 'http.delete' })).items;
+if (fallThrough?.context.route !== undefined || fallThrough.metadata?.path !== '/api/recipes/7') throw new Error(`express fall-through recorded under ${JSON.stringify(fallThrough?.context)} ${JSON.stringify(fallThrough?.metadata)}`);
 const { items } = await logger.query({ action: 'recipe.update' });
 const byTarget = Object.fromEntries(items.map((r) => [r.target.id, r.context.requestId]));
 for (const name of Object.keys(urls)) if (byTarget[name] !== ids[name]) throw new Error(`${name}: record ${byTarget[name]} vs header ${ids[name]}`);

@@ -19,6 +19,7 @@ import type {
 export type { ActivityStore, ChainPageQuery, ChainPosition, CheckpointPageQuery, StoreCapabilities } from './store.js';
 export { canonicalForm, canonicalJson, chainHash, commitment, PERSONAL_FIELDS } from './integrity/canonical.js';
 export { checkpointSignature } from './integrity/checkpoints.js';
+export { storedTime } from './stored-time.js';
 export { isActivityStore } from './store.js';
 export { parseActivityQuery, parseActivityFilter, parseSummaryQuery, parsePurgeOptions, toPage, actionPrefix, asciiLowerCase } from './query.js';
 export type { StoreQuery } from './query.js';

@@ -1,3 +1,4 @@
+import { finerThanMilliseconds } from '../stored-time.js';
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { optionNames, refuseUnknownOptions } from '../option-keys.js';
@@ -582,6 +583,13 @@ function checkRecord(
       problem({ kind: 'edited', ...where, detail: `${path} does not match its commitment` });
       return;
     }
+  }
+  // A seal covers whole milliseconds; digits below them were written by someone else, and
+  // the Date read back (whole milliseconds) would still match the seal.
+  const finerTime = finerThanMilliseconds(record.occurredAt);
+  if (finerTime !== undefined) {
+    problem({ kind: 'edited', ...where, detail: `its time holds ${finerTime} ms since 1970, finer than the whole milliseconds this library writes` });
+    return;
   }
   if (!hashMatches(record, key)) {
     const mismatch: IntegrityProblem = { kind: 'edited', ...where, detail: 'its content does not match its hash' };

@@ -95,6 +95,27 @@ for (const kind of kinds) {
       ]);
     });
 
+    it('finds a record whose time was moved by less than a millisecond, which a Date cannot show', async () => {
+      await sealedLog();
+      const before = await logger().get('evt-0042');
+      // The seal covers whole milliseconds; each database's own client writes a finer time.
+      if (kind === 'sqlite') await target.run(`update ${target.table} set occurred_at = occurred_at + 0.25 where id = ?`, ['evt-0042']);
+      if (kind === 'postgres') await target.run(`update ${target.table} set occurred_at = occurred_at + interval '1 microsecond' where id = ?`, ['evt-0042']);
+      if (kind === 'mysql') {
+        // datetime(3) holds whole milliseconds: widened first, as someone with DDL rights could.
+        await target.run(`alter table ${target.table} modify occurred_at datetime(6) not null`);
+        await target.run(`update ${target.table} set occurred_at = occurred_at + interval 1 microsecond where id = ?`, ['evt-0042']);
+      }
+      const reader = logger();
+      const report = await reader.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems).toEqual([expect.objectContaining({ kind: 'edited', id: 'evt-0042', detail: expect.stringMatching(/finer than the whole milliseconds/) })]);
+      // Listed as before, at its whole millisecond.
+      const after = await reader.get('evt-0042');
+      expect(after!.occurredAt.getTime()).toBe(before!.occurredAt.getTime());
+      expect((await reader.verify({ id: 'evt-0042' })).problems).toEqual([expect.objectContaining({ kind: 'edited', id: 'evt-0042' })]);
+    });
+
     it('finds a personal value changed behind its commitment', async () => {
       await sealedLog();
       await target.run(`update ${target.table} set actor_name = ? where id = ?`, ['Someone Else', 'evt-0010']);

@@ -1,4 +1,5 @@
 import type { ActivityRecord, ActivityStatus } from '../../../src/schema.js';
+import { storedTime } from '../../../src/stored-time.js';
 
 /**
  * The activity table's columns and how a record maps to them, one way (a row's values, as
@@ -138,7 +139,7 @@ function integrityValues(integrity: ActivityRecord['integrity']): unknown[] {
 export function rowToRecord(row: SelectedRow): ActivityRecord {
   const record: ActivityRecord = {
     id: row.id,
-    occurredAt: new Date(Number(row.occurred_at_ms)),
+    occurredAt: storedTime(Number(row.occurred_at_ms)),
     action: row.action,
     status: row.status,
   };

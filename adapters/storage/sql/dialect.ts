@@ -82,7 +82,10 @@ export interface SqlDialect {
   // ---- values ------------------------------------------------------------------------------
   /** A time as bound for `occurred_at`. */
   encodeTime(ms: number): unknown;
-  /** `occurred_at` as epoch milliseconds, whatever the column type and session time zone. */
+  /**
+   * `occurred_at` as epoch milliseconds, whatever the column type and session time zone, and
+   * exact: digits below the millisecond are kept (a fraction), for verify() (stored-time.ts).
+   */
   epochMs(sql: SqlTag): Fragment;
   /**
    * The start of the `unitMs` unit holding `occurred_at`, in epoch milliseconds: a row's time

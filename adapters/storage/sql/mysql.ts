@@ -26,7 +26,8 @@ export const mysqlDialect: SqlDialect = {
   },
 
   encodeTime: (ms) => new Date(ms).toISOString().slice(0, 23).replace('T', ' '),
-  epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000)`,
+  // Exact (a decimal), also for a column someone widened to datetime(6): see stored-time.ts.
+  epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) / 1000)`,
   // `div 1000` is exact (DATETIME(3) holds whole milliseconds); the decimal division and
   // floor() then round down, before 1970 too.
   unitStart: (sql, unitMs) => sql`(floor((timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) div 1000) / ${sql.lit(unitMs)}) * ${sql.lit(unitMs)})`,

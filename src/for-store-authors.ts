@@ -23,7 +23,7 @@ export { storedTime } from './stored-time.js';
 export { isActivityStore } from './store.js';
 export { parseActivityQuery, parseActivityFilter, parseSummaryQuery, parsePurgeOptions, toPage, actionPrefix, asciiLowerCase } from './query.js';
 export type { StoreQuery } from './query.js';
-export { encodeCursor, decodeCursor, comparePageOrder } from './cursor.js';
+export { encodeCursor, decodeCursor, comparePageOrder, pagePosition } from './cursor.js';
 export type { CursorPosition } from './cursor.js';
 export { bucketKey, timeBucketKey, timeBucketing, SummaryCounter } from './summary.js';
 export type { TimeBucketing, TimeRange } from './summary.js';

@@ -1,4 +1,4 @@
-import { encodeCursor, type CursorPosition } from './cursor.js';
+import { encodeCursor, pagePosition, type CursorPosition } from './cursor.js';
 import { parseActivityQuery, type StoreQuery } from './query.js';
 import { refuseUnknownOptions } from './option-keys.js';
 import { HISTORY_OPTIONS, MAX_PAGE_SIZE, type ActivityPage, type ActivityRecord, type HistoryOptions, type HistoryTarget } from './schema.js';
@@ -68,10 +68,6 @@ export function hasChanges(record: ActivityRecord): boolean {
   return record.changes !== undefined && Object.keys(record.changes).length > 0;
 }
 
-function positionOf(record: ActivityRecord): CursorPosition {
-  return { occurredAtMs: record.occurredAt.getTime(), id: record.id };
-}
-
 /**
  * One page of a target's versions, newest first: up to `query.limit` records with changes,
  * however many records without changes of the same target lie between them. The store is read
@@ -95,7 +91,7 @@ export async function readHistory(store: ActivityStore, query: StoreQuery): Prom
       lastScanned = record;
     }
     if (!page.nextCursor || page.items.length === 0) return { items };
-    after = positionOf(page.items[page.items.length - 1]!);
+    after = pagePosition(page.items[page.items.length - 1]!);
   }
 }
 
@@ -128,7 +124,7 @@ export async function rebuildState(store: ActivityStore, filter: HistoryFilter, 
       if (operation === 'insert') return state;
     }
     if (!page.nextCursor || page.items.length === 0) return seen ? state : undefined;
-    after = positionOf(page.items[page.items.length - 1]!);
+    after = pagePosition(page.items[page.items.length - 1]!);
   }
 }
 

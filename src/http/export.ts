@@ -1,5 +1,6 @@
 import { ActivityLogError } from '../errors.js';
 import type { StoreQuery } from '../query.js';
+import { pagePosition } from '../cursor.js';
 import { CONTEXT_FIELDS, type ActivityRecord } from '../schema.js';
 import type { ActivityStore } from '../store.js';
 
@@ -45,7 +46,9 @@ const FORMULA_START = /^[\s\p{Cf}]*[=+\-@\t\r'\uFF1D\uFF0B\uFF0D\uFF20\uFE66\uFE
  */
 export function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
-  let text = typeof value === 'string' ? value : value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  // A stored time no Date can hold (text in SQLite's integer column) is empty, as JSON has it
+  // null: toISOString() would throw, and end the export at that record.
+  let text = typeof value === 'string' ? value : value instanceof Date ? (Number.isNaN(value.getTime()) ? '' : value.toISOString()) : typeof value === 'object' ? JSON.stringify(value) : String(value);
   if (FORMULA_START.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
@@ -117,7 +120,7 @@ export function exportResponse(
           for (const record of page.items) chunk += csv ? csvRow(record) : `${JSON.stringify(record)}\n`;
           if (chunk) controller.enqueue(encoder.encode(chunk));
           const last = page.items[page.items.length - 1];
-          if (page.nextCursor && last) after = { occurredAtMs: last.occurredAt.getTime(), id: last.id };
+          if (page.nextCursor && last) after = pagePosition(last);
           else controller.close();
         } catch (cause) {
           report(new ActivityLogError('STORE_FAILED', `activity logs API: export from store "${store.name}" failed midway`, { cause }));

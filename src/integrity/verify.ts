@@ -1,4 +1,6 @@
-import { finerThanMilliseconds } from '../stored-time.js';
+import { storedTimeOf } from '../stored-time.js';
+import { isStorableTime } from '../time.js';
+import { cutText } from '../text.js';
 import { ActivityLogError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { optionNames, refuseUnknownOptions } from '../option-keys.js';
@@ -584,11 +586,15 @@ function checkRecord(
       return;
     }
   }
-  // A seal covers whole milliseconds; digits below them were written by someone else, and
-  // the Date read back (whole milliseconds) would still match the seal.
-  const finerTime = finerThanMilliseconds(record.occurredAt);
-  if (finerTime !== undefined) {
-    problem({ kind: 'edited', ...where, detail: `its time holds ${finerTime} ms since 1970, finer than the whole milliseconds this library writes` });
+  // A seal covers whole milliseconds; a stored time finer than them was written by someone
+  // else, and the Date read back (whole milliseconds) would still match the seal.
+  const storedTime = storedTimeOf(record.occurredAt);
+  if (storedTime !== undefined) {
+    const detail =
+      typeof storedTime === 'number' && isStorableTime(storedTime)
+        ? `its time holds ${storedTime} ms since 1970, finer than the whole milliseconds this library writes`
+        : `its stored time ${typeof storedTime === 'number' ? storedTime : `text ${JSON.stringify(cutText(storedTime, 40))}`} is not a time this library writes`;
+    problem({ kind: 'edited', ...where, detail });
     return;
   }
   if (!hashMatches(record, key)) {

@@ -139,7 +139,7 @@ function integrityValues(integrity: ActivityRecord['integrity']): unknown[] {
 export function rowToRecord(row: SelectedRow): ActivityRecord {
   const record: ActivityRecord = {
     id: row.id,
-    occurredAt: storedTime(Number(row.occurred_at_ms)),
+    occurredAt: storedTime(row.occurred_at_ms),
     action: row.action,
     status: row.status,
   };

@@ -1,3 +1,4 @@
+import type { StoredTimeValue } from '../../../src/stored-time.js';
 import type { Kysely, RawBuilder } from 'kysely';
 import type { ColumnKind } from './columns.js';
 
@@ -82,6 +83,12 @@ export interface SqlDialect {
   // ---- values ------------------------------------------------------------------------------
   /** A time as bound for `occurred_at`. */
   encodeTime(ms: number): unknown;
+  /**
+   * A stored time no Date holds (a page's cursor carries it: see stored-time.ts) as bound to
+   * compare with `occurred_at`, or undefined when this database cannot hold it (the page then
+   * continues from the whole milliseconds that stand for it).
+   */
+  storedTimeParameter(stored: StoredTimeValue): unknown;
   /**
    * `occurred_at` as epoch milliseconds, whatever the column type and session time zone, and
    * exact: digits below the millisecond are kept (a fraction), for verify() (stored-time.ts).
@@ -181,6 +188,19 @@ export interface SqlDialect {
   isContentRejection(error: unknown): boolean;
   /** Whether the error says the table does not exist (yet). */
   isMissingTable(error: unknown): boolean;
+}
+
+/**
+ * Epoch milliseconds with a fraction as an ISO 8601 time with six fraction digits
+ * (`2026-12-07T23:03:11.375001Z`), or undefined outside the years 0 to 9999.
+ */
+export function isoWithMicroseconds(ms: number): string | undefined {
+  const whole = Math.floor(ms);
+  const micros = Math.round((ms - whole) * 1000);
+  const date = new Date(whole + (micros === 1000 ? 1 : 0));
+  if (Number.isNaN(date.getTime())) return undefined;
+  const iso = date.toISOString();
+  return iso.length === 24 ? `${iso.slice(0, 23)}${String(micros % 1000).padStart(3, '0')}Z` : undefined;
 }
 
 /** The `"name"` quoting of SQLite and PostgreSQL. */

@@ -1,4 +1,4 @@
-import { CONTENT_SQLSTATE, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
+import { CONTENT_SQLSTATE, indexColumns, isoWithMicroseconds, indexName, valueRows, type SqlDialect } from './dialect.js';
 
 /** SQLSTATE class 45: an exception a trigger or procedure raises with SIGNAL. */
 const USER_DEFINED_SQLSTATE = /^45[0-9A-Z]{3}$/;
@@ -26,6 +26,7 @@ export const mysqlDialect: SqlDialect = {
   },
 
   encodeTime: (ms) => new Date(ms).toISOString().slice(0, 23).replace('T', ' '),
+  storedTimeParameter: (stored) => (typeof stored === 'number' ? isoWithMicroseconds(stored)?.slice(0, 26).replace('T', ' ') : undefined),
   // Exact (a decimal), also for a column someone widened to datetime(6): see stored-time.ts.
   epochMs: (sql) => sql`(timestampdiff(microsecond, '1970-01-01 00:00:00', occurred_at) / 1000)`,
   // `div 1000` is exact (DATETIME(3) holds whole milliseconds); the decimal division and

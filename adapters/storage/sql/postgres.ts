@@ -1,4 +1,4 @@
-import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, valueRows, type SqlDialect, upsertLease } from './dialect.js';
+import { CONTENT_SQLSTATE, doubleQuote, isoWithMicroseconds, indexColumns, indexName, valueRows, type SqlDialect, upsertLease } from './dialect.js';
 import type { ColumnKind } from './columns.js';
 import { MonthlyPartitions } from './partitions.js';
 
@@ -19,6 +19,11 @@ export const postgresDialect: SqlDialect = {
   maxBindParameters: 65_535,
 
   encodeTime: (ms) => new Date(ms).toISOString(),
+  storedTimeParameter: (stored) => {
+    if (stored === Infinity || stored === 'Infinity') return 'infinity';
+    if (stored === -Infinity || stored === '-Infinity') return '-infinity';
+    return typeof stored === 'number' ? isoWithMicroseconds(stored) : undefined;
+  },
   epochMs: (sql) => sql`(extract(epoch from occurred_at) * 1000)`,
   // extract() is numeric (exact) since PostgreSQL 14, and floor() rounds down before 1970 too.
   unitStart: (sql, unitMs) => sql`(floor((extract(epoch from occurred_at) * 1000) / ${sql.lit(unitMs)}) * ${sql.lit(unitMs)})`,

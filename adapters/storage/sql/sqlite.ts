@@ -11,6 +11,8 @@ export const sqliteDialect: SqlDialect = {
   maxBindParameters: 999,
 
   encodeTime: (ms) => ms,
+  // The value as the column holds it (a fraction, a huge number, text): SQLite compares it as stored.
+  storedTimeParameter: (stored) => stored,
   epochMs: (sql) => sql`occurred_at`,
   // Integer arithmetic (floor() needs the optional math functions). Not occurred_at / unit:
   // it rounds toward zero, which puts a time before 1970 in the unit after its own. `%` keeps

@@ -396,7 +396,8 @@ export class SqlStatements {
     if (filter.search !== undefined) conditions.push(this.searchMatch(filter.search));
     if (after !== undefined) {
       // Expanded rather than a row comparison, so every database uses the (…, occurred_at, id) indexes.
-      const at = time(after.occurredAtMs);
+      const stored = after.storedTime === undefined ? undefined : this.dialect.storedTimeParameter(after.storedTime);
+      const at = stored ?? time(after.occurredAtMs);
       conditions.push(sql`occurred_at <= ${at} and (occurred_at < ${at} or id < ${after.id})`);
     }
     for (const [key, value] of Object.entries(filter.metadata ?? {})) {

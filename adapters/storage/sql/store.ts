@@ -1,6 +1,7 @@
 import { describeValue } from '../../../src/describe.js';
 import { ActivityLogError } from '../../../src/errors.js';
 import { toPage, type StoreQuery } from '../../../src/query.js';
+import { pagePosition } from '../../../src/cursor.js';
 import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, SummaryBucket } from '../../../src/schema.js';
 import type { ActivityStore } from '../../../src/store.js';
 import { loadPeer } from '../peer.js';
@@ -369,7 +370,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
             rewritten += 1;
           }
           const last = page[page.length - 1];
-          if (rows.length > ERASE_BATCH && last) query = { ...filter, limit: ERASE_BATCH, after: { occurredAtMs: last.occurredAt.getTime(), id: last.id } };
+          if (rows.length > ERASE_BATCH && last) query = { ...filter, limit: ERASE_BATCH, after: pagePosition(last) };
         });
       }
       return rewritten;

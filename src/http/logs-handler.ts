@@ -102,7 +102,8 @@ const NO_SUCH_ENDPOINT = (path: string) => json(404, { error: 'not_found', messa
 
 /**
  * Builds the admin logs API: `GET /` (list, every store filter as a query parameter,
- * `{ items, nextCursor }`), `GET /:id`, `GET /summary?by=...`,
+ * `{ items, nextCursor }`), `GET /records/:id` (one record; `GET /:id` too, for an id that is no
+ * endpoint's name), `GET /summary?by=...`,
  * `GET /history?targetType=...&targetId=...` (one target's versions, paged like the list) and
  * `GET /export?format=ndjson|csv` (streamed page by page). Every read is itself recorded as
  * `activity.query` or `activity.export` with the filters used, and every refusal as `denied`.
@@ -251,25 +252,35 @@ function stripBase(pathname: string, basePath: string): string {
   return rest === '' ? '/' : rest;
 }
 
+/** The endpoints named by a path of one segment; any other one segment is a record id. */
+const ENDPOINTS: ReadonlySet<ViewName> = new Set<ViewName>(['summary', 'export', 'verify', 'history']);
+
 /**
  * The view a path below the mount names: `/` (or nothing), `/summary`, `/export`, `/verify`,
- * `/history`, `/:id`,
+ * `/history`, `/records/:id` (any record), `/:id` (any record whose id is no endpoint's name),
  * each with at most one trailing slash. Anything else (`//`, `//host/summary`, `/a/b`) is no
  * endpoint: a 404, never re-read as something else.
+ *
+ * Each segment is decoded before it is compared, so `/%73ummary` is `/summary`: percent-encoding
+ * an unreserved character does not change a URL (RFC 3986, 6.2.2.2), and a proxy or client that
+ * normalizes it would otherwise turn a record read into a summary. Ids may be endpoint names
+ * (`log()` takes `summary` as an id), so `/records/:id` is the address that reaches every record.
  */
 function routeOf(path: string): { view: ViewName; id: string } | undefined {
   if (path !== '' && !path.startsWith('/')) return undefined;
   const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
   if (trimmed === '') return { view: 'list', id: '' };
-  if (trimmed === '/summary') return { view: 'summary', id: '' };
-  if (trimmed === '/export') return { view: 'export', id: '' };
-  if (trimmed === '/verify') return { view: 'verify', id: '' };
-  if (trimmed === '/history') return { view: 'history', id: '' };
-  const match = /^\/([^/]+)$/.exec(trimmed);
-  if (!match) return undefined;
+  // Split before decoding: an encoded slash (%2F) stays inside its segment.
+  const segments = trimmed.slice(1).split('/');
+  if (segments.length > 2 || segments.some((segment) => segment === '')) return undefined;
+  let decoded: string[];
   try {
-    return { view: 'get', id: decodeURIComponent(match[1]!) };
+    decoded = segments.map((segment) => decodeURIComponent(segment));
   } catch {
     return undefined;
   }
+  const [first, id] = decoded as [string, string | undefined];
+  if (id !== undefined) return first === 'records' ? { view: 'get', id } : undefined;
+  if (ENDPOINTS.has(first as ViewName)) return { view: first as ViewName, id: '' };
+  return { view: 'get', id: first };
 }

@@ -4,7 +4,9 @@
  * Types, so an `innerHTML` assignment would throw rather than parse markup).
  *
  * Every value from the log reaches the page through `textContent`, `setAttribute` or an
- * SVG `<title>`'s text: record data is never parsed as markup.
+ * SVG `<title>`'s text: record data is never parsed as markup. Control and bidi characters in
+ * what the page shows are replaced by their escapes (`\u202e`), so a value cannot reorder or
+ * hide the text around it.
  *
  * The page is served at the mount point of the logs API, so the API's base path is the
  * page's own path: that holds behind a proxy that adds or strips a prefix, too.
@@ -62,6 +64,56 @@ export const VIEWER_SCRIPT = String.raw`
     for (const name of Object.keys(attributes || {})) node.setAttribute(name, String(attributes[name]));
     return node;
   }
+
+  // ---- control characters: shown, never obeyed -------------------------------------------
+
+  // A bidi control in a value (U+202E RIGHT-TO-LEFT OVERRIDE and the rest) reorders the text
+  // after it, so a logged user agent or target name could make a row or the detail read as
+  // something it is not; other control characters are invisible. Each is shown as its escape
+  // (\u202e), as the CLI prints them, and JSON text keeps meaning the same (the escape is
+  // JSON's own). Tab, newline and CR stay: HTML shows them as white space, and they are the
+  // pretty JSON's layout.
+  const HIDDEN_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  // The attributes whose text is shown: a tooltip, a screen reader's label, the id popover.
+  const SHOWN_ATTRIBUTES = ['title', 'aria-label', 'data-full'];
+
+  function escapeControls(text) {
+    return text.replace(HIDDEN_CONTROLS, (char) => '\\u' + char.charCodeAt(0).toString(16).padStart(4, '0'));
+  }
+
+  function revealAttributes(element) {
+    for (const name of SHOWN_ATTRIBUTES) {
+      const value = element.getAttribute(name);
+      if (value === null) continue;
+      const shown = escapeControls(value);
+      if (shown !== value) element.setAttribute(name, shown);
+    }
+  }
+
+  function revealControls(node) {
+    if (node.nodeType === Node.TEXT_NODE) {
+      const shown = escapeControls(node.data);
+      if (shown !== node.data) node.data = shown;
+      return;
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    revealAttributes(node);
+    for (const element of node.querySelectorAll('[title], [aria-label], [data-full]')) revealAttributes(element);
+    const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    for (let text = walker.nextNode(); text; text = walker.nextNode()) revealControls(text);
+  }
+
+  // Applied to whatever reaches the page, by any path (textContent, append, an attribute), so
+  // no rendering function can forget it. The observer's callback runs before the browser next
+  // paints, so the raw text is never drawn; its own edits come back once and change nothing.
+  // Form fields are left alone: their values are what the user typed and what is searched for.
+  new MutationObserver((mutations) => {
+    for (const mutation of mutations) {
+      if (mutation.type === 'childList') for (const added of mutation.addedNodes) revealControls(added);
+      else if (mutation.type === 'characterData') revealControls(mutation.target);
+      else revealAttributes(mutation.target);
+    }
+  }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: SHOWN_ATTRIBUTES });
 
   async function getJson(url) {
     const response = await fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });

@@ -347,16 +347,19 @@ describe('the CLI, on any store', () => {
     const filename = join(dir, 'escapes.db');
     const logger = createActivityLogger({ store: sqliteStore({ filename }) });
     const name = 'Bob\u001b]0;pwned\u0007\u001b[31mRED\r\n2026-01-01 00:00:00Z  success  user.login  FAKE';
-    logger.log({ action: 'user.login', actor: { type: 'user\u001b[2J', id: 'u\u0008\u0008x', name }, target: { type: 'doc', id: 'd\u202eevil' }, tenantId: 't\u009b1m' });
+    logger.log({ action: 'user.login', actor: { type: 'user\u001b[2J', id: 'u\u0008\u0008x', name }, target: { type: 'doc', id: 'd\u202eevil', name: 'bidi \u061c\u200e\u200f\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069' }, tenantId: 't\u009b1m' });
     await logger.close();
     const db = `sqlite:${filename}`;
     for (const args of [['query'], ['tail'], ['stats', '--by', 'actorType']]) {
       const result = await cli([...args, '--db', db]);
       expect(result.code, args.join(' ')).toBe(0);
-      expect(result.stdout, args.join(' ')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+      expect(result.stdout, args.join(' ')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
       expect(result.stdout.split('\n').filter((row) => row.includes('FAKE') && !row.includes('Bob'))).toEqual([]);
     }
-    expect((await cli(['query', '--db', db])).stdout).toContain('Bob\\u001b]0;pwned\\u0007\\u001b[31m');
+    // Wide enough that no cell is cut: every escape is there to read.
+    const wide = (await cli(['query', '--db', db], { COLUMNS: '400' })).stdout;
+    expect(wide).toContain('Bob\\u001b]0;pwned\\u0007\\u001b[31m');
+    expect(wide).toContain('bidi \\u061c\\u200e\\u200f\\u202a\\u202b\\u202c\\u202d\\u2066\\u2067\\u2068\\u2069');
     // The data formats keep the value exact.
     const json = await cli(['query', '--db', db, '--format', 'json']);
     expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(name).slice(1, -1));

@@ -579,6 +579,18 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         }
       });
 
+      it('tells 0 from the numbers nearest it (5e-324, 1e-40, the smallest normal double)', async (test) => {
+        if (!takesMetadataFilters(store)) return skipWithReason(test, options.name, 'metadata filters (capabilities.metadataFilter is not set)');
+        // A database that compares a number with an integer as a decimal of some 38 places
+        // reads every one of these as 0 (MariaDB did).
+        const values = [0, 5e-324, -5e-324, 1e-40, 2.2250738585072014e-308, 1e-38];
+        const records = values.map((value, i) => makeRecord(i, { metadata: { n: value } }));
+        await store.insert(records);
+        for (const [i, value] of values.entries()) {
+          expect((await collect(store, { metadata: { n: value } })).map((r) => r.id), `metadata.n = ${value}`).toEqual([records[i]!.id]);
+        }
+      });
+
       it('pages through deep result sets in order without skipping or repeating', async () => {
         // Many records share a millisecond, so the id tiebreak matters.
         const records = Array.from({ length: 1200 }, (_, i) => makeRecord(i, { occurredAt: new Date(BASE + Math.floor(i / 7)) }));

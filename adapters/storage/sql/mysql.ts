@@ -35,8 +35,13 @@ export const mysqlDialect: SqlDialect = {
   metadataEquals(sql, key, value) {
     const extracted = sql`json_extract(metadata, ${`$.${key}`})`;
     if (typeof value === 'boolean') return sql`(json_type(${extracted}) = 'BOOLEAN' and json_unquote(${extracted}) = ${String(value)})`;
+    // Both sides as doubles, the number JavaScript reads from the stored JSON and compares.
+    // Compared with an integer (the driver writes 0 as the literal 0), MariaDB reads the JSON
+    // number as a decimal of some 38 places, so 5e-324 or 1e-40 equalled 0; `+ 0e0` makes a
+    // double on MySQL 5.7 and 8 and MariaDB alike (CAST AS DOUBLE is newer), and the CASE keeps
+    // a string value from being converted at all (a warning, an error in a strict statement).
     return typeof value === 'number'
-      ? sql`(json_type(${extracted}) in ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') and ${extracted} = ${value})`
+      ? sql`(case when json_type(${extracted}) in ('INTEGER', 'UNSIGNED INTEGER', 'DOUBLE', 'DECIMAL') then ${extracted} + 0e0 end) = (${value} + 0e0)`
       : // Compared as bytes: the session's collation may be case- or accent-insensitive.
         sql`(json_type(${extracted}) = 'STRING' and cast(json_unquote(${extracted}) as binary) = cast(${value} as binary))`;
   },

@@ -87,7 +87,7 @@ export async function captureChanges(db: AnyKysely, activity: unknown, tables: C
   const { redactor } = support;
   // Without the app's plugins: a CamelCasePlugin would rename the catalogue's columns we read.
   const plain = uninstrumented(() => db.withoutPlugins());
-  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
+  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, { scope: 'activity-log:capture', schema: target.log.schema, tableName: target.log.name }, async (connection) => {
     await ensureLogTable(connection, target);
     await createMeta(connection, target);
     const log = await triggersLogTable(connection, target);
@@ -189,7 +189,7 @@ export async function removeChangeCapture(db: AnyKysely, ...args: unknown[]): Pr
   const removed: string[] = [];
   const named: string[] = [];
   const plain = uninstrumented(() => db.withoutPlugins());
-  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, `activity-log:capture:${target.log.schema ?? ''}.${target.log.name}`, async (connection) => {
+  await SQL_DIALECTS[target.dialect].withMigrationLock(target.k, plain, { scope: 'activity-log:capture', schema: target.log.schema, tableName: target.log.name }, async (connection) => {
     await createMeta(connection, target);
     const { rows } = await target.k.sql<{ table_key: string }>`select table_key from ${target.k.sql.raw(target.meta)}`.execute(connection);
     const installed = rows.map((row) => String(row.table_key));

@@ -43,6 +43,25 @@ export interface IndexDefinition {
   endsWithId?: boolean;
 }
 
+/**
+ * What a migration lock keeps to one process at a time: `scope` (the store's migrations,
+ * change capture's) of the log table `tableName` in `schema` (the connection's own when
+ * undefined).
+ */
+export interface MigrationLock {
+  scope: 'activity-log' | 'activity-log:capture';
+  schema: string | undefined;
+  tableName: string;
+}
+
+/**
+ * The lock's name as PostgreSQL hashes it for its advisory lock (`hashtext`), which is local
+ * to the database: `<scope>:<schema>.<table>`, the schema empty for the connection's own.
+ */
+export function lockText(lock: MigrationLock): string {
+  return `${lock.scope}:${lock.schema ?? ''}.${lock.tableName}`;
+}
+
 /** The partitions of a table partitioned by time (see partitions.ts). */
 export interface TablePartitions {
   /** Whether the table is partitioned, plain, or not made yet. */
@@ -176,8 +195,11 @@ export interface SqlDialect {
   hasIndex(k: KyselyModule, db: AnyKysely, schema: string | undefined, table: string, name: string): Promise<boolean>;
   /** One index added to an existing table (a schema upgrade). */
   addIndex(sql: SqlTag, table: Fragment, tableName: string, definition: IndexDefinition, schema: string | undefined): Fragment;
-  /** Runs `migrate` under a lock that keeps another process from migrating the same table at once. */
-  withMigrationLock(k: KyselyModule, db: AnyKysely, lockName: string, migrate: (connection: AnyKysely) => Promise<void>): Promise<void>;
+  /**
+   * Runs `migrate` under a lock that keeps another process from migrating the same table at
+   * once: one lock per `lock` (what is migrated, and the table of which schema).
+   */
+  withMigrationLock(k: KyselyModule, db: AnyKysely, lock: MigrationLock, migrate: (connection: AnyKysely) => Promise<void>): Promise<void>;
 
   // ---- errors ------------------------------------------------------------------------------
   /**

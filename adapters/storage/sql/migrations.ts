@@ -87,7 +87,7 @@ export class SqlMigrations {
     // The common case, an up-to-date table, takes no lock.
     if ((await this.checkVersion(db)) === SCHEMA_VERSION) return;
     const { schema, tableName, dialect } = this.statements;
-    await dialect.withMigrationLock(this.k, db, `activity-log:${schema ?? ''}.${tableName}`, (connection) => this.migrateLocked(connection));
+    await dialect.withMigrationLock(this.k, db, { scope: 'activity-log', schema, tableName }, (connection) => this.migrateLocked(connection));
   }
 
   /** Creates what is missing and records the version. Runs under the caller's lock (or transaction). */

@@ -1,9 +1,31 @@
 import { CONTENT_SQLSTATE, indexColumns, isoWithMicroseconds, indexName, valueRows, type SqlDialect } from './dialect.js';
+import { createHash } from 'node:crypto';
+import { cutText } from '../../../src/text.js';
+import { CONTENT_SQLSTATE, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
 
 /** SQLSTATE class 45: an exception a trigger or procedure raises with SIGNAL. */
 const USER_DEFINED_SQLSTATE = /^45[0-9A-Z]{3}$/;
 /** Refusals of a row's content that MySQL files under SQLSTATE HY000 (general error). */
 const HY000_CONTENT_ERRNOS: ReadonlySet<number> = new Set([1366, 1367, 3140, 3819]);
+
+/** The longest lock name MySQL takes (a longer one is an error there; MariaDB takes it whole). */
+const MAX_LOCK_NAME = 64;
+/** Hex digits of the hash that makes a lock name unique: 64 bits. */
+const LOCK_HASH_DIGITS = 16;
+
+/**
+ * The name of the `GET_LOCK` that serialises the migrations of `scope` for one table: at most
+ * {@link MAX_LOCK_NAME} characters, readable (`activity-log:app.activity_logs:…`) and unique per
+ * database and table by a hash of both whole names. Cut to 64 characters instead, two long
+ * names alike in their first 64 shared one lock, and each migration waited for the other's. @internal
+ */
+export function mysqlLockName(scope: string, database: string, tableName: string): string {
+  const whole = `${database}.${tableName}`;
+  // The parts as a JSON list: a database may have a "." in its name (`a.b` + `c` is not `a` + `b.c`).
+  const hash = createHash('sha256').update(JSON.stringify([scope, database, tableName])).digest('hex').slice(0, LOCK_HASH_DIGITS);
+  const room = MAX_LOCK_NAME - scope.length - hash.length - 2;
+  return `${scope}:${cutText(whole, room)}:${hash}`;
+}
 
 /**
  * MySQL and MariaDB: `DATETIME(3)` written and read as UTC by the SQL itself (neither the
@@ -109,9 +131,13 @@ export const mysqlDialect: SqlDialect = {
         and table_name = ${table} and cast(table_name as binary) = cast(${table} as binary) and cast(index_name as binary) = cast(${name} as binary)`.execute(db)
     ).rows.length > 0,
   addIndex: (sql, table, tableName, definition) => sql`alter table ${table} add index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`,
-  withMigrationLock: (k, db, lockName, migrate) =>
+  withMigrationLock: (k, db, lock, migrate) =>
     db.connection().execute(async (connection) => {
-      const name = lockName.slice(0, 64);
+      // GET_LOCK's names are the server's, not a database's: the table's database is named
+      // even when it is the connection's own, so that a table of that name in another
+      // database is migrated without waiting for this one.
+      const database = lock.schema ?? String((await k.sql<{ name: unknown }>`select database() as name`.execute(connection)).rows[0]?.name ?? '');
+      const name = mysqlLockName(lock.scope, database, lock.tableName);
       const { rows } = await k.sql<{ locked: unknown }>`select get_lock(${name}, 60) as locked`.execute(connection);
       if (Number(rows[0]?.locked) !== 1) throw new Error(`could not take the migration lock ${name} within 60 s`);
       try {

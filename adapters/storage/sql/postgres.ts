@@ -1,4 +1,5 @@
 import { CONTENT_SQLSTATE, doubleQuote, isoWithMicroseconds, indexColumns, indexName, valueRows, type SqlDialect, upsertLease } from './dialect.js';
+import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, lockText, valueRows, type SqlDialect, upsertLease } from './dialect.js';
 import type { ColumnKind } from './columns.js';
 import { MonthlyPartitions } from './partitions.js';
 
@@ -61,10 +62,10 @@ export const postgresDialect: SqlDialect = {
     (await k.sql`select 1 as found from pg_indexes where indexname = ${name} and tablename = ${table} and schemaname = coalesce(${schema ?? null}::text, current_schema())`.execute(db)).rows.length > 0,
   addIndex: (sql, table, tableName, definition) =>
     sql`create index if not exists ${indexName(sql, tableName, definition)} on ${table} (${indexColumns(sql, definition, true)})`,
-  withMigrationLock: (k, db, lockName, migrate) =>
+  withMigrationLock: (k, db, lock, migrate) =>
     db.transaction().execute(async (trx) => {
       // Held until the transaction ends, also if the process dies mid-migration.
-      await k.sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
+      await k.sql`select pg_advisory_xact_lock(hashtext(${lockText(lock)}))`.execute(trx);
       await migrate(trx);
     }),
 

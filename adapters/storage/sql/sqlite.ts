@@ -67,7 +67,7 @@ export const sqliteDialect: SqlDialect = {
     const master = schema ? k.sql.id(schema, 'sqlite_master') : k.sql.id('sqlite_master');
     return (await k.sql`select 1 as found from ${master} where type = 'index' and name = ${name} and tbl_name = ${table} collate nocase`.execute(db)).rows.length > 0;
   },
-  withMigrationLock: (k, db, _lockName, migrate) => immediateTransaction(k, db, migrate),
+  withMigrationLock: (k, db, _lock, migrate) => immediateTransaction(k, db, migrate),
 
   isContentRejection(error) {
     const code = errorCode(error);

@@ -6,7 +6,7 @@ import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, 
 import type { ActivityStore } from '../../../src/store.js';
 import { loadPeer } from '../peer.js';
 import { rowToRecord } from './columns.js';
-import type { AnyKysely, KyselyModule, SqlDialect, SqlDialectName } from './dialect.js';
+import { lockText, type AnyKysely, type KyselyModule, type SqlDialect, type SqlDialectName } from './dialect.js';
 import { dialectOf } from './dialects.js';
 import { SqlMigrations } from './migrations.js';
 import { classifyInsertError } from './refusals.js';
@@ -163,7 +163,8 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     else if (upkeep === 'best effort') await partitions.ensureAhead(db, Date.now(), partitionLock).catch(() => undefined);
     return prepared.statements.partitioned ? prepared : prepare(dialect, true);
   };
-  const partitionLock = `activity-log:${config.schema ?? ''}.${tableName}`;
+  // The migration lock's own text: a month is never made while the table migrates.
+  const partitionLock = lockText({ scope: 'activity-log', schema: config.schema, tableName });
 
   /**
    * Connects, loads Kysely and migrates once; a failure is forgotten so the next call retries.

@@ -53,11 +53,19 @@ function asFlags(make: () => ActivityStore): ActivityStore {
   try {
     return make();
   } catch (error) {
-    const message = error instanceof ActivityLogError && error.code === 'INVALID_OPTIONS' ? error.message : '';
-    if (message.startsWith('tableName: ')) throw usage(`--table: ${message.slice('tableName: '.length)}`);
-    if (message.startsWith('schema: ')) throw usage(`--schema: ${message.slice('schema: '.length)}`);
-    throw error;
+    throw storeOptionAsFlag(error) ?? error;
   }
+}
+
+/**
+ * A store's refusal of its `tableName` or `schema` as a usage error naming the flag that gave
+ * it: at construction (the name's rule), or at first use (a schema the database does not have).
+ */
+export function storeOptionAsFlag(error: unknown): UsageError | undefined {
+  const message = error instanceof ActivityLogError && error.code === 'INVALID_OPTIONS' ? error.message : '';
+  if (message.startsWith('tableName: ')) return usage(`--table: ${message.slice('tableName: '.length)}`);
+  if (message.startsWith('schema: ')) return usage(`--schema: ${message.slice('schema: '.length)}`);
+  return undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
 import * as commands from './commands.js';
-import { connect, missingTable, UsageError } from './connect.js';
+import { connect, missingTable, storeOptionAsFlag, UsageError } from './connect.js';
 import { flagMessage } from './filters.js';
 import { FORMATS, stdoutTerminal } from './output.js';
 
@@ -85,7 +85,7 @@ function action<F extends object>(
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
     } catch (error) {
-      throw missingTable(error, connection, global.table, global.schema) ?? error;
+      throw missingTable(error, connection, global.table, global.schema) ?? storeOptionAsFlag(error) ?? error;
     } finally {
       await logger.close();
     }

@@ -60,6 +60,10 @@ describe('the CLI: names of the table', () => {
       expect(without.code).toBe(2);
       expect(without.stderr).toContain('--table: there is no table "Audit_Log" in ');
       expect(without.stderr).toContain('name its schema with --schema');
+      // A schema the database does not have is that flag's mistake too, not a missing table.
+      const missing = await cli(['query', '--db', POSTGRES_URL!, '--schema', `${schema}_missing`, '--table', 'Audit_Log']);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`activity-log: --schema: there is no schema "${schema}_missing" in this PostgreSQL database; create it first`);
       const refused = await cli(['query', '--db', POSTGRES_URL!, '--schema', 'my schema']);
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain('activity-log: --schema: must be letters, digits and "_"');

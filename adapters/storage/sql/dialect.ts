@@ -189,6 +189,12 @@ export interface SqlDialect {
    * names an attached database's index with it, and its table without).
    */
   indexes(sql: SqlTag, table: Fragment, tableName: string, definitions: readonly IndexDefinition[], schema: string | undefined): { inline: Fragment[]; statements: Fragment[] };
+  /**
+   * Whether `schema` (a PostgreSQL schema, a MySQL database, a database attached to the SQLite
+   * connection) is there, matched as the database matches the name in a statement. Read from
+   * the catalogue, so a role without DDL rights can ask.
+   */
+  hasSchema(k: KyselyModule, db: AnyKysely, schema: string): Promise<boolean>;
   /** Whether a table has a column, from the database's catalogue (a probe would abort PostgreSQL's transaction). */
   hasColumn(k: KyselyModule, db: AnyKysely, schema: string | undefined, table: string, column: string): Promise<boolean>;
   /** Whether `table` has an index of this name (in `schema`, or the connection's own). */

@@ -117,6 +117,14 @@ export const mysqlDialect: SqlDialect = {
     const inline = definitions.map((definition) => sql`index ${indexName(sql, tableName, definition)} (${indexColumns(sql, definition, true)})`);
     return { inline, statements: [] };
   },
+  // The catalogue compares names without case; the server does so for database names only where
+  // lower_case_table_names is set (as on Windows and macOS), and elsewhere `Audit` is not `audit`.
+  // A database this user has no rights on is not in the catalogue either.
+  hasSchema: async (k, db, schema) =>
+    (
+      await k.sql`select 1 as found from information_schema.schemata where schema_name = ${schema}
+        and (@@lower_case_table_names <> 0 or cast(schema_name as binary) = cast(${schema} as binary))`.execute(db)
+    ).rows.length > 0,
   // The catalogue compares names without case (index names, and table names in some of its
   // views), and `Logs` and `logs` are two tables on Linux: names are compared as bytes here.
   hasColumn: async (k, db, schema, table, column) =>

@@ -56,6 +56,8 @@ export const postgresDialect: SqlDialect = {
   indexes(sql, table, tableName, definitions, schema) {
     return { inline: [], statements: definitions.map((definition) => postgresDialect.addIndex(sql, table, tableName, definition, schema)) };
   },
+  // Quoted, a schema's name is matched as it is written, case included.
+  hasSchema: async (k, db, schema) => (await k.sql`select 1 as found from pg_namespace where nspname = ${schema}`.execute(db)).rows.length > 0,
   hasColumn: async (k, db, schema, table, column) =>
     (await k.sql`select 1 as found from information_schema.columns where table_schema = coalesce(${schema ?? null}::text, current_schema()) and table_name = ${table} and column_name = ${column}`.execute(db)).rows.length > 0,
   hasIndex: async (k, db, schema, table, name) =>

@@ -58,6 +58,9 @@ export const sqliteDialect: SqlDialect = {
     return { inline: [], statements: definitions.map((definition) => sqliteIndex(sql, tableName, definition, schema)) };
   },
   addIndex: (sql, _table, tableName, definition, schema) => sqliteIndex(sql, tableName, definition, schema),
+  // SQLite matches a database's name without case; "temp" is there once used, and always usable.
+  hasSchema: async (k, db, schema) =>
+    schema.toLowerCase() === 'temp' || (await k.sql`select 1 as found from pragma_database_list where name = ${schema} collate nocase`.execute(db)).rows.length > 0,
   // In the attached database `schema` names, not the first database that has such a table.
   hasColumn: async (k, db, schema, table, column) => {
     const info = schema ? k.sql`pragma_table_info(${table}, ${schema})` : k.sql`pragma_table_info(${table})`;

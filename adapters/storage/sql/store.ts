@@ -20,7 +20,9 @@ export interface SqlTableOptions {
    */
   tableName?: string;
   /**
-   * Schema (PostgreSQL) or database (MySQL) holding the table.
+   * Schema (PostgreSQL) or database (MySQL, an attached SQLite database) holding the table.
+   * It must be there: the store makes its tables, never their schema, and refuses one the
+   * database does not have at first use (`INVALID_OPTIONS`).
    * @default the connection's current one
    */
   schema?: string;
@@ -81,6 +83,18 @@ export interface SqlStoreConfig extends SqlTableOptions {
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
 /** A schema (PostgreSQL) or database (MySQL, an attached SQLite database): the databases' own limit. */
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/**
+ * How to make the `schema` option's schema, by database. The store makes its tables but never a
+ * schema: that needs rights an app's role seldom has (CREATE on the database, on MySQL a
+ * global one), a schema's owner and grants are the administrator's to choose, and a misspelt
+ * name would put the log where no one looks for it.
+ */
+const MISSING_SCHEMA: Readonly<Record<SqlDialectName, (schema: string) => string>> = {
+  postgres: (schema) => `there is no schema "${schema}" in this PostgreSQL database; create it first (create schema "${schema}"), or leave schema out for the search_path's`,
+  mysql: (schema) =>
+    `there is no database "${schema}" on this MySQL/MariaDB server that this user has rights on; create it first (create database \`${schema}\`) and grant the user its rights, or leave schema out for the connection's own`,
+  sqlite: (schema) => `no database "${schema}" is attached to this SQLite connection; attach it first (attach database 'audit.db' as ${schema}) on the connection the store uses, or leave schema out for main`,
+};
 /** Rows per purge statement: small enough that no delete holds locks for long. */
 const PURGE_BATCH = 2000;
 /** Records an erasure reads and rewrites per transaction. */
@@ -127,6 +141,19 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   let current = false;
   let closed = false;
   let leasesReady: Promise<void> | undefined;
+
+  /**
+   * Refuses a `schema` the database does not have, naming the option, before anything else
+   * reaches it: migrating, PostgreSQL and MySQL said only `schema "audit" does not exist` or
+   * `Unknown database 'audit'`; without migrating, every statement failed on a missing table.
+   */
+  const requireSchema = async (k: KyselyModule, db: AnyKysely, dialect: SqlDialect) => {
+    const { schema } = config;
+    if (schema === undefined || (await dialect.hasSchema(k, db, schema))) return;
+    throw new ActivityLogError('INVALID_OPTIONS', `schema: ${MISSING_SCHEMA[dialect.name](schema)}. The store makes its tables, never their schema`, {
+      details: { schema, dialect: dialect.name },
+    });
+  };
 
   type Prepared = { k: KyselyModule; statements: SqlStatements; migrations: SqlMigrations };
   const prepare = async (dialect: SqlDialect, partitioned = config.partitioning === 'monthly'): Promise<Prepared> => {
@@ -185,6 +212,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       // The driver first: with neither installed, the message names the driver.
       const { db, readDb, dialect } = await config.connect();
       const prepared = await prepare(dialect);
+      await requireSchema(prepared.k, db, dialect);
       if (autoMigrate) await prepared.migrations.migrate(db);
       else if (purpose === 'migrate') await prepared.migrations.checkVersion(db);
       else await prepared.migrations.requireCurrent(db);
@@ -210,7 +238,8 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     const dialect = known?.statements.dialect ?? dialectOf(trx);
     if (!dialect?.oneConnection) return ready();
     if (known && (autoMigrate || current)) return known;
-    const { statements, migrations } = await prepare(dialect);
+    const { k, statements, migrations } = await prepare(dialect);
+    await requireSchema(k, trx, dialect);
     await (autoMigrate ? migrations.migrateLocked(trx) : migrations.requireCurrent(trx));
     return { statements };
   };

@@ -1,7 +1,6 @@
-import { CONTENT_SQLSTATE, indexColumns, isoWithMicroseconds, indexName, valueRows, type SqlDialect } from './dialect.js';
 import { createHash } from 'node:crypto';
 import { cutText } from '../../../src/text.js';
-import { CONTENT_SQLSTATE, indexColumns, indexName, valueRows, type SqlDialect } from './dialect.js';
+import { CONTENT_SQLSTATE, indexColumns, indexName, isoWithMicroseconds, valueRows, type SqlDialect } from './dialect.js';
 
 /** SQLSTATE class 45: an exception a trigger or procedure raises with SIGNAL. */
 const USER_DEFINED_SQLSTATE = /^45[0-9A-Z]{3}$/;

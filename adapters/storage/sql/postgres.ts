@@ -1,5 +1,4 @@
-import { CONTENT_SQLSTATE, doubleQuote, isoWithMicroseconds, indexColumns, indexName, valueRows, type SqlDialect, upsertLease } from './dialect.js';
-import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, lockText, valueRows, type SqlDialect, upsertLease } from './dialect.js';
+import { CONTENT_SQLSTATE, doubleQuote, indexColumns, indexName, isoWithMicroseconds, lockText, valueRows, type SqlDialect, upsertLease } from './dialect.js';
 import type { ColumnKind } from './columns.js';
 import { MonthlyPartitions } from './partitions.js';
 

@@ -233,13 +233,15 @@ export function resolveOptions(options: ActivityLoggerOptions<ActivityCatalog>):
 }
 
 /**
- * What the built-in spool's file is bound to: the store's name, and its schema and table where
- * it has them (`postgres:audit.activity_logs`). Two logs may not share one spool file.
+ * What the built-in spool's file is bound to: the store's name, its schema and table where it
+ * has them, and its database's location where it says it (`postgres:audit.activity_logs@
+ * 127.0.0.1:5432/app`). Two logs may not share one spool file.
  */
 function spoolDestination(store: ActivityStore): string {
   const { tableName, schema } = store as { tableName?: unknown; schema?: unknown };
   const table = typeof tableName === 'string' ? `${typeof schema === 'string' ? `${schema}.` : ''}${tableName}` : undefined;
-  return table === undefined ? store.name : `${store.name}:${table}`;
+  const log = table === undefined ? store.name : `${store.name}:${table}`;
+  return typeof store.location === 'string' && store.location !== '' ? `${log}@${store.location}` : log;
 }
 
 function resolveSpool(option: ActivitySpool | SpoolOptions | boolean | undefined, destination: string): ResolvedOptions['spool'] {

@@ -21,6 +21,12 @@ import type {
 export interface ActivityStore {
   /** A short name for messages, such as `memory` or `sqlite`. */
   readonly name: string;
+  /**
+   * Where its records are, without credentials: `127.0.0.1:5432/audit` for a server, a file's
+   * absolute path. Optional; with it, a spool file tells this store's log apart from a table of
+   * the same name in another database.
+   */
+  readonly location?: string | undefined;
   /** What this store can do that no method's presence tells. Absent: none of it. */
   readonly capabilities?: StoreCapabilities;
 

@@ -3,6 +3,7 @@ import type { Pool as PromisePool } from 'mysql2/promise';
 import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
+import { serverLocation, type ServerSettings } from './sql/location.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
 
@@ -65,6 +66,8 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
   refuseUnknownOptions('mysqlStore', options, MYSQL_STORE_OPTIONS);
   return createPooledSqlStore<Pool>({
     name: 'mysql',
+    // mysql2 reads the URI over the other settings, as here.
+    location: serverLocation({ url: options.uri }, options.poolOptions, poolSettings(options.pool)),
     options,
     userPool: userPoolOf(options),
     async openPool() {
@@ -87,6 +90,12 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
  * over one every statement waited for ever, and so did the logger's `flush()` and `close()`:
  * such a pool is used through the callback pool it wraps (`.pool`).
  */
+/** What a caller's mysql2 pool connects with (its connection config), of either form. */
+function poolSettings(given: unknown): ServerSettings | undefined {
+  const pool = given as { config?: { connectionConfig?: ServerSettings }; pool?: { config?: { connectionConfig?: ServerSettings } } } | undefined;
+  return (pool?.pool ?? pool)?.config?.connectionConfig;
+}
+
 function userPoolOf(options: MysqlStoreOptions): Pool | undefined {
   if (options.pool === undefined) return undefined;
   if (options.uri !== undefined || options.poolOptions !== undefined) {

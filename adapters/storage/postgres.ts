@@ -2,6 +2,7 @@ import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
+import { serverLocation, type ServerSettings } from './sql/location.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
 
@@ -71,6 +72,8 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
   }
   return createPooledSqlStore<Pool>({
     name: 'postgres',
+    // pg reads the connection string over the other settings, as here.
+    location: serverLocation({ url: options.connectionString }, options.poolConfig, ...poolSettings(options.pool)),
     options,
     userPool: options.pool && holdingClientErrors(options.pool),
     async openPool() {
@@ -87,6 +90,12 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
     kyselyDialect: (kysely, pool) => new kysely.PostgresDialect({ pool }),
     partitioning: options.partitioning,
   });
+}
+
+/** What a caller's pg Pool was made with (`pool.options`): its connection string first, as pg reads it. */
+function poolSettings(pool: Pool | undefined): ServerSettings[] {
+  const settings = (pool as { options?: ServerSettings & { connectionString?: unknown } } | undefined)?.options;
+  return settings ? [{ url: settings.connectionString }, settings] : [];
 }
 
 /**

@@ -15,6 +15,7 @@ import { assertDriverRunsHere, isUnresolvableDriver, loadedDriver, resolveDriver
 import { DEFAULT_BUSY_TIMEOUT_MS, openSqlite } from './sqlite-pragmas.js';
 import type { SqliteThreadData } from './sqlite-protocol.js';
 import { SqliteThread, threadDialect } from './sqlite-thread.js';
+import { fileLocation } from './sql/location.js';
 
 type KyselyModule = typeof import('kysely');
 type AnyKysely = import('kysely').Kysely<any>;
@@ -161,6 +162,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqlActivityStore 
 
   return createSqlStore({
     name: 'sqlite',
+    location: fileLocation(filename, inMemory),
     subpath: 'sqlite',
     tableName: options.tableName,
     migrate: options.migrate,

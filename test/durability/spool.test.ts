@@ -50,7 +50,7 @@ describe('a spool file belongs to one log', () => {
     await waitFor(() => errors.some((error) => error.code === 'SPOOL_FAILED'), 5000);
     await security.close();
     const refused = errors.find((error) => error.code === 'SPOOL_FAILED')!;
-    expect(refused.message).toContain(`holds the batches of the log "memory", and this logger writes to "sqlite:security_log": give each log a spool file of its own`);
+    expect(refused.message).toContain(`holds the batches of the log "memory", and this logger writes to "sqlite:security_log@${join(dir, 'security.db')}": give each log a spool file of its own`);
     // Its own event only: none of the orders log's.
     const check = sqliteStore({ filename: join(dir, 'security.db'), tableName: 'security_log' });
     expect((await check.query({ limit: 500 })).items.map((record) => record.action)).toEqual(['security.login']);
@@ -63,6 +63,38 @@ describe('a spool file belongs to one log', () => {
     await waitFor(() => next.stats().replayed === 400, 10_000);
     await next.close();
     expect(orders.all()).toHaveLength(400);
+  });
+});
+
+describe('a spool file belongs to one database', () => {
+  it("is not replayed into a table of the same name in another database (one per tenant): the other database's logger reports it, its own replays it", async () => {
+    const { sqliteStore } = await import('../../adapters/storage/sqlite.js');
+    const filename = join(dir, 'shared.db');
+    // Tenant A's database is down: its events go to the spool file.
+    const tenantA = sqliteStore({ filename: join(dir, 'tenant-a.db') });
+    const down: ActivityStore = { ...tenantA, name: tenantA.name, location: tenantA.location, insert: async () => Promise.reject(new Error('tenant A database down')) };
+    const first = createActivityLogger({ store: down, spool: { filename }, batchSize: 20, onError: () => {} });
+    for (let i = 0; i < 100; i++) first.log({ id: `a-${i}`, action: 'invoice.view', tenantId: 'tenant-a' });
+    await first.close();
+    expect(spooledRecords(filename)).toBe(100);
+    // Tenant B's logger: the same table name in another database, the same spool file.
+    const { errors, onError } = errorCollector();
+    const tenantB = createActivityLogger({ store: sqliteStore({ filename: join(dir, 'tenant-b.db') }), spool: { filename }, onError });
+    tenantB.log({ id: 'b-0', action: 'invoice.view', tenantId: 'tenant-b' });
+    await tenantB.flush();
+    await waitFor(() => errors.some((error) => error.code === 'SPOOL_FAILED'), 5000);
+    await tenantB.close();
+    expect(errors.find((error) => error.code === 'SPOOL_FAILED')!.message).toContain(
+      `holds the batches of the log "sqlite:activity_logs@${join(dir, 'tenant-a.db')}", and this logger writes to "sqlite:activity_logs@${join(dir, 'tenant-b.db')}"`,
+    );
+    const checkB = sqliteStore({ filename: join(dir, 'tenant-b.db') });
+    expect((await checkB.query({ limit: 500 })).items.map((record) => record.id)).toEqual(['b-0']);
+    await checkB.close();
+    // Tenant A's database is back: its own logger replays every event into it.
+    const again = createActivityLogger({ store: sqliteStore({ filename: join(dir, 'tenant-a.db') }), spool: { filename }, onError: () => {} });
+    await waitFor(() => again.stats().replayed === 100, 10_000);
+    expect((await again.query({ limit: 500 })).items).toHaveLength(100);
+    await again.close();
   });
 });
 

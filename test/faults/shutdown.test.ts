@@ -120,6 +120,12 @@ describe('shutdown and crash', () => {
       expect(last.logged! - spooledIds.size).toBeLessThanOrEqual(5000 + 200);
 
       // A new process of the same log, with the same spool and a reachable store, replays it.
+      // The log moved from the unreachable server to the real one: the spool file is bound to
+      // the first, so it is rebound by removing its binding, as the README says.
+      const binding = new Database(spoolFile);
+      expect(binding.prepare('select destination from activity_spool_destination').pluck().get()).toBe(`postgres:${table}@127.0.0.1:9/test`);
+      binding.prepare('delete from activity_spool_destination').run();
+      binding.close();
       const recovered = createActivityLogger({ store: postgresStore({ connectionString: POSTGRES_URL!, tableName: table }), spool: { filename: spoolFile } });
       await waitUntil(() => recovered.stats().replayed >= spooledIds.size, 60_000);
       await recovered.close();

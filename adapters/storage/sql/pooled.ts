@@ -10,6 +10,8 @@ import { createSqlStore, type SqlActivityStore, type SqlTableOptions } from './s
  */
 export function createPooledSqlStore<Pool>(config: {
   name: 'postgres' | 'mysql';
+  /** Where the database is, without credentials (location.ts). */
+  location: string | undefined;
   options: SqlTableOptions;
   userPool: Pool | undefined;
   openPool: () => Promise<Pool>;
@@ -20,6 +22,7 @@ export function createPooledSqlStore<Pool>(config: {
   let kysely: AnyKysely | undefined;
   return createSqlStore({
     name,
+    location: config.location,
     subpath: name,
     tableName: options.tableName,
     schema: options.schema,

@@ -56,6 +56,8 @@ export interface SqlActivityStore extends ActivityStore {
 /** What a database-specific factory hands to {@link createSqlStore}. @internal */
 export interface SqlStoreConfig extends SqlTableOptions {
   name: string;
+  /** Where the database is, without credentials (location.ts); undefined when unknown. */
+  location?: string | undefined;
   /** The activity-log subpath, for MISSING_PEER messages. */
   subpath: string;
   /**
@@ -249,6 +251,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true, concurrentInserts: true },
     tableName,
     schema: config.schema,
+    location: config.location,
     get dialect() {
       return known?.statements.dialect.name;
     },

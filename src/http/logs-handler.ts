@@ -1,8 +1,10 @@
 import { describeValue } from '../describe.js';
 import { tryCurrentActivity } from '../context.js';
+import { isValidTenantId } from '../fast-validate.js';
 import { ActivityLogError, isActivityLogError } from '../errors.js';
 import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import type { ActivityLogger } from '../logger.js';
+import { storableText } from '../text.js';
 import { actionOf, badRequest, readParams, VIEWS, type View, type ViewContext, type ViewName } from './logs-views.js';
 import { extractRequestContext } from './request-context.js';
 import { json } from './responses.js';
@@ -22,8 +24,10 @@ export interface ActivityLogsOptions<Source = Request> {
   authorize: (req: Source) => boolean | Promise<boolean>;
   /**
    * Pins every read to the caller's tenant: a `tenantId` parameter for another tenant is
-   * refused (400), and a record of another tenant is a 404. When it returns nothing the
-   * request is refused (403): a tenant-scoped API never falls back to "every tenant".
+   * refused (400), and a record of another tenant is a 404. When it returns nothing, or what
+   * no `tenantId` can be (`''`, `NaN`, over 255 characters: a lookup that found nothing,
+   * reported as `CALLBACK_FAILED`), the request is refused (403): a tenant-scoped API never
+   * falls back to "every tenant", nor to a tenant every such caller would share.
    * @default undefined (no pinning; `tenantId` is an ordinary filter)
    */
   tenant?: (req: Source) => string | number | null | undefined | Promise<string | number | null | undefined>;
@@ -185,11 +189,11 @@ export function logsHandler<Source>(
     let pinned: string | undefined;
     if (tenant) {
       const value = await callSafely(logger, 'tenant', () => tenant(callerSource));
-      if (typeof value !== 'string' && typeof value !== 'number') {
+      pinned = pinnedTenantOf(logger, value);
+      if (pinned === undefined) {
         refuse('no tenant');
         return unauthorized('no tenant for this caller', 'no-tenant');
       }
-      pinned = String(value);
       recorder = recorder.with({ tenantId: pinned });
     }
     // The page (its script and styles, about 60 KB of source) is loaded when first asked for,
@@ -244,6 +248,27 @@ async function callSafely<T>(logger: ActivityLogger<any>, name: 'authorize' | 't
     logger.report(new ActivityLogError('CALLBACK_FAILED', `activity logs API: ${name}() threw; the request was refused`, { cause }));
     return undefined;
   }
+}
+
+/**
+ * The tenant `tenant()` returned, as records of it are stored, or `undefined` when it is no
+ * tenant. Only what `log()` takes as a `tenantId` pins the API: `''`, `NaN` or 300 characters
+ * (a lookup that found nothing) named no tenant a record can have, yet were read as one: every
+ * caller with the same broken lookup shared the tenant `"NaN"` and saw each other's reads of
+ * the log, and the API's own records of their reads were refused (`''`, too long), so those
+ * reads went unrecorded. Such a value is reported, by its type only, like `authorize`'s.
+ * The stored form (the text rule, text.ts) is what `GET /:id` compares with, as the filters do.
+ */
+function pinnedTenantOf(logger: ActivityLogger<any>, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isValidTenantId(value)) {
+    const what = typeof value === 'number' ? String(value) : typeof value === 'string' ? `a string of ${value.length} characters` : `a ${typeof value}`;
+    logger.report(
+      new ActivityLogError('CALLBACK_FAILED', `activity logs API: tenant() must return a tenant id (1-255 characters, or a finite number), got ${what}; the request was refused`),
+    );
+    return undefined;
+  }
+  return storableText(String(value));
 }
 
 function stripBase(pathname: string, basePath: string): string {

@@ -202,10 +202,13 @@ export function logsHandler<Source>(
 
     const view = VIEWS[route.view] as View<unknown>;
     const params = readParams(url.searchParams, view.params, pinned);
+    // Asking a pinned API for another tenant is a refusal, not only a bad parameter: recorded
+    // as one, so that an admin probing other tenants leaves a trace (the 400 names it as before).
+    if (params.otherTenant) refuse('another tenant');
     const parsed = view.parse(params.values, pinned, route.id);
     // Every problem in one answer: those of the query string, then those of the values.
     if (params.problems.length > 0 || parsed.problems) return badRequest([...params.problems, ...(parsed.problems ?? [])]);
-    const context: ViewContext = { logger, recorder, pinned, params: params.values, headOnly: request.method === 'HEAD', exportPageSize };
+    const context: ViewContext = { logger, recorder, pinned, params: params.values, headOnly: request.method === 'HEAD', exportPageSize, refuse };
     try {
       return await view.answer(context, parsed.input);
     } catch (error) {

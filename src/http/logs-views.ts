@@ -7,6 +7,7 @@ import { supported } from '../logger.js';
 import type { ActivityStore } from '../store.js';
 import { isUtc } from '../time-zone.js';
 import { schemas } from '../schemas.js';
+import { storableText } from '../text.js';
 import { EVENT_ID_PATTERN, type ActivityQuery, type NormalizedActivityFilter, type NormalizedSummaryQuery } from '../schema.js';
 import { EXPORT_FORMATS, exportResponse, type ExportFormat } from './export.js';
 import { json } from './responses.js';
@@ -35,6 +36,8 @@ export interface ViewContext {
   params: Readonly<Record<string, string>>;
   headOnly: boolean;
   exportPageSize: number;
+  /** Records the request as refused (`denied`, with why), as the handler records its own refusals. */
+  refuse(reason: string): void;
 }
 
 /** A view's input, or the problems that make it a 400. */
@@ -214,12 +217,13 @@ const verify: View<VerifyOptions> = {
     if (params.id) options.id = params.id;
     return { input: options };
   },
-  async answer({ logger, recorder, params, pinned, headOnly }, options) {
+  async answer({ logger, recorder, params, pinned, headOnly, refuse }, options) {
     if (pinned !== undefined) {
       // A range's chains cross tenants: a tenant-pinned API does not verify them. One record's
       // own proof (its seal and commitments, what the viewer's detail shows) is the record's
       // alone: served for a record of the caller's tenant, and another tenant's is a 404, as on GET /:id.
       if (options.id === undefined) {
+        refuse('range of every tenant');
         return json(403, { error: 'forbidden', message: 'verify covers every tenant: a tenant-pinned API checks one record of its own tenant (?id=), not ranges' });
       }
       const record = await logger.get(options.id);
@@ -266,14 +270,16 @@ export function actionOf(view: ViewName): 'activity.query' | 'activity.export' |
  * The query string's problems before any view reads it: unknown parameters, repeated ones,
  * and a tenant other than the caller's own when the API is pinned; with them, the values of
  * the parameters that have none of these problems, for the view to check too, so that one
- * answer names every problem.
+ * answer names every problem, and whether another tenant was asked for (a refusal to record).
  */
 export function readParams(
   search: URLSearchParams,
   allowed: ReadonlySet<string>,
   pinned: string | undefined,
-): { values: Record<string, string>; problems: ParameterProblem[] } {
+): { values: Record<string, string>; problems: ParameterProblem[]; otherTenant: boolean } {
   const values: Record<string, string> = {};
+  // Compared as records store a tenant (text.ts), as the pinned tenant is.
+  const otherTenant = pinned !== undefined && search.getAll('tenantId').some((value) => storableText(value) !== pinned);
   const counts = new Map<string, number>();
   for (const [name, value] of search) {
     counts.set(name, (counts.get(name) ?? 0) + 1);
@@ -285,13 +291,13 @@ export function readParams(
     let problem: string | undefined;
     if (!allowed.has(name)) problem = `unknown parameter (known here: ${[...allowed].join(', ') || 'none'})`;
     else if (count > 1) problem = `given ${count} times; give it once`;
-    else if (name === 'tenantId' && pinned !== undefined && values[name] !== pinned) problem = 'is fixed to your own tenant';
+    else if (name === 'tenantId' && otherTenant) problem = 'is fixed to your own tenant';
     if (problem === undefined) continue;
     problems.push({ name: shown, problem });
     // A repeated parameter's value is still checked (a required one stays given).
     if (count === 1 || !allowed.has(name)) delete values[name];
   }
-  return { values, problems };
+  return { values, problems, otherTenant };
 }
 
 /** The 400 answer naming every problem. */

@@ -84,4 +84,21 @@ describe('admin logs API: what tenant() returns', () => {
     expect((await call(handler, '/records/nul-tenant-record')).status).toBe(200);
     expect((await call(handler, '/records/other-tenant-record')).status).toBe(404);
   });
+
+  it("records a pinned caller's request for another tenant, and for a verify of every tenant, as denied", async () => {
+    const handler = handlerFor(() => 'acme');
+    expect((await call(handler, '?tenantId=acme')).status).toBe(200);
+    expect((await call(handler, '?tenantId=globex')).status).toBe(400);
+    expect((await call(handler, '/export?format=csv&tenantId=acme&tenantId=globex')).status).toBe(400);
+    expect((await call(handler, '/summary?by=status&tenantId=GLOBEX')).status).toBe(400);
+    expect((await call(handler, '/verify')).status).toBe(403);
+    await logger.flush();
+    const refusals = (await logger.query({ status: 'denied' })).items.reverse();
+    expect(refusals.map((record) => [record.action, record.tenantId, record.metadata?.view, record.metadata?.reason])).toEqual([
+      ['activity.query', 'acme', 'list', 'another tenant'],
+      ['activity.export', 'acme', 'export', 'another tenant'],
+      ['activity.query', 'acme', 'summary', 'another tenant'],
+      ['activity.verify', 'acme', 'verify', 'range of every tenant'],
+    ]);
+  });
 });

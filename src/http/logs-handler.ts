@@ -259,7 +259,8 @@ async function callSafely<T>(logger: ActivityLogger<any>, name: 'authorize' | 't
  * (a lookup that found nothing) named no tenant a record can have, yet were read as one: every
  * caller with the same broken lookup shared the tenant `"NaN"` and saw each other's reads of
  * the log, and the API's own records of their reads were refused (`''`, too long), so those
- * reads went unrecorded. Such a value is reported, by its type only, like `authorize`'s.
+ * reads went unrecorded. Such a value is reported, a string by its length only (it may be what
+ * the app read from the request).
  * The stored form (the text rule, text.ts) is what `GET /:id` compares with, as the filters do.
  */
 function pinnedTenantOf(logger: ActivityLogger<any>, value: unknown): string | undefined {

@@ -240,6 +240,12 @@ export const VIEWER_SCRIPT = String.raw`
   }
   // A time with its zone: a <time> element, the full ISO instant on hover.
   function timeElement(value) {
+    // null: a stored time no Date holds (text or a huge number in the column; verify() names it).
+    if (value === null || value === undefined) {
+      const unreadable = el('span', 'unreadable-time', 'unreadable time');
+      unreadable.title = 'The stored time is not one this library writes: run verify';
+      return unreadable;
+    }
     const ms = Date.parse(value);
     const node = el('time');
     node.setAttribute('datetime', String(value));

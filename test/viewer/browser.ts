@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createServer } from 'node:http';
+import express from 'express';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { activityLogsRouter } from '../../adapters/frameworks/express.js';
+import type { ActivityLogger } from '../../src/logger.js';
+import { listenNode, type Closer } from '../frameworks/servers.js';
 
 /**
  * Real-browser tests share this: Debian's `chromium` package driven by playwright-core (no
@@ -76,4 +81,31 @@ export async function openWatchedPage(browser: Browser, contextOptions: Paramete
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
   return { context, page, dialogs, problems };
+}
+
+/** The viewer of one logger in Chromium: its URL, the watched page, and how to close it all. */
+export interface OpenViewer extends WatchedPage {
+  /** The viewer's URL: an express app on 127.0.0.1 with the admin mount at `/admin/logs`. */
+  base: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** Serves `activity`'s viewer (every caller authorized) and opens a watched page on it in Chromium. */
+export async function openViewer(activity: ActivityLogger<any>): Promise<OpenViewer> {
+  const closers: Closer[] = [];
+  const app = express();
+  app.use('/admin/logs', activityLogsRouter(activity, { authorize: () => true, viewer: true }));
+  const base = `${await listenNode(createServer(app), closers)}/admin/logs`;
+  const browser = await launchChromium();
+  const watched = await openWatchedPage(browser);
+  return {
+    ...watched,
+    base,
+    browser,
+    async close() {
+      await browser.close();
+      for (const close of closers.splice(0)) await close();
+    },
+  };
 }

@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
-import { activityLogsRouter } from '../../adapters/frameworks/express.js';
-import { CHROMIUM_MISSING, launchChromium, openWatchedPage } from './browser.js';
-import { listenNode, type Closer } from '../frameworks/servers.js';
+import { CHROMIUM_MISSING, openViewer, type OpenViewer } from './browser.js';
 
 /**
  * A value with a bidi control reorders the text after it: `Ann\u202Egnp.exe` reads as
@@ -25,11 +21,10 @@ const SHOWN_NAME = 'Ann\\u202egnp.exe';
 describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer shows bidi and control characters as escapes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'activity-log-viewer-bidi-'));
   let activity: ActivityLogger<any>;
-  const closers: Closer[] = [];
   let base: string;
-  let browser: Browser;
   let page: Page;
   let problems: string[] = [];
+  let viewer: OpenViewer;
 
   beforeAll(async () => {
     activity = createActivityLogger({ store: sqliteStore({ filename: join(dir, 'activity.db'), tableName: 'h1_viewer_bidi' }) });
@@ -41,16 +36,12 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer shows bidi and contr
       metadata: { note: 'paid \u2067$100\u2069 \u202e0001$' },
     });
     await activity.flush();
-    const app = express();
-    app.use('/admin/logs', activityLogsRouter(activity, { authorize: () => true, viewer: true }));
-    base = `${await listenNode(createServer(app), closers)}/admin/logs`;
-    browser = await launchChromium();
-    ({ page, problems } = await openWatchedPage(browser));
+    viewer = await openViewer(activity);
+    ({ base, page, problems } = viewer);
   }, 90_000);
 
   afterAll(async () => {
-    await browser?.close();
-    for (const close of closers.splice(0)) await close();
+    await viewer?.close();
     await activity?.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -1,16 +1,11 @@
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activityLogsRouter } from '../../adapters/frameworks/express.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, type ActivityLogger } from '../../src/logger.js';
-import { listenNode, type Closer } from '../frameworks/servers.js';
-import { CHROMIUM_MISSING, launchChromium, openWatchedPage } from './browser.js';
+import { CHROMIUM_MISSING, openViewer, type OpenViewer } from './browser.js';
 
 /**
  * A row whose stored time someone set to text (SQLite's integer column takes it) sorts first
@@ -22,11 +17,7 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer past a record whose 
   const dir = mkdtempSync(join(tmpdir(), 'activity-log-viewer-time-'));
   const filename = join(dir, 'activity.db');
   let activity: ActivityLogger<any>;
-  const closers: Closer[] = [];
-  let base: string;
-  let browser: Browser;
-  let page: Page;
-  let problems: string[] = [];
+  let viewer: OpenViewer;
 
   beforeAll(async () => {
     const writer = createActivityLogger({ store: sqliteStore({ filename }) });
@@ -36,21 +27,17 @@ describe.skipIf(CHROMIUM_MISSING !== undefined)('the viewer past a record whose 
     db.prepare('update activity_logs set occurred_at = ? where id = ?').run('garbage', 'evt-1');
     db.close();
     activity = createActivityLogger({ store: sqliteStore({ filename }) });
-    const app = express();
-    app.use('/admin/logs', activityLogsRouter(activity, { authorize: () => true, viewer: true }));
-    base = `${await listenNode(createServer(app), closers)}/admin/logs`;
-    browser = await launchChromium();
-    ({ page, problems } = await openWatchedPage(browser));
+    viewer = await openViewer(activity);
   }, 90_000);
 
   afterAll(async () => {
-    await browser?.close();
-    for (const close of closers.splice(0)) await close();
+    await viewer?.close();
     await activity?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('shows the time as unreadable and pages on to every other record', async () => {
+    const { page, base, problems } = viewer;
     // From 2025: the viewer's default window is the last days.
     await page.goto(`${base}?action=recipe.update&limit=1&from=2025-01-01`);
     const firstRowId = () => page.locator('#rows tr').first().getAttribute('data-id', { timeout: 5000 });

@@ -4,14 +4,16 @@ import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
 import { serverLocation, type ServerSettings } from './sql/location.js';
+import { guardConnection } from './sql/answer-deadline.js';
+import { createPooledSqlStore, type NetworkStoreOptions } from './sql/pooled.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
 
 /**
  * Options of {@link mysqlStore} shared by both forms: `tableName`, `schema` (the database;
- * default: the connection's current one) and `migrate`.
+ * default: the connection's current one), `migrate` and `insertTimeoutMs`.
  */
-export type MysqlStoreCommonOptions = SqlTableOptions;
+export type MysqlStoreCommonOptions = SqlTableOptions & NetworkStoreOptions;
 
 /** Options of {@link mysqlStore}: a URI, or a mysql2 pool you own. */
 export type MysqlStoreOptions = MysqlStoreCommonOptions &
@@ -38,16 +40,18 @@ export type MysqlStoreOptions = MysqlStoreCommonOptions &
   );
 
 /** The socket under a pooled mysql2 connection (`stream`, not in mysql2's types). */
-function socketOf(connection: unknown): { ref(): unknown; unref(): unknown } | undefined {
-  const stream = (connection as { stream?: { ref?: unknown; unref?: unknown } }).stream;
-  return stream && typeof stream.ref === 'function' && typeof stream.unref === 'function' ? (stream as { ref(): unknown; unref(): unknown }) : undefined;
+function socketOf(connection: unknown): { ref(): unknown; unref(): unknown; destroy(error?: Error): unknown } | undefined {
+  const stream = (connection as { stream?: { ref?: unknown; unref?: unknown; destroy?: unknown } }).stream;
+  return stream && typeof stream.ref === 'function' && typeof stream.unref === 'function' && typeof stream.destroy === 'function'
+    ? (stream as { ref(): unknown; unref(): unknown; destroy(error?: Error): unknown })
+    : undefined;
 }
 
 /**
  * The options of {@link MysqlStoreOptions} (both forms), for the check that refuses others.
  * `poolOptions` is not checked here: it goes to mysql2's `createPool` as it is.
  */
-const MYSQL_STORE_OPTIONS = optionNames<MysqlStoreOptions>()(['uri', 'poolOptions', 'pool', 'tableName', 'schema', 'migrate']);
+const MYSQL_STORE_OPTIONS = optionNames<MysqlStoreOptions>()(['uri', 'poolOptions', 'pool', 'tableName', 'schema', 'migrate', 'insertTimeoutMs']);
 
 /**
  * MySQL and MariaDB storage on `mysql2`: JSON columns, `DATETIME(3)` in UTC, binary
@@ -80,8 +84,23 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
       pool.on('acquire', (connection) => socketOf(connection)?.ref());
       return pool;
     },
-    kyselyDialect: (kysely, pool) => new kysely.MysqlDialect({ pool }),
+    kyselyDialect: (kysely, pool) => new kysely.MysqlDialect({ pool: guardingConnections(pool) }),
   });
+}
+
+/**
+ * `pool` as the store's Kysely uses it: each connection it hands out has the store's insert
+ * deadline on its statements (only the store's inserts; the caller's own queries on a pool
+ * passed in are left as they are).
+ */
+function guardingConnections(pool: Pool): Pool {
+  const guarding = {
+    getConnection(callback: Parameters<Pool['getConnection']>[0]) {
+      pool.getConnection((error, connection) => callback(error, connection && guardConnection(connection, socketOf, 'insertTimeoutMs')));
+    },
+    end: (callback?: (error: unknown) => void) => pool.end(callback),
+  };
+  return guarding as unknown as Pool;
 }
 
 /**

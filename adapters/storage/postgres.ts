@@ -3,14 +3,16 @@ import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
 import { createPooledSqlStore } from './sql/pooled.js';
 import { serverLocation, type ServerSettings } from './sql/location.js';
+import { guardConnection } from './sql/answer-deadline.js';
+import { createPooledSqlStore, type NetworkStoreOptions } from './sql/pooled.js';
 import type { SqlActivityStore, SqlTableOptions } from './sql/store.js';
 import { defaultExport, loadPeer } from './peer.js';
 
 /**
  * Options of {@link postgresStore} shared by both forms: `tableName`, `schema` (default: the
- * connection's search_path) and `migrate`.
+ * connection's search_path), `migrate` and `insertTimeoutMs`.
  */
-export interface PostgresStoreCommonOptions extends SqlTableOptions {
+export interface PostgresStoreCommonOptions extends SqlTableOptions, NetworkStoreOptions {
   /**
    * Make the table partitioned by month of `occurred_at` (declarative partitioning): one
    * partition per UTC month, made three months ahead, and a default partition for anything
@@ -48,7 +50,7 @@ export type PostgresStoreOptions = PostgresStoreCommonOptions &
  * The options of {@link PostgresStoreOptions} (both forms), for the check that refuses others.
  * `poolConfig` is not checked here: it goes to `pg.Pool` as it is, whose settings are pg's.
  */
-const POSTGRES_STORE_OPTIONS = optionNames<PostgresStoreOptions>()(['connectionString', 'poolConfig', 'pool', 'tableName', 'schema', 'migrate', 'partitioning']);
+const POSTGRES_STORE_OPTIONS = optionNames<PostgresStoreOptions>()(['connectionString', 'poolConfig', 'pool', 'tableName', 'schema', 'migrate', 'partitioning', 'insertTimeoutMs']);
 
 /**
  * PostgreSQL storage on `pg`, for many app instances writing to one database: `jsonb`
@@ -84,7 +86,7 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
       // A connection that dies (a restart, pg_terminate_backend) must not crash the process:
       // the query on it rejects (the logger retries), the pool drops it and opens a fresh one.
       pool.on('error', () => undefined);
-      pool.on('connect', (client) => client.on('error', () => undefined));
+      pool.on('connect', (client) => guardConnection(client.on('error', () => undefined), socketOf, 'insertTimeoutMs'));
       return pool;
     },
     kyselyDialect: (kysely, pool) => new kysely.PostgresDialect({ pool }),
@@ -96,6 +98,9 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
 function poolSettings(pool: Pool | undefined): ServerSettings[] {
   const settings = (pool as { options?: ServerSettings & { connectionString?: unknown } } | undefined)?.options;
   return settings ? [{ url: settings.connectionString }, settings] : [];
+/** The socket under a pg client (`connection.stream`, not in pg's types), for the insert deadline. */
+function socketOf(client: PoolClient): { destroy(error?: Error): unknown } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(error?: Error): unknown } } }).connection?.stream;
 }
 
 /**
@@ -106,12 +111,14 @@ function poolSettings(pool: Pool | undefined): ServerSettings[] {
  * idle clients, leaving a checked-out one to whoever checked it out, here the store. The
  * statement on it rejects (the logger retries) and the pool drops it on release; the
  * listener goes with the release, so the pool's other users see their clients as before.
+ * Its clients' statements also get the store's insert deadline (only the store's inserts:
+ * the caller's own queries on them are left as they are).
  */
 function holdingClientErrors(pool: Pool): Pool {
   const ignore = () => undefined;
   const held = {
     async connect(): Promise<PoolClient> {
-      const client = await pool.connect();
+      const client = guardConnection(await pool.connect(), socketOf, 'insertTimeoutMs');
       client.on('error', ignore);
       const release = client.release;
       client.release = (error?: Error | boolean) => {

@@ -5,6 +5,7 @@ import { pagePosition } from '../../../src/cursor.js';
 import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, SummaryBucket } from '../../../src/schema.js';
 import type { ActivityStore } from '../../../src/store.js';
 import { loadPeer } from '../peer.js';
+import { withAnswerDeadline } from './answer-deadline.js';
 import { rowToRecord } from './columns.js';
 import { lockText, type AnyKysely, type KyselyModule, type SqlDialect, type SqlDialectName } from './dialect.js';
 import { dialectOf } from './dialects.js';
@@ -75,6 +76,11 @@ export interface SqlStoreConfig extends SqlTableOptions {
    * classified like any other.
    */
   insert?: (records: readonly ActivityRecord[], statements: SqlStatements) => Promise<void> | void;
+  /**
+   * How long the database is given to answer each statement of an insert (records or
+   * checkpoints) on a connection `connect` guards (see `answer-deadline.ts`); none when unset.
+   */
+  insertTimeoutMs?: number;
 }
 
 /**
@@ -246,6 +252,28 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     return { statements };
   };
 
+  /** The store's insert of `batch` on the store connected and migrated. */
+  const insertBatch = async ({ db, k, statements }: Connected, batch: readonly ActivityRecord[]): Promise<void> => {
+    const records = statements.partitioned ? await statements.withoutStoredIds(db, batch) : batch;
+    if (records.length === 0) return;
+    try {
+      if (config.insert) {
+        await config.insert(records, statements);
+        return;
+      }
+      const chunks = statements.insertChunks(records);
+      if (chunks.length === 1) {
+        await db.executeQuery(chunks[0]!);
+        return;
+      }
+      await statements.dialect.writeTransaction(k, db, async (trx) => {
+        for (const chunk of chunks) await trx.executeQuery(chunk);
+      });
+    } catch (error) {
+      throw await classifyInsertError(k, statements, db, error, records, config.name);
+    }
+  };
+
   const store: SqlActivityStore = {
     name: config.name,
     capabilities: { metadataFilter: true, purgeExcept: true, searchFilters: true, zonedSummary: true, concurrentInserts: true },
@@ -258,25 +286,10 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
 
     async insert(batch) {
       if (batch.length === 0) return;
-      const { db, k, statements } = await ready();
-      const records = statements.partitioned ? await statements.withoutStoredIds(db, batch) : batch;
-      if (records.length === 0) return;
-      try {
-        if (config.insert) {
-          await config.insert(records, statements);
-          return;
-        }
-        const chunks = statements.insertChunks(records);
-        if (chunks.length === 1) {
-          await db.executeQuery(chunks[0]!);
-          return;
-        }
-        await statements.dialect.writeTransaction(k, db, async (trx) => {
-          for (const chunk of chunks) await trx.executeQuery(chunk);
-        });
-      } catch (error) {
-        throw await classifyInsertError(k, statements, db, error, records, config.name);
-      }
+      // Connected (and migrated) before the deadline applies: a migration's statements may
+      // rightly take longer than an insert (an index built over a large table).
+      const connected = await ready();
+      await withAnswerDeadline(config.insertTimeoutMs, () => insertBatch(connected, batch));
     },
 
     async insertInTransaction(transaction, records) {
@@ -375,7 +388,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     async insertCheckpoints(checkpoints) {
       if (checkpoints.length === 0) return;
       const { db, statements } = await ready();
-      await db.executeQuery(statements.insertCheckpoints(checkpoints));
+      await withAnswerDeadline(config.insertTimeoutMs, () => db.executeQuery(statements.insertCheckpoints(checkpoints)));
     },
 
     async checkpointPage(query) {

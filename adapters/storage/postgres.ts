@@ -33,7 +33,7 @@ export type PostgresStoreOptions = PostgresStoreCommonOptions &
         connectionString: string;
         /**
          * More settings of the store's own pool (`max`, `ssl`, `application_name`...).
-         * @default { max: 10, allowExitOnIdle: true }
+         * @default { max: 10, allowExitOnIdle: true, connectionTimeoutMillis: 10000, keepAlive: true }
          */
         poolConfig?: Omit<PoolConfig, 'connectionString'>;
         pool?: undefined;
@@ -82,7 +82,19 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
       const pg = defaultExport<typeof import('pg')>(await loadPeer('pg', 'postgres'));
       // allowExitOnIdle: an idle connection does not hold the process open, so a script that
       // awaits flush() ends at once rather than after idleTimeoutMillis; a query in flight does.
-      const pool = new pg.Pool({ max: 10, allowExitOnIdle: true, ...options.poolConfig, connectionString: options.connectionString });
+      // connectionTimeoutMillis: pg waits for ever by default, for a connection (a server that
+      // accepts and never answers, a firewall that drops the packets) and for a free slot: the
+      // store's first use, or its reconnection after an outage, never ended, even once the
+      // network was back (mysql2 gives up after 10 s, as this now does). keepAlive lets the
+      // system find a connection lost without a reset while it waits in the pool.
+      const pool = new pg.Pool({
+        max: 10,
+        allowExitOnIdle: true,
+        connectionTimeoutMillis: 10_000,
+        keepAlive: true,
+        ...options.poolConfig,
+        connectionString: options.connectionString,
+      });
       // A connection that dies (a restart, pg_terminate_backend) must not crash the process:
       // the query on it rejects (the logger retries), the pool drops it and opens a fresh one.
       pool.on('error', () => undefined);

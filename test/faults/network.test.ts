@@ -110,3 +110,22 @@ for (const database of databases) {
     });
   });
 }
+
+describe.skipIf(skipReason(POSTGRES_URL ? undefined : 'PostgreSQL: its URL is not set'))('PostgreSQL: the first connection through a network that swallows it', () => {
+  it('gives up on the connection and reaches the database once the network is back', async () => {
+    const table = uniqueTable('h4_net_first');
+    const proxy = await networkProxy(Number(new URL(POSTGRES_URL!).port || 5432));
+    cleanups.push(() => proxy.close(), () => postgresDrop(POSTGRES_URL!, table));
+    const activity = createActivityLogger({ store: postgresStore({ connectionString: proxy.through(POSTGRES_URL!), tableName: table }), retry, onError: () => {} });
+    proxy.set('blackhole');
+    for (let i = 0; i < 10; i++) activity.log({ id: `first-${i}`, action: 'net.first' });
+    await sleep(1_000);
+    proxy.set('pass');
+    // pg waited for ever for the first connection (and so did the migration, and every insert
+    // behind it); it now gives up after connectionTimeoutMillis (10 s) and connects again.
+    await waitFor(() => activity.stats().written === 10, 20_000);
+    await activity.close();
+    expect(activity.stats()).toMatchObject({ written: 10, failed: 0 });
+    expect(await postgresPresence(POSTGRES_URL!, table, 'first')).toEqual({ rows: 10, distinct: 10 });
+  });
+});

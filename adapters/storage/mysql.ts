@@ -96,7 +96,7 @@ export function mysqlStore(options: MysqlStoreOptions): SqlActivityStore {
 function guardingConnections(pool: Pool): Pool {
   const guarding = {
     getConnection(callback: Parameters<Pool['getConnection']>[0]) {
-      pool.getConnection((error, connection) => callback(error, connection && guardConnection(connection, socketOf, 'insertTimeoutMs')));
+      pool.getConnection((error, connection) => callback(error, connection && guardConnection(connection, socketOf)));
     },
     end: (callback?: (error: unknown) => void) => pool.end(callback),
   };

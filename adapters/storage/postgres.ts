@@ -98,7 +98,7 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
       // A connection that dies (a restart, pg_terminate_backend) must not crash the process:
       // the query on it rejects (the logger retries), the pool drops it and opens a fresh one.
       pool.on('error', () => undefined);
-      pool.on('connect', (client) => guardConnection(client.on('error', () => undefined), socketOf, 'insertTimeoutMs'));
+      pool.on('connect', (client) => guardConnection(client.on('error', () => undefined), socketOf));
       return pool;
     },
     kyselyDialect: (kysely, pool) => new kysely.PostgresDialect({ pool }),
@@ -130,7 +130,7 @@ function holdingClientErrors(pool: Pool): Pool {
   const ignore = () => undefined;
   const held = {
     async connect(): Promise<PoolClient> {
-      const client = guardConnection(await pool.connect(), socketOf, 'insertTimeoutMs');
+      const client = guardConnection(await pool.connect(), socketOf);
       client.on('error', ignore);
       const release = client.release;
       client.release = (error?: Error | boolean) => {

@@ -28,6 +28,8 @@ export interface NetworkProxy {
   set(mode: ProxyMode, options?: { delayMs?: number }): void;
   /** Connections accepted since the proxy started. */
   readonly accepted: number;
+  /** Connections open now (the client's side still connected to the proxy). */
+  readonly open: number;
   /** Inserts cut off before their reply (`cut-after-insert`). */
   readonly cutInserts: number;
   close(): Promise<void>;
@@ -112,6 +114,9 @@ export async function networkProxy(targetPort: number): Promise<NetworkProxy> {
     },
     get accepted() {
       return accepted;
+    },
+    get open() {
+      return pairs.size;
     },
     get cutInserts() {
       return cutInserts;

@@ -103,6 +103,18 @@ for (const database of databases) {
       expect(await database.presence(table, 'spool')).toEqual({ rows: 10, distinct: 10 });
     });
 
+    it('closes, at close(), the connection of an insert it gave up on, instead of leaving it to hold the process open', async () => {
+      // The default insertTimeoutMs (60 s): only close() can end the connection within the test.
+      const { activity, proxy } = await setUp('net_close', { closeTimeoutMs: 300 });
+      proxy.set('blackhole');
+      for (let i = 0; i < 5; i++) activity.log({ id: `close-${i}`, action: 'net.at.close' });
+      await waitFor(() => activity.stats().retries >= 1, 5_000); // the insert is sent and unanswered
+      await activity.close();
+      expect(activity.stats()).toMatchObject({ dropped: 5, written: 0, queued: 0 });
+      // Before, the pool could not end while its connection waited for an answer that never comes.
+      await waitFor(() => proxy.open === 0, 3_000);
+    });
+
     it('refuses an insertTimeoutMs that is not a whole number of milliseconds, naming it', () => {
       const proxy = { through: (url: string) => url } as NetworkProxy;
       expect(() => database.store(proxy, 'h4_never', 0)).toThrow(/insertTimeoutMs: must be a whole number of milliseconds from 1, got 0/);

@@ -5,7 +5,7 @@ import { pagePosition } from '../../../src/cursor.js';
 import type { ActivityRecord, NormalizedActivityFilter, NormalizedSummaryQuery, SummaryBucket } from '../../../src/schema.js';
 import type { ActivityStore } from '../../../src/store.js';
 import { loadPeer } from '../peer.js';
-import { withAnswerDeadline } from './answer-deadline.js';
+import { AnswerDeadline } from './answer-deadline.js';
 import { rowToRecord } from './columns.js';
 import { lockText, type AnyKysely, type KyselyModule, type SqlDialect, type SqlDialectName } from './dialect.js';
 import { dialectOf } from './dialects.js';
@@ -79,6 +79,7 @@ export interface SqlStoreConfig extends SqlTableOptions {
   /**
    * How long the database is given to answer each statement of an insert (records or
    * checkpoints) on a connection `connect` guards (see `answer-deadline.ts`); none when unset.
+   * `close()` closes the connections of those still unanswered.
    */
   insertTimeoutMs?: number;
 }
@@ -149,6 +150,9 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
   let current = false;
   let closed = false;
   let leasesReady: Promise<void> | undefined;
+  const insertDeadline = config.insertTimeoutMs === undefined ? undefined : new AnswerDeadline(config.insertTimeoutMs, 'insertTimeoutMs');
+  /** Runs the statements of an insert under the store's deadline, when it has one. */
+  const withinInsertDeadline = <T>(fn: () => Promise<T>): Promise<T> => (insertDeadline ? insertDeadline.run(fn) : fn());
 
   /**
    * Refuses a `schema` the database does not have, naming the option, before anything else
@@ -289,7 +293,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       // Connected (and migrated) before the deadline applies: a migration's statements may
       // rightly take longer than an insert (an index built over a large table).
       const connected = await ready();
-      await withAnswerDeadline(config.insertTimeoutMs, () => insertBatch(connected, batch));
+      await withinInsertDeadline(() => insertBatch(connected, batch));
     },
 
     async insertInTransaction(transaction, records) {
@@ -388,7 +392,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
     async insertCheckpoints(checkpoints) {
       if (checkpoints.length === 0) return;
       const { db, statements } = await ready();
-      await withAnswerDeadline(config.insertTimeoutMs, () => db.executeQuery(statements.insertCheckpoints(checkpoints)));
+      await withinInsertDeadline(() => db.executeQuery(statements.insertCheckpoints(checkpoints)));
     },
 
     async checkpointPage(query) {
@@ -438,6 +442,9 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
       const opened = connecting;
       connecting = undefined;
       await opened?.catch(() => undefined);
+      // The logger closes the store once it has written what it could, or given up: an insert
+      // still unanswered now is one it gave up on, whose connection would hold the pool's end.
+      insertDeadline?.abandon();
       await config.disconnect?.();
     },
   };

@@ -2,7 +2,6 @@ import type { Pool, PoolOptions } from 'mysql2';
 import type { Pool as PromisePool } from 'mysql2/promise';
 import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
-import { createPooledSqlStore } from './sql/pooled.js';
 import { serverLocation, type ServerSettings } from './sql/location.js';
 import { guardConnection } from './sql/answer-deadline.js';
 import { createPooledSqlStore, type NetworkStoreOptions } from './sql/pooled.js';

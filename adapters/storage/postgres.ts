@@ -1,7 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { ActivityLogError } from '../../src/errors.js';
 import { optionNames, refuseUnknownOptions } from '../../src/option-keys.js';
-import { createPooledSqlStore } from './sql/pooled.js';
 import { serverLocation, type ServerSettings } from './sql/location.js';
 import { guardConnection } from './sql/answer-deadline.js';
 import { createPooledSqlStore, type NetworkStoreOptions } from './sql/pooled.js';
@@ -110,6 +109,8 @@ export function postgresStore(options: PostgresStoreOptions): SqlActivityStore {
 function poolSettings(pool: Pool | undefined): ServerSettings[] {
   const settings = (pool as { options?: ServerSettings & { connectionString?: unknown } } | undefined)?.options;
   return settings ? [{ url: settings.connectionString }, settings] : [];
+}
+
 /** The socket under a pg client (`connection.stream`, not in pg's types), for the insert deadline. */
 function socketOf(client: PoolClient): { destroy(error?: Error): unknown } | undefined {
   return (client as unknown as { connection?: { stream?: { destroy(error?: Error): unknown } } }).connection?.stream;

@@ -32,7 +32,6 @@ export function createPooledSqlStore<Pool>(config: {
   name: 'postgres' | 'mysql';
   /** Where the database is, without credentials (location.ts). */
   location: string | undefined;
-  options: SqlTableOptions;
   options: SqlTableOptions & NetworkStoreOptions;
   userPool: Pool | undefined;
   openPool: () => Promise<Pool>;

@@ -13,14 +13,18 @@ import type { ActivityRecord } from '../schema.js';
  *   integer epoch milliseconds; and `integrity` holding only `chain`, `keyId` and
  *   `commitments` (the sequence number is an index, the previous hash is hashed beside the
  *   form, the seed and salts are not hashed so that they can be erased);
- * - each personal field (see {@link PERSONAL_FIELDS}) present in the record replaced by
- *   `{"$commitment":"<hex>"}`, so that its value can be erased without breaking the hash.
+ * - each personal field (see {@link PERSONAL_FIELDS}, and each personal metadata key in
+ *   `metadata` and in `changes`) present in the record replaced by `{"$commitment":"<hex>"}`,
+ *   so that its value can be erased without breaking the hash.
  *
  * A record's hash is HMAC-SHA256 under the key named by `keyId`, over the previous record's
  * hash (empty for the first of a chain), a line feed, and this form, in UTF-8, as hex.
  */
 
-/** Personal fields every record may have; metadata keys are added by `integrity.personal`. */
+/**
+ * Personal fields every record may have; the keys of `integrity.personal` are added, in
+ * `metadata` and in `changes` (where a profile update records the same value as it was and is).
+ */
 export const PERSONAL_FIELDS = ['actor.name', 'target.name', 'context.ip', 'context.userAgent'] as const;
 
 /** What an erased value is replaced by. */
@@ -28,15 +32,15 @@ export const ERASED = '[ERASED]';
 
 /** A personal field: the object of the record it sits in, its key there, and its path. */
 export interface PersonalField {
-  readonly head: 'actor' | 'target' | 'context' | 'metadata';
+  readonly head: 'actor' | 'target' | 'context' | 'metadata' | 'changes';
   readonly key: string;
   readonly path: string;
 }
 
 /**
  * The personal fields a logger commits to, in the order they are committed: the fixed ones,
- * then `metadata.<key>` for each personal metadata key. Worked out once per logger, so that
- * sealing a record splits and joins no path.
+ * then `metadata.<key>` and `changes.<key>` for each personal metadata key. Worked out once
+ * per logger, so that sealing a record splits and joins no path.
  */
 export function personalFields(personalMetadata: readonly string[]): readonly PersonalField[] {
   const fields: PersonalField[] = PERSONAL_FIELDS.map((path) => {
@@ -44,17 +48,29 @@ export function personalFields(personalMetadata: readonly string[]): readonly Pe
     return { head, key, path };
   });
   for (const key of personalMetadata) fields.push({ head: 'metadata', key, path: `metadata.${key}` });
+  // A change of a personal key holds the value twice (before and after): committed whole, so
+  // that an erasure can take both without breaking the hash.
+  for (const key of personalMetadata) fields.push({ head: 'changes', key, path: `changes.${key}` });
   return fields;
 }
 
 /**
  * Whether a record holds a personal field: a fixed field when its value is defined, a metadata
- * key when the record's metadata has it.
+ * or changes key when the record's metadata or changes has it.
  */
 export function holds(record: ActivityRecord, field: PersonalField): boolean {
   const container = (record as unknown as Record<string, Record<string, unknown> | undefined>)[field.head];
   if (container === undefined) return false;
-  return field.head === 'metadata' ? Object.hasOwn(container, field.key) : container[field.key] !== undefined;
+  return isKeyed(field.head) ? Object.hasOwn(container, field.key) : container[field.key] !== undefined;
+}
+
+/**
+ * Whether a personal field's object holds keys the app chose (`metadata`, `changes`): such a
+ * key counts whenever the object has it as its own (`constructor` or `toString` is a valid
+ * key: not what the object inherits), a fixed field only when defined.
+ */
+export function isKeyed(head: PersonalField['head']): boolean {
+  return head === 'metadata' || head === 'changes';
 }
 
 /** The value at a personal field path of a record. */
@@ -114,7 +130,7 @@ export function canonicalFormOf(
   // Top-level keys in sorted order.
   let out = `{"action":${JSON.stringify(record.action)}`;
   if (record.actor !== undefined) out += `,"actor":${committed(record.actor, 'actor', split)}`;
-  if (record.changes !== undefined) out += `,"changes":${canonicalJson(record.changes)}`;
+  if (record.changes !== undefined) out += `,"changes":${committed(record.changes, 'changes', split)}`;
   if (record.context !== undefined) out += `,"context":${committed(record.context, 'context', split)}`;
   if (record.error !== undefined) out += `,"error":${canonicalJson(record.error)}`;
   out += `,"id":${JSON.stringify(record.id)},"integrity":{"chain":${JSON.stringify(chain)}`;

@@ -10,7 +10,7 @@ export type EraseSubject = { actorId: string | number } | { targetType: string; 
 export interface ErasurePlan {
   /** The filter of the records to rewrite. */
   filter: { actorId?: string | number; targetType?: string; targetId?: string | number; tenantId?: string | number };
-  /** The personal fields emptied in each record, metadata keys as `metadata.<key>`. */
+  /** The personal fields emptied in each record, personal keys as `metadata.<key>` and `changes.<key>`. */
   fields: string[];
 }
 
@@ -20,7 +20,8 @@ export interface ErasurePlan {
  * personal metadata keys in all of them. Throws `INVALID_QUERY` for anything but one subject.
  */
 export function erasurePlan(subject: unknown, personalMetadata: readonly string[]): ErasurePlan {
-  const metadata = personalMetadata.map((key) => `metadata.${key}`);
+  // A personal key goes from `changes` too: a profile update records the value it changed.
+  const metadata = [...personalMetadata.map((key) => `metadata.${key}`), ...personalMetadata.map((key) => `changes.${key}`)];
   const s = (subject ?? {}) as Record<string, unknown>;
   const keys = subject !== null && typeof subject === 'object' ? Object.keys(s).sort().join(',') : '';
   const id = (value: unknown) => typeof value === 'string' ? value.length > 0 : typeof value === 'number' && Number.isFinite(value);
@@ -51,8 +52,8 @@ export function erasurePlan(subject: unknown, personalMetadata: readonly string[
 /**
  * `record` with the plan's fields replaced by `[ERASED]` and their salts removed (without its
  * salt, an erased value cannot be guessed back from its commitment), or `undefined` when it
- * holds none of them. In a sealed record, the metadata keys it committed to as personal go
- * too, whether or not the erasing logger lists them: the record says what was personal when
+ * holds none of them. In a sealed record, the metadata and changes keys it committed to as
+ * personal go too, whether or not the erasing logger lists them: the record says what was personal when
  * it was written. `onErased` is told the paths erased in this record.
  */
 export function eraseRecord(record: ActivityRecord, fields: readonly string[], onErased?: (paths: readonly string[]) => void): ActivityRecord | undefined {
@@ -61,7 +62,8 @@ export function eraseRecord(record: ActivityRecord, fields: readonly string[], o
   // In a sealed record, only a committed value can go without breaking its hash: a metadata key
   // declared personal after the record was sealed stays (see the README).
   const committed = record.integrity ? record.integrity.commitments ?? {} : undefined;
-  const paths = committed ? [...fields, ...Object.keys(committed).filter((path) => path.startsWith('metadata.') && !fields.includes(path))] : fields;
+  const keyed = (path: string) => path.startsWith('metadata.') || path.startsWith('changes.');
+  const paths = committed ? [...fields, ...Object.keys(committed).filter((path) => keyed(path) && !fields.includes(path))] : fields;
   for (const path of paths) {
     if (committed && !Object.hasOwn(committed, path)) continue;
     const dot = path.indexOf('.');

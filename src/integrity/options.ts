@@ -30,7 +30,8 @@ export interface IntegrityOptions {
   /** Keys of earlier ids, for `verify()` of records made before a rotation. */
   keys?: Readonly<Record<string, string | Uint8Array>> | ((keyId: string) => string | Uint8Array | undefined);
   /**
-   * Metadata keys that hold personal data. They, the actor's name, the client IP and the user
+   * Metadata keys that hold personal data, in `metadata` and in `changes` (a change of the key
+   * is committed whole). They, the actor's and the target's names, the client IP and the user
    * agent enter the hash as salted commitments, so that `erase()` can remove them while
    * `verify()` still proves the rest of the record.
    * @default []

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { uuidv7 } from '../ids.js';
 import type { ActivityRecord } from '../schema.js';
-import { canonicalFormOf, commitment, derivedSalt, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
+import { canonicalFormOf, commitment, derivedSalt, isKeyed, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
 import { chainHasher } from './hmac.js';
 import type { ResolvedIntegrity } from './options.js';
 
@@ -54,9 +54,9 @@ export class Sealer {
     for (const field of this.fields) {
       const container = (record as unknown as Record<string, Record<string, unknown> | undefined>)[field.head];
       if (container === undefined) continue;
-      // A fixed field counts when defined; a personal metadata key whenever the metadata has it
-      // as its own (`constructor` or `toString` is a valid key: not what the object inherits).
-      if (field.head === 'metadata' ? !Object.hasOwn(container, field.key) : container[field.key] === undefined) continue;
+      // A fixed field counts when defined; a personal metadata or changes key whenever the
+      // object has it as its own (see isKeyed).
+      if (isKeyed(field.head) ? !Object.hasOwn(container, field.key) : container[field.key] === undefined) continue;
       const value = container[field.key];
       if (seed === undefined) {
         // A salt per field, derived from one seed: erasing one field's value and salt leaves the

@@ -231,7 +231,7 @@ export class SqlStatements {
     const { sql } = this.k;
     const values = this.values(record);
     const at = (column: (typeof COLUMNS)[number]) => values[COLUMNS.indexOf(column)];
-    return sql`update ${this.table} set actor_name = ${at('actor_name')}, target_name = ${at('target_name')}, context = ${at('context')}, metadata = ${at('metadata')}, integrity_proof = ${at('integrity_proof')} where id = ${record.id}`;
+    return sql`update ${this.table} set actor_name = ${at('actor_name')}, target_name = ${at('target_name')}, context = ${at('context')}, metadata = ${at('metadata')}, changes = ${at('changes')}, integrity_proof = ${at('integrity_proof')} where id = ${record.id}`;
   }
 
   /** The insert of checkpoints, one already kept skipped. */

@@ -16,7 +16,10 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Opens `filename` with better-sqlite3's `Database` and sets the pragmas of its role:
- * - all: `busy_timeout` (how long a statement waits for another connection's lock);
+ * - all: `busy_timeout` (how long a statement waits for another connection's lock), and
+ *   `secure_delete` (a deleted or rewritten row's bytes are zeroed, not left in the file's free
+ *   space: an erased person's name, a purged record, a replayed spool batch are gone from the
+ *   file, not only from its rows; the reader sets it too, because purges run there);
  * - writer and spool: WAL (readers never block the writer);
  * - writer: `synchronous = NORMAL` (survives a crash of the process, and fast; a power cut may
  *   take back the commits since the last checkpoint, as with most embedded logs);
@@ -39,6 +42,7 @@ export function openSqlite(
   const db = new Database(filename, { timeout });
   try {
     db.pragma(`busy_timeout = ${timeout}`);
+    db.pragma('secure_delete = ON');
     if (role === 'reader') return db;
     db.pragma('journal_mode = WAL');
     db.pragma(role === 'spool' ? 'synchronous = FULL' : 'synchronous = NORMAL');

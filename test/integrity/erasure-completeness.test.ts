@@ -1,4 +1,9 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
 import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
 
@@ -68,3 +73,51 @@ for (const kind of kinds) {
     });
   });
 }
+
+describe('erasure completeness in a SQLite file', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'h5-erase-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** How many times `value` is in the file and its write-ahead log, byte for byte. */
+  const occurrences = (filename: string, value: string) => {
+    let found = 0;
+    for (const file of [filename, `${filename}-wal`]) {
+      if (existsSync(file)) found += readFileSync(file).toString('latin1').split(value).length - 1;
+    }
+    return found;
+  };
+
+  it("leaves none of an erased person's bytes in the file's free space or its write-ahead log, while the logger runs on", async () => {
+    const filename = join(dir, 'activity.db');
+    const activity = createActivityLogger({ store: sqliteStore({ filename, tableName: 'h5_erase' }), integrity: { key: KEY, personal: ['email'] } });
+    try {
+      // A long user agent: the rewritten row is much shorter than the one it replaces, so the
+      // old one's bytes are left in the page's free space unless they are zeroed.
+      const event = (i: number) => ({
+        action: 'user.login',
+        actor: { type: 'user', id: `u${i % 20}`, name: `Person ${i % 20} Qx` },
+        metadata: { email: `p${i % 20}@mail.example` },
+        context: { ip: `10.0.${i % 20}.77`, userAgent: `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Tag${i % 20}Qx` },
+      });
+      for (let i = 0; i < 400; i++) activity.log(event(i));
+      await activity.flush();
+      // Half of them copied into the file itself, half still only in the write-ahead log.
+      const raw = new Database(filename);
+      raw.pragma('wal_checkpoint(TRUNCATE)');
+      raw.close();
+      for (let i = 400; i < 800; i++) activity.log(event(i));
+      await activity.flush();
+      expect(occurrences(filename, 'Person 7 Qx')).toBeGreaterThanOrEqual(40);
+
+      expect(await activity.erase({ actorId: 'u7' })).toBe(40);
+      for (const value of ['Person 7 Qx', 'p7@mail.example', '10.0.7.77', 'Tag7Qx']) expect(occurrences(filename, value), value).toBe(0);
+      // What the erasure left alone is still there.
+      expect(occurrences(filename, 'Person 8 Qx')).toBeGreaterThan(0);
+    } finally {
+      await activity.close();
+    }
+  });
+});

@@ -172,6 +172,13 @@ export interface SqlDialect {
    * partitioning (PostgreSQL); absent elsewhere.
    */
   partitions?(k: KyselyModule, tableName: string, schema: string | undefined): TablePartitions;
+  /**
+   * Runs after an erasure rewrote records, to take the erased values out of what the database
+   * keeps beside its live rows where that can be done from a connection: SQLite's write-ahead
+   * log (see sqlite.ts). Absent where it cannot (PostgreSQL's old row versions and InnoDB's
+   * undo log go with VACUUM and purge, which the README leaves to the operator).
+   */
+  afterErase?(k: KyselyModule, db: AnyKysely): Promise<void>;
   /** Runs `fn` as one write transaction on a connection of `db`. */
   writeTransaction(k: KyselyModule, db: AnyKysely, fn: (connection: AnyKysely) => Promise<void>): Promise<void>;
 

@@ -41,6 +41,11 @@ export const sqliteDialect: SqlDialect = {
   boundedDelete: (sql, table, where, limit) => sql`delete from ${table} where id in (select id from ${table} where ${where} order by occurred_at, id limit ${sql.lit(limit)})`,
   takeLease: upsertLease,
   writeTransaction: immediateTransaction,
+  // The erased rows' old pages stay in the write-ahead log (written there when the records were
+  // inserted, and not yet overwritten) until the log is reused: copied into the file, whose
+  // freed cells secure_delete zeroes (sqlite-pragmas.ts), and the log truncated to nothing. A
+  // reader in the middle of a read keeps the log; the next checkpoint that finds none empties it.
+  afterErase: async (k, db) => void (await k.sql`pragma wal_checkpoint(TRUNCATE)`.execute(db)),
   // BEGIN IMMEDIATE already holds the write lock.
   lockForUpdate: (sql) => sql``,
 

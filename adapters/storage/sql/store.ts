@@ -423,6 +423,7 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
           if (rows.length > ERASE_BATCH && last) query = { ...filter, limit: ERASE_BATCH, after: pagePosition(last) };
         });
       }
+      if (rewritten > 0) await statements.dialect.afterErase?.(k, db);
       return rewritten;
     },
 

@@ -122,7 +122,8 @@ export interface ActivityLogger<C extends ActivityCatalog = {}> {
    * replacing them with `[ERASED]` and keeping what the hash chain needs, so that `verify()`
    * reports those records as erased, not edited. Records the erasure itself as
    * `activity.erase` (who asked, how many records, which fields) and resolves, once that is
-   * stored, with how many records were rewritten.
+   * stored, with how many records were rewritten. Events this logger still holds are written
+   * first, so they are erased too; those waiting in a spool, or in another process, are not.
    */
   erase(subject: EraseSubject): Promise<number>;
   /**
@@ -356,6 +357,9 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
     const store = this.engine.store;
     const plan = erasurePlan(subject, this.engine.integrity?.personal ?? []);
     if (!store.erase) throw unsupported(store, 'erase()');
+    // The subject's events this logger still holds would be written after the rewrite, their
+    // values intact (on a pool of connections, even those already on their way): written first.
+    await this.flush();
     // The plan's fields, and any personal metadata key a sealed record committed to that this
     // logger does not list: verify() accepts an erased value only where the record of the
     // erasure names its field.

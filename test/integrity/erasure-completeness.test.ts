@@ -71,6 +71,15 @@ for (const kind of kinds) {
       expect(report.problems.filter((problem) => problem.kind !== 'erased')).toEqual([]);
       expect(report).toMatchObject({ ok: true, counts: { erased: 2, edited: 0 } });
     });
+
+    it('erases the events of the subject the logger still held when erase() was called', async () => {
+      const activity = logger();
+      for (let i = 0; i < 50; i++) activity.log({ action: 'user.login', actor: { type: 'user', id: 'u42', name: 'Ada Lovelace' }, context: { ip: '10.4.2.42' } });
+      expect(await activity.erase({ actorId: 'u42' })).toBe(50);
+      await activity.flush();
+      const text = await tableText();
+      for (const value of ['Ada Lovelace', '10.4.2.42']) expect(text).not.toContain(value);
+    });
   });
 }
 

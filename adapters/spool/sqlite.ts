@@ -173,7 +173,16 @@ export function sqliteSpool(options: SpoolOptions = {}, destination?: string): A
       }
     },
     async remove(batchId: number) {
-      return (await withSpool((spool) => spool.remove.run(batchId))).changes > 0;
+      return withSpool((spool) => {
+        const removed = spool.remove.run(batchId).changes > 0;
+        // The batches replayed are zeroed in the file (secure_delete), but their pages as
+        // appended stay in the write-ahead log until it is reused: the personal values of an
+        // outage would be readable there long after they were stored (and perhaps erased).
+        // Once the spool is empty, the log is copied in and truncated to nothing; another
+        // process reading the file keeps it, until a later replay empties the spool again.
+        if (removed && spool.peek.get() === undefined) spool.db.pragma('wal_checkpoint(TRUNCATE)');
+        return removed;
+      });
     },
     async close() {
       if (!opened) return;

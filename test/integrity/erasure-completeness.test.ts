@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sqliteSpool } from '../../adapters/spool/sqlite.js';
 import { sqliteStore } from '../../adapters/storage/sqlite.js';
 import { createActivityLogger, type ActivityLogger, type ActivityLoggerOptions } from '../../src/index.js';
 import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
@@ -127,6 +128,21 @@ describe('erasure completeness in a SQLite file', () => {
       expect(occurrences(filename, 'Person 8 Qx')).toBeGreaterThan(0);
     } finally {
       await activity.close();
+    }
+  });
+
+  it('leaves none of the batches a spool replayed in its file or its write-ahead log, while the spool stays open', async () => {
+    const filename = join(dir, 'spool.db');
+    const spool = sqliteSpool({ filename });
+    try {
+      const record = (i: number) => ({ id: `h5-${i}`, occurredAt: new Date(), action: 'user.login', status: 'success' as const, actor: { type: 'user' as const, id: 'u42', name: 'Ada Lovelace Spooled' } });
+      for (let batch = 0; batch < 3; batch++) await spool.append(Array.from({ length: 20 }, (_, i) => record(batch * 20 + i)));
+      expect(occurrences(filename, 'Ada Lovelace Spooled')).toBeGreaterThanOrEqual(60);
+      // As the replay does: each batch removed once the store has it.
+      for (let batch = await spool.peek(); batch; batch = await spool.peek()) await spool.remove(batch.id);
+      expect(occurrences(filename, 'Ada Lovelace Spooled')).toBe(0);
+    } finally {
+      await spool.close();
     }
   });
 });

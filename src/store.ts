@@ -102,7 +102,8 @@ export interface ActivityStore {
   /**
    * Rewrites the records `filter` matches with `rewrite` (the logger's erasure rule), keeping
    * each record whose rewrite returns a record and leaving the others as they are; returns how
-   * many were rewritten. Only `actor.name`, `context`, `metadata` and `integrity` change.
+   * many were rewritten. Only `actor.name`, `target.name`, `context`, `metadata`, `changes`
+   * and `integrity` change: each of them is written back as the rewrite returns it.
    */
   erase?(filter: NormalizedActivityFilter, rewrite: (record: ActivityRecord) => ActivityRecord | undefined): Promise<number>;
 

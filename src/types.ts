@@ -78,7 +78,11 @@ export interface ActivityErrorInfo {
   stack?: string | undefined;
 }
 
-/** Stored changes: the changed fields only. */
+/**
+ * Stored changes: the changed fields only. A field's pair may be stored as a marker instead:
+ * `"[truncated: N bytes]"` (over `maxMetadataBytes`) or `"[ERASED]"` (a `personal` key, after
+ * `erase()`).
+ */
 export type ActivityChanges = Record<string, { before: unknown; after: unknown }>;
 
 /**

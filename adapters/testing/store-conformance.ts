@@ -701,10 +701,10 @@ export function describeActivityStore(options: StoreConformanceOptions): void {
         if (!store.erase) return skipWithReason(test, options.name, 'erasure (the store has no erase())');
         const records = dataset(60);
         await store.insert(records);
-        const rewritten = await store.erase(parseActivityQuery({ actorId: 'u_1' }), (record) =>
-          record.actor?.name === undefined ? undefined : { ...record, actor: { ...record.actor, name: '[ERASED]' } },
-        );
-        const expected = records.map((record) => (record.actor?.id === 'u_1' && record.actor.name !== undefined ? { ...record, actor: { ...record.actor, name: '[ERASED]' } } : record));
+        // The name, and a personal key's change (an erasure rewrites `changes` too).
+        const erased = (record: ActivityRecord): ActivityRecord => ({ ...record, actor: { ...record.actor!, name: '[ERASED]' }, changes: { email: '[ERASED]' } as unknown as ActivityRecord['changes'] });
+        const rewritten = await store.erase(parseActivityQuery({ actorId: 'u_1' }), (record) => (record.actor?.name === undefined ? undefined : erased(record)));
+        const expected = records.map((record) => (record.actor?.id === 'u_1' && record.actor.name !== undefined ? erased(record) : record));
         expect(rewritten).toBe(expected.filter((record, i) => record !== records[i]).length);
         expect(rewritten).toBeGreaterThan(0);
         expect((await raw.rows()).map(rowToRecord)).toEqual(sortById(expected));

@@ -105,9 +105,11 @@ describe('the verify endpoint of a tenant-pinned API', () => {
     expect((await range.json()).message).toContain('?id=');
     await activity.flush();
     const checks = store.all().filter((record) => record.action === 'activity.verify');
-    expect(checks.map((record) => [record.tenantId, record.metadata])).toEqual([
-      ['t1', { filters: { id: 'mine' } }],
-      ['t1', { filters: { id: 'mine' } }],
+    // The refused range is recorded too, as denied (a probe of every tenant leaves a trace).
+    expect(checks.map((record) => [record.tenantId, record.status, record.metadata])).toEqual([
+      ['t1', 'denied', { view: 'verify', path: '/verify', reason: 'range of every tenant' }],
+      ['t1', 'success', { filters: { id: 'mine' } }],
+      ['t1', 'success', { filters: { id: 'mine' } }],
     ]);
     await activity.close();
   });

@@ -225,7 +225,7 @@ describe('package', () => {
     expect(report).toEqual({
       versions: { express: '4.17.1', fastify: '4.10.0', 'better-sqlite3': '11.0.0', hono: '4.0.0' },
       records: 3,
-      written: 6,
+      written: 7,
     });
     // The peer ranges say so, so that npm installs these without --legacy-peer-deps.
     expect(pkg.peerDependencies).toMatchObject({ express: '^4.17 || ^5', fastify: '^4.10 || ^5', 'better-sqlite3': '^11 || ^12 || ^13', hono: '^4' });

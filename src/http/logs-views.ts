@@ -227,15 +227,13 @@ const verify: View<VerifyOptions> = {
         return json(403, { error: 'forbidden', message: 'verify covers every tenant: a tenant-pinned API checks one record of its own tenant (?id=), not ranges' });
       }
       const record = await logger.get(options.id);
-      if (record === undefined || record.tenantId !== pinned) return json(404, { error: 'not_found', message: `no activity record ${options.id}` });
+      if (record === undefined || record.tenantId !== pinned) return notFound(recorder, params, options.id);
     }
     if (!logger.verifiable) return json(501, { error: 'unsupported', message: 'the logger has no integrity key: tamper evidence is off' });
     // A record the store does not hold is a 404, as on GET /:id: verify() would report nothing
     // wrong with it (nothing checked), which the viewer's detail showed as "verified" for a
     // record deleted since its page was loaded.
-    if (pinned === undefined && options.id !== undefined && (await logger.get(options.id)) === undefined) {
-      return json(404, { error: 'not_found', message: `no activity record ${options.id}` });
-    }
+    if (pinned === undefined && options.id !== undefined && (await logger.get(options.id)) === undefined) return notFound(recorder, params, options.id);
     recorder.log({ action: 'activity.verify', metadata: { filters: params } });
     const headers = { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
     if (headOnly) return new Response(null, { status: 200, headers });
@@ -258,6 +256,12 @@ const verify: View<VerifyOptions> = {
 };
 
 /** The views by name. */
+/** A verify of one record that is not there for the caller: recorded with `found: false`, as GET /:id records it. */
+function notFound(recorder: ActivityLogger<any>, params: Record<string, string>, id: string): Response {
+  recorder.log({ action: 'activity.verify', metadata: { filters: params, found: false } });
+  return json(404, { error: 'not_found', message: `no activity record ${id}` });
+}
+
 export const VIEWS = { list, get, summary, history, export: exportView, verify } as const;
 export type ViewName = keyof typeof VIEWS;
 

@@ -105,9 +105,12 @@ describe('the verify endpoint of a tenant-pinned API', () => {
     expect((await range.json()).message).toContain('?id=');
     await activity.flush();
     const checks = store.all().filter((record) => record.action === 'activity.verify');
-    // The refused range is recorded too, as denied (a probe of every tenant leaves a trace).
+    // The refused range is recorded too, as denied (a probe of every tenant leaves a trace),
+    // and each 404 with found: false, as GET /:id records it (another tenant's id alike).
     expect(checks.map((record) => [record.tenantId, record.status, record.metadata])).toEqual([
       ['t1', 'denied', { view: 'verify', path: '/verify', reason: 'range of every tenant' }],
+      ['t1', 'success', { filters: { id: 'nothing' }, found: false }],
+      ['t1', 'success', { filters: { id: 'theirs' }, found: false }],
       ['t1', 'success', { filters: { id: 'mine' } }],
       ['t1', 'success', { filters: { id: 'mine' } }],
     ]);

@@ -10,8 +10,8 @@
  * | a JSON member with a sensitive name | `{"password":"x","user":"bob"}` | `{"password":"[REDACTED]","user":"bob"}` |
  * | a parameter with a sensitive name | `/cb?code=1&access_token=abc` | `/cb?code=1&access_token=[REDACTED]` |
  * | the password of a URL | `postgres://app:pw@db/app` | `postgres://app:[REDACTED]@db/app` |
- * | a Bearer credential | `Bearer abc123` | `Bearer [REDACTED]` |
- * | a Basic credential | `Basic dXNlcjpwdw==` | `Basic [REDACTED]` |
+ * | a Bearer credential (not a word: "bearer bonds" stays) | `Bearer abc123` | `Bearer [REDACTED]` |
+ * | a Basic credential (not a word: "Basic Plan" stays) | `Basic dXNlcjpwdw==` | `Basic [REDACTED]` |
  * | a JWT | `eyJhbGciOi….eyJzdWIiOi….sig` | `[REDACTED]` |
  *
  * "Sensitive name" is the redactor's own key rule (the default terms and words, and the user's
@@ -73,7 +73,9 @@ export function redactCredentialsIn(text: string, censor: string, isSensitiveNam
       value !== censor && isSensitiveName(name) ? `${start}${name}=${censor}` : whole,
     );
   }
-  out = out.replace(BEARER, (whole, scheme: string, space: string, token: string) => (token === censor ? whole : `${scheme}${space}${censor}`));
+  out = out.replace(BEARER, (whole, scheme: string, space: string, token: string) =>
+    token !== censor && isNotAWord(token.replace(/\.+$/, '')) ? `${scheme}${space}${censor}` : whole,
+  );
   out = out.replace(BASIC, (whole, scheme: string, space: string, token: string) =>
     looksLikeBasicCredential(token) ? `${scheme}${space}${censor}` : whole,
   );
@@ -82,16 +84,26 @@ export function redactCredentialsIn(text: string, censor: string, isSensitiveNam
 }
 
 /**
- * `Basic` is also an English word ("basic plan"), so what follows it is hidden only when it
- * looks like base64 credentials: it decodes to `user:password`, or it is not a plain
- * lower-case word (it has a digit, `+`, `/`, `=`, or upper and lower case).
+ * `Basic` is also an English word ("basic plan", "Basic Plan", "Basic French"), so what
+ * follows it is hidden only when it looks like base64 credentials: it is not a word of prose
+ * (see {@link isNotAWord}), or it decodes to `user:password`.
  */
 function looksLikeBasicCredential(token: string): boolean {
   if (token.length < 4) return false;
-  if (/[0-9+/=]/.test(token) || (/[a-z]/.test(token) && /[A-Z]/.test(token))) return true;
+  if (isNotAWord(token)) return true;
   try {
     return atob(token).includes(':');
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a token after `Bearer` or `Basic` reads as a credential rather than a word of prose
+ * ("bearer bonds", "Basic Plan", a tenant named "Basic School"): it has a digit or one of
+ * `-._~+/=`, an upper-case letter after a lower-case one (`AbCd`; not `Plan` or `PLAN`), or 20
+ * characters or more. A random token of any useful length has one of these; a word has none.
+ */
+function isNotAWord(token: string): boolean {
+  return token.length >= 20 || /[0-9\-._~+/=]/.test(token) || /[a-z][A-Z]/.test(token);
 }

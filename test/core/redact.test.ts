@@ -171,6 +171,34 @@ describe('redaction', () => {
     expect(off?.metadata).toEqual({ password: 'visible' });
   });
 
+  it('hides what follows Bearer or Basic when it reads as a credential, not a word of prose ("Basic Plan", "bearer bonds")', async () => {
+    const redactor = createRedactor(undefined);
+    // Words: a plan, a course, a tenant, an actor, a note. Each one kept, in every field.
+    for (const text of ['Basic Plan', 'basic plan', 'BASIC PLAN', 'Basic French', 'Basic School', 'bearer bonds.', 'Bearer of bad news', 'Basic Books']) {
+      expect(redactor.redactText(text), text).toBe(text);
+    }
+    const record = await storeOne({
+      action: 'plan.change',
+      actor: { type: 'user', id: 'Basic Books' },
+      target: { type: 'plan', id: 'basic', name: 'Basic Plan' },
+      tenantId: 'Basic School',
+      metadata: { from: 'Basic Monthly', note: 'bearer bonds', course: 'Basic French' },
+    });
+    expect(record).toMatchObject({ actor: { id: 'Basic Books' }, target: { name: 'Basic Plan' }, tenantId: 'Basic School', metadata: { from: 'Basic Monthly', note: 'bearer bonds', course: 'Basic French' } });
+    // Credentials: digits, base64 or token punctuation, inner upper case, length, or user:password.
+    for (const [text, hidden] of [
+      ['Bearer abc123', 'Bearer [REDACTED]'],
+      ['failed: Bearer sk_live_51Hx.', 'failed: Bearer [REDACTED]'],
+      ['Bearer AbCdEfGhIjKl', 'Bearer [REDACTED]'],
+      ['bearer qwertyuiopasdfghjklzx', 'bearer [REDACTED]'],
+      ['Basic dXNlcjpwdw==', 'Basic [REDACTED]'],
+      ['Basic Ym9iOnB3', 'Basic [REDACTED]'],
+      ['Basic YWxpY2U6c2VjcmV0', 'Basic [REDACTED]'],
+    ]) {
+      expect(redactor.redactText(text!), text).toBe(hidden);
+    }
+  });
+
   it('passes over a clean string seen before, and still hides a credential every time it comes', () => {
     const redactor = createRedactor(undefined);
     for (let i = 0; i < 3; i++) {

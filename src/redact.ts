@@ -35,6 +35,7 @@ export const DEFAULT_REDACT_TERMS: readonly string[] = [
   'password',
   'passwd',
   'passphrase',
+  'passcode',
   'secret',
   'token',
   'authorization',
@@ -52,7 +53,7 @@ export const DEFAULT_REDACT_TERMS: readonly string[] = [
  * Words that mark a key as sensitive when they are a whole word of it (optionally plural):
  * short enough that matching them anywhere would hide innocent keys (`spinner`, `author`).
  */
-export const DEFAULT_REDACT_WORDS: readonly string[] = ['auth', 'session', 'credential', 'jwt', 'bearer', 'pwd', 'ssn', 'pin'];
+export const DEFAULT_REDACT_WORDS: readonly string[] = ['auth', 'session', 'credential', 'jwt', 'bearer', 'pwd', 'ssn', 'pin', 'otp', 'totp'];
 
 /** The value stored in place of a redacted one. */
 export const REDACTED = '[REDACTED]';

@@ -113,7 +113,7 @@ describe('redaction', () => {
     expect(record?.context).toEqual({ ip: '[REDACTED]', requestId: 'r1' });
   });
 
-  it('hides keys whose whole words are auth, session, credential(s), jwt, bearer, pwd, ssn or pin, and leaves spinner and author alone', async () => {
+  it('hides keys whose whole words are auth, session, credential(s), jwt, bearer, pwd, ssn, pin, otp or totp, and leaves spinner and author alone', async () => {
     const record = await storeOne({
       action: 'user.update',
       metadata: {
@@ -136,6 +136,12 @@ describe('redaction', () => {
         possession: 'kept',
         pinnacle: 'kept',
         jwtIssuer: 'hidden: jwt is a word of it',
+        otp: '492817',
+        otpCode: '492817',
+        totp_uri: 'otpauth://totp/x',
+        doorPasscode: '1379',
+        hotpot: 'kept',
+        footprint: 'kept',
       },
     });
     expect(record?.metadata).toEqual({
@@ -158,6 +164,12 @@ describe('redaction', () => {
       possession: 'kept',
       pinnacle: 'kept',
       jwtIssuer: '[REDACTED]',
+      otp: '[REDACTED]',
+      otpCode: '[REDACTED]',
+      totp_uri: '[REDACTED]',
+      doorPasscode: '[REDACTED]',
+      hotpot: 'kept',
+      footprint: 'kept',
     });
   });
 

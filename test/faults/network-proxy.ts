@@ -67,14 +67,17 @@ export async function networkProxy(targetPort: number): Promise<NetworkProxy> {
       if (mode === 'delay') setTimeout(() => to.destroyed || to.write(chunk), delayMs);
       else to.write(chunk);
     };
-    client.on('data', (chunk: Buffer) => {
+    /** Whether a chunk, either way, goes no further: a black hole swallows it, a reset ends the pair. */
+    const stopped = () => {
       if (mode === 'blackhole' || mode === 'refuse-new') dead = true;
-      if (dead) return;
-      if (mode === 'reset') {
-        client.resetAndDestroy();
-        upstream.destroy();
-        return;
-      }
+      if (dead) return true;
+      if (mode !== 'reset') return false;
+      client.resetAndDestroy();
+      upstream.destroy();
+      return true;
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (stopped()) return;
       if (mode === 'cut-after-insert' && isInsert(chunk)) {
         // The statement reaches the database; the reply never reaches the client.
         dead = true;
@@ -86,14 +89,7 @@ export async function networkProxy(targetPort: number): Promise<NetworkProxy> {
       forward(upstream, chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (mode === 'blackhole' || mode === 'refuse-new') dead = true;
-      if (dead) return;
-      if (mode === 'reset') {
-        client.resetAndDestroy();
-        upstream.destroy();
-        return;
-      }
-      forward(client, chunk);
+      if (!stopped()) forward(client, chunk);
     });
   });
   await new Promise<void>((resolve, reject) => {

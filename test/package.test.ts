@@ -74,6 +74,22 @@ describe('package', () => {
     expect(pkg.sideEffects).toBe(false);
   });
 
+  it('ships JavaScript of Latin-1 characters only: one character beyond it (a "…" in a comment) makes V8 hold the whole file at two bytes per character in every app', () => {
+    const files = run('find', ['dist', '-name', '*.js', '-o', '-name', '*.cjs']).trim().split('\n');
+    expect(files.length).toBeGreaterThan(10);
+    const wide: string[] = [];
+    for (const file of files) {
+      readFileSync(join(root, file), 'utf8')
+        .split('\n')
+        .forEach((line, index) => {
+          const character = /[^\u0000-\u00ff]/.exec(line);
+          if (character) wide.push(`${file}:${index + 1}: ${JSON.stringify(character[0])} in ${line.trim().slice(0, 80)}`);
+        });
+    }
+    // esbuild escapes such characters in strings; comments keep them: write "...", "-", "->" there.
+    expect(wide).toEqual([]);
+  });
+
   it('passes publint --strict', () => {
     const output = run('npx', ['publint', 'run', tarball, '--strict', '--pack', 'false']);
     expect(output).toMatch(/All good|No issues/i);

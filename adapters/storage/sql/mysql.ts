@@ -71,7 +71,7 @@ export const mysqlDialect: SqlDialect = {
   contextEquals: (sql, key, value) => sql`cast(json_unquote(json_extract(context, ${`$.${key}`})) as binary) = cast(${value} as binary)`,
 
   // lower() folds every Unicode letter whatever the collation (ÉCLAIR would become éclair, so
-  // the search "ÉCLAIR" would miss it). Replacing A–Z in the bytes folds ASCII only: no byte
+  // the search "ÉCLAIR" would miss it). Replacing A-Z in the bytes folds ASCII only: no byte
   // of a multi-byte UTF-8 character is below 0x80, so none is taken for a letter. The result
   // is binary, so the `like` it meets compares bytes too.
   asciiLower: (sql, column) => {
@@ -84,8 +84,8 @@ export const mysqlDialect: SqlDialect = {
   // Not INSERT IGNORE: it would also turn a value the column cannot hold into a warning.
   insertIgnoringDuplicates: (table, columns, rows, key) =>
     `insert into ${table} (${columns.map((column) => `\`${column}\``).join(', ')}) values ${valueRows(rows, columns.length, () => '?')} on duplicate key update ${key[0]} = ${key[0]}`,
-  // The oldest rows, chosen by a SELECT and deleted through a join: MariaDB runs DELETE … ORDER
-  // BY … LIMIT with a sort of every matching row when a filter's index leads (a purge of one
+  // The oldest rows, chosen by a SELECT and deleted through a join: MariaDB runs DELETE ... ORDER
+  // BY ... LIMIT with a sort of every matching row when a filter's index leads (a purge of one
   // tenant took time in the square of its rows), where a SELECT reads them in index order.
   // A derived table with LIMIT is materialised, so MySQL allows it beside the DELETE.
   boundedDelete: (sql, table, where, limit) =>

@@ -178,7 +178,7 @@ export class SqlStatements {
   }
 
   /**
-   * The records an exception keeps. Never NULL, so that `not (…)` is true for every other
+   * The records an exception keeps. Never NULL, so that `not (...)` is true for every other
    * record: a row without a tenant is not "of tenant t1", where `tenant_id = 't1'` alone
    * would be NULL and `not NULL` would spare it.
    */
@@ -198,7 +198,7 @@ export class SqlStatements {
   }
 
   /**
-   * The `search` filter: a LIKE scan of the action, actor name and target name, A–Z folded on
+   * The `search` filter: a LIKE scan of the action, actor name and target name, A-Z folded on
    * both sides and nothing else (the dialect's `asciiLower`), as the memory store does.
    */
   private searchMatch(search: string): Fragment {
@@ -395,7 +395,7 @@ export class SqlStatements {
     if (filter.traceId !== undefined) conditions.push(this.dialect.contextEquals(sql, 'traceId', filter.traceId));
     if (filter.search !== undefined) conditions.push(this.searchMatch(filter.search));
     if (after !== undefined) {
-      // Expanded rather than a row comparison, so every database uses the (…, occurred_at, id) indexes.
+      // Expanded rather than a row comparison, so every database uses the (..., occurred_at, id) indexes.
       const stored = after.storedTime === undefined ? undefined : this.dialect.storedTimeParameter(after.storedTime);
       const at = stored ?? time(after.occurredAtMs);
       conditions.push(sql`occurred_at <= ${at} and (occurred_at < ${at} or id < ${after.id})`);

@@ -190,7 +190,7 @@ button.copy { height: 24px; padding: 0 8px; font-size: 12px; }
  */
 .primary-text { display: block; overflow-wrap: anywhere; min-width: 9ch; }
 .secondary-text { display: block; font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
-/* "user · 01a2…9c2e" keeps the short id whole (.id); the type goes on a line of its own only
+/* "user · 01a2...9c2e" keeps the short id whole (.id); the type goes on a line of its own only
    when the table has no room for both, rather than pushing Status out of sight. */
 .badge {
   display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px; font-weight: 600;

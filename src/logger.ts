@@ -15,8 +15,8 @@ import {
 } from './bindings.js';
 import type { ActivityCatalog, CatalogInput } from './catalog.js';
 import { parseHistoryQuery, parseStateAt, readHistory, rebuildState } from './history.js';
-import { erasurePlan, eraseRecord, type EraseSubject } from './integrity/erase.js';
-import { verifyChains, type VerifyOptions, type VerifyReport } from './integrity/verify.js';
+import type { EraseSubject } from './integrity/erase.js';
+import type { VerifyOptions, VerifyReport } from './integrity/verify.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
 import { ActivityEngine } from './pipeline/engine.js';
 import type { ActivityStats } from './pipeline/stats.js';
@@ -350,11 +350,16 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   async verify(options?: VerifyOptions): Promise<VerifyReport> {
     const integrity = this.engine.integrity;
     if (!integrity) throw new ActivityLogError('INVALID_OPTIONS', 'verify: needs the logger option integrity: { key }, the key the records were sealed with');
+    // Loaded on first use: most processes never verify, and the verifier is the largest module
+    // of the core (every app would hold its source and compiled code; see the heap benchmark).
+    const { verifyChains } = await import('./integrity/verify.js');
     return verifyChains(this.engine.store, integrity, options);
   }
 
   async erase(subject: EraseSubject): Promise<number> {
     const store = this.engine.store;
+    // Loaded on first use, as verify()'s module is.
+    const { erasurePlan, eraseRecord } = await import('./integrity/erase.js');
     const plan = erasurePlan(subject, this.engine.integrity?.personal ?? []);
     if (!store.erase) throw unsupported(store, 'erase()');
     // The subject's events this logger still holds would be written after the rewrite, their

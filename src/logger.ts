@@ -14,7 +14,6 @@ import {
   type TaggedBindings,
 } from './bindings.js';
 import type { ActivityCatalog, CatalogInput } from './catalog.js';
-import { parseHistoryQuery, parseStateAt, readHistory, rebuildState } from './history.js';
 import type { EraseSubject } from './integrity/erase.js';
 import type { VerifyOptions, VerifyReport } from './integrity/verify.js';
 import { resolveOptions, type ActivityLoggerOptions } from './options.js';
@@ -319,10 +318,13 @@ class Logger<C extends ActivityCatalog> implements ActivityLogger<C> {
   }
 
   async history(target: HistoryTarget, options?: HistoryOptions): Promise<ActivityPage> {
+    // Loaded on first use, as verify()'s module is.
+    const { parseHistoryQuery, readHistory } = await import('./history.js');
     return readHistory(this.engine.store, parseHistoryQuery(target, options));
   }
 
   async stateAt(target: HistoryTarget, time: Date | string | number): Promise<Record<string, unknown> | undefined> {
+    const { parseStateAt, rebuildState } = await import('./history.js');
     const { filter, at } = parseStateAt(target, time);
     return rebuildState(this.engine.store, filter, at);
   }

@@ -5,7 +5,7 @@ import { ActivityLogError, isActivityLogError } from '../errors.js';
 import { optionNames, refuseUnknownOptions } from '../option-keys.js';
 import type { ActivityLogger } from '../logger.js';
 import { storableText } from '../text.js';
-import { actionOf, badRequest, readParams, VIEWS, type View, type ViewContext, type ViewName } from './logs-views.js';
+import type { View, ViewContext, ViewName } from './logs-views.js';
 import { extractRequestContext } from './request-context.js';
 import { json } from './responses.js';
 import { wantsViewerPage } from './viewer/wants-page.js';
@@ -200,6 +200,9 @@ export function logsHandler<Source>(
     // not with the package: most requests of an app never need it (see the heap benchmark).
     if (page) return (await import('./viewer/page.js')).viewerResponse(request.method === 'HEAD');
 
+    // The views (queries, exports, history, verify) load with the first request that reads:
+    // most of an app's processes serve none (see the heap benchmark).
+    const { badRequest, readParams, VIEWS } = await import('./logs-views.js');
     const view = VIEWS[route.view] as View<unknown>;
     const params = readParams(url.searchParams, view.params, pinned);
     // Asking a pinned API for another tenant is a refusal, not only a bad parameter: recorded
@@ -220,6 +223,11 @@ export function logsHandler<Source>(
       return json(500, { error: 'store_failed', message: 'the activity store failed; see the server log' });
     }
   };
+}
+
+/** The action a view's reads are recorded as. */
+function actionOf(view: ViewName): 'activity.query' | 'activity.export' | 'activity.verify' {
+  return view === 'export' ? 'activity.export' : view === 'verify' ? 'activity.verify' : 'activity.query';
 }
 
 /** Validates the options at the boundary; throws `INVALID_OPTIONS` naming the one at fault. */

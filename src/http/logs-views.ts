@@ -265,11 +265,6 @@ function notFound(recorder: ActivityLogger<any>, params: Record<string, string>,
 export const VIEWS = { list, get, summary, history, export: exportView, verify } as const;
 export type ViewName = keyof typeof VIEWS;
 
-/** The action a view's reads are recorded as. */
-export function actionOf(view: ViewName): 'activity.query' | 'activity.export' | 'activity.verify' {
-  return view === 'export' ? 'activity.export' : view === 'verify' ? 'activity.verify' : 'activity.query';
-}
-
 /**
  * The query string's problems before any view reads it: unknown parameters, repeated ones,
  * and a tenant other than the caller's own when the API is pinned; with them, the values of

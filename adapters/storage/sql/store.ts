@@ -8,7 +8,6 @@ import { loadPeer } from '../peer.js';
 import { AnswerDeadline } from './answer-deadline.js';
 import { rowToRecord } from './columns.js';
 import { lockText, type AnyKysely, type KyselyModule, type SqlDialect, type SqlDialectName } from './dialect.js';
-import { dialectOf } from './dialects.js';
 import { SqlMigrations } from './migrations.js';
 import { classifyInsertError } from './refusals.js';
 import { SqlStatements } from './statements.js';
@@ -247,7 +246,9 @@ export function createSqlStore(config: SqlStoreConfig): SqlActivityStore {
    * DDL is transactional).
    */
   const readyForTransaction = async (trx: AnyKysely): Promise<Pick<Connected, 'statements'>> => {
-    const dialect = known?.statements.dialect ?? dialectOf(trx);
+    // The table of every dialect, loaded here only: a store of one database (the SQLite file
+    // most apps start with) does not hold the others' code.
+    const dialect = known?.statements.dialect ?? (await import('./dialects.js')).dialectOf(trx);
     if (!dialect?.oneConnection) return ready();
     if (known && (autoMigrate || current)) return known;
     const { k, statements, migrations } = await prepare(dialect);

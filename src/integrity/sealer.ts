@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { uuidv7 } from '../ids.js';
 import type { ActivityRecord } from '../schema.js';
-import { canonicalFormOf, commitment, derivedSalt, isKeyed, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
+import { canonicalFormOf, commitment, derivedSalt, holds, personalFields, type PersonalField, type SplitCommitment } from './canonical.js';
 import { chainHasher } from './hmac.js';
 import type { ResolvedIntegrity } from './options.js';
 
@@ -52,12 +52,8 @@ export class Sealer {
     let commitments: Record<string, string> | undefined;
     let split: SplitCommitment[] | undefined;
     for (const field of this.fields) {
-      const container = (record as unknown as Record<string, Record<string, unknown> | undefined>)[field.head];
-      if (container === undefined) continue;
-      // A fixed field counts when defined; a personal metadata or changes key whenever the
-      // object has it as its own (see isKeyed).
-      if (isKeyed(field.head) ? !Object.hasOwn(container, field.key) : container[field.key] === undefined) continue;
-      const value = container[field.key];
+      if (!holds(record, field)) continue;
+      const value = (record as unknown as Record<string, Record<string, unknown>>)[field.head]![field.key];
       if (seed === undefined) {
         // A salt per field, derived from one seed: erasing one field's value and salt leaves the
         // others provable (erase() then keeps their salts instead of the seed).

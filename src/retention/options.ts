@@ -22,7 +22,9 @@ export interface RetentionRule {
 /**
  * Purges old records in the background: see the README's "Retention". A record is kept for
  * the longest `days` of the rules it matches, or for `days` when it matches none (forever
- * when `days` is not given).
+ * when `days` is not given). `activity.erase` records are kept as long as the longest
+ * retention of all, whatever shorter rule matches them: `verify()` needs them for as long as
+ * a record they erased is kept.
  *
  * @example
  * retention: { days: 90, rules: [{ action: 'activity.*', days: 30 }, { tenantId: 't1', days: 365 }] }

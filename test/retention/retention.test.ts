@@ -65,10 +65,26 @@ describe('the retention plan', () => {
   it('deletes each record by the purge of the longest rule it matches, and the rest by the default', () => {
     const plan = retentionPurges(resolveRetention(EXAMPLE, memoryStore())!, NOW);
     expect(plan).toEqual<NormalizedPurgeOptions[]>([
-      { before: new Date(NOW - 30 * DAY), action: 'activity.*', except: [{ tenantId: 't1' }] },
+      { before: new Date(NOW - 30 * DAY), action: 'activity.*', except: [{ tenantId: 't1' }, { action: 'activity.erase' }] },
       { before: new Date(NOW - 365 * DAY), tenantId: 't1' },
-      { before: new Date(NOW - 90 * DAY), except: [{ action: 'activity.*' }, { tenantId: 't1' }] },
+      { before: new Date(NOW - 365 * DAY), action: 'activity.erase' },
+      { before: new Date(NOW - 90 * DAY), except: [{ action: 'activity.*' }, { tenantId: 't1' }, { action: 'activity.erase' }] },
     ]);
+  });
+
+  it('keeps the activity.erase records as long as the longest retention, whatever shorter rule matches them', () => {
+    // verify() needs them for as long as a record they erased is kept (see retention-integrity.test.ts).
+    expect(retentionPurges(resolveRetention({ days: 90, rules: [{ action: 'activity.erase', days: 1 }] }, memoryStore())!, NOW)).toEqual<NormalizedPurgeOptions[]>([
+      { before: new Date(NOW - DAY), action: 'activity.erase', except: [{ action: 'activity.erase' }] },
+      { before: new Date(NOW - 90 * DAY), action: 'activity.erase' },
+      { before: new Date(NOW - 90 * DAY), except: [{ action: 'activity.erase' }] },
+    ]);
+    // Without a default, a record no rule matches is kept for ever, and so are the erasures.
+    expect(retentionPurges(resolveRetention({ rules: [{ action: 'activity.*', days: 30 }] }, memoryStore())!, NOW)).toEqual<NormalizedPurgeOptions[]>([
+      { before: new Date(NOW - 30 * DAY), action: 'activity.*', except: [{ action: 'activity.erase' }] },
+    ]);
+    // No rule shorter than the default: one purge by time, which a store without exceptions runs.
+    expect(retentionPurges(resolveRetention({ days: 30 }, memoryStore())!, NOW)).toEqual<NormalizedPurgeOptions[]>([{ before: new Date(NOW - 30 * DAY) }]);
   });
 
   it('lets whole partitions go only before the longest retention of all, and never without a default', () => {
@@ -79,7 +95,7 @@ describe('the retention plan', () => {
 
   it('keeps forever what no rule matches when no default is given', () => {
     const plan = retentionPurges(resolveRetention({ rules: [{ action: 'activity.*', days: 7 }] }, memoryStore())!, NOW);
-    expect(plan).toEqual([{ before: new Date(NOW - 7 * DAY), action: 'activity.*' }]);
+    expect(plan).toEqual([{ before: new Date(NOW - 7 * DAY), action: 'activity.*', except: [{ action: 'activity.erase' }] }]);
   });
 });
 

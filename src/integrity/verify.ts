@@ -652,11 +652,46 @@ const MAX_GAP_WAIT_MS = 2000;
 /** Largest run of places looked back over for the record before a window's first. */
 const MAX_LOOKBACK = 1000;
 
-/** The chain's last record before place `seq`, looking back at most MAX_LOOKBACK places. */
+/**
+ * The chain's last record before place `seq`, however far back: the MAX_LOOKBACK places before
+ * it in one read (the usual case), else searched for (see recordFurtherBefore). Looking no
+ * further than those places hid a deletion of more of them at the start of a range, while the
+ * store still held older records of the chain.
+ */
 async function recordBefore(store: ActivityStore, chain: string, seq: number): Promise<ActivityRecord | undefined> {
   const page = await store.chainPage!({ chain, after: { chain, seq: Math.max(0, seq - 1 - MAX_LOOKBACK) }, limit: MAX_LOOKBACK });
   let found: ActivityRecord | undefined;
   for (const record of page) if (record.integrity?.chain === chain && record.integrity.seq < seq) found = record;
+  if (found || seq - 1 - MAX_LOOKBACK <= 0) return found;
+  return recordFurtherBefore(store, chain, seq - MAX_LOOKBACK);
+}
+
+/**
+ * The chain's last record before place `empty`, the first of a run of places up to the window's
+ * first that holds none, in reads of one record each: back by doubling distances until a place
+ * holds one, then halving the stretch between it and the run. So a run of a million places
+ * deleted (or purged) costs some forty indexed reads, not a read of the run's length.
+ */
+async function recordFurtherBefore(store: ActivityStore, chain: string, empty: number): Promise<ActivityRecord | undefined> {
+  /** The chain's first record at place `place` or after it. */
+  const firstFrom = async (place: number) =>
+    (await store.chainPage!({ chain, after: { chain, seq: place - 1 }, limit: 1 })).find((record) => record.integrity?.chain === chain);
+  let found: ActivityRecord | undefined;
+  for (let distance = MAX_LOOKBACK; !found; distance *= 2) {
+    if (empty <= 1) return undefined;
+    const start = Math.max(1, empty - distance);
+    const first = await firstFrom(start);
+    // No record in [empty, the window's first): one at or after `start` before `empty` is the one sought for now.
+    if (first && first.integrity!.seq < empty) found = first;
+    else empty = start;
+  }
+  // found < empty, and no place from `empty` to the window's first holds a record.
+  while (found.integrity!.seq + 1 < empty) {
+    const middle = Math.floor((found.integrity!.seq + 1 + empty) / 2);
+    const first = await firstFrom(middle);
+    if (first && first.integrity!.seq < empty) found = first;
+    else empty = middle;
+  }
   return found;
 }
 

@@ -252,6 +252,23 @@ for (const kind of kinds) {
       expect((await logger().verify({ to: range.to, checkpoints: kept })).problems).toEqual([expect.objectContaining({ kind: 'missing', seq: 1 })]);
     });
 
+    it('finds more than a thousand records deleted at the start of a verified range, while older records of the chain are left', async () => {
+      // A second apart: the range from place 51 on; the chain's places 1 to 50 stay before it.
+      const base = Date.now() - 2_000_000;
+      const writer = logger();
+      for (let i = 0; i < 1_100; i++) writer.log({ id: `evt-${String(i).padStart(4, '0')}`, action: 'recipe.update', occurredAt: new Date(base + i * 1000) });
+      await writer.close();
+      const range = { from: new Date(base + 50_000), checkpoints: kept };
+      expect((await logger().verify(range)).ok).toBe(true);
+      // Before, only the 1,000 places before the range's first were looked at for the one it
+      // must link to: none there read as a lawful purge of everything older.
+      await target.run(`delete from ${target.table} where integrity_seq between ? and ?`, [51, 1_060]);
+      expect((await logger().verify(range)).problems).toEqual([expect.objectContaining({ kind: 'missing', seq: 51, detail: '1010 records missing before 1061' })]);
+      // Everything older deleted too: what a purge by time leaves, and accepted from its cutoff (see the README).
+      await target.run(`delete from ${target.table} where integrity_seq <= ?`, [50]);
+      expect((await logger().verify(range)).ok).toBe(true);
+    });
+
     /** Swaps the places (sequence numbers) of two records, as an UPDATE through the database's client would. */
     const swapPlaces = async (x: string, y: string) => {
       const [a, b] = [await seqOf(x), await seqOf(y)];

@@ -17,7 +17,7 @@ import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
 export interface TamperTarget {
   kind: 'sqlite' | 'postgres' | 'mysql';
   /** A new store on the table (a new process would open one). */
-  store(options?: { migrate?: boolean }): ActivityStore;
+  store(options?: { migrate?: boolean; /** PostgreSQL's only. */ partitioning?: 'monthly' }): ActivityStore;
   /** Runs SQL through the database's own client; `?` placeholders on every database. */
   run(text: string, parameters?: unknown[]): Promise<void>;
   all<T = Record<string, unknown>>(text: string, parameters?: unknown[]): Promise<T[]>;

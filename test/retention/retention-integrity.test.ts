@@ -88,3 +88,49 @@ describe.each(['sqlite', 'postgres', 'mysql'] as const)('retention and verify() 
     expect(newest.counts).toMatchObject({ missing: 1, truncated: 1 });
   });
 });
+
+describe('retention and verify() on PostgreSQL with monthly partitions', () => {
+  const skip = skipReason('postgres');
+  if (skip) console.warn(`[retention-integrity] skipping partitions: ${skip}`);
+  let target: TamperTarget | undefined;
+  afterEach(async () => {
+    for (const logger of loggers.splice(0)) await logger.close();
+    await target?.cleanup();
+    target = undefined;
+  });
+
+  /** The first instant of the UTC month `months` from this one, and its partition's suffix. */
+  const month = (months: number) => {
+    const now = new Date();
+    const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + months, 1));
+    return { start, name: start.toISOString().slice(0, 7).replace('-', '') };
+  };
+
+  it.skipIf(Boolean(skip))('verifies from the cutoff after whole months were dropped, as after rows deleted', async () => {
+    const tableName = `h1_retpart_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+    target = await tamperTarget('postgres', tableName);
+    const store = target.store({ partitioning: 'monthly' });
+    await store.migrate!();
+    // Months that were ahead once: the past year's partitions exist, as they would.
+    for (let m = -13; m < 0; m++) {
+      await target.run(`create table "${tableName}_p${month(m).name}" partition of ${target.table} for values from ('${month(m).start.toISOString()}') to ('${month(m + 1).start.toISOString()}')`);
+    }
+    const outside: IntegrityCheckpoint[] = [];
+    const now = Date.now();
+    const logger = track(createActivityLogger({ store, integrity: { key: KEY, checkpointRecords: 10, onCheckpoint: (checkpoint) => void outside.push(checkpoint) }, retention: { days: 45 } }));
+    // One record a week over a year, in order.
+    const ages = Array.from({ length: 52 }, (_, i) => 365 - 7 * i);
+    for (const age of ages) logger.log({ action: 'recipe.update', occurredAt: new Date(now - age * DAY) });
+    await logger.flush();
+    const partitions = async () => (await target!.all<{ relname: string }>(`select relname from pg_class where relname like ?`, [`${tableName}_p%`])).map((row) => row.relname);
+    expect(await partitions()).toContain(`${tableName}_p${month(-6).name}`);
+    await logger.runRetention();
+    const cutoff = new Date(now - 45 * DAY);
+    const kept = ages.filter((age) => age < 45).length;
+    expect(Number((await target.all<{ n: unknown }>(`select count(*) as n from ${target.table}`))[0]!.n)).toBe(kept);
+    // Months that ended before the cutoff went as tables, not row by row.
+    expect(await partitions()).not.toContain(`${tableName}_p${month(-6).name}`);
+    const report = await logger.verify({ from: cutoff, checkpoints: outside });
+    expect([report.ok, report.checked]).toEqual([true, kept]);
+  });
+});

@@ -47,7 +47,8 @@ export function retentionPurges(retention: ResolvedRetention, now: number): Norm
  * own records (`{ action: 'activity.*', days: 30 }`, the README's example) deletes the
  * erasures while the records they erased are kept, and `verify()` then reports each of those
  * as `edited`. Undefined when no rule is shorter than that: nothing deletes them early then,
- * and the plan stays one purge by time (which a store without exceptions can run).
+ * and the plan is the rules' alone (with `days` alone, one purge by time, which a store
+ * without exceptions can run).
  */
 function erasureRule(retention: ResolvedRetention): ResolvedRule | undefined {
   const days = retention.days === undefined ? Number.POSITIVE_INFINITY : Math.max(retention.days, ...retention.rules.map((rule) => rule.days));

@@ -23,7 +23,7 @@ export interface CheckpointsClosing {
  * Makes the checkpoints of one chain: every `checkpointRecords` records, every
  * `checkpointMs` when the chain has grown, and one at close. A checkpoint names the newest
  * record of the chain that is stored and has every earlier record of the chain settled
- * (stored, or lost and reported): a checkpoint never runs ahead of what the store holds,
+ * (stored, spooled, or lost and reported): a checkpoint never runs ahead of what the store holds,
  * also when batches settle out of order (a spill to the spool overtakes a slow write).
  * Each goes to the store (when it keeps checkpoints) and to `onCheckpoint`. @internal
  */
@@ -68,11 +68,20 @@ export class CheckpointKeeper {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
-  /** Records of this logger reached their end: `stored` in the store, or lost (reported elsewhere). */
+  /**
+   * Records of this logger reached their end: `stored` in the store, or not (lost and
+   * reported elsewhere, or spooled: in the spool, whoever replays it, this logger or another
+   * process sharing the file, maybe never telling this one). A record stored after it was
+   * settled (this logger's replay of its spooled batch) may still be the newest to checkpoint.
+   */
   settled(records: readonly ActivityRecord[], stored: boolean): void {
     for (const record of records) {
       const integrity = record.integrity;
-      if (!integrity || integrity.chain !== this.chain || integrity.seq < this.next) continue;
+      if (!integrity || integrity.chain !== this.chain) continue;
+      if (integrity.seq < this.next) {
+        if (stored) this.storedLate(integrity.seq, integrity.hash);
+        continue;
+      }
       // Batches settle in order almost always: the next record moves the chain on at once.
       if (integrity.seq === this.next && this.ahead.size === 0) this.advance(integrity.hash, stored);
       else this.ahead.set(integrity.seq, { hash: integrity.hash, stored });
@@ -83,6 +92,13 @@ export class CheckpointKeeper {
       this.advance(entry.hash, entry.stored);
       entry = this.ahead.get(this.next);
     }
+  }
+
+  /** A record settled before (spooled) is in the store now: every record before it is settled too. */
+  private storedLate(seq: number, hash: string): void {
+    if (this.lastStored && this.lastStored.seq >= seq) return;
+    this.lastStored = { seq, hash };
+    if (seq - this.lastCheckpointSeq >= this.integrity.checkpointRecords) this.checkpointIfGrown();
   }
 
   /** The record at `next` settled. */

@@ -34,6 +34,16 @@ export class ChainTracker {
     this.keeper.settled(records, true);
   }
 
+  /**
+   * These records are in the spool. They are settled now, not when they reach the store:
+   * another process sharing the spool file may forward them and this logger never hear of it,
+   * and a chain waiting for them would make no checkpoint again. A checkpoint still names
+   * only stored records: this logger's replay tells `stored` when it writes them.
+   */
+  spooled(records: readonly ActivityRecord[]): void {
+    this.keeper.settled(records, false);
+  }
+
   /** These records will never be (failed, dropped, refused; each reported where it happened). */
   lost(records: readonly ActivityRecord[]): void {
     this.keeper.settled(records, false);

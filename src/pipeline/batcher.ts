@@ -225,6 +225,7 @@ export class Batcher {
     if (typeof outcome === 'string') this.counters[outcome] += batch.records.length;
     else for (const [name, count] of Object.entries(outcome) as [Outcome | 'invalid', number][]) this.counters[name] += count;
     if (outcome === 'failed' || outcome === 'dropped') this.options.chain?.lost(batch.records);
+    else if (outcome === 'spooled') this.options.chain?.spooled(batch.records);
     this.outstanding.delete(batch);
     this.inFlight -= batch.taken;
     if (this.flushWaiters.length === 0) return;

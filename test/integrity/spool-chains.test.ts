@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mysqlStore } from '../../adapters/storage/mysql.js';
+import { postgresStore } from '../../adapters/storage/postgres.js';
+import { createActivityLogger, type IntegrityCheckpoint } from '../../src/index.js';
+import type { ActivityStore } from '../../src/store.js';
+import { networkProxy, type NetworkProxy } from '../faults/network-proxy.js';
+import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
+import { skipReason, tamperTarget } from './databases.js';
+
+/**
+ * Hash chains meeting the spool: batches spooled while the database is unreachable (a TCP
+ * proxy in front of the real PostgreSQL and MariaDB resets every connection) and replayed,
+ * by this logger or by another sharing the spool file (cluster workers, the next process).
+ */
+const KEY = 'an application secret of 32 bytes';
+const dir = mkdtempSync(join(tmpdir(), 'activity-log-spool-chains-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const databases = [
+  {
+    kind: 'postgres' as const,
+    port: () => Number(new URL(POSTGRES_URL!).port || 5432),
+    store: (proxy: NetworkProxy, tableName: string): ActivityStore => postgresStore({ connectionString: proxy.through(POSTGRES_URL!), tableName, poolConfig: { max: 2 } }),
+  },
+  {
+    kind: 'mysql' as const,
+    port: () => Number(new URL(MYSQL_URL!).port || 3306),
+    store: (proxy: NetworkProxy, tableName: string): ActivityStore => mysqlStore({ uri: proxy.through(MYSQL_URL!), tableName, poolOptions: { connectionLimit: 2 } }),
+  },
+];
+
+for (const database of databases) {
+  const skip = skipReason(database.kind);
+  if (skip) console.warn(`[spool-chains] ${database.kind} skipped: ${skip}`);
+  describe.skipIf(skip)(`${database.kind}: a chain whose batches another logger replayed`, () => {
+    it('keeps checkpointing after another logger sharing the spool forwarded its spooled batch, and verifies clean', async () => {
+      const tableName = `h3_spchain_${Date.now().toString(36)}`;
+      const target = await tamperTarget(database.kind, tableName);
+      const proxy = await networkProxy(database.port());
+      const spool = { filename: join(dir, `${database.kind}-shared.db`) };
+      try {
+        await target.store().migrate?.();
+        const checkpoints: IntegrityCheckpoint[] = [];
+        proxy.set('reset');
+        // Its replay, once failed, waits 3 s before it looks again: the other logger forwards the batch first.
+        const first = createActivityLogger({
+          store: database.store(proxy, tableName),
+          spool,
+          retry: { maxAttempts: 1, baseDelayMs: 3000, maxDelayMs: 3000 },
+          integrity: { key: KEY, checkpointRecords: 5, onCheckpoint: (checkpoint) => void checkpoints.push(checkpoint) },
+          onError: () => undefined,
+        });
+        for (let i = 0; i < 10; i++) first.log({ id: `h3-a-${i}`, action: 'outage.event' });
+        await first.flush();
+        expect(first.stats().spooled).toBe(10);
+        // Its replay tries the store once, is refused, and waits.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+
+        proxy.set('pass');
+        const second = createActivityLogger({ store: database.store(proxy, tableName), spool, onError: () => undefined });
+        await expect.poll(() => second.stats().replayed, { timeout: 10_000 }).toBe(10);
+        await second.close();
+
+        // The store answers again: the first logger's next records are written, and checkpointed.
+        await expect.poll(async () => {
+          first.log({ action: 'after.outage' });
+          await first.flush();
+          return first.stats().written;
+        }, { timeout: 10_000, interval: 200 }).toBeGreaterThan(0);
+        for (let i = 0; i < 10; i++) first.log({ id: `h3-b-${i}`, action: 'after.outage' });
+        await first.flush();
+        await expect.poll(() => checkpoints.length, { timeout: 5000 }).toBeGreaterThan(0);
+        await first.close();
+        const newest = Math.max(...checkpoints.map((checkpoint) => checkpoint.seq));
+        // Every record of the chain is in the store, the newest checkpointed (close() makes the last).
+        expect(newest).toBe(first.stats().enqueued);
+
+        const verifier = createActivityLogger({ store: target.store({ migrate: false }), integrity: { key: KEY } });
+        expect(await verifier.verify({ checkpoints })).toMatchObject({ ok: true, checked: first.stats().enqueued, problems: [] });
+        await verifier.close();
+      } finally {
+        await proxy.close();
+        await target.cleanup();
+      }
+    }, 30_000);
+
+    it('checkpoints the batches it replayed itself: the newest checkpoint names the last replayed record', async () => {
+      const tableName = `h3_spself_${Date.now().toString(36)}`;
+      const target = await tamperTarget(database.kind, tableName);
+      const proxy = await networkProxy(database.port());
+      try {
+        await target.store().migrate?.();
+        const checkpoints: IntegrityCheckpoint[] = [];
+        proxy.set('reset');
+        const activity = createActivityLogger({
+          store: database.store(proxy, tableName),
+          spool: { filename: join(dir, `${database.kind}-own.db`) },
+          retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 100 },
+          integrity: { key: KEY, checkpointRecords: 5, onCheckpoint: (checkpoint) => void checkpoints.push(checkpoint) },
+          onError: () => undefined,
+        });
+        for (let i = 0; i < 12; i++) activity.log({ id: `h3-own-${i}`, action: 'outage.event' });
+        await activity.flush();
+        expect(activity.stats().spooled).toBe(12);
+        proxy.set('pass');
+        await expect.poll(() => activity.stats().replayed, { timeout: 10_000 }).toBe(12);
+        // Every 5 records as they are replayed, and the last one at close().
+        await activity.close();
+        expect(checkpoints.map((checkpoint) => checkpoint.seq)).toEqual([5, 10, 12]);
+        const verifier = createActivityLogger({ store: target.store({ migrate: false }), integrity: { key: KEY } });
+        expect(await verifier.verify({ checkpoints })).toMatchObject({ ok: true, checked: 12, problems: [] });
+        await verifier.close();
+      } finally {
+        await proxy.close();
+        await target.cleanup();
+      }
+    }, 30_000);
+  });
+}

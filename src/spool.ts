@@ -34,11 +34,15 @@ export interface SpooledBatch {
   id: number;
   records: ActivityRecord[];
   /**
-   * Set when the batch could not be read back (a damaged file, a payload from an unknown
-   * release): `records` is empty, and the spool has moved the payload aside, so the replay goes
-   * on past it. The logger reports it (`SPOOL_FAILED`) and removes the batch.
+   * Set when the batch, or some of its records, could not be read back (a damaged file, a
+   * payload from an unknown release, a record edited on disk): the spool has moved what it could
+   * not read aside, so the replay goes on past it, and `records` holds the records it could
+   * read (none when the payload as a whole is unreadable). The logger reports it
+   * (`SPOOL_FAILED`), replays those records, and removes the batch.
    */
   unreadable?: string;
+  /** How many records `unreadable` set aside, when the spool could count them. */
+  unreadableRecords?: number;
 }
 
 /** Options of the built-in SQLite spool. */
@@ -79,20 +83,46 @@ export function serializeBatch(records: readonly ActivityRecord[]): string {
   return JSON.stringify(records);
 }
 
+/** A record of a spooled payload that cannot be read back, with the rule it breaks. */
+export interface UnreadableRecord {
+  /** Its place in the payload, from 0. */
+  index: number;
+  /** What is wrong, naming the field: `record 3 (id "e-3") has no action (a string)`. */
+  reason: string;
+  /** The record as the payload holds it, for a person to look at. */
+  raw: unknown;
+}
+
 /**
- * The records of a spooled payload. Throws when it is not a batch of records (a damaged file):
- * a record without its id, action, status or a valid time could never be written, and would
- * hold the replay up.
+ * The records of a spooled payload, each checked on its own: a record without its id, action,
+ * status or a valid time could never be written, and would hold the replay up, so it is
+ * returned apart (`unreadable`) while the others are replayed. Throws only when the payload
+ * is not a list at all (not JSON, overwritten): then no record of it can be told apart.
  */
-export function deserializeBatch(payload: string): ActivityRecord[] {
-  const records = JSON.parse(payload) as unknown;
-  if (!Array.isArray(records)) throw new Error('the payload is not a list of records');
-  return records.map((record: unknown, i) => {
-    const { id, action, status, occurredAt } = (record ?? {}) as Record<string, unknown>;
-    const time = typeof occurredAt === 'string' ? new Date(occurredAt) : undefined;
-    if (typeof id !== 'string' || typeof action !== 'string' || typeof status !== 'string' || !time || Number.isNaN(time.getTime())) {
-      throw new Error(`record ${i} of the payload has no id, action, status or valid occurredAt`);
+export function deserializeBatch(payload: string): { records: ActivityRecord[]; unreadable: UnreadableRecord[] } {
+  const parsed = JSON.parse(payload) as unknown;
+  if (!Array.isArray(parsed)) throw new Error('the payload is not a list of records');
+  const records: ActivityRecord[] = [];
+  const unreadable: UnreadableRecord[] = [];
+  parsed.forEach((raw: unknown, index) => {
+    const problem = recordProblem(raw);
+    if (problem === undefined) records.push({ ...(raw as ActivityRecord), occurredAt: new Date((raw as { occurredAt: string }).occurredAt) });
+    else {
+      const id = (raw as { id?: unknown } | null)?.id;
+      unreadable.push({ index, raw, reason: `record ${index}${typeof id === 'string' ? ` (id ${JSON.stringify(id)})` : ''} ${problem}` });
     }
-    return { ...(record as ActivityRecord), occurredAt: time };
   });
+  return { records, unreadable };
+}
+
+/** What makes a spooled record unwritable, naming the field, or undefined. */
+function recordProblem(raw: unknown): string | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return 'is not an object';
+  const record = raw as Record<string, unknown>;
+  for (const field of ['id', 'action', 'status'] as const) {
+    if (typeof record[field] !== 'string') return `has no ${field} (a string)`;
+  }
+  const time = typeof record.occurredAt === 'string' ? new Date(record.occurredAt) : undefined;
+  if (!time || Number.isNaN(time.getTime())) return 'has no occurredAt (an ISO date string)';
+  return undefined;
 }

@@ -10,6 +10,7 @@ import {
   type ActivitySpool,
   type SpooledBatch,
   type SpoolOptions,
+  type UnreadableRecord,
 } from '../../src/spool.js';
 import { defaultExport, loadPeer } from '../storage/peer.js';
 import { openSqlite } from '../storage/sqlite-pragmas.js';
@@ -31,6 +32,8 @@ export function sqliteSpool(options: SpoolOptions = {}, destination?: string): A
     remove: BetterSqlite3.Statement<[number]>;
     usedBytes: BetterSqlite3.Statement<[], { bytes: number }>;
     quarantine: (id: number, reason: string) => void;
+    /** Keeps the records of a batch that cannot be read aside, and leaves the rest to replay. */
+    setAsideSome: (id: number, unreadable: readonly UnreadableRecord[], readable: readonly ActivityRecord[]) => void;
   }
 
   /** The spool in use, once open: a damaged file is moved aside only by the first to find it. */
@@ -116,14 +119,25 @@ export function sqliteSpool(options: SpoolOptions = {}, destination?: string): A
         BEGIN UPDATE activity_spool_size SET bytes = bytes + new.bytes WHERE id = 1; END`);
       db.exec(`CREATE TRIGGER IF NOT EXISTS activity_spool_shrinks AFTER DELETE ON activity_spool
         BEGIN UPDATE activity_spool_size SET bytes = bytes - old.bytes WHERE id = 1; END`);
+      // A batch whose unreadable records were set aside keeps the rest, in fewer bytes.
+      db.exec(`CREATE TRIGGER IF NOT EXISTS activity_spool_resized AFTER UPDATE OF bytes ON activity_spool
+        BEGIN UPDATE activity_spool_size SET bytes = bytes - old.bytes + new.bytes WHERE id = 1; END`);
       if (destination !== undefined) claim(db, destination);
       const setAside = db.prepare('INSERT OR REPLACE INTO activity_spool_unreadable (id, records, payload, spooled_at, reason) SELECT id, records, payload, spooled_at, ? FROM activity_spool WHERE id = ?');
       const removeRow = db.prepare('DELETE FROM activity_spool WHERE id = ?');
+      const setAsidePart = db.prepare('INSERT OR REPLACE INTO activity_spool_unreadable (id, records, payload, spooled_at, reason) SELECT id, ?, ?, spooled_at, ? FROM activity_spool WHERE id = ?');
+      const keepReadable = db.prepare('UPDATE activity_spool SET records = ?, bytes = ?, payload = ? WHERE id = ?');
       return {
         db,
         quarantine: db.transaction((id: number, reason: string) => {
           setAside.run(reason, id);
           removeRow.run(id);
+        }),
+        setAsideSome: db.transaction((id: number, unreadable: readonly UnreadableRecord[], readable: readonly ActivityRecord[]) => {
+          const reason = unreadable.map((record) => record.reason).join('; ');
+          setAsidePart.run(unreadable.length, JSON.stringify(unreadable.map((record) => record.raw)), reason, id);
+          const payload = serializeBatch(readable);
+          keepReadable.run(readable.length, Buffer.byteLength(payload), payload, id);
         }),
         append: db.prepare('INSERT INTO activity_spool (records, bytes, payload, spooled_at) VALUES (?, ?, ?, ?)'),
         peek: db.prepare('SELECT id, payload FROM activity_spool ORDER BY id LIMIT 1'),
@@ -164,13 +178,26 @@ export function sqliteSpool(options: SpoolOptions = {}, destination?: string): A
         return { id: 0, records: [], unreadable };
       }
       if (!row) return undefined;
+      let read;
       try {
-        return { id: row.id, records: deserializeBatch(row.payload) };
+        read = deserializeBatch(row.payload);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         await withSpool((spool) => spool.quarantine(row.id, reason));
         return { id: row.id, records: [], unreadable: `${reason}; kept in the table activity_spool_unreadable of ${filename}` };
       }
+      const { records, unreadable } = read;
+      if (unreadable.length === 0) return { id: row.id, records };
+      // The records that can be read are replayed; only those that cannot are kept aside (all
+      // of them, when none can be read: the row goes aside whole, as an unreadable payload does).
+      const reason = unreadable.map((record) => record.reason).join('; ');
+      await withSpool((spool) => (records.length === 0 ? spool.quarantine(row.id, reason) : spool.setAsideSome(row.id, unreadable, records)));
+      return {
+        id: row.id,
+        records,
+        unreadable: `${reason}; kept in the table activity_spool_unreadable of ${filename}`,
+        unreadableRecords: unreadable.length,
+      };
     },
     async remove(batchId: number) {
       return withSpool((spool) => {

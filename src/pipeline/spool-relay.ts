@@ -221,17 +221,25 @@ export class SpoolRelay {
         return;
       }
       if (spooled.unreadable !== undefined) {
+        const readable = spooled.records.length;
+        const setAside = spooled.unreadableRecords;
+        // Records set aside one by one are counted invalid, as a record the store refuses on replay is.
+        if (setAside !== undefined) this.counters.invalid += setAside;
+        const rest = readable > 0 ? `the replay goes on with its ${readable} other records` : 'the replay goes on without it';
+        const what = readable > 0 ? `${setAside ?? 'some'} of its records` : 'it';
         this.report(
-          new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} could not be read back (${spooled.unreadable}); the replay goes on without it`, {
-            details: { batchId: spooled.id },
+          new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} could not be read back, ${what} kept aside (${spooled.unreadable}); ${rest}`, {
+            details: { batchId: spooled.id, unreadable: setAside, replayed: readable },
           }),
         );
-        try {
-          await spool.remove(spooled.id);
-        } catch {
-          // The spool has set it aside already.
+        if (readable === 0) {
+          try {
+            await spool.remove(spooled.id);
+          } catch {
+            // The spool has set it aside already.
+          }
+          continue;
         }
-        continue;
       }
       let outcome;
       try {

@@ -1,10 +1,11 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mysqlStore } from '../../adapters/storage/mysql.js';
 import { postgresStore } from '../../adapters/storage/postgres.js';
-import { createActivityLogger, type IntegrityCheckpoint } from '../../src/index.js';
+import { createActivityLogger, type ActivityLogError, type IntegrityCheckpoint } from '../../src/index.js';
 import type { ActivityStore } from '../../src/store.js';
 import { networkProxy, type NetworkProxy } from '../faults/network-proxy.js';
 import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
@@ -113,6 +114,59 @@ for (const database of databases) {
         const verifier = createActivityLogger({ store: target.store({ migrate: false }), integrity: { key: KEY } });
         expect(await verifier.verify({ checkpoints })).toMatchObject({ ok: true, checked: 12, problems: [] });
         await verifier.close();
+      } finally {
+        await proxy.close();
+        await target.cleanup();
+      }
+    }, 30_000);
+
+    it('replays the readable records of a spooled batch edited on disk: the edit is found by verify, the record made unreadable is kept aside and reported', async () => {
+      const tableName = `h3_spedit_${Date.now().toString(36)}`;
+      const target = await tamperTarget(database.kind, tableName);
+      const proxy = await networkProxy(database.port());
+      const spool = { filename: join(dir, `${database.kind}-edited.db`) };
+      try {
+        await target.store().migrate?.();
+        proxy.set('reset');
+        const first = createActivityLogger({ store: database.store(proxy, tableName), spool, retry: { maxAttempts: 1, baseDelayMs: 60_000, maxDelayMs: 60_000 }, integrity: { key: KEY }, onError: () => undefined });
+        for (let i = 0; i < 6; i++) first.log({ id: `h3-ed-${i}`, action: 'outage.event', metadata: { amount: i } });
+        await first.flush();
+        // The store is still down at close(): the spool is left to the next process.
+        await first.close();
+        expect(first.stats().spooled).toBe(6);
+
+        // Someone with access to the spool file edits one record and breaks another.
+        const file = new Database(spool.filename);
+        const row = file.prepare('SELECT id, payload FROM activity_spool').get() as { id: number; payload: string };
+        const records = JSON.parse(row.payload) as Record<string, any>[];
+        records[1]!.metadata.amount = 1000;
+        delete records[3]!.action;
+        file.prepare('UPDATE activity_spool SET payload = ? WHERE id = ?').run(JSON.stringify(records), row.id);
+        file.close();
+
+        proxy.set('pass');
+        const errors: ActivityLogError[] = [];
+        const second = createActivityLogger({ store: database.store(proxy, tableName), spool, integrity: { key: KEY }, onError: (error) => void errors.push(error) });
+        await expect.poll(() => second.stats().replayed, { timeout: 10_000 }).toBe(5);
+        expect(second.stats().invalid).toBe(1);
+        const reports = errors.filter((error) => error.code === 'SPOOL_FAILED');
+        expect(reports).toHaveLength(1);
+        expect(reports[0]!.message).toContain('record 3 (id "h3-ed-3") has no action (a string)');
+        expect(reports[0]!.details).toMatchObject({ unreadable: 1, replayed: 5 });
+        const report = await second.verify();
+        expect(report.counts).toMatchObject({ edited: 1, missing: 1, reordered: 0, truncated: 0 });
+        expect(report.problems.map((problem) => [problem.kind, problem.id])).toEqual(expect.arrayContaining([['edited', 'h3-ed-1']]));
+        await second.close();
+
+        const kept = new Database(spool.filename, { readonly: true });
+        const aside = kept.prepare('SELECT records, payload, reason FROM activity_spool_unreadable').all() as { records: number; payload: string; reason: string }[];
+        const left = (kept.prepare('SELECT COUNT(*) AS n FROM activity_spool').get() as { n: number }).n;
+        const size = (kept.prepare('SELECT bytes FROM activity_spool_size').get() as { bytes: number }).bytes;
+        kept.close();
+        expect(aside).toHaveLength(1);
+        expect(aside[0]).toMatchObject({ records: 1, reason: expect.stringContaining('has no action') });
+        expect(JSON.parse(aside[0]!.payload)).toEqual([expect.objectContaining({ id: 'h3-ed-3' })]);
+        expect({ left, size }).toEqual({ left: 0, size: 0 });
       } finally {
         await proxy.close();
         await target.cleanup();

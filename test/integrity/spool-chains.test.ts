@@ -10,18 +10,27 @@ import { createActivityLogger, type ActivityLogError, type IntegrityCheckpoint }
 import type { ActivityStore } from '../../src/store.js';
 import { networkProxy, type NetworkProxy } from '../faults/network-proxy.js';
 import { MYSQL_URL, POSTGRES_URL } from '../stores/databases.js';
-import { skipReason, tamperTarget } from './databases.js';
+import { skipReason, tamperTarget, type TamperTarget } from './databases.js';
 
 /**
  * Hash chains meeting the spool: batches spooled while the database is unreachable (a TCP
- * proxy in front of the real PostgreSQL and MariaDB resets every connection) and replayed,
- * by this logger or by another sharing the spool file (cluster workers, the next process).
+ * proxy in front of the real PostgreSQL and MariaDB resets every connection; another
+ * connection holds a real SQLite file's exclusive lock) and replayed, by this logger or by
+ * another sharing the spool file (cluster workers, the next process).
  */
 const KEY = 'an application secret of 32 bytes';
 const dir = mkdtempSync(join(tmpdir(), 'activity-log-spool-chains-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const databases = [
+/** A store of the table, and a way to make its database unreachable and back. */
+interface Outage {
+  store(): ActivityStore;
+  down(): void;
+  up(): void;
+  close(): Promise<void>;
+}
+
+const networked = [
   {
     kind: 'postgres' as const,
     port: () => Number(new URL(POSTGRES_URL!).port || 5432),
@@ -34,6 +43,30 @@ const databases = [
   },
 ];
 
+const databases: { kind: TamperTarget['kind']; outage(target: TamperTarget, tableName: string): Promise<Outage> }[] = [
+  ...networked.map((database) => ({
+    kind: database.kind,
+    // A TCP proxy in front of the real database resets every connection while it is down.
+    async outage(_target: TamperTarget, tableName: string): Promise<Outage> {
+      const proxy = await networkProxy(database.port());
+      return { store: () => database.store(proxy, tableName), down: () => proxy.set('reset'), up: () => proxy.set('pass'), close: () => proxy.close() };
+    },
+  })),
+  {
+    kind: 'sqlite' as const,
+    // Another connection holds the file's exclusive lock while it is down: every write is refused (SQLITE_BUSY).
+    async outage(target: TamperTarget): Promise<Outage> {
+      let locked = false;
+      return {
+        store: () => target.store({ busyTimeoutMs: 100 } as { migrate?: boolean }),
+        down: () => void target.run('BEGIN EXCLUSIVE').then(() => (locked = true)),
+        up: () => void (locked && target.run('ROLLBACK').then(() => (locked = false))),
+        close: async () => undefined,
+      };
+    },
+  },
+];
+
 for (const database of databases) {
   const skip = skipReason(database.kind);
   if (skip) console.warn(`[spool-chains] ${database.kind} skipped: ${skip}`);
@@ -41,15 +74,15 @@ for (const database of databases) {
     it('keeps checkpointing after another logger sharing the spool forwarded its spooled batch, and verifies clean', async () => {
       const tableName = `h3_spchain_${Date.now().toString(36)}`;
       const target = await tamperTarget(database.kind, tableName);
-      const proxy = await networkProxy(database.port());
+      const outage = await database.outage(target, tableName);
       const spool = { filename: join(dir, `${database.kind}-shared.db`) };
       try {
         await target.store().migrate?.();
         const checkpoints: IntegrityCheckpoint[] = [];
-        proxy.set('reset');
+        outage.down();
         // Its replay, once failed, waits 3 s before it looks again: the other logger forwards the batch first.
         const first = createActivityLogger({
-          store: database.store(proxy, tableName),
+          store: outage.store(),
           spool,
           retry: { maxAttempts: 1, baseDelayMs: 3000, maxDelayMs: 3000 },
           integrity: { key: KEY, checkpointRecords: 5, onCheckpoint: (checkpoint) => void checkpoints.push(checkpoint) },
@@ -61,8 +94,8 @@ for (const database of databases) {
         // Its replay tries the store once, is refused, and waits.
         await new Promise((resolve) => setTimeout(resolve, 500));
 
-        proxy.set('pass');
-        const second = createActivityLogger({ store: database.store(proxy, tableName), spool, onError: () => undefined });
+        outage.up();
+        const second = createActivityLogger({ store: outage.store(), spool, onError: () => undefined });
         await expect.poll(() => second.stats().replayed, { timeout: 10_000 }).toBe(10);
         await second.close();
 
@@ -84,7 +117,7 @@ for (const database of databases) {
         expect(await verifier.verify({ checkpoints })).toMatchObject({ ok: true, checked: first.stats().enqueued, problems: [] });
         await verifier.close();
       } finally {
-        await proxy.close();
+        await outage.close();
         await target.cleanup();
       }
     }, 30_000);
@@ -92,13 +125,13 @@ for (const database of databases) {
     it('checkpoints the batches it replayed itself: the newest checkpoint names the last replayed record', async () => {
       const tableName = `h3_spself_${Date.now().toString(36)}`;
       const target = await tamperTarget(database.kind, tableName);
-      const proxy = await networkProxy(database.port());
+      const outage = await database.outage(target, tableName);
       try {
         await target.store().migrate?.();
         const checkpoints: IntegrityCheckpoint[] = [];
-        proxy.set('reset');
+        outage.down();
         const activity = createActivityLogger({
-          store: database.store(proxy, tableName),
+          store: outage.store(),
           spool: { filename: join(dir, `${database.kind}-own.db`) },
           retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 100 },
           integrity: { key: KEY, checkpointRecords: 5, onCheckpoint: (checkpoint) => void checkpoints.push(checkpoint) },
@@ -107,7 +140,7 @@ for (const database of databases) {
         for (let i = 0; i < 12; i++) activity.log({ id: `h3-own-${i}`, action: 'outage.event' });
         await activity.flush();
         expect(activity.stats().spooled).toBe(12);
-        proxy.set('pass');
+        outage.up();
         await expect.poll(() => activity.stats().replayed, { timeout: 10_000 }).toBe(12);
         // Every 5 records as they are replayed, and the last one at close().
         await activity.close();
@@ -116,7 +149,7 @@ for (const database of databases) {
         expect(await verifier.verify({ checkpoints })).toMatchObject({ ok: true, checked: 12, problems: [] });
         await verifier.close();
       } finally {
-        await proxy.close();
+        await outage.close();
         await target.cleanup();
       }
     }, 30_000);
@@ -124,12 +157,12 @@ for (const database of databases) {
     it('replays the readable records of a spooled batch edited on disk: the edit is found by verify, the record made unreadable is kept aside and reported', async () => {
       const tableName = `h3_spedit_${Date.now().toString(36)}`;
       const target = await tamperTarget(database.kind, tableName);
-      const proxy = await networkProxy(database.port());
+      const outage = await database.outage(target, tableName);
       const spool = { filename: join(dir, `${database.kind}-edited.db`) };
       try {
         await target.store().migrate?.();
-        proxy.set('reset');
-        const first = createActivityLogger({ store: database.store(proxy, tableName), spool, retry: { maxAttempts: 1, baseDelayMs: 60_000, maxDelayMs: 60_000 }, integrity: { key: KEY }, onError: () => undefined });
+        outage.down();
+        const first = createActivityLogger({ store: outage.store(), spool, retry: { maxAttempts: 1, baseDelayMs: 60_000, maxDelayMs: 60_000 }, integrity: { key: KEY }, onError: () => undefined });
         for (let i = 0; i < 6; i++) first.log({ id: `h3-ed-${i}`, action: 'outage.event', metadata: { amount: i } });
         await first.flush();
         // The store is still down at close(): the spool is left to the next process.
@@ -145,9 +178,9 @@ for (const database of databases) {
         file.prepare('UPDATE activity_spool SET payload = ? WHERE id = ?').run(JSON.stringify(records), row.id);
         file.close();
 
-        proxy.set('pass');
+        outage.up();
         const errors: ActivityLogError[] = [];
-        const second = createActivityLogger({ store: database.store(proxy, tableName), spool, integrity: { key: KEY }, onError: (error) => void errors.push(error) });
+        const second = createActivityLogger({ store: outage.store(), spool, integrity: { key: KEY }, onError: (error) => void errors.push(error) });
         await expect.poll(() => second.stats().replayed, { timeout: 10_000 }).toBe(5);
         expect(second.stats().invalid).toBe(1);
         const reports = errors.filter((error) => error.code === 'SPOOL_FAILED');
@@ -169,11 +202,17 @@ for (const database of databases) {
         expect(JSON.parse(aside[0]!.payload)).toEqual([expect.objectContaining({ id: 'h3-ed-3' })]);
         expect({ left, size }).toEqual({ left: 0, size: 0 });
       } finally {
-        await proxy.close();
+        await outage.close();
         await target.cleanup();
       }
     }, 30_000);
 
+  });
+}
+
+for (const database of networked) {
+  const skip = skipReason(database.kind);
+  describe.skipIf(skip)(`${database.kind}: a process killed with its chain partly in the spool`, () => {
     it('after a SIGKILL under load with batches spilled and in flight, the next process replays the spool, and verify finds no edit, reorder or truncation, and no gap before a checkpoint', async () => {
       const tableName = `h3_spkill_${Date.now().toString(36)}`;
       const target = await tamperTarget(database.kind, tableName);

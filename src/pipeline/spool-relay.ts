@@ -226,9 +226,9 @@ export class SpoolRelay {
         // Records set aside one by one are counted invalid, as a record the store refuses on replay is.
         if (setAside !== undefined) this.counters.invalid += setAside;
         const rest = readable > 0 ? `the replay goes on with its ${readable} other records` : 'the replay goes on without it';
-        const what = readable > 0 ? `${setAside ?? 'some'} of its records` : 'it';
+        const what = readable > 0 ? `${setAside ?? 'some'} of its records could not be read back and were kept aside` : 'could not be read back and was kept aside';
         this.report(
-          new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} could not be read back, ${what} kept aside (${spooled.unreadable}); ${rest}`, {
+          new ActivityLogError('SPOOL_FAILED', `spool "${spool.name}": batch ${spooled.id} ${what} (${spooled.unreadable}); ${rest}`, {
             details: { batchId: spooled.id, unreadable: setAside, replayed: readable },
           }),
         );

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ActivityLogError } from '../../src/errors.js';
 import type { ActivityStore } from '../../src/store.js';
+import { withoutPassword } from './secrets.js';
 import type { SqlDialectName } from '../storage/sql/dialect.js';
 import { SQL_DIALECTS } from '../storage/sql/dialects.js';
 
@@ -24,7 +25,11 @@ export interface Connection {
 export async function connect(db: string | undefined, tableName: string | undefined, create = false, schema?: string): Promise<Connection> {
   if (!db) throw usage('--db: name the log\'s database (sqlite:FILE, postgres://..., mysql://...), or set ACTIVITY_LOG_DB');
   const table = { ...(tableName === undefined ? {} : { tableName }), ...(schema === undefined ? {} : { schema }), migrate: create };
-  const label = db.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  const label = withoutPassword(db);
+  if (/^(postgres(ql)?|mysql|mariadb):\/\//.test(db) && !URL.canParse(db)) {
+    // The drivers' own words are "Invalid URL", naming neither the flag nor the usual cause.
+    throw usage(`--db: is not a valid URL, got ${JSON.stringify(label)} (a password or user name holding @ : / ? # or % must be percent-encoded: @ as %40)`);
+  }
   if (/^postgres(ql)?:\/\//.test(db)) {
     const { postgresStore } = await import('../storage/postgres.js');
     return { store: asFlags(() => postgresStore({ connectionString: db, poolConfig: { max: 2 }, ...table })), label, dialect: 'postgres' };
@@ -35,7 +40,7 @@ export async function connect(db: string | undefined, tableName: string | undefi
   }
   if (schema !== undefined) throw usage(`--schema: names a PostgreSQL schema or a MySQL database; a SQLite file has none (leave --schema out)`);
   const file = db.startsWith('sqlite:') ? db.slice('sqlite:'.length) : /\.(db|sqlite3?)$/.test(db) ? db : undefined;
-  if (!file) throw usage(`--db: must be sqlite:FILE, postgres://... or mysql://..., got ${JSON.stringify(db)}`);
+  if (!file) throw usage(`--db: must be sqlite:FILE, postgres://... or mysql://..., got ${JSON.stringify(label)}`);
   // Only migrate makes a file: a misspelt path would otherwise read as an empty log, and leave
   // a new database behind.
   if (!create && file !== ':memory:' && !existsSync(file)) throw usage(`--db: there is no SQLite file at ${JSON.stringify(file)} (run "activity-log migrate" to create one)`);

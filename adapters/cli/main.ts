@@ -16,6 +16,22 @@ import * as commands from './commands.js';
 import { connect, missingTable, storeOptionAsFlag, UsageError } from './connect.js';
 import { flagMessage } from './filters.js';
 import { FORMATS, stdoutTerminal } from './output.js';
+import { hideSecrets } from './secrets.js';
+
+// A password in a --db value (or ACTIVITY_LOG_DB) never reaches the terminal: everything
+// written to stderr (the CLI's messages, commander's usage errors that quote an argument, a
+// driver's error, Node's warnings) passes through hideSecrets. Standard output is left as it
+// is: it carries the log's records, which must stay exact.
+const secretSources = [...process.argv.slice(2).map((arg) => arg.replace(/^--?[a-z-]+=/i, '')), process.env.ACTIVITY_LOG_DB];
+const writeStderr = process.stderr.write.bind(process.stderr) as (chunk: unknown, ...rest: unknown[]) => boolean;
+process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
+  writeStderr(typeof chunk === 'string' ? hideSecrets(chunk, secretSources) : chunk, ...rest)) as typeof process.stderr.write;
+// Node prints an uncaught error's stack straight to the file descriptor, past the above: the
+// message alone, through it, then.
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`activity-log: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
 
 interface GlobalFlags {
   db?: string;

@@ -88,6 +88,40 @@ export function missingTable(error: unknown, connection: Connection, tableName: 
   return undefined;
 }
 
+/**
+ * Node's and the drivers' codes for a database that could not be reached or that refused the
+ * connection, besides the SQLSTATE classes 08 and 28 (a database it does not have, too many
+ * connections, the server shutting down).
+ */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+  '3D000', '53300', '57P01', '57P03',
+  'PROTOCOL_CONNECTION_LOST', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_HOST_NOT_PRIVILEGED', 'ER_CON_COUNT_ERROR',
+]);
+
+/**
+ * `error` (or an error it was caused by) is the database not answering or refusing the
+ * connection: as a failure that names the database (its password hidden), for exit code 3.
+ * A driver's own words ("connect ECONNREFUSED 127.0.0.1:5432", "Connection terminated due to
+ * connection timeout") do not say that they are about the log's database, nor which one.
+ */
+export function connectionFailure(error: unknown, connection: Connection): CommandFailure | undefined {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const { code, sqlState, message } = cause as { code?: unknown; sqlState?: unknown; message?: unknown };
+    // SQLSTATE classes 08 (connection exception) and 28 (invalid authorization): PostgreSQL's
+    // code, MySQL's sqlState.
+    const state = typeof sqlState === 'string' ? sqlState : typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : '';
+    const lost = typeof message === 'string' && /^Connection terminated|^connect |SSL connection/i.test(message);
+    if ((typeof code === 'string' && CONNECTION_CODES.has(code)) || /^(08|28)/.test(state) || lost) {
+      return new CommandFailure(`could not connect to ${connection.label}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+  return undefined;
+}
+
+/** The command could not be done (the database could not be reached, the output written): exit code 3. */
+export class CommandFailure extends Error {}
+
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {}
 

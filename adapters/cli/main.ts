@@ -4,7 +4,8 @@
  * chart it, verify and erase, from a terminal or a script. The CLI's own entry: an app that
  * imports the library loads none of this, nor commander, cli-progress or picocolors.
  *
- * Exit codes: 0 done; 1 problems found (verify) or the command failed; 2 a wrong command or flag.
+ * Exit codes: 0 done; 1 problems found (verify); 2 a wrong command or flag; 3 the command
+ * failed (the database could not be reached or refused it, the output could not be written).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
 import * as commands from './commands.js';
-import { connect, missingTable, storeOptionAsFlag, UsageError } from './connect.js';
+import { connect, connectionFailure, missingTable, storeOptionAsFlag, UsageError } from './connect.js';
 import { flagMessage } from './filters.js';
 import { FORMATS, stdoutTerminal } from './output.js';
 import { hideSecrets } from './secrets.js';
@@ -30,7 +31,7 @@ process.stderr.write = ((chunk: unknown, ...rest: unknown[]) =>
 // message alone, through it, then.
 process.on('uncaughtException', (error) => {
   process.stderr.write(`activity-log: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  process.exit(3);
 });
 
 interface GlobalFlags {
@@ -101,7 +102,7 @@ function action<F extends object>(
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
     } catch (error) {
-      throw missingTable(error, connection, global.table, global.schema) ?? storeOptionAsFlag(error) ?? error;
+      throw missingTable(error, connection, global.table, global.schema) ?? storeOptionAsFlag(error) ?? connectionFailure(error, connection) ?? error;
     } finally {
       await logger.close();
     }
@@ -213,6 +214,6 @@ try {
     process.exitCode = 2;
   } else {
     process.stderr.write(`activity-log: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = 3;
   }
 }

@@ -239,7 +239,7 @@ describe('the CLI, on any store', () => {
     }
   });
 
-  it('names the flag and the rule of a usage error, with exit code 2, and a failed store with exit code 1', async () => {
+  it('names the flag and the rule of a usage error, with exit code 2, and a store it cannot reach with exit code 3', async () => {
     const cases: [string[], RegExp][] = [
       [['query', '--since', 'yesterday'], /--since: must be a duration/],
       [['query', '--since', '1h', '--until', '2h'], /--since: must not be later than --until/],
@@ -273,7 +273,8 @@ describe('the CLI, on any store', () => {
     expect(noDb.code).toBe(2);
     expect(noDb.stderr).toContain('--db');
     const down = await cli(['query', '--db', 'postgres://postgres@127.0.0.1:1/none']);
-    expect(down.code).toBe(1);
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(/^activity-log: could not connect to postgres:\/\/postgres@127\.0\.0\.1:1\/none: /);
     // Twenty-odd processes, each starting tsx: more than the default 30 s on a busy machine.
   }, 120_000);
 

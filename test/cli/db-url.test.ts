@@ -70,10 +70,12 @@ describe('the CLI never prints the password of --db', () => {
     expect(fromEnv.stderr).not.toContain(SECRET);
   }, 120_000);
 
-  it('when nothing answers at the address', async () => {
+  it('when nothing answers at the address (exit 3, naming the database)', async () => {
     for (const db of [`postgres://app:${SECRET}@127.0.0.1:1/app`, `mysql://app:${SECRET}@127.0.0.1:1/app`]) {
       const result = await cli(['query', '--db', db]);
-      expect(result.code, db).not.toBe(0);
+      // Exit code 3, not the 1 of problems found by verify: a script can tell the two apart.
+      expect(result.code, db).toBe(3);
+      expect(result.stderr, db).toMatch(/^activity-log: could not connect to (postgres|mysql):\/\/app:\*\*\*@127\.0\.0\.1:1\/app: .*ECONNREFUSED/);
       expect(result.stderr, db).not.toContain(SECRET);
     }
   }, 60_000);
@@ -84,10 +86,11 @@ describe('the CLI never prints the password of --db', () => {
     const url = () => (kind === 'postgres' ? process.env.ACTIVITY_LOG_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' : process.env.ACTIVITY_LOG_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test');
 
     describe.skipIf(Boolean(skip))(`on ${kind}`, () => {
-      it('when the database refuses the login, or has no such database', async () => {
+      it('when the database refuses the login, or has no such database (exit 3, naming the database)', async () => {
         for (const db of [withSecret(url(), 'h2_no_such_user'), withSecret(url(), new URL(url()).username).replace(/\/[^/?]*$/, '/h2_no_such_database')]) {
           const result = await cli(['query', '--db', db]);
-          expect(result.code, db).not.toBe(0);
+          expect(result.code, db).toBe(3);
+          expect(result.stderr, db).toMatch(/^activity-log: could not connect to [a-z]+:\/\/[a-z0-9_]+:\*\*\*@127\.0\.0\.1/);
           expect(result.stderr, db).not.toContain(SECRET);
         }
       }, 60_000);

@@ -149,7 +149,12 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
     opening = place ? outputFile(place) : undefined;
     const file = await opening;
     opened = true;
-    const write = file ? file.write : (text: string) => Promise.resolve(out.write(text));
+    const write = file
+      ? file.write
+      : async (text: string) => {
+          out.write(text);
+          await out.drain?.();
+        };
     const bar = process.stderr.isTTY && target ? progressBar() : undefined;
     let written = 0;
     try {

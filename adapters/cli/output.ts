@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import pc from 'picocolors';
 import { CSV_HEADER, csvRow } from '../../src/http/export.js';
 import { cutText } from '../../src/text.js';
@@ -16,9 +17,18 @@ export function formatFlag(value: string | undefined, fallback: Format): Format 
   return format;
 }
 
+/** How much written output may wait for a slow reader before the writer waits for it. */
+const PENDING_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 /** Where output goes, and how wide and colourful it may be. */
 export interface Terminal {
   write(text: string): void;
+  /**
+   * Resolves once what was written has been taken by the reader, so that a long output waits
+   * for a slow reader (`| gzip`, `| ssh`) rather than piling up in memory. Without it, the
+   * reader is taken to keep up.
+   */
+  drain?(): Promise<void>;
   /** Columns of the terminal; a table is cut to fit. */
   width: number;
   color: boolean;
@@ -28,6 +38,13 @@ export function stdoutTerminal(noColor: boolean): Terminal {
   const tty = process.stdout.isTTY === true;
   return {
     write: (text) => void process.stdout.write(text),
+    // Standard output to a pipe is written asynchronously: what the reader has not taken yet
+    // is held in memory, all of an export when the reader is slower than the database. Some
+    // pages may wait, so that reading the next pages overlaps writing these (with less, an
+    // export to a fast reader took half as long again).
+    drain: async () => {
+      if (process.stdout.writableLength > PENDING_OUTPUT_BYTES) await once(process.stdout, 'drain');
+    },
     width: (tty ? process.stdout.columns : undefined) ?? (Number(process.env.COLUMNS) || 160),
     color: tty && !noColor && pc.isColorSupported,
   };

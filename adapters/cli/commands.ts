@@ -197,6 +197,16 @@ export async function exportRecords(logger: ActivityLogger, flags: FilterFlags &
  */
 type OutputFile = Awaited<ReturnType<typeof outputFile>>;
 
+/**
+ * The reader of the pipe `--out` names left (`--out /dev/stdout | head`): the command stops
+ * quietly with exit code 0, as it does when standard output's reader leaves.
+ */
+export class ReaderLeft extends Error {
+  constructor() {
+    super('the reader of --out left');
+  }
+}
+
 /** Where `--out` is written: in place (a pipe, a device), or as `target.partial`. Creates nothing. */
 interface OutputPlace {
   target: string;
@@ -232,7 +242,10 @@ async function outputFile({ target, inPlace, path }: OutputPlace) {
   // An error between two writes is kept for the next one, not thrown as an unhandled event.
   let failure: Error | undefined;
   stream.on('error', (error: Error) => (failure ??= error));
-  const failed = (error: Error) => new Error(`--out: could not write ${JSON.stringify(target)} (${error.message})${inPlace ? '' : '; nothing written'}`);
+  const failed = (error: Error) =>
+    inPlace && (error as NodeJS.ErrnoException).code === 'EPIPE'
+      ? new ReaderLeft()
+      : new Error(`--out: could not write ${JSON.stringify(target)} (${error.message})${inPlace ? '' : '; nothing written'}`);
   return {
     async write(text: string): Promise<void> {
       if (failure) throw failed(failure);

@@ -204,7 +204,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) {
+  if (error instanceof commands.ReaderLeft) {
+    process.exitCode = 0;
+  } else if (error instanceof CommanderError) {
     // Help asked for and the version are not failures; commander printed what it had to say.
     // Help shown because no command was given (exit code 1 in commander's terms) is a usage error.
     const asked = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || (error.code === 'commander.help' && error.exitCode === 0);

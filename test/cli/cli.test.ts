@@ -301,13 +301,17 @@ describe('the CLI, on any store', () => {
     const logger = createActivityLogger({ store: sqliteStore({ filename: file }) });
     for (let i = 0; i < 300; i++) logger.log({ action: 'pipe.read', metadata: { text: 'x'.repeat(500) } });
     await logger.close();
-    const { stdout, stderr } = await promisify(execFile)('bash', ['-c', `set -o pipefail; node --import tsx ${JSON.stringify(entry)} query --format ndjson --limit 300 --db sqlite:${file} | head -1; echo "exit $?" >&2`], {
-      cwd: root,
-      timeout: 60_000,
-    });
-    expect(stdout.trim().split('\n')).toHaveLength(1);
-    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
-    expect(stderr).toContain('exit 0');
+    // Standard output, and a pipe named as --out (written in place): it said `--out: could not
+    // write "/dev/stdout" (EPIPE…)` and failed.
+    for (const args of ['query --format ndjson --limit 300', 'export --out /dev/stdout']) {
+      const { stdout, stderr } = await promisify(execFile)('bash', ['-c', `set -o pipefail; node --import tsx ${JSON.stringify(entry)} ${args} --db sqlite:${file} | head -1; echo "exit $?" >&2`], {
+        cwd: root,
+        timeout: 60_000,
+      });
+      expect(stdout.trim().split('\n'), args).toHaveLength(1);
+      expect(stderr, args).not.toMatch(/EPIPE|Unhandled/);
+      expect(stderr, args).toContain('exit 0');
+    }
   });
 
   it('export refuses an --out it cannot write, naming the flag, writes a pipe in place, and piles up no listener per page', async () => {

@@ -11,7 +11,7 @@ import type { ActivityFilter, ActivityRecord, SummaryDimension } from '../../src
 import { SUMMARY_DIMENSIONS } from '../../src/schema.js';
 import { usage } from './connect.js';
 import { filterFrom, timeFlag, wholeFlag, type FilterFlags } from './filters.js';
-import { CSV_HEADER, formatFlag, line, table, terminalText, type Terminal } from './output.js';
+import { CSV_HEADER, displayWidth, fitCell, formatFlag, line, table, terminalText, type Terminal } from './output.js';
 
 /**
  * What each command does, given a logger over the store `--db` names. Each returns the exit
@@ -302,14 +302,13 @@ export async function stats(logger: ActivityLogger, flags: FilterFlags & { by?: 
     out.write(`${JSON.stringify({ by, buckets }, null, 2)}\n`);
     return 0;
   }
-  const keyWidth = Math.min(40, Math.max(by.length, ...buckets.map((bucket) => terminalText(bucket.key).length)));
+  const keyWidth = Math.min(40, Math.max(by.length, ...buckets.map((bucket) => displayWidth(terminalText(bucket.key)))));
   const countWidth = Math.max(5, ...buckets.map((bucket) => String(bucket.count).length));
   const barWidth = Math.min(60, Math.max(10, out.width - keyWidth - countWidth - 4));
   const max = Math.max(1, ...buckets.map((bucket) => bucket.count));
   out.write(`${by.padEnd(keyWidth)}  ${'count'.padStart(countWidth)}\n`);
   for (const bucket of buckets) {
-    const shown = terminalText(bucket.key);
-    const key = shown.length > keyWidth ? `${shown.slice(0, keyWidth - 1)}…` : shown.padEnd(keyWidth);
+    const key = fitCell(terminalText(bucket.key), keyWidth);
     const bar = '█'.repeat(Math.max(bucket.count > 0 ? 1 : 0, Math.round((bucket.count / max) * barWidth)));
     out.write(`${key}  ${String(bucket.count).padStart(countWidth)} ${out.color ? pc.cyan(bar) : bar}\n`);
   }

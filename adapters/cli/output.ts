@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import pc from 'picocolors';
 import { CSV_HEADER, csvRow } from '../../src/http/export.js';
-import { cutText } from '../../src/text.js';
 
 export { CSV_HEADER };
 import type { ActivityRecord } from '../../src/schema.js';
@@ -70,6 +69,40 @@ export function terminalText(text: string): string {
 const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const SHORT_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
+/** Marks drawn over the character before them, and the joiners and selectors that draw nothing. */
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200d\u2060\ufe00-\ufe0f]$/u;
+/**
+ * Characters a terminal draws two columns wide: East Asian wide and fullwidth ones (Hangul
+ * jamo, CJK, kana, Hangul syllables, fullwidth forms) and emoji pictographs.
+ */
+const DOUBLE_WIDTH = /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
+
+/** The columns `text` takes on a terminal (its length counts a CJK character or an emoji as one, or two). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += ZERO_WIDTH.test(char) ? 0 : DOUBLE_WIDTH.test(char) ? 2 : 1;
+  return width;
+}
+
+/**
+ * `text` in exactly `width` columns: padded with spaces, or cut (whole characters) and ended
+ * with `…`. By the columns a terminal draws, so that a name in Japanese or with an emoji does
+ * not push the columns after it out of line, nor the row past the terminal's width.
+ */
+export function fitCell(text: string, width: number): string {
+  const shown = displayWidth(text);
+  if (shown <= width) return text + ' '.repeat(width - shown);
+  let cut = '';
+  let used = 0;
+  for (const char of text) {
+    const size = ZERO_WIDTH.test(char) ? 0 : DOUBLE_WIDTH.test(char) ? 2 : 1;
+    if (used + size > width - 1) break;
+    cut += char;
+    used += size;
+  }
+  return `${cut}…${' '.repeat(width - 1 - used)}`;
+}
+
 const COLUMNS = ['time', 'status', 'action', 'actor', 'target', 'tenant'] as const;
 /** The columns a narrow terminal shortens first, widest first, and how short they may get. */
 const FLEXIBLE: Readonly<Record<string, number>> = { target: 8, actor: 8, action: 10, tenant: 6 };
@@ -85,7 +118,7 @@ export function table(records: readonly ActivityRecord[], terminal: Terminal): s
     tenant: terminalText(record.tenantId ?? ''),
   }));
   const widths: Record<string, number> = {};
-  for (const column of COLUMNS) widths[column] = Math.max(column.length, ...rows.map((row) => row[column].length));
+  for (const column of COLUMNS) widths[column] = Math.max(column.length, ...rows.map((row) => displayWidth(row[column])));
   const total = () => COLUMNS.reduce((sum, column) => sum + widths[column]!, 0) + 2 * (COLUMNS.length - 1);
   // One character at a time from the widest flexible column, so long columns end up alike.
   for (let over = total() - terminal.width; over > 0; over--) {
@@ -94,12 +127,11 @@ export function table(records: readonly ActivityRecord[], terminal: Terminal): s
     const widest = candidates.reduce((a, b) => (widths[a]! >= widths[b]! ? a : b));
     widths[widest]! -= 1;
   }
-  const cell = (text: string, width: number) => (text.length > width ? `${cutText(text, width - 1)}…` : text.padEnd(width));
   const paint = (status: string, text: string) =>
     !terminal.color ? text : status === 'failure' ? pc.red(text) : status === 'denied' ? pc.yellow(text) : pc.green(text);
-  const header = COLUMNS.map((column) => cell(column.toUpperCase(), widths[column]!)).join('  ');
+  const header = COLUMNS.map((column) => fitCell(column.toUpperCase(), widths[column]!)).join('  ');
   const lines = rows.map((row) =>
-    COLUMNS.map((column) => (column === 'status' ? paint(row.status, cell(row.status, widths.status!)) : cell(row[column], widths[column]!))).join('  ').trimEnd(),
+    COLUMNS.map((column) => (column === 'status' ? paint(row.status, fitCell(row.status, widths.status!)) : fitCell(row[column], widths[column]!))).join('  ').trimEnd(),
   );
   return `${terminal.color ? pc.bold(header.trimEnd()) : header.trimEnd()}\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`;
 }

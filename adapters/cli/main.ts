@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
 import * as commands from './commands.js';
@@ -194,6 +194,27 @@ keyOptions(program.command('erase').description("erase one subject's personal va
   .option('--target <type:id>', "a target: its name in the records about it")
   .option('--tenant <id>', "a tenant: everything personal in its records")
   .action(action(commands.erase, 'optional-key'));
+
+/**
+ * Refuses a flag that takes one value given twice (`purge --before 90d --before 1d`,
+ * `erase --actor a --actor b`): commander keeps the last without a word, so a repeated line
+ * pasted at 3 a.m. purged or erased what its last flag said. Only `--metadata` is repeatable.
+ * A value from the environment (`ACTIVITY_LOG_DB`) is only read when the flag is not given.
+ */
+function refuseRepeatedFlags(command: Command): void {
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic || option.long === '--metadata') continue;
+    const parse = option.parseArg;
+    let given: string | undefined;
+    option.argParser((value: string, previous: unknown) => {
+      if (given !== undefined) throw new InvalidArgumentError(`given twice (${JSON.stringify(given)}, then ${JSON.stringify(value)}): give it once`);
+      given = value;
+      return parse ? parse(value, previous) : value;
+    });
+  }
+  for (const sub of command.commands) refuseRepeatedFlags(sub);
+}
+refuseRepeatedFlags(program);
 
 // The reader of a pipe left (`| head`): stop quietly, as other command-line tools do.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -360,6 +360,10 @@ export async function verify(logger: ActivityLogger, flags: { since?: string; un
 export async function erase(logger: ActivityLogger, flags: { actor?: string; target?: string; tenant?: string }, out: Terminal): Promise<number> {
   const given = [flags.actor, flags.target, flags.tenant].filter((value) => value !== undefined).length;
   if (given !== 1) throw usage('erase: name one subject: --actor ID, --target TYPE:ID or --tenant ID');
+  // Named here as the flags: the library names its fields (actorId: must be a non-empty string).
+  if (flags.actor === '') throw usage('--actor: must not be empty');
+  if (flags.tenant === '') throw usage('--tenant: must not be empty');
+  if (flags.target?.endsWith(':')) throw usage(`--target: must be TYPE:ID with an ID, got ${JSON.stringify(flags.target)}`);
   let subject: Parameters<ActivityLogger['erase']>[0];
   if (flags.actor !== undefined) subject = { actorId: flags.actor };
   else if (flags.tenant !== undefined) subject = { tenantId: flags.tenant };

@@ -98,7 +98,13 @@ function action<F extends object>(
   return async (flags: F, command: Command) => {
     const global = command.optsWithGlobals() as GlobalFlags & F & KeyFlags;
     const connection = await connect(global.db, global.table, command.name() === 'migrate', global.schema);
-    const logger = commands.cliLogger(connection.store, integrityFrom(global, needsKey));
+    let logger: ReturnType<typeof commands.cliLogger>;
+    try {
+      logger = commands.cliLogger(connection.store, integrityFrom(global, needsKey));
+    } catch (error) {
+      await connection.store.close?.();
+      throw keyOptionAsFlag(error, global) ?? error;
+    }
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
     } catch (error) {
@@ -114,6 +120,20 @@ interface KeyFlags {
   keyId?: string;
   keysEnv?: string;
   personal?: string;
+}
+
+/**
+ * The library's refusal of an integrity option (`integrity.key: must be … at least 16 bytes`)
+ * as the flag or variable that gave it: `--key-env: the key in ACTIVITY_LOG_KEY must be …`.
+ */
+function keyOptionAsFlag(error: unknown, flags: KeyFlags): UsageError | undefined {
+  const message = error instanceof ActivityLogError && error.code === 'INVALID_OPTIONS' ? error.message : '';
+  const found = /^integrity\.(keyId|keys|key|personal)(?:\.([^:]+))?: (.*)$/s.exec(message);
+  if (!found) return undefined;
+  const [, field, member, rule] = found;
+  if (field === 'key') return new UsageError(`--key-env: the key in ${flags.keyEnv} ${rule}`);
+  if (field === 'keys') return new UsageError(`--keys-env: ${member ? `the key "${member}" in ` : ''}${flags.keysEnv} ${rule}`);
+  return new UsageError(`${field === 'keyId' ? '--key-id' : '--personal'}: ${rule}`);
 }
 
 function integrityFrom(flags: KeyFlags, needs: 'key' | 'optional-key' | 'no-key'): IntegrityOptions | undefined {

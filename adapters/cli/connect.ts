@@ -89,6 +89,17 @@ export function missingTable(error: unknown, connection: Connection, tableName: 
 }
 
 /**
+ * `error` (or an error it was caused by) is SQLite saying the `--db` file is not a database
+ * (a misnamed export, a spool file's neighbour): as a usage error naming `--db` and the file.
+ */
+export function notADatabase(error: unknown, connection: Connection): UsageError | undefined {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    if ((cause as { code?: unknown }).code === 'SQLITE_NOTADB') return usage(`--db: ${connection.label} is not a SQLite database (check the file's name)`);
+  }
+  return undefined;
+}
+
+/**
  * Node's and the drivers' codes for a database that could not be reached or that refused the
  * connection, besides the SQLSTATE classes 08 and 28 (a database it does not have, too many
  * connections, the server shutting down).

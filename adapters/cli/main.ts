@@ -14,7 +14,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ActivityLogError } from '../../src/errors.js';
 import type { IntegrityOptions } from '../../src/integrity/options.js';
 import * as commands from './commands.js';
-import { connect, connectionFailure, missingTable, storeOptionAsFlag, UsageError } from './connect.js';
+import { connect, connectionFailure, missingTable, notADatabase, storeOptionAsFlag, UsageError } from './connect.js';
 import { flagMessage } from './filters.js';
 import { FORMATS, stdoutTerminal } from './output.js';
 import { hideSecrets } from './secrets.js';
@@ -108,7 +108,7 @@ function action<F extends object>(
     try {
       process.exitCode = await run(logger, { ...global, ...flags }, stdoutTerminal(global.color === false));
     } catch (error) {
-      throw missingTable(error, connection, global.table, global.schema) ?? storeOptionAsFlag(error) ?? connectionFailure(error, connection) ?? error;
+      throw missingTable(error, connection, global.table, global.schema) ?? storeOptionAsFlag(error) ?? notADatabase(error, connection) ?? connectionFailure(error, connection) ?? error;
     } finally {
       await logger.close();
     }
